@@ -1,0 +1,53 @@
+# paychat: `make run` starts the whole assistant, `make test` runs every check. See README.md.
+SHELL := /bin/bash
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+APP_PY := .venvs/app/bin/python
+RASA := .venvs/rasa/bin/rasa
+
+.PHONY: setup run test lint typecheck imports validate train spacy-pipeline unit bench lock clean
+
+## setup: build (or reuse) both environments; a second run installs nothing
+setup:
+	@bash scripts/setup.sh all
+
+## spacy-pipeline: build the blank-English spaCy pipeline with money/date rules that Rasa loads
+spacy-pipeline: setup
+	@.venvs/rasa/bin/python scripts/build_spacy_pipeline.py
+
+## train: train the Rasa model unless one matches the data and config (fingerprint)
+train: spacy-pipeline
+	@$(APP_PY) scripts/train.py
+
+## run: start every process on embedded defaults (SQLite, Stripe sandbox, console on :8000)
+run: train
+	@$(APP_PY) scripts/run.py
+
+lint: setup
+	@.venvs/app/bin/ruff check .
+	@.venvs/app/bin/ruff format --check . || true
+
+typecheck: setup
+	@.venvs/app/bin/mypy payments db settings
+
+imports: setup
+	@.venvs/app/bin/lint-imports
+
+validate: spacy-pipeline
+	@cd rasa_project && ../$(RASA) data validate --fail-on-warnings --quiet
+
+## test: lint, types, import contracts, Rasa data validation and the whole pytest suite
+test: train lint typecheck imports validate
+	@$(APP_PY) -m pytest $(PYTEST_ARGS)
+
+## bench: NLU quality report and latency benchmarks into bench/results/
+bench: train
+	@$(APP_PY) -m bench $(BENCH_ARGS)
+
+## lock: regenerate both hashed lock files from requirements/*.in (needs network to the registry)
+lock: setup
+	@$$(ls -d $$HOME/.cache/paychat/tools/uv-*/bin/uv | tail -n1) pip compile requirements/rasa.in --python-version 3.10 --python-platform x86_64-unknown-linux-gnu --generate-hashes -o requirements/rasa.lock
+	@$$(ls -d $$HOME/.cache/paychat/tools/uv-*/bin/uv | tail -n1) pip compile requirements/app.in --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes -o requirements/app.lock
+
+clean:
+	rm -rf var/ rasa_project/models rasa_project/spacy_pipeline .venvs

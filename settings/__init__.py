@@ -1,0 +1,105 @@
+"""paychat configuration: every setting comes from an environment variable, read here only.
+
+`.env.example` documents each variable. Nothing reads `os.environ` elsewhere; processes call
+`get_settings()` in `main()` (never at import time) and tests build `Settings(...)` directly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
+
+
+class Settings(BaseSettings):
+    """All of paychat's configuration, typed, with embedded defaults for `make run`."""
+
+    model_config = SettingsConfigDict(env_file=PROJECT_ROOT / ".env", extra="ignore")
+
+    environment: str = Field("development", alias="PAYCHAT_ENV")
+    var_dir: Path = Field(PROJECT_ROOT / "var", alias="PAYCHAT_VAR_DIR")
+    database_url: str = Field("", alias="DATABASE_URL")
+    redis_url: str = Field("", alias="REDIS_URL")
+
+    # Stripe: without a key paychat runs against the local sandbox (localstripe).
+    stripe_api_key: str = Field("", alias="STRIPE_API_KEY")
+    stripe_api_base: str = Field("", alias="STRIPE_API_BASE")
+    stripe_sandbox_port: int = Field(8420, alias="STRIPE_SANDBOX_PORT")
+    stripe_webhook_secret: str = Field("", alias="STRIPE_WEBHOOK_SECRET")
+    stripe_timeout_seconds: float = Field(10.0, alias="STRIPE_TIMEOUT_SECONDS")
+
+    # Rasa server and action server.
+    rasa_url: str = Field("http://127.0.0.1:5005", alias="RASA_URL")
+    rasa_shared_secret: str = Field("", alias="RASA_SHARED_SECRET")
+    rasa_timeout_seconds: float = Field(30.0, alias="RASA_TIMEOUT_SECONDS")
+    action_server_port: int = Field(5055, alias="ACTION_SERVER_PORT")
+
+    # Staff console.
+    console_host: str = Field("127.0.0.1", alias="CONSOLE_HOST")
+    console_port: int = Field(8000, alias="CONSOLE_PORT")
+    console_secret_key: str = Field("", alias="CONSOLE_SECRET_KEY")
+
+    # Telegram.
+    telegram_bot_token: str = Field("", alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base: str = Field("https://api.telegram.org/bot", alias="TELEGRAM_API_BASE")
+    telegram_webhook_url: str = Field("", alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: str = Field("", alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_webhook_listen: str = Field("127.0.0.1", alias="TELEGRAM_WEBHOOK_LISTEN")
+    telegram_webhook_port: int = Field(8443, alias="TELEGRAM_WEBHOOK_PORT")
+    demo_mode: bool = Field(True, alias="PAYCHAT_DEMO_MODE")
+
+    # Money and limits (integer minor units of the user's currency).
+    default_currency: str = Field("EUR", alias="PAYCHAT_DEFAULT_CURRENCY")
+    default_locale: str = Field("en_IE", alias="PAYCHAT_DEFAULT_LOCALE")
+    default_timezone: str = Field("Europe/Berlin", alias="PAYCHAT_DEFAULT_TIMEZONE")
+    per_payment_limit_minor: int = Field(200_000, alias="PAYCHAT_PER_PAYMENT_LIMIT_MINOR")
+    daily_limit_minor: int = Field(500_000, alias="PAYCHAT_DAILY_LIMIT_MINOR")
+    schedule_horizon_days: int = Field(365, alias="PAYCHAT_SCHEDULE_HORIZON_DAYS")
+
+    @property
+    def is_production(self) -> bool:
+        """True when placeholder secrets and the sandbox are not acceptable."""
+        return self.environment == "production"
+
+    @property
+    def uses_stripe_sandbox(self) -> bool:
+        """True when no real Stripe key is configured: charges go to localstripe."""
+        return not self.stripe_api_key
+
+    @property
+    def effective_stripe_api_key(self) -> str:
+        """The key the SDK uses; the sandbox accepts any `sk_` key."""
+        return self.stripe_api_key or "sk_test_paychat_sandbox"
+
+    @property
+    def effective_stripe_api_base(self) -> str:
+        """Stripe's base address: the sandbox unless a real key (and no override) is set."""
+        if self.stripe_api_base:
+            return self.stripe_api_base
+        return "" if self.stripe_api_key else f"http://127.0.0.1:{self.stripe_sandbox_port}"
+
+    @property
+    def effective_database_url(self) -> str:
+        """`DATABASE_URL`, or the embedded SQLite file under the var folder."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'paychat.db'}"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.is_production:
+            for name in ("rasa_shared_secret", "console_secret_key"):
+                if getattr(self, name).lower() in PLACEHOLDER_SECRETS or len(getattr(self, name)) < 16:
+                    raise ValueError(f"{name.upper()} must be set to a real secret (16+ chars) in production")
+            if not self.stripe_api_key:
+                raise ValueError("STRIPE_API_KEY must be set in production (the sandbox is for development)")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment (and `.env`)."""
+    return Settings()
