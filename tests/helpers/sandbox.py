@@ -1,0 +1,1 @@
+"""Fixtures: sandbox (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Fixtures: stack (filled in by its owner)."""
