@@ -1,0 +1,129 @@
+"""The one HTTP client to paychat's Rasa server, used by bot/ and console/.
+
+It speaks to the paychat input channel (rasa_project/channels/paychat_channel.py), which checks a
+shared secret and answers the bot's replies together with what Rasa understood (intent ranking,
+entities, slots, events) so the console can show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+CHANNEL_PATH = "/webhooks/paychat/webhook"
+HEALTH_PATH = "/webhooks/paychat/health"
+SECRET_HEADER = "X-Paychat-Secret"
+
+
+class AssistantUnavailableError(Exception):
+    """Rasa (or the action server behind it) could not be reached or failed; nothing was answered."""
+
+
+@dataclass(frozen=True)
+class Button:
+    """A quick reply: what the user sees and what is sent back when they tap it."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message of the assistant."""
+
+    text: str | None
+    buttons: list[Button] = field(default_factory=list)
+    custom: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AssistantTurn:
+    """The assistant's answer to one user message, with what the model understood."""
+
+    replies: list[Reply]
+    parse: dict[str, Any]
+    slots: dict[str, Any]
+    events: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of the console API (`POST /api/chat`)."""
+        return {
+            "replies": [
+                {"text": r.text, "buttons": [{"title": b.title, "payload": b.payload} for b in r.buttons]}
+                for r in self.replies
+            ],
+            "parse": self.parse,
+            "slots": self.slots,
+            "events": self.events,
+        }
+
+
+def _turn_from_json(body: dict[str, Any]) -> AssistantTurn:
+    replies = [
+        Reply(
+            text=item.get("text"),
+            buttons=[Button(title=b["title"], payload=b["payload"]) for b in item.get("buttons") or []],
+            custom=item.get("custom") or {},
+        )
+        for item in body.get("replies", [])
+    ]
+    return AssistantTurn(
+        replies=replies,
+        parse=body.get("parse") or {},
+        slots=body.get("slots") or {},
+        events=body.get("events") or [],
+    )
+
+
+class RasaClient:
+    """Sends one user message to Rasa and returns its turn; safe to share across tasks."""
+
+    def __init__(
+        self,
+        base_url: str,
+        secret: str,
+        timeout_seconds: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout_seconds, connect=3.0),
+            headers={SECRET_HEADER: secret},
+            transport=transport,
+        )
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
+        """Deliver `text` from `sender_id`; raises AssistantUnavailableError if Rasa can't answer."""
+        payload = {"sender": sender_id, "message": text, "metadata": metadata or {}}
+        try:
+            # Only a refused connection is retried: then Rasa never saw the message, so a retry
+            # cannot make it handle the message twice.
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(httpx.ConnectError),
+                stop=stop_after_attempt(3),
+                wait=wait_exponential(multiplier=0.2, max=1.0),
+                reraise=True,
+            ):
+                with attempt:
+                    response = await self._http.post(CHANNEL_PATH, json=payload)
+        except httpx.HTTPError as exc:
+            raise AssistantUnavailableError(f"Rasa server unreachable: {exc!r}") from exc
+        if response.status_code >= 500:
+            raise AssistantUnavailableError(f"Rasa server answered {response.status_code}")
+        response.raise_for_status()
+        return _turn_from_json(response.json())
+
+    async def is_ready(self) -> bool:
+        """True when the Rasa server answers and has a model loaded."""
+        try:
+            response = await self._http.get(HEALTH_PATH)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()

@@ -1,0 +1,240 @@
+"""How each paychat process is started, checked and stopped — shared by `make run` and the tests.
+
+One place knows the command line of every process (DESIGN.md, "Processes and how they talk"), so
+the end-to-end tests start exactly what a user starts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_PYTHON = ROOT / ".venvs" / "app" / "bin" / "python"
+RASA_BIN = ROOT / ".venvs" / "rasa" / "bin" / "rasa"
+
+# localstripe is GPL-3.0: it runs as its own process and is never imported by paychat's code.
+# Its `localstripe` command binds every interface; running its app ourselves keeps it on loopback
+# (and starts from scratch: the demo loader recreates the sandbox customers it needs).
+SANDBOX_CODE = (
+    "import sys; from aiohttp import web; from localstripe.server import app; "
+    "web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), print=None)"
+)
+
+
+class ProcessFailedError(RuntimeError):
+    """A process exited or did not become healthy in time."""
+
+
+@dataclass
+class ProcessSpec:
+    """A child process: its command, environment and how to tell it is ready."""
+
+    name: str
+    argv: list[str]
+    health_url: str | None = None
+    cwd: Path = ROOT
+    env: dict[str, str] = field(default_factory=dict)
+    ready_timeout: float = 60.0
+    health_headers: dict[str, str] = field(default_factory=dict)
+
+
+def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every child gets: ours on PYTHONPATH, telemetry off, plus `extra`."""
+    env = dict(os.environ)
+    env.update({"PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", "PYTHONUNBUFFERED": "1"})
+    env.update(extra or {})
+    return env
+
+
+def sandbox_spec(port: int) -> ProcessSpec:
+    """The Stripe sandbox (localstripe) on 127.0.0.1:port."""
+    return ProcessSpec(
+        name="stripe-sandbox",
+        argv=[str(APP_PYTHON), "-c", SANDBOX_CODE, str(port)],
+        health_url=f"http://127.0.0.1:{port}/v1/customers",
+        health_headers={"Authorization": "Bearer sk_test_health"},
+        ready_timeout=30,
+    )
+
+
+def action_server_spec(port: int) -> ProcessSpec:
+    """The rasa-sdk action server running paychat's actions."""
+    return ProcessSpec(
+        name="action-server",
+        argv=[str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        health_url=f"http://127.0.0.1:{port}/health",
+        ready_timeout=60,
+    )
+
+
+def rasa_spec(model: Path, port: int, action_url: str) -> ProcessSpec:
+    """The Rasa server, loopback only, with paychat's secret-checking channel and no open API."""
+    return ProcessSpec(
+        name="rasa",
+        argv=[
+            str(RASA_BIN), "run", "--model", str(model), "--interface", "127.0.0.1", "--port", str(port),
+            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+        ],
+        cwd=ROOT / "rasa_project",
+        env={"PYTHONPATH": str(ROOT / "rasa_project"), "ACTION_ENDPOINT_URL": action_url},
+        health_url=f"http://127.0.0.1:{port}/webhooks/paychat/health",
+        ready_timeout=180,
+    )
+
+
+def console_spec(host: str, port: int) -> ProcessSpec:
+    """The staff console and its JSON API."""
+    return ProcessSpec(
+        name="console",
+        argv=[str(APP_PYTHON), "-m", "console"],
+        health_url=f"http://{host}:{port}/healthz",
+        ready_timeout=60,
+    )
+
+
+def worker_spec() -> ProcessSpec:
+    """The worker: scheduled payments and reconciliation of payments in state unknown."""
+    return ProcessSpec(name="worker", argv=[str(APP_PYTHON), "-m", "payments.worker"], ready_timeout=5)
+
+
+def bot_spec() -> ProcessSpec:
+    """The Telegram bot (polling, or webhook when TELEGRAM_WEBHOOK_URL is set)."""
+    return ProcessSpec(name="telegram-bot", argv=[str(APP_PYTHON), "-m", "bot"], ready_timeout=5)
+
+
+@dataclass
+class RunningProcess:
+    """A started child and where its output goes."""
+
+    spec: ProcessSpec
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the child's log, for a failure message."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class Supervisor:
+    """Starts children in their own process groups, waits for health, stops them all."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        self.log_dir = log_dir
+        self.env = env
+        self.running: list[RunningProcess] = []
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, spec: ProcessSpec) -> RunningProcess:
+        """Start `spec` with its output in `<log_dir>/<name>.log` and wait until it is healthy."""
+        log_path = self.log_dir / f"{spec.name}.log"
+        log_file = log_path.open("wb")
+        env = dict(self.env)
+        if "PYTHONPATH" in spec.env:
+            env["PYTHONPATH"] = spec.env["PYTHONPATH"] + os.pathsep + env.get("PYTHONPATH", "")
+        env.update({k: v for k, v in spec.env.items() if k != "PYTHONPATH"})
+        popen = subprocess.Popen(
+            spec.argv, cwd=spec.cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        proc = RunningProcess(spec, popen, log_path)
+        self.running.append(proc)
+        self._wait_healthy(proc)
+        return proc
+
+    def _wait_healthy(self, proc: RunningProcess) -> None:
+        deadline = time.monotonic() + proc.spec.ready_timeout
+        while time.monotonic() < deadline:
+            if proc.popen.poll() is not None:
+                raise ProcessFailedError(
+                    f"{proc.spec.name} exited with code {proc.popen.returncode}\n{proc.log_tail()}"
+                )
+            if proc.spec.health_url is None:
+                if time.monotonic() > deadline - proc.spec.ready_timeout + 2:
+                    return  # no health endpoint: alive for 2 s counts as started
+            elif _answers(proc.spec.health_url, proc.spec.health_headers):
+                return
+            time.sleep(0.3)
+        raise ProcessFailedError(
+            f"{proc.spec.name} did not become healthy within {proc.spec.ready_timeout:.0f}s "
+            f"({proc.spec.health_url})\n{proc.log_tail()}"
+        )
+
+    def first_exited(self) -> RunningProcess | None:
+        """A child that has died, if any."""
+        return next((p for p in self.running if p.popen.poll() is not None), None)
+
+    def stop(self, proc: RunningProcess, timeout: float = 10.0) -> None:
+        """SIGTERM the child's process group, then SIGKILL if it lingers."""
+        if proc.popen.poll() is None:
+            _signal_group(proc.popen.pid, signal.SIGTERM)
+            try:
+                proc.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(5)
+        if proc in self.running:
+            self.running.remove(proc)
+
+    def stop_all(self) -> None:
+        """Stop every child, newest first."""
+        for proc in reversed(list(self.running)):
+            self.stop(proc)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def _answers(url: str, headers: dict[str, str]) -> bool:
+    try:
+        return httpx.get(url, headers=headers, timeout=2.0).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def supervised(log_dir: Path, env: dict[str, str]) -> Iterator[Supervisor]:
+    """A Supervisor whose children are all stopped on exit, whatever happens."""
+    supervisor = Supervisor(log_dir, env)
+    try:
+        yield supervisor
+    finally:
+        supervisor.stop_all()
+
+
+def run_checked(argv: list[str], *, env: dict[str, str], cwd: Path = ROOT,
+                on_line: Callable[[str], None] | None = None) -> None:
+    """Run a one-off command (migrations, demo data), streaming its output; raise on failure."""
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if on_line:
+            on_line(line.rstrip())
+    if proc.wait() != 0:
+        raise ProcessFailedError(f"{' '.join(argv[:4])} failed:\n" + "\n".join(lines[-30:]))
