@@ -1,1 +1,103 @@
-"""Fixtures: stack (filled in by its owner)."""
+"""The whole assistant for end-to-end tests: sandbox, database, action server and Rasa server.
+
+Started once per test session with the very process specs `make run` uses (scripts/procs.py), on
+free loopback ports, with the trained model for this checkout and a fresh SQLite database holding
+the demo data.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rasa_client import RasaClient
+from scripts import procs
+from scripts.train import current_model_path
+from settings import Settings
+
+
+@dataclass
+class AssistantStack:
+    """Addresses and settings of a running assistant; `supervisor` can stop/start its parts."""
+
+    rasa_url: str
+    rasa_secret: str
+    action_url: str
+    database_url: str
+    stripe_api_base: str
+    settings: Settings
+    supervisor: procs.Supervisor
+    model: Path
+    env: dict[str, str]
+
+    def rasa_client(self, timeout_seconds: float = 60.0) -> RasaClient:
+        """A client for this stack's Rasa server (close it with `await client.aclose()`)."""
+        return RasaClient(self.rasa_url, self.rasa_secret, timeout_seconds)
+
+    def process(self, name: str) -> procs.RunningProcess:
+        """The running child called `name` (e.g. "rasa", "action-server")."""
+        return next(p for p in self.supervisor.running if p.spec.name == name)
+
+    def restart(self, name: str) -> None:
+        """Stop the child `name` and start it again (waits for its health check)."""
+        proc = self.process(name)
+        self.supervisor.stop(proc)
+        self.supervisor.start(proc.spec)
+
+
+@pytest.fixture(scope="session")
+def assistant_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AssistantStack]:
+    """Start the real assistant once for the session; skip nothing: a missing model is an error."""
+    model = current_model_path()
+    if not model.exists():
+        pytest.fail(f"no trained model for this checkout ({model}); run `make train` (make test does)")
+    workdir = tmp_path_factory.mktemp("stack")
+    sandbox_port, action_port, rasa_port = procs.free_port(), procs.free_port(), procs.free_port()
+    secret = secrets.token_urlsafe(24)
+    database_url = f"sqlite:///{workdir / 'paychat.db'}"
+    stripe_base = f"http://127.0.0.1:{sandbox_port}"
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    action_url = f"http://127.0.0.1:{action_port}/webhook"
+    env = procs.base_env(
+        {
+            "PAYCHAT_ENV": "test",
+            "PAYCHAT_VAR_DIR": str(workdir),
+            "DATABASE_URL": database_url,
+            "STRIPE_API_KEY": "",
+            "STRIPE_API_BASE": stripe_base,
+            "STRIPE_SANDBOX_PORT": str(sandbox_port),
+            "RASA_URL": rasa_url,
+            "RASA_SHARED_SECRET": secret,
+            "ACTION_SERVER_PORT": str(action_port),
+        }
+    )
+    settings = Settings(
+        PAYCHAT_ENV="test",
+        PAYCHAT_VAR_DIR=workdir,
+        DATABASE_URL=database_url,
+        STRIPE_API_BASE=stripe_base,
+        STRIPE_SANDBOX_PORT=sandbox_port,
+        RASA_URL=rasa_url,
+        RASA_SHARED_SECRET=secret,
+        ACTION_SERVER_PORT=action_port,
+    )
+    with procs.supervised(workdir / "log", env) as supervisor:
+        supervisor.start(procs.sandbox_spec(sandbox_port))
+        procs.run_checked([str(procs.APP_PYTHON), "-m", "payments.demo"], env=env)
+        supervisor.start(procs.action_server_spec(action_port))
+        supervisor.start(procs.rasa_spec(model, rasa_port, action_url))
+        yield AssistantStack(
+            rasa_url=rasa_url,
+            rasa_secret=secret,
+            action_url=action_url,
+            database_url=database_url,
+            stripe_api_base=stripe_base,
+            settings=settings,
+            supervisor=supervisor,
+            model=model,
+            env=env,
+        )

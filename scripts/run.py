@@ -1,0 +1,126 @@
+"""`make run`: start the whole assistant on embedded defaults and supervise it until Ctrl-C.
+
+Order: Stripe sandbox (unless STRIPE_API_KEY is set) → database migrations and demo data →
+action server → Rasa server → staff console → worker → Telegram bot (when TELEGRAM_BOT_TOKEN is
+set). Each must answer its health check before the next starts; a failure names the process and
+shows the tail of its log. Ctrl-C (or SIGTERM) stops every child.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts import procs
+from scripts.train import ensure_model
+from settings import Settings
+
+out = Console()
+
+
+def dev_secrets(var_dir: Path) -> dict[str, str]:
+    """Random secrets for local runs, made once and kept in var/ (never in git)."""
+    path = var_dir / "dev-secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {"RASA_SHARED_SECRET": secrets.token_urlsafe(32), "CONSOLE_SECRET_KEY": secrets.token_urlsafe(32)}
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def main() -> int:
+    """Start, report, supervise, stop."""
+    settings = Settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    extra: dict[str, str] = {}
+    if not settings.is_production:
+        generated = dev_secrets(settings.var_dir)
+        for key, value in generated.items():
+            if not getattr(settings, key.lower()):
+                extra[key] = value
+    settings = Settings(**{k: v for k, v in extra.items()})  # type: ignore[arg-type]
+    env = procs.base_env(extra)
+    action_url = f"http://127.0.0.1:{settings.action_server_port}/webhook"
+    model = ensure_model()
+
+    rows: list[tuple[str, str]] = []
+    stop_requested = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    with procs.supervised(settings.var_dir / "log", env) as supervisor:
+        try:
+            if settings.uses_stripe_sandbox:
+                out.print(f"[bold]starting[/] Stripe sandbox on 127.0.0.1:{settings.stripe_sandbox_port}")
+                supervisor.start(procs.sandbox_spec(settings.stripe_sandbox_port))
+                rows.append(("Stripe sandbox (localstripe)", settings.effective_stripe_api_base))
+            out.print("[bold]preparing[/] database (migrations) and demo data")
+            procs.run_checked([str(procs.APP_PYTHON), "-m", "payments.demo"], env=env, on_line=out.print)
+            out.print("[bold]starting[/] action server")
+            supervisor.start(procs.action_server_spec(settings.action_server_port))
+            rows.append(("action server", f"http://127.0.0.1:{settings.action_server_port}"))
+            out.print("[bold]starting[/] Rasa server (loading the model takes ~20 s)")
+            rasa_port = int(settings.rasa_url.rsplit(":", 1)[1].split("/")[0])
+            supervisor.start(procs.rasa_spec(model, rasa_port, action_url))
+            rows.append(("Rasa server (secret-checked channel only)", settings.rasa_url))
+            out.print("[bold]starting[/] staff console")
+            supervisor.start(procs.console_spec(settings.console_host, settings.console_port))
+            console_url = f"http://{settings.console_host}:{settings.console_port}"
+            rows.append(("staff console + JSON API", console_url))
+            supervisor.start(procs.worker_spec())
+            rows.append(("worker (schedules, reconciliation)", "-"))
+            if settings.telegram_bot_token:
+                supervisor.start(procs.bot_spec())
+                mode = "webhook" if settings.telegram_webhook_url else "long polling"
+                rows.append(("Telegram bot", mode))
+            login = subprocess_output([str(procs.APP_PYTHON), "-m", "console.cli", "ensure-demo-staff"], env)
+        except procs.ProcessFailedError as exc:
+            out.print(f"[bold red]failed:[/] {exc}")
+            return 1
+
+        table = Table(title="paychat is running")
+        table.add_column("process")
+        table.add_column("address")
+        for name, address in rows:
+            table.add_row(name, address)
+        out.print(table)
+        out.print(f"Demo staff login: {login}")
+        out.print(f"Try: curl -u <login> {console_url}/api/chat ... or open {console_url} ; Ctrl-C stops.")
+        out.print(f"Logs: {settings.var_dir / 'log'}")
+        try:
+            while not stop_requested:
+                dead = supervisor.first_exited()
+                if dead is not None:
+                    out.print(f"[bold red]{dead.spec.name} exited ({dead.popen.returncode})[/]\n{dead.log_tail()}")
+                    return 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        out.print("stopping every process ...")
+    return 0
+
+
+def subprocess_output(argv: list[str], env: dict[str, str]) -> str:
+    """Run a short command and return its last output line."""
+    import subprocess
+
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=procs.ROOT, check=False)
+    lines = (result.stdout or result.stderr).strip().splitlines()
+    return lines[-1] if lines else "(none)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
