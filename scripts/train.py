@@ -20,25 +20,26 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "rasa_project"
 CACHE = Path(os.environ.get("PAYCHAT_CACHE", Path.home() / ".cache" / "paychat")) / "models"
 INPUTS = [
-    ROOT / "requirements" / "rasa.lock",
-    ROOT / "scripts" / "build_spacy_pipeline.py",
-    PROJECT / "config.yml",
-    PROJECT / "domain.yml",
-    PROJECT / "domain",
-    PROJECT / "data",
-    PROJECT / "components",
+    "requirements/rasa.lock",
+    "scripts/build_spacy_pipeline.py",
+    "rasa_project/config.yml",
+    "rasa_project/domain.yml",
+    "rasa_project/domain",
+    "rasa_project/data",
+    "rasa_project/components",
 ]
 
 
-def fingerprint() -> str:
-    """sha256 of every input file's relative path and content, in a stable order."""
+def fingerprint(root: Path = ROOT) -> str:
+    """sha256 of every input file's path (relative to `root`) and content, in a stable order."""
     digest = hashlib.sha256()
-    for entry in INPUTS:
+    for name in INPUTS:
+        entry = root / name
         files = sorted(p for p in entry.rglob("*") if p.is_file()) if entry.is_dir() else [entry]
         for path in files:
             if not path.exists() or "__pycache__" in path.parts:
                 continue
-            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
 
 

@@ -1,0 +1,71 @@
+"""The Rasa server's only door checks the shared secret and refuses bad input with a 4xx."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from rasa_client import CHANNEL_PATH, SECRET_HEADER, AssistantUnavailableError, RasaClient
+
+pytestmark = pytest.mark.e2e
+
+
+def _post(stack, body, secret):
+    headers = {SECRET_HEADER: secret} if secret is not None else {}
+    return httpx.post(stack.rasa_url + CHANNEL_PATH, json=body, headers=headers, timeout=60)
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong-secret"])
+def test_channel_refuses_requests_without_the_secret(assistant_stack, secret) -> None:
+    response = _post(assistant_stack, {"sender": "tg-100001", "message": "hi"}, secret)
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"sender": "tg-100001"},
+        {"sender": "", "message": "hi"},
+        {"sender": "tg-100001", "message": "x" * 5000},
+    ],
+)
+def test_channel_refuses_malformed_messages(assistant_stack, body) -> None:
+    response = _post(assistant_stack, body, assistant_stack.rasa_secret)
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+def test_rest_channel_is_not_open(assistant_stack) -> None:
+    response = httpx.post(
+        assistant_stack.rasa_url + "/webhooks/rest/webhook", json={"sender": "x", "message": "hi"}, timeout=30
+    )
+    assert response.status_code == 404
+
+
+def test_http_api_is_not_enabled(assistant_stack) -> None:
+    response = httpx.post(assistant_stack.rasa_url + "/model/parse", json={"text": "hi"}, timeout=30)
+    assert response.status_code == 404
+
+
+async def test_client_turn_carries_parse_and_slots(assistant_stack) -> None:
+    client = assistant_stack.rasa_client()
+    try:
+        turn = await client.send("console-1-channel_check", "hello")
+    finally:
+        await client.aclose()
+    assert turn.replies and turn.replies[0].text
+    assert turn.parse["intent"]["name"] == "greet"
+    assert turn.parse["ranking"][0]["name"] == "greet"
+    assert any(event["event"] == "user" for event in turn.events)
+
+
+async def test_client_reports_an_unreachable_server() -> None:
+    from scripts.procs import free_port
+
+    client = RasaClient(f"http://127.0.0.1:{free_port()}", "secret", timeout_seconds=2)
+    try:
+        with pytest.raises(AssistantUnavailableError):
+            await client.send("tg-1", "hello")
+    finally:
+        await client.aclose()
