@@ -1,0 +1,262 @@
+"""The console's JSON API under /api (OpenAPI document at /api/openapi.json, docs at /api/docs).
+
+Authentication: the session cookie (from the login page or `POST /api/login`, then unsafe requests
+send the `X-CSRF-Token` header) or HTTP Basic credentials on every request (no CSRF token needed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from console.auth import log_in, log_out, require, require_unsafe, services_of
+from console.chat import CardNumberRefusedError, TestUserError, chat_turn, test_users
+from console.roles import Role
+from console.staff import StaffView, authenticate
+from console.views import transcript_filters
+from payments import transcripts
+from rasa_client import AssistantUnavailableError
+
+router = APIRouter(prefix="/api")
+SESSION_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+
+
+class LoginRequest(BaseModel):
+    """Staff credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class LoginResponse(BaseModel):
+    """Who is logged in, and the CSRF token to send as `X-CSRF-Token` with unsafe requests."""
+
+    username: str
+    role: Role
+    csrf_token: str
+
+
+class ChatRequest(BaseModel):
+    """One message to the assistant from a test user in a console conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+    session: str = Field(pattern=SESSION_PATTERN, description="conversation key; a new key starts afresh")
+    text: str = Field(min_length=1, max_length=4096, description="the message, or a button payload")
+    user_id: int | None = Field(default=None, ge=1, description="a test user's id; default: Alex Demo")
+
+
+class ButtonOut(BaseModel):
+    """A quick-reply button."""
+
+    title: str
+    payload: str
+
+
+class ReplyOut(BaseModel):
+    """One assistant message."""
+
+    text: str | None
+    buttons: list[ButtonOut] = []
+
+
+class ParseOut(BaseModel):
+    """What the NLU model understood."""
+
+    model_config = ConfigDict(extra="allow")
+    intent: dict[str, Any] | None = None
+    ranking: list[dict[str, Any]] = []
+    entities: list[dict[str, Any]] = []
+
+
+class PaymentOut(BaseModel):
+    """The payment this turn worked on and its status before and after the turn."""
+
+    payment_id: int
+    status: str
+    previous_status: str | None
+
+
+class ChatResponse(BaseModel):
+    """The assistant's turn (contracts.md shape) with the console's annotations."""
+
+    replies: list[ReplyOut]
+    parse: ParseOut
+    slots: dict[str, Any]
+    events: list[dict[str, Any]]
+    actions: list[str]
+    payment: PaymentOut | None
+    is_fallback: bool
+    sender_id: str
+    user_id: int
+    conversation_id: int
+    seq: int
+
+
+class TestUserOut(BaseModel):
+    """A user the test chat may act as."""
+
+    id: int
+    name: str
+    locale: str
+    currency: str
+
+
+class StaffOut(BaseModel):
+    """The logged-in staff member."""
+
+    username: str
+    role: Role
+
+
+@router.post("/login", response_model=LoginResponse, responses={401: {"description": "wrong credentials"}})
+async def api_login(request: Request, body: LoginRequest) -> Any:
+    """Start a cookie session (for scripts that prefer a cookie to HTTP Basic)."""
+    services = services_of(request)
+
+    def _check() -> StaffView | None:
+        with services.session_factory.begin() as session:
+            return authenticate(session, username=body.username, password=body.password)
+
+    staff = await asyncio.to_thread(_check)
+    if staff is None:
+        return JSONResponse({"detail": "invalid username or password"}, status_code=401)
+    token = log_in(request, staff)
+    return LoginResponse(username=staff.username, role=staff.role, csrf_token=token)
+
+
+@router.post("/logout", status_code=204)
+def api_logout(request: Request, _staff: Annotated[StaffView, Depends(require_unsafe(Role.VIEWER))]) -> None:
+    """End the cookie session."""
+    log_out(request)
+
+
+@router.get("/me", response_model=StaffOut)
+def api_me(staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> Any:
+    """The logged-in staff member and role."""
+    return StaffOut(username=staff.username, role=staff.role)
+
+
+@router.get("/test-users", response_model=list[TestUserOut])
+def api_test_users(request: Request, _staff: Annotated[StaffView, Depends(require(Role.TESTER))]) -> Any:
+    """The users the test chat may act as."""
+    return [
+        TestUserOut(id=u.id, name=u.name, locale=u.locale, currency=u.currency)
+        for u in test_users(services_of(request))
+    ]
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={
+        404: {"description": "user_id is not a test user"},
+        422: {"description": "invalid request, or the text looks like a card number"},
+        503: {"description": "the assistant (Rasa or the action server) is unreachable"},
+    },
+)
+async def api_chat(
+    request: Request, body: ChatRequest, _staff: Annotated[StaffView, Depends(require_unsafe(Role.TESTER))]
+) -> Any:
+    """Send one message as a test user; the turn is recorded as a test transcript."""
+    try:
+        result = await chat_turn(
+            services_of(request), user_id=body.user_id, session_key=body.session, text=body.text
+        )
+    except TestUserError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except CardNumberRefusedError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except AssistantUnavailableError:
+        raise HTTPException(
+            503, "the assistant is unreachable (Rasa or the action server is down); try again"
+        ) from None
+    recorded = result.recorded
+    payment = (
+        PaymentOut(
+            payment_id=recorded.payment_id,
+            status=recorded.payment_status,
+            previous_status=recorded.previous_payment_status,
+        )
+        if recorded.payment_id is not None and recorded.payment_status is not None
+        else None
+    )
+    return ChatResponse(
+        replies=result.turn.get("replies", []),
+        parse=result.turn.get("parse") or {},
+        slots=result.turn.get("slots") or {},
+        events=result.turn.get("events") or [],
+        actions=recorded.actions,
+        payment=payment,
+        is_fallback=recorded.is_fallback,
+        sender_id=result.sender_id,
+        user_id=result.user_id,
+        conversation_id=result.conversation_id,
+        seq=recorded.seq,
+    )
+
+
+@router.get("/transcripts")
+def api_transcripts(
+    request: Request,
+    _staff: Annotated[StaffView, Depends(require(Role.VIEWER))],
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    user_id: Annotated[int | None, Query(ge=1)] = None,
+    intent: Annotated[str | None, Query(max_length=100)] = None,
+    low_confidence: bool = False,
+    threshold: Annotated[float, Query(gt=0, le=1)] = 0.6,
+    fallback: bool = False,
+    payment_status: Annotated[str | None, Query(max_length=20)] = None,
+    kind: Annotated[str | None, Query(pattern="^(test|live)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """Conversations matching the filters, most recent first."""
+    params = {
+        "from": date_from.isoformat() if date_from else "",
+        "to": date_to.isoformat() if date_to else "",
+        "user_id": str(user_id or ""),
+        "intent": intent or "",
+        "low_confidence": "1" if low_confidence else "",
+        "threshold": str(threshold),
+        "fallback": "1" if fallback else "",
+        "payment_status": payment_status or "",
+        "kind": kind or "",
+    }
+    with services_of(request).session_factory() as session:
+        found = transcripts.list_conversations(
+            session, limit=limit, offset=offset, **transcript_filters(params)
+        )
+    return jsonable_encoder(found)
+
+
+@router.get("/transcripts/{conversation_id}")
+def api_transcript(
+    request: Request, conversation_id: int, _staff: Annotated[StaffView, Depends(require(Role.VIEWER))]
+) -> Any:
+    """One conversation with every turn and its annotations."""
+    with services_of(request).session_factory() as session:
+        detail = transcripts.get_conversation(session, conversation_id)
+    if detail is None:
+        raise HTTPException(404, "no such conversation")
+    return jsonable_encoder(detail)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_document(request: Request, _staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> Any:
+    """The OpenAPI document of this API."""
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs", include_in_schema=False)
+def api_docs(_staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> HTMLResponse:
+    """Swagger UI for the API (its script comes from a CDN; the JSON document works offline)."""
+    return get_swagger_ui_html(openapi_url="/api/openapi.json", title="paychat console API")

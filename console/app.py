@@ -1,0 +1,161 @@
+"""The console's FastAPI app: `create_app(settings, services=None)`; nothing is built at import.
+
+Pages are server-rendered Jinja2 templates (console/templates) with a little vanilla JavaScript
+(console/static); the JSON API lives under /api with its OpenAPI document at /api/openapi.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from console import api, views
+from console.auth import CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
+from console.roles import Role
+from console.services import ConsoleServices, build_services
+from settings import Settings
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "paychat_console"
+SESSION_MAX_AGE = 8 * 60 * 60  # a working day; staff log in again after that
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path"))
+        parts.append(f"{where or 'request'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+    def _context(request: Request) -> dict[str, object]:
+        return {
+            "staff": getattr(request.state, "staff", None),
+            "csrf_token": csrf_token(request),
+            "Role": Role,
+        }
+
+    templates.context_processors.append(_context)
+    return templates
+
+
+def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
+    def _error(request: Request, status: int, message: str) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=status)
+        return templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message}, status_code=status
+        )
+
+    @app.exception_handler(NotAuthenticatedError)
+    async def _not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": str(exc) or "login required"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(ForbiddenError)
+    async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
+        return _error(request, 403, str(exc))
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError) -> Response:
+        return _error(request, 403, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": _validation_message(exc), "errors": exc.errors()}, status_code=422)
+        return _error(request, 422, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(request, 500, "internal error; it has been logged")
+
+
+def create_app(settings: Settings, services: ConsoleServices | None = None) -> FastAPI:
+    """The console app on `settings`; `services` (tests) or ones built at startup and closed at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            yield
+            return
+        app.state.services = build_services(settings)
+        try:
+            yield
+        finally:
+            await app.state.services.aclose()
+
+    app = FastAPI(
+        title="paychat staff console",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served by api.py behind the viewer role
+    )
+    app.state.settings = settings
+    if services is not None:
+        app.state.services = services
+    secret = settings.console_secret_key
+    if not secret:
+        # Development without CONSOLE_SECRET_KEY: sessions last until the process restarts.
+        # (Settings refuses an empty or placeholder key in production.)
+        secret = secrets.token_urlsafe(32)
+        log.warning("CONSOLE_SECRET_KEY is not set; using a random key for this process")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=settings.is_production,
+    )
+    templates = _templates()
+    app.state.templates = templates
+    _install_error_handlers(app, templates)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        """Liveness for the process supervisor."""
+        return PlainTextResponse("ok")
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(views.router)
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,109 @@
+"""One test-chat turn: check the test user, ask the assistant, record the transcript.
+
+The sender id follows contracts.md (`console-<user_id>-<session>`); the turn is recorded with
+`payments.transcripts.record_turn` exactly as the Telegram bot records its turns, marked is_test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from console.services import ConsoleServices
+from payments.cards import looks_like_card_number
+from payments.transcripts import TestUserView, TurnView, list_test_users, record_turn
+
+CHANNEL = "console"
+# Alex Demo, the demo test user, is found by the Telegram id the demo data gives it (contracts.md).
+DEMO_TELEGRAM_USER_ID = 100001
+
+
+class CardNumberRefusedError(ValueError):
+    """The message looks like a card number: it is neither sent to the assistant nor recorded."""
+
+
+class TestUserError(LookupError):
+    """The chosen user does not exist or is not a test user (the console never acts as a customer)."""
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The assistant's turn as the API returns it, plus how it was recorded."""
+
+    turn: dict[str, Any]
+    recorded: TurnView
+    sender_id: str
+    user_id: int
+    conversation_id: int
+
+
+def sender_id_for(user_id: int, session_key: str) -> str:
+    """The Rasa sender id of a console conversation (contracts.md)."""
+    return f"console-{user_id}-{session_key}"
+
+
+def test_users(services: ConsoleServices) -> list[TestUserView]:
+    """The users the test chat may act as."""
+    with services.session_factory() as session:
+        return list_test_users(session)
+
+
+def resolve_test_user(services: ConsoleServices, user_id: int | None) -> TestUserView:
+    """The requested test user, or the demo user Alex Demo when none is given."""
+    users = test_users(services)
+    if user_id is None:
+        demo = [u for u in users if u.telegram_user_id == DEMO_TELEGRAM_USER_ID] or users
+        if not demo:
+            raise TestUserError("there is no test user; load the demo data first")
+        return demo[0]
+    for user in users:
+        if user.id == user_id:
+            return user
+    raise TestUserError(f"user {user_id} is not a test user")
+
+
+def _turn_dict(turn: Any) -> dict[str, Any]:
+    if isinstance(turn, dict):
+        return turn
+    if hasattr(turn, "as_dict"):
+        result: dict[str, Any] = turn.as_dict()
+        return result
+    return dataclasses.asdict(turn)
+
+
+def _record(
+    services: ConsoleServices, *, sender_id: str, user_id: int, text: str, turn: dict[str, Any]
+) -> TurnView:
+    with services.session_factory.begin() as session:
+        return record_turn(
+            session,
+            sender_id=sender_id,
+            channel=CHANNEL,
+            user_id=user_id,
+            is_test=True,
+            user_text=text,
+            turn=turn,
+        )
+
+
+async def chat_turn(
+    services: ConsoleServices, *, user_id: int | None, session_key: str, text: str
+) -> ChatResult:
+    """Send `text` as the test user and record the turn; AssistantUnavailableError if Rasa is down."""
+    if looks_like_card_number(text):
+        raise CardNumberRefusedError("that looks like a card number; card numbers are never sent in chat")
+    user = await asyncio.to_thread(resolve_test_user, services, user_id)
+    sender_id = sender_id_for(user.id, session_key)
+    turn = _turn_dict(await services.assistant.send(sender_id, text, metadata={"channel": CHANNEL}))
+    recorded = await asyncio.to_thread(
+        _record, services, sender_id=sender_id, user_id=user.id, text=text, turn=turn
+    )
+    return ChatResult(
+        turn=turn,
+        recorded=recorded,
+        sender_id=sender_id,
+        user_id=user.id,
+        conversation_id=recorded.conversation_id,
+    )

@@ -1,0 +1,234 @@
+"""The console's HTML pages: login, test chat, transcripts, staff accounts.
+
+Each view checks its role through a dependency, makes one call into payments/ or console.staff,
+and renders a template.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import IntegrityError
+
+from console.auth import log_in, log_out, require, require_unsafe, services_of, verify_csrf
+from console.chat import DEMO_TELEGRAM_USER_ID, test_users
+from console.roles import Role
+from console.staff import StaffError, StaffView, authenticate, create_staff_user, list_staff, set_active
+from db.models import PAYMENT_STATUSES
+from payments import transcripts
+
+router = APIRouter(include_in_schema=False)
+DEFAULT_LOW_CONFIDENCE = 0.6
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an absolute or scheme-relative URL here would be an open redirect.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@router.get("/")
+def home(staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> RedirectResponse:
+    """Testers start in the test chat, viewers in the transcripts."""
+    return RedirectResponse("/chat" if staff.role.allows(Role.TESTER) else "/transcripts", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    """The login form."""
+    return _templates(request).TemplateResponse(
+        request, "login.html", {"next": _safe_next(next), "error": None}
+    )
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Check the password and start a session, or show the form again."""
+    await verify_csrf(request)
+    services = services_of(request)
+
+    def _check() -> StaffView | None:
+        with services.session_factory.begin() as session:
+            return authenticate(session, username=username, password=password)
+
+    staff = await asyncio.to_thread(_check)
+    if staff is None:
+        return _templates(request).TemplateResponse(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": "Invalid username or password.", "username": username},
+            status_code=401,
+        )
+    log_in(request, staff)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, _staff: Annotated[StaffView, Depends(require_unsafe(Role.VIEWER))]) -> Response:
+    """End the session."""
+    log_out(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/chat")
+def chat_page(request: Request, _staff: Annotated[StaffView, Depends(require(Role.TESTER))]) -> Response:
+    """The test chat: pick a test user and talk to the assistant."""
+    users = test_users(services_of(request))
+    default = next(
+        (u.id for u in users if u.telegram_user_id == DEMO_TELEGRAM_USER_ID), users[0].id if users else None
+    )
+    return _templates(request).TemplateResponse(
+        request, "chat.html", {"users": users, "default_user_id": default}
+    )
+
+
+def _parse_day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _parse_float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _parse_int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def transcript_filters(params: dict[str, str]) -> dict[str, Any]:
+    """Keyword arguments for `transcripts.list_conversations` from query parameters; bad ones are ignored."""
+    since_day, until_day = _parse_day(params.get("from")), _parse_day(params.get("to"))
+    threshold = _parse_float(params.get("threshold")) or DEFAULT_LOW_CONFIDENCE
+    kind = params.get("kind", "")
+    status = params.get("payment_status") or None
+    return {
+        "since": datetime.combine(since_day, datetime.min.time(), UTC) if since_day else None,
+        "until": datetime.combine(until_day + timedelta(days=1), datetime.min.time(), UTC)
+        if until_day
+        else None,
+        "user_id": _parse_int(params.get("user_id")),
+        "intent": params.get("intent") or None,
+        "below_confidence": threshold if params.get("low_confidence") else None,
+        "fallback_only": bool(params.get("fallback")),
+        "payment_status": status if status in PAYMENT_STATUSES else None,
+        "is_test": {"test": True, "live": False}.get(kind),
+    }
+
+
+@router.get("/transcripts")
+def transcripts_page(
+    request: Request, _staff: Annotated[StaffView, Depends(require(Role.VIEWER))]
+) -> Response:
+    """Conversations, filtered by date, user, intent, low confidence, fallback and payment outcome."""
+    params = dict(request.query_params)
+    with services_of(request).session_factory() as session:
+        conversations = transcripts.list_conversations(session, limit=200, **transcript_filters(params))
+        intents = transcripts.list_intents(session)
+        users = transcripts.list_conversation_users(session)
+    return _templates(request).TemplateResponse(
+        request,
+        "transcripts.html",
+        {
+            "conversations": conversations,
+            "intents": intents,
+            "users": users,
+            "statuses": PAYMENT_STATUSES,
+            "params": params,
+            "threshold": _parse_float(params.get("threshold")) or DEFAULT_LOW_CONFIDENCE,
+        },
+    )
+
+
+@router.get("/transcripts/{conversation_id}")
+def transcript_page(
+    request: Request, conversation_id: int, _staff: Annotated[StaffView, Depends(require(Role.VIEWER))]
+) -> Response:
+    """One conversation as a chat, each assistant turn annotated."""
+    with services_of(request).session_factory() as session:
+        detail = transcripts.get_conversation(session, conversation_id)
+    if detail is None:
+        return _templates(request).TemplateResponse(
+            request, "error.html", {"status": 404, "message": "no such conversation"}, status_code=404
+        )
+    return _templates(request).TemplateResponse(
+        request, "transcript.html", {"detail": detail, "threshold": DEFAULT_LOW_CONFIDENCE}
+    )
+
+
+def _staff_page(
+    request: Request, *, error: str | None = None, notice: str | None = None, status: int = 200
+) -> Response:
+    with services_of(request).session_factory() as session:
+        accounts = list_staff(session)
+    return _templates(request).TemplateResponse(
+        request,
+        "staff.html",
+        {"accounts": accounts, "roles": list(Role), "error": error, "notice": notice},
+        status_code=status,
+    )
+
+
+@router.get("/staff")
+def staff_page(request: Request, _staff: Annotated[StaffView, Depends(require(Role.ADMIN))]) -> Response:
+    """Staff accounts and a form to add one."""
+    return _staff_page(request)
+
+
+@router.post("/staff")
+def staff_create(
+    request: Request,
+    _staff: Annotated[StaffView, Depends(require_unsafe(Role.ADMIN))],
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    role: Annotated[str, Form(max_length=20)],
+) -> Response:
+    """Create a staff account."""
+    try:
+        with services_of(request).session_factory.begin() as session:
+            created = create_staff_user(session, username=username, password=password, role=role)
+    except (StaffError, IntegrityError) as exc:
+        message = str(exc) if isinstance(exc, StaffError) else "username is taken"
+        return _staff_page(request, error=message, status=400)
+    return _staff_page(request, notice=f"Created {created.username} ({created.role.value}).")
+
+
+@router.post("/staff/{staff_id}/active")
+def staff_set_active(
+    request: Request,
+    staff_id: int,
+    staff: Annotated[StaffView, Depends(require_unsafe(Role.ADMIN))],
+    active: Annotated[str, Form(max_length=5)],
+) -> Response:
+    """Activate or deactivate a staff account (not your own)."""
+    if staff_id == staff.id:
+        return _staff_page(request, error="you cannot deactivate yourself", status=400)
+    try:
+        with services_of(request).session_factory.begin() as session:
+            changed = set_active(session, staff_id=staff_id, is_active=active == "1")
+    except StaffError as exc:
+        return _staff_page(request, error=str(exc), status=400)
+    state = "active" if changed.is_active else "deactivated"
+    return _staff_page(request, notice=f"{changed.username} is now {state}.")
