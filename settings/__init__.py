@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     per_payment_limit_minor: int = Field(200_000, alias="PAYCHAT_PER_PAYMENT_LIMIT_MINOR")
     daily_limit_minor: int = Field(500_000, alias="PAYCHAT_DAILY_LIMIT_MINOR")
     schedule_horizon_days: int = Field(365, alias="PAYCHAT_SCHEDULE_HORIZON_DAYS")
+    # HMAC key that signs consent records (payments/consent.py); required in production.
+    consent_signing_key: str = Field("", alias="PAYCHAT_CONSENT_SIGNING_KEY")
 
     @property
     def is_production(self) -> bool:
@@ -91,7 +93,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.is_production:
-            for name in ("rasa_shared_secret", "console_secret_key"):
+            for name in ("rasa_shared_secret", "console_secret_key", "consent_signing_key"):
                 if getattr(self, name).lower() in PLACEHOLDER_SECRETS or len(getattr(self, name)) < 16:
                     raise ValueError(f"{name.upper()} must be set to a real secret (16+ chars) in production")
             if not self.stripe_api_key:

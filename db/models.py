@@ -1,0 +1,298 @@
+"""SQLAlchemy 2.0 models of every paychat table.
+
+The database guards what it can on its own (positive amounts, valid statuses, unique idempotency
+keys, one consent per payment); the rest of the invariants live in `payments/`. No card number is
+ever stored: saved payment methods keep only Stripe's id, brand, last four digits and expiry.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BILL_STATUSES = ("open", "partially_paid", "paid", "void")
+PAYMENT_STATUSES = (
+    "draft",
+    "approved",
+    "processing",
+    "succeeded",
+    "failed",
+    "requires_action",
+    "unknown",
+    "cancelled",
+)
+SCHEDULE_STATUSES = ("scheduled", "executed", "cancelled", "failed")
+STAFF_ROLES = ("viewer", "tester", "admin")
+CHANNELS = ("telegram", "console")
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (timezone-aware); storage is always UTC."""
+    return datetime.now(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints the same everywhere."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    """A person paying bills: a Telegram user, or a test user of the staff console."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(20), default="en_IE")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StripeCustomer(Base):
+    """The Stripe customer that holds a user's saved cards."""
+
+    __tablename__ = "stripe_customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SavedPaymentMethod(Base):
+    """A saved card: Stripe's PaymentMethod id and what may be shown (brand, last4, expiry)."""
+
+    __tablename__ = "payment_methods"
+    __table_args__ = (
+        CheckConstraint("length(last4) = 4", name="last4_four_digits"),
+        CheckConstraint("exp_month BETWEEN 1 AND 12", name="exp_month_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("stripe_customers.id", ondelete="CASCADE"))
+    stripe_payment_method_id: Mapped[str] = mapped_column(String(255), unique=True)
+    brand: Mapped[str] = mapped_column(String(32))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Biller(Base):
+    """A company that sends bills; `aliases` are the words people use for it."""
+
+    __tablename__ = "billers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    category: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    aliases: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class Bill(Base):
+    """One bill of one user from one biller; the amount comes from the biller, never from the user."""
+
+    __tablename__ = "bills"
+    __table_args__ = (
+        CheckConstraint("amount_due_minor > 0", name="amount_positive"),
+        CheckConstraint(_in("status", BILL_STATUSES), name="status_valid"),
+        UniqueConstraint("user_id", "biller_id", "reference", name="uq_bills_user_biller_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    biller_id: Mapped[int] = mapped_column(ForeignKey("billers.id"))
+    reference: Mapped[str] = mapped_column(String(100))
+    amount_due_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Payment(Base):
+    """A payment of (part of) a bill, moving through the state machine of DESIGN.md."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint(_in("status", PAYMENT_STATUSES), name="status_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"), index=True)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    pay_on: Mapped[date] = mapped_column(Date)
+    summary_text: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    failure_code: Mapped[str | None] = mapped_column(String(100))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    next_action_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """The signed evidence behind one charge: the exact summary shown and the user's confirmation."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    summary_text: Mapped[str] = mapped_column(Text)
+    confirmation: Mapped[str] = mapped_column(Text)
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    signature: Mapped[str] = mapped_column(String(128))
+
+
+class ScheduledPayment(Base):
+    """A confirmed payment waiting for its day (and its cancel window) before it is charged."""
+
+    __tablename__ = "scheduled_payments"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint(_in("status", SCHEDULE_STATUSES), name="status_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id"))
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    pay_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditLogEntry(Base):
+    """One append-only, hash-chained audit row: `hash = sha256(prev_hash + canonical row)`."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # prev_hash is unique: two writers racing for the chain's tail cannot both append after it.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    event: Mapped[str] = mapped_column(String(64))
+    payment_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProcessedWebhookEvent(Base):
+    """A Stripe webhook event already handled; its id is unique so replays are ignored."""
+
+    __tablename__ = "processed_webhook_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffUser(Base):
+    """A member of staff who may log in to the console."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint(_in("role", STAFF_ROLES), name="role_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="viewer")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Conversation(Base):
+    """One sender's conversation with the assistant (Telegram chat or console session)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationTurn(Base):
+    """One user message and the assistant's replies, with what the model understood."""
+
+    __tablename__ = "conversation_turns"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_conversation_turns_conversation_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    user_text: Mapped[str] = mapped_column(Text)
+    replies: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    intent: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float | None] = mapped_column(Float)  # NLU confidence, not money
+    ranking: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    entities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+    payment_status: Mapped[str | None] = mapped_column(String(20))
+    is_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,139 @@
+"""Domain errors: one base with a stable `code`; the wording users see is chosen by code at the edge."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PaymentsError(Exception):
+    """Base of every domain error; `code` is stable, `params` fill the user-facing template."""
+
+    code: ClassVar[str] = "payments_error"
+
+    def __init__(self, message: str = "", **params: Any) -> None:
+        super().__init__(message or self.code)
+        self.params: dict[str, Any] = params
+
+
+class UnknownUserError(PaymentsError):
+    """The sender id names no user."""
+
+    code = "user_unknown"
+
+
+class BillerUnknownError(PaymentsError):
+    """No biller matches what the user wrote."""
+
+    code = "biller_unknown"
+
+
+class BillerAmbiguousError(PaymentsError):
+    """Several billers match; the user must pick one of `candidates`."""
+
+    code = "biller_ambiguous"
+
+    def __init__(self, message: str = "", *, candidates: list[str], **params: Any) -> None:
+        super().__init__(message, candidates=candidates, **params)
+        self.candidates = candidates
+
+
+class BillNotFoundError(PaymentsError):
+    """The biller is known but the user has no open bill from it (or the bill is not theirs)."""
+
+    code = "bill_not_found"
+
+
+class AmountInvalidError(PaymentsError):
+    """The amount could not be read as money."""
+
+    code = "amount_invalid"
+
+
+class AmountAmbiguousError(PaymentsError):
+    """The amount could mean more than one value; we ask instead of guessing."""
+
+    code = "amount_ambiguous"
+
+
+class AmountNotPositiveError(PaymentsError):
+    """The amount is zero or negative."""
+
+    code = "amount_not_positive"
+
+
+class AmountCurrencyMismatchError(AmountInvalidError):
+    """The amount names a currency other than the bill's."""
+
+    code = "amount_currency_mismatch"
+
+
+class AmountAboveOutstandingError(PaymentsError):
+    """The amount exceeds what is still owed on the bill."""
+
+    code = "amount_above_outstanding"
+
+
+class PerPaymentLimitError(PaymentsError):
+    """The amount exceeds the per-payment limit."""
+
+    code = "limit_per_payment"
+
+
+class DailyLimitError(PaymentsError):
+    """The amount would exceed today's limit."""
+
+    code = "limit_daily"
+
+
+class DateInvalidError(PaymentsError):
+    """The date could not be read."""
+
+    code = "date_invalid"
+
+
+class DateInPastError(PaymentsError):
+    """The date lies in the past."""
+
+    code = "date_in_past"
+
+
+class DateTooFarError(PaymentsError):
+    """The date lies beyond the scheduling horizon."""
+
+    code = "date_too_far"
+
+
+class NoCardError(PaymentsError):
+    """The user has no saved card."""
+
+    code = "no_card"
+
+
+class PaymentNotFoundError(PaymentsError):
+    """No such payment for this user."""
+
+    code = "payment_not_found"
+
+
+class PaymentNotPendingError(PaymentsError):
+    """The payment can no longer be changed (already confirmed, charged or cancelled)."""
+
+    code = "payment_not_pending"
+
+
+class ScheduleNotFoundError(PaymentsError):
+    """No such scheduled payment for this user."""
+
+    code = "schedule_not_found"
+
+
+class ConsentMissingError(PaymentsError):
+    """A charge was requested without the user's confirmation."""
+
+    code = "consent_missing"
+
+
+class InvariantViolationError(PaymentsError):
+    """An invariant the code relies on does not hold; nothing was charged."""
+
+    code = "invariant_violation"

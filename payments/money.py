@@ -1,0 +1,325 @@
+"""Money as integer minor units of an ISO 4217 currency, read from what people type.
+
+`parse_amount` turns "45,20 €", "$1,200", "1.200,50", "fifty dollars" or "pay it all" into `Money`.
+It refuses rather than guesses: a separator that could be decimal or grouping, two numbers, or a
+fraction the currency cannot hold is an error with a code, never a best effort that charges the
+wrong amount. No float is used anywhere: Decimal only for display.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, get_currency_precision, get_decimal_symbol
+
+from payments.errors import (
+    AmountAmbiguousError,
+    AmountCurrencyMismatchError,
+    AmountInvalidError,
+    AmountNotPositiveError,
+)
+
+# Above this many major units an amount is out of range for a bill (and for int64 columns).
+MAX_MAJOR_UNITS = 10**9
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount in integer minor units of an ISO 4217 currency."""
+
+    amount_minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
+            raise TypeError("Money.amount_minor must be an int (minor units), never a float")
+        if not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise ValueError(f"not an ISO 4217 currency code: {self.currency!r}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount_minor + other.amount_minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount_minor - other.amount_minor, self.currency)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot combine {self.currency} and {other.currency}")
+
+    @property
+    def decimal(self) -> Decimal:
+        """The amount in major units as an exact Decimal (for display and Stripe-free maths)."""
+        return Decimal(self.amount_minor).scaleb(-minor_unit_digits(self.currency))
+
+
+def minor_unit_digits(currency: str) -> int:
+    """How many decimal digits the currency's minor unit has (EUR 2, JPY 0)."""
+    return int(get_currency_precision(currency))
+
+
+def _pow10(digits: int) -> int:
+    return int(10**digits)
+
+
+def _locale(locale: str) -> Locale:
+    try:
+        return Locale.parse(locale.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en_IE")
+
+
+def format_money(money: Money, locale: str) -> str:
+    """Format `money` for a reader in `locale`, e.g. "€84.20" (en_IE) or "84,20 €" (de_DE)."""
+    return str(format_currency(money.decimal, money.currency, locale=_locale(locale)))
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+ALL_PHRASES = re.compile(
+    r"^(?:(?:pay|settle)\s+)?(?:it\s+|them\s+|the\s+)?"
+    r"(?:all|everything|in\s+full|full|the\s+full\s+amount|full\s+amount|whole\s+(?:thing|amount|bill)|"
+    r"whole|total|the\s+total|all\s+of\s+it|alles|komplett|den\s+ganzen\s+betrag)"
+    r"(?:\s+of\s+it)?(?:\s+(?:please|now|off))?$"
+)
+HALF_PHRASES = re.compile(
+    r"^(?:(?:pay\s+)?(?:it\s+)?)?(?:half|half\s+of\s+it|the\s+half|hälfte|die\s+hälfte)$"
+)
+
+# Symbols and words naming a currency. "bucks" is slang people use for their own currency.
+SYMBOLS: dict[str, tuple[str, ...]] = {
+    "€": ("EUR",),
+    "$": ("USD", "CAD", "AUD", "NZD"),
+    "£": ("GBP",),
+    "¥": ("JPY", "CNY"),
+    "₹": ("INR",),
+    "chf": ("CHF",),
+    "fr.": ("CHF",),
+}
+WORDS: dict[str, tuple[str, ...]] = {
+    "euro": ("EUR",),
+    "euros": ("EUR",),
+    "eur": ("EUR",),
+    "dollar": ("USD", "CAD", "AUD", "NZD"),
+    "dollars": ("USD", "CAD", "AUD", "NZD"),
+    "pound": ("GBP",),
+    "pounds": ("GBP",),
+    "quid": ("GBP",),
+    "yen": ("JPY",),
+    "franken": ("CHF",),
+    "francs": ("CHF",),
+}
+GENERIC_WORDS = {"bucks", "buck"}
+CENT_WORDS = {"cent", "cents", "ct", "penny", "pence", "p"}
+FILLER_WORDS = {"pay", "please", "only", "just", "about", "of", "it", "the", "amount", "me", "zahle"}
+
+UNITS = {
+    "zero": 0, "one": 1, "a": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+    "ninety": 90,
+}  # fmt: skip
+SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+NUMBER_WORDS = set(UNITS) | set(TENS) | set(SCALES) | {"and"}
+
+GROUP_CHARS = " \u00a0\u202f'\u2019"
+NUMBER_TOKEN = re.compile(r"[-\u2212]?\d[\d.,\u00a0\u202f'\u2019 ]*(?:[.,]-)?")
+
+
+def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | None = None) -> Money:
+    """Read an amount the user typed as Money in `currency` (the bill's); raise a coded error otherwise.
+
+    "all"/"pay it all" means `outstanding`, "half" half of it (refused when that is not whole
+    minor units). A currency named in the text must be `currency`.
+    """
+    raw = " ".join(text.strip().lower().split())
+    if not raw:
+        raise AmountInvalidError(text=text)
+    if ALL_PHRASES.match(raw) or HALF_PHRASES.match(raw):
+        if outstanding is None:
+            raise AmountInvalidError(text=text)
+        if ALL_PHRASES.match(raw):
+            return outstanding
+        if outstanding.amount_minor % 2:
+            raise AmountAmbiguousError(text=text)
+        return Money(outstanding.amount_minor // 2, outstanding.currency)
+
+    named, rest = _extract_currency(raw, currency, text)
+    if named is not None and named != currency:
+        raise AmountCurrencyMismatchError(text=text, currency=named, expected=currency)
+    digits = minor_unit_digits(currency)
+    numbers = NUMBER_TOKEN.findall(rest)
+    numbers = [n.strip(GROUP_CHARS) for n in numbers if n.strip(GROUP_CHARS)]
+    if numbers:
+        words_left = [w for w in NUMBER_TOKEN.sub(" ", rest).split() if w not in FILLER_WORDS]
+        cents_only = bool(words_left) and all(w in CENT_WORDS for w in words_left)
+        if len(numbers) > 1:
+            raise AmountAmbiguousError(text=text)
+        if words_left and not cents_only:
+            raise AmountInvalidError(text=text)
+        if cents_only:
+            return _positive(_cents(numbers[0], text), currency, text)
+        return _positive(_numeric_minor(numbers[0], digits=digits, locale=locale, text=text), currency, text)
+    return _positive(_words_minor(rest, digits=digits, text=text), currency, text)
+
+
+def _positive(amount_minor: int, currency: str, text: str) -> Money:
+    if amount_minor <= 0:
+        raise AmountNotPositiveError(text=text)
+    if amount_minor > MAX_MAJOR_UNITS * _pow10(minor_unit_digits(currency)):
+        raise AmountInvalidError(text=text)
+    return Money(amount_minor, currency)
+
+
+def _extract_currency(raw: str, expected: str, text: str) -> tuple[str | None, str]:
+    """Remove currency symbols/codes/words from `raw`; return the one currency named, if any."""
+    found: set[str] = set()
+    rest = raw
+
+    def pick(options: tuple[str, ...]) -> str:
+        return expected if expected in options else options[0]
+
+    for symbol, options in SYMBOLS.items():
+        if symbol.isalpha() or symbol.endswith("."):
+            pattern = rf"(?<![a-z]){re.escape(symbol)}(?![a-z])"
+        else:
+            pattern = re.escape(symbol)
+        if re.search(pattern, rest):
+            found.add(pick(options))
+            rest = re.sub(pattern, " ", rest)
+    tokens = []
+    for token in re.split(r"(\s+|(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d))", rest):
+        word = token.strip()
+        if word in WORDS:
+            found.add(pick(WORDS[word]))
+        elif re.fullmatch(r"[a-z]{3}", word) and word.upper() in _iso_codes() and word not in NUMBER_WORDS:
+            found.add(word.upper())
+        elif word in GENERIC_WORDS:
+            continue
+        else:
+            tokens.append(token)
+    if len(found) > 1:
+        raise AmountAmbiguousError(text=text)
+    return (found.pop() if found else None), " ".join("".join(tokens).split())
+
+
+def _iso_codes() -> frozenset[str]:
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
+
+
+def _cents(number: str, text: str) -> int:
+    if not number.isdigit():
+        raise AmountInvalidError(text=text)
+    return int(number)
+
+
+def _numeric_minor(number: str, *, digits: int, locale: str, text: str) -> int:
+    """Digits with separators → minor units, deciding decimal vs grouping without guessing."""
+    if number.startswith(("-", "\u2212")):
+        raise AmountNotPositiveError(text=text)
+    number = re.sub(r"[.,]-$", "", number)  # "45,-" is the German way to write 45 exactly
+    for char in GROUP_CHARS:
+        if char in number:
+            number = _grouped(number, char, text)
+    seps = [c for c in number if c in ".,"]
+    if not seps:
+        return int(number) * _pow10(digits)
+    if len(set(seps)) == 2:
+        decimal_sep = number[max(number.rfind("."), number.rfind(","))]
+        group_sep = "," if decimal_sep == "." else "."
+        if number.index(decimal_sep) < number.rfind(group_sep):
+            raise AmountInvalidError(text=text)
+        whole, fraction = number.rsplit(decimal_sep, 1)
+        return _join(_grouped(whole, group_sep, text), fraction, digits, text)
+    sep = seps[0]
+    if len(seps) > 1:
+        return int(_grouped(number, sep, text)) * _pow10(digits)
+    whole, fraction = number.split(sep)
+    if not whole:
+        whole = "0"
+    if len(fraction) == 3 and whole != "0":
+        # "1.200" is 1200 where "." groups thousands and 1.2 where it is the decimal mark.
+        loc = _locale(locale)
+        if digits >= 3 or sep == get_decimal_symbol(loc):
+            raise AmountAmbiguousError(text=text)
+        return int(_grouped(number, sep, text)) * _pow10(digits)
+    return _join(whole, fraction, digits, text)
+
+
+def _grouped(number: str, sep: str, text: str) -> str:
+    """Remove grouping separators, insisting on groups of three after the first group."""
+    head, *groups = number.split(sep)
+    tail_ok = all(len(g) == 3 for g in groups[:-1])
+    last = groups[-1] if groups else ""
+    # The last group may carry a decimal part ("1 200,50"): check only its integer digits.
+    last_int = re.split(r"[.,]", last, maxsplit=1)[0] if groups else ""
+    if not head or (len(head) > 3 and groups) or not tail_ok or (groups and len(last_int) != 3):
+        raise AmountInvalidError(text=text)
+    return head + "".join(groups)
+
+
+def _join(whole: str, fraction: str, digits: int, text: str) -> int:
+    if not whole.isdigit() or not fraction.isdigit():
+        raise AmountInvalidError(text=text)
+    if len(fraction) > digits:
+        raise AmountInvalidError(text=text, reason="too_many_decimals")
+    return int(whole) * _pow10(digits) + int(fraction.ljust(digits, "0") or "0")
+
+
+def _words_minor(rest: str, *, digits: int, text: str) -> int:
+    """English number words: "fifty", "twenty-five and fifty cents", "a hundred and five"."""
+    words = [w for w in re.split(r"[\s-]+", rest) if w and w not in FILLER_WORDS - {"a"}]
+    if not words:
+        raise AmountInvalidError(text=text)
+    cents_at = [i for i, w in enumerate(words) if w in CENT_WORDS]
+    if len(cents_at) > 1 or (cents_at and cents_at[0] != len(words) - 1):
+        raise AmountInvalidError(text=text)
+    if cents_at:
+        words = words[:-1]
+        split = [i for i, w in enumerate(words) if w == "and"]
+        if not split:
+            return _number_from_words(words, text)
+        major = _number_from_words(words[: split[-1]], text)
+        minor = _number_from_words(words[split[-1] + 1 :], text)
+        if minor >= _pow10(digits):
+            raise AmountInvalidError(text=text)
+        return major * _pow10(digits) + minor
+    return _number_from_words(words, text) * _pow10(digits)
+
+
+def _number_from_words(words: list[str], text: str) -> int:
+    if not words or any(w not in NUMBER_WORDS for w in words) or words[-1] == "and" or words[0] == "and":
+        raise AmountInvalidError(text=text)
+    total = current = 0
+    last_kind = ""
+    for word in words:
+        if word == "and":
+            continue
+        if word in UNITS:
+            if last_kind in ("unit", "teen"):
+                raise AmountInvalidError(text=text)
+            current += UNITS[word]
+            last_kind = "unit"
+        elif word in TENS:
+            if last_kind in ("unit", "tens"):
+                raise AmountInvalidError(text=text)
+            current += TENS[word]
+            last_kind = "tens"
+        else:
+            scale = SCALES[word]
+            if scale == 100:
+                current = (current or 1) * 100
+            else:
+                total += (current or 1) * scale
+                current = 0
+            last_kind = "scale"
+    return total + current

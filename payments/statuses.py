@@ -1,0 +1,64 @@
+"""Statuses as StrEnums and the payment state machine's allowed transitions (DESIGN.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PaymentStatus(StrEnum):
+    """Where a payment is in its life."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REQUIRES_ACTION = "requires_action"
+    UNKNOWN = "unknown"
+    CANCELLED = "cancelled"
+
+
+class BillStatus(StrEnum):
+    """Whether a bill is still owed."""
+
+    OPEN = "open"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    VOID = "void"
+
+
+class ScheduleStatus(StrEnum):
+    """Where a scheduled payment is."""
+
+    SCHEDULED = "scheduled"
+    EXECUTED = "executed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+P = PaymentStatus
+
+# Moves only forward. approved → cancelled is a scheduled payment cancelled before its day;
+# requires_action settles after 3-D Secure; unknown settles by reconciliation.
+TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    P.DRAFT: frozenset({P.APPROVED, P.CANCELLED}),
+    P.APPROVED: frozenset({P.PROCESSING, P.CANCELLED}),
+    P.PROCESSING: frozenset({P.SUCCEEDED, P.FAILED, P.REQUIRES_ACTION, P.UNKNOWN}),
+    P.REQUIRES_ACTION: frozenset({P.SUCCEEDED, P.FAILED}),
+    P.UNKNOWN: frozenset({P.SUCCEEDED, P.FAILED, P.REQUIRES_ACTION}),
+    P.SUCCEEDED: frozenset(),
+    P.FAILED: frozenset(),
+    P.CANCELLED: frozenset(),
+}
+
+TERMINAL: frozenset[PaymentStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+
+# Statuses whose amount counts against the bill's outstanding amount and the daily limit.
+RESERVING: frozenset[PaymentStatus] = frozenset(
+    {P.APPROVED, P.PROCESSING, P.SUCCEEDED, P.REQUIRES_ACTION, P.UNKNOWN}
+)
+
+
+def can_transition(current: PaymentStatus, new: PaymentStatus) -> bool:
+    """True when the state machine allows moving from `current` to `new`."""
+    return new in TRANSITIONS[current]

@@ -1,0 +1,196 @@
+"""`PaymentGateway` on the official Stripe SDK — the only module that imports `stripe`.
+
+Works unchanged against real Stripe (test mode) and the localstripe sandbox; where the sandbox
+differs (it refuses most PaymentIntent parameters and lists only without filters) the code sticks
+to the subset both accept. Network retries are off: a charge is never sent twice with a new key,
+and an unanswered one is reported `unknown` for reconciliation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+
+from payments.gateway import CardDetails, ChargeOutcome, ChargeStatus
+from payments.money import Money
+
+# Real Stripe refuses raw card numbers; these test tokens behave like the sandbox's numbers.
+TEST_TOKENS = {
+    "4242424242424242": "pm_card_visa",
+    "4000000000000341": "pm_card_chargeCustomerFail",
+    "4000002760003184": "pm_card_authenticationRequired",
+}
+IDEMPOTENCY_METADATA_KEY = "paychat_idempotency_key"
+
+
+class StripeGateway:
+    """Customers, saved cards and charges through `stripe.StripeClient`."""
+
+    def __init__(
+        self, *, api_key: str, api_base: str = "", timeout_seconds: float = 10.0, sandbox: bool
+    ) -> None:
+        base_addresses: Any = {"api": api_base} if api_base else None
+        self._api_base = api_base
+        self._sandbox = sandbox
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses=base_addresses,
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=timeout_seconds),
+        )
+
+    def create_customer(self, *, name: str, user_id: int, idempotency_key: str) -> str:
+        """Create a Stripe customer for a user."""
+        customer = self._client.v1.customers.create(
+            {"name": name, "metadata": {"paychat_user_id": str(user_id)}},
+            {"idempotency_key": idempotency_key},
+        )
+        return str(customer.id)
+
+    def customer_exists(self, customer_id: str) -> bool:
+        """True when Stripe still knows the customer (the sandbox may have been reset)."""
+        try:
+            customer = self._client.v1.customers.retrieve(customer_id)
+        except stripe.InvalidRequestError:
+            return False
+        return not bool(getattr(customer, "deleted", False))
+
+    def add_test_card(self, *, customer_id: str, card_number: str) -> CardDetails:
+        """Attach a test card: from the raw number in the sandbox, from a test token on Stripe."""
+        if self._sandbox:
+            method = self._client.v1.payment_methods.create(
+                {
+                    "type": "card",
+                    "card": {"number": card_number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+                }
+            )
+            method_id = str(method.id)
+        else:
+            method_id = TEST_TOKENS.get(card_number, "pm_card_visa")
+        attached = self._client.v1.payment_methods.attach(method_id, {"customer": customer_id})
+        card = attached.card
+        if card is None:
+            raise ValueError("payment method has no card")
+        return CardDetails(
+            payment_method_id=str(attached.id),
+            brand=str(card.brand),
+            last4=str(card.last4),
+            exp_month=int(card.exp_month),
+            exp_year=int(card.exp_year),
+        )
+
+    def charge(
+        self,
+        *,
+        amount: Money,
+        customer_id: str,
+        payment_method_id: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ChargeOutcome:
+        """Create and confirm one PaymentIntent with the payment's idempotency key."""
+        params: Any = {
+            "amount": amount.amount_minor,
+            "currency": amount.currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "metadata": {**metadata, IDEMPOTENCY_METADATA_KEY: idempotency_key},
+        }
+        try:
+            intent = self._client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
+        except stripe.CardError as error:
+            return ChargeOutcome(
+                status=ChargeStatus.FAILED,
+                payment_intent_id=_intent_id_of(error),
+                failure_code=str(error.code or "card_declined"),
+                failure_message=str(error.user_message or "Your card was declined."),
+            )
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError):
+            # The request may or may not have reached Stripe: only reconciliation can tell.
+            return ChargeOutcome(status=ChargeStatus.UNKNOWN)
+        except (stripe.InvalidRequestError, stripe.AuthenticationError, stripe.PermissionError) as error:
+            return ChargeOutcome(
+                status=ChargeStatus.FAILED,
+                payment_intent_id=_intent_id_of(error),
+                failure_code=str(error.code or "gateway_rejected"),
+                failure_message="The payment provider refused the request.",
+            )
+        return self._outcome(intent)
+
+    def find_charge(self, *, idempotency_key: str, customer_id: str) -> ChargeOutcome:
+        """Find the PaymentIntent carrying this idempotency key in its metadata."""
+        try:
+            page = self._client.v1.payment_intents.list({"limit": 100})
+            while True:
+                for intent in page.data:
+                    meta = intent.metadata.to_dict() if intent.metadata else {}
+                    if meta.get(IDEMPOTENCY_METADATA_KEY) == idempotency_key:
+                        return self._outcome(intent)
+                if not page.has_more or not page.data:
+                    return ChargeOutcome(status=ChargeStatus.NOT_FOUND)
+                page = self._client.v1.payment_intents.list(
+                    {"limit": 100, "starting_after": page.data[-1].id}
+                )
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError):
+            return ChargeOutcome(status=ChargeStatus.UNKNOWN)
+
+    def retrieve_charge(self, payment_intent_id: str) -> ChargeOutcome:
+        """The current state of a PaymentIntent."""
+        try:
+            intent = self._client.v1.payment_intents.retrieve(payment_intent_id)
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError):
+            return ChargeOutcome(status=ChargeStatus.UNKNOWN, payment_intent_id=payment_intent_id)
+        return self._outcome(intent)
+
+    def authenticate_in_sandbox(self, payment_intent_id: str, *, success: bool) -> ChargeOutcome:
+        """Finish a sandbox 3-D Secure challenge (localstripe's test-only endpoint)."""
+        if not self._sandbox:
+            raise RuntimeError("3-D Secure can be completed this way only in the sandbox")
+        intent = self._client.v1.payment_intents.retrieve(payment_intent_id)
+        self._client.raw_request(
+            "post",
+            f"/v1/payment_intents/{payment_intent_id}/_authenticate",
+            client_secret=intent.client_secret,
+            success="true" if success else "false",
+        )
+        return self.retrieve_charge(payment_intent_id)
+
+    def _outcome(self, intent: Any) -> ChargeOutcome:
+        status = str(intent.status)
+        if status == "succeeded":
+            return ChargeOutcome(status=ChargeStatus.SUCCEEDED, payment_intent_id=str(intent.id))
+        if status in ("requires_action", "requires_source_action"):
+            return ChargeOutcome(
+                status=ChargeStatus.REQUIRES_ACTION,
+                payment_intent_id=str(intent.id),
+                next_action_url=self._next_action_url(intent),
+            )
+        if status in ("requires_payment_method", "canceled"):
+            error = getattr(intent, "last_payment_error", None)
+            return ChargeOutcome(
+                status=ChargeStatus.FAILED,
+                payment_intent_id=str(intent.id),
+                failure_code=str(getattr(error, "code", None) or "card_declined"),
+                failure_message=str(getattr(error, "message", None) or "Your card was declined."),
+            )
+        # processing / requires_confirmation / requires_capture: not settled yet.
+        return ChargeOutcome(status=ChargeStatus.UNKNOWN, payment_intent_id=str(intent.id))
+
+    def _next_action_url(self, intent: Any) -> str | None:
+        action = intent.to_dict().get("next_action") or {}
+        redirect = action.get("redirect_to_url") or {}
+        if redirect.get("url"):
+            return str(redirect["url"])
+        if self._sandbox:
+            # localstripe has no hosted challenge page; this is its test-only completion endpoint.
+            return f"{self._api_base}/v1/payment_intents/{intent.id}/_authenticate"
+        return None
+
+
+def _intent_id_of(error: stripe.StripeError) -> str | None:
+    body: Any = error.json_body or {}
+    intent = (body.get("error") or {}).get("payment_intent") or {}
+    return str(intent["id"]) if isinstance(intent, dict) and intent.get("id") else None
