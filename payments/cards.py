@@ -1,7 +1,7 @@
 """Recognising a payment card number typed into chat, so the edges can refuse it.
 
 No card number may pass through chat, the Rasa server, transcripts or logs (DESIGN.md, safety
-rules). A card number is 13–19 digits passing the Luhn check, written together or in groups
+rules). A card number is 13 to 19 digits passing the Luhn check, written together or in groups
 separated by spaces or dashes. People often type more after it ("4242 4242 4242 4242 12/27 123"),
 so every run of whole digit groups inside a longer number is checked too; a single unbroken run of
 more than 19 digits is not a card. Erring towards "looks like a card" is deliberate: a wrongly
@@ -46,3 +46,15 @@ def looks_like_card_number(text: str) -> bool:
                 if len(digits) >= MIN_DIGITS and luhn_valid(digits):
                     return True
     return False
+
+
+CARD_PLACEHOLDER = "[card number removed]"
+
+
+def redact_card_numbers(text: str) -> str:
+    """The text with every digit run that holds a card number replaced by a placeholder."""
+
+    def replace(run: re.Match[str]) -> str:
+        return CARD_PLACEHOLDER if looks_like_card_number(run.group()) else run.group()
+
+    return _DIGIT_RUN.sub(replace, text)

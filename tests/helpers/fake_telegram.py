@@ -14,7 +14,7 @@ import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ class FakeTelegram:
         self.calls: list[ApiCall] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.deleted: set[tuple[int, int]] = set()
+        self.refuse_deletes = False  # True: deleteMessage fails like for a message older than 48 h
         self._updates: list[dict[str, Any]] = []
         self._changed = asyncio.Condition()
         self._update_ids = itertools.count(1)
@@ -84,16 +85,21 @@ class FakeTelegram:
 
     async def send_text(self, user_id: int, text: str, *, first_name: str = "Test") -> dict[str, Any]:
         """Queue a private text message from `user_id` (a bot_command entity when it starts with /)."""
+        extra: dict[str, Any] = {"text": text}
+        if text.startswith("/"):
+            command = text.split()[0]
+            extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return await self.send_message(user_id, first_name=first_name, **extra)
+
+    async def send_message(self, user_id: int, *, first_name: str = "Test", **fields: Any) -> dict[str, Any]:
+        """Queue a private message from `user_id` with the given fields (text, sticker, caption...)."""
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
             "chat": {"id": user_id, "type": "private", "first_name": first_name},
             "from": {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"},
-            "text": text,
+            **fields,
         }
-        if text.startswith("/"):
-            command = text.split()[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return await self.push_update({"update_id": self.next_update_id(), "message": message})
 
     async def tap(self, user_id: int, message: dict[str, Any], data: str) -> dict[str, Any]:
@@ -120,9 +126,9 @@ class FakeTelegram:
         """Messages the bot sent to a chat, oldest first, as currently stored (after edits)."""
         return [m for (chat, _), m in sorted(self.messages.items()) if chat == chat_id]
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], within: float = 20.0) -> Any:
         """Wait until predicate() is truthy (re-checked whenever the bot calls the API); return it."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with self._changed:
             while True:
                 result = predicate()
@@ -131,16 +137,14 @@ class FakeTelegram:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     methods = [c.method for c in self.calls[-15:]]
-                    raise AssertionError(f"condition not met within {timeout}s; last calls: {methods}")
-                try:
+                    raise AssertionError(f"condition not met within {within}s; last calls: {methods}")
+                with suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    pass
 
-    async def wait_for_messages(self, chat_id: int, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+    async def wait_for_messages(self, chat_id: int, count: int, within: float = 30.0) -> list[dict[str, Any]]:
         """Wait until the bot has sent at least `count` messages to the chat; return them all."""
         return await self.wait_for(  # type: ignore[no-any-return]
-            lambda: (msgs := self.sent_messages(chat_id)) and len(msgs) >= count and msgs, timeout
+            lambda: (msgs := self.sent_messages(chat_id)) and len(msgs) >= count and msgs, within
         )
 
     # --- the API itself ----------------------------------------------------------------------------
@@ -186,6 +190,8 @@ class FakeTelegram:
             return self._store_new(p)
         if method == "deleteMessage":
             key = (p["chat_id"], p["message_id"])
+            if self.refuse_deletes:
+                raise _ApiError(400, "Bad Request: message can't be deleted")
             if key in self.deleted:
                 raise _ApiError(400, "Bad Request: message to delete not found")
             self.deleted.add(key)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.cards import looks_like_card_number, luhn_valid
+from payments.cards import CARD_PLACEHOLDER, looks_like_card_number, luhn_valid, redact_card_numbers
 
 STRIPE_TEST_CARDS = ["4242424242424242", "4000000000000341", "4000002760003184", "5555555555554444",
                      "378282246310005", "6011111111111117", "3056930009020004"]
@@ -109,3 +109,15 @@ def test_text_with_fewer_than_13_digits_is_never_a_card(text: str) -> None:
 @given(st.text("0123456789", min_size=20, max_size=40))
 def test_one_unbroken_run_longer_than_19_digits_is_not_a_card(digits: str) -> None:
     assert not looks_like_card_number(f"ref {digits} end")
+
+
+def test_redaction_replaces_only_the_card_number() -> None:
+    text = "card 4242 4242 4242 4242 for bill 12345, thanks"
+    assert redact_card_numbers(text) == f"card {CARD_PLACEHOLDER} for bill 12345, thanks"
+
+
+@given(number=card_numbers, data=st.data(), before=surroundings, after=surroundings)
+def test_redacted_text_never_looks_like_a_card(
+    number: str, data: st.DataObject, before: str, after: str
+) -> None:
+    assert not looks_like_card_number(redact_card_numbers(f"{before} {data.draw(grouped(number))} {after}"))

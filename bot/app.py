@@ -1,0 +1,103 @@
+"""Building and running the Telegram Application: wiring only, no behaviour.
+
+Long polling by default; with TELEGRAM_WEBHOOK_URL set, a webhook server (behind an HTTPS proxy)
+that checks Telegram's X-Telegram-Bot-Api-Secret-Token header against TELEGRAM_WEBHOOK_SECRET.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+from urllib.parse import urlparse
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.logs import configure_logging
+from bot.relay import SERVICES
+from bot.services import BotServices, build_services
+from bot.updates import MemorySeenUpdates, OrderedUpdateProcessor, RedisSeenUpdates, SeenUpdates
+from settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+HTTP_VERSION: Final = "1.1"  # PTB warns about HTTP/2 against a non-official base_url (tests, proxies)
+
+
+def seen_updates_for(settings: Settings) -> SeenUpdates:
+    """Where replayed update ids are remembered: Redis when configured, else memory."""
+    if settings.redis_url:
+        return RedisSeenUpdates(settings.redis_url, namespace=f"paychat:tg-update:{settings.environment}")
+    return MemorySeenUpdates()
+
+
+def build_application(settings: Settings, services: BotServices | None = None) -> Application:  # type: ignore[type-arg]
+    """The bot's Application; services are built in post_init unless given (tests)."""
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        application.bot_data[SERVICES] = services or build_services(settings)
+
+    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        built: BotServices | None = application.bot_data.pop(SERVICES, None)
+        if built is not None and services is None:
+            await built.aclose()
+
+    application = (
+        Application.builder()
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_api_base)
+        .http_version(HTTP_VERSION)
+        .get_updates_http_version(HTTP_VERSION)
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .concurrent_updates(OrderedUpdateProcessor(seen_updates_for(settings)))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    # Group -1 runs first for every message and edit: a card number stops there.
+    application.add_handler(MessageHandler(handlers.CardNumberFilter(), handlers.on_card_number), group=-1)
+    new_message = filters.UpdateType.MESSAGE  # edits are not new turns: they are ignored
+    application.add_handler(CommandHandler("start", handlers.on_start, filters=new_message))
+    application.add_handler(
+        CommandHandler(list(handlers.COMMAND_PAYLOADS), handlers.on_command, filters=new_message)
+    )
+    application.add_handler(MessageHandler(new_message & filters.COMMAND, handlers.on_unknown_command))
+    application.add_handler(MessageHandler(new_message & filters.TEXT, handlers.on_text))
+    application.add_handler(CallbackQueryHandler(handlers.on_button))
+    application.add_handler(
+        MessageHandler(new_message & ~filters.StatusUpdate.ALL, handlers.on_other_message)
+    )
+    application.add_error_handler(handlers.on_error)
+    return application
+
+
+def main() -> None:
+    """Run the bot: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
+    configure_logging()
+    settings = get_settings()
+    if not settings.telegram_bot_token:
+        raise SystemExit("TELEGRAM_BOT_TOKEN is not set: the Telegram bot has nothing to run as")
+    application = build_application(settings)
+    if not settings.telegram_webhook_url:
+        log.info("starting long polling")
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        return
+    if not settings.telegram_webhook_secret:
+        raise SystemExit("TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL")
+    log.info("starting webhook on %s:%s", settings.telegram_webhook_listen, settings.telegram_webhook_port)
+    application.run_webhook(
+        listen=settings.telegram_webhook_listen,
+        port=settings.telegram_webhook_port,
+        url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
+        webhook_url=settings.telegram_webhook_url,
+        secret_token=settings.telegram_webhook_secret,
+        allowed_updates=Update.ALL_TYPES,
+    )

@@ -1,0 +1,133 @@
+"""Telegram handlers: one small coroutine per kind of update, wired together in bot.app.
+
+Commands send the matching intent payloads so the wording stays in rasa_project/domain.yml. A
+message that looks like a card number is deleted and never reaches the assistant, a transcript
+or a log line; no handler logs message text.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Message, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
+
+from bot import texts
+from bot.relay import known_user, relay, services_of
+from bot.rendering import MAX_MESSAGE_CHARS
+from payments.cards import looks_like_card_number
+
+log = logging.getLogger(__name__)
+
+COMMAND_PAYLOADS = {
+    "help": "/help",
+    "bills": "/check_bills",
+    "history": "/payment_history",
+    "cancel": "/deny",
+}
+
+
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Create or link the user's customer record and say in two lines what the bot does."""
+    assert update.effective_user is not None and update.effective_message is not None
+    await known_user(services_of(context), update.effective_user)
+    await update.effective_message.reply_text(texts.WELCOME)
+
+
+async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send /help, /bills, /history or /cancel to the assistant as its intent payload."""
+    assert update.effective_message is not None and update.effective_message.text is not None
+    command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
+    await relay(update, context, COMMAND_PAYLOADS[command])
+
+
+class CardNumberFilter(filters.MessageFilter):
+    """Matches a message (or an edit) whose text or caption looks like it holds a card number."""
+
+    def filter(self, message: Message) -> bool:
+        """True when the text or caption looks like a card number."""
+        return looks_like_card_number(message.text or message.caption or "")
+
+
+async def on_card_number(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Delete a message holding a card number, explain how cards are saved, and stop there."""
+    assert update.effective_message is not None
+    await refuse_card_number(update.effective_message)
+    raise ApplicationHandlerStop
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Forward a text message to the assistant, unless it is too long."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    if len(message.text) > MAX_MESSAGE_CHARS:
+        await message.reply_text(texts.TOO_LONG.format(limit=MAX_MESSAGE_CHARS))
+    else:
+        await relay(update, context, message.text)
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a command the bot does not have (typed intent payloads are not passed on)."""
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(texts.UNKNOWN_COMMAND)
+
+
+async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a message without text (photo, sticker, voice...)."""
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(texts.TEXT_ONLY)
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send a tapped button's payload to the assistant, at most once per keyboard."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    services = services_of(context)
+    where = (query.message.chat.id, query.message.message_id)
+    payload = services.payloads.resolve(query.from_user.id, query.data or "")
+    if payload is None:
+        await query.answer(texts.BUTTON_EXPIRED)
+        return
+    if where in services.tapped or not await remove_keyboard(query.message):
+        await query.answer(texts.ALREADY_DONE)
+        return
+    services.tapped.add(where)
+    await query.answer()
+    await relay(update, context, payload)
+
+
+async def remove_keyboard(message: object) -> bool:
+    """Remove the keyboard under a message; False when it was already gone (an earlier tap)."""
+    if not isinstance(message, Message):
+        return True  # too old to edit; the in-memory tap record is the guard
+    try:
+        await message.edit_reply_markup(reply_markup=None)
+    except BadRequest as err:
+        if "not modified" in err.message.lower():
+            return False
+        log.warning("could not remove keyboard of message %s: %s", message.message_id, err.message)
+    return True
+
+
+async def refuse_card_number(message: Message) -> None:
+    """Delete a message holding a card number and explain how cards are saved instead."""
+    try:
+        deleted = await message.delete()
+    except TelegramError:
+        deleted = False
+    log.warning("deleted a message that looked like a card number (chat %s)", message.chat.id)
+    await message.get_bot().send_message(
+        message.chat.id, texts.CARD_NUMBER_REFUSED if deleted else texts.CARD_NUMBER_NOT_DELETED
+    )
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure first (never the message text), then apologise to the user if there is one."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("update %s failed", update_id, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, texts.SOMETHING_WENT_WRONG)
+        except TelegramError:
+            log.warning("could not tell chat %s about the failure", update.effective_chat.id)

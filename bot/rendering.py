@@ -1,0 +1,107 @@
+"""Turning the assistant's replies into Telegram messages, and button taps back into payloads.
+
+Telegram limits a message to 4096 characters and a button's callback_data to 64 bytes. Longer
+texts are split (the keyboard goes under the last part); a payload that does not fit, or that
+starts with our key prefix, is kept in a bounded in-memory map and the button carries a short
+random key bound to the user. Such keys do not survive a restart: a tap on one then answers that
+the button has expired, which is safe (nothing is sent to the assistant).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import texts
+from rasa_client import AssistantTurn, Button
+
+MAX_MESSAGE_CHARS = 4096
+MAX_CALLBACK_BYTES = 64
+KEY_PREFIX = "k:"
+ONE_ROW_MAX_BUTTONS = 3
+ONE_ROW_MAX_TITLE = 20
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One Telegram message to send: its text and, maybe, an inline keyboard."""
+
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+class PayloadStore:
+    """Short callback keys for payloads that do not fit in callback_data; oldest forgotten first."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, tuple[int, str]] = OrderedDict()
+
+    def callback_data(self, user_id: int, payload: str) -> str:
+        """The callback_data for a button of `user_id` that should send `payload`."""
+        if len(payload.encode()) <= MAX_CALLBACK_BYTES and not payload.startswith(KEY_PREFIX):
+            return payload
+        return self.keep(user_id, payload)
+
+    def keep(self, user_id: int, payload: str) -> str:
+        """Store `payload` for `user_id` under a new short key and return the key."""
+        key = KEY_PREFIX + secrets.token_urlsafe(9)
+        self._entries[key] = (user_id, payload)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+        return key
+
+    def resolve(self, user_id: int, data: str) -> str | None:
+        """The payload behind a tapped button's data, or None when the key is unknown or not theirs."""
+        if not data.startswith(KEY_PREFIX):
+            return data
+        owner, payload = self._entries.get(data, (None, ""))
+        return payload if owner == user_id else None
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Split text into parts of at most `limit` characters, preferring line breaks."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    if text or not parts:
+        parts.append(text)
+    return parts
+
+
+def keyboard(buttons: list[Button], *, user_id: int, payloads: PayloadStore) -> InlineKeyboardMarkup:
+    """An inline keyboard: short choices side by side, long ones one per row."""
+    keys = [
+        InlineKeyboardButton(b.title, callback_data=payloads.callback_data(user_id, b.payload))
+        for b in buttons
+    ]
+    short = all(len(b.title) <= ONE_ROW_MAX_TITLE for b in buttons)
+    side_by_side = short and len(keys) <= ONE_ROW_MAX_BUTTONS
+    return InlineKeyboardMarkup([keys] if side_by_side else [[k] for k in keys])
+
+
+def render_turn(turn: AssistantTurn, *, user_id: int, payloads: PayloadStore) -> list[OutgoingMessage]:
+    """The Telegram messages that show one assistant turn, in order."""
+    messages: list[OutgoingMessage] = []
+    for reply in turn.replies:
+        text = reply.text or (texts.CHOOSE if reply.buttons else "")
+        if not text:
+            continue
+        parts = split_text(text)
+        markup = keyboard(reply.buttons, user_id=user_id, payloads=payloads) if reply.buttons else None
+        messages.extend(OutgoingMessage(part) for part in parts[:-1])
+        messages.append(OutgoingMessage(parts[-1], markup))
+    return messages
+
+
+def retry_keyboard(text: str, *, user_id: int, payloads: PayloadStore) -> InlineKeyboardMarkup:
+    """A "Try again" button that re-sends the user's unprocessed message (kept under a key)."""
+    key = payloads.keep(user_id, text)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.TRY_AGAIN, callback_data=key)]])

@@ -1,0 +1,79 @@
+"""What the bot needs at run time, built once in post_init: the assistant client, the payments
+service (to create/link users), database sessions for transcripts, and small in-memory state.
+
+Tests may hand `build_application` their own `BotServices` (e.g. a stand-in assistant).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.rendering import PayloadStore
+from db.engine import make_engine, make_session_factory
+from rasa_client import AssistantTurn, RasaClient
+from settings import Settings
+
+
+class AssistantClient(Protocol):
+    """The part of `rasa_client.RasaClient` the bot uses."""
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
+        """Deliver one user message and return the assistant's turn."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class UserDirectory(Protocol):
+    """The part of `payments.service.PaymentsService` the bot uses."""
+
+    def ensure_telegram_user(self, *, telegram_user_id: int, name: str, language_code: str | None) -> Any:
+        """Create or find the customer of a Telegram user (demo mode links demo bills)."""
+        ...
+
+
+@dataclass
+class KnownUser:
+    """A Telegram user the payments core knows: their users.id and whether they are a test user."""
+
+    user_id: int
+    is_test: bool
+
+
+@dataclass
+class BotServices:
+    """The assistant, the user directory, transcript sessions and the bot's in-memory state."""
+
+    assistant: AssistantClient
+    users: UserDirectory | None
+    session_factory: sessionmaker[Session] | None
+    engine: Engine | None = None
+    payloads: PayloadStore = field(default_factory=PayloadStore)
+    known_users: dict[int, KnownUser] = field(default_factory=dict)
+    tapped: set[tuple[int, int]] = field(default_factory=set)
+
+    async def aclose(self) -> None:
+        """Close the assistant client and the engine this object owns."""
+        await self.assistant.aclose()
+        if self.engine is not None:
+            await asyncio.to_thread(self.engine.dispose)
+
+
+def build_services(settings: Settings) -> BotServices:
+    """Services on the configured Rasa server and database."""
+    from payments.service import build_service
+
+    engine = make_engine(settings.effective_database_url)
+    return BotServices(
+        assistant=RasaClient(settings.rasa_url, settings.rasa_shared_secret, settings.rasa_timeout_seconds),
+        users=build_service(settings),
+        session_factory=make_session_factory(engine),
+        engine=engine,
+    )

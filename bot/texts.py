@@ -1,0 +1,29 @@
+"""The few sentences the bot says by itself, when the assistant cannot or must not be asked.
+
+Everything else the user reads comes from the Rasa domain (rasa_project/domain.yml).
+"""
+
+WELCOME = (
+    "Hi! I pay your bills: tell me \"pay my electricity bill\" and confirm with one tap.\n"
+    "You can also ask which bills are open (/bills) or what you paid (/history); /help shows more."
+)
+BRAIN_DOWN = (
+    "I can't reach my brain right now, please try again in a minute. "
+    "Your message was not processed; tap \"Try again\" when you're ready."
+)
+TRY_AGAIN = "Try again"
+CARD_NUMBER_REFUSED = (
+    "Please never send a card number in chat: I deleted that message and did not keep it. "
+    "Cards are saved only on our payment provider's secure card page, never through this chat."
+)
+CARD_NUMBER_NOT_DELETED = (
+    "Please never send a card number in chat. I did not keep it, but I couldn't delete the message: "
+    "please delete it yourself. Cards are saved only on our payment provider's secure card page."
+)
+TOO_LONG = "That message is too long for me. Please keep it under {limit} characters."
+TEXT_ONLY = "I can only read text messages. Tell me, for example, \"pay my electricity bill\"."
+BUTTON_EXPIRED = "This button has expired. Please ask me again."
+ALREADY_DONE = "Already done."
+CHOOSE = "Please choose:"
+SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute."
+UNKNOWN_COMMAND = "I don't know that command. Try /help, /bills, /history or /cancel."

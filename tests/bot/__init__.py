@@ -1,0 +1,1 @@
+"""Tests of bot/: real python-telegram-bot against the fake Telegram Bot API server."""

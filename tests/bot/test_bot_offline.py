@@ -1,0 +1,191 @@
+"""The real bot (PTB long polling) against the fake Telegram server and a scripted stand-in assistant.
+
+These check the bot's own behaviour: rendering, taps, order, duplicates, card numbers, failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from bot import texts
+from bot.logs import install_redaction
+from rasa_client import AssistantTurn, Button, Reply
+from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, turn
+from tests.helpers.fake_telegram import FakeTelegram
+
+ALICE = 424201
+BOB = 424202
+CARD_TEXT = "my card is 4242 4242 4242 4242"
+
+
+def confirm_turn(text: str) -> AssistantTurn:
+    """A summary with Confirm/Cancel buttons, like the payment summary."""
+    buttons = [Button("Confirm", "/affirm"), Button("Cancel", "/deny")]
+    return turn(Reply(text=f"Pay for {text}?", buttons=buttons))
+
+
+async def test_a_text_message_goes_to_the_assistant_and_the_reply_comes_back(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant, directory: RecordingDirectory
+) -> None:
+    await fake.send_text(ALICE, "hello there")
+    [reply] = await fake.wait_for_messages(ALICE, 1)
+    assert reply["text"] == "echo: hello there"
+    assert assistant.received == [(f"tg-{ALICE}", "hello there")]
+    assert fake.calls_to("sendChatAction", ALICE)[0].params["action"] == "typing"
+    assert directory.calls == [{"telegram_user_id": ALICE, "name": "Test", "language_code": "en"}]
+
+
+async def test_buttons_become_an_inline_keyboard_and_a_tap_sends_the_payload_once(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    assistant.answer = lambda text: confirm_turn(text) if text == "pay" else turn(Reply(text=f"did {text}"))
+    await fake.send_text(ALICE, "pay")
+    [summary] = await fake.wait_for_messages(ALICE, 1)
+    keys = summary["reply_markup"]["inline_keyboard"]
+    assert [[b["text"], b["callback_data"]] for b in keys[0]] == [["Confirm", "/affirm"], ["Cancel", "/deny"]]
+
+    # A double tap: two callback queries for the same keyboard, queued back to back.
+    await fake.tap(ALICE, summary, "/affirm")
+    await fake.tap(ALICE, summary, "/affirm")
+    await fake.wait_for(lambda: len(fake.calls_to("answerCallbackQuery")) == 2)
+    await fake.send_text(ALICE, "after")  # handled after both taps: this user's updates are in order
+    await fake.wait_for_messages(ALICE, 3)
+
+    assert [text for _, text in assistant.received] == ["pay", "/affirm", "after"]
+    assert [m["text"] for m in fake.sent_messages(ALICE)] == ["Pay for pay?", "did /affirm", "did after"]
+    assert "reply_markup" not in fake.sent_messages(ALICE)[0]  # the keyboard was removed
+    answers = [c.params.get("text") for c in fake.calls_to("answerCallbackQuery")]
+    assert answers == [None, texts.ALREADY_DONE]
+
+
+async def test_a_payload_longer_than_64_bytes_travels_under_a_short_key(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    long_payload = '/pay_bill{"biller": "' + "Stadtwerke Musterstadt Energie " * 3 + '"}'
+    assistant.answer = lambda text: (
+        turn(Reply(text="Which one?", buttons=[Button("Stadtwerke", long_payload)]))
+        if text == "which" else turn(Reply(text="ok"))
+    )
+    await fake.send_text(ALICE, "which")
+    [question] = await fake.wait_for_messages(ALICE, 1)
+    data = question["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    assert len(data.encode()) <= 64 and data != long_payload
+
+    await fake.tap(BOB, question, data)  # someone else's forged tap: the key is bound to Alice
+    await fake.wait_for(lambda: fake.calls_to("answerCallbackQuery"))
+    await fake.tap(ALICE, question, data)
+    await fake.wait_for_messages(ALICE, 2)
+    assert [text for _, text in assistant.received] == ["which", long_payload]
+    assert fake.calls_to("answerCallbackQuery")[0].params["text"] == texts.BUTTON_EXPIRED
+
+
+async def test_a_replayed_update_is_handled_once(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    update = await fake.send_text(ALICE, "once")
+    await fake.wait_for_messages(ALICE, 1)
+    await fake.push_update(update)  # Telegram delivers the same update_id again
+    await fake.send_text(ALICE, "next")
+    await fake.wait_for_messages(ALICE, 2)
+    await asyncio.sleep(0.2)
+    assert [text for _, text in assistant.received] == ["once", "next"]
+    assert len(fake.sent_messages(ALICE)) == 2
+
+
+async def test_one_users_messages_stay_in_order_while_other_users_go_ahead(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    assistant.delays["slow first"] = 1.0
+    await fake.send_text(ALICE, "slow first")
+    await fake.send_text(ALICE, "quick second")
+    await fake.send_text(BOB, "bob meanwhile")
+    [bob_reply] = await fake.wait_for_messages(BOB, 1)
+    assert fake.sent_messages(ALICE) == []  # Bob was not held up behind Alice's slow turn
+    await fake.wait_for_messages(ALICE, 2)
+    assert [m["text"] for m in fake.sent_messages(ALICE)] == ["echo: slow first", "echo: quick second"]
+    assert bob_reply["text"] == "echo: bob meanwhile"
+
+
+async def test_a_card_number_is_deleted_and_never_reaches_the_assistant(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # PTB logs whole updates at DEBUG
+    install_redaction(caplog.handler)
+    update = await fake.send_text(ALICE, CARD_TEXT)
+    [warning] = await fake.wait_for_messages(ALICE, 1)
+    assert warning["text"] == texts.CARD_NUMBER_REFUSED
+    [delete] = fake.calls_to("deleteMessage", ALICE)
+    assert delete.params["message_id"] == update["message"]["message_id"]
+    assert assistant.received == []
+    assert "4242 4242" not in caplog.text and "4242424242424242" not in caplog.text
+
+
+async def test_a_card_number_that_cannot_be_deleted_is_still_refused(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    # A photo whose caption holds the card, already gone when the bot tries to delete it.
+    fake.refuse_deletes = True
+    photo = [{"file_id": "p1", "file_unique_id": "q1", "width": 1, "height": 1}]
+    await fake.send_message(ALICE, photo=photo, caption="4000 0000 0000 0341")
+    [warning] = await fake.wait_for_messages(ALICE, 1)
+    assert warning["text"] == texts.CARD_NUMBER_NOT_DELETED
+    assert assistant.received == []
+
+
+async def test_assistant_down_says_so_and_try_again_resends_the_message(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    assistant.down = True
+    await fake.send_text(ALICE, "pay my rent")
+    [down] = await fake.wait_for_messages(ALICE, 1)
+    assert down["text"] == texts.BRAIN_DOWN
+    [[retry]] = down["reply_markup"]["inline_keyboard"]
+    assert retry["text"] == texts.TRY_AGAIN
+
+    assistant.down = False
+    await fake.tap(ALICE, down, retry["callback_data"])
+    messages = await fake.wait_for_messages(ALICE, 2)
+    assert messages[1]["text"] == "echo: pay my rent"
+    assert assistant.received == [(f"tg-{ALICE}", "pay my rent")]
+
+
+async def test_commands_send_intent_payloads_and_start_links_the_user(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant, directory: RecordingDirectory
+) -> None:
+    await fake.send_text(ALICE, "/start")
+    for command in ["/help", "/bills", "/history", "/cancel", "/affirm"]:
+        await fake.send_text(ALICE, command)
+    messages = await fake.wait_for_messages(ALICE, 6)
+    assert messages[0]["text"] == texts.WELCOME and len(texts.WELCOME.splitlines()) == 2
+    assert [text for _, text in assistant.received] == ["/help", "/check_bills", "/payment_history", "/deny"]
+    assert messages[5]["text"] == texts.UNKNOWN_COMMAND  # typed intent payloads are not passed on
+    assert [c["telegram_user_id"] for c in directory.calls] == [ALICE]
+
+
+async def test_too_long_and_non_text_messages_get_a_clear_answer(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    await fake.send_text(ALICE, "x" * 5000)
+    sticker = {"file_id": "s1", "file_unique_id": "u1", "width": 1, "height": 1,
+               "is_animated": False, "is_video": False, "type": "regular"}
+    await fake.send_message(ALICE, sticker=sticker)
+    messages = await fake.wait_for_messages(ALICE, 2)
+    assert messages[0]["text"] == texts.TOO_LONG.format(limit=4096)
+    assert messages[1]["text"] == texts.TEXT_ONLY
+    assert assistant.received == []
+
+
+async def test_a_failing_turn_is_logged_and_the_user_told(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant, caplog: object
+) -> None:
+    def explode(text: str) -> AssistantTurn:
+        raise RuntimeError("boom")
+
+    assistant.answer = explode
+    await fake.send_text(ALICE, "anything")
+    [apology] = await fake.wait_for_messages(ALICE, 1)
+    assert apology["text"] == texts.SOMETHING_WENT_WRONG
+    assert "boom" in caplog.text  # type: ignore[attr-defined]
