@@ -81,8 +81,18 @@ def rasa_spec(model: Path, port: int, action_url: str) -> ProcessSpec:
     return ProcessSpec(
         name="rasa",
         argv=[
-            str(RASA_BIN), "run", "--model", str(model), "--interface", "127.0.0.1", "--port", str(port),
-            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+            str(RASA_BIN),
+            "run",
+            "--model",
+            str(model),
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--credentials",
+            "credentials.yml",
+            "--endpoints",
+            "endpoints.yml",
         ],
         cwd=ROOT / "rasa_project",
         env={"PYTHONPATH": str(ROOT / "rasa_project"), "ACTION_ENDPOINT_URL": action_url},
@@ -145,8 +155,13 @@ class Supervisor:
             env["PYTHONPATH"] = spec.env["PYTHONPATH"] + os.pathsep + env.get("PYTHONPATH", "")
         env.update({k: v for k, v in spec.env.items() if k != "PYTHONPATH"})
         popen = subprocess.Popen(
-            spec.argv, cwd=spec.cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            spec.argv,
+            cwd=spec.cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         proc = RunningProcess(spec, popen, log_path)
         self.running.append(proc)
@@ -224,8 +239,9 @@ def supervised(log_dir: Path, env: dict[str, str]) -> Iterator[Supervisor]:
         supervisor.stop_all()
 
 
-def run_checked(argv: list[str], *, env: dict[str, str], cwd: Path = ROOT,
-                on_line: Callable[[str], None] | None = None) -> None:
+def run_checked(
+    argv: list[str], *, env: dict[str, str], cwd: Path = ROOT, on_line: Callable[[str], None] | None = None
+) -> None:
     """Run a one-off command (migrations, demo data), streaming its output; raise on failure."""
     proc = subprocess.Popen(
         argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -32,7 +32,10 @@ def dev_secrets(var_dir: Path) -> dict[str, str]:
     path = var_dir / "dev-secrets.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
-    values = {"RASA_SHARED_SECRET": secrets.token_urlsafe(32), "CONSOLE_SECRET_KEY": secrets.token_urlsafe(32)}
+    values = {
+        "RASA_SHARED_SECRET": secrets.token_urlsafe(32),
+        "CONSOLE_SECRET_KEY": secrets.token_urlsafe(32),
+    }
     path.write_text(json.dumps(values))
     path.chmod(0o600)
     return values
@@ -104,7 +107,9 @@ def main() -> int:
             while not stop_requested:
                 dead = supervisor.first_exited()
                 if dead is not None:
-                    out.print(f"[bold red]{dead.spec.name} exited ({dead.popen.returncode})[/]\n{dead.log_tail()}")
+                    out.print(
+                        f"[bold red]{dead.spec.name} exited ({dead.popen.returncode})[/]\n{dead.log_tail()}"
+                    )
                     return 1
                 time.sleep(0.5)
         except KeyboardInterrupt:
