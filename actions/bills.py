@@ -1,0 +1,144 @@
+"""Actions that show bills and payments, and cancel a pending or scheduled payment."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from babel.dates import format_date
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import call, current_user_id, latest_entity_values, response_text, utter_error
+from actions.services import get_services
+from payments.errors import PaymentsError
+
+HISTORY_LIMIT = 10
+
+
+def day_text(day: date | None) -> str:
+    """A short, readable day ("3 Dec") for list lines."""
+    return format_date(day, format="d MMM", locale="en_IE") if day else ""
+
+
+class ActionCheckBills(Action):
+    """List open bills with what is owed and when it is due (one bill when the user named it)."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_check_bills"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Call open_bills (or find_bill for a named biller) and render one line per bill."""
+        service = get_services()
+        named = latest_entity_values(tracker, "biller")
+        try:
+            user_id = await current_user_id(tracker)
+            if named:
+                bills = [await call(service.find_bill, user_id=user_id, biller_text=named[0])]
+            else:
+                bills = await call(service.open_bills, user_id=user_id)
+        except PaymentsError as error:
+            utter_error(dispatcher, tracker, error)
+            return []
+        if not bills:
+            dispatcher.utter_message(response="utter_no_open_bills")
+            return []
+        lines = [
+            response_text(
+                domain,
+                "utter_open_bill_line",
+                biller_name=bill.biller_name,
+                outstanding_text=bill.outstanding_text or bill.amount_due_text,
+                due_date_text=day_text(bill.due_date),
+            )
+            for bill in bills
+        ]
+        dispatcher.utter_message(response="utter_open_bills", bills="\n".join(lines))
+        return []
+
+
+class ActionPaymentHistory(Action):
+    """Show the user's recent payments with their status."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_payment_history"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Call payment_history and render one line per payment."""
+        service = get_services()
+        try:
+            user_id = await current_user_id(tracker)
+            payments = await call(service.payment_history, user_id=user_id, limit=HISTORY_LIMIT)
+        except PaymentsError as error:
+            utter_error(dispatcher, tracker, error)
+            return []
+        if not payments:
+            dispatcher.utter_message(response="utter_no_payments")
+            return []
+        lines = [
+            response_text(
+                domain,
+                "utter_payment_line",
+                date_text=day_text(payment.pay_on),
+                biller_name=payment.biller_name,
+                amount_text=payment.amount_text,
+                status_text=response_text(domain, f"utter_status_{payment.status}"),
+            )
+            for payment in payments
+        ]
+        dispatcher.utter_message(response="utter_payment_history", payments="\n".join(lines))
+        return []
+
+
+class ActionCancelPayment(Action):
+    """Cancel the payment the user picked; without a pick, offer the cancellable ones as buttons."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "action_cancel_payment"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """cancel_payment for a picked id, else list pending_payments (one biller's if named)."""
+        service = get_services()
+        picked = tracker.get_slot("payment_id")
+        try:
+            user_id = await current_user_id(tracker)
+            if picked:
+                cancelled = await call(service.cancel_payment, user_id=user_id, payment_id=int(picked))
+                dispatcher.utter_message(
+                    response="utter_payment_cancelled_named",
+                    amount_text=cancelled.amount_text,
+                    biller_name=cancelled.biller_name,
+                )
+                return [SlotSet("payment_id", None)]
+            pending = await call(service.pending_payments, user_id=user_id)
+        except PaymentsError as error:
+            utter_error(dispatcher, tracker, error)
+            return [SlotSet("payment_id", None)]
+        if not pending:
+            dispatcher.utter_message(response="utter_nothing_to_cancel")
+            return []
+        buttons = [
+            {
+                "title": response_text(
+                    domain,
+                    "utter_cancel_payment_option",
+                    biller_name=payment.biller_name,
+                    amount_text=payment.amount_text,
+                    date_text=payment.pay_on_text,
+                ),
+                "payload": '/cancel_payment{"payment_id": "' + str(payment.payment_id) + '"}',
+            }
+            for payment in pending
+        ]
+        dispatcher.utter_message(response="utter_ask_payment_to_cancel", buttons=buttons)
+        return []

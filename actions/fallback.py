@@ -1,0 +1,43 @@
+"""The first stage of the two-stage fallback: offer the two likeliest intents as buttons."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import response_text
+
+# Not worth offering: the fallback itself, and bare yes/no without a question.
+NOT_OFFERED = {"nlu_fallback", "affirm", "deny", "out_of_scope"}
+
+
+class ActionDefaultAskAffirmation(Action):
+    """Replace Rasa's single "Did you mean …?" with buttons for the two likeliest intents."""
+
+    def name(self) -> str:
+        """Action name Rasa's TwoStageFallback calls."""
+        return "action_default_ask_affirmation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Offer the top two intents (with the entities already understood) plus "Something else"."""
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        intents = [item["name"] for item in ranking if item.get("name") not in NOT_OFFERED][:2]
+        entities = {
+            entity["entity"]: entity["value"]
+            for entity in tracker.latest_message.get("entities") or []
+            if entity.get("entity") in {"biller", "amount", "date"}
+        }
+        suffix = json.dumps(entities) if entities else ""
+        buttons = [
+            {"title": response_text(domain, f"utter_intent_label_{intent}"), "payload": f"/{intent}{suffix}"}
+            for intent in intents
+        ]
+        buttons.append({"title": response_text(domain, "utter_something_else"), "payload": "/out_of_scope"})
+        dispatcher.utter_message(response="utter_ask_affirmation", buttons=buttons)
+        return []

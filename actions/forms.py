@@ -1,0 +1,54 @@
+"""Form validators: the biller a user names must match one open bill (payments.find_bill decides)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import call, current_user_id, utter_error
+from actions.services import get_services
+from payments.errors import PaymentsError
+
+
+async def resolve_biller(
+    slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any]:
+    """Keep the bill's biller name and id, or re-ask with the error's wording."""
+    service = get_services()
+    try:
+        user_id = await current_user_id(tracker)
+        bill = await call(service.find_bill, user_id=user_id, biller_text=str(slot_value))
+    except PaymentsError as error:
+        utter_error(dispatcher, tracker, error)
+        return {"biller": None, "bill_id": None}
+    return {"biller": bill.biller_name, "bill_id": str(bill.id)}
+
+
+class ValidatePayBillForm(FormValidationAction):
+    """Validates pay_bill_form."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "validate_pay_bill_form"
+
+    async def validate_biller(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The named biller must have an open bill."""
+        return await resolve_biller(slot_value, dispatcher, tracker)
+
+
+class ValidateSchedulePaymentForm(FormValidationAction):
+    """Validates schedule_payment_form (the date is checked by payments when drafting)."""
+
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+        return "validate_schedule_payment_form"
+
+    async def validate_biller(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The named biller must have an open bill."""
+        return await resolve_biller(slot_value, dispatcher, tracker)
