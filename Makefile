@@ -25,7 +25,6 @@ run: train
 
 lint: setup
 	@.venvs/app/bin/ruff check .
-	@.venvs/app/bin/ruff format --check . || true
 
 typecheck: setup
 	@.venvs/app/bin/mypy payments db settings
