@@ -1,0 +1,75 @@
+"""Fixtures for action tests: the real domain, real rasa-sdk Trackers, a real PaymentsService."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from ruamel.yaml import YAML
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.services import reset_services, set_services
+from payments.service import PaymentsService
+
+DOMAIN_PATH = Path(__file__).resolve().parents[2] / "rasa_project" / "domain.yml"
+ALEX = "tg-100001"  # demo user with the succeeding Visa 4242
+DANA = "tg-100002"  # demo user whose card is declined
+SAM = "tg-100003"  # demo user whose card needs 3-D Secure
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict[str, Any]:
+    """domain.yml as the dict rasa-sdk hands to actions."""
+    return dict(YAML(typ="safe").load(DOMAIN_PATH.read_text(encoding="utf-8")))
+
+
+@pytest.fixture
+def service(payments_service: PaymentsService) -> Iterator[PaymentsService]:
+    """The shared test PaymentsService, installed as the action server's service."""
+    set_services(payments_service)
+    yield payments_service
+    reset_services()
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    """A fresh dispatcher collecting what the action says."""
+    return CollectingDispatcher()
+
+
+def make_tracker(
+    sender_id: str = ALEX,
+    *,
+    slots: dict[str, Any] | None = None,
+    intent: str = "inform",
+    entities: list[dict[str, Any]] | None = None,
+    text: str = "",
+    ranking: list[dict[str, Any]] | None = None,
+    events: list[dict[str, Any]] | None = None,
+    active_loop: str | None = None,
+) -> Tracker:
+    """A real rasa-sdk Tracker whose latest message has `intent` and `entities`."""
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.99},
+        "intent_ranking": ranking or [{"name": intent, "confidence": 0.99}],
+        "entities": entities or [],
+    }
+    return Tracker(
+        sender_id,
+        slots or {},
+        latest,
+        events or [{"event": "user", "text": text, "parse_data": latest}],
+        False,
+        None,
+        {"name": active_loop} if active_loop else {},
+        "action_listen",
+    )
+
+
+def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The final value of every slot the returned events set."""
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}

@@ -1,0 +1,133 @@
+"""Bills, history, cancelling, form validation and the fallback, with real Trackers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.bills import ActionCancelPayment, ActionCheckBills, ActionPaymentHistory
+from actions.fallback import ActionDefaultAskAffirmation
+from actions.forms import ValidatePayBillForm
+from actions.paying import ActionConfirmPayment, ActionPreparePayment
+from payments.service import PaymentsService
+from tests.actions.conftest import ALEX, make_tracker, slot_events
+
+pytestmark = pytest.mark.sandbox
+
+
+async def test_check_bills_lists_every_open_bill(service: PaymentsService, domain: dict[str, Any]) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionCheckBills().run(dispatcher, make_tracker(ALEX, intent="check_bills"), domain)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_open_bills"
+    for name in ("Stadtwerke", "Vodafone", "Telekom"):
+        assert name in message["bills"]
+    assert "{" not in message["bills"] and "due" in message["bills"]
+
+
+async def test_check_bills_for_a_named_biller(service: PaymentsService, domain: dict[str, Any]) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(ALEX, intent="check_bills", entities=[{"entity": "biller", "value": "phone"}])
+    await ActionCheckBills().run(dispatcher, tracker, domain)
+    lines = dispatcher.messages[0]["bills"].splitlines()
+    assert len(lines) == 1 and "Vodafone" in lines[0]
+
+
+async def test_history_shows_a_confirmed_payment(service: PaymentsService, domain: dict[str, Any]) -> None:
+    prepared = await ActionPreparePayment().run(
+        CollectingDispatcher(),
+        make_tracker(ALEX, slots={"biller": "electricity", "amount": "1"}),
+        domain,
+    )
+    await ActionConfirmPayment().run(
+        CollectingDispatcher(), make_tracker(ALEX, slots=slot_events(prepared), intent="affirm"), domain
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionPaymentHistory().run(dispatcher, make_tracker(ALEX, intent="payment_history"), domain)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_payment_history"
+    assert "Stadtwerke" in message["payments"] and "paid" in message["payments"]
+
+
+async def test_schedule_then_cancel(service: PaymentsService, domain: dict[str, Any]) -> None:
+    prepared = slot_events(
+        await ActionPreparePayment().run(
+            CollectingDispatcher(),
+            make_tracker(ALEX, slots={"biller": "internet", "amount": "1", "date": "in 3 days"}),
+            domain,
+        )
+    )
+    confirmed = CollectingDispatcher()
+    await ActionConfirmPayment().run(confirmed, make_tracker(ALEX, slots=prepared, intent="affirm"), domain)
+    assert confirmed.messages[0]["response"] == "utter_payment_scheduled"
+
+    offer = CollectingDispatcher()
+    await ActionCancelPayment().run(offer, make_tracker(ALEX, intent="cancel_payment"), domain)
+    payloads = [button["payload"] for button in offer.messages[0]["buttons"]]
+    wanted = f'/cancel_payment{{"payment_id": "{prepared["pending_payment_id"]}"}}'
+    assert wanted in payloads
+
+    done = CollectingDispatcher()
+    events = await ActionCancelPayment().run(
+        done, make_tracker(ALEX, slots={"payment_id": prepared["pending_payment_id"]}), domain
+    )
+    assert done.messages[0]["response"] == "utter_payment_cancelled_named"
+    assert slot_events(events) == {"payment_id": None}
+    user_id = service.user_id_for_sender(sender_id=ALEX)
+    assert service.get_payment(user_id=user_id, payment_id=int(prepared["pending_payment_id"])).status == (
+        "cancelled"
+    )
+
+
+async def test_form_keeps_the_bill_a_biller_names(service: PaymentsService, domain: dict[str, Any]) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        ALEX,
+        slots={"biller": "strom", "requested_slot": "biller"},
+        entities=[{"entity": "biller", "value": "strom"}],
+        events=[
+            {"event": "active_loop", "name": "pay_bill_form"},
+            {"event": "user", "text": "strom"},
+            {"event": "slot", "name": "biller", "value": "strom"},
+        ],
+        active_loop="pay_bill_form",
+    )
+    events = slot_events(await ValidatePayBillForm().run(dispatcher, tracker, domain))
+    assert events["biller"] == "Stadtwerke" and events["bill_id"]
+    assert dispatcher.messages == []
+
+
+async def test_form_reasks_for_an_unknown_biller(service: PaymentsService, domain: dict[str, Any]) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        ALEX,
+        slots={"biller": "xylophone club", "requested_slot": "biller"},
+        events=[
+            {"event": "active_loop", "name": "pay_bill_form"},
+            {"event": "user", "text": "xylophone club"},
+            {"event": "slot", "name": "biller", "value": "xylophone club"},
+        ],
+        active_loop="pay_bill_form",
+    )
+    events = slot_events(await ValidatePayBillForm().run(dispatcher, tracker, domain))
+    assert events["biller"] is None
+    assert dispatcher.messages[0]["response"].startswith("utter_error_biller_")
+
+
+async def test_fallback_offers_the_two_likeliest_intents(domain: dict[str, Any]) -> None:
+    dispatcher = CollectingDispatcher()
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.45},
+        {"name": "check_bills", "confidence": 0.4},
+        {"name": "pay_bill", "confidence": 0.35},
+        {"name": "greet", "confidence": 0.1},
+    ]
+    tracker = make_tracker(
+        ALEX, intent="nlu_fallback", ranking=ranking, entities=[{"entity": "biller", "value": "Vodafone"}]
+    )
+    await ActionDefaultAskAffirmation().run(dispatcher, tracker, domain)
+    buttons = dispatcher.messages[0]["buttons"]
+    assert [b["title"] for b in buttons] == ["See what I owe", "Pay a bill", "Something else"]
+    assert buttons[1]["payload"] == '/pay_bill{"biller": "Vodafone"}'

@@ -1,0 +1,136 @@
+"""Paying through the actions with real Trackers, the real PaymentsService and the Stripe sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.paying import ActionConfirmPayment, ActionPreparePayment, ActionStopPayment
+from payments.service import PaymentsService
+from tests.actions.conftest import ALEX, DANA, SAM, make_tracker, slot_events
+
+pytestmark = pytest.mark.sandbox
+
+
+async def prepare(
+    domain: dict[str, Any], sender: str = ALEX, **slots: Any
+) -> tuple[CollectingDispatcher, dict[str, Any]]:
+    """Run action_prepare_payment with these slots; return what it said and the slots it set."""
+    dispatcher = CollectingDispatcher()
+    entities = [{"entity": "biller", "value": slots["biller"]}] if "biller" in slots else []
+    events = await ActionPreparePayment().run(
+        dispatcher, make_tracker(sender, slots=slots, entities=entities), domain
+    )
+    return dispatcher, slot_events(events)
+
+
+async def confirm(domain: dict[str, Any], sender: str, slots: dict[str, Any]) -> CollectingDispatcher:
+    """Run action_confirm_payment on the slots action_prepare_payment set."""
+    dispatcher = CollectingDispatcher()
+    await ActionConfirmPayment().run(dispatcher, make_tracker(sender, slots=slots, intent="affirm"), domain)
+    return dispatcher
+
+
+async def test_summary_names_biller_amount_and_card(service: PaymentsService, domain: dict[str, Any]) -> None:
+    dispatcher, slots = await prepare(domain, biller="electricity", amount="1")
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_payment_summary"
+    assert "Stadtwerke" in message["summary_text"] and "4242" in message["summary_text"]
+    assert "€1.00" in message["summary_text"]
+    assert slots["pending_payment_id"] and slots["payment_summary"] == message["summary_text"]
+    assert slots["biller"] == "Stadtwerke" and slots["bill_id"]
+
+
+async def test_confirm_charges_once_and_shows_receipt(service: PaymentsService, domain: dict[str, Any]) -> None:
+    _, slots = await prepare(domain, biller="phone", amount="1")
+    dispatcher = await confirm(domain, ALEX, slots)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_payment_succeeded"
+    assert message["receipt_text"]
+    user_id = service.user_id_for_sender(sender_id=ALEX)
+    result = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
+    assert result.status == "succeeded" and (result.payment_intent_id or "").startswith("pi_")
+
+
+async def test_confirm_ends_the_payment_in_progress(service: PaymentsService, domain: dict[str, Any]) -> None:
+    _, slots = await prepare(domain, biller="water", amount="1")
+    events = await ActionConfirmPayment().run(
+        CollectingDispatcher(), make_tracker(ALEX, slots=slots, intent="affirm"), domain
+    )
+    assert all(value is None for value in slot_events(events).values())
+
+
+async def test_declined_card_shows_the_reason(service: PaymentsService, domain: dict[str, Any]) -> None:
+    _, slots = await prepare(domain, DANA, biller="water", amount="1")
+    dispatcher = await confirm(domain, DANA, slots)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_payment_failed"
+    assert message["failure_message"]
+
+
+async def test_three_d_secure_sends_the_link(service: PaymentsService, domain: dict[str, Any]) -> None:
+    _, slots = await prepare(domain, SAM, biller="internet", amount="1")
+    dispatcher = await confirm(domain, SAM, slots)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_payment_requires_action"
+    assert message["next_action_url"].startswith("http")
+
+
+async def test_amount_above_outstanding_is_refused_and_forgotten(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    dispatcher, slots = await prepare(domain, biller="electricity", amount="100000 €")
+    [message] = dispatcher.messages
+    assert message["response"] in {"utter_error_amount_above_outstanding", "utter_error_limit_per_payment"}
+    assert slots["amount"] is None and slots["pending_payment_id"] is None
+
+
+async def test_unknown_biller_is_refused(service: PaymentsService, domain: dict[str, Any]) -> None:
+    dispatcher, slots = await prepare(domain, biller="dragon taxes")
+    assert dispatcher.messages[0]["response"] in {"utter_error_biller_unknown", "utter_error_biller_ambiguous"}
+    assert slots["biller"] is None and slots["bill_id"] is None
+
+
+async def test_unknown_sender_is_told_so(service: PaymentsService, domain: dict[str, Any]) -> None:
+    dispatcher, _ = await prepare(domain, "tg-999999999", biller="electricity")
+    assert dispatcher.messages[0]["response"] == "utter_error_user_unknown"
+
+
+async def test_correction_replaces_the_shown_draft(service: PaymentsService, domain: dict[str, Any]) -> None:
+    _, first = await prepare(domain, biller="electricity", amount="1")
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(ALEX, slots={**first, "amount": "2"}, entities=[{"entity": "amount", "value": "2"}])
+    second = slot_events(await ActionPreparePayment().run(dispatcher, tracker, domain))
+    assert "€2.00" in dispatcher.messages[0]["summary_text"]
+    assert second["pending_payment_id"] != first["pending_payment_id"]
+    user_id = service.user_id_for_sender(sender_id=ALEX)
+    old = service.get_payment(user_id=user_id, payment_id=int(first["pending_payment_id"]))
+    assert old.status == "cancelled"
+
+
+async def test_stop_cancels_the_pending_draft(service: PaymentsService, domain: dict[str, Any]) -> None:
+    _, slots = await prepare(domain, biller="rent", amount="1")
+    dispatcher = CollectingDispatcher()
+    events = await ActionStopPayment().run(dispatcher, make_tracker(ALEX, slots=slots, intent="deny"), domain)
+    assert dispatcher.messages[0]["response"] == "utter_payment_cancelled"
+    assert all(value is None for value in slot_events(events).values())
+    user_id = service.user_id_for_sender(sender_id=ALEX)
+    payment = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
+    assert payment.status == "cancelled"
+
+
+async def test_stop_with_nothing_going_on_changes_nothing(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionStopPayment().run(dispatcher, make_tracker(ALEX, intent="deny"), domain)
+    assert dispatcher.messages[0]["response"] == "utter_nothing_in_progress"
+
+
+async def test_stop_right_after_leaving_a_form_says_stopped(domain: dict[str, Any]) -> None:
+    dispatcher = CollectingDispatcher()
+    events = [{"event": "user", "text": "stop"}, {"event": "active_loop", "name": None}]
+    await ActionStopPayment().run(dispatcher, make_tracker(ALEX, intent="stop", events=events), domain)
+    assert dispatcher.messages[0]["response"] == "utter_stopped"

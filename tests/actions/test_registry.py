@@ -1,0 +1,53 @@
+"""The domain and the action server agree: same actions, and a response for every error code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from rasa_sdk.executor import ActionExecutor
+
+import payments.errors
+from actions.common import SLOTS_TO_CLEAR_BY_CODE
+
+ACTIONS_DIR = Path(__file__).resolve().parents[2] / "actions"
+
+
+def _error_codes() -> set[str]:
+    classes = [payments.errors.PaymentsError, *payments.errors.PaymentsError.__subclasses__()]
+    seen: set[str] = set()
+    while classes:
+        cls = classes.pop()
+        seen.add(cls.code)
+        classes.extend(cls.__subclasses__())
+    return seen - {"payments_error"}
+
+
+def test_domain_actions_equal_the_registered_actions(domain: dict[str, Any]) -> None:
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(domain["actions"]) == set(executor.actions)
+
+
+def test_every_error_code_has_a_response(domain: dict[str, Any]) -> None:
+    missing = {code for code in _error_codes() if f"utter_error_{code}" not in domain["responses"]}
+    assert not missing
+
+
+def test_refused_values_name_known_codes() -> None:
+    assert set(SLOTS_TO_CLEAR_BY_CODE) <= _error_codes()
+
+
+def test_every_response_an_action_names_exists(domain: dict[str, Any]) -> None:
+    named = set()
+    for path in ACTIONS_DIR.glob("*.py"):
+        named |= set(re.findall(r'"(utter_[a-z_]+)"', path.read_text(encoding="utf-8")))
+    assert named and named <= set(domain["responses"])
+
+
+def test_summary_buttons_follow_the_contract(domain: dict[str, Any]) -> None:
+    buttons = domain["responses"]["utter_payment_summary"][0]["buttons"]
+    assert {"title": "Confirm", "payload": "/affirm"} in buttons
+    assert {"title": "Cancel", "payload": "/deny"} in buttons
+    assert any(b["title"] == "Change" for b in buttons)
