@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
-from ruamel.yaml import YAML
 from rasa_sdk.executor import CollectingDispatcher
+from ruamel.yaml import YAML
 
 from actions.services import reset_services, set_services
 from payments.service import PaymentsService

@@ -43,7 +43,9 @@ async def test_summary_names_biller_amount_and_card(service: PaymentsService, do
     assert slots["biller"] == "Stadtwerke" and slots["bill_id"]
 
 
-async def test_confirm_charges_once_and_shows_receipt(service: PaymentsService, domain: dict[str, Any]) -> None:
+async def test_confirm_charges_once_and_shows_receipt(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
     _, slots = await prepare(domain, biller="phone", amount="1")
     dispatcher = await confirm(domain, ALEX, slots)
     [message] = dispatcher.messages
@@ -89,7 +91,10 @@ async def test_amount_above_outstanding_is_refused_and_forgotten(
 
 async def test_unknown_biller_is_refused(service: PaymentsService, domain: dict[str, Any]) -> None:
     dispatcher, slots = await prepare(domain, biller="dragon taxes")
-    assert dispatcher.messages[0]["response"] in {"utter_error_biller_unknown", "utter_error_biller_ambiguous"}
+    assert dispatcher.messages[0]["response"] in {
+        "utter_error_biller_unknown",
+        "utter_error_biller_ambiguous",
+    }
     assert slots["biller"] is None and slots["bill_id"] is None
 
 
@@ -101,7 +106,9 @@ async def test_unknown_sender_is_told_so(service: PaymentsService, domain: dict[
 async def test_correction_replaces_the_shown_draft(service: PaymentsService, domain: dict[str, Any]) -> None:
     _, first = await prepare(domain, biller="electricity", amount="1")
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(ALEX, slots={**first, "amount": "2"}, entities=[{"entity": "amount", "value": "2"}])
+    tracker = make_tracker(
+        ALEX, slots={**first, "amount": "2"}, entities=[{"entity": "amount", "value": "2"}]
+    )
     second = slot_events(await ActionPreparePayment().run(dispatcher, tracker, domain))
     assert "€2.00" in dispatcher.messages[0]["summary_text"]
     assert second["pending_payment_id"] != first["pending_payment_id"]
