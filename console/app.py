@@ -85,7 +85,12 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": _validation_message(exc), "errors": exc.errors()}, status_code=422)
+            # Only where and what: the offending input may be bytes (not JSON) or a secret.
+            errors = [
+                {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                for e in exc.errors()
+            ]
+            return JSONResponse({"detail": _validation_message(exc), "errors": errors}, status_code=422)
         return _error(request, 422, _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
