@@ -24,7 +24,7 @@ COMMAND_PAYLOADS = {
     "help": "/help",
     "bills": "/check_bills",
     "history": "/payment_history",
-    "cancel": "/deny",
+    "cancel": "/stop",
 }
 
 

@@ -127,7 +127,7 @@ class FakeTelegram:
         return [m for (chat, _), m in sorted(self.messages.items()) if chat == chat_id]
 
     async def wait_for(self, predicate: Callable[[], Any], within: float = 20.0) -> Any:
-        """Wait until predicate() is truthy (re-checked whenever the bot calls the API); return it."""
+        """Wait until predicate() is truthy (checked on every API call and every 0.2 s); return it."""
         deadline = time.monotonic() + within
         async with self._changed:
             while True:
@@ -138,8 +138,9 @@ class FakeTelegram:
                 if remaining <= 0:
                     methods = [c.method for c in self.calls[-15:]]
                     raise AssertionError(f"condition not met within {within}s; last calls: {methods}")
+                # Re-check at least every 0.2 s too: predicates may also look at a database.
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
 
     async def wait_for_messages(self, chat_id: int, count: int, within: float = 30.0) -> list[dict[str, Any]]:
         """Wait until the bot has sent at least `count` messages to the chat; return them all."""
