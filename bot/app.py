@@ -7,7 +7,7 @@ that checks Telegram's X-Telegram-Bot-Api-Secret-Token header against TELEGRAM_W
 from __future__ import annotations
 
 import logging
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlparse
 
 from telegram import Update
@@ -90,14 +90,19 @@ def main() -> None:
         log.info("starting long polling")
         application.run_polling(allowed_updates=Update.ALL_TYPES)
         return
+    log.info("starting webhook on %s:%s", settings.telegram_webhook_listen, settings.telegram_webhook_port)
+    application.run_webhook(**webhook_options(settings))
+
+
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """Arguments for run_webhook/start_webhook; refuses a webhook without a secret token."""
     if not settings.telegram_webhook_secret:
         raise SystemExit("TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL")
-    log.info("starting webhook on %s:%s", settings.telegram_webhook_listen, settings.telegram_webhook_port)
-    application.run_webhook(
-        listen=settings.telegram_webhook_listen,
-        port=settings.telegram_webhook_port,
-        url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
-        webhook_url=settings.telegram_webhook_url,
-        secret_token=settings.telegram_webhook_secret,
-        allowed_updates=Update.ALL_TYPES,
-    )
+    return {
+        "listen": settings.telegram_webhook_listen,
+        "port": settings.telegram_webhook_port,
+        "url_path": urlparse(settings.telegram_webhook_url).path.lstrip("/"),
+        "webhook_url": settings.telegram_webhook_url,
+        "secret_token": settings.telegram_webhook_secret,
+        "allowed_updates": Update.ALL_TYPES,
+    }
