@@ -91,7 +91,19 @@ HALF_PHRASES = re.compile(
 )
 
 # Symbols and words naming a currency. "bucks" is slang people use for their own currency.
+# Longer symbols first: "us$" must be taken before "$".
 SYMBOLS: dict[str, tuple[str, ...]] = {
+    "us$": ("USD",),
+    "$us": ("USD",),
+    "$ca": ("CAD",),
+    "£gb": ("GBP",),
+    "ca$": ("CAD",),
+    "au$": ("AUD",),
+    "a$": ("AUD",),
+    "nz$": ("NZD",),
+    "jp¥": ("JPY",),
+    "cn¥": ("CNY",),
+    "\uffe5": ("JPY", "CNY"),
     "€": ("EUR",),
     "$": ("USD", "CAD", "AUD", "NZD"),
     "£": ("GBP",),
@@ -130,7 +142,7 @@ SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 NUMBER_WORDS = set(UNITS) | set(TENS) | set(SCALES) | {"and"}
 
 GROUP_CHARS = " \u00a0\u202f'\u2019"
-NUMBER_TOKEN = re.compile(r"[-\u2212]?\d[\d.,\u00a0\u202f'\u2019 ]*(?:[.,]-)?")
+NUMBER_TOKEN = re.compile(r"[-\u2212]?\d(?:[\d.,\u00a0\u202f'\u2019 ]*\d)?(?:[.,]-)?")
 
 
 def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | None = None) -> Money:
@@ -187,10 +199,9 @@ def _extract_currency(raw: str, expected: str, text: str) -> tuple[str | None, s
         return expected if expected in options else options[0]
 
     for symbol, options in SYMBOLS.items():
-        if symbol.isalpha() or symbol.endswith("."):
-            pattern = rf"(?<![a-z]){re.escape(symbol)}(?![a-z])"
-        else:
-            pattern = re.escape(symbol)
+        # Letter-led symbols ("us$", "chf") must stand alone, not inside a word.
+        guard = r"(?<![a-z])" if symbol[0].isalpha() else ""
+        pattern = guard + re.escape(symbol) + (r"(?![a-z])" if symbol[-1].isalpha() else "")
         if re.search(pattern, rest):
             found.add(pick(options))
             rest = re.sub(pattern, " ", rest)

@@ -1,0 +1,132 @@
+"""Money parsing and formatting: examples from the issue, refusals, and Hypothesis properties."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from payments.errors import PaymentsError
+from payments.money import Money, format_money, minor_unit_digits, parse_amount
+
+OUTSTANDING = Money(8421, "EUR")
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "locale", "expected"),
+    [
+        ("45,20 €", "EUR", "de_DE", 4520),
+        ("45,20 €", "EUR", "en_IE", 4520),
+        ("€45.20", "EUR", "en_IE", 4520),
+        ("45.20 EUR", "EUR", "en_IE", 4520),
+        ("$1,200", "USD", "en_US", 120000),
+        ("1.200,50", "EUR", "de_DE", 120050),
+        ("1,200.50", "EUR", "en_IE", 120050),
+        ("1 200,50 €", "EUR", "fr_FR", 120050),
+        ("45 bucks", "EUR", "en_IE", 4500),
+        ("fifty dollars", "USD", "en_US", 5000),
+        ("twenty-five euros and fifty cents", "EUR", "en_IE", 2550),
+        ("a hundred and five", "EUR", "en_IE", 10500),
+        ("99 cents", "EUR", "en_IE", 99),
+        ("45,-", "EUR", "de_DE", 4500),
+        ("1,5", "EUR", "de_DE", 150),
+        ("45.123", "EUR", "de_DE", 4512300),  # "." groups thousands in German
+        ("¥1,200", "JPY", "en_US", 1200),
+        ("1.200 ¥", "JPY", "de_DE", 1200),
+        ("all", "EUR", "en_IE", 8421),
+        ("pay it all", "EUR", "en_IE", 8421),
+        ("the full amount", "EUR", "en_IE", 8421),
+    ],
+)
+def test_reads_what_people_type(text: str, currency: str, locale: str, expected: int) -> None:
+    outstanding = Money(8421, currency)
+    assert parse_amount(text, currency=currency, locale=locale, outstanding=outstanding) == Money(
+        expected, currency
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "locale", "code"),
+    [
+        ("1.200", "EUR", "en_IE", "amount_ambiguous"),  # 1.2 or 1200? ask, do not guess
+        ("1,200", "EUR", "de_DE", "amount_ambiguous"),
+        ("45 or 50", "EUR", "en_IE", "amount_ambiguous"),
+        ("half", "EUR", "en_IE", "amount_ambiguous"),  # 84.21 / 2 is not whole cents
+        ("€45 $45", "EUR", "en_IE", "amount_ambiguous"),
+        ("0", "EUR", "en_IE", "amount_not_positive"),
+        ("-5 €", "EUR", "en_IE", "amount_not_positive"),
+        ("1.5", "JPY", "en_US", "amount_invalid"),  # yen have no minor unit
+        ("12,34,567", "EUR", "en_IE", "amount_invalid"),
+        ("45 20", "EUR", "en_IE", "amount_invalid"),
+        ("lots", "EUR", "en_IE", "amount_invalid"),
+        ("", "EUR", "en_IE", "amount_invalid"),
+        ("$45", "EUR", "en_IE", "amount_currency_mismatch"),
+        ("fifty pounds", "EUR", "en_IE", "amount_currency_mismatch"),
+        ("99999999999", "EUR", "en_IE", "amount_invalid"),
+    ],
+)
+def test_refuses_instead_of_guessing(text: str, currency: str, locale: str, code: str) -> None:
+    with pytest.raises(PaymentsError) as caught:
+        parse_amount(text, currency=currency, locale=locale, outstanding=OUTSTANDING)
+    assert caught.value.code == code
+
+
+def test_half_of_an_even_amount() -> None:
+    assert parse_amount("half", currency="EUR", locale="en_IE", outstanding=Money(8420, "EUR")) == Money(
+        4210, "EUR"
+    )
+
+
+def test_all_without_a_bill_is_invalid() -> None:
+    with pytest.raises(PaymentsError) as caught:
+        parse_amount("all", currency="EUR", locale="en_IE")
+    assert caught.value.code == "amount_invalid"
+
+
+def test_minor_units_follow_iso_4217() -> None:
+    assert (minor_unit_digits("EUR"), minor_unit_digits("JPY"), minor_unit_digits("USD")) == (2, 0, 2)
+
+
+def test_money_refuses_floats() -> None:
+    with pytest.raises(TypeError):
+        Money(45.2, "EUR")  # type: ignore[arg-type]
+
+
+def test_format_money_is_locale_aware() -> None:
+    assert format_money(Money(8420, "EUR"), "en_IE") == "€84.20"
+    assert format_money(Money(8420, "EUR"), "de_DE") == "84,20\xa0€"
+    assert format_money(Money(1200, "JPY"), "en_US") == "¥1,200"
+
+
+LOCALES = ["en_IE", "en_US", "en_GB", "de_DE", "de_CH", "fr_FR", "es_ES", "it_IT", "nl_NL", "ja_JP"]
+CURRENCIES = ["EUR", "USD", "GBP", "JPY", "CHF"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.integers(min_value=1, max_value=10**9),
+    currency=st.sampled_from(CURRENCIES),
+    locale=st.sampled_from(LOCALES),
+)
+def test_what_we_format_we_read_back_exactly(amount: int, currency: str, locale: str) -> None:
+    money = Money(amount, currency)
+    assert parse_amount(format_money(money, locale), currency=currency, locale=locale) == money
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("0123456789.,-€$ £¥'abcdefghilnorstuvwy\u00a0"), max_size=20))
+def test_any_text_gives_positive_money_or_a_coded_error(text: str) -> None:
+    try:
+        money = parse_amount(text, currency="EUR", locale="en_IE", outstanding=OUTSTANDING)
+    except PaymentsError as error:
+        assert error.code.startswith("amount_")
+    else:
+        assert isinstance(money.amount_minor, int) and money.amount_minor > 0 and money.currency == "EUR"
+
+
+@settings(max_examples=200, deadline=None)
+@given(whole=st.integers(min_value=1, max_value=999), fraction=st.integers(min_value=0, max_value=999))
+def test_a_lone_locale_decimal_mark_before_three_digits_is_never_guessed(whole: int, fraction: int) -> None:
+    with pytest.raises(PaymentsError) as caught:
+        parse_amount(f"{whole}.{fraction:03d}", currency="EUR", locale="en_IE")
+    assert caught.value.code == "amount_ambiguous"
