@@ -184,6 +184,16 @@ def record_turn(
         session, sender_id=sender_id, channel=channel, user_id=user_id, is_test=is_test
     )
     payment_id = _payment_id_from_turn(slots, events)
+    if payment_id is None:
+        # A confirming turn clears the payment slots after charging, so its own events may not name
+        # the payment: the payment it acted on is the one the previous turn left in the slots.
+        previous_slots = session.scalar(
+            select(ConversationTurn.slots)
+            .where(ConversationTurn.conversation_id == conversation.id)
+            .order_by(ConversationTurn.seq.desc())
+            .limit(1)
+        )
+        payment_id = _payment_id_from_turn(previous_slots or {}, [])
     payment_status = (
         session.scalar(select(Payment.status).where(Payment.id == payment_id)) if payment_id else None
     )

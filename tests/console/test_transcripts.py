@@ -83,14 +83,14 @@ def test_record_turn_tracks_the_payment_and_its_status_change(
             seed.alex_id,
             "pay my electricity bill",
             intent="pay_bill",
-            slots={"pending_payment_id": payment_id},
+            slots={"pending_payment_id": str(payment_id)},
             events=[
                 {"event": "action", "name": "action_pay_bill"},
-                {"event": "slot", "name": "pending_payment_id", "value": payment_id},
+                {"event": "slot", "name": "pending_payment_id", "value": str(payment_id)},
             ],
         )
         session.execute(update(Payment).where(Payment.id == payment_id).values(status="succeeded"))
-        # The confirm turn clears the slot after charging: the events still name the payment.
+        # The confirm turn clears the slot after charging: the previous turn's slots name the payment.
         second = _record(
             session,
             "console-1-a",
@@ -99,11 +99,11 @@ def test_record_turn_tracks_the_payment_and_its_status_change(
             intent="affirm",
             slots={"pending_payment_id": None},
             events=[
-                {"event": "slot", "name": "pending_payment_id", "value": payment_id},
                 {"event": "action", "name": "action_confirm_payment"},
                 {"event": "slot", "name": "pending_payment_id", "value": None},
             ],
         )
+        later = _record(session, "console-1-a", seed.alex_id, "thanks", intent="thank", slots={})
     assert (first.seq, first.payment_id, first.payment_status, first.previous_payment_status) == (
         1,
         payment_id,
@@ -112,10 +112,11 @@ def test_record_turn_tracks_the_payment_and_its_status_change(
     )
     assert (second.seq, second.payment_status, second.previous_payment_status) == (2, "succeeded", "draft")
     assert second.actions == ["action_confirm_payment"]
+    assert later.payment_id is None  # the payment is over: later turns are not about it
     with session_factory() as session:
         detail = transcripts.get_conversation(session, first.conversation_id)
     assert detail is not None
-    assert [t.payment_status for t in detail.turns] == ["draft", "succeeded"]
+    assert [t.payment_status for t in detail.turns] == ["draft", "succeeded", None]
     assert detail.turns[1].previous_payment_status == "draft"
     assert detail.summary.payment_statuses == ["draft", "succeeded"]
     assert detail.summary.user_name == "Alex Demo"
