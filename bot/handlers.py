@@ -84,15 +84,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None and query.message is not None
     services = services_of(context)
-    where = (query.message.chat.id, query.message.message_id)
     payload = services.payloads.resolve(query.from_user.id, query.data or "")
     if payload is None:
         await query.answer(texts.BUTTON_EXPIRED)
         return
-    if where in services.tapped or not await remove_keyboard(query.message):
+    first = services.first_tap(query.message.chat.id, query.message.message_id)
+    if not first or not await remove_keyboard(query.message):
         await query.answer(texts.ALREADY_DONE)
         return
-    services.tapped.add(where)
     await query.answer()
     await relay(update, context, payload)
 

@@ -7,6 +7,7 @@ Tests may hand `build_application` their own `BotServices` (e.g. a stand-in assi
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,7 +58,18 @@ class BotServices:
     engine: Engine | None = None
     payloads: PayloadStore = field(default_factory=PayloadStore)
     known_users: dict[int, KnownUser] = field(default_factory=dict)
-    tapped: set[tuple[int, int]] = field(default_factory=set)
+    tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
+    tapped_capacity: int = 50_000
+
+    def first_tap(self, chat_id: int, message_id: int) -> bool:
+        """Record a tap on a keyboard message; False when one was recorded before (a double tap)."""
+        where = (chat_id, message_id)
+        if where in self.tapped:
+            return False
+        self.tapped[where] = None
+        if len(self.tapped) > self.tapped_capacity:
+            self.tapped.popitem(last=False)
+        return True
 
     async def aclose(self) -> None:
         """Close the assistant client and the engine this object owns."""
