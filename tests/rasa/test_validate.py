@@ -1,0 +1,44 @@
+"""`rasa data validate` is clean: no errors, and no warning except responses that actions utter.
+
+Rasa warns about every response that no story or rule names, but most of paychat's wording is
+chosen by actions (errors by code, summaries, lists). Those warnings are expected only for
+responses the action code actually names; any other warning fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.rasa.conftest import ROOT, run_rasa
+
+UNUSED_RESPONSE = re.compile(r"The utterance '(utter_[a-z_]+)' is not used in any story or rule\.")
+# Responses picked by a computed name in actions/ (by error code, payment status or intent).
+COMPUTED_PREFIXES = ("utter_error_", "utter_status_", "utter_intent_label_")
+
+
+def _named_in_actions() -> set[str]:
+    names: set[str] = set()
+    for path in (ROOT / "actions").glob("*.py"):
+        names |= set(re.findall(r'"(utter_[a-z_]+)"', path.read_text(encoding="utf-8")))
+    return names
+
+
+def _uttered_by_actions(response: str, named: set[str]) -> bool:
+    return response in named or response.startswith(COMPUTED_PREFIXES)
+
+
+def test_rasa_data_validate_is_clean(spacy_pipeline: Path) -> None:
+    result = run_rasa("data", "validate")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    named = _named_in_actions()
+    unexpected = []
+    for line in output.splitlines():
+        if "UserWarning" not in line and "WARNING" not in line:
+            continue
+        match = UNUSED_RESPONSE.search(line)
+        if match and _uttered_by_actions(match.group(1), named):
+            continue
+        unexpected.append(line.strip())
+    assert not unexpected, "\n".join(unexpected)
