@@ -573,6 +573,7 @@ class PaymentsService:
             payment = session.get(Payment, payment_id)
             assert payment is not None
             if not self._cas(session, payment, P.APPROVED, P.PROCESSING):
+                session.refresh(payment)  # another caller moved it: report what it is now
                 return self._result(session, payment)
             card = session.get(SavedPaymentMethod, payment.payment_method_id)
             assert card is not None
