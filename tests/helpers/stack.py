@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,13 @@ def assistant_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assist
     model = current_model_path()
     if not model.exists():
         pytest.fail(f"no trained model for this checkout ({model}); run `make train` (make test does)")
-    workdir = tmp_path_factory.mktemp("stack")
+    with start_assistant_stack(tmp_path_factory.mktemp("stack"), model) as stack:
+        yield stack
+
+
+@contextmanager
+def start_assistant_stack(workdir: Path, model: Path) -> Iterator[AssistantStack]:
+    """Start sandbox, demo database, action server and Rasa server on free ports under `workdir`."""
     sandbox_port, action_port, rasa_port = procs.free_port(), procs.free_port(), procs.free_port()
     secret = secrets.token_urlsafe(24)
     database_url = f"sqlite:///{workdir / 'paychat.db'}"
