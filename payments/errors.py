@@ -137,3 +137,9 @@ class InvariantViolationError(PaymentsError):
     """An invariant the code relies on does not hold; nothing was charged."""
 
     code = "invariant_violation"
+
+
+class WebhookInvalidError(PaymentsError):
+    """A webhook whose signature or body does not verify."""
+
+    code = "webhook_invalid"

@@ -46,6 +46,15 @@ class CardDetails:
     exp_year: int
 
 
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified processor event: its id (for deduplication), type and the charge it concerns."""
+
+    event_id: str
+    event_type: str
+    payment_intent_id: str | None
+
+
 class PaymentGateway(Protocol):
     """A card processor holding customers and saved cards and charging them."""
 

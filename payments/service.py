@@ -51,6 +51,7 @@ from payments.errors import (
     PaymentNotPendingError,
     PerPaymentLimitError,
     ScheduleNotFoundError,
+    WebhookInvalidError,
 )
 from payments.gateway import ChargeOutcome, ChargeStatus, PaymentGateway
 from payments.money import Money, format_money, parse_amount
@@ -90,6 +91,7 @@ class ServiceConfig:
     default_currency: str = "EUR"
     # How long a second confirmation waits for the first one's charge to settle.
     confirm_wait_seconds: float = 15.0
+    stripe_webhook_secret: str = ""
 
 
 class PaymentsService:
@@ -494,6 +496,17 @@ class PaymentsService:
             ).scalar_one()
             self._settle(session, payment, current, outcome, event="payment.webhook")
         return True
+
+    def handle_stripe_webhook(self, *, payload: bytes, signature: str) -> bool:
+        """Verify a Stripe webhook and apply it once; raises WebhookInvalidError when it does not verify."""
+        from payments.stripe_gateway import parse_webhook
+
+        if not self.config.stripe_webhook_secret:
+            raise WebhookInvalidError(reason="no_secret_configured")
+        event = parse_webhook(payload, signature, self.config.stripe_webhook_secret)
+        return self.record_webhook_event(
+            event_id=event.event_id, event_type=event.event_type, payment_intent_id=event.payment_intent_id
+        )
 
     def expire_stale_drafts(self, *, older_than_minutes: int = 30) -> int:
         """Cancel drafts nobody confirmed in time; returns how many."""
@@ -911,6 +924,7 @@ def service_config_from(settings: Any) -> ServiceConfig:
         default_timezone=settings.default_timezone,
         default_currency=settings.default_currency,
         confirm_wait_seconds=float(settings.stripe_timeout_seconds) + 5,
+        stripe_webhook_secret=settings.stripe_webhook_secret,
     )
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import stripe
 
-from payments.gateway import CardDetails, ChargeOutcome, ChargeStatus
+from payments.errors import WebhookInvalidError
+from payments.gateway import CardDetails, ChargeOutcome, ChargeStatus, WebhookEvent
 from payments.money import Money
 
 # Real Stripe refuses raw card numbers; these test tokens behave like the sandbox's numbers.
@@ -188,6 +189,18 @@ class StripeGateway:
             # localstripe has no hosted challenge page; this is its test-only completion endpoint.
             return f"{self._api_base}/v1/payment_intents/{intent.id}/_authenticate"
         return None
+
+
+def parse_webhook(payload: bytes, signature: str, secret: str) -> WebhookEvent:
+    """Verify a Stripe webhook's signature and return its id, type and PaymentIntent id."""
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret)
+    except (ValueError, stripe.SignatureVerificationError) as error:
+        raise WebhookInvalidError() from error
+    body: dict[str, Any] = event.to_dict()
+    obj: dict[str, Any] = (body.get("data") or {}).get("object") or {}
+    intent_id = str(obj["id"]) if obj.get("object") == "payment_intent" and obj.get("id") else None
+    return WebhookEvent(event_id=str(body["id"]), event_type=str(body["type"]), payment_intent_id=intent_id)
 
 
 def _intent_id_of(error: stripe.StripeError) -> str | None:
