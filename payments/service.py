@@ -42,6 +42,7 @@ from payments.consent import consent_message, sign
 from payments.dates import parse_pay_date, today_in
 from payments.errors import (
     AmountAboveOutstandingError,
+    BillerAmbiguousError,
     BillerUnknownError,
     BillNotFoundError,
     ConsentMissingError,
@@ -179,16 +180,21 @@ class PaymentsService:
         """The user's open bill from the biller `biller_text` names (alias or fuzzy match)."""
         with self._tx() as session:
             user = self._user(session, user_id)
-            billers = session.execute(select(Biller).order_by(Biller.id)).scalars().all()
-            candidates = [
-                BillerCandidate(
-                    biller_id=b.id, name=b.name, category=b.category, aliases=tuple(b.aliases or ())
-                )
-                for b in billers
-            ]
-            if not candidates:
-                raise BillerUnknownError(text=biller_text)
-            chosen = match_biller(biller_text, candidates)
+            # Match among the user's own billers first: another user's biller is no candidate.
+            own = session.execute(
+                select(Biller).where(Biller.id.in_(select(Bill.biller_id).where(Bill.user_id == user_id)))
+            ).scalars()
+            candidates = [_candidate(b) for b in own]
+            try:
+                chosen = match_biller(biller_text, candidates)
+            except BillerUnknownError:
+                # A biller we know but this user owes nothing: "no open bill", not "who is that?".
+                everyone = [_candidate(b) for b in session.execute(select(Biller)).scalars()]
+                try:
+                    known = match_biller(biller_text, everyone)
+                except BillerAmbiguousError:
+                    raise BillerUnknownError(text=biller_text) from None
+                raise BillNotFoundError(biller=known.name) from None
             row = session.execute(
                 select(Bill, Biller)
                 .join(Biller, Bill.biller_id == Biller.id)
@@ -876,6 +882,12 @@ class PaymentsService:
 
 def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _candidate(biller: Biller) -> BillerCandidate:
+    return BillerCandidate(
+        biller_id=biller.id, name=biller.name, category=biller.category, aliases=tuple(biller.aliases or ())
+    )
 
 
 def _user_view(user: User) -> UserView:

@@ -21,14 +21,17 @@ from tests.helpers.sandbox import SANDBOX_KEY, SilentServer, sandbox_gateway
 pytestmark = pytest.mark.sandbox
 
 
-def _intents_for(sandbox_url: str, payment_id: int) -> list[str]:
+def _intents_for(sandbox_url: str, service: PaymentsService, payment_id: int) -> list[str]:
+    """Every PaymentIntent in the sandbox carrying this payment's idempotency key."""
+    with service.session_factory() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        key = payment.idempotency_key
     client = stripe.StripeClient(SANDBOX_KEY, base_addresses={"api": sandbox_url}, max_network_retries=0)
     found = []
     page = client.v1.payment_intents.list({"limit": 100})
     while True:
-        found += [
-            pi.id for pi in page.data if pi.metadata.to_dict().get("paychat_payment_id") == str(payment_id)
-        ]
+        found += [pi.id for pi in page.data if pi.metadata.to_dict().get("paychat_idempotency_key") == key]
         if not page.has_more:
             return found
         page = client.v1.payment_intents.list({"limit": 100, "starting_after": page.data[-1].id})
@@ -82,7 +85,7 @@ def test_confirming_again_returns_first_result_without_a_second_charge(
         user_id=user_id, payment_id=summary.payment_id, consent_text="ok"
     )
     assert first == second
-    assert _intents_for(stripe_sandbox, summary.payment_id) == [first.payment_intent_id]
+    assert _intents_for(stripe_sandbox, payments_service, summary.payment_id) == [first.payment_intent_id]
 
 
 def test_declined_card_fails_with_reason(payments_service: PaymentsService) -> None:
@@ -142,7 +145,7 @@ def test_timeout_leaves_payment_unknown_then_reconciles(
     # Stripe never got the request: reconciliation (with the real sandbox) finds no charge → failed.
     report = payments_service.reconcile_unknown_payments(older_than_seconds=0)
     assert report.settled[summary.payment_id] == PaymentStatus.FAILED
-    assert _intents_for(stripe_sandbox, summary.payment_id) == []
+    assert _intents_for(stripe_sandbox, payments_service, summary.payment_id) == []
 
 
 def test_reconcile_finds_a_charge_made_before_the_answer_was_lost(payments_service: PaymentsService) -> None:
@@ -188,7 +191,7 @@ def test_fifty_concurrent_confirmations_charge_once(
         statuses = list(pool.map(lambda _: confirm(), range(50)))
 
     assert set(statuses) == {PaymentStatus.SUCCEEDED}
-    assert len(_intents_for(stripe_sandbox, summary.payment_id)) == 1
+    assert len(_intents_for(stripe_sandbox, payments_service, summary.payment_id)) == 1
     with payments_service.session_factory() as session:
         rows = session.execute(select(Payment).where(Payment.bill_id == bills["electricity"])).scalars().all()
         assert [(p.status, p.amount_minor) for p in rows] == [("succeeded", 8420)]

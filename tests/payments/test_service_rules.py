@@ -209,3 +209,19 @@ def test_scheduled_payment_waits_for_its_day_and_can_be_cancelled(payments_servi
     assert later.run_due_payments() == [] or summary.payment_id not in {
         r.payment_id for r in later.run_due_payments()
     }
+
+
+def test_find_bill_matches_only_the_users_billers(payments_service: PaymentsService) -> None:
+    user_id, _ = make_paying_user(
+        payments_service.session_factory, payments_service.gateway, bills=(("water", 3250),)
+    )
+    with pytest.raises(PaymentsError) as caught:
+        payments_service.find_bill(user_id=user_id, biller_text="Vodafone")  # a demo biller, not this user's
+    assert _code(caught) == "bill_not_found"
+    with pytest.raises(PaymentsError) as caught:
+        payments_service.find_bill(user_id=user_id, biller_text="zebra grooming")
+    assert _code(caught) == "biller_unknown"
+    assert (
+        payments_service.find_bill(user_id=user_id, biller_text="my water bill").amount_due.amount_minor
+        == 3250
+    )
