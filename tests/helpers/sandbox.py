@@ -8,10 +8,7 @@ port, so it neither clashes with `make run` nor loads another sandbox's saved st
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -22,32 +19,9 @@ from db.engine import make_session_factory
 from payments.demo import load_demo_data
 from payments.service import PaymentsService, ServiceConfig
 from payments.stripe_gateway import StripeGateway
+from scripts import procs
 
 SANDBOX_KEY = "sk_test_paychat_tests"
-RUN_SANDBOX = (
-    "import sys; from aiohttp import web; from localstripe.server import app; "
-    "web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), print=None)"
-)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"localstripe exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("localstripe did not start")
 
 
 def reset_sandbox(base_url: str) -> None:
@@ -58,21 +32,14 @@ def reset_sandbox(base_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def stripe_sandbox() -> Iterator[str]:
-    """The base URL of a fresh localstripe running for this test session."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", RUN_SANDBOX, str(port)], stdout=subprocess.DEVNULL)
-    try:
-        _wait_for_port(port, process)
+def stripe_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a fresh localstripe running for this test session (started as `make run` does)."""
+    port = procs.free_port()
+    with procs.supervised(tmp_path_factory.mktemp("sandbox-log"), procs.base_env()) as supervisor:
+        supervisor.start(procs.sandbox_spec(port))
         base_url = f"http://127.0.0.1:{port}"
         reset_sandbox(base_url)
         yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def sandbox_gateway(base_url: str, *, timeout_seconds: float = 10.0) -> StripeGateway:
