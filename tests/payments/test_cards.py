@@ -8,8 +8,15 @@ from hypothesis import strategies as st
 
 from payments.cards import CARD_PLACEHOLDER, looks_like_card_number, luhn_valid, redact_card_numbers
 
-STRIPE_TEST_CARDS = ["4242424242424242", "4000000000000341", "4000002760003184", "5555555555554444",
-                     "378282246310005", "6011111111111117", "3056930009020004"]
+STRIPE_TEST_CARDS = [
+    "4242424242424242",
+    "4000000000000341",
+    "4000002760003184",
+    "5555555555554444",
+    "378282246310005",
+    "6011111111111117",
+    "3056930009020004",
+]
 
 
 def _with_check_digit(body: str) -> str:
@@ -68,9 +75,11 @@ def test_ordinary_text_is_not_a_card(text: str) -> None:
     assert not looks_like_card_number(text)
 
 
-card_numbers = st.integers(min_value=12, max_value=18).flatmap(
-    lambda n: st.text("0123456789", min_size=n, max_size=n)
-).map(_with_check_digit)
+card_numbers = (
+    st.integers(min_value=12, max_value=18)
+    .flatmap(lambda n: st.text("0123456789", min_size=n, max_size=n))
+    .map(_with_check_digit)
+)
 separators = st.sampled_from([" ", "-", "", "  ", " -", "\u00a0"])
 surroundings = st.text(st.characters(blacklist_categories=["Nd"]), max_size=30)
 
