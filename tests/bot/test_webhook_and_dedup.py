@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 
 import httpx
 import pytest
@@ -12,18 +11,12 @@ import pytest
 from bot.app import build_application, webhook_options
 from bot.services import BotServices
 from bot.updates import MemorySeenUpdates, RedisSeenUpdates
+from scripts import procs
 from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, bot_settings
 from tests.helpers.fake_telegram import FakeTelegram
 
 ALICE = 424301
 SECRET = "webhook-secret-" + "x" * 20
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_webhook_mode_refuses_to_start_without_a_secret(fake: FakeTelegram) -> None:
@@ -35,7 +28,7 @@ def test_webhook_mode_refuses_to_start_without_a_secret(fake: FakeTelegram) -> N
 async def test_webhook_accepts_only_updates_carrying_the_secret_token(
     fake: FakeTelegram, assistant: ScriptedAssistant, directory: RecordingDirectory
 ) -> None:
-    port = free_port()
+    port = procs.free_port()
     settings = bot_settings(
         fake,
         TELEGRAM_WEBHOOK_URL="https://bot.example.org/telegram/hook",
