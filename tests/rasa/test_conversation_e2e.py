@@ -1,0 +1,154 @@
+"""Conversations through the real stack: paychat channel → Rasa (trained model) → actions → sandbox.
+
+Each test talks as a demo user in its own console session (`console-<user id>-<session>`), so
+the Rasa trackers never mix; amounts are small because the demo bills are shared by the session.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from rasa_client import AssistantTurn
+
+pytestmark = pytest.mark.e2e
+
+
+class Chat:
+    """One conversation with the assistant as a demo user."""
+
+    def __init__(self, stack, telegram_user_id: int) -> None:
+        engine = create_engine(stack.database_url)
+        with engine.connect() as connection:
+            user_id = connection.execute(
+                text("SELECT id FROM users WHERE telegram_user_id = :t"), {"t": telegram_user_id}
+            ).scalar_one()
+        engine.dispose()
+        self.sender = f"console-{user_id}-{uuid.uuid4().hex[:12]}"
+        self.client = stack.rasa_client()
+
+    async def say(self, message: str) -> AssistantTurn:
+        """Send `message`; return the turn."""
+        return await self.client.send(self.sender, message)
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self.client.aclose()
+
+
+def texts(turn: AssistantTurn) -> str:
+    """Every reply's text of the turn, joined."""
+    return "\n".join(reply.text or "" for reply in turn.replies)
+
+
+def titles(turn: AssistantTurn) -> list[str]:
+    """Every button title of the turn."""
+    return [button.title for reply in turn.replies for button in reply.buttons]
+
+
+@pytest.fixture
+async def alex(assistant_stack):
+    chat = Chat(assistant_stack, 100001)
+    yield chat
+    await chat.close()
+
+
+async def test_pay_part_of_a_bill(alex: Chat) -> None:
+    summary = await alex.say("pay 2 euros to vodafone")
+    assert len(summary.replies) == 1
+    assert "Vodafone" in texts(summary) and "€2.00" in texts(summary)
+    assert titles(summary) == ["Confirm", "Change", "Cancel"]
+    receipt = await alex.say("/affirm")
+    assert "Done" in texts(receipt)
+
+
+async def test_correction_then_cancel(alex: Chat) -> None:
+    first = await alex.say("i want to pay my phone bill")
+    assert "Vodafone" in texts(first)
+    corrected = await alex.say("actually make it 3")
+    assert "€3.00" in texts(corrected) and titles(corrected)[0] == "Confirm"
+    cancelled = await alex.say("no")
+    assert "cancelled" in texts(cancelled).lower()
+    nothing = await alex.say("yes")
+    assert "nothing waiting" in texts(nothing).lower()
+
+
+async def test_change_button_then_new_bill(alex: Chat) -> None:
+    await alex.say("pay the water bill")
+    asked = await alex.say("/change")
+    assert "change" in texts(asked).lower()
+    other = await alex.say("no, the phone bill")
+    assert "Vodafone" in texts(other)
+    await alex.say("/deny")
+
+
+async def test_digression_while_paying_then_back(alex: Chat) -> None:
+    asked = await alex.say("pay a bill")
+    assert "Which bill" in texts(asked)
+    digression = await alex.say("what do I owe?")
+    assert "Vodafone" in texts(digression) and "Which bill" in texts(digression)
+    summary = await alex.say("vodafone")
+    assert titles(summary)[:1] == ["Confirm"]
+    await alex.say("/deny")
+
+
+async def test_stop_leaves_the_form(alex: Chat) -> None:
+    await alex.say("pay a bill")
+    stopped = await alex.say("stop")
+    assert "stopped" in texts(stopped).lower()
+    assert not stopped.slots.get("bill_id") and not stopped.slots.get("requested_slot")
+
+
+async def test_amount_above_what_is_owed_is_refused(alex: Chat) -> None:
+    refused = await alex.say("pay 5000 € to vodafone")
+    assert "more than you owe" in texts(refused)
+    retried = await alex.say("1")
+    assert "€1.00" in texts(retried) and "Confirm" in titles(retried)
+    await alex.say("/deny")
+
+
+async def test_unknown_biller_is_asked_again(alex: Chat) -> None:
+    turn = await alex.say('/pay_bill{"biller": "dragon club"}')
+    assert "dragon club" in texts(turn) and "Which bill" in texts(turn)
+
+
+async def test_schedule_then_cancel(alex: Chat) -> None:
+    asked = await alex.say("schedule the internet bill")
+    assert "When should I pay" in texts(asked)
+    summary = await alex.say("in 3 days")
+    assert "Telekom" in texts(summary) and "Confirm" in titles(summary)
+    scheduled = await alex.say("/affirm")
+    assert "All set" in texts(scheduled)
+    offer = await alex.say("cancel my scheduled payment")
+    buttons = [b for reply in offer.replies for b in reply.buttons if "Telekom" in b.title]
+    assert buttons
+    done = await alex.say(buttons[-1].payload)
+    assert "Cancelled" in texts(done)
+
+
+async def test_declined_card_shows_the_reason(assistant_stack) -> None:
+    dana = Chat(assistant_stack, 100002)
+    try:
+        await dana.say("pay 1 euro for water")
+        declined = await dana.say("/affirm")
+        assert "declined" in texts(declined) and "Nothing was charged" in texts(declined)
+    finally:
+        await dana.close()
+
+
+async def test_three_d_secure_shows_the_link(assistant_stack) -> None:
+    sam = Chat(assistant_stack, 100003)
+    try:
+        await sam.say("pay 1 € to the internet")
+        link = await sam.say("/affirm")
+        assert "3-D Secure" in texts(link) and "http" in texts(link)
+    finally:
+        await sam.close()
+
+
+async def test_help_bot_challenge_and_out_of_scope(alex: Chat) -> None:
+    assert "Here's what I can do" in texts(await alex.say("what can you do?"))
+    assert "I'm a bot" in texts(await alex.say("are you a bot?"))
+    assert "can't help with that" in texts(await alex.say("tell me a joke"))
