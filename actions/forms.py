@@ -1,13 +1,14 @@
-"""Form validators: the biller a user names must match one open bill (payments.find_bill decides)."""
+"""Forms: the biller a user names must match one open bill (payments.find_bill decides); asking for it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_user_id, utter_error
+from actions.common import call, current_user_id, response_text, utter_error
 from actions.services import get_services
 from payments.errors import PaymentsError
 
@@ -52,3 +53,37 @@ class ValidateSchedulePaymentForm(FormValidationAction):
     ) -> dict[str, Any]:
         """The named biller must have an open bill."""
         return await resolve_biller(slot_value, dispatcher, tracker)
+
+
+class ActionAskBiller(Action):
+    """Ask which bill to pay, offering the user's open bills as buttons."""
+
+    def name(self) -> str:
+        """Rasa's forms call `action_ask_<slot>` when it exists."""
+        return "action_ask_biller"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Call open_bills and show one button per bill (the question is asked even without bills)."""
+        service = get_services()
+        try:
+            user_id = await current_user_id(tracker)
+            bills = await call(service.open_bills, user_id=user_id)
+        except PaymentsError as error:
+            utter_error(dispatcher, tracker, error)
+            return []
+        buttons = [
+            {
+                "title": response_text(
+                    domain,
+                    "utter_bill_button",
+                    biller_name=bill.biller_name,
+                    outstanding_text=bill.outstanding_text,
+                ),
+                "payload": '/inform{"biller": "' + bill.biller_name.replace('"', "") + '"}',
+            }
+            for bill in bills
+        ]
+        dispatcher.utter_message(response="utter_ask_biller", buttons=buttons or None)
+        return []

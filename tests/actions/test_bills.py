@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.bills import ActionCancelPayment, ActionCheckBills, ActionPaymentHistory
 from actions.fallback import ActionDefaultAskAffirmation
-from actions.forms import ValidatePayBillForm
+from actions.forms import ActionAskBiller, ValidatePayBillForm
 from actions.paying import ActionConfirmPayment, ActionPreparePayment
 from payments.service import PaymentsService
 from tests.actions.conftest import ALEX, make_tracker, slot_events
@@ -131,3 +131,15 @@ async def test_fallback_offers_the_two_likeliest_intents(domain: dict[str, Any])
     buttons = dispatcher.messages[0]["buttons"]
     assert [b["title"] for b in buttons] == ["See what I owe", "Pay a bill", "Something else"]
     assert buttons[1]["payload"] == '/pay_bill{"biller": "Vodafone"}'
+
+
+async def test_asking_for_the_biller_offers_open_bills(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionAskBiller().run(dispatcher, make_tracker(ALEX, intent="pay_bill"), domain)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_biller"
+    payloads = [button["payload"] for button in message["buttons"]]
+    assert '/inform{"biller": "Vodafone"}' in payloads
+    assert any(button["title"].startswith("Vodafone (€") for button in message["buttons"])
