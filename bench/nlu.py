@@ -15,6 +15,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -130,6 +131,71 @@ def entity_scores(outdir: Path) -> dict[str, dict[str, float]]:
     return scores
 
 
+# Annotations in the holdout: [text](entity) or [text]{"entity": "...", ...}.
+ANNOTATION = re.compile(
+    r"\[(?P<text>[^\]]+)\](?:\((?P<plain>[a-z_]+)\)|\{\"entity\": \"(?P<json>[a-z_]+)\"[^}]*\})"
+)
+# Runs in the Rasa env: what SpacyEntityExtractor returns for each text (label and span text).
+SPACY_SCRIPT = """
+import json, sys, spacy
+nlp = spacy.load(sys.argv[1])
+texts = json.load(sys.stdin)
+print(json.dumps([[[e.label_, e.text] for e in nlp(t).ents] for t in texts]))
+"""
+
+
+def holdout_examples() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(plain text, [(entity, span text)]) for every held-out example."""
+    from ruamel.yaml import YAML
+
+    examples = []
+    for path in sorted(HOLDOUT.glob("*.yml")):
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+        for block in data.get("nlu", []):
+            for line in str(block.get("examples", "")).splitlines():
+                line = line.strip().removeprefix("- ").strip()
+                if not line:
+                    continue
+                spans = [(m["plain"] or m["json"], m["text"]) for m in ANNOTATION.finditer(line)]
+                examples.append((ANNOTATION.sub(lambda m: m["text"], line), spans))
+    return examples
+
+
+def rule_entity_scores(entities: tuple[str, ...] = ("amount", "date")) -> dict[str, dict[str, Any]]:
+    """Exact-span precision/recall/F1 of the spaCy rules on the held-out split."""
+    examples = holdout_examples()
+    result = subprocess.run(
+        [str(RASA_PYTHON), "-c", SPACY_SCRIPT, str(PROJECT / "spacy_pipeline")],
+        input=json.dumps([text for text, _ in examples]),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    predicted = json.loads(result.stdout.strip().splitlines()[-1])
+    scores: dict[str, dict[str, Any]] = {}
+    for entity in entities:
+        tp = fp = fn = 0
+        for (_, gold), found in zip(examples, predicted, strict=True):
+            gold_spans = [span for label, span in gold if label == entity]
+            found_spans = [span for label, span in found if label == entity]
+            hits = sum(1 for span in found_spans if span in gold_spans)
+            tp += hits
+            fp += len(found_spans) - hits
+            fn += len(gold_spans) - hits
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[entity] = {
+            "extractor": "SpacyEntityExtractor (rules)",
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": tp + fn,
+        }
+    return scores
+
+
 def write_markdown(report: dict[str, Any], path: Path) -> None:
     """A short human-readable version of the report."""
     lines = [
@@ -192,7 +258,8 @@ def run(time_train: bool = False) -> dict[str, Any]:
         successes = json.loads((outdir / "intent_successes.json").read_text(encoding="utf-8"))
         errors_path = outdir / "intent_errors.json"
         errors = json.loads(errors_path.read_text(encoding="utf-8")) if errors_path.exists() else []
-        entities = entity_scores(outdir)
+        # Rasa leaves pretrained extractors (SpacyEntityExtractor) out of its evaluation.
+        entities = {**entity_scores(outdir), **rule_entity_scores()}
     labels, matrix = confusion(successes + errors)
     plot_confusion(labels, matrix, RESULTS / "nlu_confusion.png")
     intents = {
