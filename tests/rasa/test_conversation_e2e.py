@@ -152,3 +152,13 @@ async def test_help_bot_challenge_and_out_of_scope(alex: Chat) -> None:
     assert "Here's what I can do" in texts(await alex.say("what can you do?"))
     assert "I'm a bot" in texts(await alex.say("are you a bot?"))
     assert "can't help with that" in texts(await alex.say("tell me a joke"))
+
+
+async def test_low_confidence_offers_two_intents(alex: Chat) -> None:
+    turn = await alex.say("qwxz blorp fnord")
+    assert turn.parse["intent"]["name"] == "nlu_fallback"
+    buttons = [b for reply in turn.replies for b in reply.buttons]
+    assert len(buttons) == 3 and buttons[-1].title == "Something else"
+    assert all(b.payload.startswith("/") for b in buttons)
+    chosen = await alex.say(buttons[0].payload)
+    assert chosen.replies and chosen.replies[0].text
