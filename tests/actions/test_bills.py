@@ -143,3 +143,27 @@ async def test_asking_for_the_biller_offers_open_bills(
     payloads = [button["payload"] for button in message["buttons"]]
     assert '/inform{"biller": "Vodafone"}' in payloads
     assert any(button["title"].startswith("Vodafone (€") for button in message["buttons"])
+
+
+async def test_naming_the_biller_cancels_its_scheduled_payment(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    prepared = slot_events(
+        await ActionPreparePayment().run(
+            CollectingDispatcher(),
+            make_tracker(ALEX, slots={"biller": "water", "amount": "1", "date": "in 5 days"}),
+            domain,
+        )
+    )
+    await ActionConfirmPayment().run(
+        CollectingDispatcher(), make_tracker(ALEX, slots=prepared, intent="affirm"), domain
+    )
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(ALEX, intent="cancel_payment", entities=[{"entity": "biller", "value": "water"}])
+    await ActionCancelPayment().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_payment_cancelled_named"
+    assert dispatcher.messages[0]["biller_name"] == "Berliner Wasserbetriebe"
+    user_id = service.user_id_for_sender(sender_id=ALEX)
+    assert service.get_payment(user_id=user_id, payment_id=int(prepared["pending_payment_id"])).status == (
+        "cancelled"
+    )
