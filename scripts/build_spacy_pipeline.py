@@ -80,7 +80,8 @@ NUMBER_WORDS = [
     "and",
     "-",
 ]
-# Share-of-the-bill phrases: payments/ decides what "half" or "everything" means.
+# Share-of-the-bill phrases: payments/ decides what "half" or "everything" means. "The rest" or
+# "what I owe" are left unmarked on purpose: without an amount the draft pays what is owed.
 SHARE_PHRASES = [
     "half",
     "half of it",
@@ -94,11 +95,7 @@ SHARE_PHRASES = [
     "all of it",
     "it all",
     "in full",
-    "the rest",
-    "the remaining amount",
-    "what i owe",
     "the minimum",
-    "the full bill",
 ]
 
 WEEKDAYS = [

@@ -148,6 +148,11 @@ class Supervisor:
 
     def start(self, spec: ProcessSpec) -> RunningProcess:
         """Start `spec` with its output in `<log_dir>/<name>.log` and wait until it is healthy."""
+        if spec.health_url and _answers(spec.health_url, spec.health_headers):
+            # Otherwise the old process would pass our health check while the new one fails to bind.
+            raise ProcessFailedError(
+                f"{spec.name}: {spec.health_url} already answers — is another `make run` still running?"
+            )
         log_path = self.log_dir / f"{spec.name}.log"
         log_file = log_path.open("wb")
         env = dict(self.env)

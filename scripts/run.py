@@ -63,7 +63,9 @@ def main() -> int:
         nonlocal stop_requested
         stop_requested = True
 
+    # Explicit handlers: a shell that starts `make run` in the background ignores SIGINT for it.
     signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     with procs.supervised(settings.var_dir / "log", env) as supervisor:
         try:
             if settings.uses_stripe_sandbox:
@@ -100,9 +102,13 @@ def main() -> int:
         for name, address in rows:
             table.add_row(name, address)
         out.print(table)
-        out.print(f"Demo staff login: {login}")
-        out.print(f"Try: curl -u <login> {console_url}/api/chat ... or open {console_url} ; Ctrl-C stops.")
-        out.print(f"Logs: {settings.var_dir / 'log'}")
+        print(f"Demo staff login ({login})", flush=True)
+        print(
+            f"Try: curl -u demo:<password> -H 'content-type: application/json' "
+            f"""-d '{{"session": "try1", "text": "pay my electricity bill"}}' {console_url}/api/chat""",
+            flush=True,
+        )
+        print(f"Logs: {settings.var_dir / 'log'}. Ctrl-C stops everything.", flush=True)
         try:
             while not stop_requested:
                 dead = supervisor.first_exited()
