@@ -38,6 +38,7 @@ from db.models import (
 from payments import identity
 from payments.audit import append_audit
 from payments.billers import BillerCandidate, match_biller
+from payments.challenge import challenge_signature_valid, challenge_url
 from payments.consent import consent_message, sign
 from payments.dates import parse_pay_date, today_in
 from payments.errors import (
@@ -70,6 +71,8 @@ from payments.views import (
 P = PaymentStatus
 OPEN_BILL_STATUSES = (BillStatus.OPEN.value, BillStatus.PARTIALLY_PAID.value)
 DEV_CONSENT_KEY = "paychat-development-consent-key"
+# Only ever used with the sandbox (production refuses it); `make run` sets a random key instead.
+DEV_CHALLENGE_KEY = "paychat-development-sandbox-challenge-key"
 SETTLED_BY_GATEWAY = {
     ChargeStatus.SUCCEEDED: P.SUCCEEDED,
     ChargeStatus.FAILED: P.FAILED,
@@ -93,6 +96,8 @@ class ServiceConfig:
     # How long a second confirmation waits for the first one's charge to settle.
     confirm_wait_seconds: float = 15.0
     stripe_webhook_secret: str = ""
+    # Signs the sandbox's 3-D Secure challenge links (payments.challenge).
+    challenge_signing_key: bytes = DEV_CHALLENGE_KEY.encode()
 
 
 class PaymentsService:
@@ -474,33 +479,71 @@ class PaymentsService:
             if payment.status != P.REQUIRES_ACTION.value or not intent_id:
                 raise PaymentNotPendingError(payment_id=payment_id, status=payment.status)
         authenticate = getattr(self.gateway, "authenticate_in_sandbox", None)
-        if authenticate is None:
+        if authenticate is None or not self._gateway_is_sandbox():
             raise PaymentNotPendingError(payment_id=payment_id, reason="not_sandbox")
         authenticate(intent_id, success=success)
         return self.refresh_payment(user_id=user_id, payment_id=payment_id)
 
+    def sandbox_challenge(self, *, payment_intent_id: str, signature: str) -> PaymentResult:
+        """The payment behind a signed sandbox challenge link (for the bank page); checks the link."""
+        user_id, payment_id = self._challenge_owner(payment_intent_id, signature)
+        return self.get_payment(user_id=user_id, payment_id=payment_id)
+
+    def complete_sandbox_challenge(
+        self, *, payment_intent_id: str, signature: str, success: bool
+    ) -> PaymentResult:
+        """Answer a sandbox 3-D Secure challenge reached through its signed link, then settle."""
+        user_id, payment_id = self._challenge_owner(payment_intent_id, signature)
+        return self.complete_sandbox_authentication(user_id=user_id, payment_id=payment_id, success=success)
+
+    def settle_payment_intent(self, *, payment_intent_id: str) -> PaymentStatus | None:
+        """Ask the gateway about a PaymentIntent awaiting 3-D Secure and settle its payment.
+
+        Used when the customer comes back from the bank: it only copies what the processor says,
+        so it needs no proof of who asks. Returns the payment's status, None when it is not ours.
+        """
+        with self._tx() as session:
+            payment = self._payment_by_intent(session, payment_intent_id)
+            if payment is None:
+                return None
+            current = P(payment.status)
+        if current not in (P.REQUIRES_ACTION, P.UNKNOWN):
+            return current
+        outcome = self.gateway.retrieve_charge(payment_intent_id)
+        with self._tx() as session:
+            payment = self._payment_by_intent(session, payment_intent_id)
+            assert payment is not None
+            self._settle(session, payment, current, outcome, event="payment.returned")
+            return P(payment.status)
+
     def record_webhook_event(self, *, event_id: str, event_type: str, payment_intent_id: str | None) -> bool:
-        """Apply a verified Stripe event once (deduplicated by id); False when already processed."""
+        """Apply a verified Stripe event once (deduplicated by id); False when already processed.
+
+        The event is marked processed in the same transaction that settles its payment, so a
+        failure in between leaves it unprocessed and Stripe's retry applies it.
+        """
+        with self._tx() as session:
+            seen = session.execute(
+                select(ProcessedWebhookEvent.id).where(ProcessedWebhookEvent.event_id == event_id)
+            ).first()
+            if seen is not None:
+                return False
+            payment = self._payment_by_intent(session, payment_intent_id) if payment_intent_id else None
+            current = P(payment.status) if payment is not None else None
+        outcome: ChargeOutcome | None = None
+        if payment_intent_id and current in (P.REQUIRES_ACTION, P.UNKNOWN):
+            # The event says what happened; the gateway says what is true now (events can be stale).
+            outcome = self.gateway.retrieve_charge(payment_intent_id)
         try:
             with self._tx() as session:
                 session.add(ProcessedWebhookEvent(event_id=event_id, event_type=event_type))
+                session.flush()
+                if outcome is not None and current is not None and payment_intent_id:
+                    payment = self._payment_by_intent(session, payment_intent_id)
+                    assert payment is not None
+                    self._settle(session, payment, current, outcome, event="payment.webhook")
         except IntegrityError:
-            return False
-        if not payment_intent_id:
-            return True
-        with self._tx() as session:
-            payment = session.execute(
-                select(Payment).where(Payment.payment_intent_id == payment_intent_id)
-            ).scalar_one_or_none()
-            if payment is None or P(payment.status) not in (P.REQUIRES_ACTION, P.UNKNOWN):
-                return True
-            current = P(payment.status)
-        outcome = self.gateway.retrieve_charge(payment_intent_id)
-        with self._tx() as session:
-            payment = session.execute(
-                select(Payment).where(Payment.payment_intent_id == payment_intent_id)
-            ).scalar_one()
-            self._settle(session, payment, current, outcome, event="payment.webhook")
+            return False  # a concurrent delivery of the same event won
         return True
 
     def handle_stripe_webhook(self, *, payload: bytes, signature: str) -> bool:
@@ -708,6 +751,27 @@ class PaymentsService:
             time.sleep(0.05)
 
     # --- helpers ---------------------------------------------------------------------------------
+
+    def _gateway_is_sandbox(self) -> bool:
+        return bool(getattr(self.gateway, "is_sandbox", False))
+
+    def _payment_by_intent(self, session: Session, payment_intent_id: str) -> Payment | None:
+        return session.execute(
+            select(Payment).where(Payment.payment_intent_id == payment_intent_id)
+        ).scalar_one_or_none()
+
+    def _challenge_owner(self, payment_intent_id: str, signature: str) -> tuple[int, int]:
+        """(user id, payment id) of a signed challenge link; the same error for every refusal."""
+        # One answer for a bad signature, an unknown intent and a real gateway: no existence oracle.
+        if not self._gateway_is_sandbox() or not challenge_signature_valid(
+            self.config.challenge_signing_key, payment_intent_id, signature
+        ):
+            raise PaymentNotFoundError(reason="challenge_link_invalid")
+        with self._tx() as session:
+            payment = self._payment_by_intent(session, payment_intent_id)
+            if payment is None:
+                raise PaymentNotFoundError(reason="challenge_link_invalid")
+            return payment.user_id, payment.id
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
@@ -937,18 +1001,27 @@ def service_config_from(settings: Any) -> ServiceConfig:
         default_currency=settings.default_currency,
         confirm_wait_seconds=float(settings.stripe_timeout_seconds) + 5,
         stripe_webhook_secret=settings.stripe_webhook_secret,
+        challenge_signing_key=_challenge_key(settings),
     )
+
+
+def _challenge_key(settings: Any) -> bytes:
+    return (getattr(settings, "sandbox_challenge_key", "") or DEV_CHALLENGE_KEY).encode()
 
 
 def build_gateway(settings: Any) -> PaymentGateway:
     """The Stripe gateway for `settings` (the sandbox unless a real key is configured)."""
     from payments.stripe_gateway import StripeGateway
 
+    public_url = str(getattr(settings, "public_url", "") or "http://127.0.0.1:8000").rstrip("/")
+    key = _challenge_key(settings)
     return StripeGateway(
         api_key=settings.effective_stripe_api_key,
         api_base=settings.effective_stripe_api_base,
         timeout_seconds=settings.stripe_timeout_seconds,
         sandbox=settings.uses_stripe_sandbox,
+        return_url=f"{public_url}/payments/return",
+        challenge_url=lambda intent_id: challenge_url(public_url, key, intent_id),
     )
 
 

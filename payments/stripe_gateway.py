@@ -8,6 +8,7 @@ and an unanswered one is reported `unknown` for reconciliation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import stripe
@@ -29,11 +30,23 @@ class StripeGateway:
     """Customers, saved cards and charges through `stripe.StripeClient`."""
 
     def __init__(
-        self, *, api_key: str, api_base: str = "", timeout_seconds: float = 10.0, sandbox: bool
+        self,
+        *,
+        api_key: str,
+        api_base: str = "",
+        timeout_seconds: float = 10.0,
+        sandbox: bool,
+        return_url: str = "",
+        challenge_url: Callable[[str], str] | None = None,
     ) -> None:
         base_addresses: Any = {"api": api_base} if api_base else None
         self._api_base = api_base
         self._sandbox = sandbox
+        # Real Stripe: where the bank sends the customer back after 3-D Secure. Without it Stripe
+        # answers `use_stripe_sdk` (a browser-SDK flow) and there is no link to show in a chat.
+        self._return_url = return_url
+        # Sandbox: builds the console's signed challenge link for a PaymentIntent id.
+        self._challenge_url = challenge_url
         self._client = stripe.StripeClient(
             api_key,
             base_addresses=base_addresses,
@@ -48,6 +61,11 @@ class StripeGateway:
             {"idempotency_key": idempotency_key},
         )
         return str(customer.id)
+
+    @property
+    def is_sandbox(self) -> bool:
+        """True when this gateway talks to localstripe (test-only endpoints are available)."""
+        return self._sandbox
 
     def customer_exists(self, customer_id: str) -> bool:
         """True when Stripe still knows the customer (the sandbox may have been reset)."""
@@ -100,6 +118,9 @@ class StripeGateway:
             "confirm": True,
             "metadata": {**metadata, IDEMPOTENCY_METADATA_KEY: idempotency_key},
         }
+        if self._return_url and not self._sandbox:
+            # localstripe refuses unknown parameters, so the sandbox request stays as it was.
+            params["return_url"] = self._return_url
         try:
             intent = self._client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
         except stripe.CardError as error:
@@ -186,7 +207,10 @@ class StripeGateway:
         if redirect.get("url"):
             return str(redirect["url"])
         if self._sandbox:
-            # localstripe has no hosted challenge page; this is its test-only completion endpoint.
+            if self._challenge_url is not None:
+                # localstripe has no hosted challenge page: the console serves one.
+                return self._challenge_url(str(intent.id))
+            # No console configured (bare gateway in tests): localstripe's POST-only endpoint.
             return f"{self._api_base}/v1/payment_intents/{intent.id}/_authenticate"
         return None
 

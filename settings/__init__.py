@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     console_host: str = Field("127.0.0.1", alias="CONSOLE_HOST")
     console_port: int = Field(8000, alias="CONSOLE_PORT")
     console_secret_key: str = Field("", alias="CONSOLE_SECRET_KEY")
+    # Where customers reach the console (3-D Secure return page, sandbox bank challenge page).
+    public_url: str = Field("http://127.0.0.1:8000", alias="PAYCHAT_PUBLIC_URL")
+    # HMAC key that signs sandbox 3-D Secure challenge links; the action server and console share it.
+    sandbox_challenge_key: str = Field("", alias="SANDBOX_CHALLENGE_KEY")
 
     # Telegram.
     telegram_bot_token: str = Field("", alias="TELEGRAM_BOT_TOKEN")
