@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from console import api, views
+from console import api, stripe_routes, views
 from console.auth import CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
 from console.roles import Role
 from console.services import ConsoleServices, build_services
@@ -163,4 +163,5 @@ def create_app(settings: Settings, services: ConsoleServices | None = None) -> F
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(views.router)
     app.include_router(api.router)
+    app.include_router(stripe_routes.router)
     return app

@@ -10,7 +10,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from console import api, views
+from console import api, stripe_routes, views
 from console.roles import Role
 from tests.console.conftest import PASSWORD, Seed, csrf_of, login
 
@@ -53,7 +53,20 @@ PROTECTED = [
     Route("GET", "/api/test-users", Role.TESTER),
     Route("POST", "/api/chat", Role.TESTER, body={"session": "s1", "text": "hello"}),
 ]
-PUBLIC = {("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/api/login")}
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/api/login"),
+    # Stripe and customers, never staff: each checks its own proof (tests/console/test_stripe_routes.py).
+    ("POST", "/stripe/webhook"),
+    ("GET", "/sandbox/3ds/{payment_intent_id}"),
+    ("POST", "/sandbox/3ds/{payment_intent_id}"),
+    ("GET", "/payments/return"),
+}
+
+
+ROUTERS = (views, api, stripe_routes)
 
 
 def _template(path: str) -> str:
@@ -66,7 +79,7 @@ def test_every_route_is_in_the_access_table(client: TestClient) -> None:
     served = {
         (method, route.path)
         # FastAPI keeps included routers as opaque entries, so read the routers themselves.
-        for route in [*client.app.routes, *views.router.routes, *api.router.routes]  # type: ignore[attr-defined]
+        for route in [*client.app.routes, *(r for m in ROUTERS for r in m.router.routes)]  # type: ignore[attr-defined]
         if isinstance(route, APIRoute)
         for method in route.methods - {"HEAD"}
     }
