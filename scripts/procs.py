@@ -225,6 +225,19 @@ def _answers(url: str, headers: dict[str, str]) -> bool:
         return False
 
 
+SANDBOX_WEBHOOK_EVENTS = ["payment_intent.succeeded", "payment_intent.payment_failed"]
+
+
+def register_sandbox_webhook(sandbox_base: str, url: str, secret: str, name: str = "paychat") -> None:
+    """Make the sandbox deliver signed PaymentIntent events to `url` (localstripe's config endpoint)."""
+    response = httpx.post(
+        f"{sandbox_base}/_config/webhooks/{name}",
+        json={"url": url, "secret": secret, "events": SANDBOX_WEBHOOK_EVENTS},
+        timeout=10,
+    )
+    response.raise_for_status()
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     import socket

@@ -9,6 +9,7 @@ shows the tail of its log. Ctrl-C (or SIGTERM) stops every child.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import signal
 import sys
@@ -49,9 +50,12 @@ def main() -> int:
     if not settings.is_production:
         generated = dev_secrets(settings.var_dir)
         for key, value in generated.items():
-            if not getattr(settings, key.lower()):
+            field = key.lower().removeprefix("paychat_")
+            if not getattr(settings, field):
                 extra[key] = value
-    settings = Settings(**{k: v for k, v in extra.items()})  # type: ignore[arg-type]
+    # Children read the same values from their environment; this process sees them too.
+    os.environ.update(extra)
+    settings = Settings()
     env = procs.base_env(extra)
     action_url = f"http://127.0.0.1:{settings.action_server_port}/webhook"
     model = ensure_model()
@@ -71,6 +75,12 @@ def main() -> int:
             if settings.uses_stripe_sandbox:
                 out.print(f"[bold]starting[/] Stripe sandbox on 127.0.0.1:{settings.stripe_sandbox_port}")
                 supervisor.start(procs.sandbox_spec(settings.stripe_sandbox_port))
+                # The sandbox signs and delivers PaymentIntent events to the console, like Stripe.
+                procs.register_sandbox_webhook(
+                    settings.effective_stripe_api_base,
+                    f"http://{settings.console_host}:{settings.console_port}/stripe/webhook",
+                    settings.stripe_webhook_secret,
+                )
                 rows.append(("Stripe sandbox (localstripe)", settings.effective_stripe_api_base))
             out.print("[bold]preparing[/] database (migrations) and demo data")
             procs.run_checked([str(procs.APP_PYTHON), "-m", "payments.demo"], env=env, on_line=out.print)

@@ -9,7 +9,6 @@ import re
 import secrets
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,20 +223,8 @@ def served_console(service: PaymentsService, tmp_path: Path) -> Iterator[str]:
 
 
 def register_webhook(stripe_sandbox: str, url: str) -> None:
-    """Point the sandbox's webhooks at `url` (localstripe's config endpoint)."""
-    request = urllib.request.Request(
-        f"{stripe_sandbox}/_config/webhooks/paychat_console_test",
-        data=json.dumps(
-            {
-                "url": url,
-                "secret": WEBHOOK_SECRET,
-                "events": ["payment_intent.succeeded", "payment_intent.payment_failed"],
-            }
-        ).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=10).close()
+    """Point the sandbox's webhooks at `url`, as `make run` does."""
+    procs.register_sandbox_webhook(stripe_sandbox, url, WEBHOOK_SECRET, name="paychat_console_test")
 
 
 def test_a_webhook_from_the_sandbox_settles_the_payment_without_the_user_asking(
