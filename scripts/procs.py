@@ -235,7 +235,8 @@ def register_sandbox_webhook(sandbox_base: str, url: str, secret: str, name: str
         json={"url": url, "secret": secret, "events": SANDBOX_WEBHOOK_EVENTS},
         timeout=10,
     )
-    response.raise_for_status()
+    if response.status_code != 200:
+        raise ProcessFailedError(f"stripe-sandbox refused the webhook registration: {response.status_code}")
 
 
 def free_port() -> int:

@@ -28,17 +28,24 @@ from settings import Settings
 out = Console()
 
 
+DEV_SECRETS = {
+    "RASA_SHARED_SECRET": lambda: secrets.token_urlsafe(32),
+    "CONSOLE_SECRET_KEY": lambda: secrets.token_urlsafe(32),
+    "PAYCHAT_CONSENT_SIGNING_KEY": lambda: secrets.token_urlsafe(32),
+    "SANDBOX_CHALLENGE_KEY": lambda: secrets.token_urlsafe(32),
+    "STRIPE_WEBHOOK_SECRET": lambda: "whsec_" + secrets.token_urlsafe(24),
+}
+
+
 def dev_secrets(var_dir: Path) -> dict[str, str]:
-    """Random secrets for local runs, made once and kept in var/ (never in git)."""
+    """Random secrets for local runs, made once and kept in var/ (never in git); fills in new ones."""
     path = var_dir / "dev-secrets.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    values = {
-        "RASA_SHARED_SECRET": secrets.token_urlsafe(32),
-        "CONSOLE_SECRET_KEY": secrets.token_urlsafe(32),
-    }
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: make() for name, make in DEV_SECRETS.items() if name not in values}
+    if missing:
+        values.update(missing)
+        path.write_text(json.dumps(values))
+        path.chmod(0o600)
     return values
 
 
