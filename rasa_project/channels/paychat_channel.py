@@ -6,12 +6,14 @@ may touch, so nobody but bot/ and console/ may choose one), and answers the bot'
 with what the model understood this turn, for the staff console and the transcripts.
 """
 
+import asyncio
 import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -68,6 +70,10 @@ class PaychatInput(InputChannel):
                 error = f"message must be 1..{MAX_MESSAGE_CHARS} characters"
                 return response.json({"error": error}, status=400)
 
+            agent = request.app.ctx.agent
+            if not await _action_server_up(agent):
+                # Rasa would carry on without the actions and answer nothing useful; say so instead.
+                return response.json({"error": "action server unavailable"}, status=503)
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(
@@ -76,11 +82,29 @@ class PaychatInput(InputChannel):
             except Exception:  # the action server down, a model error: the caller must know
                 logger.exception("paychat channel: handling a message failed")
                 return response.json({"error": "assistant unavailable"}, status=503)
-            turn = await _turn_details(request.app.ctx.agent, sender)
+            if not collector.messages:
+                # Every paychat turn answers something; silence means an action failed inside Rasa.
+                logger.error("paychat channel: no reply for sender %s", sender)
+                return response.json({"error": "assistant produced no reply"}, status=503)
+            turn = await _turn_details(agent, sender)
             turn["replies"] = [_reply(m) for m in collector.messages]
             return response.json(turn)
 
         return webhook
+
+
+async def _action_server_up(agent: Any) -> bool:
+    """True when the action server answers its health check (1 s timeout), or none is configured."""
+    endpoint = getattr(agent, "action_endpoint", None)
+    if endpoint is None or not getattr(endpoint, "url", None):
+        return True
+    health_url = endpoint.url.rsplit("/webhook", 1)[0] + "/health"
+    try:
+        timeout = aiohttp.ClientTimeout(total=1.0)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(health_url) as answer:
+            return answer.status == 200
+    except (asyncio.TimeoutError, aiohttp.ClientError):  # not the builtin on Python 3.10
+        return False
 
 
 def _reply(message: dict[str, Any]) -> dict[str, Any]:

@@ -69,3 +69,21 @@ async def test_client_reports_an_unreachable_server() -> None:
             await client.send("tg-1", "hello")
     finally:
         await client.aclose()
+
+
+async def test_action_server_down_is_reported_not_silent(assistant_stack) -> None:
+    """Rasa itself would carry on without the actions; the channel must answer 503 instead."""
+    action_server = assistant_stack.process("action-server")
+    assistant_stack.supervisor.stop(action_server)
+    client = assistant_stack.rasa_client()
+    try:
+        with pytest.raises(AssistantUnavailableError):
+            await client.send("console-1-actions_down", "what do I owe?")
+    finally:
+        assistant_stack.supervisor.start(action_server.spec)
+    try:
+        turn = await client.send("console-1-actions_down", "what do I owe?")
+    finally:
+        await client.aclose()
+    assert turn.parse["intent"]["name"] == "check_bills"
+    assert turn.replies and all(reply.text for reply in turn.replies)
