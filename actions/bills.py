@@ -107,68 +107,42 @@ class ActionCancelPayment(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Cancel the picked (or the one named) payment; otherwise offer pending_payments as buttons."""
+        """Call payments.cancel_pending_payment; render the cancellation or the candidates as buttons."""
         service = get_services()
         picked = tracker.get_slot("payment_id")
+        named = latest_entity_values(tracker, "biller")
         try:
             user_id = await current_user_id(tracker)
-            if picked:
-                return await self._cancel(dispatcher, tracker, user_id, int(picked))
-            pending = await call(service.pending_payments, user_id=user_id)
+            outcome = await call(
+                service.cancel_pending_payment,
+                user_id=user_id,
+                biller_text=named[0] if named else None,
+                payment_id=int(picked) if picked else None,
+            )
         except PaymentsError as error:
             utter_error(dispatcher, tracker, error)
             return [SlotSet("payment_id", None)]
-        if not pending:
+        if outcome.cancelled is not None:
+            dispatcher.utter_message(
+                response="utter_payment_cancelled_named",
+                amount_text=outcome.cancelled.amount_text,
+                biller_name=outcome.cancelled.biller_name,
+            )
+        elif not outcome.candidates:
             dispatcher.utter_message(response="utter_nothing_to_cancel")
-            return []
-        named = await _named_biller(tracker, user_id)
-        matching = [payment for payment in pending if payment.biller_name == named]
-        if len(matching) == 1:
-            # The user named the one scheduled payment to that biller: that is their pick.
-            return await self._cancel(dispatcher, tracker, user_id, matching[0].payment_id)
-        pending = matching or pending
-        buttons = [
-            {
-                "title": response_text(
-                    domain,
-                    "utter_cancel_payment_option",
-                    biller_name=payment.biller_name,
-                    amount_text=payment.amount_text,
-                    date_text=payment.pay_on_text,
-                ),
-                "payload": '/cancel_payment{"payment_id": "' + str(payment.payment_id) + '"}',
-            }
-            for payment in pending
-        ]
-        dispatcher.utter_message(response="utter_ask_payment_to_cancel", buttons=buttons)
-        return []
-
-    @staticmethod
-    async def _cancel(
-        dispatcher: CollectingDispatcher, tracker: Tracker, user_id: int, payment_id: int
-    ) -> list[EventType]:
-        """Cancel one payment via payments.cancel_payment and confirm it to the user."""
-        try:
-            cancelled = await call(get_services().cancel_payment, user_id=user_id, payment_id=payment_id)
-        except PaymentsError as error:
-            utter_error(dispatcher, tracker, error)
-            return [SlotSet("payment_id", None)]
-        dispatcher.utter_message(
-            response="utter_payment_cancelled_named",
-            amount_text=cancelled.amount_text,
-            biller_name=cancelled.biller_name,
-        )
+        else:
+            buttons = [
+                {
+                    "title": response_text(
+                        domain,
+                        "utter_cancel_payment_option",
+                        biller_name=payment.biller_name,
+                        amount_text=payment.amount_text,
+                        date_text=payment.pay_on_text,
+                    ),
+                    "payload": '/cancel_payment{"payment_id": "' + str(payment.payment_id) + '"}',
+                }
+                for payment in outcome.candidates
+            ]
+            dispatcher.utter_message(response="utter_ask_payment_to_cancel", buttons=buttons)
         return [SlotSet("payment_id", None)]
-
-
-async def _named_biller(tracker: Tracker, user_id: int) -> str | None:
-    """The biller name payments resolves the user's words to, if they named one in this message."""
-    named = latest_entity_values(tracker, "biller")
-    if not named:
-        return None
-    try:
-        bill = await call(get_services().find_bill, user_id=user_id, biller_text=named[0])
-    except PaymentsError:
-        # Nothing left to pay on that bill (the schedule reserves it) or no such biller: offer all.
-        return None
-    return bill.biller_name

@@ -48,35 +48,30 @@ class ActionPreparePayment(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Look the bill up again only when the user just named one, then draft and summarise."""
+        """Draft via payments.prepare_payment (replacing the summary shown before) and summarise."""
         service = get_services()
-        events: list[EventType] = []
+        previous = tracker.get_slot("pending_payment_id")
+        bill_id = tracker.get_slot("bill_id")
+        # The bill is looked up again only when the user just named a biller (or none is known yet).
+        named = latest_entity_values(tracker, "biller") or not bill_id
         try:
             user_id = await current_user_id(tracker)
-            previous = tracker.get_slot("pending_payment_id")
-            if previous:
-                # A correction replaces the summary shown before; that draft must not stay confirmable.
-                events.append(SlotSet("pending_payment_id", None))
-                await call(service.cancel_payment, user_id=user_id, payment_id=int(previous))
-            bill_id = tracker.get_slot("bill_id")
-            if latest_entity_values(tracker, "biller") or not bill_id:
-                biller_text = tracker.get_slot("biller") or ""
-                bill = await call(service.find_bill, user_id=user_id, biller_text=biller_text)
-                bill_id = str(bill.id)
             summary = await call(
-                service.draft_payment,
+                service.prepare_payment,
                 user_id=user_id,
-                bill_id=int(bill_id),
+                biller_text=(tracker.get_slot("biller") or "") if named else None,
+                bill_id=int(bill_id) if bill_id else None,
                 amount_text=tracker.get_slot("amount"),
                 date_text=tracker.get_slot("date"),
+                replacing_payment_id=int(previous) if previous else None,
             )
         except PaymentsError as error:
             utter_error(dispatcher, tracker, error)
-            return [*events, SlotSet("pending_payment_id", None), *slots_cleared_after(error)]
+            return [SlotSet("pending_payment_id", None), *slots_cleared_after(error)]
         dispatcher.utter_message(response="utter_payment_summary", summary_text=summary.summary_text)
         return [
             SlotSet("biller", summary.biller_name),
-            SlotSet("bill_id", bill_id),
+            SlotSet("bill_id", str(summary.bill_id)),
             SlotSet("pending_payment_id", str(summary.payment_id)),
             SlotSet("payment_summary", summary.summary_text),
         ]

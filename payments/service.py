@@ -51,6 +51,7 @@ from payments.errors import (
     NoCardError,
     PaymentNotFoundError,
     PaymentNotPendingError,
+    PaymentsError,
     PerPaymentLimitError,
     ScheduleNotFoundError,
     WebhookInvalidError,
@@ -60,6 +61,7 @@ from payments.money import Money, format_money, parse_amount
 from payments.statuses import RESERVING, BillStatus, PaymentStatus, ScheduleStatus, can_transition
 from payments.views import (
     BillView,
+    CancelOutcome,
     PaymentResult,
     PaymentSummary,
     PaymentView,
@@ -184,36 +186,39 @@ class PaymentsService:
     def find_bill(self, *, user_id: int, biller_text: str) -> BillView:
         """The user's open bill from the biller `biller_text` names (alias or fuzzy match)."""
         with self._tx() as session:
-            user = self._user(session, user_id)
-            # Match among the user's own billers first: another user's biller is no candidate.
-            own = session.execute(
-                select(Biller).where(Biller.id.in_(select(Bill.biller_id).where(Bill.user_id == user_id)))
-            ).scalars()
-            candidates = [_candidate(b) for b in own]
+            return self._find_bill(session, user_id, biller_text)
+
+    def _find_bill(self, session: Session, user_id: int, biller_text: str) -> BillView:
+        user = self._user(session, user_id)
+        # Match among the user's own billers first: another user's biller is no candidate.
+        own = session.execute(
+            select(Biller).where(Biller.id.in_(select(Bill.biller_id).where(Bill.user_id == user_id)))
+        ).scalars()
+        candidates = [_candidate(b) for b in own]
+        try:
+            chosen = match_biller(biller_text, candidates)
+        except BillerUnknownError:
+            # A biller we know but this user owes nothing: "no open bill", not "who is that?".
+            everyone = [_candidate(b) for b in session.execute(select(Biller)).scalars()]
             try:
-                chosen = match_biller(biller_text, candidates)
-            except BillerUnknownError:
-                # A biller we know but this user owes nothing: "no open bill", not "who is that?".
-                everyone = [_candidate(b) for b in session.execute(select(Biller)).scalars()]
-                try:
-                    known = match_biller(biller_text, everyone)
-                except BillerAmbiguousError:
-                    raise BillerUnknownError(text=biller_text) from None
-                raise BillNotFoundError(biller=known.name) from None
-            row = session.execute(
-                select(Bill, Biller)
-                .join(Biller, Bill.biller_id == Biller.id)
-                .where(Bill.user_id == user_id, Bill.biller_id == chosen.biller_id)
-                .where(Bill.status.in_(OPEN_BILL_STATUSES))
-                .order_by(Bill.due_date, Bill.id)
-                .limit(1)
-            ).first()
-            if row is None:
-                raise BillNotFoundError(biller=chosen.name)
-            view = self._bill_view(session, row[0], row[1], user.locale)
-            if view.outstanding.amount_minor <= 0:
-                raise BillNotFoundError(biller=chosen.name)
-            return view
+                known = match_biller(biller_text, everyone)
+            except BillerAmbiguousError:
+                raise BillerUnknownError(text=biller_text) from None
+            raise BillNotFoundError(biller=known.name) from None
+        row = session.execute(
+            select(Bill, Biller)
+            .join(Biller, Bill.biller_id == Biller.id)
+            .where(Bill.user_id == user_id, Bill.biller_id == chosen.biller_id)
+            .where(Bill.status.in_(OPEN_BILL_STATUSES))
+            .order_by(Bill.due_date, Bill.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            raise BillNotFoundError(biller=chosen.name)
+        view = self._bill_view(session, row[0], row[1], user.locale)
+        if view.outstanding.amount_minor <= 0:
+            raise BillNotFoundError(biller=chosen.name)
+        return view
 
     # --- drafting and confirming -----------------------------------------------------------------
 
@@ -222,70 +227,110 @@ class PaymentsService:
     ) -> PaymentSummary:
         """Check amount, date, limits and card, and record a draft with the exact consent text."""
         with self._tx() as session:
-            user = self._user(session, user_id)
-            bill, biller = self._owned_bill(session, user_id, bill_id)
-            outstanding = self._outstanding(session, bill)
-            if outstanding.amount_minor <= 0:
-                raise BillNotFoundError(biller=biller.name)
-            if amount_text and amount_text.strip():
-                amount = parse_amount(
-                    amount_text, currency=bill.currency, locale=user.locale, outstanding=outstanding
-                )
-            else:
-                amount = outstanding
-            pay_on = parse_pay_date(
-                date_text,
-                timezone=user.timezone,
-                now=self._clock(),
-                horizon_days=self.config.schedule_horizon_days,
+            return self._draft(session, user_id, bill_id, amount_text, date_text)
+
+    def _draft(
+        self, session: Session, user_id: int, bill_id: int, amount_text: str | None, date_text: str | None
+    ) -> PaymentSummary:
+        user = self._user(session, user_id)
+        bill, biller = self._owned_bill(session, user_id, bill_id)
+        outstanding = self._outstanding(session, bill)
+        if outstanding.amount_minor <= 0:
+            raise BillNotFoundError(biller=biller.name)
+        if amount_text and amount_text.strip():
+            amount = parse_amount(
+                amount_text, currency=bill.currency, locale=user.locale, outstanding=outstanding
             )
-            self._check_amount(session, user, amount=amount, outstanding=outstanding, pay_on=pay_on)
-            card = self._default_card(session, user_id)
-            amount_text_out = format_money(amount, user.locale)
-            pay_on_text = self._date_text(user, pay_on)
-            card_label = _card_label(card)
-            summary = (
-                f"Pay {amount_text_out} to {biller.name} (bill {bill.reference}) "
-                f"with {card_label} {pay_on_text}."
-            )
-            nonce = secrets.token_hex(8)
-            payment = Payment(
-                user_id=user_id,
-                bill_id=bill.id,
-                payment_method_id=card.id,
-                amount_minor=amount.amount_minor,
-                currency=amount.currency,
-                status=P.DRAFT.value,
-                pay_on=pay_on,
-                summary_text=summary,
-                idempotency_key=f"pending-{nonce}",
-            )
-            session.add(payment)
-            session.flush()
-            # Derived from the payment id; the nonce keeps keys unique if a database is ever recreated
-            # while Stripe still remembers old keys.
-            payment.idempotency_key = f"paychat-payment-{payment.id}-{nonce}"
-            append_audit(
-                session,
-                event="payment.drafted",
-                payment_id=payment.id,
-                user_id=user_id,
-                to_status=P.DRAFT.value,
-                data={"bill_id": bill.id, "amount_minor": amount.amount_minor, "currency": amount.currency},
-            )
-            return PaymentSummary(
-                payment_id=payment.id,
-                biller_name=biller.name,
-                amount=amount,
-                amount_text=amount_text_out,
-                card_label=card_label,
-                pay_on=pay_on,
-                pay_on_text=pay_on_text,
-                summary_text=summary,
-                status=P.DRAFT,
-                bill_id=bill.id,
-                is_scheduled=pay_on > today_in(user.timezone, self._clock()),
-            )
+        else:
+            amount = outstanding
+        pay_on = parse_pay_date(
+            date_text,
+            timezone=user.timezone,
+            now=self._clock(),
+            horizon_days=self.config.schedule_horizon_days,
+        )
+        self._check_amount(session, user, amount=amount, outstanding=outstanding, pay_on=pay_on)
+        card = self._default_card(session, user_id)
+        amount_text_out = format_money(amount, user.locale)
+        pay_on_text = self._date_text(user, pay_on)
+        card_label = _card_label(card)
+        summary = (
+            f"Pay {amount_text_out} to {biller.name} (bill {bill.reference}) with {card_label} {pay_on_text}."
+        )
+        nonce = secrets.token_hex(8)
+        payment = Payment(
+            user_id=user_id,
+            bill_id=bill.id,
+            payment_method_id=card.id,
+            amount_minor=amount.amount_minor,
+            currency=amount.currency,
+            status=P.DRAFT.value,
+            pay_on=pay_on,
+            summary_text=summary,
+            idempotency_key=f"pending-{nonce}",
+        )
+        session.add(payment)
+        session.flush()
+        # Derived from the payment id; the nonce keeps keys unique if a database is ever recreated
+        # while Stripe still remembers old keys.
+        payment.idempotency_key = f"paychat-payment-{payment.id}-{nonce}"
+        append_audit(
+            session,
+            event="payment.drafted",
+            payment_id=payment.id,
+            user_id=user_id,
+            to_status=P.DRAFT.value,
+            data={"bill_id": bill.id, "amount_minor": amount.amount_minor, "currency": amount.currency},
+        )
+        return PaymentSummary(
+            payment_id=payment.id,
+            biller_name=biller.name,
+            amount=amount,
+            amount_text=amount_text_out,
+            card_label=card_label,
+            pay_on=pay_on,
+            pay_on_text=pay_on_text,
+            summary_text=summary,
+            status=P.DRAFT,
+            bill_id=bill.id,
+            is_scheduled=pay_on > today_in(user.timezone, self._clock()),
+        )
+
+    def prepare_payment(
+        self,
+        *,
+        user_id: int,
+        biller_text: str | None,
+        bill_id: int | None,
+        amount_text: str | None,
+        date_text: str | None,
+        replacing_payment_id: int | None = None,
+    ) -> PaymentSummary:
+        """Draft a payment on the bill `biller_text` names (else `bill_id`), replacing an earlier draft.
+
+        The replaced draft is cancelled in the same transaction that records the new one, so at most
+        one of them is ever confirmable. When the new draft is refused, the replaced one is still
+        cancelled (the user no longer sees its summary) and the refusal is raised.
+        """
+        try:
+            with self._tx() as session:
+                self._drop_draft(session, user_id, replacing_payment_id)
+                if biller_text and biller_text.strip():
+                    bill_id = self._find_bill(session, user_id, biller_text).id
+                elif bill_id is None:
+                    raise BillerUnknownError(text=biller_text or "")
+                return self._draft(session, user_id, bill_id, amount_text, date_text)
+        except PaymentsError:
+            if replacing_payment_id is not None:
+                with self._tx() as session:
+                    self._drop_draft(session, user_id, replacing_payment_id)
+            raise
+
+    def _drop_draft(self, session: Session, user_id: int, payment_id: int | None) -> None:
+        """Cancel a replaced draft; a missing, foreign, confirmed or cancelled one is left alone."""
+        payment = session.get(Payment, payment_id) if payment_id is not None else None
+        if payment is not None and payment.user_id == user_id and payment.status == P.DRAFT.value:
+            self._cas(session, payment, P.DRAFT, P.CANCELLED, reason="replaced")
 
     def confirm_payment(self, *, user_id: int, payment_id: int, consent_text: str) -> PaymentResult:
         """Approve a draft with the user's consent and charge it (or schedule it for its day).
@@ -319,29 +364,32 @@ class PaymentsService:
     def cancel_payment(self, *, user_id: int, payment_id: int) -> PaymentView:
         """Cancel a draft (or a scheduled payment not yet charged)."""
         with self._tx() as session:
-            payment = self._owned_payment(session, user_id, payment_id)
-            current = P(payment.status)
-            if current == P.DRAFT:
-                moved = self._cas(session, payment, P.DRAFT, P.CANCELLED)
-            elif current == P.APPROVED:
-                schedule = session.execute(
-                    select(ScheduledPayment).where(
-                        ScheduledPayment.payment_id == payment_id,
-                        ScheduledPayment.status == ScheduleStatus.SCHEDULED.value,
-                    )
-                ).scalar_one_or_none()
-                if schedule is None:
-                    raise PaymentNotPendingError(payment_id=payment_id, status=current.value)
-                moved = self._cas(session, payment, P.APPROVED, P.CANCELLED)
-                if moved:
-                    schedule.status = ScheduleStatus.CANCELLED.value
-                    schedule.updated_at = self._clock()
-            else:
+            return self._cancel(session, user_id, payment_id)
+
+    def _cancel(self, session: Session, user_id: int, payment_id: int) -> PaymentView:
+        payment = self._owned_payment(session, user_id, payment_id)
+        current = P(payment.status)
+        if current == P.DRAFT:
+            moved = self._cas(session, payment, P.DRAFT, P.CANCELLED)
+        elif current == P.APPROVED:
+            schedule = session.execute(
+                select(ScheduledPayment).where(
+                    ScheduledPayment.payment_id == payment_id,
+                    ScheduledPayment.status == ScheduleStatus.SCHEDULED.value,
+                )
+            ).scalar_one_or_none()
+            if schedule is None:
                 raise PaymentNotPendingError(payment_id=payment_id, status=current.value)
-            if not moved:
-                raise PaymentNotPendingError(payment_id=payment_id)
-            session.refresh(payment)
-            return self._payment_view(session, payment)
+            moved = self._cas(session, payment, P.APPROVED, P.CANCELLED)
+            if moved:
+                schedule.status = ScheduleStatus.CANCELLED.value
+                schedule.updated_at = self._clock()
+        else:
+            raise PaymentNotPendingError(payment_id=payment_id, status=current.value)
+        if not moved:
+            raise PaymentNotPendingError(payment_id=payment_id)
+        session.refresh(payment)
+        return self._payment_view(session, payment)
 
     def cancel_scheduled_payment(self, *, user_id: int, scheduled_payment_id: int) -> ScheduledPaymentView:
         """Cancel a scheduled payment before its day."""
@@ -355,6 +403,47 @@ class PaymentsService:
             schedule = session.get(ScheduledPayment, scheduled_payment_id)
             assert schedule is not None
             return self._schedule_view(session, schedule)
+
+    def cancel_pending_payment(
+        self, *, user_id: int, biller_text: str | None = None, payment_id: int | None = None
+    ) -> CancelOutcome:
+        """Cancel the payment the user picked or named, or say which scheduled ones they can pick.
+
+        `payment_id` is cancelled as it is. Otherwise, when `biller_text` names the biller of exactly
+        one scheduled payment, that one is cancelled; when it names several, those are the candidates;
+        when it names none of them (or nothing was named), every scheduled payment is a candidate.
+        """
+        with self._tx() as session:
+            if payment_id is not None:
+                return CancelOutcome(cancelled=self._cancel(session, user_id, payment_id), candidates=[])
+            rows = session.execute(
+                select(ScheduledPayment, Biller)
+                .join(Bill, ScheduledPayment.bill_id == Bill.id)
+                .join(Biller, Bill.biller_id == Biller.id)
+                .where(
+                    ScheduledPayment.user_id == user_id,
+                    ScheduledPayment.status == ScheduleStatus.SCHEDULED.value,
+                )
+                .order_by(ScheduledPayment.pay_on, ScheduledPayment.id)
+            ).all()
+            views = [(self._schedule_view(session, schedule), biller) for schedule, biller in rows]
+            everything = [view for view, _ in views]
+            if not biller_text or not views:
+                return CancelOutcome(cancelled=None, candidates=everything)
+            # Only the billers of scheduled payments count: naming another one means "which of these?".
+            billers = {biller.id: biller for _, biller in views}
+            try:
+                chosen = match_biller(biller_text, [_candidate(b) for b in billers.values()])
+            except BillerAmbiguousError as error:
+                named = [view for view, biller in views if biller.name in error.candidates]
+                return CancelOutcome(cancelled=None, candidates=named)
+            except BillerUnknownError:
+                return CancelOutcome(cancelled=None, candidates=everything)
+            named = [view for view, biller in views if biller.id == chosen.biller_id]
+            if len(named) == 1:
+                cancelled = self._cancel(session, user_id, named[0].payment_id)
+                return CancelOutcome(cancelled=cancelled, candidates=[])
+            return CancelOutcome(cancelled=None, candidates=named)
 
     def pending_payments(self, *, user_id: int) -> list[ScheduledPaymentView]:
         """The user's scheduled payments still waiting for their day."""

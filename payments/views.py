@@ -104,6 +104,18 @@ class ScheduledPaymentView:
 
 
 @dataclass(frozen=True)
+class CancelOutcome:
+    """What `cancel_pending_payment` did: cancelled one payment, or found several to choose from.
+
+    Exactly one of these holds: `cancelled` is set; `candidates` is non-empty; or both are empty
+    (nothing is waiting to be cancelled).
+    """
+
+    cancelled: PaymentView | None
+    candidates: list[ScheduledPaymentView]
+
+
+@dataclass(frozen=True)
 class ReconcileReport:
     """What a reconciliation run settled."""
 

@@ -206,9 +206,10 @@ def test_scheduled_payment_waits_for_its_day_and_can_be_cancelled(payments_servi
     assert charged[summary.payment_id] == PaymentStatus.SUCCEEDED
     assert other.payment_id not in charged
     assert payments_service.pending_payments(user_id=user_id) == []
-    assert later.run_due_payments() == [] or summary.payment_id not in {
-        r.payment_id for r in later.run_due_payments()
-    }
+    # One second round: the payment it already charged must not come back (a double charge).
+    again = later.run_due_payments()
+    assert summary.payment_id not in {r.payment_id for r in again}
+    assert payments_service.get_payment(user_id=user_id, payment_id=summary.payment_id).status == "succeeded"
 
 
 def test_find_bill_matches_only_the_users_billers(payments_service: PaymentsService) -> None:
@@ -225,3 +226,115 @@ def test_find_bill_matches_only_the_users_billers(payments_service: PaymentsServ
         payments_service.find_bill(user_id=user_id, biller_text="my water bill").amount_due.amount_minor
         == 3250
     )
+
+
+def _paying_user(service: PaymentsService) -> tuple[int, dict[str, int]]:
+    bills = (("electricity", 8420), ("water", 3250))
+    return make_paying_user(service.session_factory, service.gateway, bills=bills)
+
+
+def test_prepare_payment_names_the_bill_and_replaces_the_draft(payments_service: PaymentsService) -> None:
+    user_id, bills = _paying_user(payments_service)
+    first = payments_service.prepare_payment(
+        user_id=user_id, biller_text="my electricity bill", bill_id=None, amount_text="1", date_text=None
+    )
+    assert first.bill_id == bills["electricity"] and first.status == "draft"
+    # A correction keeps the bill (no biller named) and replaces the first draft.
+    second = payments_service.prepare_payment(
+        user_id=user_id,
+        biller_text=None,
+        bill_id=first.bill_id,
+        amount_text="2",
+        date_text=None,
+        replacing_payment_id=first.payment_id,
+    )
+    assert second.amount.amount_minor == 200 and second.payment_id != first.payment_id
+    assert payments_service.get_payment(user_id=user_id, payment_id=first.payment_id).status == "cancelled"
+    assert payments_service.get_payment(user_id=user_id, payment_id=second.payment_id).status == "draft"
+
+
+def test_a_refused_correction_still_cancels_the_replaced_draft(payments_service: PaymentsService) -> None:
+    user_id, bills = _paying_user(payments_service)
+    shown = payments_service.prepare_payment(
+        user_id=user_id, biller_text=None, bill_id=bills["water"], amount_text="1", date_text=None
+    )
+    with pytest.raises(PaymentsError) as caught:
+        payments_service.prepare_payment(
+            user_id=user_id,
+            biller_text=None,
+            bill_id=bills["water"],
+            amount_text="33 €",
+            date_text=None,
+            replacing_payment_id=shown.payment_id,
+        )
+    assert _code(caught) == "amount_above_outstanding"
+    assert payments_service.get_payment(user_id=user_id, payment_id=shown.payment_id).status == "cancelled"
+    with pytest.raises(PaymentsError) as caught:
+        payments_service.prepare_payment(
+            user_id=user_id, biller_text="dragon taxes", bill_id=None, amount_text=None, date_text=None
+        )
+    assert _code(caught) == "biller_unknown"
+
+
+def test_prepare_never_cancels_a_confirmed_or_foreign_payment(payments_service: PaymentsService) -> None:
+    user_id, bills = _paying_user(payments_service)
+    other, _ = _paying_user(payments_service)
+    paid = payments_service.prepare_payment(
+        user_id=user_id, biller_text=None, bill_id=bills["water"], amount_text="1", date_text=None
+    )
+    assert (
+        payments_service.confirm_payment(
+            user_id=user_id, payment_id=paid.payment_id, consent_text=paid.summary_text
+        ).status
+        == "succeeded"
+    )
+    foreign = payments_service.prepare_payment(
+        user_id=other, biller_text="water", bill_id=None, amount_text="1", date_text=None
+    )
+    for replaced in (paid.payment_id, foreign.payment_id):
+        assert payments_service.prepare_payment(
+            user_id=user_id,
+            biller_text=None,
+            bill_id=bills["water"],
+            amount_text="1",
+            date_text=None,
+            replacing_payment_id=replaced,
+        )
+    assert payments_service.get_payment(user_id=user_id, payment_id=paid.payment_id).status == "succeeded"
+    assert payments_service.get_payment(user_id=other, payment_id=foreign.payment_id).status == "draft"
+
+
+def _schedule(service: PaymentsService, user_id: int, bill_id: int, days: int) -> int:
+    summary = service.prepare_payment(
+        user_id=user_id, biller_text=None, bill_id=bill_id, amount_text="1", date_text=f"in {days} days"
+    )
+    result = service.confirm_payment(user_id=user_id, payment_id=summary.payment_id, consent_text="y")
+    assert result.status == "approved"
+    return summary.payment_id
+
+
+def test_cancel_pending_payment_cancels_or_offers_choices(payments_service: PaymentsService) -> None:
+    user_id, bills = _paying_user(payments_service)
+    nothing = payments_service.cancel_pending_payment(user_id=user_id, biller_text="water")
+    assert nothing.cancelled is None and nothing.candidates == []
+    water = _schedule(payments_service, user_id, bills["water"], 3)
+    power = [_schedule(payments_service, user_id, bills["electricity"], days) for days in (4, 5)]
+    # Naming a biller of several scheduled payments narrows the choice to those.
+    several = payments_service.cancel_pending_payment(user_id=user_id, biller_text="electricity")
+    assert several.cancelled is None and [c.payment_id for c in several.candidates] == power
+    # Naming none of them (or nothing) offers every scheduled payment, soonest first.
+    for text in ("dragon taxes", None):
+        offered = payments_service.cancel_pending_payment(user_id=user_id, biller_text=text)
+        assert offered.cancelled is None and [c.payment_id for c in offered.candidates] == [water, *power]
+    # Naming the biller of exactly one cancels it.
+    named = payments_service.cancel_pending_payment(user_id=user_id, biller_text="my water bill")
+    assert named.cancelled is not None and named.cancelled.payment_id == water and named.candidates == []
+    assert payments_service.get_payment(user_id=user_id, payment_id=water).status == "cancelled"
+    # A picked payment is cancelled as it is; someone else's is "not found".
+    picked = payments_service.cancel_pending_payment(user_id=user_id, payment_id=power[0])
+    assert picked.cancelled is not None and picked.cancelled.status == "cancelled"
+    other, _ = _paying_user(payments_service)
+    with pytest.raises(PaymentsError) as caught:
+        payments_service.cancel_pending_payment(user_id=other, payment_id=power[1])
+    assert _code(caught) == "payment_not_found"
+    assert payments_service.get_payment(user_id=user_id, payment_id=power[1]).status == "approved"
