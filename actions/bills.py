@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from babel.dates import format_date
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -15,11 +13,6 @@ from actions.services import get_services
 from payments.errors import PaymentsError
 
 HISTORY_LIMIT = 10
-
-
-def day_text(day: date | None) -> str:
-    """A short, readable day ("3 Dec") for list lines."""
-    return format_date(day, format="d MMM", locale="en_IE") if day else ""
 
 
 class ActionCheckBills(Action):
@@ -53,7 +46,7 @@ class ActionCheckBills(Action):
                 "utter_open_bill_line",
                 biller_name=bill.biller_name,
                 outstanding_text=bill.outstanding_text or bill.amount_due_text,
-                due_date_text=day_text(bill.due_date),
+                due_date_text=bill.due_date_text,
             )
             for bill in bills
         ]
@@ -86,7 +79,7 @@ class ActionPaymentHistory(Action):
             response_text(
                 domain,
                 "utter_payment_line",
-                date_text=day_text(payment.pay_on),
+                date_text=payment.pay_on_text,
                 biller_name=payment.biller_name,
                 amount_text=payment.amount_text,
                 status_text=response_text(domain, f"utter_status_{payment.status}"),

@@ -666,8 +666,10 @@ class PaymentsService:
             payment = self._owned_payment(session, user_id, payment_id)
             if payment.status != P.DRAFT.value:
                 return False, False
-            user = self._user(session, user_id)
-            # Row lock on PostgreSQL; SQLite transactions are already serialized (BEGIN IMMEDIATE).
+            # Row locks on PostgreSQL (SQLite transactions are already serialized by BEGIN IMMEDIATE):
+            # the user's row serializes the daily limit across all their bills, the bill's row the
+            # outstanding amount. Always user first, then bill, so two approvals never deadlock.
+            user = self._lock_user(session, user_id)
             bill = session.execute(
                 select(Bill).where(Bill.id == payment.bill_id).with_for_update()
             ).scalar_one()
@@ -873,6 +875,15 @@ class PaymentsService:
             raise PaymentNotFoundError(user_id=user_id)
         return user
 
+    def _lock_user(self, session: Session, user_id: int) -> User:
+        """The user's row, locked until the transaction ends (SELECT … FOR UPDATE on PostgreSQL)."""
+        user = session.execute(
+            select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if user is None:
+            raise PaymentNotFoundError(user_id=user_id)
+        return user
+
     def _owned_bill(self, session: Session, user_id: int, bill_id: int) -> tuple[Bill, Biller]:
         row = session.execute(
             select(Bill, Biller).join(Biller, Bill.biller_id == Biller.id).where(Bill.id == bill_id)
@@ -956,6 +967,7 @@ class PaymentsService:
             status=bill.status,
             amount_due_text=format_money(amount_due, locale),
             outstanding_text=format_money(Money(max(0, outstanding.amount_minor), bill.currency), locale),
+            due_date_text=_list_date_text(bill.due_date, locale),
         )
 
     def _biller_name(self, session: Session, bill_id: int) -> str:
@@ -1016,6 +1028,7 @@ class PaymentsService:
             payment_intent_id=payment.payment_intent_id,
             failure_code=payment.failure_code,
             failure_message=payment.failure_message,
+            pay_on_text=_list_date_text(payment.pay_on, user.locale),
         )
 
     def _schedule_view(self, session: Session, schedule: ScheduledPayment) -> ScheduledPaymentView:
@@ -1057,6 +1070,12 @@ def _user_view(user: User) -> UserView:
 
 def _card_label(card: SavedPaymentMethod) -> str:
     return f"{card.brand.capitalize()} •••• {card.last4}"
+
+
+def _list_date_text(day: date, locale: str) -> str:
+    """A day as list lines show it, in the user's locale ("3 Dec 2025", "03.12.2025")."""
+    # Stored days are already the user's calendar days (pay_on is taken in their time zone).
+    return str(format_date(day, format="medium", locale=_babel_locale(locale)))
 
 
 def _babel_locale(locale: str) -> str:

@@ -36,6 +36,8 @@ class BillView:
     status: str
     amount_due_text: str = ""
     outstanding_text: str = ""
+    # The due date in the user's locale (babel "medium", e.g. "3 Dec 2025"), for lists.
+    due_date_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class PaymentView:
     payment_intent_id: str | None
     failure_code: str | None
     failure_message: str | None
+    # The payment's day in the user's locale (babel "medium"), for lists.
+    pay_on_text: str = ""
 
 
 @dataclass(frozen=True)

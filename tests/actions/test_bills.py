@@ -24,7 +24,13 @@ async def test_check_bills_lists_every_open_bill(service: PaymentsService, domai
     assert message["response"] == "utter_open_bills"
     for name in ("Stadtwerke", "Vodafone", "Telekom"):
         assert name in message["bills"]
-    assert "{" not in message["bills"] and "due" in message["bills"]
+    assert "{" not in message["bills"]
+    # Each line carries the due date as payments writes it for the user's locale.
+    user_id = service.user_id_for_sender(sender_id=ALEX)
+    lines = message["bills"].splitlines()
+    for bill in service.open_bills(user_id=user_id):
+        assert bill.due_date_text
+        assert any(bill.biller_name in line and f"due {bill.due_date_text}" in line for line in lines)
 
 
 async def test_check_bills_for_a_named_biller(service: PaymentsService, domain: dict[str, Any]) -> None:
@@ -49,6 +55,8 @@ async def test_history_shows_a_confirmed_payment(service: PaymentsService, domai
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_history"
     assert "Stadtwerke" in message["payments"] and "paid" in message["payments"]
+    [latest, *_] = service.payment_history(user_id=service.user_id_for_sender(sender_id=ALEX))
+    assert message["payments"].splitlines()[0].startswith(f"• {latest.pay_on_text} — ")
 
 
 async def test_schedule_then_cancel(service: PaymentsService, domain: dict[str, Any]) -> None:

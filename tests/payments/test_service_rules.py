@@ -338,3 +338,17 @@ def test_cancel_pending_payment_cancels_or_offers_choices(payments_service: Paym
         payments_service.cancel_pending_payment(user_id=other, payment_id=power[1])
     assert _code(caught) == "payment_not_found"
     assert payments_service.get_payment(user_id=user_id, payment_id=power[1]).status == "approved"
+
+
+def test_list_dates_are_written_in_the_users_locale(payments_service: PaymentsService) -> None:
+    user_id, bills = make_paying_user(
+        payments_service.session_factory, payments_service.gateway, bills=(("water", 3250),), locale="de_DE"
+    )
+    [bill] = payments_service.open_bills(user_id=user_id)
+    assert bill.due_date_text == bill.due_date.strftime("%d.%m.%Y")
+    summary = payments_service.prepare_payment(
+        user_id=user_id, biller_text=None, bill_id=bills["water"], amount_text="1", date_text="in 3 days"
+    )
+    payments_service.confirm_payment(user_id=user_id, payment_id=summary.payment_id, consent_text="y")
+    [payment] = payments_service.payment_history(user_id=user_id)
+    assert payment.pay_on_text == summary.pay_on.strftime("%d.%m.%Y")
