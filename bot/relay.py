@@ -3,7 +3,7 @@
 Every handler that talks to the assistant goes through `relay`. When the assistant is down the
 user is told plainly that the message was not processed, with a "Try again" button that re-sends
 it (kept in memory for that user), so nothing is silently lost and nothing is replayed without
-the user's say-so.
+the user's say-so. A turn that comes back with no reply at all counts as a failure too.
 """
 
 from __future__ import annotations
@@ -92,10 +92,17 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -
             turn = await services.assistant.send(sender_id, text, metadata={"channel": CHANNEL})
     except AssistantUnavailableError:
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
+        turn = None
+    messages = render_turn(turn, user_id=user.id, payloads=services.payloads) if turn else []
+    if turn is None or not messages:
+        # A turn with nothing to show means something failed behind Rasa (an action): silence
+        # would leave the user waiting, so it is reported like an outage, with the same retry.
+        if turn is not None:
+            log.warning("assistant gave no reply for update %s", update.update_id)
         markup = retry_keyboard(text, user_id=user.id, payloads=services.payloads)
         await context.bot.send_message(chat.id, texts.BRAIN_DOWN, reply_markup=markup)
         return
-    for message in render_turn(turn, user_id=user.id, payloads=services.payloads):
+    for message in messages:
         await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
     await record(services, sender_id=sender_id, account=account, text=text, turn=turn)
 

@@ -152,6 +152,25 @@ async def test_assistant_down_says_so_and_try_again_resends_the_message(
     assert assistant.received == [(f"tg-{ALICE}", "pay my rent")]
 
 
+async def test_a_turn_without_replies_counts_as_the_assistant_being_down(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    silent = {"pay my rent": turn(), "pay my water": turn(Reply(text=None))}
+    assistant.answer = lambda text: silent.get(text) or turn(Reply(text=f"echo: {text}"))
+    await fake.send_text(ALICE, "pay my rent")
+    await fake.send_text(ALICE, "pay my water")  # a reply with neither text nor buttons is silence too
+    downs = await fake.wait_for_messages(ALICE, 2)
+    assert [m["text"] for m in downs] == [texts.BRAIN_DOWN, texts.BRAIN_DOWN]
+    [[retry]] = downs[0]["reply_markup"]["inline_keyboard"]
+    assert retry["text"] == texts.TRY_AGAIN
+
+    silent.clear()  # the assistant answers again
+    await fake.tap(ALICE, downs[0], retry["callback_data"])
+    messages = await fake.wait_for_messages(ALICE, 3)
+    assert messages[2]["text"] == "echo: pay my rent"
+    assert [text for _, text in assistant.received] == ["pay my rent", "pay my water", "pay my rent"]
+
+
 async def test_commands_send_intent_payloads_and_start_links_the_user(
     running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant, directory: RecordingDirectory
 ) -> None:

@@ -241,3 +241,33 @@ async def test_rasa_down_then_back(assistant_stack: AssistantStack, engine: Engi
 
     assert "Stadtwerke" in summary["text"]
     assert user_texts(engine, user) == ["/check_bills", "pay my electricity bill"]
+
+
+async def test_action_server_down_then_back(assistant_stack: AssistantStack, engine: Engine) -> None:
+    user = 555006
+    supervisor = assistant_stack.supervisor
+    action_server = assistant_stack.process("action-server")
+    spec = action_server.spec
+    try:
+        async with fake_telegram_server() as fake, bot_on(bot_settings(assistant_stack, fake)):
+            await fake.send_text(user, "/bills")
+            await fake.wait_for(lambda: len(user_texts(engine, user)) == 1, TURN_WAIT)
+
+            # Off a worker thread: stopping and health-checking block, and the bot keeps polling.
+            await asyncio.to_thread(supervisor.stop, action_server)
+            await fake.send_text(user, "pay my electricity bill")
+            down = await fake.wait_for(with_keyboard(fake, user, texts.TRY_AGAIN), TURN_WAIT)
+            assert down["text"] == texts.BRAIN_DOWN
+            assert payments_of(engine, user) == []  # nothing drafted, nothing charged
+
+            await asyncio.to_thread(supervisor.start, spec)
+            await fake.tap(user, down, button(down, texts.TRY_AGAIN))
+            summary = await fake.wait_for(with_keyboard(fake, user, "Confirm"), TURN_WAIT)
+    finally:
+        # Later tests need the action server whatever happened above.
+        if not any(p.spec.name == spec.name for p in supervisor.running):
+            supervisor.start(spec)
+
+    assert "Stadtwerke" in summary["text"]
+    assert [p.status for p in payments_of(engine, user)] == ["draft"]  # waiting for Confirm, not charged
+    assert user_texts(engine, user) == ["/check_bills", "pay my electricity bill"]
