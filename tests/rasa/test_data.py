@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -18,3 +20,30 @@ def test_nothing_to_confirm_offers_buttons_instead_of_a_yes_no_question() -> Non
     # A yes/no question here would be answered "yes", which leads straight back to this response.
     assert "?" not in variant["text"]
     assert {"title": "Pay a bill", "payload": "/pay_bill"} in variant["buttons"]
+
+
+ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+
+
+def _examples(path: Path) -> dict[str, str]:
+    """Plain example text (annotations removed, case and spacing folded) → its file and intent."""
+    found: dict[str, str] = {}
+    for item in YAML(typ="safe").load(path.read_text(encoding="utf-8")).get("nlu") or []:
+        if "intent" not in item:
+            continue
+        for line in str(item.get("examples", "")).splitlines():
+            text = ANNOTATION.sub(r"\1", line.strip().removeprefix("- "))
+            key = " ".join(text.casefold().split())
+            if key:
+                found[key] = f"{path.name}:{item['intent']}"
+    return found
+
+
+def test_no_holdout_example_is_also_a_training_example() -> None:
+    training: dict[str, str] = {}
+    for path in sorted((PROJECT / "data").glob("*.yml")):
+        training.update(_examples(path))
+    holdout = _examples(PROJECT / "nlu_holdout" / "nlu.yml")
+    assert len(holdout) > 100 and len(training) > 300
+    overlap = {text: (where, training[text]) for text, where in holdout.items() if text in training}
+    assert not overlap, overlap
