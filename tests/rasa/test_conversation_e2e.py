@@ -26,12 +26,33 @@ class Chat:
                 text("SELECT id FROM users WHERE telegram_user_id = :t"), {"t": telegram_user_id}
             ).scalar_one()
         engine.dispose()
+        self.database_url = stack.database_url
+        self.user_id = int(user_id)
         self.sender = f"console-{user_id}-{uuid.uuid4().hex[:12]}"
         self.client = stack.rasa_client()
 
     async def say(self, message: str) -> AssistantTurn:
         """Send `message`; return the turn."""
         return await self.client.send(self.sender, message)
+
+    def rows(self, sql: str, **params: object) -> list[dict]:
+        """Rows of `sql` in the stack's database (what the action server actually stored)."""
+        engine = create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                return [dict(row._mapping) for row in connection.execute(text(sql), params)]
+        finally:
+            engine.dispose()
+
+    def payment(self, payment_id: str | int) -> dict:
+        """The payments row behind `payment_id` (it must be this user's)."""
+        [row] = self.rows(
+            "SELECT status, failure_code, failure_message, payment_intent_id FROM payments "
+            "WHERE id = :id AND user_id = :user",
+            id=int(payment_id),
+            user=self.user_id,
+        )
+        return row
 
     async def close(self) -> None:
         """Close the HTTP client."""
@@ -119,21 +140,37 @@ async def test_schedule_then_cancel(alex: Chat) -> None:
     assert "When should I pay" in texts(asked)
     summary = await alex.say("in 3 days")
     assert "Telekom" in texts(summary) and "Confirm" in titles(summary)
+    payment_id = summary.slots["pending_payment_id"]
     scheduled = await alex.say("/affirm")
     assert "All set" in texts(scheduled)
+    assert alex.payment(payment_id)["status"] == "approved"
     offer = await alex.say("cancel my scheduled payment")
-    buttons = [b for reply in offer.replies for b in reply.buttons if "Telekom" in b.title]
-    assert buttons
-    done = await alex.say(buttons[-1].payload)
+    payloads = [b.payload for reply in offer.replies for b in reply.buttons]
+    wanted = f'/cancel_payment{{"payment_id": "{payment_id}"}}'
+    # No biller named, so every scheduled payment is offered (other tests' too): pick this one.
+    assert wanted in payloads
+    done = await alex.say(wanted)
     assert "Cancelled" in texts(done)
+    assert alex.payment(payment_id)["status"] == "cancelled"
+    [schedule] = alex.rows("SELECT status FROM scheduled_payments WHERE payment_id = :id", id=int(payment_id))
+    assert schedule["status"] == "cancelled"
 
 
 async def test_declined_card_shows_the_reason(assistant_stack) -> None:
     dana = Chat(assistant_stack, 100002)
     try:
-        await dana.say("pay 1 euro for water")
+        summary = await dana.say("pay 1 euro for water")
+        payment_id = summary.slots["pending_payment_id"]
+        assert payment_id and "Confirm" in titles(summary)
         declined = await dana.say("/affirm")
-        assert "declined" in texts(declined) and "Nothing was charged" in texts(declined)
+        row = dana.payment(payment_id)
+        assert row["status"] == "failed" and row["failure_message"]
+        succeeded = dana.rows(
+            "SELECT id FROM payments WHERE user_id = :user AND status = 'succeeded'", user=dana.user_id
+        )
+        assert succeeded == []
+        # The reply gives the bank's reason, as stored, and says nothing moved.
+        assert row["failure_message"] in texts(declined) and "Nothing was charged" in texts(declined)
     finally:
         await dana.close()
 
