@@ -2,23 +2,75 @@
 
 The stand-in assistant is only for tests of the bot's own behaviour (rendering, ordering,
 duplicates, failures); the end-to-end tests in test_e2e_telegram.py use the real Rasa stack.
+Every test here runs behind `no_telegram_network`: a PTB request to anything but a loopback
+address (api.telegram.org, say) is refused before it leaves and fails the test.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import ipaddress
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from telegram.request import HTTPXRequest
 
 from bot.app import build_application
 from bot.services import BotServices
 from rasa_client import AssistantTurn, AssistantUnavailableError, Reply
 from settings import Settings
 from tests.helpers.fake_telegram import FakeTelegram, fake_telegram_server, polling
+
+
+class NetworkUsedError(AssertionError):
+    """A test made python-telegram-bot call a host that is not this machine."""
+
+
+@dataclass
+class NetworkGuard:
+    """The PTB requests refused during one test, as `host/method` (the URL carries the token)."""
+
+    refused: list[str] = field(default_factory=list)
+
+    def take(self) -> list[str]:
+        """The refusals so far, forgotten afterwards (for a test that trips the guard on purpose)."""
+        refused, self.refused = self.refused, []
+        return refused
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_telegram_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
+    """Refuse every PTB request to a non-loopback host and fail the test that made one."""
+    guard = NetworkGuard()
+    real_do_request = HTTPXRequest.do_request
+
+    async def guarded(self: HTTPXRequest, url: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        parts = urlsplit(url)
+        if not is_loopback(parts.hostname):
+            where = f"{parts.hostname}/{parts.path.rsplit('/', 1)[-1]}"
+            guard.refused.append(where)
+            # PTB turns this into a NetworkError it may retry or log quietly, so teardown fails too.
+            raise NetworkUsedError(f"offline test tried to reach Telegram at {where}")
+        return await real_do_request(self, url, *args, **kwargs)
+
+    monkeypatch.setattr(HTTPXRequest, "do_request", guarded)
+    yield guard
+    if guard.refused:
+        pytest.fail(f"test tried to reach the network through python-telegram-bot: {guard.refused}")
 
 
 def turn(*replies: Reply) -> AssistantTurn:
