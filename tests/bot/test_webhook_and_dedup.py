@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from bot.app import build_application, webhook_options
 from bot.services import BotServices
-from bot.updates import MemorySeenUpdates, RedisSeenUpdates
+from bot.updates import SEEN_TTL_SECONDS, MemorySeenUpdates, RedisSeenUpdates
 from scripts import procs
 from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, bot_settings
 from tests.helpers.fake_telegram import FakeTelegram
 
 ALICE = 424301
 SECRET = "webhook-secret-" + "x" * 20
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def test_webhook_mode_refuses_to_start_without_a_secret(fake: FakeTelegram) -> None:
@@ -81,17 +84,46 @@ async def test_memory_seen_updates_forgets_the_oldest_beyond_capacity() -> None:
     assert await seen.first_time(1)  # evicted by 3: a redelivery that old is handled again
 
 
-async def test_redis_seen_updates_survive_a_restart() -> None:
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """TEST_REDIS_URL (default a spare database on the local Redis); fails loudly if unreachable."""
+    import redis.asyncio as redis
+
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except redis.RedisError as err:
+        # Not a skip: CI starts Redis, and RedisSeenUpdates would hide its absence behind memory.
+        pytest.fail(f"Redis at {url} is unreachable ({err}); start it or set TEST_REDIS_URL")
+    finally:
+        await client.aclose()
+    yield url
+
+
+@pytest.mark.redis
+async def test_redis_seen_updates_survive_a_restart(redis_url: str) -> None:
+    import redis.asyncio as redis
+
     namespace = f"paychat-test:{secrets.token_hex(6)}"
-    first = RedisSeenUpdates("redis://127.0.0.1:6379/0", namespace)
+    first = RedisSeenUpdates(redis_url, namespace)
     try:
         assert await first.first_time(9001)
         assert not await first.first_time(9001)
     finally:
         await first.aclose()
-    after_restart = RedisSeenUpdates("redis://127.0.0.1:6379/0", namespace)
+    after_restart = RedisSeenUpdates(redis_url, namespace)
     try:
         assert not await after_restart.first_time(9001)
         assert await after_restart.first_time(9002)
     finally:
         await after_restart.aclose()
+    # The ids really are in Redis with a TTL (not in the memory fallback), and are cleaned up.
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = sorted(k.decode() for k in await client.keys(f"{namespace}:*"))
+        assert keys == [f"{namespace}:9001", f"{namespace}:9002"]
+        assert 0 < await client.ttl(keys[0]) <= SEEN_TTL_SECONDS
+        await client.delete(*keys)
+    finally:
+        await client.aclose()
