@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Bill, Biller, SavedPaymentMethod, StripeCustomer, User, utcnow
+from db.models import Bill, Biller, SavedPaymentMethod, StripeCustomer, User
 from payments.gateway import PaymentGateway
 
 VISA_SUCCEEDS = "4242424242424242"
@@ -129,9 +129,13 @@ def ensure_card(
         return
     if not customer_id or not gateway.customer_exists(customer_id):
         customer_id = gateway.create_customer(
-            name=name, user_id=user_id, idempotency_key=f"paychat-customer-{user_id}-{utcnow().timestamp()}"
+            name=name, user_id=user_id, idempotency_key=customer_idempotency_key(user_id)
         )
-    card = gateway.add_test_card(customer_id=customer_id, card_number=card_number)
+    card = gateway.add_test_card(
+        customer_id=customer_id,
+        card_number=card_number,
+        idempotency_key=card_idempotency_key(user_id, customer_id, card_number),
+    )
     with session_factory.begin() as session:
         row = session.execute(select(StripeCustomer).where(StripeCustomer.user_id == user_id)).scalar()
         if row is None:
@@ -155,6 +159,18 @@ def ensure_card(
                 is_default=True,
             )
         )
+
+
+def customer_idempotency_key(user_id: int) -> str:
+    """The key of the Stripe write creating this user's customer: a retry replays the first one."""
+    return f"paychat-customer-{user_id}"
+
+
+def card_idempotency_key(user_id: int, customer_id: str, card_number: str) -> str:
+    """The key of the writes saving this test card for this customer (last four digits only)."""
+    # The customer id is part of it: after a sandbox reset the user's new customer needs the card
+    # again, and an old key would replay the attach to the customer that no longer exists.
+    return f"paychat-card-{user_id}-{customer_id}-{card_number[-4:]}"
 
 
 def _ensure_billers(session: Session) -> None:

@@ -66,8 +66,8 @@ class PaymentGateway(Protocol):
         """True when the processor still knows this customer."""
         ...
 
-    def add_test_card(self, *, customer_id: str, card_number: str) -> CardDetails:
-        """Attach a test card (raw number in the sandbox, a test token on real Stripe)."""
+    def add_test_card(self, *, customer_id: str, card_number: str, idempotency_key: str) -> CardDetails:
+        """Attach a test card (raw number in the sandbox, a test token on real Stripe), keyed for retries."""
         ...
 
     def charge(

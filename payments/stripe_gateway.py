@@ -75,19 +75,24 @@ class StripeGateway:
             return False
         return not bool(getattr(customer, "deleted", False))
 
-    def add_test_card(self, *, customer_id: str, card_number: str) -> CardDetails:
+    def add_test_card(self, *, customer_id: str, card_number: str, idempotency_key: str) -> CardDetails:
         """Attach a test card: from the raw number in the sandbox, from a test token on Stripe."""
+        # Each write carries its own stable key (one key may not be reused with other parameters),
+        # so a retried demo load replays the first answer on real Stripe instead of adding a card.
         if self._sandbox:
             method = self._client.v1.payment_methods.create(
                 {
                     "type": "card",
                     "card": {"number": card_number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
-                }
+                },
+                {"idempotency_key": f"{idempotency_key}-create"},
             )
             method_id = str(method.id)
         else:
             method_id = TEST_TOKENS.get(card_number, "pm_card_visa")
-        attached = self._client.v1.payment_methods.attach(method_id, {"customer": customer_id})
+        attached = self._client.v1.payment_methods.attach(
+            method_id, {"customer": customer_id}, {"idempotency_key": f"{idempotency_key}-attach"}
+        )
         card = attached.card
         if card is None:
             raise ValueError("payment method has no card")
@@ -144,8 +149,13 @@ class StripeGateway:
 
     def find_charge(self, *, idempotency_key: str, customer_id: str) -> ChargeOutcome:
         """Find the PaymentIntent carrying this idempotency key in its metadata."""
+        query: Any = {"limit": 100}
+        if customer_id and not self._sandbox:
+            # Real Stripe: only this customer's PaymentIntents, not every one on the account. The
+            # sandbox answers a filtered list with an error, so it keeps paging through all of them.
+            query["customer"] = customer_id
         try:
-            page = self._client.v1.payment_intents.list({"limit": 100})
+            page = self._client.v1.payment_intents.list(query)
             while True:
                 for intent in page.data:
                     meta = intent.metadata.to_dict() if intent.metadata else {}
@@ -153,9 +163,8 @@ class StripeGateway:
                         return self._outcome(intent)
                 if not page.has_more or not page.data:
                     return ChargeOutcome(status=ChargeStatus.NOT_FOUND)
-                page = self._client.v1.payment_intents.list(
-                    {"limit": 100, "starting_after": page.data[-1].id}
-                )
+                following: Any = {**query, "starting_after": page.data[-1].id}
+                page = self._client.v1.payment_intents.list(following)
         except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError):
             return ChargeOutcome(status=ChargeStatus.UNKNOWN)
 

@@ -43,7 +43,7 @@ class ScriptedGateway:
     def customer_exists(self, customer_id: str) -> bool:
         return True
 
-    def add_test_card(self, *, customer_id: str, card_number: str) -> CardDetails:
+    def add_test_card(self, *, customer_id: str, card_number: str, idempotency_key: str) -> CardDetails:
         raise NotImplementedError
 
     def charge(
