@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_user_id, latest_entity_values, response_text, utter_error
+from actions.common import call, current_user_id, guarded, latest_entity_values, response_text, utter_error
 from actions.services import get_services
 from payments.errors import PaymentsError
 
@@ -22,6 +22,7 @@ class ActionCheckBills(Action):
         """Action name used in domain.yml."""
         return "action_check_bills"
 
+    @guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
@@ -61,6 +62,7 @@ class ActionPaymentHistory(Action):
         """Action name used in domain.yml."""
         return "action_payment_history"
 
+    @guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
@@ -97,6 +99,7 @@ class ActionCancelPayment(Action):
         """Action name used in domain.yml."""
         return "action_cancel_payment"
 
+    @guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:

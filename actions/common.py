@@ -7,7 +7,9 @@ or, for lists built line by line, read a response's text from the domain they re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
@@ -18,6 +20,9 @@ from actions.services import get_services
 from payments.errors import PaymentsError
 
 T = TypeVar("T")
+RunMethod = Callable[[Any, CollectingDispatcher, Tracker, dict[str, Any]], Awaitable[list[EventType]]]
+
+logger = logging.getLogger(__name__)
 
 # Slots that describe the payment in progress; cleared together when it ends.
 PAYMENT_SLOTS = ("biller", "amount", "date", "bill_id", "pending_payment_id", "payment_summary", "payment_id")
@@ -78,6 +83,31 @@ def utter_error(dispatcher: CollectingDispatcher, tracker: Tracker, error: Payme
 def utter_unexpected(dispatcher: CollectingDispatcher) -> None:
     """Apologise for a failure that is not a domain error (the caller logs it)."""
     dispatcher.utter_message(response="utter_error_unexpected")
+
+
+def guarded(run: RunMethod) -> RunMethod:
+    """Wrap an action's `run`: a domain error that escaped is worded by its code; anything else is
+    logged and answered with `utter_error_unexpected` instead of a silent (or HTTP 500) turn."""
+
+    @functools.wraps(run)
+    async def guarded_run(
+        self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        try:
+            return await run(self, dispatcher, tracker, domain)
+        except PaymentsError as error:
+            utter_error(dispatcher, tracker, error)
+        except Exception:
+            logger.exception("action %s failed for sender %s", self.name(), tracker.sender_id)
+            utter_unexpected(dispatcher)
+        # A form whose validation failed asks for the same slot again rather than keep an unchecked value.
+        requested = tracker.get_slot("requested_slot")
+        if tracker.active_loop_name and requested and self.name().startswith("validate_"):
+            return [SlotSet(str(requested), None)]
+        return []
+
+    guarded_run.is_guarded = True  # type: ignore[attr-defined]
+    return guarded_run
 
 
 def slots_cleared_after(error: PaymentsError) -> list[EventType]:

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import response_text
+from actions.common import guarded, response_text
 
 # Not worth offering: the fallback itself, and bare yes/no without a question.
 NOT_OFFERED = {"nlu_fallback", "affirm", "deny", "out_of_scope"}
@@ -22,6 +22,7 @@ class ActionDefaultAskAffirmation(Action):
         """Action name Rasa's TwoStageFallback calls."""
         return "action_default_ask_affirmation"
 
+    @guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:

@@ -8,7 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_user_id, response_text, utter_error
+from actions.common import call, current_user_id, guarded, response_text, utter_error
 from actions.services import get_services
 from payments.errors import PaymentsError
 
@@ -34,6 +34,13 @@ class ValidatePayBillForm(FormValidationAction):
         """Action name used in domain.yml."""
         return "validate_pay_bill_form"
 
+    @guarded
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """rasa-sdk's form validation, with unexpected failures answered (actions.common.guarded)."""
+        return await super().run(dispatcher, tracker, domain)
+
     async def validate_biller(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
@@ -47,6 +54,13 @@ class ValidateSchedulePaymentForm(FormValidationAction):
     def name(self) -> str:
         """Action name used in domain.yml."""
         return "validate_schedule_payment_form"
+
+    @guarded
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """rasa-sdk's form validation, with unexpected failures answered (actions.common.guarded)."""
+        return await super().run(dispatcher, tracker, domain)
 
     async def validate_biller(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -62,6 +76,7 @@ class ActionAskBiller(Action):
         """Rasa's forms call `action_ask_<slot>` when it exists."""
         return "action_ask_biller"
 
+    @guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import (
     call,
     current_user_id,
+    guarded,
     latest_entity_values,
     payment_finished,
     slots_cleared_after,
@@ -45,6 +46,7 @@ class ActionPreparePayment(Action):
         """Action name used in domain.yml."""
         return "action_prepare_payment"
 
+    @guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
@@ -84,6 +86,7 @@ class ActionConfirmPayment(Action):
         """Action name used in domain.yml."""
         return "action_confirm_payment"
 
+    @guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
@@ -118,6 +121,7 @@ class ActionStopPayment(Action):
         """Action name used in domain.yml."""
         return "action_stop_payment"
 
+    @guarded
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
