@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.rasa.conftest import PROJECT, ROOT, run_rasa
+from scripts.train import current_model_path
+from tests.rasa.conftest import PROJECT, run_rasa
 
 pytestmark = pytest.mark.e2e
 
 
-def _current_model() -> Path:
-    """The model `scripts/train.py` trains for this checkout's data and config."""
-    spec = importlib.util.spec_from_file_location("paychat_train", ROOT / "scripts" / "train.py")
-    assert spec and spec.loader
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
-    return Path(train.current_model_path())
-
-
 def test_test_stories_have_no_prediction_errors(spacy_pipeline: Path, tmp_path: Path) -> None:
-    model = _current_model()
+    model = current_model_path()
     if not model.exists():
         pytest.skip(f"no trained model for the current data ({model.name}); run `make train` first")
     result = run_rasa(
