@@ -7,25 +7,30 @@ send the `X-CSRF-Token` header) or HTTP Basic credentials on every request (no C
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from console.auth import log_in, log_out, require, require_unsafe, services_of
 from console.chat import CardNumberRefusedError, TestUserError, chat_turn, test_users
 from console.roles import Role
 from console.staff import StaffView, authenticate
-from console.views import transcript_filters
+from console.views import MAX_ID, MAX_OFFSET, transcript_filters
 from payments import transcripts
 from rasa_client import AssistantUnavailableError
 
 router = APIRouter(prefix="/api")
 SESSION_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+MAX_LIMIT = 500
+# C0 control characters other than tab, newline and carriage return: PostgreSQL refuses NUL in
+# text and JSON, and none of them belongs in a chat message. Lone surrogates cannot be stored either.
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class LoginRequest(BaseModel):
@@ -50,7 +55,17 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     session: str = Field(pattern=SESSION_PATTERN, description="conversation key; a new key starts afresh")
     text: str = Field(min_length=1, max_length=4096, description="the message, or a button payload")
-    user_id: int | None = Field(default=None, ge=1, description="a test user's id; default: Alex Demo")
+    user_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="a test user's id; default: Alex Demo"
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # Checked before Rasa sees the message: refusing it after the turn ran would lose the turn.
+        if _FORBIDDEN_CHARS.search(value):
+            raise ValueError("control characters (other than tab and newline) are not allowed")
+        return value
 
 
 class ButtonOut(BaseModel):
@@ -209,15 +224,15 @@ def api_transcripts(
     _staff: Annotated[StaffView, Depends(require(Role.VIEWER))],
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
-    user_id: Annotated[int | None, Query(ge=1)] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     intent: Annotated[str | None, Query(max_length=100)] = None,
     low_confidence: bool = False,
     threshold: Annotated[float, Query(gt=0, le=1)] = 0.6,
     fallback: bool = False,
     payment_status: Annotated[str | None, Query(max_length=20)] = None,
     kind: Annotated[str | None, Query(pattern="^(test|live)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Any:
     """Conversations matching the filters, most recent first."""
     params = {
@@ -240,7 +255,9 @@ def api_transcripts(
 
 @router.get("/transcripts/{conversation_id}")
 def api_transcript(
-    request: Request, conversation_id: int, _staff: Annotated[StaffView, Depends(require(Role.VIEWER))]
+    request: Request,
+    conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    _staff: Annotated[StaffView, Depends(require(Role.VIEWER))],
 ) -> Any:
     """One conversation with every turn and its annotations."""
     with services_of(request).session_factory() as session:

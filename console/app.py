@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -92,6 +93,12 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
             ]
             return JSONResponse({"detail": _validation_message(exc), "errors": errors}, status_code=422)
         return _error(request, 422, _validation_message(exc))
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> Response:
+        # The database refused a value (NUL in text, a number out of range): the input was bad.
+        log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _error(request, 400, "the request contains a value the database cannot store or compare")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -10,7 +10,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,8 @@ from payments import transcripts
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_LOW_CONFIDENCE = 0.6
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (db/models.py): PostgreSQL refuses anything larger
+MAX_OFFSET = 10**6
 
 
 def _templates(request: Request) -> Jinja2Templates:
@@ -107,21 +109,28 @@ def _parse_day(value: str | None) -> date | None:
         return None
 
 
-def _parse_float(value: str | None) -> float | None:
+def _parse_threshold(value: str | None) -> float:
     try:
-        return float(value) if value else None
+        number = float(value) if value else DEFAULT_LOW_CONFIDENCE
     except ValueError:
+        return DEFAULT_LOW_CONFIDENCE
+    # Also refuses nan and inf, which float() accepts.
+    return number if 0 < number <= 1 else DEFAULT_LOW_CONFIDENCE
+
+
+def _parse_id(value: str | None) -> int | None:
+    # isdigit() alone admits digits int() refuses ("²"); an id beyond BIGINT matches nothing anyway.
+    if not value or len(value) > 30 or not (value.isascii() and value.isdigit()):
         return None
-
-
-def _parse_int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return min(int(value), MAX_ID)
 
 
 def transcript_filters(params: dict[str, str]) -> dict[str, Any]:
     """Keyword arguments for `transcripts.list_conversations` from query parameters; bad ones are ignored."""
     since_day, until_day = _parse_day(params.get("from")), _parse_day(params.get("to"))
-    threshold = _parse_float(params.get("threshold")) or DEFAULT_LOW_CONFIDENCE
+    if until_day == date.max:
+        until_day = None  # "up to the last day there is": the day after would overflow
+    threshold = _parse_threshold(params.get("threshold"))
     kind = params.get("kind", "")
     status = params.get("payment_status") or None
     return {
@@ -129,7 +138,7 @@ def transcript_filters(params: dict[str, str]) -> dict[str, Any]:
         "until": datetime.combine(until_day + timedelta(days=1), datetime.min.time(), UTC)
         if until_day
         else None,
-        "user_id": _parse_int(params.get("user_id")),
+        "user_id": _parse_id(params.get("user_id")),
         "intent": params.get("intent") or None,
         "below_confidence": threshold if params.get("low_confidence") else None,
         "fallback_only": bool(params.get("fallback")),
@@ -157,14 +166,16 @@ def transcripts_page(
             "users": users,
             "statuses": PAYMENT_STATUSES,
             "params": params,
-            "threshold": _parse_float(params.get("threshold")) or DEFAULT_LOW_CONFIDENCE,
+            "threshold": _parse_threshold(params.get("threshold")),
         },
     )
 
 
 @router.get("/transcripts/{conversation_id}")
 def transcript_page(
-    request: Request, conversation_id: int, _staff: Annotated[StaffView, Depends(require(Role.VIEWER))]
+    request: Request,
+    conversation_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    _staff: Annotated[StaffView, Depends(require(Role.VIEWER))],
 ) -> Response:
     """One conversation as a chat, each assistant turn annotated."""
     with services_of(request).session_factory() as session:
