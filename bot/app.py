@@ -81,17 +81,24 @@ def build_application(settings: Settings, services: BotServices | None = None) -
 
 def main() -> None:
     """Run the bot: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
-    configure_logging()
     settings = get_settings()
-    if not settings.telegram_bot_token:
-        raise SystemExit("TELEGRAM_BOT_TOKEN is not set: the Telegram bot has nothing to run as")
-    application = build_application(settings)
+    application = prepare(settings)
     if not settings.telegram_webhook_url:
         log.info("starting long polling")
         application.run_polling(allowed_updates=Update.ALL_TYPES)
         return
     log.info("starting webhook on %s:%s", settings.telegram_webhook_listen, settings.telegram_webhook_port)
     application.run_webhook(**webhook_options(settings))
+
+
+def prepare(
+    settings: Settings, services: BotServices | None = None, log_level: int = logging.INFO
+) -> Application:  # type: ignore[type-arg]
+    """What main() runs before starting: logging (card numbers redacted), then the Application."""
+    configure_logging(log_level)
+    if not settings.telegram_bot_token:
+        raise SystemExit("TELEGRAM_BOT_TOKEN is not set: the Telegram bot has nothing to run as")
+    return build_application(settings, services)
 
 
 def webhook_options(settings: Settings) -> dict[str, Any]:

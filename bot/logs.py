@@ -31,8 +31,15 @@ def install_redaction(*handlers: logging.Handler) -> None:
             handler.addFilter(RedactCardNumbers())
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int = logging.INFO) -> logging.Handler:
     """Log to stderr with card numbers redacted; quiet httpx, whose URLs carry the bot token."""
-    logging.basicConfig(level=level, format=LOG_FORMAT)
+    # Our own handler rather than basicConfig, which does nothing when some handler already
+    # exists: the redacting filter must sit on whatever actually writes the log.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    install_redaction()
+    install_redaction()  # ours and any handler installed before it
+    return handler

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from bot import texts
-from bot.logs import install_redaction
+from bot.app import prepare
+from bot.services import BotServices
+from payments.cards import CARD_PLACEHOLDER
 from rasa_client import AssistantTurn, Button, Reply
-from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, turn
-from tests.helpers.fake_telegram import FakeTelegram
+from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, bot_settings, turn
+from tests.helpers.fake_telegram import FakeTelegram, polling
 
 ALICE = 424201
 BOB = 424202
@@ -110,17 +114,52 @@ async def test_one_users_messages_stay_in_order_while_other_users_go_ahead(
 
 
 async def test_a_card_number_is_deleted_and_never_reaches_the_assistant(
-    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant, caplog: pytest.LogCaptureFixture
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
 ) -> None:
-    caplog.set_level(logging.DEBUG)  # PTB logs whole updates at DEBUG
-    install_redaction(caplog.handler)
     update = await fake.send_text(ALICE, CARD_TEXT)
     [warning] = await fake.wait_for_messages(ALICE, 1)
     assert warning["text"] == texts.CARD_NUMBER_REFUSED
     [delete] = fake.calls_to("deleteMessage", ALICE)
     assert delete.params["message_id"] == update["message"]["message_id"]
     assert assistant.received == []
-    assert "4242 4242" not in caplog.text and "4242424242424242" not in caplog.text
+
+
+@contextmanager
+def logging_restored() -> Iterator[None]:
+    """Undo what configure_logging does to the root logger (pytest's handlers outlive one test)."""
+    root, quiet = logging.getLogger(), logging.getLogger("httpx")
+    handlers, level, quiet_level = list(root.handlers), root.level, quiet.level
+    filters = {handler: list(handler.filters) for handler in handlers}
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        for handler, kept in filters.items():
+            handler.filters[:] = kept
+        root.setLevel(level)
+        quiet.setLevel(quiet_level)
+
+
+async def test_card_numbers_in_ptb_debug_logs_are_redacted_by_the_logging_main_sets_up(
+    fake: FakeTelegram,
+    assistant: ScriptedAssistant,
+    directory: RecordingDirectory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    services = BotServices(assistant=assistant, users=directory, session_factory=None)
+    with logging_restored():
+        # main() is get_settings() + prepare(settings); DEBUG is where PTB logs whole updates.
+        application = prepare(bot_settings(fake), services, log_level=logging.DEBUG)
+        async with polling(application):
+            await fake.send_text(ALICE, CARD_TEXT)
+            await fake.wait_for_messages(ALICE, 1)
+    logged = capsys.readouterr().err.splitlines()
+
+    ptb_debug = [line for line in logged if " DEBUG telegram." in line]
+    assert any("getUpdates" in line and CARD_PLACEHOLDER in line for line in ptb_debug), ptb_debug[-5:]
+    assert not [line for line in logged if "4242 4242" in line or "4242424242424242" in line]
 
 
 async def test_a_card_number_that_cannot_be_deleted_is_still_refused(
