@@ -45,6 +45,7 @@ PAYMENT_STATUSES = (
     "requires_action",
     "unknown",
     "cancelled",
+    "awaiting_approval",
 )
 SCHEDULE_STATUSES = ("scheduled", "executed", "cancelled", "failed")
 STAFF_ROLES = ("viewer", "tester", "admin")

@@ -16,6 +16,8 @@ class PaymentStatus(StrEnum):
     REQUIRES_ACTION = "requires_action"
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
+    # Consented, at or above the second-approval threshold: waits for a staff member's approval.
+    AWAITING_APPROVAL = "awaiting_approval"
 
 
 class BillStatus(StrEnum):
@@ -38,10 +40,12 @@ class ScheduleStatus(StrEnum):
 
 P = PaymentStatus
 
-# Moves only forward. approved → cancelled is a scheduled payment cancelled before its day;
-# requires_action settles after 3-D Secure; unknown settles by reconciliation.
+# Moves only forward. draft → awaiting_approval is a large payment waiting for a second approver
+# (then approved, or rejected → cancelled); approved → cancelled is a scheduled payment cancelled
+# before its day; requires_action settles after 3-D Secure; unknown settles by reconciliation.
 TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    P.DRAFT: frozenset({P.APPROVED, P.CANCELLED}),
+    P.DRAFT: frozenset({P.APPROVED, P.AWAITING_APPROVAL, P.CANCELLED}),
+    P.AWAITING_APPROVAL: frozenset({P.APPROVED, P.CANCELLED}),
     P.APPROVED: frozenset({P.PROCESSING, P.CANCELLED}),
     P.PROCESSING: frozenset({P.SUCCEEDED, P.FAILED, P.REQUIRES_ACTION, P.UNKNOWN}),
     P.REQUIRES_ACTION: frozenset({P.SUCCEEDED, P.FAILED}),
@@ -53,9 +57,10 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 
 TERMINAL: frozenset[PaymentStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 
-# Statuses whose amount counts against the bill's outstanding amount and the daily limit.
+# Statuses whose amount counts against the bill's outstanding amount and the daily limit. A payment
+# awaiting its second approval is consented to: it holds its share until approved or rejected.
 RESERVING: frozenset[PaymentStatus] = frozenset(
-    {P.APPROVED, P.PROCESSING, P.SUCCEEDED, P.REQUIRES_ACTION, P.UNKNOWN}
+    {P.AWAITING_APPROVAL, P.APPROVED, P.PROCESSING, P.SUCCEEDED, P.REQUIRES_ACTION, P.UNKNOWN}
 )
 
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     default_timezone: str = Field("Europe/Berlin", alias="PAYCHAT_DEFAULT_TIMEZONE")
     per_payment_limit_minor: int = Field(200_000, alias="PAYCHAT_PER_PAYMENT_LIMIT_MINOR")
     daily_limit_minor: int = Field(500_000, alias="PAYCHAT_DAILY_LIMIT_MINOR")
+    # Payments at or above this amount wait for a staff member's second approval ("multi-signature").
+    second_approval_minor: int = Field(100_000, alias="PAYCHAT_SECOND_APPROVAL_MINOR")
     schedule_horizon_days: int = Field(365, alias="PAYCHAT_SCHEDULE_HORIZON_DAYS")
     # HMAC key that signs consent records (payments/consent.py); required in production.
     consent_signing_key: str = Field("", alias="PAYCHAT_CONSENT_SIGNING_KEY")

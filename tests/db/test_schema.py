@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, delete, inspect, text, update
+from sqlalchemy import Engine, delete, func, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from db.engine import make_engine
 from db.migrate import downgrade, upgrade
-from db.models import AuditLogEntry, Base, Payment
+from db.models import AuditLogEntry, Base, Consent, Payment, utcnow
 from payments.audit import append_audit, verify_audit_chain
 from tests.helpers.factories import make_bill, make_biller, make_offline_card, make_user
 
@@ -114,3 +114,49 @@ def test_audit_chain_detects_tampering(db_session: Session) -> None:
     db_session.expire_all()
     result = verify_audit_chain(db_session)
     assert not result.ok and result.first_bad_id == middle.id
+
+
+def test_database_accepts_payments_awaiting_approval(db_session: Session) -> None:
+    payment = _payment(db_session, status="awaiting_approval")
+    db_session.add(payment)
+    db_session.flush()
+    assert db_session.get(Payment, payment.id) is not None
+
+
+def test_upgrading_a_filled_database_keeps_its_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'filled.db'}"
+    upgrade(url, "0001")
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        payment = _payment(session, status="approved")
+        session.add(payment)
+        session.flush()
+        session.add(
+            Consent(
+                payment_id=payment.id,
+                user_id=payment.user_id,
+                summary_text="s",
+                confirmation="yes",
+                confirmed_at=utcnow(),
+                signature="sig",
+            )
+        )
+        payment_id = payment.id
+    engine.dispose()
+    # The SQLite rebuild of `payments` must not cascade into the consent that references it.
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        assert session.execute(select(func.count()).select_from(Consent)).scalar_one() == 1
+        assert session.get(Payment, payment_id) is not None
+    with Session(engine) as session, pytest.raises(IntegrityError), session.begin():
+        session.execute(update(Payment).values(status="refunded_maybe"))
+    with Session(engine) as session, session.begin():
+        session.execute(update(Payment).values(status="awaiting_approval"))
+    engine.dispose()
+    downgrade(url, "0001")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        assert session.get(Payment, payment_id).status == "cancelled"  # type: ignore[union-attr]
+        assert session.execute(select(func.count()).select_from(Consent)).scalar_one() == 1
+    engine.dispose()
