@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from console import api, stripe_routes, views
-from console.auth import CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
+from console.auth import SESSION_MAX_AGE, CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
 from console.roles import Role
 from console.services import ConsoleServices, build_services
 from settings import Settings
@@ -31,7 +31,6 @@ from settings import Settings
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "paychat_console"
-SESSION_MAX_AGE = 8 * 60 * 60  # a working day; staff log in again after that
 
 
 def _wants_json(request: Request) -> bool:

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
@@ -24,6 +25,10 @@ from console.staff import StaffView, authenticate, get_staff
 
 SESSION_STAFF = "staff_id"
 SESSION_CSRF = "csrf"
+SESSION_ISSUED = "issued_at"
+SESSION_STAMP = "stamp"
+SESSION_MAX_AGE = 8 * 60 * 60  # a working day; staff log in again after that
+CLOCK_SKEW = 60  # seconds a login stamp may lie in the future (clock adjustments)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -60,11 +65,26 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def _now() -> float:
+    return time.time()
+
+
 def log_in(request: Request, staff: StaffView) -> str:
     """Start a fresh session for `staff` (no fixation) and return its new CSRF token."""
     request.session.clear()
     request.session[SESSION_STAFF] = staff.id
+    request.session[SESSION_ISSUED] = int(_now())
+    request.session[SESSION_STAMP] = staff.credential_stamp
     return csrf_token(request)
+
+
+def _session_is_current(request: Request, staff: StaffView) -> bool:
+    issued = request.session.get(SESSION_ISSUED)
+    stamp = request.session.get(SESSION_STAMP)
+    if not isinstance(issued, int) or not isinstance(stamp, str):
+        return False
+    age = _now() - issued
+    return -CLOCK_SKEW <= age <= SESSION_MAX_AGE and hmac.compare_digest(stamp, staff.credential_stamp)
 
 
 def log_out(request: Request) -> None:
@@ -97,6 +117,8 @@ def _current_staff(request: Request) -> StaffView:
         else:
             staff_id = request.session.get(SESSION_STAFF)
             staff = get_staff(session, staff_id) if isinstance(staff_id, int) else None
+            if staff is not None and not _session_is_current(request, staff):
+                staff = None
             request.state.auth_via = "session"
     if staff is None:
         if credentials is None and SESSION_STAFF in request.session:

@@ -6,10 +6,12 @@ views and the tests each decide their own transaction.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -24,10 +26,17 @@ DEMO_USERNAME = "demo"
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,31}$"
 MIN_PASSWORD_LENGTH = 10
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so a login takes as long either way and does
-# not reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash("paychat-no-such-user")
+
+@cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verified against when the username is unknown, so a login takes as long either way and does
+    # not reveal which usernames exist. Hashed on first use: nothing is computed at import.
+    return _hasher().hash("paychat-no-such-user")
 
 
 class StaffError(ValueError):
@@ -43,6 +52,9 @@ class StaffView:
     role: Role
     is_active: bool
     created_at: datetime
+    # Changes whenever the password hash does; a session remembers it, so a new password ends
+    # every older session. A digest of the (salted) hash, never the hash itself.
+    credential_stamp: str = ""
 
 
 def _view(row: StaffUser) -> StaffView:
@@ -52,12 +64,13 @@ def _view(row: StaffUser) -> StaffView:
         role=Role(row.role),
         is_active=row.is_active,
         created_at=row.created_at,
+        credential_stamp=hashlib.sha256(row.password_hash.encode()).hexdigest()[:32],
     )
 
 
 def hash_password(password: str) -> str:
     """An argon2id hash of `password` with the library's current parameters."""
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def create_staff_user(session: Session, *, username: str, password: str, role: Role | str) -> StaffView:
@@ -83,11 +96,11 @@ def authenticate(session: Session, *, username: str, password: str) -> StaffView
     """The active account whose password matches, or None; upgrades an outdated hash."""
     row = session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
     if row is None or not row.is_active:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return None
     if not _verify(row.password_hash, password):
         return None
-    if _hasher.check_needs_rehash(row.password_hash):
+    if _hasher().check_needs_rehash(row.password_hash):
         row.password_hash = hash_password(password)
         session.flush()
     return _view(row)
@@ -95,7 +108,7 @@ def authenticate(session: Session, *, username: str, password: str) -> StaffView
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
