@@ -60,6 +60,7 @@ from payments.gateway import ChargeOutcome, ChargeStatus, PaymentGateway
 from payments.money import Money, format_money, parse_amount
 from payments.statuses import RESERVING, BillStatus, PaymentStatus, ScheduleStatus, can_transition
 from payments.views import (
+    ApprovalView,
     BillView,
     CancelOutcome,
     PaymentResult,
@@ -100,6 +101,10 @@ class ServiceConfig:
     stripe_webhook_secret: str = ""
     # Signs the sandbox's 3-D Secure challenge links (payments.challenge).
     challenge_signing_key: bytes = DEV_CHALLENGE_KEY.encode()
+    # Payments of at least this many minor units wait for a staff member's second approval.
+    second_approval_minor: int = 100_000
+    # Approvals nobody answered within this many hours are cancelled by `expire_stale_drafts`.
+    approval_expiry_hours: int = 48
 
 
 class PaymentsService:
@@ -369,8 +374,9 @@ class PaymentsService:
     def _cancel(self, session: Session, user_id: int, payment_id: int) -> PaymentView:
         payment = self._owned_payment(session, user_id, payment_id)
         current = P(payment.status)
-        if current == P.DRAFT:
-            moved = self._cas(session, payment, P.DRAFT, P.CANCELLED)
+        if current in (P.DRAFT, P.AWAITING_APPROVAL):
+            # The user may withdraw a large payment while it still waits for its second approval.
+            moved = self._cas(session, payment, current, P.CANCELLED)
         elif current == P.APPROVED:
             schedule = session.execute(
                 select(ScheduledPayment).where(
@@ -473,6 +479,80 @@ class PaymentsService:
         """The current state of one of the user's payments."""
         with self._tx() as session:
             return self._result(session, self._owned_payment(session, user_id, payment_id))
+
+    # --- staff: second approval ("multi-signature") ---------------------------------------------
+
+    def payments_awaiting_approval(self) -> list[ApprovalView]:
+        """Every consented payment waiting for a second approval, oldest first (for staff)."""
+        with self._tx() as session:
+            rows = session.execute(
+                select(Payment, User)
+                .join(User, Payment.user_id == User.id)
+                .where(Payment.status == P.AWAITING_APPROVAL.value)
+                .order_by(Payment.created_at, Payment.id)
+            ).all()
+            return [
+                ApprovalView(
+                    payment_id=payment.id,
+                    user_name=user.name,
+                    biller_name=self._biller_name(session, payment.bill_id),
+                    amount=Money(payment.amount_minor, payment.currency),
+                    amount_text=format_money(Money(payment.amount_minor, payment.currency), user.locale),
+                    pay_on=payment.pay_on,
+                    created_at=payment.created_at,
+                    consent_text=payment.summary_text,
+                )
+                for payment, user in rows
+            ]
+
+    def approve_payment(self, *, payment_id: int, approver: str) -> PaymentResult:
+        """Second approval: awaiting_approval → approved (audited with `approver`), then charge or schedule.
+
+        Approving twice or concurrently charges once: only the call whose compare-and-set wins
+        charges; the others return the payment's result (waiting briefly while it is charged).
+        """
+        with self._tx() as session:
+            payment = session.get(Payment, payment_id)
+            if payment is None:
+                raise PaymentNotFoundError(payment_id=payment_id)
+            user_id = payment.user_id
+            user = self._user(session, user_id)
+            won = self._cas(
+                session,
+                payment,
+                P.AWAITING_APPROVAL,
+                P.APPROVED,
+                audit_event="payment.second_approval",
+                audit_data={"approver": approver[:200]},
+            )
+            if not won:
+                session.refresh(payment)
+                if payment.status in (P.DRAFT.value, P.CANCELLED.value):
+                    raise PaymentNotPendingError(payment_id=payment_id, status=payment.status)
+            scheduled = self._schedule_if_dated(session, payment, user, self._clock()) if won else False
+        if won and not scheduled:
+            return self._charge(payment_id)
+        return self._wait_for_result(user_id, payment_id)
+
+    def reject_payment(self, *, payment_id: int, approver: str, reason: str) -> PaymentView:
+        """Refuse the second approval: awaiting_approval → cancelled, audited with approver and reason."""
+        with self._tx() as session:
+            payment = session.get(Payment, payment_id)
+            if payment is None:
+                raise PaymentNotFoundError(payment_id=payment_id)
+            moved = self._cas(
+                session,
+                payment,
+                P.AWAITING_APPROVAL,
+                P.CANCELLED,
+                audit_event="payment.second_approval_rejected",
+                reason="rejected",
+                audit_data={"approver": approver[:200], "rejection": reason[:500]},
+            )
+            if not moved:
+                session.refresh(payment)
+                raise PaymentNotPendingError(payment_id=payment_id, status=payment.status)
+            return self._payment_view(session, payment)
 
     # --- worker: schedules, reconciliation, 3-D Secure, webhooks --------------------------------
 
@@ -647,8 +727,14 @@ class PaymentsService:
         )
 
     def expire_stale_drafts(self, *, older_than_minutes: int = 30) -> int:
-        """Cancel drafts nobody confirmed in time; returns how many."""
-        cutoff = self._clock() - timedelta(minutes=older_than_minutes)
+        """Cancel drafts nobody confirmed in time and approvals nobody answered in 48 h; returns how many.
+
+        An approval's age counts from the user's consent (`confirmed_at`); the limit is
+        `ServiceConfig.approval_expiry_hours`.
+        """
+        now = self._clock()
+        cutoff = now - timedelta(minutes=older_than_minutes)
+        approval_cutoff = now - timedelta(hours=self.config.approval_expiry_hours)
         count = 0
         with self._tx() as session:
             drafts = session.execute(
@@ -656,6 +742,16 @@ class PaymentsService:
             ).scalars()
             for payment in list(drafts):
                 count += int(self._cas(session, payment, P.DRAFT, P.CANCELLED, reason="expired"))
+            waiting = session.execute(
+                select(Payment).where(
+                    Payment.status == P.AWAITING_APPROVAL.value,
+                    func.coalesce(Payment.confirmed_at, Payment.created_at) <= approval_cutoff,
+                )
+            ).scalars()
+            for payment in list(waiting):
+                count += int(
+                    self._cas(session, payment, P.AWAITING_APPROVAL, P.CANCELLED, reason="approval_expired")
+                )
         return count
 
     # --- the state machine -----------------------------------------------------------------------
@@ -683,7 +779,10 @@ class PaymentsService:
             outstanding = self._outstanding(session, bill)
             self._check_amount(session, user, amount=amount, outstanding=outstanding, pay_on=payment.pay_on)
             now = self._clock()
-            if not self._cas(session, payment, P.DRAFT, P.APPROVED, confirmed_at=now):
+            # Multi-signature: a large payment keeps its consent but waits for a second approver.
+            needs_second = payment.amount_minor >= self.config.second_approval_minor
+            target = P.AWAITING_APPROVAL if needs_second else P.APPROVED
+            if not self._cas(session, payment, P.DRAFT, target, confirmed_at=now):
                 return False, False
             message = consent_message(
                 payment_id=payment.id,
@@ -705,20 +804,26 @@ class PaymentsService:
                     signature=signature,
                 )
             )
-            scheduled = payment.pay_on > today_in(user.timezone, now)
-            if scheduled:
-                session.add(
-                    ScheduledPayment(
-                        user_id=user_id,
-                        bill_id=bill.id,
-                        payment_id=payment.id,
-                        amount_minor=payment.amount_minor,
-                        currency=payment.currency,
-                        pay_on=payment.pay_on,
-                        status=ScheduleStatus.SCHEDULED.value,
-                    )
-                )
-            return True, scheduled
+            if needs_second:
+                return False, False
+            return True, self._schedule_if_dated(session, payment, user, now)
+
+    def _schedule_if_dated(self, session: Session, payment: Payment, user: User, now: datetime) -> bool:
+        """Record the schedule of an approved payment dated after today; True when it is scheduled."""
+        if payment.pay_on <= today_in(user.timezone, now):
+            return False
+        session.add(
+            ScheduledPayment(
+                user_id=payment.user_id,
+                bill_id=payment.bill_id,
+                payment_id=payment.id,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+                pay_on=payment.pay_on,
+                status=ScheduleStatus.SCHEDULED.value,
+            )
+        )
+        return True
 
     def _charge(self, payment_id: int) -> PaymentResult:
         """approved → processing → charge once → succeeded | failed | requires_action | unknown."""
@@ -796,6 +901,7 @@ class PaymentsService:
         *,
         audit_event: str = "payment.transition",
         reason: str | None = None,
+        audit_data: dict[str, Any] | None = None,
         **values: Any,
     ) -> bool:
         """One compare-and-set UPDATE of the status; audited when it wins."""
@@ -812,6 +918,7 @@ class PaymentsService:
         data: dict[str, Any] = {k: v for k, v in values.items() if isinstance(v, str | int) and v is not None}
         if reason:
             data["reason"] = reason
+        data.update(audit_data or {})
         append_audit(
             session,
             event=audit_event,
@@ -998,6 +1105,8 @@ class PaymentsService:
             else f"The payment of {amount_text} to {biller} is being processed.",
             P.CANCELLED: f"The payment of {amount_text} to {biller} was cancelled.",
             P.DRAFT: f"The payment of {amount_text} to {biller} is waiting for your confirmation.",
+            P.AWAITING_APPROVAL: f"The payment of {amount_text} to {biller} needs a second approval; "
+            "it is charged once a staff member approves it.",
         }
         return PaymentResult(
             payment_id=payment.id,
@@ -1110,6 +1219,7 @@ def service_config_from(settings: Any) -> ServiceConfig:
         confirm_wait_seconds=float(settings.stripe_timeout_seconds) + 5,
         stripe_webhook_secret=settings.stripe_webhook_secret,
         challenge_signing_key=_challenge_key(settings),
+        second_approval_minor=int(getattr(settings, "second_approval_minor", 100_000)),
     )
 
 

@@ -120,6 +120,21 @@ class CancelOutcome:
 
 
 @dataclass(frozen=True)
+class ApprovalView:
+    """A consented payment waiting for a staff member's second approval (the console's approvals page)."""
+
+    payment_id: int
+    user_name: str
+    biller_name: str
+    amount: Money
+    amount_text: str
+    pay_on: date
+    created_at: datetime
+    # The exact summary the user confirmed (their consent), so the approver sees what they agreed to.
+    consent_text: str
+
+
+@dataclass(frozen=True)
 class ReconcileReport:
     """What a reconciliation run settled."""
 

@@ -88,7 +88,10 @@ def test_amount_checks_and_limits(payments_service: PaymentsService) -> None:
     strict = PaymentsService(
         session_factory=payments_service.session_factory,
         gateway=payments_service.gateway,
-        config=ServiceConfig(per_payment_limit_minor=150_000, daily_limit_minor=200_000),
+        # No second approval: this test is about the limits, so 1 400,00 € is charged at once.
+        config=ServiceConfig(
+            per_payment_limit_minor=150_000, daily_limit_minor=200_000, second_approval_minor=10_000_000
+        ),
     )
     cases = [
         (bills["water"], "40 €", "amount_above_outstanding"),
