@@ -33,6 +33,11 @@ MAX_LIMIT = 500
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
+def has_control_characters(text: str) -> bool:
+    """True when `text` holds a character the console refuses (see `_FORBIDDEN_CHARS`)."""
+    return _FORBIDDEN_CHARS.search(text) is not None
+
+
 class LoginRequest(BaseModel):
     """Staff credentials."""
 
@@ -63,7 +68,7 @@ class ChatRequest(BaseModel):
     @classmethod
     def _printable(cls, value: str) -> str:
         # Checked before Rasa sees the message: refusing it after the turn ran would lose the turn.
-        if _FORBIDDEN_CHARS.search(value):
+        if has_control_characters(value):
             raise ValueError("control characters (other than tab and newline) are not allowed")
         return value
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from console import api, stripe_routes, views
+from console import api, approvals, stripe_routes, views
 from console.roles import Role
 from tests.console.conftest import PASSWORD, Seed, csrf_of, login
 
@@ -52,6 +52,13 @@ PROTECTED = [
     Route("POST", "/api/logout", Role.VIEWER, body={}),
     Route("GET", "/api/test-users", Role.TESTER),
     Route("POST", "/api/chat", Role.TESTER, body={"session": "s1", "text": "hello"}),
+    # Second approval of large payments: admins only (payment 999 does not exist: a 404 once admitted).
+    Route("GET", "/approvals", Role.ADMIN),
+    Route("POST", "/approvals/999/approve", Role.ADMIN, form={}),
+    Route("POST", "/approvals/999/reject", Role.ADMIN, form={"reason": "looks wrong"}),
+    Route("GET", "/api/approvals", Role.ADMIN),
+    Route("POST", "/api/approvals/999/approve", Role.ADMIN, body={}),
+    Route("POST", "/api/approvals/999/reject", Role.ADMIN, body={"reason": "looks wrong"}),
 ]
 PUBLIC = {
     ("GET", "/healthz"),
@@ -66,10 +73,12 @@ PUBLIC = {
 }
 
 
-ROUTERS = (views, api, stripe_routes)
+ROUTERS = (views, api, approvals, stripe_routes)
 
 
 def _template(path: str) -> str:
+    if "/approvals/" in path:
+        return path.replace("/999/", "/{payment_id}/")
     return path.replace("/999", "/{conversation_id}").replace("/1/", "/{staff_id}/")
 
 
