@@ -6,7 +6,6 @@ in the `payment_summary` slot and passed to `confirm_payment` as the user's cons
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -25,8 +24,6 @@ from actions.common import (
 from actions.services import get_services
 from payments.errors import PaymentsError
 
-logger = logging.getLogger(__name__)
-
 # Which response tells the user how a confirmed payment ended, by PaymentStatus value.
 RESULT_RESPONSES = {
     "succeeded": "utter_payment_succeeded",
@@ -36,6 +33,7 @@ RESULT_RESPONSES = {
     "processing": "utter_payment_processing",
     "unknown": "utter_payment_processing",
     "cancelled": "utter_payment_cancelled",
+    "awaiting_approval": "utter_payment_awaiting_approval",
 }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.paying import ActionConfirmPayment, ActionPreparePayment, ActionStopPayment
+from actions.services import set_services
 from payments.service import PaymentsService
 from tests.actions.conftest import ALEX, DANA, SAM, make_tracker, slot_events
 
@@ -144,3 +146,22 @@ async def test_stop_right_after_leaving_a_form_says_stopped(domain: dict[str, An
     events = [{"event": "user", "text": "stop"}, {"event": "active_loop", "name": None}]
     await ActionStopPayment().run(dispatcher, make_tracker(ALEX, intent="stop", events=events), domain)
     assert dispatcher.messages[0]["response"] == "utter_stopped"
+
+
+async def test_large_payment_waits_for_second_approval(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    strict = PaymentsService(
+        session_factory=service.session_factory,
+        gateway=service.gateway,
+        config=dataclasses.replace(service.config, second_approval_minor=100),
+    )
+    set_services(strict)
+    _, slots = await prepare(domain, biller="internet", amount="2")
+    dispatcher = await confirm(domain, ALEX, slots)
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_payment_awaiting_approval"
+    assert message["amount_text"] == "€2.00"
+    user_id = service.user_id_for_sender(sender_id=ALEX)
+    result = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
+    assert result.status == "awaiting_approval" and result.payment_intent_id is None
