@@ -97,6 +97,7 @@ class ActionConfirmPayment(Action):
                 user_id=user_id,
                 payment_id=int(tracker.get_slot("pending_payment_id")),
                 consent_text=tracker.get_slot("payment_summary") or "",
+                confirmation=str((tracker.latest_message or {}).get("text") or ""),
             )
         except PaymentsError as error:
             utter_error(dispatcher, tracker, error)

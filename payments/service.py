@@ -337,15 +337,19 @@ class PaymentsService:
         if payment is not None and payment.user_id == user_id and payment.status == P.DRAFT.value:
             self._cas(session, payment, P.DRAFT, P.CANCELLED, reason="replaced")
 
-    def confirm_payment(self, *, user_id: int, payment_id: int, consent_text: str) -> PaymentResult:
+    def confirm_payment(
+        self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = ""
+    ) -> PaymentResult:
         """Approve a draft with the user's consent and charge it (or schedule it for its day).
 
+        `consent_text` is the summary the user was shown; `confirmation` is what they sent to
+        confirm it (the button's payload or their words), kept in the signed consent.
         Idempotent: a repeated or concurrent call returns the first call's result and never
         charges twice.
         """
         if not consent_text or not consent_text.strip():
             raise ConsentMissingError(payment_id=payment_id)
-        approved_now, scheduled = self._approve(user_id, payment_id, consent_text)
+        approved_now, scheduled = self._approve(user_id, payment_id, confirmation.strip() or consent_text)
         if approved_now and not scheduled:
             return self._charge(payment_id)
         return self._wait_for_result(user_id, payment_id)

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
 from actions.paying import ActionConfirmPayment, ActionPreparePayment, ActionStopPayment
 from actions.services import set_services
+from db.models import Consent
 from payments.service import PaymentsService
 from tests.actions.conftest import ALEX, DANA, SAM, make_tracker, slot_events
 
@@ -165,3 +167,17 @@ async def test_large_payment_waits_for_second_approval(
     user_id = service.user_id_for_sender(sender_id=ALEX)
     result = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
     assert result.status == "awaiting_approval" and result.payment_intent_id is None
+
+
+async def test_the_consent_keeps_the_summary_shown_and_the_users_tap(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    _, slots = await prepare(domain, biller="phone", amount="1")
+    tracker = make_tracker(ALEX, slots=slots, intent="affirm", text="/affirm")
+    await ActionConfirmPayment().run(CollectingDispatcher(), tracker, domain)
+    with service.session_factory() as session:
+        consent = session.execute(
+            select(Consent).where(Consent.payment_id == int(slots["pending_payment_id"]))
+        ).scalar_one()
+    assert consent.summary_text == slots["payment_summary"]
+    assert consent.confirmation == "/affirm"
