@@ -61,7 +61,8 @@ class AssistantTurn:
         }
 
 
-def _turn_from_json(body: dict[str, Any]) -> AssistantTurn:
+def turn_from_json(body: dict[str, Any]) -> AssistantTurn:
+    """An AssistantTurn from the channel's (or the console API's) JSON answer."""
     replies = [
         Reply(
             text=item.get("text"),
@@ -114,7 +115,7 @@ class RasaClient:
         if response.status_code >= 500:
             raise AssistantUnavailableError(f"Rasa server answered {response.status_code}")
         response.raise_for_status()
-        return _turn_from_json(response.json())
+        return turn_from_json(response.json())
 
     async def is_ready(self) -> bool:
         """True when the Rasa server answers and has a model loaded."""

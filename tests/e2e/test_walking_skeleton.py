@@ -1,72 +1,18 @@
 """The walking skeleton: a bill paid end to end by chat, through the console's JSON API.
 
+The console (tests/helpers/stack.py `console_api`) runs as a process, as `make run` starts it.
+
 Real console process, real Rasa server with the trained model, real action server, real Stripe
 sandbox driven by the `stripe` SDK, and the database the demo data was loaded into.
 """
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from scripts import procs
-
 pytestmark = pytest.mark.e2e
-PASSWORD = "walking-skeleton-pw-1"
-
-
-@dataclass
-class ConsoleAPI:
-    """The console's JSON API as an API client (HTTP Basic) would use it."""
-
-    base_url: str
-
-    def chat(self, session: str, message: str) -> dict:
-        response = httpx.post(
-            f"{self.base_url}/api/chat",
-            json={"session": session, "text": message},
-            auth=("skeleton", PASSWORD),
-            timeout=90,
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-@pytest.fixture(scope="module")
-def console_api(assistant_stack, tmp_path_factory) -> Iterator[ConsoleAPI]:
-    """The console process (as `make run` starts it) bound to the test stack."""
-    port = procs.free_port()
-    env = dict(
-        assistant_stack.env, CONSOLE_PORT=str(port), CONSOLE_SECRET_KEY="skeleton-test-cookie-key-0123"
-    )
-    subprocess.run(
-        [
-            str(procs.APP_PYTHON),
-            "-m",
-            "console.cli",
-            "create-user",
-            "skeleton",
-            "--role",
-            "tester",
-            "--password",
-            PASSWORD,
-        ],
-        env=env,
-        cwd=procs.ROOT,
-        check=True,
-        capture_output=True,
-    )
-    supervisor = procs.Supervisor(tmp_path_factory.mktemp("console-log"), env)
-    supervisor.start(procs.console_spec("127.0.0.1", port))
-    try:
-        yield ConsoleAPI(f"http://127.0.0.1:{port}")
-    finally:
-        supervisor.stop_all()
 
 
 def _payment_rows(database_url: str) -> list[dict]:

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from rasa_client import RasaClient
+from rasa_client import AssistantTurn, RasaClient, turn_from_json
 from scripts import procs
 from scripts.train import current_model_path
 from settings import Settings
@@ -48,6 +50,70 @@ class AssistantStack:
         proc = self.process(name)
         self.supervisor.stop(proc)
         self.supervisor.start(proc.spec)
+
+
+CONSOLE_TESTER = ("e2e_tester", "e2e-tester-password-1")
+
+
+@dataclass
+class ConsoleAPI:
+    """The staff console's JSON API as an API client (HTTP Basic, role tester) uses it."""
+
+    base_url: str
+
+    def chat(self, session: str, message: str, user_id: int | None = None) -> dict[str, Any]:
+        """POST /api/chat and return the JSON answer (asserting 200)."""
+        response = httpx.post(
+            f"{self.base_url}/api/chat",
+            json=_chat_body(session, message, user_id),
+            auth=CONSOLE_TESTER,
+            timeout=90,
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def achat(self, session: str, message: str, user_id: int | None = None) -> AssistantTurn:
+        """POST /api/chat from async code; return the answer as an AssistantTurn."""
+        async with httpx.AsyncClient(timeout=90, auth=CONSOLE_TESTER) as client:
+            response = await client.post(
+                f"{self.base_url}/api/chat", json=_chat_body(session, message, user_id)
+            )
+        assert response.status_code == 200, response.text
+        return turn_from_json(response.json())
+
+
+def _chat_body(session: str, message: str, user_id: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"session": session, "text": message}
+    if user_id is not None:
+        body["user_id"] = user_id
+    return body
+
+
+@pytest.fixture(scope="session")
+def console_api(
+    assistant_stack: AssistantStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConsoleAPI]:
+    """The console process, started as `make run` starts it, bound to the test stack."""
+    port = procs.free_port()
+    env = dict(assistant_stack.env, CONSOLE_PORT=str(port), CONSOLE_SECRET_KEY=secrets.token_urlsafe(24))
+    username, password = CONSOLE_TESTER
+    procs.run_checked(
+        [
+            str(procs.APP_PYTHON),
+            "-m",
+            "console.cli",
+            "create-user",
+            username,
+            "--role",
+            "tester",
+            "--password",
+            password,
+        ],
+        env=env,
+    )
+    with procs.supervised(tmp_path_factory.mktemp("console-log"), env) as supervisor:
+        supervisor.start(procs.console_spec("127.0.0.1", port))
+        yield ConsoleAPI(f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture(scope="session")

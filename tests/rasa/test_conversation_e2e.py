@@ -1,4 +1,4 @@
-"""Conversations through the real stack: paychat channel → Rasa (trained model) → actions → sandbox.
+"""Conversations through the real stack: console API → paychat channel → Rasa → actions → sandbox.
 
 Each test talks as a demo user in its own console session (`console-<user id>-<session>`), so
 the Rasa trackers never mix; amounts are small because the demo bills are shared by the session.
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 class Chat:
     """One conversation with the assistant as a demo user."""
 
-    def __init__(self, stack, telegram_user_id: int) -> None:
+    def __init__(self, stack, telegram_user_id: int, console) -> None:
         engine = create_engine(stack.database_url)
         with engine.connect() as connection:
             user_id = connection.execute(
@@ -28,12 +28,13 @@ class Chat:
         engine.dispose()
         self.database_url = stack.database_url
         self.user_id = int(user_id)
-        self.sender = f"console-{user_id}-{uuid.uuid4().hex[:12]}"
-        self.client = stack.rasa_client()
+        self.session = uuid.uuid4().hex[:12]
+        self.sender = f"console-{user_id}-{self.session}"
+        self.console = console
 
     async def say(self, message: str) -> AssistantTurn:
-        """Send `message`; return the turn."""
-        return await self.client.send(self.sender, message)
+        """Send `message` through the console's JSON API; return the turn."""
+        return await self.console.achat(self.session, message, user_id=self.user_id)
 
     def rows(self, sql: str, **params: object) -> list[dict]:
         """Rows of `sql` in the stack's database (what the action server actually stored)."""
@@ -55,8 +56,7 @@ class Chat:
         return row
 
     async def close(self) -> None:
-        """Close the HTTP client."""
-        await self.client.aclose()
+        """Nothing to close: each turn uses its own HTTP client."""
 
 
 def texts(turn: AssistantTurn) -> str:
@@ -70,8 +70,8 @@ def titles(turn: AssistantTurn) -> list[str]:
 
 
 @pytest.fixture
-async def alex(assistant_stack):
-    chat = Chat(assistant_stack, 100001)
+async def alex(assistant_stack, console_api):
+    chat = Chat(assistant_stack, 100001, console_api)
     yield chat
     await chat.close()
 
@@ -156,8 +156,8 @@ async def test_schedule_then_cancel(alex: Chat) -> None:
     assert schedule["status"] == "cancelled"
 
 
-async def test_declined_card_shows_the_reason(assistant_stack) -> None:
-    dana = Chat(assistant_stack, 100002)
+async def test_declined_card_shows_the_reason(assistant_stack, console_api) -> None:
+    dana = Chat(assistant_stack, 100002, console_api)
     try:
         summary = await dana.say("pay 1 euro for water")
         payment_id = summary.slots["pending_payment_id"]
@@ -175,8 +175,8 @@ async def test_declined_card_shows_the_reason(assistant_stack) -> None:
         await dana.close()
 
 
-async def test_three_d_secure_shows_the_link(assistant_stack) -> None:
-    sam = Chat(assistant_stack, 100003)
+async def test_three_d_secure_shows_the_link(assistant_stack, console_api) -> None:
+    sam = Chat(assistant_stack, 100003, console_api)
     try:
         await sam.say("pay 1 € to the internet")
         link = await sam.say("/affirm")
