@@ -50,6 +50,8 @@ PAYMENT_STATUSES = (
 SCHEDULE_STATUSES = ("scheduled", "executed", "cancelled", "failed")
 STAFF_ROLES = ("viewer", "tester", "admin")
 CHANNELS = ("telegram", "console")
+# The final outcomes a user is told about after their own turn (payments.statuses.NotificationKind).
+NOTIFICATION_KINDS = ("payment_succeeded", "payment_failed", "payment_cancelled_by_staff")
 
 
 def utcnow() -> datetime:
@@ -212,6 +214,21 @@ class ScheduledPayment(Base):
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Notification(Base):
+    """Outbox row: tell a user a payment's final outcome; written with the status change, sent later."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # NULL until delivered; the sender claims a row with a compare-and-set on `sent_at IS NULL`.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class AuditLogEntry(Base):
