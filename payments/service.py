@@ -27,6 +27,7 @@ from db.models import (
     Bill,
     Biller,
     Consent,
+    Notification,
     Payment,
     ProcessedWebhookEvent,
     SavedPaymentMethod,
@@ -58,11 +59,19 @@ from payments.errors import (
 )
 from payments.gateway import ChargeOutcome, ChargeStatus, PaymentGateway
 from payments.money import Money, format_money, parse_amount
-from payments.statuses import RESERVING, BillStatus, PaymentStatus, ScheduleStatus, can_transition
+from payments.statuses import (
+    RESERVING,
+    BillStatus,
+    NotificationKind,
+    PaymentStatus,
+    ScheduleStatus,
+    can_transition,
+)
 from payments.views import (
     ApprovalView,
     BillView,
     CancelOutcome,
+    NotificationView,
     PaymentResult,
     PaymentSummary,
     PaymentView,
@@ -82,6 +91,8 @@ SETTLED_BY_GATEWAY = {
     ChargeStatus.REQUIRES_ACTION: P.REQUIRES_ACTION,
     ChargeStatus.UNKNOWN: P.UNKNOWN,
 }
+# Final statuses the user hears about later when they were reached outside their own chat turn.
+NOTIFIED_OUTCOMES = {P.SUCCEEDED: NotificationKind.SUCCEEDED, P.FAILED: NotificationKind.FAILED}
 
 
 @dataclass(frozen=True)
@@ -351,7 +362,8 @@ class PaymentsService:
             raise ConsentMissingError(payment_id=payment_id)
         approved_now, scheduled = self._approve(user_id, payment_id, confirmation.strip() or consent_text)
         if approved_now and not scheduled:
-            return self._charge(payment_id)
+            # The user is waiting in chat: the result is their reply, so no notification for it.
+            return self._charge(payment_id, user_waiting=True)
         return self._wait_for_result(user_id, payment_id)
 
     def schedule_payment(self, *, user_id: int, payment_id: int, consent_text: str) -> ScheduledPaymentView:
@@ -535,7 +547,7 @@ class PaymentsService:
                     raise PaymentNotPendingError(payment_id=payment_id, status=payment.status)
             scheduled = self._schedule_if_dated(session, payment, user, self._clock()) if won else False
         if won and not scheduled:
-            return self._charge(payment_id)
+            return self._charge(payment_id, user_waiting=False)
         return self._wait_for_result(user_id, payment_id)
 
     def reject_payment(self, *, payment_id: int, approver: str, reason: str) -> PaymentView:
@@ -556,6 +568,8 @@ class PaymentsService:
             if not moved:
                 session.refresh(payment)
                 raise PaymentNotPendingError(payment_id=payment_id, status=payment.status)
+            # The user was told they would hear back: the outbox row commits with the cancellation.
+            self._notify(session, payment, NotificationKind.CANCELLED_BY_STAFF)
             return self._payment_view(session, payment)
 
     # --- worker: schedules, reconciliation, 3-D Secure, webhooks --------------------------------
@@ -583,7 +597,7 @@ class PaymentsService:
                 )
                 if _rowcount(moved) != 1:
                     continue
-            results.append(self._charge(payment_id))
+            results.append(self._charge(payment_id, user_waiting=False))
         return results
 
     def reconcile_unknown_payments(self, *, older_than_seconds: float = 60.0) -> ReconcileReport:
@@ -758,6 +772,47 @@ class PaymentsService:
                 )
         return count
 
+    # --- notifications (the outbox the Telegram bot delivers) -----------------------------------
+
+    def pending_notifications(self, *, limit: int = 50) -> list[NotificationView]:
+        """Undelivered notifications of users reachable on Telegram, oldest first."""
+        with self._tx() as session:
+            rows = session.execute(
+                select(Notification, Payment, User, Biller.name)
+                .join(Payment, Notification.payment_id == Payment.id)
+                .join(User, Notification.user_id == User.id)
+                .join(Bill, Payment.bill_id == Bill.id)
+                .join(Biller, Bill.biller_id == Biller.id)
+                .where(Notification.sent_at.is_(None), User.telegram_user_id.is_not(None))
+                .order_by(Notification.id)
+                .limit(max(1, min(limit, 500)))
+            ).all()
+            return [
+                NotificationView(
+                    id=note.id,
+                    user_id=user.id,
+                    payment_id=payment.id,
+                    telegram_user_id=user.telegram_user_id,
+                    kind=NotificationKind(note.kind),
+                    biller_name=str(biller_name),
+                    amount_text=format_money(Money(payment.amount_minor, payment.currency), user.locale),
+                    failure_message=payment.failure_message,
+                    locale=user.locale,
+                )
+                for note, payment, user, biller_name in rows
+            ]
+
+    def mark_notification_sent(self, *, notification_id: int) -> bool:
+        """Record a notification as delivered; False when it already was (compare-and-set on sent_at)."""
+        with self._tx() as session:
+            result = session.execute(
+                update(Notification)
+                .where(Notification.id == notification_id, Notification.sent_at.is_(None))
+                .values(sent_at=self._clock())
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
+
     # --- the state machine -----------------------------------------------------------------------
 
     def _approve(self, user_id: int, payment_id: int, consent_text: str) -> tuple[bool, bool]:
@@ -829,8 +884,11 @@ class PaymentsService:
         )
         return True
 
-    def _charge(self, payment_id: int) -> PaymentResult:
-        """approved → processing → charge once → succeeded | failed | requires_action | unknown."""
+    def _charge(self, payment_id: int, *, user_waiting: bool = False) -> PaymentResult:
+        """approved → processing → charge once → succeeded | failed | requires_action | unknown.
+
+        `user_waiting`: the user is in the confirming chat turn and reads the result there.
+        """
         with self._tx() as session:
             payment = session.get(Payment, payment_id)
             assert payment is not None
@@ -855,7 +913,9 @@ class PaymentsService:
         with self._tx() as session:
             payment = session.get(Payment, payment_id)
             assert payment is not None
-            self._settle(session, payment, P.PROCESSING, outcome, event="payment.charged")
+            self._settle(
+                session, payment, P.PROCESSING, outcome, event="payment.charged", user_waiting=user_waiting
+            )
             session.refresh(payment)
             return self._result(session, payment)
 
@@ -867,8 +927,14 @@ class PaymentsService:
         outcome: ChargeOutcome,
         *,
         event: str,
+        user_waiting: bool = False,
     ) -> bool:
-        """Move `payment` from `expected` to what the gateway said, updating the bill on success."""
+        """Move `payment` from `expected` to what the gateway said, updating the bill on success.
+
+        A final outcome reached while the user is not `user_waiting` in their confirming chat turn
+        (approval, schedule, webhook, return page, reconciliation) queues a notification in the
+        same transaction, so a committed outcome is never left untold and a rolled-back one is never told.
+        """
         new = SETTLED_BY_GATEWAY.get(outcome.status, P.UNKNOWN)
         if new == expected or not can_transition(expected, new):
             return False
@@ -894,7 +960,18 @@ class PaymentsService:
                 BillStatus.PAID if int(paid) >= bill.amount_due_minor else BillStatus.PARTIALLY_PAID
             ).value
             bill.updated_at = self._clock()
+        kind = NOTIFIED_OUTCOMES.get(new)
+        if kind is not None and not user_waiting:
+            self._notify(session, payment, kind)
         return True
+
+    def _notify(self, session: Session, payment: Payment, kind: NotificationKind) -> None:
+        """Queue a notification in the caller's transaction (the outbox the bot delivers)."""
+        session.add(
+            Notification(
+                user_id=payment.user_id, payment_id=payment.id, kind=kind.value, created_at=self._clock()
+            )
+        )
 
     def _cas(
         self,

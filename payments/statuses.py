@@ -38,6 +38,14 @@ class ScheduleStatus(StrEnum):
     FAILED = "failed"
 
 
+class NotificationKind(StrEnum):
+    """The final outcome a user is told about when it happened outside their own chat turn."""
+
+    SUCCEEDED = "payment_succeeded"
+    FAILED = "payment_failed"
+    CANCELLED_BY_STAFF = "payment_cancelled_by_staff"
+
+
 P = PaymentStatus
 
 # Moves only forward. draft → awaiting_approval is a large payment waiting for a second approver

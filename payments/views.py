@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from payments.money import Money
-from payments.statuses import PaymentStatus
+from payments.statuses import NotificationKind, PaymentStatus
 
 
 @dataclass(frozen=True)
@@ -140,3 +140,19 @@ class ReconcileReport:
 
     checked: int
     settled: dict[int, PaymentStatus]
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    """An undelivered notification of a payment's final outcome, with what its message needs."""
+
+    id: int
+    user_id: int
+    payment_id: int
+    telegram_user_id: int | None
+    kind: NotificationKind
+    biller_name: str
+    # The amount formatted for the user's locale ("€84.20", "84,20 €").
+    amount_text: str
+    failure_message: str | None
+    locale: str
