@@ -6,7 +6,9 @@ that checks Telegram's X-Telegram-Bot-Api-Secret-Token header against TELEGRAM_W
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import suppress
 from typing import Any, Final
 from urllib.parse import urlparse
 
@@ -22,6 +24,7 @@ from telegram.ext import (
 
 from bot import handlers
 from bot.logs import configure_logging
+from bot.notify import run_notifier
 from bot.relay import SERVICES
 from bot.services import BotServices, build_services
 from bot.updates import MemorySeenUpdates, OrderedUpdateProcessor, RedisSeenUpdates, SeenUpdates
@@ -29,6 +32,7 @@ from settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+NOTIFIER: Final = "notifier"  # bot_data key of the task delivering the notifications outbox
 HTTP_VERSION: Final = "1.1"  # PTB warns about HTTP/2 against a non-official base_url (tests, proxies)
 
 
@@ -43,9 +47,19 @@ def build_application(settings: Settings, services: BotServices | None = None) -
     """The bot's Application; services are built in post_init unless given (tests)."""
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
-        application.bot_data[SERVICES] = services or build_services(settings)
+        built = application.bot_data[SERVICES] = services or build_services(settings)
+        if built.notifications is not None:
+            application.bot_data[NOTIFIER] = asyncio.create_task(
+                run_notifier(application.bot, built.notifications, settings.telegram_notify_interval_seconds),
+                name="paychat-notifier",
+            )
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        notifier: asyncio.Task[None] | None = application.bot_data.pop(NOTIFIER, None)
+        if notifier is not None:
+            notifier.cancel()
+            with suppress(asyncio.CancelledError):
+                await notifier
         built: BotServices | None = application.bot_data.pop(SERVICES, None)
         if built is not None and services is None:
             await built.aclose()

@@ -1,5 +1,6 @@
 """What the bot needs at run time, built once in post_init: the assistant client, the payments
-service (to create/link users), database sessions for transcripts, and small in-memory state.
+service (to create/link users and to read the notifications outbox), database sessions for
+transcripts, and small in-memory state.
 
 Tests may hand `build_application` their own `BotServices` (e.g. a stand-in assistant).
 """
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.notify import NotificationSource
 from bot.rendering import PayloadStore
 from db.engine import make_engine, make_session_factory
 from rasa_client import AssistantTurn, RasaClient
@@ -56,6 +58,8 @@ class BotServices:
     users: UserDirectory | None
     session_factory: sessionmaker[Session] | None
     engine: Engine | None = None
+    # Where payment outcomes to tell users come from; None: no notifier runs (stand-in tests).
+    notifications: NotificationSource | None = None
     payloads: PayloadStore = field(default_factory=PayloadStore)
     known_users: dict[int, KnownUser] = field(default_factory=dict)
     tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
@@ -83,9 +87,11 @@ def build_services(settings: Settings) -> BotServices:
     from payments.service import build_service
 
     engine = make_engine(settings.effective_database_url)
+    payments = build_service(settings)
     return BotServices(
         assistant=RasaClient(settings.rasa_url, settings.rasa_shared_secret, settings.rasa_timeout_seconds),
-        users=build_service(settings),
+        users=payments,
+        notifications=payments,
         session_factory=make_session_factory(engine),
         engine=engine,
     )

@@ -27,3 +27,16 @@ ALREADY_DONE = "Already done."
 CHOOSE = "Please choose:"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute."
 UNKNOWN_COMMAND = "I don't know that command. Try /help, /bills, /history or /cancel."
+
+# What the bot says by itself when a payment settles after the chat turn (the notifications outbox),
+# by `payments.statuses.NotificationKind` value. Placeholders: amount, biller, reason.
+NOTIFICATIONS = {
+    "payment_succeeded": "✅ Your payment of {amount} to {biller} went through.",
+    "payment_failed": (
+        "❌ Your payment of {amount} to {biller} didn't go through: {reason} Nothing was charged."
+    ),
+    "payment_cancelled_by_staff": (
+        "Your payment of {amount} to {biller} was not approved, nothing was charged."
+    ),
+}
+NOTIFICATION_NO_REASON = "the card processor declined it."

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = Field("", alias="TELEGRAM_WEBHOOK_SECRET")
     telegram_webhook_listen: str = Field("127.0.0.1", alias="TELEGRAM_WEBHOOK_LISTEN")
     telegram_webhook_port: int = Field(8443, alias="TELEGRAM_WEBHOOK_PORT")
+    # How often the bot looks for payment outcomes to tell users (the notifications outbox).
+    telegram_notify_interval_seconds: float = Field(5.0, gt=0, alias="TELEGRAM_NOTIFY_INTERVAL_SECONDS")
     demo_mode: bool = Field(True, alias="PAYCHAT_DEMO_MODE")
 
     # Money and limits (integer minor units of the user's currency).

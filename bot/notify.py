@@ -1,0 +1,71 @@
+"""Telling users on Telegram how a payment ended when it settled after their chat turn.
+
+payments/ writes a notification row in the same transaction as the status change (the outbox);
+this loop reads the undelivered ones every few seconds, sends each as a message and then marks it
+sent. Delivery is at least once: a send that fails (or a crash between send and mark) leaves the
+row for the next round, and one chat's failure never holds up the others in the round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from bot import texts
+
+log = logging.getLogger(__name__)
+
+
+class NotificationSource(Protocol):
+    """The part of `payments.service.PaymentsService` the notifier uses."""
+
+    def pending_notifications(self, *, limit: int = 50) -> list[Any]:
+        """Undelivered notifications of users reachable on Telegram, oldest first."""
+        ...
+
+    def mark_notification_sent(self, *, notification_id: int) -> bool:
+        """Record one as delivered; False when it already was."""
+        ...
+
+
+def notification_text(note: Any) -> str:
+    """The message for one `payments.views.NotificationView`."""
+    reason = (note.failure_message or "").strip() or texts.NOTIFICATION_NO_REASON
+    if reason[-1] not in ".!?":
+        reason += "."
+    template = texts.NOTIFICATIONS[str(note.kind)]
+    return template.format(amount=note.amount_text, biller=note.biller_name, reason=reason)
+
+
+async def deliver_pending(bot: Bot, source: NotificationSource) -> int:
+    """Send every pending notification once; returns how many were sent and marked."""
+    delivered = 0
+    for note in await asyncio.to_thread(source.pending_notifications):
+        if note.telegram_user_id is None:
+            continue
+        try:
+            await bot.send_message(chat_id=note.telegram_user_id, text=notification_text(note))
+        except TelegramError as error:
+            # Left unsent: the next round tries again. No message text in the log, only ids.
+            log.warning("notification %s to user %s not sent: %s", note.id, note.user_id, error)
+            continue
+        if await asyncio.to_thread(source.mark_notification_sent, notification_id=note.id):
+            delivered += 1
+    return delivered
+
+
+async def run_notifier(bot: Bot, source: NotificationSource, interval_seconds: float) -> None:
+    """Deliver pending notifications every `interval_seconds` until cancelled."""
+    while True:
+        try:
+            await deliver_pending(bot, source)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A database hiccup must not end the loop: the rows wait for the next round.
+            log.exception("notification round failed")
+        await asyncio.sleep(interval_seconds)

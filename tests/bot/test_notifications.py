@@ -1,0 +1,150 @@
+"""The notifier: the real bot (PTB) against the fake Telegram server and the real payments service
+on the test database and the sandbox. A payment a staff member approves after the chat turn is
+told to its user exactly once; a chat Telegram refuses keeps its notification for the next round
+without holding up anyone else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+from typing import Any
+
+from bot.notify import notification_text
+from bot.services import BotServices
+from db.models import User
+from payments.service import PaymentsService
+from payments.statuses import NotificationKind, PaymentStatus
+from payments.views import NotificationView
+from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, bot_running, bot_settings
+from tests.helpers.factories import make_paying_user
+from tests.helpers.fake_telegram import FakeTelegram, _ApiError
+
+# Telegram ids of their own, away from the demo users and from tests/payments.
+_telegram_ids = itertools.count(740_000_001)
+ROUND_SECONDS = 0.1
+
+
+class BlockingTelegram(FakeTelegram):
+    """The fake Bot API, refusing sendMessage to the chats in `blocked` like a user who blocked the bot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocked: set[int] = set()
+
+    def _answer(self, method: str, p: dict[str, Any]) -> Any:
+        if method == "sendMessage" and p.get("chat_id") in self.blocked:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+        return super()._answer(method, p)
+
+
+def _approving_service(base: PaymentsService) -> PaymentsService:
+    """The session's service, with a threshold low enough that an 84.20 € bill waits for approval."""
+    return PaymentsService(
+        session_factory=base.session_factory,
+        gateway=base.gateway,
+        config=dataclasses.replace(base.config, second_approval_minor=5_000),
+    )
+
+
+def _awaiting_approval(service: PaymentsService) -> tuple[int, int]:
+    """A Telegram user's 84.20 € payment, consented and waiting for staff; (telegram id, payment id)."""
+    user_id, bills = make_paying_user(service.session_factory, service.gateway)
+    telegram_id = next(_telegram_ids)
+    with service.session_factory.begin() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        user.telegram_user_id = telegram_id
+    summary = service.draft_payment(
+        user_id=user_id, bill_id=bills["electricity"], amount_text=None, date_text=None
+    )
+    result = service.confirm_payment(user_id=user_id, payment_id=summary.payment_id, consent_text="yes")
+    assert result.status == PaymentStatus.AWAITING_APPROVAL
+    return telegram_id, result.payment_id
+
+
+def _services(service: PaymentsService) -> BotServices:
+    return BotServices(
+        assistant=ScriptedAssistant(), users=RecordingDirectory(), session_factory=None, notifications=service
+    )
+
+
+async def test_an_approved_payment_is_told_once_with_amount_and_biller(
+    payments_service: PaymentsService, fake: FakeTelegram
+) -> None:
+    service = _approving_service(payments_service)
+    telegram_id, payment_id = await asyncio.to_thread(_awaiting_approval, service)
+    settings = bot_settings(fake, TELEGRAM_NOTIFY_INTERVAL_SECONDS=str(ROUND_SECONDS))
+    async with bot_running(settings, _services(service)):
+        await asyncio.sleep(3 * ROUND_SECONDS)
+        assert fake.sent_messages(telegram_id) == []  # nothing to tell while it waits for staff
+
+        result = await asyncio.to_thread(service.approve_payment, payment_id=payment_id, approver="staff:ana")
+        assert result.status == PaymentStatus.SUCCEEDED
+        [message] = await fake.wait_for_messages(telegram_id, 1)
+        await asyncio.sleep(10 * ROUND_SECONDS)  # later rounds find nothing more for this user
+
+    assert message["text"] == f"✅ Your payment of €84.20 to {result.biller_name} went through."
+    assert len(fake.sent_messages(telegram_id)) == 1
+    pending = await asyncio.to_thread(service.pending_notifications, limit=500)
+    assert all(n.payment_id != payment_id for n in pending)
+
+
+async def test_a_refused_chat_keeps_its_notification_and_does_not_block_others(
+    payments_service: PaymentsService,
+) -> None:
+    service = _approving_service(payments_service)
+    blocked_id, blocked_payment = await asyncio.to_thread(_awaiting_approval, service)
+    other_id, other_payment = await asyncio.to_thread(_awaiting_approval, service)
+    # The refused one is approved first, so it comes first in every round.
+    await asyncio.to_thread(service.reject_payment, payment_id=blocked_payment, approver="a", reason="x")
+    await asyncio.to_thread(service.reject_payment, payment_id=other_payment, approver="a", reason="x")
+
+    fake = BlockingTelegram()
+    fake.blocked.add(blocked_id)
+    await fake.start()
+    try:
+        settings = bot_settings(fake, TELEGRAM_NOTIFY_INTERVAL_SECONDS=str(ROUND_SECONDS))
+        async with bot_running(settings, _services(service)):
+            [told] = await fake.wait_for_messages(other_id, 1)
+            await fake.wait_for(lambda: len(fake.calls_to("sendMessage", blocked_id)) >= 3)
+            assert fake.sent_messages(blocked_id) == []
+
+            fake.blocked.clear()  # unblocked: the next round delivers it, once
+            [late] = await fake.wait_for_messages(blocked_id, 1)
+            await asyncio.sleep(5 * ROUND_SECONDS)
+    finally:
+        await fake.stop()
+
+    assert "was not approved, nothing was charged" in told["text"] and "€84.20" in told["text"]
+    assert "was not approved, nothing was charged" in late["text"] and "€84.20" in late["text"]
+    assert len(fake.sent_messages(other_id)) == 1 and len(fake.sent_messages(blocked_id)) == 1
+
+
+def _view(kind: NotificationKind, failure_message: str | None) -> NotificationView:
+    return NotificationView(
+        id=1,
+        user_id=1,
+        payment_id=1,
+        telegram_user_id=1,
+        kind=kind,
+        biller_name="Stadtwerke",
+        amount_text="€84.20",
+        failure_message=failure_message,
+        locale="en_IE",
+    )
+
+
+def test_a_failure_is_told_with_its_reason() -> None:
+    told = notification_text(_view(NotificationKind.FAILED, "Your card was declined"))
+    assert told == (
+        "❌ Your payment of €84.20 to Stadtwerke didn't go through: Your card was declined. "
+        "Nothing was charged."
+    )
+    assert "declined it." in notification_text(_view(NotificationKind.FAILED, None))
+
+
+def test_every_kind_has_a_text() -> None:
+    for kind in NotificationKind:
+        assert "€84.20" in notification_text(_view(kind, None))
