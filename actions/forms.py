@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -27,46 +28,41 @@ async def resolve_biller(
     return {"biller": bill.biller_name, "bill_id": str(bill.id)}
 
 
-class ValidatePayBillForm(FormValidationAction):
+class _BillerFormValidation(FormValidationAction, ABC):
+    """A form whose biller must name one of the user's open bills (the rest is payments' job)."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """Action name used in domain.yml."""
+
+    @guarded
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """rasa-sdk's form validation, with unexpected failures answered (actions.common.guarded)."""
+        return await super().run(dispatcher, tracker, domain)
+
+    async def validate_biller(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The named biller must have an open bill."""
+        return await resolve_biller(slot_value, dispatcher, tracker)
+
+
+class ValidatePayBillForm(_BillerFormValidation):
     """Validates pay_bill_form."""
 
     def name(self) -> str:
         """Action name used in domain.yml."""
         return "validate_pay_bill_form"
 
-    @guarded
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        """rasa-sdk's form validation, with unexpected failures answered (actions.common.guarded)."""
-        return await super().run(dispatcher, tracker, domain)
 
-    async def validate_biller(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> dict[str, Any]:
-        """The named biller must have an open bill."""
-        return await resolve_biller(slot_value, dispatcher, tracker)
-
-
-class ValidateSchedulePaymentForm(FormValidationAction):
+class ValidateSchedulePaymentForm(_BillerFormValidation):
     """Validates schedule_payment_form (the date is checked by payments when drafting)."""
 
     def name(self) -> str:
         """Action name used in domain.yml."""
         return "validate_schedule_payment_form"
-
-    @guarded
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        """rasa-sdk's form validation, with unexpected failures answered (actions.common.guarded)."""
-        return await super().run(dispatcher, tracker, domain)
-
-    async def validate_biller(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> dict[str, Any]:
-        """The named biller must have an open bill."""
-        return await resolve_biller(slot_value, dispatcher, tracker)
 
 
 class ActionAskBiller(Action):
