@@ -108,7 +108,7 @@ class ServiceConfig:
     default_timezone: str = "Europe/Berlin"
     default_currency: str = "EUR"
     # How long a second confirmation waits for the first one's charge to settle.
-    confirm_wait_seconds: float = 15.0
+    confirm_wait: timedelta = timedelta(seconds=15)
     stripe_webhook_secret: str = ""
     # Signs the sandbox's 3-D Secure challenge links (payments.challenge).
     challenge_signing_key: bytes = DEV_CHALLENGE_KEY.encode()
@@ -600,9 +600,9 @@ class PaymentsService:
             results.append(self._charge(payment_id, user_waiting=False))
         return results
 
-    def reconcile_unknown_payments(self, *, older_than_seconds: float = 60.0) -> ReconcileReport:
+    def reconcile_unknown_payments(self, *, older_than: timedelta = timedelta(seconds=60)) -> ReconcileReport:
         """Settle `unknown` (and long-stuck `processing`) payments by asking the gateway by their key."""
-        cutoff = self._clock() - timedelta(seconds=older_than_seconds)
+        cutoff = self._clock() - older_than
         with self._tx() as session:
             stuck = session.execute(
                 select(Payment.id).where(
@@ -1014,7 +1014,7 @@ class PaymentsService:
 
     def _wait_for_result(self, user_id: int, payment_id: int) -> PaymentResult:
         """The payment's result, waiting briefly while another call is still charging it."""
-        deadline = time.monotonic() + self.config.confirm_wait_seconds
+        deadline = time.monotonic() + self.config.confirm_wait.total_seconds()
         while True:
             with self._tx() as session:
                 payment = self._owned_payment(session, user_id, payment_id)
@@ -1297,7 +1297,7 @@ def service_config_from(settings: Any) -> ServiceConfig:
         default_locale=settings.default_locale,
         default_timezone=settings.default_timezone,
         default_currency=settings.default_currency,
-        confirm_wait_seconds=float(settings.stripe_timeout_seconds) + 5,
+        confirm_wait=timedelta(seconds=settings.stripe_timeout_seconds + 5),
         stripe_webhook_secret=settings.stripe_webhook_secret,
         challenge_signing_key=_challenge_key(settings),
         second_approval_minor=int(getattr(settings, "second_approval_minor", 100_000)),

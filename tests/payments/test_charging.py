@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import stripe
@@ -131,7 +132,7 @@ def test_timeout_leaves_payment_unknown_then_reconciles(
     silent = PaymentsService(
         session_factory=payments_service.session_factory,
         gateway=sandbox_gateway(silent_server.base_url, timeout_seconds=0.5),
-        config=ServiceConfig(confirm_wait_seconds=1),
+        config=ServiceConfig(confirm_wait=timedelta(seconds=1)),
     )
     summary = silent.draft_payment(
         user_id=user_id, bill_id=bills["electricity"], amount_text=None, date_text=None
@@ -143,7 +144,7 @@ def test_timeout_leaves_payment_unknown_then_reconciles(
     # The unknown payment still reserves the bill: nothing else can be charged for it meanwhile.
     assert payments_service.open_bills(user_id=user_id) == []
     # Stripe never got the request: reconciliation (with the real sandbox) finds no charge → failed.
-    report = payments_service.reconcile_unknown_payments(older_than_seconds=0)
+    report = payments_service.reconcile_unknown_payments(older_than=timedelta(0))
     assert report.settled[summary.payment_id] == PaymentStatus.FAILED
     assert _intents_for(stripe_sandbox, payments_service, summary.payment_id) == []
 
@@ -166,7 +167,7 @@ def test_reconcile_finds_a_charge_made_before_the_answer_was_lost(payments_servi
             .where(Payment.id == summary.payment_id)
             .values(status="unknown", payment_intent_id=None)
         )
-    report = payments_service.reconcile_unknown_payments(older_than_seconds=0)
+    report = payments_service.reconcile_unknown_payments(older_than=timedelta(0))
     assert report.settled[summary.payment_id] == PaymentStatus.SUCCEEDED
     refreshed = payments_service.get_payment(user_id=user_id, payment_id=summary.payment_id)
     assert refreshed.payment_intent_id == result.payment_intent_id

@@ -9,6 +9,7 @@ chain verifies.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from itertools import pairwise
 
 import pytest
@@ -118,7 +119,7 @@ def test_state_machine_invariants(db_engine: Engine, examples: int) -> None:
             self.service = PaymentsService(
                 session_factory=session_factory,
                 gateway=self.gateway,
-                config=ServiceConfig(confirm_wait_seconds=0),
+                config=ServiceConfig(confirm_wait=timedelta(0)),
             )
             self.payment_ids: list[int] = []
 
@@ -166,7 +167,7 @@ def test_state_machine_invariants(db_engine: Engine, examples: int) -> None:
         @rule(settle=SETTLEMENTS)
         def reconcile(self, settle: ChargeStatus) -> None:
             self.gateway.settle_to = settle
-            self.service.reconcile_unknown_payments(older_than_seconds=0)
+            self.service.reconcile_unknown_payments(older_than=timedelta(0))
 
         @rule(data=st.data(), settle=SETTLEMENTS)
         def refresh(self, data: st.DataObject, settle: ChargeStatus) -> None:
