@@ -76,8 +76,11 @@ def action_server_spec(port: int) -> ProcessSpec:
     )
 
 
-def rasa_spec(model: Path, port: int, action_url: str) -> ProcessSpec:
-    """The Rasa server, loopback only, with paychat's secret-checking channel and no open API."""
+def rasa_spec(model: Path, port: int, action_url: str, tracker_db: Path) -> ProcessSpec:
+    """The Rasa server, loopback only, with paychat's secret-checking channel and no open API.
+
+    Conversations are kept in the SQLite file `tracker_db`, so a restart loses none of them.
+    """
     return ProcessSpec(
         name="rasa",
         argv=[
@@ -95,7 +98,11 @@ def rasa_spec(model: Path, port: int, action_url: str) -> ProcessSpec:
             "endpoints.yml",
         ],
         cwd=ROOT / "rasa_project",
-        env={"PYTHONPATH": str(ROOT / "rasa_project"), "ACTION_ENDPOINT_URL": action_url},
+        env={
+            "PYTHONPATH": str(ROOT / "rasa_project"),
+            "ACTION_ENDPOINT_URL": action_url,
+            "RASA_TRACKER_DB": str(tracker_db),
+        },
         health_url=f"http://127.0.0.1:{port}/webhooks/paychat/health",
         ready_timeout=180,
     )

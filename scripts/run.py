@@ -96,7 +96,9 @@ def main() -> int:
             rows.append(("action server", f"http://127.0.0.1:{settings.action_server_port}"))
             out.print("[bold]starting[/] Rasa server (loading the model takes ~20 s)")
             rasa_port = int(settings.rasa_url.rsplit(":", 1)[1].split("/")[0])
-            supervisor.start(procs.rasa_spec(model, rasa_port, action_url))
+            supervisor.start(
+                procs.rasa_spec(model, rasa_port, action_url, settings.var_dir / "rasa-tracker.db")
+            )
             rows.append(("Rasa server (secret-checked channel only)", settings.rasa_url))
             out.print("[bold]starting[/] staff console")
             supervisor.start(procs.console_spec(settings.console_host, settings.console_port))

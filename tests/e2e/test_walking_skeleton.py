@@ -70,3 +70,17 @@ def test_pay_the_electricity_bill_by_chat(assistant_stack, console_api) -> None:
     console_api.chat("skeleton_1", titles["Confirm"])
     again = [p for p in _payment_rows(assistant_stack.database_url) if p["status"] == "succeeded"]
     assert len(again) == len([p for p in before if p["status"] == "succeeded"]) + 1
+
+
+def test_a_rasa_restart_mid_conversation_loses_nothing(assistant_stack, console_api) -> None:
+    summary = console_api.chat("restart_1", "pay 3 euros of my phone bill")
+    [reply] = [r for r in summary["replies"] if r["buttons"]]
+    assert "Vodafone" in reply["text"] and "3.00" in reply["text"]
+    payment_id = int(summary["slots"]["pending_payment_id"])
+
+    assistant_stack.restart("rasa")  # the conversation is in the SQLite tracker store, not in RAM
+
+    receipt = console_api.chat("restart_1", "/affirm")
+    assert "Done" in " ".join(r["text"] or "" for r in receipt["replies"])
+    [row] = [p for p in _payment_rows(assistant_stack.database_url) if p["id"] == payment_id]
+    assert row["status"] == "succeeded" and row["amount_minor"] == 300

@@ -162,7 +162,7 @@ def start_assistant_stack(workdir: Path, model: Path) -> Iterator[AssistantStack
         supervisor.start(procs.sandbox_spec(sandbox_port))
         procs.run_checked([str(procs.APP_PYTHON), "-m", "payments.demo"], env=env)
         supervisor.start(procs.action_server_spec(action_port))
-        supervisor.start(procs.rasa_spec(model, rasa_port, action_url))
+        supervisor.start(procs.rasa_spec(model, rasa_port, action_url, workdir / "rasa-tracker.db"))
         yield AssistantStack(
             rasa_url=rasa_url,
             rasa_secret=secret,
