@@ -8,7 +8,7 @@ the demo data.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,14 +127,26 @@ def assistant_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assist
 
 
 @contextmanager
-def start_assistant_stack(workdir: Path, model: Path) -> Iterator[AssistantStack]:
-    """Start sandbox, demo database, action server and Rasa server on free ports under `workdir`."""
+def start_assistant_stack(
+    workdir: Path,
+    model: Path,
+    *,
+    database_url: str | None = None,
+    via: Callable[[str, str], str] | None = None,
+) -> Iterator[AssistantStack]:
+    """Start sandbox, demo database, action server and Rasa server on free ports under `workdir`.
+
+    `database_url` defaults to a SQLite file in `workdir`. `via(name, url)` may return another
+    address through which the others reach the sandbox ("stripe-sandbox") or the action server
+    ("action-server"): the benchmarks put fault-injecting proxies there.
+    """
     sandbox_port, action_port, rasa_port = procs.free_port(), procs.free_port(), procs.free_port()
     secret = secrets.token_urlsafe(24)
-    database_url = f"sqlite:///{workdir / 'paychat.db'}"
-    stripe_base = f"http://127.0.0.1:{sandbox_port}"
+    database_url = database_url or f"sqlite:///{workdir / 'paychat.db'}"
+    route = via or (lambda _name, url: url)
+    stripe_base = route("stripe-sandbox", f"http://127.0.0.1:{sandbox_port}")
     rasa_url = f"http://127.0.0.1:{rasa_port}"
-    action_url = f"http://127.0.0.1:{action_port}/webhook"
+    action_url = route("action-server", f"http://127.0.0.1:{action_port}/webhook")
     env = procs.base_env(
         {
             "PAYCHAT_ENV": "test",
