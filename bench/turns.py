@@ -240,11 +240,12 @@ def ratios(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def write_report(report: dict[str, Any], out: FilePath, cells: list[Cell]) -> None:
+def write_report(report: dict[str, Any], out: FilePath) -> None:
     """whole_path.json, .md and .png in `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "whole_path.json").write_text(json.dumps(report, indent=2) + "\n")
-    _plot(cells, out / "whole_path.png")
+    public = {k: v for k, v in report.items() if not k.startswith("_")}
+    (out / "whole_path.json").write_text(json.dumps(public, indent=2) + "\n")
+    _plot(report["_cells"], out / "whole_path.png")
     (out / "whole_path.md").write_text(markdown(report))
 
 
@@ -341,25 +342,14 @@ def _plot(cells: list[Cell], path: FilePath) -> None:
     plt.close(fig)
 
 
-def run(
-    *, quick: bool, out: FilePath, path_names: list[str], database_url: str | None = None
-) -> dict[str, Any]:
-    """Start the stack, play the plan, write the report; returns it."""
-    plan = QUICK if quick else FULL
-    model = ensure_model()
-    started_env = environment.describe(sys.argv)
-    with (
-        tempfile.TemporaryDirectory(prefix="paychat-bench-") as tmp,
-        start_bench_stack(FilePath(tmp), model, database_url=database_url) as stack,
-    ):
-        cells = asyncio.run(play(stack, plan, path_names))
-        memory = peak_memory_mib(stack.processes())
-        charges = charge_counts(stack.database_url, stack.assistant.stripe_api_base)
+def measure(stack: BenchStack, plan: Plan, path_names: list[str], env: dict[str, Any]) -> dict[str, Any]:
+    """Play the plan on a running stack; the report (with the `_cells` samples for the plot)."""
+    cells = asyncio.run(play(stack, plan, path_names))
     summaries = [c.summary() for c in cells]
-    report = {
-        "environment": environment.finish(started_env),
+    return {
+        "environment": environment.finish(env),
         "plan": {
-            "quick": quick,
+            "quick": plan is QUICK,
             "levels": plan.levels,
             "plain_turns": plan.plain_turns,
             "payments": plan.payments,
@@ -367,11 +357,27 @@ def run(
         },
         "ratios": ratios(summaries),
         "cells": summaries,
-        "charges": charges,
-        "peak_memory_mib": memory,
-        "model": environment.model_facts(model),
+        "charges": charge_counts(
+            stack.database_url, f"http://127.0.0.1:{stack.assistant.settings.stripe_sandbox_port}"
+        ),
+        "peak_memory_mib": peak_memory_mib(stack.processes()),
+        "model": environment.model_facts(stack.assistant.model),
+        "_cells": cells,
     }
-    write_report(report, out, cells)
+
+
+def run(
+    *, quick: bool, out: FilePath, path_names: list[str], database_url: str | None = None
+) -> dict[str, Any]:
+    """Start the stack, play the plan, write the report; returns it."""
+    env = environment.describe(sys.argv)
+    model = ensure_model()
+    with (
+        tempfile.TemporaryDirectory(prefix="paychat-bench-") as tmp,
+        start_bench_stack(FilePath(tmp), model, database_url=database_url) as stack,
+    ):
+        report = measure(stack, QUICK if quick else FULL, path_names, env)
+    write_report(report, out)
     return report
 
 

@@ -82,6 +82,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._stopping: asyncio.Event | None = None
 
     @property
     def url(self) -> str:
@@ -113,17 +114,20 @@ class FaultProxy:
         """Listen on 127.0.0.1 (a free port unless one is given)."""
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
+        self._stopping = asyncio.Event()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None), auto_decompress=False
         )
 
     async def stop(self) -> None:
-        """Stop listening and close the upstream connections."""
+        """Stop listening (held requests are reset) and close the upstream connections."""
+        if self._stopping is not None:
+            self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
@@ -138,7 +142,9 @@ class FaultProxy:
         if toxic is Toxic.HTTP_500:
             return web.json_response({"error": f"injected by {self.name}"}, status=500)
         if toxic is Toxic.BLACKHOLE:
-            await asyncio.sleep(3600)
+            assert self._stopping is not None
+            await self._stopping.wait()  # held until the proxy stops, then dropped
+            return _reset(request)
         if toxic is Toxic.LATENCY and fault is not None:
             await asyncio.sleep(fault.latency_seconds)
         assert self._session is not None
