@@ -16,6 +16,10 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 CHANNEL_PATH = "/webhooks/paychat/webhook"
 HEALTH_PATH = "/webhooks/paychat/health"
 SECRET_HEADER = "X-Paychat-Secret"
+# One pool per process (bot/ and console/ each build one client). Every connection may stay open
+# between turns: with httpx's default of 20 kept-alive connections, 100 users at once would open
+# and close 80 connections per round. Idle ones are dropped well before Rasa's 120 s keep-alive.
+POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=60.0)
 
 
 class AssistantUnavailableError(Exception):
@@ -94,6 +98,7 @@ class RasaClient:
             timeout=httpx.Timeout(timeout_seconds, connect=3.0),
             headers={SECRET_HEADER: secret},
             transport=transport,
+            limits=POOL_LIMITS,
         )
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:

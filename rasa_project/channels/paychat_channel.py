@@ -4,14 +4,23 @@ Runs inside the Rasa environment (Python 3.10) and imports nothing of paychat. I
 request without the shared secret (the action server trusts the sender id to decide whose bills it
 may touch, so nobody but bot/ and console/ may choose one), and answers the bot's replies together
 with what the model understood this turn, for the staff console and the transcripts.
+
+The action server's state is learnt from the action calls themselves (`ActionServerWatch`), not
+probed before every message: Rasa carries on when an action call fails, so the channel notes the
+failure and answers 503 for that turn; while the last call failed, new messages are refused
+up front until a health check (at most one a second) sees the server back. Rasa's calls to the
+action server share one pooled connection session instead of opening one per call, and give up
+after 25 s. The turn's details come from the tracker the turn saved, not read back from the store.
 """
 
 import asyncio
+import contextvars
 import hmac
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Optional
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -24,6 +33,17 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Paychat-Secret"
 MAX_MESSAGE_CHARS = 4096
 MAX_SENDER_CHARS = 128
+HEALTH_CHECK_TIMEOUT_SECONDS = 1.0
+HEALTH_CHECK_INTERVAL_SECONDS = 1.0
+# Rasa waits up to 5 minutes for an action while holding the conversation's lock; the bot and the
+# console give up after RASA_TIMEOUT_SECONDS (30 s by default). Give up first, and say so.
+ACTION_CALL_TIMEOUT_SECONDS = 25.0
+# Action calls made while handling the current message, and whether each reached the server.
+_ACTION_CALLS: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar(
+    "paychat_action_calls", default=None
+)
+# The tracker Rasa saved at the end of the current message's turn (what the turn produced).
+_SAVED: contextvars.ContextVar[Optional[dict]] = contextvars.ContextVar("paychat_saved", default=None)
 
 
 class PaychatInput(InputChannel):
@@ -71,40 +91,136 @@ class PaychatInput(InputChannel):
                 return response.json({"error": error}, status=400)
 
             agent = request.app.ctx.agent
-            if not await _action_server_up(agent):
+            watch = ActionServerWatch.of(agent)
+            if watch is not None and not await watch.usable():
                 # Rasa would carry on without the actions and answer nothing useful; say so instead.
                 return response.json({"error": "action server unavailable"}, status=503)
             collector = CollectingOutputChannel()
+            calls: list = []
+            _ACTION_CALLS.set(calls)
+            saved: dict = {}
+            _SAVED.set(saved)
+            _keep_saved_trackers(agent)
             try:
                 await on_new_message(
                     UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
                 )
-            except Exception:  # the action server down, a model error: the caller must know
+            except Exception:  # a model error, a tracker store failure: the caller must know
                 logger.exception("paychat channel: handling a message failed")
                 return response.json({"error": "assistant unavailable"}, status=503)
+            if not all(calls):
+                # Rasa logged the failed action call and carried on without its events.
+                logger.error("paychat channel: an action call failed for sender %s", sender)
+                return response.json({"error": "action server unavailable"}, status=503)
             if not collector.messages:
                 # Every paychat turn answers something; silence means an action failed inside Rasa.
                 logger.error("paychat channel: no reply for sender %s", sender)
                 return response.json({"error": "assistant produced no reply"}, status=503)
-            turn = await _turn_details(agent, sender)
+            turn = await _turn_details(agent, sender, saved.get(sender))
             turn["replies"] = [_reply(m) for m in collector.messages]
             return response.json(turn)
 
         return webhook
 
 
-async def _action_server_up(agent: Any) -> bool:
-    """True when the action server answers its health check (1 s timeout), or none is configured."""
-    endpoint = getattr(agent, "action_endpoint", None)
-    if endpoint is None or not getattr(endpoint, "url", None):
-        return True
-    health_url = endpoint.url.rsplit("/webhook", 1)[0] + "/health"
-    try:
-        timeout = aiohttp.ClientTimeout(total=1.0)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(health_url) as answer:
-            return answer.status == 200
-    except (asyncio.TimeoutError, aiohttp.ClientError):  # not the builtin on Python 3.10
-        return False
+class ActionServerWatch:
+    """The action server as the channel sees it: one pooled session, its state from the calls."""
+
+    def __init__(self, endpoint: Any) -> None:
+        self._endpoint = endpoint
+        self._health_url = endpoint.url.rsplit("/webhook", 1)[0] + "/health"
+        self._session: Optional[aiohttp.ClientSession] = None
+        self._down = False
+        self._checked_at = 0.0
+        self._check: Optional[asyncio.Task] = None
+        self._request = endpoint.request
+        # Rasa opens a new ClientSession (a new connection) for every action call; lend it ours.
+        endpoint.session = self._borrow
+        endpoint.request = self._observed_request
+
+    @classmethod
+    def of(cls, agent: Any) -> "Optional[ActionServerWatch]":
+        """The watch on the agent's action endpoint (installed once), or None without one."""
+        endpoint = getattr(agent, "action_endpoint", None)
+        if endpoint is None or not getattr(endpoint, "url", None):
+            return None
+        watch = getattr(endpoint, "_paychat_watch", None)
+        if watch is None:
+            watch = endpoint._paychat_watch = cls(endpoint)
+        return watch
+
+    def _pool(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = self._endpoint.__class__.session(self._endpoint)
+        return self._session
+
+    def _borrow(self) -> "_Borrowed":
+        return _Borrowed(self._pool())
+
+    async def _observed_request(self, *args: Any, **kwargs: Any) -> Any:
+        calls = _ACTION_CALLS.get()
+        kwargs["timeout"] = aiohttp.ClientTimeout(total=ACTION_CALL_TIMEOUT_SECONDS)
+        try:
+            result = await self._request(*args, **kwargs)
+        except (asyncio.TimeoutError, aiohttp.ClientError) as error:
+            status = getattr(error, "status", None)  # an HTTP answer: the server is reachable
+            if isinstance(error, aiohttp.ClientConnectionError) and status is None:
+                # Refused or cut off: down (a slow answer, a timeout, is not). Fresh connections
+                # next time: these may lead to a server process that is gone.
+                self._down = True
+                self._drop_pool()
+            if calls is not None:
+                # A 4xx answer is a form validation rejecting a slot: a normal turn. A 5xx is not.
+                calls.append(status is not None and 400 <= status < 500)
+            raise
+        self._down = False
+        if calls is not None:
+            calls.append(True)
+        return result
+
+    async def usable(self) -> bool:
+        """True unless the last call failed and a fresh health check (≤ 1/s) does not see it back."""
+        if not self._down:
+            return True
+        if self._check is None or (
+            self._check.done() and time.monotonic() - self._checked_at >= HEALTH_CHECK_INTERVAL_SECONDS
+        ):
+            self._checked_at = time.monotonic()
+            self._check = asyncio.ensure_future(self._healthy())
+        up = await asyncio.shield(self._check)
+        if up:
+            self._down = False
+        return up
+
+    async def _healthy(self) -> bool:
+        try:
+            timeout = aiohttp.ClientTimeout(total=HEALTH_CHECK_TIMEOUT_SECONDS)
+            async with self._pool().get(self._health_url, timeout=timeout) as answer:
+                return answer.status == 200
+        except (asyncio.TimeoutError, aiohttp.ClientError):  # not the builtin on Python 3.10
+            self._drop_pool()
+            return False
+
+    def _drop_pool(self) -> None:
+        """Use a new session from now on; close the old one once calls still on it are over."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            asyncio.get_event_loop().call_later(
+                ACTION_CALL_TIMEOUT_SECONDS + 5, lambda: asyncio.ensure_future(session.close())
+            )
+
+
+class _Borrowed:
+    """`async with` on the shared session without closing it afterwards."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self._session
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
 
 
 def _reply(message: dict[str, Any]) -> dict[str, Any]:
@@ -118,13 +234,34 @@ def _reply(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _turn_details(agent: Any, sender: str) -> dict[str, Any]:
-    """What the model understood in the latest turn, the slots after it and its events."""
-    tracker = await agent.tracker_store.retrieve(sender)
+def _keep_saved_trackers(agent: Any) -> None:
+    """Let the channel see the tracker each turn saves, instead of reading it back from the store."""
+    store = agent.tracker_store
+    if store is None or getattr(store, "_paychat_keeps_saved", False):
+        return
+    save = store.save
+
+    async def save_and_keep(tracker: Any) -> None:
+        await save(tracker)
+        kept = _SAVED.get()
+        if kept is not None:
+            kept[tracker.sender_id] = tracker
+
+    store.save = save_and_keep
+    store._paychat_keeps_saved = True
+
+
+async def _turn_details(agent: Any, sender: str, tracker: Any = None) -> dict[str, Any]:
+    """What the model understood in the latest turn, the slots after it and its events.
+
+    `tracker` is the one the turn saved; without it (none was saved) it is read from the store.
+    """
+    if tracker is None:
+        tracker = await agent.tracker_store.retrieve(sender)
     if tracker is None:
         return {"parse": {}, "slots": {}, "events": []}
-    events: list[dict[str, Any]] = [e.as_dict() for e in tracker.events]
-    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=0)
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if e.type_name == "user"), default=0)
     parse = tracker.latest_message.parse_data if tracker.latest_message else {}
     return {
         "parse": {
@@ -134,5 +271,5 @@ async def _turn_details(agent: Any, sender: str) -> dict[str, Any]:
             "entities": parse.get("entities", []),
         },
         "slots": tracker.current_slot_values(),
-        "events": events[last_user:],
+        "events": [e.as_dict() for e in events[last_user:]],  # this turn's only
     }
