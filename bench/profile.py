@@ -28,7 +28,7 @@ from rich.progress import Progress
 
 from bench import environment
 from bench.paths import build_paths
-from bench.stack import BenchStack, start_bench_stack
+from bench.stack import BenchStack, exit_on_sigterm, start_bench_stack
 from bench.turns import run_cell
 from bench.users import provision_users
 from scripts.train import ensure_model
@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=40)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    exit_on_sigterm()
     env = environment.describe(sys.argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with (

@@ -46,7 +46,7 @@ from sqlalchemy.engine import make_url
 
 from bench import environment
 from bench.invariants import TERMINAL, charge_counts
-from bench.stack import BenchStack, start_bench_stack
+from bench.stack import BenchStack, exit_on_sigterm, start_bench_stack
 from bench.users import PAYABLE_BILLS, BenchUser, provision_users
 from bot import texts
 from db.engine import make_engine
@@ -544,6 +544,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     args = parser.parse_args()
+    exit_on_sigterm()
     chosen = [
         s
         for s in scenarios()

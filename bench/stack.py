@@ -18,11 +18,14 @@ import dataclasses
 import os
 import resource
 import secrets
+import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -129,6 +132,11 @@ class BenchStack:
 ASSISTANT_PROCESSES = {"stripe-sandbox", "action-server", "rasa"}
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that a stopped benchmark still stops every child it started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def peak_memory_mib(pids: dict[str, int]) -> dict[str, float]:
     """Peak resident memory (VmHWM, with any children) of each process, and of this bench process."""
     peaks: dict[str, float] = {}
@@ -173,7 +181,10 @@ def start_bench_stack(
         if assistant is None:
 
             def via(name: str, url: str) -> str:
-                return rewrite_base(url, faults.add(name, url)) if faults else url
+                if not faults:
+                    return url
+                parts = urlsplit(url)  # the proxy forwards to the server; the path stays in the URL
+                return rewrite_base(url, faults.add(name, f"{parts.scheme}://{parts.netloc}"))
 
             assistant = stack.enter_context(
                 start_assistant_stack(workdir, model, database_url=database_url, via=via)

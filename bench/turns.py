@@ -37,7 +37,7 @@ from rich.progress import Progress
 from bench import environment
 from bench.invariants import charge_counts
 from bench.paths import Console, Path, TurnError, build_paths
-from bench.stack import BenchStack, peak_memory_mib, start_bench_stack
+from bench.stack import BenchStack, exit_on_sigterm, peak_memory_mib, start_bench_stack
 from bench.users import PAYABLE_BILLS, BenchUser, provision_users
 from rasa_client import Reply
 from scripts.train import ensure_model
@@ -367,16 +367,31 @@ def measure(stack: BenchStack, plan: Plan, path_names: list[str], env: dict[str,
 
 
 def run(
-    *, quick: bool, out: FilePath, path_names: list[str], database_url: str | None = None
+    *,
+    quick: bool,
+    out: FilePath,
+    path_names: list[str],
+    database_url: str | None = None,
+    levels: list[int] | None = None,
 ) -> dict[str, Any]:
     """Start the stack, play the plan, write the report; returns it."""
     env = environment.describe(sys.argv)
     model = ensure_model()
+    plan = QUICK if quick else FULL
+    if levels:
+        plan = Plan(tuple(levels), plan.plain_turns, plan.payments)
     with (
         tempfile.TemporaryDirectory(prefix="paychat-bench-") as tmp,
-        start_bench_stack(FilePath(tmp), model, database_url=database_url) as stack,
+        start_bench_stack(
+            FilePath(tmp),
+            model,
+            database_url=database_url,
+            bare=any(p.startswith("bare") for p in path_names),
+            console=any(p.startswith("console") for p in path_names),
+            telegram="telegram" in path_names,
+        ) as stack,
     ):
-        report = measure(stack, QUICK if quick else FULL, path_names, env)
+        report = measure(stack, plan, path_names, env)
     write_report(report, out)
     return report
 
@@ -392,9 +407,15 @@ def main() -> None:
     )
     parser.add_argument("--out", type=FilePath, default=RESULTS)
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--levels", default="", help="users at once, e.g. 1,20 (default 1,20,100; quick 1,3)")
     args = parser.parse_args()
+    exit_on_sigterm()
     report = run(
-        quick=args.quick, out=args.out, path_names=args.paths.split(","), database_url=args.database_url
+        levels=[int(x) for x in args.levels.split(",") if x],
+        quick=args.quick,
+        out=args.out,
+        path_names=args.paths.split(","),
+        database_url=args.database_url,
     )
     print(markdown(report))
 
