@@ -346,15 +346,7 @@ async def run_scenario(stack: BenchStack, scenario: Scenario, users: list[BenchU
     never_offered = ready.count(False)
     lost = outcomes.get("unanswered", 0)
     not_final = {s: n for s, n in statuses.items() if s not in TERMINAL and s != "draft"}
-    ok = (
-        lost == 0
-        and undelivered == 0
-        and never_offered == 0
-        and charges["double_charges"] == 0
-        and charges["charged_but_not_succeeded"] == 0
-        and not not_final
-    )
-    return {
+    result: dict[str, Any] = {
         "scenario": scenario.name,
         "where": scenario.where,
         "fault": scenario.fault,
@@ -369,8 +361,35 @@ async def run_scenario(stack: BenchStack, scenario: Scenario, users: list[BenchU
         "double_charges": charges["double_charges"],
         "charged_but_not_succeeded": charges["charged_but_not_succeeded"],
         "replies": sorted({r[:100] for t in talks for r in t.replies}),
-        "ok": ok,
     }
+    result["ok"] = judge(result)
+    return result
+
+
+# Final replies that tell the user where their payment stands (or that nothing was processed).
+CLEAR = {
+    "paid",
+    "paid_after_retry",
+    "paid_then_notified",
+    "told_failed_notified",
+    "told_declined",
+    "told_processing_will_notify",
+    "told_assistant_unreachable",
+    "told_something_went_wrong",
+}
+
+
+def judge(result: dict[str, Any]) -> bool:
+    """The invariants: every message answered, each user told clearly, payments final, no double charge."""
+    return (
+        result["unanswered_messages"] == 0
+        and result["summary_not_shown"] == 0
+        and result["undelivered_notifications"] == 0
+        and set(result["outcomes"]) <= CLEAR
+        and result["double_charges"] == 0
+        and result["charged_but_not_succeeded"] == 0
+        and not result["not_terminal"]
+    )
 
 
 def _reconcile(stack: BenchStack) -> None:
@@ -511,6 +530,8 @@ def report_for(
     results: list[dict[str, Any]], env: dict[str, Any], database: str, skipped: list[str]
 ) -> dict[str, Any]:
     """The JSON report of a run."""
+    for result in results:
+        result["ok"] = judge(result)
     return {
         "environment": env,
         "database": database,

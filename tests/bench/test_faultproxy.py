@@ -49,7 +49,9 @@ async def test_forwards_method_path_and_body(proxy: FaultProxy, upstream: tuple[
     assert proxy.stats["forwarded"] == 1
 
 
-async def test_http_500_answers_without_the_upstream(proxy: FaultProxy, upstream: tuple[str, list[str]]) -> None:
+async def test_http_500_answers_without_the_upstream(
+    proxy: FaultProxy, upstream: tuple[str, list[str]]
+) -> None:
     proxy.set(Fault(Toxic.HTTP_500, count=1))
     async with httpx.AsyncClient(base_url=proxy.url) as client:
         assert (await client.get("/a")).status_code == 500

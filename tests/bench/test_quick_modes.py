@@ -7,26 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bench import environment, reliability, turns
-from bench.stack import BenchStack, start_bench_stack
-from tests.helpers.stack import AssistantStack
+from bench.stack import BenchStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-
-
-@pytest.fixture(scope="module")
-def bench_stack(
-    assistant_stack: AssistantStack, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[BenchStack]:
-    """The benchmark's extra processes around the session's assistant, with fault proxies."""
-    workdir = tmp_path_factory.mktemp("bench")
-    with start_bench_stack(workdir, assistant_stack.model, assistant=assistant_stack, proxies=True) as stack:
-        yield stack
 
 
 def test_whole_path_quick_mode_measures_every_path(bench_stack: BenchStack, tmp_path: Path) -> None:
