@@ -15,12 +15,12 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import IntegrityError
 
+import transcripts
 from console.auth import log_in, log_out, require, require_unsafe, services_of, verify_csrf
 from console.chat import DEMO_TELEGRAM_USER_ID, test_users
 from console.roles import Role
 from console.staff import StaffError, StaffView, authenticate, create_staff_user, list_staff, set_active
 from db.models import PAYMENT_STATUSES
-from payments import transcripts
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_LOW_CONFIDENCE = 0.6
