@@ -67,10 +67,11 @@ def sandbox_spec(port: int) -> ProcessSpec:
 
 
 def action_server_spec(port: int) -> ProcessSpec:
-    """The rasa-sdk action server running paychat's actions."""
+    """paychat's action server (rasa-sdk behind ACTION_SERVER_SECRET, on loopback: actions/server.py)."""
     return ProcessSpec(
         name="action-server",
-        argv=[str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        argv=[str(APP_PYTHON), "-m", "actions.server"],
+        env={"ACTION_SERVER_PORT": str(port)},
         health_url=f"http://127.0.0.1:{port}/health",
         ready_timeout=60,
     )
@@ -79,7 +80,9 @@ def action_server_spec(port: int) -> ProcessSpec:
 def rasa_spec(model: Path, port: int, action_url: str, tracker_db: Path) -> ProcessSpec:
     """The Rasa server, loopback only, with paychat's secret-checking channel and no open API.
 
-    Conversations are kept in the SQLite file `tracker_db`, so a restart loses none of them.
+    Conversations are kept in the SQLite file `tracker_db`, so a restart loses none of them. Rasa
+    calls the action server with `Authorization: Bearer ${ACTION_SERVER_SECRET}` (endpoints.yml),
+    so that variable must be in the supervisor's environment.
     """
     return ProcessSpec(
         name="rasa",

@@ -30,6 +30,7 @@ out = Console()
 
 DEV_SECRETS = {
     "RASA_SHARED_SECRET": lambda: secrets.token_urlsafe(32),
+    "ACTION_SERVER_SECRET": lambda: secrets.token_urlsafe(32),
     "CONSOLE_SECRET_KEY": lambda: secrets.token_urlsafe(32),
     "PAYCHAT_CONSENT_SIGNING_KEY": lambda: secrets.token_urlsafe(32),
     "SANDBOX_CHALLENGE_KEY": lambda: secrets.token_urlsafe(32),

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     rasa_shared_secret: str = Field("", alias="RASA_SHARED_SECRET")
     rasa_timeout_seconds: float = Field(30.0, alias="RASA_TIMEOUT_SECONDS")
     action_server_port: int = Field(5055, alias="ACTION_SERVER_PORT")
+    # Loopback unless a container network must reach it; never a public interface.
+    action_server_host: str = Field("127.0.0.1", alias="ACTION_SERVER_HOST")
+    # Rasa sends it as `Authorization: Bearer <secret>` (endpoints.yml); the action server refuses
+    # every call without it (actions/server.py).
+    action_server_secret: str = Field("", alias="ACTION_SERVER_SECRET")
 
     # Staff console.
     console_host: str = Field("127.0.0.1", alias="CONSOLE_HOST")
@@ -101,7 +106,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.is_production:
-            for name in ("rasa_shared_secret", "console_secret_key", "consent_signing_key"):
+            for name in (
+                "rasa_shared_secret",
+                "action_server_secret",
+                "console_secret_key",
+                "consent_signing_key",
+            ):
                 if getattr(self, name).lower() in PLACEHOLDER_SECRETS or len(getattr(self, name)) < 16:
                     raise ValueError(f"{name.upper()} must be set to a real secret (16+ chars) in production")
             if not self.stripe_api_key:
