@@ -45,15 +45,22 @@ def dev_secrets(var_dir: Path) -> dict[str, str]:
     missing = {name: make() for name, make in DEV_SECRETS.items() if name not in values}
     if missing:
         values.update(missing)
-        path.write_text(json.dumps(values))
-        path.chmod(0o600)
+        # 0600 from the first byte: written, then chmod-ed, it would be readable for a moment.
+        with os.fdopen(procs.open_private(path), "w") as file:
+            file.write(json.dumps(values))
     return values
+
+
+def prepare_var_dir(var_dir: Path) -> None:
+    """Make this process and its children create private files, and var/ private (0700, files 0600)."""
+    os.umask(procs.PRIVATE_UMASK)
+    procs.tighten(var_dir)
 
 
 def main() -> int:
     """Start, report, supervise, stop."""
     settings = Settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    prepare_var_dir(settings.var_dir)
     extra: dict[str, str] = {}
     if not settings.is_production:
         generated = dev_secrets(settings.var_dir)
