@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import IntegrityError
 
 from console.auth import log_in, log_out, require, require_unsafe, services_of, verify_csrf
-from console.chat import DEMO_TELEGRAM_USER_ID, test_users
+from console.chat import default_test_user_id, test_users
 from console.roles import Role
 from console.staff import StaffError, StaffView, authenticate, create_staff_user, list_staff, set_active
 from db.models import PAYMENT_STATUSES
@@ -92,9 +92,8 @@ def logout(request: Request, _staff: Annotated[StaffView, Depends(require_unsafe
 def chat_page(request: Request, _staff: Annotated[StaffView, Depends(require(Role.TESTER))]) -> Response:
     """The test chat: pick a test user and talk to the assistant."""
     users = test_users(services_of(request))
-    default = next(
-        (u.id for u in users if u.telegram_user_id == DEMO_TELEGRAM_USER_ID), users[0].id if users else None
-    )
+    alex = default_test_user_id(services_of(request))
+    default = next((u.id for u in users if u.id == alex), users[0].id if users else None)
     return _templates(request).TemplateResponse(
         request, "chat.html", {"users": users, "default_user_id": default}
     )

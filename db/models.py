@@ -72,12 +72,16 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A person paying bills: a Telegram user, or a test user of the staff console."""
+    """A person paying bills: a Telegram user, or a test user of the staff console.
+
+    Demo users (payments.demo) are console-only: no Telegram id, found by their `demo_key`.
+    """
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    demo_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     locale: Mapped[str] = mapped_column(String(20), default="en_IE")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")

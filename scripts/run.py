@@ -51,6 +51,19 @@ def dev_secrets(var_dir: Path) -> dict[str, str]:
     return values
 
 
+def development_defaults(settings: Settings) -> dict[str, str]:
+    """What `make run` turns on for a local try-out unless the environment says otherwise: demo mode."""
+    if settings.is_production or "demo_mode" in settings.model_fields_set:
+        return {}
+    return {"PAYCHAT_DEMO_MODE": "true"}
+
+
+DEMO_NOTICE = (
+    "DEMO MODE (PAYCHAT_DEMO_MODE=true): console-only demo users with sandbox cards, and every new "
+    "Telegram user gets demo bills and a sandbox card. Set PAYCHAT_DEMO_MODE=false to turn it off."
+)
+
+
 def prepare_var_dir(var_dir: Path) -> None:
     """Make this process and its children create private files, and var/ private (0700, files 0600)."""
     os.umask(procs.PRIVATE_UMASK)
@@ -61,7 +74,7 @@ def main() -> int:
     """Start, report, supervise, stop."""
     settings = Settings()
     prepare_var_dir(settings.var_dir)
-    extra: dict[str, str] = {}
+    extra = development_defaults(settings)
     if not settings.is_production:
         generated = dev_secrets(settings.var_dir)
         for key, value in generated.items():
@@ -129,6 +142,8 @@ def main() -> int:
         for name, address in rows:
             table.add_row(name, address)
         out.print(table)
+        if settings.demo_mode:
+            out.print(f"[bold yellow]{DEMO_NOTICE}[/]")
         print(f"Demo staff login ({login})", flush=True)
         print(
             f"Try: curl -u demo:<password> -H 'content-type: application/json' "

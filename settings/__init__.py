@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     telegram_webhook_port: int = Field(8443, alias="TELEGRAM_WEBHOOK_PORT")
     # How often the bot looks for payment outcomes to tell users (the notifications outbox).
     telegram_notify_interval_seconds: float = Field(5.0, gt=0, alias="TELEGRAM_NOTIFY_INTERVAL_SECONDS")
-    demo_mode: bool = Field(True, alias="PAYCHAT_DEMO_MODE")
+    # Demo mode links a new Telegram user to demo bills and a sandbox card. Off unless set (make run
+    # sets it for development); production refuses it.
+    demo_mode: bool = Field(False, alias="PAYCHAT_DEMO_MODE")
 
     # Money and limits (integer minor units of the user's currency).
     default_currency: str = Field("EUR", alias="PAYCHAT_DEFAULT_CURRENCY")
@@ -116,6 +118,10 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name.upper()} must be set to a real secret (16+ chars) in production")
             if not self.stripe_api_key:
                 raise ValueError("STRIPE_API_KEY must be set in production (the sandbox is for development)")
+            if self.demo_mode:
+                raise ValueError(
+                    "PAYCHAT_DEMO_MODE must be off in production (it gives new users demo bills)"
+                )
         return self
 
 

@@ -149,6 +149,8 @@ def start_assistant_stack(workdir: Path, model: Path) -> Iterator[AssistantStack
             "RASA_SHARED_SECRET": secret,
             "ACTION_SERVER_PORT": str(action_port),
             "ACTION_SERVER_SECRET": action_secret,
+            # The stack is a demo, as `make run` starts it: a new Telegram user gets demo bills.
+            "PAYCHAT_DEMO_MODE": "true",
         }
     )
     settings = Settings(
@@ -160,6 +162,8 @@ def start_assistant_stack(workdir: Path, model: Path) -> Iterator[AssistantStack
         RASA_URL=rasa_url,
         RASA_SHARED_SECRET=secret,
         ACTION_SERVER_PORT=action_port,
+        ACTION_SERVER_SECRET=action_secret,
+        PAYCHAT_DEMO_MODE=True,
     )
     with procs.supervised(workdir / "log", env) as supervisor:
         supervisor.start(procs.sandbox_spec(sandbox_port))

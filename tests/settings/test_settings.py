@@ -43,3 +43,16 @@ def test_production_refuses_a_missing_or_placeholder_action_server_secret(
 def test_the_action_server_binds_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ACTION_SERVER_HOST", raising=False)
     assert Settings(_env_file=None).action_server_host == "127.0.0.1"
+
+
+def test_demo_mode_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAYCHAT_DEMO_MODE", raising=False)
+    assert Settings(_env_file=None).demo_mode is False
+    monkeypatch.setenv("PAYCHAT_DEMO_MODE", "true")
+    assert Settings(_env_file=None).demo_mode is True
+
+
+def test_production_refuses_demo_mode() -> None:
+    with pytest.raises(ValidationError, match="PAYCHAT_DEMO_MODE"):
+        Settings(_env_file=None, **production_values(), PAYCHAT_DEMO_MODE=True)
+    assert Settings(_env_file=None, **production_values(), PAYCHAT_DEMO_MODE=False).demo_mode is False
