@@ -15,10 +15,11 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import IntegrityError
 
-from console.auth import log_in, log_out, require, require_unsafe, services_of, verify_csrf
+from console.auth import check_password, log_in, log_out, require, require_unsafe, services_of, verify_csrf
 from console.chat import default_test_user_id, test_users
+from console.login import LoginThrottledError
 from console.roles import Role
-from console.staff import StaffError, StaffView, authenticate, create_staff_user, list_staff, set_active
+from console.staff import StaffError, StaffView, create_staff_user, list_staff, set_active
 from db.models import PAYMENT_STATUSES
 from payments import transcripts
 
@@ -63,13 +64,16 @@ async def login(
 ) -> Response:
     """Check the password and start a session, or show the form again."""
     await verify_csrf(request)
-    services = services_of(request)
-
-    def _check() -> StaffView | None:
-        with services.session_factory.begin() as session:
-            return authenticate(session, username=username, password=password)
-
-    staff = await asyncio.to_thread(_check)
+    try:
+        staff = await asyncio.to_thread(check_password, request, username=username, password=password)
+    except LoginThrottledError as exc:
+        return _templates(request).TemplateResponse(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": str(exc), "username": username},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        )
     if staff is None:
         return _templates(request).TemplateResponse(
             request,

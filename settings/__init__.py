@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     console_host: str = Field("127.0.0.1", alias="CONSOLE_HOST")
     console_port: int = Field(8000, alias="CONSOLE_PORT")
     console_secret_key: str = Field("", alias="CONSOLE_SECRET_KEY")
+    # Login brake (console/login.py): after this many failed logins of one account (from anywhere),
+    # or from one address (for any accounts), logins wait CONSOLE_LOGIN_LOCKOUT_SECONDS, doubling
+    # with each further failure up to the maximum; a quiet window forgets the failures.
+    console_login_max_failures: int = Field(5, ge=1, alias="CONSOLE_LOGIN_MAX_FAILURES")
+    console_login_max_failures_per_address: int = Field(
+        20, ge=1, alias="CONSOLE_LOGIN_MAX_FAILURES_PER_ADDRESS"
+    )
+    console_login_lockout_seconds: float = Field(30.0, gt=0, alias="CONSOLE_LOGIN_LOCKOUT_SECONDS")
+    console_login_max_lockout_seconds: float = Field(900.0, gt=0, alias="CONSOLE_LOGIN_MAX_LOCKOUT_SECONDS")
+    console_login_window_seconds: float = Field(3600.0, gt=0, alias="CONSOLE_LOGIN_WINDOW_SECONDS")
+    # How long a successful HTTP Basic check is remembered in a console process (0: never).
+    console_basic_auth_cache_seconds: float = Field(300.0, ge=0, alias="CONSOLE_BASIC_AUTH_CACHE_SECONDS")
     # Where customers reach the console (3-D Secure return page, sandbox bank challenge page).
     public_url: str = Field("http://127.0.0.1:8000", alias="PAYCHAT_PUBLIC_URL")
     # HMAC key that signs sandbox 3-D Secure challenge links; the action server and console share it.
