@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Final
+from typing import Any, Final
 
 from rasa_sdk.constants import DEFAULT_KEEP_ALIVE_TIMEOUT
 from rasa_sdk.endpoint import create_app
@@ -60,14 +60,14 @@ def refusal(request: Request, secret: bytes) -> tuple[int, str] | None:
     return None
 
 
-def create_action_app(secret: str, *, package: str = ACTIONS_PACKAGE) -> Sanic:
+def create_action_app(secret: str, *, package: str = ACTIONS_PACKAGE) -> Sanic[Any, Any]:
     """rasa-sdk's Sanic app running `package`'s actions, guarded by `secret`; no CORS origins."""
     if not secret:
         raise ValueError("the action server needs a non-empty shared secret")
     expected = secret.encode()
     executor = ActionExecutor()
     executor.register_package(package)
-    app = create_app(executor, cors_origins=None)
+    app: Sanic[Any, Any] = create_app(executor, cors_origins=None)
     app.config.KEEP_ALIVE_TIMEOUT = DEFAULT_KEEP_ALIVE_TIMEOUT
 
     async def guard(request: Request) -> HTTPResponse | None:
