@@ -27,6 +27,7 @@ ALREADY_DONE = "Already done."
 CHOOSE = "Please choose:"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute."
 UNKNOWN_COMMAND = "I don't know that command. Try /help, /bills, /history or /cancel."
+PRIVATE_ONLY = "I only talk in private chats: please message me directly."
 
 # What the bot says by itself when a payment settles after the chat turn (the notifications outbox),
 # by `payments.statuses.NotificationKind` value. Placeholders: amount, biller, reason.

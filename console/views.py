@@ -15,11 +15,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 import transcripts
-from console.auth import log_in, log_out, require, require_unsafe, services_of, verify_csrf
-from console.chat import DEMO_TELEGRAM_USER_ID, test_users
+from console.auth import check_password, log_in, log_out, require, require_unsafe, services_of, verify_csrf
+from console.chat import default_test_user_id, test_users
+from console.login import LoginThrottledError
 from console.roles import Role
 from console.services import templates_of
-from console.staff import StaffError, StaffView, authenticate, create_staff_user, list_staff, set_active
+from console.staff import StaffError, StaffView, create_staff_user, list_staff, set_active
 from db.models import PAYMENT_STATUSES
 
 router = APIRouter(include_in_schema=False)
@@ -58,13 +59,16 @@ async def login(
 ) -> Response:
     """Check the password and start a session, or show the form again."""
     await verify_csrf(request)
-    services = services_of(request)
-
-    def _check() -> StaffView | None:
-        with services.session_factory.begin() as session:
-            return authenticate(session, username=username, password=password)
-
-    staff = await asyncio.to_thread(_check)
+    try:
+        staff = await asyncio.to_thread(check_password, request, username=username, password=password)
+    except LoginThrottledError as exc:
+        return templates_of(request).TemplateResponse(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": str(exc), "username": username},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        )
     if staff is None:
         return templates_of(request).TemplateResponse(
             request,
@@ -87,9 +91,8 @@ def logout(request: Request, _staff: Annotated[StaffView, Depends(require_unsafe
 def chat_page(request: Request, _staff: Annotated[StaffView, Depends(require(Role.TESTER))]) -> Response:
     """The test chat: pick a test user and talk to the assistant."""
     users = test_users(services_of(request))
-    default = next(
-        (u.id for u in users if u.telegram_user_id == DEMO_TELEGRAM_USER_ID), users[0].id if users else None
-    )
+    alex = default_test_user_id(services_of(request))
+    default = next((u.id for u in users if u.id == alex), users[0].id if users else None)
     return templates_of(request).TemplateResponse(
         request, "chat.html", {"users": users, "default_user_id": default}
     )

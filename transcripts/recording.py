@@ -116,8 +116,12 @@ def record_turn(
             .limit(1)
         )
         payment_id = _payment_id_from_turn(previous_slots or {}, [])
+    # Only a payment of the conversation's own user annotates the turn: a payment id in the slots
+    # comes from the tracker, and a forged one must not show someone else's payment to staff.
     payment_status = (
-        session.scalar(select(Payment.status).where(Payment.id == payment_id)) if payment_id else None
+        session.scalar(select(Payment.status).where(Payment.id == payment_id, Payment.user_id == user_id))
+        if payment_id and user_id is not None
+        else None
     )
     if payment_status is None:
         payment_id = None

@@ -13,12 +13,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from ruamel.yaml import YAML
 
 from actions.services import reset_services, set_services
+from payments import demo
 from payments.service import PaymentsService
 
 DOMAIN_PATH = Path(__file__).resolve().parents[2] / "rasa_project" / "domain.yml"
-ALEX = "tg-100001"  # demo user with the succeeding Visa 4242
-DANA = "tg-100002"  # demo user whose card is declined
-SAM = "tg-100003"  # demo user whose card needs 3-D Secure
+# A sender for actions that never get as far as looking the user up (a broken service, no payment).
+SOMEONE = "console-1-actions_test"
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +35,32 @@ def service(payments_service: PaymentsService) -> Iterator[PaymentsService]:
     reset_services()
 
 
+def demo_sender(service: PaymentsService, key: str) -> str:
+    """The console sender id of the demo user `key` (demo users are console-only, contracts.md)."""
+    with service.session_factory() as session:
+        user_id = demo.demo_user_id(session, key)
+    assert user_id is not None, "the demo data is not loaded"
+    return f"console-{user_id}-actions_test"
+
+
+@pytest.fixture
+def alex(service: PaymentsService) -> str:
+    """Alex Demo, whose Visa 4242 succeeds."""
+    return demo_sender(service, demo.ALEX)
+
+
+@pytest.fixture
+def dana(service: PaymentsService) -> str:
+    """Dana Decline, whose card is declined."""
+    return demo_sender(service, demo.DANA)
+
+
+@pytest.fixture
+def sam(service: PaymentsService) -> str:
+    """Sam Secure, whose card needs 3-D Secure."""
+    return demo_sender(service, demo.SAM)
+
+
 @pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     """A fresh dispatcher collecting what the action says."""
@@ -42,7 +68,7 @@ def dispatcher() -> CollectingDispatcher:
 
 
 def make_tracker(
-    sender_id: str = ALEX,
+    sender_id: str,
     *,
     slots: dict[str, Any] | None = None,
     intent: str = "inform",

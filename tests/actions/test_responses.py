@@ -14,7 +14,7 @@ from payments.dates import DayRelation
 from payments.errors import DateInvalidError, PaymentsError
 from payments.gateway import FailureCode
 from payments.statuses import PaymentStatus
-from tests.actions.conftest import ALEX, as_rasa_says, make_tracker
+from tests.actions.conftest import SOMEONE, as_rasa_says, make_tracker
 
 # Every keyword of rasa-sdk's utter_message, and every key Rasa reads from a bot message.
 RESERVED = (
@@ -50,7 +50,7 @@ class EveryReservedNameError(PaymentsError):
 )
 def test_error_values_never_replace_the_reply(domain: dict[str, Any], error: PaymentsError) -> None:
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(ALEX, slots={"date": "the end of the month"})
+    tracker = make_tracker(SOMEONE, slots={"date": "the end of the month"})
     utter_error(dispatcher, tracker, error)
     [message] = dispatcher.messages
     assert message["response"] == "utter_error_date_invalid"

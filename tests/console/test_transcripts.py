@@ -128,7 +128,7 @@ def test_card_numbers_never_reach_the_database(session_factory: sessionmaker[Ses
     with session_factory.begin() as session:
         _record(
             session,
-            "tg-100001",
+            f"console-{seed.alex_id}-cards",
             seed.alex_id,
             f"my card is {card} 12/29",
             intent="inform",

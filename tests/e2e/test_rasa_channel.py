@@ -20,7 +20,7 @@ def _post(stack, body, secret):
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret"])
 def test_channel_refuses_requests_without_the_secret(assistant_stack, secret) -> None:
-    response = _post(assistant_stack, {"sender": "tg-100001", "message": "hi"}, secret)
+    response = _post(assistant_stack, {"sender": "console-1-channel_check", "message": "hi"}, secret)
     assert response.status_code == 403
 
 
@@ -28,9 +28,9 @@ def test_channel_refuses_requests_without_the_secret(assistant_stack, secret) ->
     "body",
     [
         {},
-        {"sender": "tg-100001"},
+        {"sender": "console-1-channel_check"},
         {"sender": "", "message": "hi"},
-        {"sender": "tg-100001", "message": "x" * 5000},
+        {"sender": "console-1-channel_check", "message": "x" * 5000},
     ],
 )
 def test_channel_refuses_malformed_messages(assistant_stack, body) -> None:
