@@ -138,7 +138,8 @@ def rasa_spec(model: Path, port: int, action_url: str, tracker_db: Path) -> Proc
             "RASA_TRACKER_DB": str(tracker_db),
         },
         health_url=f"http://127.0.0.1:{port}/webhooks/paychat/health",
-        ready_timeout=180,
+        # Loading TensorFlow and the model takes 15-30 s on a quiet 2-core machine, minutes on a busy one.
+        ready_timeout=420,
     )
 
 

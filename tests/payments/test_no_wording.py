@@ -14,7 +14,8 @@ from pathlib import Path
 PAYMENTS = Path(__file__).resolve().parents[2] / "payments"
 OPERATOR_FACING = {
     "SELECT pg_advisory_xact_lock(:key)",
-    "demo data loaded: users {}",
+    "demo data loaded (console-only demo users): users {}",
+    "database migrated; no demo data in production",
     "due scheduled payments",
     "reconcile unknown payments",
     "expire stale drafts",
