@@ -1,4 +1,4 @@
-"""paychat's Rasa SDK action server: `python -m rasa_sdk --actions actions --port 5055`.
+"""paychat's Rasa SDK actions, served by `python -m actions.server` (behind a shared secret).
 
 Importing this package registers every action (rasa-sdk collects Action subclasses); nothing
 else happens at import time — the payments service is built on first use (actions.services).

@@ -39,11 +39,18 @@ CONSOLE_TESTER = ("bench_tester", "bench-tester-password-1")
 TELEGRAM_TOKEN = "123456:BENCH-token"
 
 
-def bare_rasa_spec(model: Path, port: int, action_url: str, config_dir: Path) -> procs.ProcessSpec:
-    """Bare Rasa on `model`: HTTP API and the REST channel open, in-memory tracker store."""
+def bare_rasa_spec(
+    model: Path, port: int, action_url: str, action_secret: str, config_dir: Path
+) -> procs.ProcessSpec:
+    """Bare Rasa on `model`: HTTP API and the REST channel open, in-memory tracker store.
+
+    It calls the same action server as paychat's Rasa, so it sends the same secret header.
+    """
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "credentials.yml").write_text("rest:\n")
-    (config_dir / "endpoints.yml").write_text(f"action_endpoint:\n  url: {action_url}\n")
+    (config_dir / "endpoints.yml").write_text(
+        f"action_endpoint:\n  url: {action_url}\n  headers:\n    Authorization: Bearer {action_secret}\n"
+    )
     return procs.ProcessSpec(
         name="bare-rasa",
         argv=[
@@ -214,7 +221,7 @@ def start_bench_stack(
             port = procs.free_port()
             # Bare Rasa calls the action server directly: it is the baseline, not a fault scenario.
             action_url = f"http://127.0.0.1:{assistant.settings.action_server_port}/webhook"
-            supervisor.start(bare_rasa_spec(model, port, action_url, workdir / "bare-rasa"))
+            supervisor.start(bare_rasa_spec(model, port, action_url, assistant.action_secret, workdir / "bare-rasa"))
             bench.bare_url = f"http://127.0.0.1:{port}"
         if console:
             bench.console_url = _start_console(supervisor, assistant, rasa_url)

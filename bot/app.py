@@ -76,9 +76,12 @@ def build_application(settings: Settings, services: BotServices | None = None) -
         .post_shutdown(post_shutdown)
         .build()
     )
-    # Group -1 runs first for every message and edit: a card number stops there.
+    # Group -1 runs first for every update: a card number stops there (in any chat), and so does
+    # anything from a group or a channel — private chats only.
     application.add_handler(MessageHandler(handlers.CardNumberFilter(), handlers.on_card_number), group=-1)
-    new_message = filters.UpdateType.MESSAGE  # edits are not new turns: they are ignored
+    application.add_handler(handlers.OutsidePrivateChatHandler(handlers.on_outside_private_chat), group=-1)
+    # Edits are not new turns: they are ignored. The chat filter repeats the rule above per handler.
+    new_message = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("start", handlers.on_start, filters=new_message))
     application.add_handler(
         CommandHandler(list(handlers.COMMAND_PAYLOADS), handlers.on_command, filters=new_message)

@@ -2,21 +2,24 @@
 
 Commands send the matching intent payloads so the wording stays in rasa_project/domain.yml. A
 message that looks like a card number is deleted and never reaches the assistant, a transcript
-or a log line; no handler logs message text.
+or a log line; no handler logs message text. The bot talks in private chats only: in a group or
+a channel nothing reaches the assistant, the payments core or the transcripts (a group would see
+one member's bills, and a member could act for another).
 """
 
 from __future__ import annotations
 
 import logging
 
-from telegram import Message, Update
+from telegram import Bot, Message, Update
+from telegram.constants import ChatType, MessageEntityType
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
+from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, filters
 
 from bot import texts
 from bot.relay import known_user, relay, services_of
 from bot.rendering import MAX_MESSAGE_CHARS
-from payments.cards import looks_like_card_number
+from privacy.cards import looks_like_card_number
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,37 @@ async def on_card_number(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Delete a message holding a card number, explain how cards are saved, and stop there."""
     assert update.effective_message is not None
     await refuse_card_number(update.effective_message)
+    raise ApplicationHandlerStop
+
+
+class OutsidePrivateChatHandler(BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
+    """Matches every update from a chat that is not a one-to-one chat with the bot."""
+
+    def check_update(self, update: object) -> bool:
+        """True for a group, supergroup or channel (message, edit, post or button tap)."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        return chat is not None and chat.type != ChatType.PRIVATE
+
+
+def addressed_to_bot(message: Message, bot: Bot) -> bool:
+    """True for a command (not another bot's), a mention of this bot, or a reply to it."""
+    text = message.text or message.caption or ""
+    mention = f"@{bot.username}".lower()
+    if message.entities and message.entities[0].type == MessageEntityType.BOT_COMMAND:
+        command = text.split()[0].lower()
+        return "@" not in command or command.endswith(mention)
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
+        return True
+    return mention in text.lower()
+
+
+async def on_outside_private_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Say "private chats only" to a tap or to a message addressed to the bot, then stop there."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(texts.PRIVATE_ONLY)
+    elif update.message is not None and addressed_to_bot(update.message, context.bot):
+        await update.message.reply_text(texts.PRIVATE_ONLY)
     raise ApplicationHandlerStop
 
 

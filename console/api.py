@@ -1,7 +1,9 @@
 """The console's JSON API under /api (OpenAPI document at /api/openapi.json, docs at /api/docs).
 
-Authentication: the session cookie (from the login page or `POST /api/login`, then unsafe requests
-send the `X-CSRF-Token` header) or HTTP Basic credentials on every request (no CSRF token needed).
+Authentication: an API token (`Authorization: Bearer pct_…`, made with `python -m console.cli
+create-token`), the session cookie (from the login page or `POST /api/login`, then unsafe requests
+send the `X-CSRF-Token` header) or HTTP Basic credentials (no CSRF token needed with a token or
+Basic). Failed logins are throttled: 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from console.auth import log_in, log_out, require, require_unsafe, services_of
+import transcripts
+from console.auth import check_password, log_in, log_out, require, require_unsafe, services_of
 from console.chat import CardNumberRefusedError, TestUserError, chat_turn, test_users
+from console.login import LoginThrottledError
 from console.roles import Role
-from console.staff import StaffView, authenticate
+from console.staff import StaffView
 from console.views import MAX_ID, MAX_OFFSET, transcript_filters
-from payments import transcripts
 from rasa_client import AssistantUnavailableError
 
 router = APIRouter(prefix="/api")
@@ -136,16 +139,26 @@ class StaffOut(BaseModel):
     role: Role
 
 
-@router.post("/login", response_model=LoginResponse, responses={401: {"description": "wrong credentials"}})
+@router.post(
+    "/login",
+    response_model=LoginResponse,
+    responses={
+        401: {"description": "wrong credentials"},
+        429: {"description": "too many failed logins for this account or address; see Retry-After"},
+    },
+)
 async def api_login(request: Request, body: LoginRequest) -> Any:
-    """Start a cookie session (for scripts that prefer a cookie to HTTP Basic)."""
-    services = services_of(request)
-
-    def _check() -> StaffView | None:
-        with services.session_factory.begin() as session:
-            return authenticate(session, username=body.username, password=body.password)
-
-    staff = await asyncio.to_thread(_check)
+    """Start a cookie session (scripts: prefer an API token, `Authorization: Bearer …`)."""
+    try:
+        staff = await asyncio.to_thread(
+            check_password, request, username=body.username, password=body.password
+        )
+    except LoginThrottledError as exc:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        )
     if staff is None:
         return JSONResponse({"detail": "invalid username or password"}, status_code=401)
     token = log_in(request, staff)

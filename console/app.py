@@ -24,8 +24,9 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from console import api, approvals, stripe_routes, views
 from console.auth import SESSION_MAX_AGE, CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
+from console.login import LoginThrottledError
 from console.roles import Role
-from console.services import ConsoleServices, build_services
+from console.services import ConsoleServices, build_services, payments_on
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,13 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
             return JSONResponse({"detail": str(exc) or "login required"}, status_code=401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(LoginThrottledError)
+    async def _throttled(request: Request, exc: LoginThrottledError) -> Response:
+        # HTTP Basic on a locked account or address (the login form and /api/login answer themselves).
+        response = _error(request, 429, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
 
     @app.exception_handler(ForbiddenError)
     async def _forbidden(request: Request, exc: ForbiddenError) -> Response:
@@ -133,6 +141,8 @@ def create_app(settings: Settings, services: ConsoleServices | None = None) -> F
     )
     app.state.settings = settings
     if services is not None:
+        if services.payments is None:
+            services.payments = payments_on(settings, services.session_factory)
         app.state.services = services
     secret = settings.console_secret_key
     if not secret:

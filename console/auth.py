@@ -1,11 +1,14 @@
-"""Who is asking and may they: staff sessions, HTTP Basic for API clients, roles and CSRF.
+"""Who is asking and may they: staff sessions, API tokens, HTTP Basic, roles and CSRF.
 
 A browser logs in with the form and carries a signed session cookie (HttpOnly, SameSite=Lax);
 every unsafe request from it must echo the session's CSRF token (form field `csrf_token` or header
-`X-CSRF-Token`). API clients may instead send HTTP Basic credentials on each request: a browser
-never attaches those by itself here (no `WWW-Authenticate` challenge is ever sent), so they need no
-CSRF token. Each request re-reads the staff row, so deactivating an account or changing its role
-takes effect at once.
+`X-CSRF-Token`). Scripts send an API token (`Authorization: Bearer pct_…`, console/tokens.py) or,
+for compatibility, HTTP Basic credentials on each request: a browser never attaches either by
+itself here (no `WWW-Authenticate` challenge is ever sent), so they need no CSRF token. Every
+password check — the login form, `POST /api/login`, HTTP Basic — goes through the app's one
+`LoginGuard` (console/login.py: throttled, 429 while locked; Basic remembered briefly, so argon2
+does not run per request). Each request re-reads the staff row, so deactivating an account or
+changing its role takes effect at once, for its tokens too.
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ import base64
 import binascii
 import hmac
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 
+from console.login import LoginGuard, build_login_guard
 from console.roles import Role
 from console.services import ConsoleServices
-from console.staff import StaffView, authenticate, get_staff
+from console.staff import StaffView, get_staff
+from console.tokens import staff_for_token
 
 SESSION_STAFF = "staff_id"
 SESSION_CSRF = "csrf"
@@ -32,6 +38,8 @@ CLOCK_SKEW = 60  # seconds a login stamp may lie in the future (clock adjustment
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NO_CSRF_NEEDED = frozenset({"basic", "token"})  # credentials a browser never sends on its own
+_guard_lock = threading.Lock()
 
 
 class NotAuthenticatedError(Exception):
@@ -54,6 +62,33 @@ def services_of(request: Request) -> ConsoleServices:
     """The app's services (set by the lifespan or by the test that built the app)."""
     services: ConsoleServices = request.app.state.services
     return services
+
+
+def login_guard(request: Request) -> LoginGuard:
+    """The app's one password check (built on first use; a test may install its own first)."""
+    guard: LoginGuard | None = getattr(request.app.state, "login_guard", None)
+    if guard is None:
+        with _guard_lock:
+            guard = getattr(request.app.state, "login_guard", None)
+            if guard is None:
+                guard = build_login_guard(request.app.state.settings, services_of(request).session_factory)
+                request.app.state.login_guard = guard
+    return guard
+
+
+def client_address(request: Request) -> str:
+    """The address the login brake counts failures against."""
+    return request.client.host if request.client else "unknown"
+
+
+def check_password(request: Request, *, username: str, password: str) -> StaffView | None:
+    """The login form's and `POST /api/login`'s check; LoginThrottledError while locked (blocking)."""
+    return login_guard(request).check_password(
+        services_of(request).session_factory,
+        username=username,
+        password=password,
+        address=client_address(request),
+    )
 
 
 def csrf_token(request: Request) -> str:
@@ -92,36 +127,47 @@ def log_out(request: Request) -> None:
     request.session.clear()
 
 
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return None
+def _authorization(request: Request) -> tuple[str, str] | None:
+    """The Authorization header as (scheme in lower case, credentials) when it is Basic or Bearer."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    scheme = scheme.lower()
+    return (scheme, credentials.strip()) if scheme in ("basic", "bearer") else None
+
+
+def _basic_credentials(encoded: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise NotAuthenticatedError("malformed Basic credentials") from None
     username, sep, password = decoded.partition(":")
-    if not sep:
+    if not encoded or not sep:
         raise NotAuthenticatedError("malformed Basic credentials")
     return username, password
 
 
 def _current_staff(request: Request) -> StaffView:
     services = services_of(request)
-    credentials = _basic_credentials(request)
-    with services.session_factory.begin() as session:
-        if credentials is not None:
-            staff = authenticate(session, username=credentials[0], password=credentials[1])
-            request.state.auth_via = "basic"
-        else:
+    authorization = _authorization(request)
+    staff: StaffView | None
+    if authorization is not None and authorization[0] == "bearer":
+        with services.session_factory.begin() as session:
+            staff = staff_for_token(session, authorization[1])
+        request.state.auth_via = "token"
+    elif authorization is not None:
+        username, password = _basic_credentials(authorization[1])
+        staff = login_guard(request).check_basic(
+            services.session_factory, username=username, password=password, address=client_address(request)
+        )
+        request.state.auth_via = "basic"
+    else:
+        with services.session_factory.begin() as session:
             staff_id = request.session.get(SESSION_STAFF)
             staff = get_staff(session, staff_id) if isinstance(staff_id, int) else None
-            if staff is not None and not _session_is_current(request, staff):
-                staff = None
-            request.state.auth_via = "session"
+        if staff is not None and not _session_is_current(request, staff):
+            staff = None
+        request.state.auth_via = "session"
     if staff is None:
-        if credentials is None and SESSION_STAFF in request.session:
+        if authorization is None and SESSION_STAFF in request.session:
             log_out(request)
         raise NotAuthenticatedError("login required")
     request.state.staff = staff
@@ -143,7 +189,7 @@ def require(role: Role) -> Callable[[Request], StaffView]:
 
 async def verify_csrf(request: Request) -> None:
     """Refuse an unsafe session-authenticated request whose CSRF token is missing or wrong."""
-    if request.method in SAFE_METHODS or getattr(request.state, "auth_via", None) == "basic":
+    if request.method in SAFE_METHODS or getattr(request.state, "auth_via", None) in NO_CSRF_NEEDED:
         return
     expected = request.session.get(SESSION_CSRF)
     sent = request.headers.get(CSRF_HEADER)

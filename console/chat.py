@@ -1,7 +1,7 @@
 """One test-chat turn: check the test user, ask the assistant, record the transcript.
 
 The sender id follows contracts.md (`console-<user_id>-<session>`); the turn is recorded with
-`payments.transcripts.record_turn` exactly as the Telegram bot records its turns, marked is_test.
+`transcripts.record_turn` exactly as the Telegram bot records its turns, marked is_test.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.services import ConsoleServices
-from payments.cards import looks_like_card_number
-from payments.transcripts import TestUserView, TurnView, list_test_users, record_turn
+from payments.demo import demo_user_id
+from privacy.cards import looks_like_card_number
+from transcripts import TestUserView, TurnView, list_test_users, record_turn
 
 CHANNEL = "console"
-# Alex Demo, the demo test user, is found by the Telegram id the demo data gives it (contracts.md).
-DEMO_TELEGRAM_USER_ID = 100001
 
 
 class CardNumberRefusedError(ValueError):
@@ -50,11 +49,18 @@ def test_users(services: ConsoleServices) -> list[TestUserView]:
         return list_test_users(session)
 
 
+def default_test_user_id(services: ConsoleServices) -> int | None:
+    """The demo user Alex Demo (by its demo key, contracts.md), whom the test chat starts as."""
+    with services.session_factory() as session:
+        return demo_user_id(session)
+
+
 def resolve_test_user(services: ConsoleServices, user_id: int | None) -> TestUserView:
     """The requested test user, or the demo user Alex Demo when none is given."""
     users = test_users(services)
     if user_id is None:
-        demo = [u for u in users if u.telegram_user_id == DEMO_TELEGRAM_USER_ID] or users
+        alex = default_test_user_id(services)
+        demo = [u for u in users if u.id == alex] or users
         if not demo:
             raise TestUserError("there is no test user; load the demo data first")
         return demo[0]

@@ -165,7 +165,7 @@ def ensure_demo_staff(session: Session, *, password_file: Path) -> tuple[str, st
         row.is_active = True
         row.role = Role.ADMIN.value
         session.flush()
-    password_file.parent.mkdir(parents=True, exist_ok=True)
+    password_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     password_file.touch(mode=0o600, exist_ok=True)
     password_file.chmod(0o600)
     password_file.write_text(password + "\n")

@@ -7,6 +7,8 @@ upgrades — this is what "serialized on SQLite" means for the payment invariant
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -26,12 +28,31 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if not is_sqlite(url):
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
+    database = make_url(url).database
+    if database not in (None, "", ":memory:") and not str(database).startswith("file:"):
+        create_private_file(Path(str(database)))
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("check_same_thread", False)
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     _configure_sqlite(engine)
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 unless it exists (then it is left as it is).
+
+    SQLite would create a new database with the process umask (often world-readable) and gives its
+    -wal and -shm files the database file's mode, so starting from a 0600 file keeps all three private.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        return  # no such folder: SQLite reports that itself when it connects
+    os.fchmod(fd, 0o600)
+    os.close(fd)
 
 
 def _configure_sqlite(engine: Engine) -> None:

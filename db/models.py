@@ -72,12 +72,16 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A person paying bills: a Telegram user, or a test user of the staff console."""
+    """A person paying bills: a Telegram user, or a test user of the staff console.
+
+    Demo users (payments.demo) are console-only: no Telegram id, found by their `demo_key`.
+    """
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    demo_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     locale: Mapped[str] = mapped_column(String(20), default="en_IE")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
@@ -272,6 +276,40 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(20), default="viewer")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffApiToken(Base):
+    """A staff member's API token for scripts: only its SHA-256 is kept; a revoked one stays listed.
+
+    Its role never exceeds the staff member's: the lower of the two applies on each request.
+    """
+
+    __tablename__ = "staff_api_tokens"
+    __table_args__ = (CheckConstraint(_in("role", STAFF_ROLES), name="role_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Failed staff logins of one account or one client address (a digest key), and its lock.
+
+    Shared by every console process (console/throttle.py); Redis holds the same when configured.
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (CheckConstraint("failures > 0", name="failures_positive"),)
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Conversation(Base):

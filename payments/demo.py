@@ -1,16 +1,19 @@
 """Demo data, loaded idempotently: billers, demo users with open bills, sandbox customers and cards.
 
-Alex Demo (Telegram 100001) pays with a succeeding Visa 4242; Dana Decline holds the card that is
-declined at charge time (4000000000000341); Sam Secure the 3-D Secure card (4000002760003184).
+Alex Demo pays with a succeeding Visa 4242; Dana Decline holds the card that is declined at charge
+time (4000000000000341); Sam Secure the 3-D Secure card (4000002760003184). Demo users are
+console-only: they have no Telegram id (any id could belong to a real Telegram account, whose
+owner would then chat as the demo user) and are found by their `demo_key`. A new Telegram user in
+demo mode gets demo bills and a card of their own (`provision_demo_user`).
 Cards are created from raw test numbers only in the sandbox; on real Stripe (test mode) the
-gateway uses Stripe's test tokens instead. `python -m payments.demo` migrates and seeds.
+gateway uses Stripe's test tokens instead. `python -m payments.demo` migrates and seeds (and in
+production only migrates).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,9 +39,9 @@ class DemoBiller:
 
 @dataclass(frozen=True)
 class DemoUser:
-    """A demo user and the test card they pay with."""
+    """A demo user (found by `key`) and the test card they pay with."""
 
-    telegram_user_id: int
+    key: str
     name: str
     card_number: str
 
@@ -52,10 +55,11 @@ DEMO_BILLERS = (
     DemoBiller("Berliner Wasserbetriebe", "water", ("water", "wasser"), 3250, 20),
     DemoBiller("Telekom", "internet", ("internet", "broadband", "wifi", "dsl", "telekom"), 4495, 15),
 )
+ALEX, DANA, SAM = "alex", "dana", "sam"
 DEMO_USERS = (
-    DemoUser(100001, "Alex Demo", VISA_SUCCEEDS),
-    DemoUser(100002, "Dana Decline", VISA_DECLINES),
-    DemoUser(100003, "Sam Secure", VISA_3DS),
+    DemoUser(ALEX, "Alex Demo", VISA_SUCCEEDS),
+    DemoUser(DANA, "Dana Decline", VISA_DECLINES),
+    DemoUser(SAM, "Sam Secure", VISA_3DS),
 )
 DEMO_LOCALE = "en_IE"
 DEMO_TIMEZONE = "Europe/Berlin"
@@ -63,19 +67,17 @@ DEMO_CURRENCY = "EUR"
 
 
 def load_demo_data(
-    session_factory: sessionmaker[Session], gateway: PaymentGateway | None, settings: Any = None
-) -> dict[int, int]:
-    """Create (or complete) the demo billers, users, bills and cards; returns telegram id → users.id."""
-    user_ids: dict[int, int] = {}
+    session_factory: sessionmaker[Session], gateway: PaymentGateway | None
+) -> dict[str, int]:
+    """Create (or complete) the demo billers, users, bills and cards; returns demo key → users.id."""
+    user_ids: dict[str, int] = {}
     with session_factory.begin() as session:
         _ensure_billers(session)
         for demo in DEMO_USERS:
-            user = session.execute(
-                select(User).where(User.telegram_user_id == demo.telegram_user_id)
-            ).scalar()
+            user = session.execute(select(User).where(User.demo_key == demo.key)).scalar()
             if user is None:
                 user = User(
-                    telegram_user_id=demo.telegram_user_id,
+                    demo_key=demo.key,
                     name=demo.name,
                     locale=DEMO_LOCALE,
                     timezone=DEMO_TIMEZONE,
@@ -84,17 +86,22 @@ def load_demo_data(
                 )
                 session.add(user)
                 session.flush()
-            user_ids[demo.telegram_user_id] = user.id
+            user_ids[demo.key] = user.id
             _ensure_bills(session, user.id)
     if gateway is not None:
         for demo in DEMO_USERS:
             ensure_card(
                 session_factory,
                 gateway,
-                user_id=user_ids[demo.telegram_user_id],
+                user_id=user_ids[demo.key],
                 card_number=demo.card_number,
             )
     return user_ids
+
+
+def demo_user_id(session: Session, key: str = ALEX) -> int | None:
+    """users.id of the demo user `key` (Alex Demo by default), or None before the demo data is loaded."""
+    return session.execute(select(User.id).where(User.demo_key == key)).scalar()
 
 
 def provision_demo_user(
@@ -215,15 +222,18 @@ def main() -> None:
     """Migrate the configured database and load the demo data (`python -m payments.demo`)."""
     from db.engine import make_engine, make_session_factory
     from db.migrate import upgrade
-    from payments.service import build_gateway
+    from payments.stripe_gateway import build_gateway
     from settings import get_settings
 
     settings = get_settings()
     upgrade(settings.effective_database_url)
+    if settings.is_production:
+        print("database migrated; no demo data in production")
+        return
     engine = make_engine(settings.effective_database_url)
-    ids = load_demo_data(make_session_factory(engine), build_gateway(settings), settings)
+    ids = load_demo_data(make_session_factory(engine), build_gateway(settings))
     engine.dispose()
-    print(f"demo data loaded: users {sorted(ids.values())}")
+    print(f"demo data loaded (console-only demo users): users {sorted(ids.values())}")
 
 
 if __name__ == "__main__":

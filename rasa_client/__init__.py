@@ -8,7 +8,7 @@ entities, slots, events) so the console can show it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -20,6 +20,18 @@ SECRET_HEADER = "X-Paychat-Secret"
 # between turns: with httpx's default of 20 kept-alive connections, 100 users at once would open
 # and close 80 connections per round. Idle ones are dropped well before Rasa's 120 s keep-alive.
 POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=60.0)
+
+
+class AssistantClient(Protocol):
+    """What bot/ and console/ need from an assistant: `RasaClient`, or a stand-in in tests."""
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
+        """Deliver one user message and return the assistant's turn."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
 
 
 class AssistantUnavailableError(Exception):

@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_PYTHON = ROOT / ".venvs" / "app" / "bin" / "python"
 RASA_BIN = ROOT / ".venvs" / "rasa" / "bin" / "rasa"
 
+# Everything a child writes (SQLite databases, the Rasa tracker store, logs, secrets) is for this
+# user only: files 0600, folders 0700, whatever umask the shell that started us had.
+PRIVATE_UMASK = 0o077
+
 # localstripe is GPL-3.0: it runs as its own process and is never imported by paychat's code.
 # Its `localstripe` command binds every interface; running its app ourselves keeps it on loopback
 # (and starts from scratch: the demo loader recreates the sandbox customers it needs).
@@ -47,6 +51,32 @@ class ProcessSpec:
     health_headers: dict[str, str] = field(default_factory=dict)
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) as 0700, and make an existing one 0700; return it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def tighten(path: Path) -> None:
+    """Make the folder `path` 0700 and everything under it 0700 (folders) or 0600 (files).
+
+    For a var/ folder made before files were created private; symbolic links are left alone.
+    """
+    private_dir(path)
+    for child in path.rglob("*"):
+        if child.is_symlink():
+            continue
+        child.chmod(0o700 if child.is_dir() else 0o600)
+
+
+def open_private(path: Path) -> int:
+    """A file descriptor for writing `path` from scratch, mode 0600 even if it existed wider."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def base_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every child gets: ours on PYTHONPATH, telemetry off, plus `extra`."""
     env = dict(os.environ)
@@ -67,10 +97,11 @@ def sandbox_spec(port: int) -> ProcessSpec:
 
 
 def action_server_spec(port: int) -> ProcessSpec:
-    """The rasa-sdk action server running paychat's actions."""
+    """paychat's action server (rasa-sdk behind ACTION_SERVER_SECRET, on loopback: actions/server.py)."""
     return ProcessSpec(
         name="action-server",
-        argv=[str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        argv=[str(APP_PYTHON), "-m", "actions.server"],
+        env={"ACTION_SERVER_PORT": str(port)},
         health_url=f"http://127.0.0.1:{port}/health",
         ready_timeout=60,
     )
@@ -79,7 +110,9 @@ def action_server_spec(port: int) -> ProcessSpec:
 def rasa_spec(model: Path, port: int, action_url: str, tracker_db: Path) -> ProcessSpec:
     """The Rasa server, loopback only, with paychat's secret-checking channel and no open API.
 
-    Conversations are kept in the SQLite file `tracker_db`, so a restart loses none of them.
+    Conversations are kept in the SQLite file `tracker_db`, so a restart loses none of them. Rasa
+    calls the action server with `Authorization: Bearer ${ACTION_SERVER_SECRET}` (endpoints.yml),
+    so that variable must be in the supervisor's environment.
     """
     return ProcessSpec(
         name="rasa",
@@ -99,12 +132,14 @@ def rasa_spec(model: Path, port: int, action_url: str, tracker_db: Path) -> Proc
         ],
         cwd=ROOT / "rasa_project",
         env={
-            "PYTHONPATH": str(ROOT / "rasa_project"),
+            # rasa_project/ for the channel, the root for `privacy` (stdlib only) that the channel imports.
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "rasa_project"), str(ROOT)]),
             "ACTION_ENDPOINT_URL": action_url,
             "RASA_TRACKER_DB": str(tracker_db),
         },
         health_url=f"http://127.0.0.1:{port}/webhooks/paychat/health",
-        ready_timeout=180,
+        # Loading TensorFlow and the model takes 15-30 s on a quiet 2-core machine, minutes on a busy one.
+        ready_timeout=420,
     )
 
 
@@ -151,7 +186,7 @@ class Supervisor:
         self.log_dir = log_dir
         self.env = env
         self.running: list[RunningProcess] = []
-        log_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(log_dir)
 
     def start(self, spec: ProcessSpec) -> RunningProcess:
         """Start `spec` with its output in `<log_dir>/<name>.log` and wait until it is healthy."""
@@ -161,7 +196,7 @@ class Supervisor:
                 f"{spec.name}: {spec.health_url} already answers — is another `make run` still running?"
             )
         log_path = self.log_dir / f"{spec.name}.log"
-        log_file = log_path.open("wb")
+        log_file = os.fdopen(open_private(log_path), "wb")
         env = dict(self.env)
         if "PYTHONPATH" in spec.env:
             env["PYTHONPATH"] = spec.env["PYTHONPATH"] + os.pathsep + env.get("PYTHONPATH", "")
@@ -174,6 +209,7 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=PRIVATE_UMASK,
         )
         proc = RunningProcess(spec, popen, log_path)
         self.running.append(proc)
@@ -270,7 +306,13 @@ def run_checked(
 ) -> None:
     """Run a one-off command (migrations, demo data), streaming its output; raise on failure."""
     proc = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        umask=PRIVATE_UMASK,
     )
     assert proc.stdout is not None
     lines = []

@@ -30,6 +30,7 @@ out = Console()
 
 DEV_SECRETS = {
     "RASA_SHARED_SECRET": lambda: secrets.token_urlsafe(32),
+    "ACTION_SERVER_SECRET": lambda: secrets.token_urlsafe(32),
     "CONSOLE_SECRET_KEY": lambda: secrets.token_urlsafe(32),
     "PAYCHAT_CONSENT_SIGNING_KEY": lambda: secrets.token_urlsafe(32),
     "SANDBOX_CHALLENGE_KEY": lambda: secrets.token_urlsafe(32),
@@ -44,16 +45,36 @@ def dev_secrets(var_dir: Path) -> dict[str, str]:
     missing = {name: make() for name, make in DEV_SECRETS.items() if name not in values}
     if missing:
         values.update(missing)
-        path.write_text(json.dumps(values))
-        path.chmod(0o600)
+        # 0600 from the first byte: written, then chmod-ed, it would be readable for a moment.
+        with os.fdopen(procs.open_private(path), "w") as file:
+            file.write(json.dumps(values))
     return values
+
+
+def development_defaults(settings: Settings) -> dict[str, str]:
+    """What `make run` turns on for a local try-out unless the environment says otherwise: demo mode."""
+    if settings.is_production or "demo_mode" in settings.model_fields_set:
+        return {}
+    return {"PAYCHAT_DEMO_MODE": "true"}
+
+
+DEMO_NOTICE = (
+    "DEMO MODE (PAYCHAT_DEMO_MODE=true): console-only demo users with sandbox cards, and every new "
+    "Telegram user gets demo bills and a sandbox card. Set PAYCHAT_DEMO_MODE=false to turn it off."
+)
+
+
+def prepare_var_dir(var_dir: Path) -> None:
+    """Make this process and its children create private files, and var/ private (0700, files 0600)."""
+    os.umask(procs.PRIVATE_UMASK)
+    procs.tighten(var_dir)
 
 
 def main() -> int:
     """Start, report, supervise, stop."""
     settings = Settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    extra: dict[str, str] = {}
+    prepare_var_dir(settings.var_dir)
+    extra = development_defaults(settings)
     if not settings.is_production:
         generated = dev_secrets(settings.var_dir)
         for key, value in generated.items():
@@ -121,6 +142,8 @@ def main() -> int:
         for name, address in rows:
             table.add_row(name, address)
         out.print(table)
+        if settings.demo_mode:
+            out.print(f"[bold yellow]{DEMO_NOTICE}[/]")
         print(f"Demo staff login ({login})", flush=True)
         print(
             f"Try: curl -u demo:<password> -H 'content-type: application/json' "

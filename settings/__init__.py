@@ -38,11 +38,28 @@ class Settings(BaseSettings):
     rasa_shared_secret: str = Field("", alias="RASA_SHARED_SECRET")
     rasa_timeout_seconds: float = Field(30.0, alias="RASA_TIMEOUT_SECONDS")
     action_server_port: int = Field(5055, alias="ACTION_SERVER_PORT")
+    # Loopback unless a container network must reach it; never a public interface.
+    action_server_host: str = Field("127.0.0.1", alias="ACTION_SERVER_HOST")
+    # Rasa sends it as `Authorization: Bearer <secret>` (endpoints.yml); the action server refuses
+    # every call without it (actions/server.py).
+    action_server_secret: str = Field("", alias="ACTION_SERVER_SECRET")
 
     # Staff console.
     console_host: str = Field("127.0.0.1", alias="CONSOLE_HOST")
     console_port: int = Field(8000, alias="CONSOLE_PORT")
     console_secret_key: str = Field("", alias="CONSOLE_SECRET_KEY")
+    # Login brake (console/login.py): after this many failed logins of one account (from anywhere),
+    # or from one address (for any accounts), logins wait CONSOLE_LOGIN_LOCKOUT_SECONDS, doubling
+    # with each further failure up to the maximum; a quiet window forgets the failures.
+    console_login_max_failures: int = Field(5, ge=1, alias="CONSOLE_LOGIN_MAX_FAILURES")
+    console_login_max_failures_per_address: int = Field(
+        20, ge=1, alias="CONSOLE_LOGIN_MAX_FAILURES_PER_ADDRESS"
+    )
+    console_login_lockout_seconds: float = Field(30.0, gt=0, alias="CONSOLE_LOGIN_LOCKOUT_SECONDS")
+    console_login_max_lockout_seconds: float = Field(900.0, gt=0, alias="CONSOLE_LOGIN_MAX_LOCKOUT_SECONDS")
+    console_login_window_seconds: float = Field(3600.0, gt=0, alias="CONSOLE_LOGIN_WINDOW_SECONDS")
+    # How long a successful HTTP Basic check is remembered in a console process (0: never).
+    console_basic_auth_cache_seconds: float = Field(300.0, ge=0, alias="CONSOLE_BASIC_AUTH_CACHE_SECONDS")
     # Where customers reach the console (3-D Secure return page, sandbox bank challenge page).
     public_url: str = Field("http://127.0.0.1:8000", alias="PAYCHAT_PUBLIC_URL")
     # HMAC key that signs sandbox 3-D Secure challenge links; the action server and console share it.
@@ -57,7 +74,9 @@ class Settings(BaseSettings):
     telegram_webhook_port: int = Field(8443, alias="TELEGRAM_WEBHOOK_PORT")
     # How often the bot looks for payment outcomes to tell users (the notifications outbox).
     telegram_notify_interval_seconds: float = Field(5.0, gt=0, alias="TELEGRAM_NOTIFY_INTERVAL_SECONDS")
-    demo_mode: bool = Field(True, alias="PAYCHAT_DEMO_MODE")
+    # Demo mode links a new Telegram user to demo bills and a sandbox card. Off unless set (make run
+    # sets it for development); production refuses it.
+    demo_mode: bool = Field(False, alias="PAYCHAT_DEMO_MODE")
 
     # Money and limits (integer minor units of the user's currency).
     default_currency: str = Field("EUR", alias="PAYCHAT_DEFAULT_CURRENCY")
@@ -101,11 +120,20 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.is_production:
-            for name in ("rasa_shared_secret", "console_secret_key", "consent_signing_key"):
+            for name in (
+                "rasa_shared_secret",
+                "action_server_secret",
+                "console_secret_key",
+                "consent_signing_key",
+            ):
                 if getattr(self, name).lower() in PLACEHOLDER_SECRETS or len(getattr(self, name)) < 16:
                     raise ValueError(f"{name.upper()} must be set to a real secret (16+ chars) in production")
             if not self.stripe_api_key:
                 raise ValueError("STRIPE_API_KEY must be set in production (the sandbox is for development)")
+            if self.demo_mode:
+                raise ValueError(
+                    "PAYCHAT_DEMO_MODE must be off in production (it gives new users demo bills)"
+                )
         return self
 
 

@@ -105,6 +105,29 @@ class FakeTelegram:
         }
         return await self.push_update({"update_id": self.next_update_id(), "message": message})
 
+    async def send_chat_text(
+        self, user_id: int, chat: dict[str, Any], text: str, *, edited: bool = False, **fields: Any
+    ) -> dict[str, Any]:
+        """Queue a text message from `user_id` in another kind of chat (a group, a supergroup...)."""
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": {"id": user_id, "is_bot": False, "first_name": "Test", "language_code": "en"},
+            "text": text,
+            **fields,
+        }
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        kind = "edited_message" if edited else "message"
+        if edited:
+            message["edit_date"] = int(time.time())
+        if chat.get("type") == "channel":
+            kind = "edited_channel_post" if edited else "channel_post"
+            message.pop("from")
+        return await self.push_update({"update_id": self.next_update_id(), kind: message})
+
     async def tap(self, user_id: int, message: dict[str, Any], data: str) -> dict[str, Any]:
         """Queue a callback query: `user_id` taps the button with `data` under the bot's `message`."""
         query = {

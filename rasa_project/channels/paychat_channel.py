@@ -1,9 +1,12 @@
 """paychat's Rasa input channel: the only door into the Rasa server.
 
-Runs inside the Rasa environment (Python 3.10) and imports nothing of paychat. It refuses any
+Runs inside the Rasa environment (Python 3.10) and imports nothing of paychat but `privacy.cards`
+(standard library only; the repository root is on the Rasa process's PYTHONPATH). It refuses any
 request without the shared secret (the action server trusts the sender id to decide whose bills it
-may touch, so nobody but bot/ and console/ may choose one), and answers the bot's replies together
-with what the model understood this turn, for the staff console and the transcripts.
+may touch, so nobody but bot/ and console/ may choose one), answers a message that holds a card
+number with a fixed refusal before anything reaches the processor or the tracker store, and
+otherwise answers the bot's replies together with what the model understood this turn, for the
+staff console and the transcripts.
 
 The action server's state is learnt from the action calls themselves (`ActionServerWatch`), not
 probed before every message: Rasa carries on when an action call fails, so the channel notes the
@@ -28,6 +31,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from privacy.cards import looks_like_card_number
+
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Paychat-Secret"
@@ -44,6 +49,9 @@ _ACTION_CALLS: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar(
 )
 # The tracker Rasa saved at the end of the current message's turn (what the turn produced).
 _SAVED: contextvars.ContextVar[Optional[dict]] = contextvars.ContextVar("paychat_saved", default=None)
+# The domain response that refuses a card number; the constant is used only if the domain lacks it.
+CARD_REFUSAL_RESPONSE = "utter_card_number_refused"
+CARD_REFUSAL_FALLBACK = "Please never send a card number in chat. I did not keep it."
 
 
 class PaychatInput(InputChannel):
@@ -91,6 +99,9 @@ class PaychatInput(InputChannel):
                 return response.json({"error": error}, status=400)
 
             agent = request.app.ctx.agent
+            if looks_like_card_number(text):
+                # Never handed to Rasa: the text would land in the tracker store and the NLU logs.
+                return response.json(_card_refusal(agent))
             watch = ActionServerWatch.of(agent)
             if watch is not None and not await watch.usable():
                 # Rasa would carry on without the actions and answer nothing useful; say so instead.
@@ -221,6 +232,15 @@ class _Borrowed:
 
     async def __aexit__(self, *exc: Any) -> None:
         return None
+
+
+def _card_refusal(agent: Any) -> dict[str, Any]:
+    """The turn answering a card number: the domain's refusal, nothing parsed, no tracker events."""
+    domain = getattr(agent, "domain", None)
+    variants = (getattr(domain, "responses", None) or {}).get(CARD_REFUSAL_RESPONSE) or []
+    text = variants[0].get("text") if variants else None
+    reply = {"text": text or CARD_REFUSAL_FALLBACK, "buttons": [], "custom": {"card_number_refused": True}}
+    return {"replies": [reply], "parse": {}, "slots": {}, "events": []}
 
 
 def _reply(message: dict[str, Any]) -> dict[str, Any]:

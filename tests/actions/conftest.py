@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from ruamel.yaml import YAML
 
 from actions.services import reset_services, set_services
+from payments import demo
 from payments.service import PaymentsService
 
 DOMAIN_PATH = Path(__file__).resolve().parents[2] / "rasa_project" / "domain.yml"
-ALEX = "tg-100001"  # demo user with the succeeding Visa 4242
-DANA = "tg-100002"  # demo user whose card is declined
-SAM = "tg-100003"  # demo user whose card needs 3-D Secure
+# A sender for actions that never get as far as looking the user up (a broken service, no payment).
+SOMEONE = "console-1-actions_test"
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +35,32 @@ def service(payments_service: PaymentsService) -> Iterator[PaymentsService]:
     reset_services()
 
 
+def demo_sender(service: PaymentsService, key: str) -> str:
+    """The console sender id of the demo user `key` (demo users are console-only, contracts.md)."""
+    with service.session_factory() as session:
+        user_id = demo.demo_user_id(session, key)
+    assert user_id is not None, "the demo data is not loaded"
+    return f"console-{user_id}-actions_test"
+
+
+@pytest.fixture
+def alex(service: PaymentsService) -> str:
+    """Alex Demo, whose Visa 4242 succeeds."""
+    return demo_sender(service, demo.ALEX)
+
+
+@pytest.fixture
+def dana(service: PaymentsService) -> str:
+    """Dana Decline, whose card is declined."""
+    return demo_sender(service, demo.DANA)
+
+
+@pytest.fixture
+def sam(service: PaymentsService) -> str:
+    """Sam Secure, whose card needs 3-D Secure."""
+    return demo_sender(service, demo.SAM)
+
+
 @pytest.fixture
 def dispatcher() -> CollectingDispatcher:
     """A fresh dispatcher collecting what the action says."""
@@ -41,7 +68,7 @@ def dispatcher() -> CollectingDispatcher:
 
 
 def make_tracker(
-    sender_id: str = ALEX,
+    sender_id: str,
     *,
     slots: dict[str, Any] | None = None,
     intent: str = "inform",
@@ -73,3 +100,35 @@ def make_tracker(
 def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The final value of every slot the returned events set."""
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
+
+
+def as_rasa_says(domain: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    """What Rasa 3.6 sends the user for one dispatcher message (RemoteAction._utter_responses).
+
+    The response's first variant is filled with the message's extra keys (Rasa passes every key of
+    the message to its NLG as template values), then every non-empty key of the message is copied
+    over the filled response: a value named like one of utter_message's keywords would replace it.
+    """
+    message = dict(message)
+    name = message.pop("response", None)
+    draft: dict[str, Any] = {}
+    if name:
+        draft = dict(domain["responses"][name][0])
+        values = {key: value for key, value in message.items()}
+        if draft.get("text"):
+            draft["text"] = PLACEHOLDER.sub(
+                lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), draft["text"]
+            )
+    buttons = message.pop("buttons", []) or []
+    if buttons:
+        draft["buttons"] = [*draft.get("buttons", []), *buttons]
+    draft.update({key: value for key, value in message.items() if value})
+    return draft
+
+
+def said(domain: dict[str, Any], dispatcher: Any) -> list[str]:
+    """The texts the user reads for everything the dispatcher collected."""
+    return [str(as_rasa_says(domain, message).get("text")) for message in dispatcher.messages]

@@ -13,13 +13,13 @@ from actions.paying import ActionConfirmPayment, ActionPreparePayment, ActionSto
 from actions.services import set_services
 from db.models import Consent
 from payments.service import PaymentsService
-from tests.actions.conftest import ALEX, DANA, SAM, make_tracker, slot_events
+from tests.actions.conftest import SOMEONE, as_rasa_says, make_tracker, slot_events
 
 pytestmark = pytest.mark.sandbox
 
 
 async def prepare(
-    domain: dict[str, Any], sender: str = ALEX, **slots: Any
+    domain: dict[str, Any], sender: str, **slots: Any
 ) -> tuple[CollectingDispatcher, dict[str, Any]]:
     """Run action_prepare_payment with these slots; return what it said and the slots it set."""
     dispatcher = CollectingDispatcher()
@@ -37,69 +37,79 @@ async def confirm(domain: dict[str, Any], sender: str, slots: dict[str, Any]) ->
     return dispatcher
 
 
-async def test_summary_names_biller_amount_and_card(service: PaymentsService, domain: dict[str, Any]) -> None:
-    dispatcher, slots = await prepare(domain, biller="electricity", amount="1")
+async def test_summary_names_biller_amount_and_card(
+    service: PaymentsService, domain: dict[str, Any], alex: str
+) -> None:
+    dispatcher, slots = await prepare(domain, alex, biller="electricity", amount="1")
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_summary"
-    assert "Stadtwerke" in message["summary_text"] and "4242" in message["summary_text"]
-    assert "€1.00" in message["summary_text"]
-    assert slots["pending_payment_id"] and slots["payment_summary"] == message["summary_text"]
+    shown = as_rasa_says(domain, message)["text"]
+    assert "Stadtwerke" in shown and "Visa •••• 4242" in shown and "€1.00" in shown and "today (" in shown
+    assert slots["pending_payment_id"] and slots["payment_summary"] == shown == message["v_summary_text"]
     assert slots["biller"] == "Stadtwerke" and slots["bill_id"]
 
 
 async def test_confirm_charges_once_and_shows_receipt(
-    service: PaymentsService, domain: dict[str, Any]
+    service: PaymentsService, domain: dict[str, Any], alex: str
 ) -> None:
-    _, slots = await prepare(domain, biller="phone", amount="1")
-    dispatcher = await confirm(domain, ALEX, slots)
+    _, slots = await prepare(domain, alex, biller="phone", amount="1")
+    dispatcher = await confirm(domain, alex, slots)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_succeeded"
-    assert message["receipt_text"]
-    user_id = service.user_id_for_sender(sender_id=ALEX)
+    assert as_rasa_says(domain, message)["text"].startswith("Done ✅ Paid €1.00 to Vodafone. Receipt: pi_")
+    user_id = service.user_id_for_sender(sender_id=alex)
     result = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
     assert result.status == "succeeded" and (result.payment_intent_id or "").startswith("pi_")
 
 
-async def test_confirm_ends_the_payment_in_progress(service: PaymentsService, domain: dict[str, Any]) -> None:
-    _, slots = await prepare(domain, biller="water", amount="1")
+async def test_confirm_ends_the_payment_in_progress(
+    service: PaymentsService, domain: dict[str, Any], alex: str
+) -> None:
+    _, slots = await prepare(domain, alex, biller="water", amount="1")
     events = await ActionConfirmPayment().run(
-        CollectingDispatcher(), make_tracker(ALEX, slots=slots, intent="affirm"), domain
+        CollectingDispatcher(), make_tracker(alex, slots=slots, intent="affirm"), domain
     )
     assert all(value is None for value in slot_events(events).values())
 
 
-async def test_declined_card_shows_the_reason(service: PaymentsService, domain: dict[str, Any]) -> None:
-    _, slots = await prepare(domain, DANA, biller="water", amount="1")
-    dispatcher = await confirm(domain, DANA, slots)
+async def test_declined_card_shows_the_reason(
+    service: PaymentsService, domain: dict[str, Any], dana: str
+) -> None:
+    _, slots = await prepare(domain, dana, biller="water", amount="1")
+    dispatcher = await confirm(domain, dana, slots)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_failed"
-    assert message["failure_message"]
+    reply = as_rasa_says(domain, message)["text"]
+    assert "declined" in reply and reply.endswith("Nothing was charged.") and "{" not in reply
 
 
-async def test_three_d_secure_sends_the_link(service: PaymentsService, domain: dict[str, Any]) -> None:
-    _, slots = await prepare(domain, SAM, biller="internet", amount="1")
-    dispatcher = await confirm(domain, SAM, slots)
+async def test_three_d_secure_sends_the_link(
+    service: PaymentsService, domain: dict[str, Any], sam: str
+) -> None:
+    _, slots = await prepare(domain, sam, biller="internet", amount="1")
+    dispatcher = await confirm(domain, sam, slots)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_requires_action"
-    assert message["next_action_url"].startswith("http")
+    assert message["v_next_action_url"].startswith("http")
+    assert message["v_next_action_url"] in as_rasa_says(domain, message)["text"]
 
 
 async def test_amount_above_outstanding_is_refused_and_forgotten(
-    service: PaymentsService, domain: dict[str, Any]
+    service: PaymentsService, domain: dict[str, Any], alex: str
 ) -> None:
-    user_id = service.user_id_for_sender(sender_id=ALEX)
+    user_id = service.user_id_for_sender(sender_id=alex)
     owed = service.find_bill(user_id=user_id, biller_text="electricity").outstanding.amount_minor
     # One cent more than is owed: far below any limit, so only "more than you owe" can apply.
     above = owed + 1
     amount = f"{above // 100}.{above % 100:02d} €"
-    dispatcher, slots = await prepare(domain, biller="electricity", amount=amount)
+    dispatcher, slots = await prepare(domain, alex, biller="electricity", amount=amount)
     [message] = dispatcher.messages
     assert message["response"] == "utter_error_amount_above_outstanding"
     assert slots["amount"] is None and slots["pending_payment_id"] is None
 
 
-async def test_unknown_biller_is_refused(service: PaymentsService, domain: dict[str, Any]) -> None:
-    dispatcher, slots = await prepare(domain, biller="dragon taxes")
+async def test_unknown_biller_is_refused(service: PaymentsService, domain: dict[str, Any], alex: str) -> None:
+    dispatcher, slots = await prepare(domain, alex, biller="dragon taxes")
     [message] = dispatcher.messages
     assert message["response"] == "utter_error_biller_unknown"
     assert slots["biller"] is None and slots["bill_id"] is None
@@ -110,48 +120,52 @@ async def test_unknown_sender_is_told_so(service: PaymentsService, domain: dict[
     assert dispatcher.messages[0]["response"] == "utter_error_user_unknown"
 
 
-async def test_correction_replaces_the_shown_draft(service: PaymentsService, domain: dict[str, Any]) -> None:
-    _, first = await prepare(domain, biller="electricity", amount="1")
+async def test_correction_replaces_the_shown_draft(
+    service: PaymentsService, domain: dict[str, Any], alex: str
+) -> None:
+    _, first = await prepare(domain, alex, biller="electricity", amount="1")
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
-        ALEX, slots={**first, "amount": "2"}, entities=[{"entity": "amount", "value": "2"}]
+        alex, slots={**first, "amount": "2"}, entities=[{"entity": "amount", "value": "2"}]
     )
     second = slot_events(await ActionPreparePayment().run(dispatcher, tracker, domain))
-    assert "€2.00" in dispatcher.messages[0]["summary_text"]
+    assert "€2.00" in dispatcher.messages[0]["v_summary_text"]
     assert second["pending_payment_id"] != first["pending_payment_id"]
-    user_id = service.user_id_for_sender(sender_id=ALEX)
+    user_id = service.user_id_for_sender(sender_id=alex)
     old = service.get_payment(user_id=user_id, payment_id=int(first["pending_payment_id"]))
     assert old.status == "cancelled"
 
 
-async def test_stop_cancels_the_pending_draft(service: PaymentsService, domain: dict[str, Any]) -> None:
-    _, slots = await prepare(domain, biller="rent", amount="1")
+async def test_stop_cancels_the_pending_draft(
+    service: PaymentsService, domain: dict[str, Any], alex: str
+) -> None:
+    _, slots = await prepare(domain, alex, biller="rent", amount="1")
     dispatcher = CollectingDispatcher()
-    events = await ActionStopPayment().run(dispatcher, make_tracker(ALEX, slots=slots, intent="deny"), domain)
+    events = await ActionStopPayment().run(dispatcher, make_tracker(alex, slots=slots, intent="deny"), domain)
     assert dispatcher.messages[0]["response"] == "utter_payment_cancelled"
     assert all(value is None for value in slot_events(events).values())
-    user_id = service.user_id_for_sender(sender_id=ALEX)
+    user_id = service.user_id_for_sender(sender_id=alex)
     payment = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
     assert payment.status == "cancelled"
 
 
 async def test_stop_with_nothing_going_on_changes_nothing(
-    service: PaymentsService, domain: dict[str, Any]
+    service: PaymentsService, domain: dict[str, Any], alex: str
 ) -> None:
     dispatcher = CollectingDispatcher()
-    await ActionStopPayment().run(dispatcher, make_tracker(ALEX, intent="deny"), domain)
+    await ActionStopPayment().run(dispatcher, make_tracker(alex, intent="deny"), domain)
     assert dispatcher.messages[0]["response"] == "utter_nothing_in_progress"
 
 
 async def test_stop_right_after_leaving_a_form_says_stopped(domain: dict[str, Any]) -> None:
     dispatcher = CollectingDispatcher()
     events = [{"event": "user", "text": "stop"}, {"event": "active_loop", "name": None}]
-    await ActionStopPayment().run(dispatcher, make_tracker(ALEX, intent="stop", events=events), domain)
+    await ActionStopPayment().run(dispatcher, make_tracker(SOMEONE, intent="stop", events=events), domain)
     assert dispatcher.messages[0]["response"] == "utter_stopped"
 
 
 async def test_large_payment_waits_for_second_approval(
-    service: PaymentsService, domain: dict[str, Any]
+    service: PaymentsService, domain: dict[str, Any], alex: str
 ) -> None:
     strict = PaymentsService(
         session_factory=service.session_factory,
@@ -159,21 +173,21 @@ async def test_large_payment_waits_for_second_approval(
         config=dataclasses.replace(service.config, second_approval_minor=100),
     )
     set_services(strict)
-    _, slots = await prepare(domain, biller="internet", amount="2")
-    dispatcher = await confirm(domain, ALEX, slots)
+    _, slots = await prepare(domain, alex, biller="internet", amount="2")
+    dispatcher = await confirm(domain, alex, slots)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_awaiting_approval"
-    assert message["amount_text"] == "€2.00"
-    user_id = service.user_id_for_sender(sender_id=ALEX)
+    assert message["v_amount_text"] == "€2.00"
+    user_id = service.user_id_for_sender(sender_id=alex)
     result = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
     assert result.status == "awaiting_approval" and result.payment_intent_id is None
 
 
 async def test_the_consent_keeps_the_summary_shown_and_the_users_tap(
-    service: PaymentsService, domain: dict[str, Any]
+    service: PaymentsService, domain: dict[str, Any], alex: str
 ) -> None:
-    _, slots = await prepare(domain, biller="phone", amount="1")
-    tracker = make_tracker(ALEX, slots=slots, intent="affirm", text="/affirm")
+    _, slots = await prepare(domain, alex, biller="phone", amount="1")
+    tracker = make_tracker(alex, slots=slots, intent="affirm", text="/affirm")
     await ActionConfirmPayment().run(CollectingDispatcher(), tracker, domain)
     with service.session_factory() as session:
         consent = session.execute(

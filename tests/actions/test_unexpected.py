@@ -12,7 +12,7 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 from actions.bills import ActionCheckBills
 from actions.forms import ValidatePayBillForm
 from actions.services import reset_services, set_services
-from tests.actions.conftest import ALEX, make_tracker, slot_events
+from tests.actions.conftest import SOMEONE, make_tracker, slot_events
 
 
 class BrokenService:
@@ -44,7 +44,7 @@ async def test_a_failing_action_logs_and_apologises(
 ) -> None:
     dispatcher = CollectingDispatcher()
     with caplog.at_level(logging.ERROR, logger="actions.common"):
-        events = await ActionCheckBills().run(dispatcher, make_tracker(ALEX, intent="check_bills"), domain)
+        events = await ActionCheckBills().run(dispatcher, make_tracker(SOMEONE, intent="check_bills"), domain)
     assert [m["response"] for m in dispatcher.messages] == ["utter_error_unexpected"]
     assert events == []
     [record] = [r for r in caplog.records if "action_check_bills" in r.getMessage()]
@@ -54,7 +54,7 @@ async def test_a_failing_action_logs_and_apologises(
 async def test_a_failing_form_validation_asks_again(broken: None, domain: dict[str, Any]) -> None:
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
-        ALEX,
+        SOMEONE,
         slots={"biller": "strom", "requested_slot": "biller"},
         entities=[{"entity": "biller", "value": "strom"}],
         events=[

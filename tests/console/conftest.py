@@ -110,8 +110,8 @@ def seed(session_factory: sessionmaker[Session]) -> Seed:
             role: create_staff_user(session, username=role.value, password=PASSWORD, role=role).id
             for role in Role
         }
-        alex = User(name="Alex Demo", telegram_user_id=100001, is_test=True, locale="en_IE", currency="EUR")
-        other = User(name="Casey Test", telegram_user_id=100002, is_test=True, locale="en_US", currency="USD")
+        alex = User(name="Alex Demo", demo_key="alex", is_test=True, locale="en_IE", currency="EUR")
+        other = User(name="Casey Test", is_test=True, locale="en_US", currency="USD")
         customer = User(name="Real Customer", telegram_user_id=555, is_test=False)
         session.add_all([alex, other, customer])
         session.flush()

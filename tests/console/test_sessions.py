@@ -36,6 +36,7 @@ def _production_settings(tmp_path: Path, database_url: str) -> Settings:
         DATABASE_URL=database_url,
         CONSOLE_SECRET_KEY=secrets.token_urlsafe(32),
         RASA_SHARED_SECRET=secrets.token_urlsafe(32),
+        ACTION_SERVER_SECRET=secrets.token_urlsafe(32),
         PAYCHAT_CONSENT_SIGNING_KEY=secrets.token_urlsafe(32),
         STRIPE_API_KEY="sk_test_" + secrets.token_hex(12),
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -48,8 +50,8 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> 
     engine.dispose()
 
 
-def _payment(session: Session, **overrides: object) -> Payment:
-    user = make_user(session)
+def _payment(session: Session, *, user: Any = None, **overrides: object) -> Payment:
+    user = user or make_user(session)
     card = make_offline_card(session, user=user)
     bill = make_bill(session, user=user, biller=make_biller(session))
     values: dict[str, object] = {
@@ -128,7 +130,14 @@ def test_upgrading_a_filled_database_keeps_its_rows(tmp_path: Path) -> None:
     upgrade(url, "0001")
     engine = make_engine(url)
     with Session(engine) as session, session.begin():
-        payment = _payment(session, status="approved")
+        # The User model has columns revision 0001 lacks: the user row is written as 0001 knew it.
+        user_id = session.execute(
+            text(
+                "INSERT INTO users (name, locale, timezone, currency, is_test, created_at)"
+                " VALUES ('Old User', 'en_IE', 'Europe/Berlin', 'EUR', 1, CURRENT_TIMESTAMP) RETURNING id"
+            )
+        ).scalar_one()
+        payment = _payment(session, user=SimpleNamespace(id=user_id), status="approved")
         session.add(payment)
         session.flush()
         session.add(

@@ -30,6 +30,7 @@ class AssistantStack:
     rasa_url: str
     rasa_secret: str
     action_url: str
+    action_secret: str
     database_url: str
     stripe_api_base: str
     settings: Settings
@@ -142,6 +143,7 @@ def start_assistant_stack(
     """
     sandbox_port, action_port, rasa_port = procs.free_port(), procs.free_port(), procs.free_port()
     secret = secrets.token_urlsafe(24)
+    action_secret = secrets.token_urlsafe(32)
     database_url = database_url or f"sqlite:///{workdir / 'paychat.db'}"
     route = via or (lambda _name, url: url)
     stripe_base = route("stripe-sandbox", f"http://127.0.0.1:{sandbox_port}")
@@ -158,6 +160,9 @@ def start_assistant_stack(
             "RASA_URL": rasa_url,
             "RASA_SHARED_SECRET": secret,
             "ACTION_SERVER_PORT": str(action_port),
+            "ACTION_SERVER_SECRET": action_secret,
+            # The stack is a demo, as `make run` starts it: a new Telegram user gets demo bills.
+            "PAYCHAT_DEMO_MODE": "true",
         }
     )
     settings = Settings(
@@ -169,6 +174,8 @@ def start_assistant_stack(
         RASA_URL=rasa_url,
         RASA_SHARED_SECRET=secret,
         ACTION_SERVER_PORT=action_port,
+        ACTION_SERVER_SECRET=action_secret,
+        PAYCHAT_DEMO_MODE=True,
     )
     with procs.supervised(workdir / "log", env) as supervisor:
         supervisor.start(procs.sandbox_spec(sandbox_port))
@@ -179,6 +186,7 @@ def start_assistant_stack(
             rasa_url=rasa_url,
             rasa_secret=secret,
             action_url=action_url,
+            action_secret=action_secret,
             database_url=database_url,
             stripe_api_base=stripe_base,
             settings=settings,

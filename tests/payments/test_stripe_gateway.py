@@ -142,8 +142,8 @@ def test_loading_the_demo_data_twice_adds_no_customer_or_card(db_engine: Engine,
     gateway = sandbox_gateway(stripe_sandbox)
     client = stripe.StripeClient(SANDBOX_KEY, base_addresses={"api": stripe_sandbox}, max_network_retries=0)
 
-    def demo_objects(user_ids: dict[int, int]) -> tuple[list[str], list[str]]:
-        ours = {str(user_ids[demo.telegram_user_id]) for demo in DEMO_USERS}
+    def demo_objects(user_ids: dict[str, int]) -> tuple[list[str], list[str]]:
+        ours = {str(user_ids[demo.key]) for demo in DEMO_USERS}
         customers = [
             str(c.id)
             for c in client.v1.customers.list({"limit": 100}).auto_paging_iter()

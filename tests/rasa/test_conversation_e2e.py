@@ -11,6 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from payments.demo import ALEX, DANA, SAM
 from rasa_client import AssistantTurn
 
 pytestmark = pytest.mark.e2e
@@ -19,11 +20,11 @@ pytestmark = pytest.mark.e2e
 class Chat:
     """One conversation with the assistant as a demo user."""
 
-    def __init__(self, stack, telegram_user_id: int, console) -> None:
+    def __init__(self, stack, demo_key: str, console) -> None:
         engine = create_engine(stack.database_url)
         with engine.connect() as connection:
             user_id = connection.execute(
-                text("SELECT id FROM users WHERE telegram_user_id = :t"), {"t": telegram_user_id}
+                text("SELECT id FROM users WHERE demo_key = :k"), {"k": demo_key}
             ).scalar_one()
         engine.dispose()
         self.database_url = stack.database_url
@@ -71,7 +72,7 @@ def titles(turn: AssistantTurn) -> list[str]:
 
 @pytest.fixture
 async def alex(assistant_stack, console_api):
-    chat = Chat(assistant_stack, 100001, console_api)
+    chat = Chat(assistant_stack, ALEX, console_api)
     yield chat
     await chat.close()
 
@@ -157,7 +158,7 @@ async def test_schedule_then_cancel(alex: Chat) -> None:
 
 
 async def test_declined_card_shows_the_reason(assistant_stack, console_api) -> None:
-    dana = Chat(assistant_stack, 100002, console_api)
+    dana = Chat(assistant_stack, DANA, console_api)
     try:
         summary = await dana.say("pay 1 euro for water")
         payment_id = summary.slots["pending_payment_id"]
@@ -176,7 +177,7 @@ async def test_declined_card_shows_the_reason(assistant_stack, console_api) -> N
 
 
 async def test_three_d_secure_shows_the_link(assistant_stack, console_api) -> None:
-    sam = Chat(assistant_stack, 100003, console_api)
+    sam = Chat(assistant_stack, SAM, console_api)
     try:
         await sam.say("pay 1 € to the internet")
         link = await sam.say("/affirm")

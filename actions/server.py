@@ -1,0 +1,106 @@
+"""paychat's action server: rasa-sdk's app behind a door only Rasa has the key to.
+
+`python -m actions.server` replaces `python -m rasa_sdk --actions actions`. rasa-sdk's own entry
+point binds every interface, allows every CORS origin, reads a text/plain body as JSON and asks
+nobody for credentials, while the actions take the user's identity from the `sender_id` in the
+body: whoever reaches it can pay any user's bill. So this module builds the same app
+(`rasa_sdk.endpoint.create_app`, no CORS origin) and puts one request middleware in front of every
+route that
+
+- lets `GET /health` through for anyone (the supervisor's and the paychat channel's probe);
+- answers 401 without `Authorization: Bearer <ACTION_SERVER_SECRET>` and 403 with a wrong one
+  (compared in constant time); Rasa sends the header from `rasa_project/endpoints.yml`;
+- answers 403 to anything carrying an `Origin` header: only browsers send one, and no browser is
+  a caller of this server;
+- answers 415 to a body that is not `application/json`.
+
+It listens on ACTION_SERVER_HOST (127.0.0.1 unless a container network needs more) and refuses to
+start without a secret.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any, Final
+
+from rasa_sdk.constants import DEFAULT_KEEP_ALIVE_TIMEOUT
+from rasa_sdk.endpoint import create_app
+from rasa_sdk.executor import ActionExecutor
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from settings import get_settings
+
+log = logging.getLogger(__name__)
+
+ACTIONS_PACKAGE: Final = "actions"
+OPEN_ROUTES: Final = frozenset({("GET", "/health"), ("HEAD", "/health")})
+JSON_MEDIA_TYPE: Final = "application/json"
+# Runs before rasa-sdk's own request middleware (its CORS preflight answers every OPTIONS).
+GUARD_PRIORITY: Final = 1000
+
+
+def refusal(request: Request, secret: bytes) -> tuple[int, str] | None:
+    """Why `request` must not reach a route — (HTTP status, reason) — or None when it may."""
+    if (request.method, request.path) in OPEN_ROUTES:
+        return None
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not sent.strip():
+        return 401, "the action server needs its shared secret (Authorization: Bearer ...)"
+    if not hmac.compare_digest(sent.strip().encode(), secret):
+        return 403, "wrong shared secret"
+    if "origin" in request.headers:
+        return 403, "browsers may not call the action server"
+    if request.method not in ("GET", "HEAD"):
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != JSON_MEDIA_TYPE:
+            return 415, f"the body must be {JSON_MEDIA_TYPE}"
+    return None
+
+
+def create_action_app(secret: str, *, package: str = ACTIONS_PACKAGE) -> Sanic[Any, Any]:
+    """rasa-sdk's Sanic app running `package`'s actions, guarded by `secret`; no CORS origins."""
+    if not secret:
+        raise ValueError("the action server needs a non-empty shared secret")
+    expected = secret.encode()
+    executor = ActionExecutor()
+    executor.register_package(package)
+    app: Sanic[Any, Any] = create_app(executor, cors_origins=None)
+    app.config.KEEP_ALIVE_TIMEOUT = DEFAULT_KEEP_ALIVE_TIMEOUT
+
+    async def guard(request: Request) -> HTTPResponse | None:
+        refused = refusal(request, expected)
+        if refused is None:
+            return None
+        status, reason = refused
+        log.warning("refused %s %s from %s: %s", request.method, request.path, request.ip, reason)
+        return response.json({"error": reason}, status=status)
+
+    app.on_request(guard, priority=GUARD_PRIORITY)
+    return app
+
+
+def main() -> None:
+    """Serve the actions on ACTION_SERVER_HOST:ACTION_SERVER_PORT behind ACTION_SERVER_SECRET."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    if not settings.action_server_secret:
+        raise SystemExit(
+            "ACTION_SERVER_SECRET is not set: the action server refuses to run without one "
+            "(`make run` generates it into var/dev-secrets.json)"
+        )
+    app = create_action_app(settings.action_server_secret)
+    log.info("action server on %s:%s", settings.action_server_host, settings.action_server_port)
+    app.run(
+        host=settings.action_server_host,
+        port=settings.action_server_port,
+        single_process=True,
+        access_log=False,
+        motd=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

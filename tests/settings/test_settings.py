@@ -1,0 +1,58 @@
+"""What production refuses, and the safe defaults (issue 10)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from settings import Settings
+
+
+def production_values() -> dict[str, Any]:
+    """Production settings with every required secret set."""
+    return {
+        "PAYCHAT_ENV": "production",
+        "RASA_SHARED_SECRET": secrets.token_urlsafe(32),
+        "ACTION_SERVER_SECRET": secrets.token_urlsafe(32),
+        "CONSOLE_SECRET_KEY": secrets.token_urlsafe(32),
+        "PAYCHAT_CONSENT_SIGNING_KEY": secrets.token_urlsafe(32),
+        "STRIPE_API_KEY": "sk_test_" + secrets.token_hex(12),
+    }
+
+
+def test_complete_production_settings_are_accepted() -> None:
+    assert Settings(_env_file=None, **production_values()).is_production
+
+
+@pytest.mark.parametrize("value", [None, "", "changeme", "secret", "short-secret"])
+def test_production_refuses_a_missing_or_placeholder_action_server_secret(
+    value: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ACTION_SERVER_SECRET", raising=False)
+    values = production_values()
+    del values["ACTION_SERVER_SECRET"]
+    if value is not None:
+        values["ACTION_SERVER_SECRET"] = value
+    with pytest.raises(ValidationError, match="ACTION_SERVER_SECRET"):
+        Settings(_env_file=None, **values)
+
+
+def test_the_action_server_binds_loopback_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACTION_SERVER_HOST", raising=False)
+    assert Settings(_env_file=None).action_server_host == "127.0.0.1"
+
+
+def test_demo_mode_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAYCHAT_DEMO_MODE", raising=False)
+    assert Settings(_env_file=None).demo_mode is False
+    monkeypatch.setenv("PAYCHAT_DEMO_MODE", "true")
+    assert Settings(_env_file=None).demo_mode is True
+
+
+def test_production_refuses_demo_mode() -> None:
+    with pytest.raises(ValidationError, match="PAYCHAT_DEMO_MODE"):
+        Settings(_env_file=None, **production_values(), PAYCHAT_DEMO_MODE=True)
+    assert Settings(_env_file=None, **production_values(), PAYCHAT_DEMO_MODE=False).demo_mode is False
