@@ -221,7 +221,8 @@ def start_bench_stack(
             port = procs.free_port()
             # Bare Rasa calls the action server directly: it is the baseline, not a fault scenario.
             action_url = f"http://127.0.0.1:{assistant.settings.action_server_port}/webhook"
-            supervisor.start(bare_rasa_spec(model, port, action_url, assistant.action_secret, workdir / "bare-rasa"))
+            secret = assistant.action_secret
+            supervisor.start(bare_rasa_spec(model, port, action_url, secret, workdir / "bare-rasa"))
             bench.bare_url = f"http://127.0.0.1:{port}"
         if console:
             bench.console_url = _start_console(supervisor, assistant, rasa_url)
