@@ -128,6 +128,9 @@ WORDS: dict[str, tuple[str, ...]] = {
     "yen": ("JPY",),
     "franken": ("CHF",),
     "francs": ("CHF",),
+    "kr": ("SEK", "NOK", "DKK"),
+    "kronor": ("SEK",),
+    "kroner": ("NOK", "DKK"),
 }
 GENERIC_WORDS = {"bucks", "buck"}
 CENT_WORDS = {"cent", "cents", "ct", "penny", "pence", "p"}
@@ -178,6 +181,7 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
             raise AmountNotPositiveError(text=text)
         return _share(outstanding, percent / 100, text)
 
+    raw = re.sub(r"(?<=\d)e$", " eur", raw)  # "20e": 20 euros as typed on a phone
     named, rest = _extract_currency(raw, currency, text)
     if named is not None and named != currency:
         raise AmountCurrencyMismatchError(text=text, currency=named, expected=currency)

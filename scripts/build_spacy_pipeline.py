@@ -11,9 +11,9 @@ built pipeline marks each example and that the core normalises it.
 
 What counts as an amount: a number with a currency symbol, code or word before or after it
 ("$20", "950€", "96.50 USD", "52 bucks", "3000 yen"), "k" shorthand ("1.5k"), a sign ("-20",
-refused later as not positive), number words with a currency ("forty dollars"), a percentage or
-share of the bill ("20%", "half", "all of it"), and a bare number ("make it 40"). A bare number is
-NOT an amount when it counts something ("2 bills", "last 5 payments"), names something
+refused later as not positive), number words with a currency ("forty dollars"), a share of the
+bill ("half", "all of it"), and a bare number ("make it 40"). A bare number is NOT an amount when
+it counts something ("2 bills", "last 5 payments"), is a percentage ("15%"), names something
 ("customer number 55102", "card ending 4242"), or is a year or a time: `BLOCK` rules mark those
 spans with a label Rasa ignores (SpacyEntityExtractor keeps only `amount` and `date`), and the
 ruler keeps the longest match, so they win over the one-token bare number.
@@ -64,6 +64,7 @@ NUMBER = r"^[-\u2212]?(\d{1,3}([.,]\d{3})+|\d{1,7})([.,]\d{1,2})?$"
 NUMBER_K = r"^[-\u2212]?\d{1,4}([.,]\d{1,2})?[kK]$"
 CURRENCY_SYMBOLS = ["€", "$", "£", "¥", "₹", "us$", "ca$", "au$", "a$", "c$"]
 CURRENCY_CODES = ["eur", "usd", "gbp", "chf", "jpy", "cad", "aud", "pln", "sek", "nok", "dkk", "czk"]
+# "20e" is how some people type 20 euros on a phone.
 CURRENCY_WORDS = [
     *CURRENCY_CODES,
     "euro",
@@ -76,6 +77,9 @@ CURRENCY_WORDS = [
     "pounds",
     "quid",
     "yen",
+    "kr",
+    "kronor",
+    "kroner",
     "francs",
     "franken",
     "cents",
@@ -84,7 +88,7 @@ CURRENCY_WORDS = [
 # A number glued to its currency as one token: "45.20eur", "EUR45", "2k$", "40€" when not split.
 GLUED_MONEY = (
     r"^(([€$£¥]|us\$|eur|usd|gbp)[-\u2212]?\d[\d.,]*k?"
-    r"|[-\u2212]?\d[\d.,]*k?([€$£¥]|eur|euro|euros|usd|bucks|gbp|chf|yen))$"
+    r"|[-\u2212]?\d[\d.,]*k?([€$£¥e]|eur|euro|euros|usd|bucks|gbp|chf|yen|kr))$"
 )
 NUMBER_WORDS_LEAD = [
     "one",
@@ -363,7 +367,7 @@ def amount_rules() -> list[Rule]:
             [_NUM, _in(["k"]), _in(CURRENCY_WORDS + CURRENCY_SYMBOLS, "?")],
             ("1.5 K", "2 k eur"),
         ),
-        Rule("glued", AMOUNT, [_re(GLUED_MONEY)], ("45.20eur", "EUR45", "40euros", "2k$")),
+        Rule("glued", AMOUNT, [_re(GLUED_MONEY)], ("45.20eur", "EUR45", "40euros", "2k$", "20e")),
         Rule(
             "number words with a currency",
             AMOUNT,
@@ -377,8 +381,6 @@ def amount_rules() -> list[Rule]:
             ("fifty", "twenty five", "sixty-five"),
             weak=True,
         ),
-        Rule("percent sign", AMOUNT, [_NUM, {"TEXT": "%"}], ("20%", "12.5 %")),
-        Rule("percent word", AMOUNT, [_NUM, _in(["percent", "pct"])], ("50 percent",)),
         # A bare number is an amount too ("make it 40", "pay 20 on the gas bill"), unless a date or
         # money rule took it already, or a longer BLOCK rule says what else it is.
         Rule("bare number", AMOUNT, [_NUM], ("40", "39.99", "61,20", "1,200", "-20"), weak=True),
@@ -392,6 +394,7 @@ def block_rules() -> list[Rule]:
     """Numbers that are not money: counts, names and numbers of things, years, times."""
     return [
         Rule("counted", BLOCK, [_NUM, _in(COUNTED_NOUNS)], ("2 bills", "5 payments", "3 times"), weak=True),
+        Rule("percentage", BLOCK, [_NUM, _in(["%", "percent", "pct"])], ("15%", "50 percent"), weak=True),
         Rule(
             "named number",
             BLOCK,
