@@ -9,8 +9,12 @@ trains in seconds, and predicting is one sparse dot product — far cheaper than
 
 Confidence: the SVM's scores are turned into a ranking with a softmax at a temperature chosen
 by cross-validation on the training data (lowest log-loss on held-out folds), so the
-FallbackClassifier's threshold reads a probability-like number. The trained model is stored
-as plain numpy arrays and JSON (no pickle).
+FallbackClassifier's threshold reads a probability-like number. With `mlp_weight` > 0 a small
+neural network (one hidden ReLU layer, scikit-learn's MLPClassifier) on the dense sentence
+embedding is averaged in: it sees the embedding non-linearly, which the SVM cannot, and the
+average was steadily better than the SVM alone in 5-fold cross-validation on BANKING77's training
+split (+0.4 points; bench/banking77.py). The trained model is stored as plain numpy arrays and
+JSON (no pickle); predicting needs numpy only.
 """
 
 from __future__ import annotations
@@ -76,6 +80,9 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "dense_weight": 1.5,
             "C": 0.5,
             "calibration_folds": 3,
+            "mlp_weight": 0.5,
+            "mlp_hidden": 512,
+            "mlp_iterations": 60,
             "ranking_length": 10,
             "random_seed": 1234,
         }
@@ -192,6 +199,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         x = self._stack(sparse_blocks, dense_blocks, idfs)
         temperature = self._calibrate(x, y)
         coef, intercept = self._fit_svm(x, y)
+        mlp = self._fit_mlp(np.hstack(dense_blocks) if dense_blocks else None, y, len(labels))
         self.model = {
             "labels": labels,
             "sparse_widths": [b.shape[1] for b in sparse_blocks],
@@ -199,12 +207,44 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "coef": coef,
             "intercept": intercept,
             "temperature": temperature,
+            "mlp": mlp,
         }
         logger.info(
             f"LinearIntentClassifier: {n} examples, {len(labels)} intents, temperature {temperature:.3f}"
         )
         self.persist()
         return self._resource
+
+    def _fit_mlp(
+        self, dense: Optional[np.ndarray], y: np.ndarray, classes: int
+    ) -> Optional[List[np.ndarray]]:
+        """Weights of a one-hidden-layer ReLU network on the dense features (None when unused)."""
+        if dense is None or self.config["mlp_weight"] <= 0 or classes < 3:
+            return None
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+
+        mlp = MLPClassifier(
+            hidden_layer_sizes=(self.config["mlp_hidden"],),
+            max_iter=self.config["mlp_iterations"],
+            alpha=1e-3,
+            random_state=self.config["random_seed"],
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed budget of epochs, on purpose
+            mlp.fit(dense, y)
+        return [
+            a.astype(np.float32)
+            for a in (mlp.coefs_[0], mlp.intercepts_[0], mlp.coefs_[1], mlp.intercepts_[1])
+        ]
+
+    @staticmethod
+    def _mlp_proba(weights: List[np.ndarray], dense: np.ndarray) -> np.ndarray:
+        w1, b1, w2, b2 = weights
+        hidden = np.maximum(dense @ w1 + b1, 0.0)
+        return softmax(hidden @ w2 + b2, 1.0)
 
     # --- predicting ----------------------------------------------------------------------------
 
@@ -214,7 +254,13 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         sparse_blocks, dense_blocks = self._raw_blocks(messages)
         x = self._stack(sparse_blocks, dense_blocks, self.model["idfs"])
         scores = np.asarray(x.dot(self.model["coef"].T)) + self.model["intercept"]
-        return softmax(scores, self.model["temperature"])
+        proba = softmax(scores, self.model["temperature"])
+        if self.model.get("mlp") is not None:
+            weight = self.config["mlp_weight"]
+            proba = (1 - weight) * proba + weight * self._mlp_proba(
+                self.model["mlp"], np.hstack(dense_blocks)
+            )
+        return proba
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Set `intent` and `intent_ranking` on each message."""
@@ -239,6 +285,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         with self._model_storage.write_to(self._resource) as directory:
             arrays = {"coef": self.model["coef"], "intercept": self.model["intercept"]}
             arrays.update({f"idf_{i}": idf for i, idf in enumerate(self.model["idfs"])})
+            if self.model.get("mlp") is not None:
+                arrays.update({f"mlp_{i}": w for i, w in enumerate(self.model["mlp"])})
             np.savez(directory / "linear_intent.npz", **arrays)
             meta = {k: self.model[k] for k in ("labels", "sparse_widths", "temperature")}
             (directory / "linear_intent.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -262,6 +310,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                         "coef": arrays["coef"],
                         "intercept": arrays["intercept"],
                         "idfs": [arrays[f"idf_{i}"] for i in range(len(meta["sparse_widths"]))],
+                        "mlp": [arrays[f"mlp_{i}"] for i in range(4)] if "mlp_0" in arrays.files else None,
                     }
         except (ValueError, FileNotFoundError):
             logger.debug("LinearIntentClassifier: no trained model stored; starting untrained")
