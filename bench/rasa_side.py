@@ -4,7 +4,8 @@ Run with the Rasa env's interpreter and PYTHONPATH=rasa_project (for the custom 
   python bench/rasa_side.py parse MODEL.tar.gz OUT.json < texts.json
   python bench/rasa_side.py embed OUT.npy < texts.json
 `parse` loads the model once in-process (rasa's Agent, NLU only) and parses each text one at a
-time, recording the wall time of each parse (the latency a single user sees from the NLU).
+time, recording the wall time of each parse (the latency a single user sees from the NLU) and the
+process CPU time it used (less sensitive to other work on a shared machine).
 `embed` writes all-MiniLM-L6-v2 sentence embeddings (the pipeline's own encoder) to a .npy file.
 Imports nothing of the app environment.
 """
@@ -34,9 +35,9 @@ def parse(model_path: str, texts: list[str]) -> list[dict]:
             await agent.parse_message(warmup)
         out = []
         for text in texts:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             result = await agent.parse_message(text)
-            seconds = time.perf_counter() - started
+            seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
             out.append(
                 {
                     "text": text,
@@ -47,6 +48,7 @@ def parse(model_path: str, texts: list[str]) -> list[dict]:
                         for e in result.get("entities", [])
                     ],
                     "seconds": seconds,
+                    "cpu_seconds": cpu_seconds,
                 }
             )
         return out
