@@ -35,7 +35,19 @@ from typing import Any
 
 from bench.nlu import PROJECT, RASA, RASA_PYTHON, ROOT, _rasa_env, machine, parse_texts
 
-DATA = ROOT.parent / "shared" / "data" / "banking77"
+# ../shared beside the checkout (main, CI's clone), or two levels up from a worktree in wt/.
+DATA = (
+    next(
+        (
+            d
+            for d in (ROOT.parent / "shared", ROOT.parent.parent / "shared")
+            if (d / "data" / "banking77").is_dir()
+        ),
+        ROOT.parent / "shared",
+    )
+    / "data"
+    / "banking77"
+)
 RESULTS = ROOT / "bench" / "results"
 TARGET_ACCURACY = 0.945
 TARGET_TRAIN_SECONDS = 600.0

@@ -20,6 +20,12 @@ JSON (no pickle); predicting needs numpy only.
 span is present"): whether a message names a day is what tells "pay 20 on the gas bill" from
 "pay 20 on the gas bill next friday", and the rules know dates better than n-grams do. The
 blend's sharpness is calibrated on held-out folds too (a power of the averaged probabilities).
+
+Low evidence: a message with letters in which nothing is known — no word of the first sparse
+featurizer's vocabulary (the training words), no capitalised word (a name), no amount or date
+span — gets its
+probabilities scaled by `unknown_message_confidence`, so keyboard mashing ("qwxz blorp") falls
+back to "did you mean…?" instead of being read as the name of some company.
 """
 
 from __future__ import annotations
@@ -103,6 +109,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "calibration_folds": 3,
             "mlp_weight": 0.5,
             "span_flags": [],
+            "unknown_message_confidence": 0.4,
             "span_flag_weight": 1.0,
             "mlp_hidden": 512,
             "mlp_iterations": 60,
@@ -314,7 +321,28 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             weight = self.config["mlp_weight"]
             mlp = self._mlp_proba(self.model["mlp"], self._embeddings(dense_blocks))
             proba = sharpen((1 - weight) * proba + weight * mlp, self.model.get("sharpness", 1.0))
+        unknown = self._nothing_known(messages, sparse_blocks)
+        proba[unknown] *= self.config["unknown_message_confidence"]
         return proba
+
+    def _nothing_known(
+        self, messages: List[Message], sparse_blocks: List[scipy.sparse.csr_matrix]
+    ) -> np.ndarray:
+        """True for messages with no known word, no capitalised word and no ruler span."""
+        if not sparse_blocks:
+            return np.zeros(len(messages), dtype=bool)
+        no_words = np.diff(sparse_blocks[0].indptr) == 0
+        out = np.zeros(len(messages), dtype=bool)
+        for row, message in enumerate(messages):
+            if not no_words[row]:
+                continue
+            doc = message.get(SPACY_DOCS[TEXT])
+            has_span = doc is not None and any(ent.label_ in ("amount", "date") for ent in doc.ents)
+            text = str(message.get(TEXT))
+            has_name = any(word[:1].isupper() for word in text.split())
+            has_letters = any(char.isalpha() for char in text)  # an emoji alone is not "unknown"
+            out[row] = has_letters and not has_span and not has_name
+        return out
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Set `intent` and `intent_ranking` on each message."""
