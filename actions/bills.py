@@ -8,9 +8,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_user_id, guarded, latest_entity_values, response_text, utter_error
+from actions.common import call_as_sender, guarded, latest_entity_values, response_text, utter
+from actions.paying import when_text
 from actions.services import get_services
 from payments.errors import PaymentsError
+from payments.views import BillView
 
 HISTORY_LIMIT = 10
 
@@ -22,36 +24,34 @@ class ActionCheckBills(Action):
         """Action name used in domain.yml."""
         return "action_check_bills"
 
-    @guarded
+    @guarded()
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         """Call open_bills (or find_bill for a named biller) and render one line per bill."""
         service = get_services()
         named = latest_entity_values(tracker, "biller")
-        try:
-            user_id = await current_user_id(tracker)
-            if named:
-                bills = [await call(service.find_bill, user_id=user_id, biller_text=named[0])]
-            else:
-                bills = await call(service.open_bills, user_id=user_id)
-        except PaymentsError as error:
-            utter_error(dispatcher, tracker, error)
-            return []
+        bills: list[BillView]
+        if named:
+            bills = [await call_as_sender(tracker, service.find_bill, biller_text=named[0])]
+        else:
+            bills = await call_as_sender(tracker, service.open_bills)
         if not bills:
-            dispatcher.utter_message(response="utter_no_open_bills")
+            utter(dispatcher, "utter_no_open_bills")
             return []
         lines = [
             response_text(
                 domain,
                 "utter_open_bill_line",
-                biller_name=bill.biller_name,
-                outstanding_text=bill.outstanding_text or bill.amount_due_text,
-                due_date_text=bill.due_date_text,
+                {
+                    "biller_name": bill.biller_name,
+                    "outstanding_text": bill.outstanding_text or bill.amount_due_text,
+                    "due_date_text": bill.due_date_text,
+                },
             )
             for bill in bills
         ]
-        dispatcher.utter_message(response="utter_open_bills", bills="\n".join(lines))
+        utter(dispatcher, "utter_open_bills", {"bills": "\n".join(lines)})
         return []
 
 
@@ -62,34 +62,35 @@ class ActionPaymentHistory(Action):
         """Action name used in domain.yml."""
         return "action_payment_history"
 
-    @guarded
+    @guarded()
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         """Call payment_history and render one line per payment."""
-        service = get_services()
-        try:
-            user_id = await current_user_id(tracker)
-            payments = await call(service.payment_history, user_id=user_id, limit=HISTORY_LIMIT)
-        except PaymentsError as error:
-            utter_error(dispatcher, tracker, error)
-            return []
+        payments = await call_as_sender(tracker, get_services().payment_history, limit=HISTORY_LIMIT)
         if not payments:
-            dispatcher.utter_message(response="utter_no_payments")
+            utter(dispatcher, "utter_no_payments")
             return []
         lines = [
             response_text(
                 domain,
                 "utter_payment_line",
-                date_text=payment.pay_on_text,
-                biller_name=payment.biller_name,
-                amount_text=payment.amount_text,
-                status_text=response_text(domain, f"utter_status_{payment.status}"),
+                {
+                    "date_text": payment.pay_on_text,
+                    "biller_name": payment.biller_name,
+                    "amount_text": payment.amount_text,
+                    "status_text": response_text(domain, f"utter_status_{payment.status}"),
+                },
             )
             for payment in payments
         ]
-        dispatcher.utter_message(response="utter_payment_history", payments="\n".join(lines))
+        utter(dispatcher, "utter_payment_history", {"payments": "\n".join(lines)})
         return []
+
+
+def forget_picked_payment(error: PaymentsError) -> list[EventType]:
+    """A refused cancellation forgets the payment the user picked."""
+    return [SlotSet("payment_id", None)]
 
 
 class ActionCancelPayment(Action):
@@ -99,46 +100,40 @@ class ActionCancelPayment(Action):
         """Action name used in domain.yml."""
         return "action_cancel_payment"
 
-    @guarded
+    @guarded(forget=forget_picked_payment)
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         """Call payments.cancel_pending_payment; render the cancellation or the candidates as buttons."""
-        service = get_services()
         picked = tracker.get_slot("payment_id")
         named = latest_entity_values(tracker, "biller")
-        try:
-            user_id = await current_user_id(tracker)
-            outcome = await call(
-                service.cancel_pending_payment,
-                user_id=user_id,
-                biller_text=named[0] if named else None,
-                payment_id=int(picked) if picked else None,
-            )
-        except PaymentsError as error:
-            utter_error(dispatcher, tracker, error)
-            return [SlotSet("payment_id", None)]
+        outcome = await call_as_sender(
+            tracker,
+            get_services().cancel_pending_payment,
+            biller_text=named[0] if named else None,
+            payment_id=int(picked) if picked else None,
+        )
         if outcome.cancelled is not None:
-            dispatcher.utter_message(
-                response="utter_payment_cancelled_named",
-                amount_text=outcome.cancelled.amount_text,
-                biller_name=outcome.cancelled.biller_name,
-            )
+            cancelled = outcome.cancelled
+            values = {"amount_text": cancelled.amount_text, "biller_name": cancelled.biller_name}
+            utter(dispatcher, "utter_payment_cancelled_named", values)
         elif not outcome.candidates:
-            dispatcher.utter_message(response="utter_nothing_to_cancel")
+            utter(dispatcher, "utter_nothing_to_cancel")
         else:
             buttons = [
                 {
                     "title": response_text(
                         domain,
                         "utter_cancel_payment_option",
-                        biller_name=payment.biller_name,
-                        amount_text=payment.amount_text,
-                        date_text=payment.pay_on_text,
+                        {
+                            "biller_name": payment.biller_name,
+                            "amount_text": payment.amount_text,
+                            "when": when_text(domain, payment.day, payment.pay_on_text),
+                        },
                     ),
                     "payload": '/cancel_payment{"payment_id": "' + str(payment.payment_id) + '"}',
                 }
                 for payment in outcome.candidates
             ]
-            dispatcher.utter_message(response="utter_ask_payment_to_cancel", buttons=buttons)
+            utter(dispatcher, "utter_ask_payment_to_cancel", buttons=buttons)
         return [SlotSet("payment_id", None)]

@@ -1,7 +1,10 @@
-"""Helpers shared by the actions: who is talking, domain wording, and errors chosen by code.
+"""Helpers shared by the actions: one call into payments, wording from the domain, errors in one place.
 
-The wording users see lives in rasa_project/domain.yml. Actions either utter a response by name
-or, for lists built line by line, read a response's text from the domain they receive and fill it.
+The wording users see lives in rasa_project/domain.yml. Actions utter a response by name with
+values for its `{v_…}` placeholders, or, for lists built line by line, fill a response's text from
+the domain they receive. Every value travels under the `v_` namespace, so no value (a user's
+"the end of the month" in an error's `text`) can ever reach one of utter_message's own keywords.
+A domain error escaping an action is worded by its code in exactly one place: `@guarded`.
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date
 from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
@@ -17,12 +22,21 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import get_services
+from payments.dates import format_day
 from payments.errors import PaymentsError
+from payments.money import Money, format_money
 
 T = TypeVar("T")
 RunMethod = Callable[[Any, CollectingDispatcher, Tracker, dict[str, Any]], Awaitable[list[EventType]]]
+# What an action forgets when a domain error ends it (SlotSet events), given the error.
+Forget = Callable[[PaymentsError], list[EventType]]
 
 logger = logging.getLogger(__name__)
+
+# Every value a response is filled with travels as `v_<name>`: the namespace of template values.
+VALUE_PREFIX = "v_"
+PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")  # what Rasa's interpolator fills
+DEFAULT_LOCALE = "en_IE"
 
 # Slots that describe the payment in progress; cleared together when it ends.
 PAYMENT_SLOTS = ("biller", "amount", "date", "bill_id", "pending_payment_id", "payment_summary", "payment_id")
@@ -45,39 +59,77 @@ SLOTS_TO_CLEAR_BY_CODE: dict[str, tuple[str, ...]] = {
 }
 
 
-async def call(function: Callable[..., T], **kwargs: Any) -> T:
-    """Run a blocking payments use case off the event loop (SQL and Stripe calls block)."""
-    return await asyncio.to_thread(function, **kwargs)
+async def call_as_sender(tracker: Tracker, use_case: Callable[..., T], **kwargs: Any) -> T:
+    """Run one payments use case as the conversation's user, off the event loop (SQL and Stripe block).
 
-
-async def current_user_id(tracker: Tracker) -> int:
-    """The users.id behind this conversation's sender id (raises UnknownUserError)."""
+    The sender id is resolved to the user in the same worker thread, so an action makes one hop.
+    """
     service = get_services()
-    return await call(service.user_id_for_sender, sender_id=tracker.sender_id)
+
+    def run() -> T:
+        return use_case(user_id=service.user_id_for_sender(sender_id=tracker.sender_id), **kwargs)
+
+    return await asyncio.to_thread(run)
 
 
-def response_text(domain: dict[str, Any], name: str, **values: Any) -> str:
-    """The first text variant of response `name` in the domain, with {placeholders} filled."""
+def display(value: Any, locale: str = DEFAULT_LOCALE) -> str:
+    """A typed value as text for a response: Money and dates in the user's locale, the rest as is."""
+    if isinstance(value, Money):
+        return format_money(value, locale)
+    if isinstance(value, date):
+        return format_day(value, locale)
+    return "" if value is None else str(value)
+
+
+def template_values(values: Mapping[str, Any], locale: str = DEFAULT_LOCALE) -> dict[str, str]:
+    """`values` under the `v_` namespace, displayed; lists (button choices) are left out."""
+    return {
+        VALUE_PREFIX + name: display(value, locale)
+        for name, value in values.items()
+        if not isinstance(value, list)
+    }
+
+
+def utter(
+    dispatcher: CollectingDispatcher,
+    response: str,
+    values: Mapping[str, Any] | None = None,
+    *,
+    buttons: list[dict[str, str]] | None = None,
+) -> None:
+    """Utter `response` with its `{v_<name>}` placeholders filled from `values` (namespaced: no collision)."""
+    dispatcher.utter_message(response=response, buttons=buttons or None, **template_values(values or {}))
+
+
+def response_text(domain: dict[str, Any], name: str, values: Mapping[str, Any] | None = None) -> str:
+    """The first text variant of response `name` in the domain, filled as Rasa fills it."""
     variants = domain.get("responses", {}).get(name) or [{"text": name}]
     text = str(variants[0].get("text", name))
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", str(value))
-    return text
+    filled = template_values(values or {})
+    return PLACEHOLDER.sub(lambda m: filled.get(m.group(1), m.group(0)), text)
+
+
+def has_response(domain: dict[str, Any], name: str) -> bool:
+    """True when the domain defines response `name`."""
+    return bool(domain.get("responses", {}).get(name))
 
 
 def utter_error(dispatcher: CollectingDispatcher, tracker: Tracker, error: PaymentsError) -> None:
     """Tell the user what went wrong, worded by the `utter_error_<code>` response."""
-    values = {
+    values: dict[str, Any] = {
         "biller": tracker.get_slot("biller") or "",
         "amount": tracker.get_slot("amount") or "",
         "date": tracker.get_slot("date") or "",
     }
-    values.update({key: str(value) for key, value in error.params.items() if not isinstance(value, list)})
+    values.update(error.params)
     buttons = [
         {"title": name, "payload": '/inform{"biller": "' + name.replace('"', "") + '"}'}
         for name in getattr(error, "candidates", [])
     ]
-    dispatcher.utter_message(response=f"utter_error_{error.code}", buttons=buttons or None, **values)
+    locale = str(error.params.get("locale") or DEFAULT_LOCALE)
+    dispatcher.utter_message(
+        response=f"utter_error_{error.code}", buttons=buttons or None, **template_values(values, locale)
+    )
 
 
 def utter_unexpected(dispatcher: CollectingDispatcher) -> None:
@@ -85,29 +137,41 @@ def utter_unexpected(dispatcher: CollectingDispatcher) -> None:
     dispatcher.utter_message(response="utter_error_unexpected")
 
 
-def guarded(run: RunMethod) -> RunMethod:
-    """Wrap an action's `run`: a domain error that escaped is worded by its code; anything else is
-    logged and answered with `utter_error_unexpected` instead of a silent (or HTTP 500) turn."""
+def forget_nothing(error: PaymentsError) -> list[EventType]:
+    """A read-only action keeps every slot when it is refused."""
+    return []
 
-    @functools.wraps(run)
-    async def guarded_run(
-        self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
-        try:
-            return await run(self, dispatcher, tracker, domain)
-        except PaymentsError as error:
-            utter_error(dispatcher, tracker, error)
-        except Exception:
-            logger.exception("action %s failed for sender %s", self.name(), tracker.sender_id)
-            utter_unexpected(dispatcher)
-        # A form whose validation failed asks for the same slot again rather than keep an unchecked value.
-        requested = tracker.get_slot("requested_slot")
-        if tracker.active_loop_name and requested and self.name().startswith("validate_"):
-            return [SlotSet(str(requested), None)]
-        return []
 
-    guarded_run.is_guarded = True  # type: ignore[attr-defined]
-    return guarded_run
+def guarded(forget: Forget = forget_nothing) -> Callable[[RunMethod], RunMethod]:
+    """Wrap an action's `run`: the one place where a domain error is worded by its code (and the
+    slots `forget` names are cleared); anything else is logged and answered with
+    `utter_error_unexpected` instead of a silent (or HTTP 500) turn."""
+
+    def decorate(run: RunMethod) -> RunMethod:
+        @functools.wraps(run)
+        async def guarded_run(
+            self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+        ) -> list[EventType]:
+            events: list[EventType] = []
+            try:
+                return await run(self, dispatcher, tracker, domain)
+            except PaymentsError as error:
+                utter_error(dispatcher, tracker, error)
+                events = forget(error)
+            except Exception:
+                logger.exception("action %s failed for sender %s", self.name(), tracker.sender_id)
+                utter_unexpected(dispatcher)
+            # A form whose validation failed asks for the same slot again rather than keep an unchecked value.
+            requested = tracker.get_slot("requested_slot")
+            asking = tracker.active_loop_name and requested and self.name().startswith("validate_")
+            if asking and not any(event.get("name") == requested for event in events):
+                events = [*events, SlotSet(str(requested), None)]
+            return events
+
+        guarded_run.is_guarded = True  # type: ignore[attr-defined]
+        return guarded_run
+
+    return decorate
 
 
 def slots_cleared_after(error: PaymentsError) -> list[EventType]:
@@ -116,7 +180,7 @@ def slots_cleared_after(error: PaymentsError) -> list[EventType]:
     return [SlotSet(name, None) for name in names]
 
 
-def payment_finished() -> list[EventType]:
+def payment_finished(error: PaymentsError | None = None) -> list[EventType]:
     """SlotSet events that end the payment in progress."""
     return [SlotSet(name, None) for name in PAYMENT_SLOTS]
 

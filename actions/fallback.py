@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import guarded, response_text
+from actions.common import guarded, response_text, utter
 
 # Not worth offering: the fallback itself, and bare yes/no without a question.
 NOT_OFFERED = {"nlu_fallback", "affirm", "deny", "out_of_scope"}
@@ -22,7 +22,7 @@ class ActionDefaultAskAffirmation(Action):
         """Action name Rasa's TwoStageFallback calls."""
         return "action_default_ask_affirmation"
 
-    @guarded
+    @guarded()
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
@@ -40,5 +40,5 @@ class ActionDefaultAskAffirmation(Action):
             for intent in intents
         ]
         buttons.append({"title": response_text(domain, "utter_something_else"), "payload": "/out_of_scope"})
-        dispatcher.utter_message(response="utter_ask_affirmation", buttons=buttons)
+        utter(dispatcher, "utter_ask_affirmation", buttons=buttons)
         return []

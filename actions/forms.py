@@ -9,22 +9,13 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call, current_user_id, guarded, response_text, utter_error
+from actions.common import call_as_sender, guarded, response_text, slots_cleared_after, utter
 from actions.services import get_services
-from payments.errors import PaymentsError
 
 
-async def resolve_biller(
-    slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
-) -> dict[str, Any]:
-    """Keep the bill's biller name and id, or re-ask with the error's wording."""
-    service = get_services()
-    try:
-        user_id = await current_user_id(tracker)
-        bill = await call(service.find_bill, user_id=user_id, biller_text=str(slot_value))
-    except PaymentsError as error:
-        utter_error(dispatcher, tracker, error)
-        return {"biller": None, "bill_id": None}
+async def resolve_biller(slot_value: Any, tracker: Tracker) -> dict[str, Any]:
+    """Keep the bill's biller name and id; a refusal is worded by `@guarded` and the biller re-asked."""
+    bill = await call_as_sender(tracker, get_services().find_bill, biller_text=str(slot_value))
     return {"biller": bill.biller_name, "bill_id": str(bill.id)}
 
 
@@ -35,18 +26,18 @@ class _BillerFormValidation(FormValidationAction, ABC):
     def name(self) -> str:
         """Action name used in domain.yml."""
 
-    @guarded
+    @guarded(forget=slots_cleared_after)
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """rasa-sdk's form validation, with unexpected failures answered (actions.common.guarded)."""
+        """rasa-sdk's form validation, with refusals and failures answered (actions.common.guarded)."""
         return await super().run(dispatcher, tracker, domain)
 
     async def validate_biller(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
         """The named biller must have an open bill."""
-        return await resolve_biller(slot_value, dispatcher, tracker)
+        return await resolve_biller(slot_value, tracker)
 
 
 class ValidatePayBillForm(_BillerFormValidation):
@@ -72,29 +63,22 @@ class ActionAskBiller(Action):
         """Rasa's forms call `action_ask_<slot>` when it exists."""
         return "action_ask_biller"
 
-    @guarded
+    @guarded()
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         """Call open_bills and show one button per bill (the question is asked even without bills)."""
-        service = get_services()
-        try:
-            user_id = await current_user_id(tracker)
-            bills = await call(service.open_bills, user_id=user_id)
-        except PaymentsError as error:
-            utter_error(dispatcher, tracker, error)
-            return []
+        bills = await call_as_sender(tracker, get_services().open_bills)
         buttons = [
             {
                 "title": response_text(
                     domain,
                     "utter_bill_button",
-                    biller_name=bill.biller_name,
-                    outstanding_text=bill.outstanding_text,
+                    {"biller_name": bill.biller_name, "outstanding_text": bill.outstanding_text},
                 ),
                 "payload": '/inform{"biller": "' + bill.biller_name.replace('"', "") + '"}',
             }
             for bill in bills
         ]
-        dispatcher.utter_message(response="utter_ask_biller", buttons=buttons or None)
+        utter(dispatcher, "utter_ask_biller", buttons=buttons)
         return []

@@ -1,11 +1,14 @@
 """Actions that draft, confirm and stop a payment — thin glue from tracker to payments/.
 
-The summary shown before a charge is `PaymentSummary.summary_text` verbatim; the same text is kept
-in the `payment_summary` slot and passed to `confirm_payment` as the user's consent.
+The summary is worded here, at the edge, from the domain's `utter_payment_summary_text`: payments
+hands the typed terms to `summary_renderer(domain)` while drafting and keeps what it returns as the
+consent text. The same text is shown (`utter_payment_summary`), kept in the `payment_summary` slot,
+and passed back to `confirm_payment` as the user's consent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -13,28 +16,90 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
-    call,
-    current_user_id,
+    call_as_sender,
     guarded,
+    has_response,
     latest_entity_values,
     payment_finished,
+    response_text,
     slots_cleared_after,
-    utter_error,
+    utter,
 )
 from actions.services import get_services
 from payments.errors import PaymentsError
+from payments.views import DraftTerms, PaymentResult
 
 # Which response tells the user how a confirmed payment ended, by PaymentStatus value.
 RESULT_RESPONSES = {
     "succeeded": "utter_payment_succeeded",
-    "approved": "utter_payment_scheduled",
+    "approved": "utter_payment_processing",
     "failed": "utter_payment_failed",
     "requires_action": "utter_payment_requires_action",
     "processing": "utter_payment_processing",
     "unknown": "utter_payment_processing",
     "cancelled": "utter_payment_cancelled",
     "awaiting_approval": "utter_payment_awaiting_approval",
+    "draft": "utter_payment_processing",
 }
+
+
+def when_text(domain: dict[str, Any], day: str, date_text: str) -> str:
+    """A day as the user reads it: "today (3 Dec 2025)", "tomorrow (…)", "on 3 Dec 2025"."""
+    return response_text(domain, f"utter_day_{day}", {"date_text": date_text})
+
+
+def summary_renderer(domain: dict[str, Any]) -> Callable[[DraftTerms], str]:
+    """The renderer payments calls while drafting: the domain's summary filled with the terms."""
+
+    def render(terms: DraftTerms) -> str:
+        return response_text(
+            domain,
+            "utter_payment_summary_text",
+            {
+                "amount_text": terms.amount_text,
+                "biller_name": terms.biller_name,
+                "bill_reference": terms.bill_reference,
+                "card_brand": terms.card_brand.capitalize(),
+                "card_last4": terms.card_last4,
+                "when": when_text(domain, terms.day, terms.pay_on_text),
+            },
+        )
+
+    return render
+
+
+def failure_reason(domain: dict[str, Any], code: str | None, processor_message: str | None) -> str:
+    """Why a payment failed, worded by its code; the processor's message only for a code we do not word."""
+    if code and has_response(domain, f"utter_failure_reason_{code}"):
+        return response_text(domain, f"utter_failure_reason_{code}")
+    if processor_message and processor_message.strip():
+        reason = processor_message.strip()
+        return reason if reason[-1] in ".!?" else reason + "."
+    return response_text(domain, "utter_failure_reason_unknown")
+
+
+def result_values(domain: dict[str, Any], result: PaymentResult) -> dict[str, Any]:
+    """What the outcome responses say about a payment."""
+    return {
+        "amount_text": result.amount_text,
+        "biller_name": result.biller_name,
+        "payment_intent_id": result.payment_intent_id or "",
+        "when": when_text(domain, result.day, result.pay_on_text),
+        "reason": failure_reason(domain, result.failure_code, result.failure_message),
+        "next_action_url": result.next_action_url or "",
+    }
+
+
+def result_response(result: PaymentResult) -> str:
+    """The response for a payment's outcome (an approved payment with a schedule waits for its day)."""
+    if result.status == "approved" and result.scheduled_payment_id:
+        return "utter_payment_scheduled"
+    return RESULT_RESPONSES.get(str(result.status), "utter_payment_processing")
+
+
+def forget_refused_draft(error: PaymentsError) -> list[EventType]:
+    """A refused draft: no summary is pending, and the refused value is asked for again."""
+    return [SlotSet("pending_payment_id", None), *slots_cleared_after(error)]
 
 
 class ActionPreparePayment(Action):
@@ -44,31 +109,26 @@ class ActionPreparePayment(Action):
         """Action name used in domain.yml."""
         return "action_prepare_payment"
 
-    @guarded
+    @guarded(forget=forget_refused_draft)
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         """Draft via payments.prepare_payment (replacing the summary shown before) and summarise."""
-        service = get_services()
         previous = tracker.get_slot("pending_payment_id")
         bill_id = tracker.get_slot("bill_id")
         # The bill is looked up again only when the user just named a biller (or none is known yet).
         named = latest_entity_values(tracker, "biller") or not bill_id
-        try:
-            user_id = await current_user_id(tracker)
-            summary = await call(
-                service.prepare_payment,
-                user_id=user_id,
-                biller_text=(tracker.get_slot("biller") or "") if named else None,
-                bill_id=int(bill_id) if bill_id else None,
-                amount_text=tracker.get_slot("amount"),
-                date_text=tracker.get_slot("date"),
-                replacing_payment_id=int(previous) if previous else None,
-            )
-        except PaymentsError as error:
-            utter_error(dispatcher, tracker, error)
-            return [SlotSet("pending_payment_id", None), *slots_cleared_after(error)]
-        dispatcher.utter_message(response="utter_payment_summary", summary_text=summary.summary_text)
+        summary = await call_as_sender(
+            tracker,
+            get_services().prepare_payment,
+            biller_text=(tracker.get_slot("biller") or "") if named else None,
+            bill_id=int(bill_id) if bill_id else None,
+            amount_text=tracker.get_slot("amount"),
+            date_text=tracker.get_slot("date"),
+            replacing_payment_id=int(previous) if previous else None,
+            render_summary=summary_renderer(domain),
+        )
+        utter(dispatcher, "utter_payment_summary", {"summary_text": summary.summary_text})
         return [
             SlotSet("biller", summary.biller_name),
             SlotSet("bill_id", str(summary.bill_id)),
@@ -84,32 +144,19 @@ class ActionConfirmPayment(Action):
         """Action name used in domain.yml."""
         return "action_confirm_payment"
 
-    @guarded
+    @guarded(forget=payment_finished)
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         """Charge (or schedule) via payments.confirm_payment and render the result by status."""
-        service = get_services()
-        try:
-            user_id = await current_user_id(tracker)
-            result = await call(
-                service.confirm_payment,
-                user_id=user_id,
-                payment_id=int(tracker.get_slot("pending_payment_id")),
-                consent_text=tracker.get_slot("payment_summary") or "",
-                confirmation=str((tracker.latest_message or {}).get("text") or ""),
-            )
-        except PaymentsError as error:
-            utter_error(dispatcher, tracker, error)
-            return payment_finished()
-        dispatcher.utter_message(
-            response=RESULT_RESPONSES.get(str(result.status), "utter_payment_processing"),
-            receipt_text=result.receipt_text,
-            amount_text=result.amount_text,
-            biller_name=result.biller_name,
-            failure_message=result.failure_message or "",
-            next_action_url=result.next_action_url or "",
+        result = await call_as_sender(
+            tracker,
+            get_services().confirm_payment,
+            payment_id=int(tracker.get_slot("pending_payment_id")),
+            consent_text=tracker.get_slot("payment_summary") or "",
+            confirmation=str((tracker.latest_message or {}).get("text") or ""),
         )
+        utter(dispatcher, result_response(result), result_values(domain, result))
         return payment_finished()
 
 
@@ -120,25 +167,19 @@ class ActionStopPayment(Action):
         """Action name used in domain.yml."""
         return "action_stop_payment"
 
-    @guarded
+    @guarded(forget=payment_finished)
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         """Cancel the pending draft if there is one; otherwise say what (if anything) stopped."""
         pending = tracker.get_slot("pending_payment_id")
         if pending:
-            service = get_services()
-            try:
-                user_id = await current_user_id(tracker)
-                await call(service.cancel_payment, user_id=user_id, payment_id=int(pending))
-            except PaymentsError as error:
-                utter_error(dispatcher, tracker, error)
-                return payment_finished()
-            dispatcher.utter_message(response="utter_payment_cancelled")
+            await call_as_sender(tracker, get_services().cancel_payment, payment_id=int(pending))
+            utter(dispatcher, "utter_payment_cancelled")
         elif tracker.get_slot("bill_id") or tracker.get_slot("biller") or _form_just_left(tracker):
-            dispatcher.utter_message(response="utter_stopped")
+            utter(dispatcher, "utter_stopped")
         else:
-            dispatcher.utter_message(response="utter_nothing_in_progress")
+            utter(dispatcher, "utter_nothing_in_progress")
         return payment_finished()
 
 

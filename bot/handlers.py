@@ -16,7 +16,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 from bot import texts
 from bot.relay import known_user, relay, services_of
 from bot.rendering import MAX_MESSAGE_CHARS
-from payments.cards import looks_like_card_number
+from privacy.cards import looks_like_card_number
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from payments.cards import looks_like_card_number, redact_card_numbers
+from privacy.cards import looks_like_card_number, redact_card_numbers
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

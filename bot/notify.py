@@ -32,11 +32,16 @@ class NotificationSource(Protocol):
         ...
 
 
+def failure_reason(code: str | None, processor_message: str | None) -> str:
+    """Why a payment failed, worded by its code; the processor's words only for a code not worded here."""
+    reason = texts.FAILURE_REASONS.get(code or "") or (processor_message or "").strip()
+    reason = reason or texts.NOTIFICATION_NO_REASON
+    return reason if reason[-1] in ".!?" else reason + "."
+
+
 def notification_text(note: Any) -> str:
     """The message for one `payments.views.NotificationView`."""
-    reason = (note.failure_message or "").strip() or texts.NOTIFICATION_NO_REASON
-    if reason[-1] not in ".!?":
-        reason += "."
+    reason = failure_reason(getattr(note, "failure_code", None), note.failure_message)
     template = texts.NOTIFICATIONS[str(note.kind)]
     return template.format(amount=note.amount_text, biller=note.biller_name, reason=reason)
 

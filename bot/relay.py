@@ -21,8 +21,8 @@ from telegram.ext import ContextTypes
 from bot import texts
 from bot.rendering import render_turn, retry_keyboard
 from bot.services import BotServices, KnownUser
-from payments.transcripts import record_turn
 from rasa_client import AssistantTurn, AssistantUnavailableError
+from transcripts import record_turn
 
 log = logging.getLogger(__name__)
 

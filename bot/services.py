@@ -17,21 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.notify import NotificationSource
 from bot.rendering import PayloadStore
-from db.engine import make_engine, make_session_factory
-from rasa_client import AssistantTurn, RasaClient
+from db.engine import make_engine
+from rasa_client import AssistantClient, RasaClient
 from settings import Settings
-
-
-class AssistantClient(Protocol):
-    """The part of `rasa_client.RasaClient` the bot uses."""
-
-    async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
-        """Deliver one user message and return the assistant's turn."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release connections."""
-        ...
 
 
 class UserDirectory(Protocol):
@@ -83,15 +71,15 @@ class BotServices:
 
 
 def build_services(settings: Settings) -> BotServices:
-    """Services on the configured Rasa server and database."""
+    """Services on the configured Rasa server and database: one engine for transcripts and payments."""
     from payments.service import build_service
 
     engine = make_engine(settings.effective_database_url)
-    payments = build_service(settings)
+    payments = build_service(settings, engine=engine)
     return BotServices(
         assistant=RasaClient(settings.rasa_url, settings.rasa_shared_secret, settings.rasa_timeout_seconds),
         users=payments,
         notifications=payments,
-        session_factory=make_session_factory(engine),
+        session_factory=payments.session_factory,
         engine=engine,
     )

@@ -4,12 +4,12 @@ Everything else the user reads comes from the Rasa domain (rasa_project/domain.y
 """
 
 WELCOME = (
-    "Hi! I pay your bills: tell me \"pay my electricity bill\" and confirm with one tap.\n"
+    'Hi! I pay your bills: tell me "pay my electricity bill" and confirm with one tap.\n'
     "You can also ask which bills are open (/bills) or what you paid (/history); /help shows more."
 )
 BRAIN_DOWN = (
     "I can't reach my brain right now, please try again in a minute. "
-    "Your message was not processed; tap \"Try again\" when you're ready."
+    'Your message was not processed; tap "Try again" when you\'re ready.'
 )
 TRY_AGAIN = "Try again"
 CARD_NUMBER_REFUSED = (
@@ -21,7 +21,7 @@ CARD_NUMBER_NOT_DELETED = (
     "please delete it yourself. Cards are saved only on our payment provider's secure card page."
 )
 TOO_LONG = "That message is too long for me. Please keep it under {limit} characters."
-TEXT_ONLY = "I can only read text messages. Tell me, for example, \"pay my electricity bill\"."
+TEXT_ONLY = 'I can only read text messages. Tell me, for example, "pay my electricity bill".'
 BUTTON_EXPIRED = "This button has expired. Please ask me again."
 ALREADY_DONE = "Already done."
 CHOOSE = "Please choose:"
@@ -40,3 +40,16 @@ NOTIFICATIONS = {
     ),
 }
 NOTIFICATION_NO_REASON = "the card processor declined it."
+# Why a payment failed, by `payments.gateway.FailureCode` value (rasa_project/domain.yml words the same
+# codes for the chat turn); a code missing here falls back to the processor's words, then the above.
+FAILURE_REASONS = {
+    "card_declined": "your card was declined.",
+    "expired_card": "your card has expired.",
+    "incorrect_cvc": "the card's security code was not accepted.",
+    "incorrect_number": "the card number was not accepted.",
+    "insufficient_funds": "there is not enough money on the card.",
+    "processing_error": "the card processor could not handle the payment.",
+    "payment_intent_authentication_failure": "your bank's security check was not passed.",
+    "gateway_rejected": "the payment provider refused the request.",
+    "charge_not_created": "the payment did not reach the card processor.",
+}

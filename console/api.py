@@ -17,12 +17,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+import transcripts
 from console.auth import log_in, log_out, require, require_unsafe, services_of
 from console.chat import CardNumberRefusedError, TestUserError, chat_turn, test_users
 from console.roles import Role
 from console.staff import StaffView, authenticate
 from console.views import MAX_ID, MAX_OFFSET, transcript_filters
-from payments import transcripts
 from rasa_client import AssistantUnavailableError
 
 router = APIRouter(prefix="/api")

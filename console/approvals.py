@@ -13,14 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from console.api import has_control_characters
 from console.auth import require, require_unsafe
 from console.roles import Role
+from console.services import payments_of, templates_of
 from console.staff import StaffView
-from console.stripe_routes import payments_of
 from console.views import MAX_ID
 from payments.errors import PaymentNotFoundError, PaymentNotPendingError, PaymentsError
 
@@ -58,17 +57,12 @@ def _http_error(error: PaymentsError) -> HTTPException:
     return HTTPException(422, f"the payment cannot be decided ({error.code})")
 
 
-def _templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
-
-
 @router.get("/approvals", include_in_schema=False)
 def approvals_page(request: Request, _staff: Annotated[StaffView, Depends(require(Role.ADMIN))]) -> Response:
     """Payments waiting for a second approval, each with the user's consent and Approve / Reject."""
     waiting = payments_of(request).payments_awaiting_approval()
     notice = request.session.pop(NOTICE, None)
-    return _templates(request).TemplateResponse(
+    return templates_of(request).TemplateResponse(
         request, "approvals.html", {"approvals": waiting, "notice": notice, "reason_max": REASON_MAX}
     )
 

@@ -1,7 +1,7 @@
 """One test-chat turn: check the test user, ask the assistant, record the transcript.
 
 The sender id follows contracts.md (`console-<user_id>-<session>`); the turn is recorded with
-`payments.transcripts.record_turn` exactly as the Telegram bot records its turns, marked is_test.
+`transcripts.record_turn` exactly as the Telegram bot records its turns, marked is_test.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.services import ConsoleServices
-from payments.cards import looks_like_card_number
-from payments.transcripts import TestUserView, TurnView, list_test_users, record_turn
+from privacy.cards import looks_like_card_number
+from transcripts import TestUserView, TurnView, list_test_users, record_turn
 
 CHANNEL = "console"
 # Alex Demo, the demo test user, is found by the Telegram id the demo data gives it (contracts.md).

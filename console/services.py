@@ -1,40 +1,35 @@
-"""What the console needs at run time (database sessions, the Rasa client), built once per app.
+"""What the console needs at run time, built together once per app: database sessions, the payments
+service on the same engine, the Rasa client; and the accessors views use to reach them.
 
-`create_app(settings)` builds these in its lifespan; tests pass their own `ConsoleServices`.
+`create_app(settings)` builds these in its lifespan; tests pass their own `ConsoleServices` (a
+payments service is then built on their session factory unless they give one).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
-from rasa_client import AssistantTurn, RasaClient
+from payments.config import service_config_from
+from payments.service import PaymentsService
+from payments.stripe_gateway import build_gateway
+from rasa_client import AssistantClient, RasaClient
 from settings import Settings
-
-
-class AssistantClient(Protocol):
-    """The part of `rasa_client.RasaClient` the console uses."""
-
-    async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
-        """Deliver one user message and return the assistant's turn."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release connections."""
-        ...
 
 
 @dataclass
 class ConsoleServices:
-    """Database sessions and the assistant client the console's views use."""
+    """Database sessions, the payments service and the assistant client the console's views use."""
 
     session_factory: sessionmaker[Session]
     assistant: AssistantClient
     engine: Engine | None = None
+    payments: PaymentsService | None = None
 
     async def aclose(self) -> None:
         """Close the assistant client and, when this object owns it, the engine."""
@@ -43,11 +38,33 @@ class ConsoleServices:
             self.engine.dispose()
 
 
+def payments_on(settings: Settings, session_factory: sessionmaker[Session]) -> PaymentsService:
+    """The payments service on the console's own sessions (one engine for both)."""
+    return PaymentsService(
+        session_factory=session_factory, gateway=build_gateway(settings), config=service_config_from(settings)
+    )
+
+
 def build_services(settings: Settings) -> ConsoleServices:
     """Services on the configured database and Rasa server."""
     engine = make_engine(settings.effective_database_url)
+    session_factory = make_session_factory(engine)
     return ConsoleServices(
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         assistant=RasaClient(settings.rasa_url, settings.rasa_shared_secret, settings.rasa_timeout_seconds),
         engine=engine,
+        payments=payments_on(settings, session_factory),
     )
+
+
+def payments_of(request: Request) -> PaymentsService:
+    """The app's PaymentsService (built with the other services)."""
+    services: ConsoleServices = request.app.state.services
+    assert services.payments is not None, "create_app gives every ConsoleServices a payments service"
+    return services.payments
+
+
+def templates_of(request: Request) -> Jinja2Templates:
+    """The app's one template environment (console/templates)."""
+    templates: Jinja2Templates = request.app.state.templates
+    return templates

@@ -13,11 +13,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from console.auth import services_of, verify_csrf
+from console.auth import verify_csrf
+from console.services import payments_of, templates_of
 from payments.errors import PaymentNotFoundError, PaymentNotPendingError, WebhookInvalidError
-from payments.service import PaymentsService, build_gateway, service_config_from
 from payments.views import PaymentResult
 from settings import Settings
 
@@ -26,25 +25,6 @@ router = APIRouter(include_in_schema=False)
 INTENT_ID = r"^[A-Za-z0-9_]{1,255}$"
 SIGNATURE = r"^[0-9a-f]{0,128}$"
 LINK_INVALID = "This payment link is not valid."
-
-
-def payments_of(request: Request) -> PaymentsService:
-    """The app's PaymentsService: the one a test put in `app.state.payments`, or one built on first use."""
-    service: PaymentsService | None = getattr(request.app.state, "payments", None)
-    if service is None:
-        settings: Settings = request.app.state.settings
-        service = PaymentsService(
-            session_factory=services_of(request).session_factory,
-            gateway=build_gateway(settings),
-            config=service_config_from(settings),
-        )
-        request.app.state.payments = service
-    return service
-
-
-def _templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
 
 
 def _require_sandbox(request: Request) -> None:
@@ -57,7 +37,7 @@ def _require_sandbox(request: Request) -> None:
 def _challenge_page(
     request: Request, result: PaymentResult, *, intent_id: str, sig: str, status_code: int = 200
 ) -> Response:
-    return _templates(request).TemplateResponse(
+    return templates_of(request).TemplateResponse(
         request,
         "sandbox_3ds.html",
         {"payment": result, "intent_id": intent_id, "sig": sig},
@@ -123,7 +103,7 @@ async def payment_return(
         status = await asyncio.to_thread(
             payments_of(request).settle_payment_intent, payment_intent_id=payment_intent
         )
-    return _templates(request).TemplateResponse(
+    return templates_of(request).TemplateResponse(
         request, "payment_return.html", {"status": status.value if status else None}
     )
 

@@ -12,25 +12,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import IntegrityError
 
+import transcripts
 from console.auth import log_in, log_out, require, require_unsafe, services_of, verify_csrf
 from console.chat import DEMO_TELEGRAM_USER_ID, test_users
 from console.roles import Role
+from console.services import templates_of
 from console.staff import StaffError, StaffView, authenticate, create_staff_user, list_staff, set_active
 from db.models import PAYMENT_STATUSES
-from payments import transcripts
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_LOW_CONFIDENCE = 0.6
 MAX_ID = 2**31 - 1  # ids are INTEGER columns (db/models.py): PostgreSQL refuses anything larger
 MAX_OFFSET = 10**6
-
-
-def _templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
 
 
 def _safe_next(target: str | None) -> str:
@@ -49,7 +44,7 @@ def home(staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> Redirect
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
     """The login form."""
-    return _templates(request).TemplateResponse(
+    return templates_of(request).TemplateResponse(
         request, "login.html", {"next": _safe_next(next), "error": None}
     )
 
@@ -71,7 +66,7 @@ async def login(
 
     staff = await asyncio.to_thread(_check)
     if staff is None:
-        return _templates(request).TemplateResponse(
+        return templates_of(request).TemplateResponse(
             request,
             "login.html",
             {"next": _safe_next(next), "error": "Invalid username or password.", "username": username},
@@ -95,7 +90,7 @@ def chat_page(request: Request, _staff: Annotated[StaffView, Depends(require(Rol
     default = next(
         (u.id for u in users if u.telegram_user_id == DEMO_TELEGRAM_USER_ID), users[0].id if users else None
     )
-    return _templates(request).TemplateResponse(
+    return templates_of(request).TemplateResponse(
         request, "chat.html", {"users": users, "default_user_id": default}
     )
 
@@ -157,7 +152,7 @@ def transcripts_page(
         conversations = transcripts.list_conversations(session, limit=200, **transcript_filters(params))
         intents = transcripts.list_intents(session)
         users = transcripts.list_conversation_users(session)
-    return _templates(request).TemplateResponse(
+    return templates_of(request).TemplateResponse(
         request,
         "transcripts.html",
         {
@@ -181,10 +176,10 @@ def transcript_page(
     with services_of(request).session_factory() as session:
         detail = transcripts.get_conversation(session, conversation_id)
     if detail is None:
-        return _templates(request).TemplateResponse(
+        return templates_of(request).TemplateResponse(
             request, "error.html", {"status": 404, "message": "no such conversation"}, status_code=404
         )
-    return _templates(request).TemplateResponse(
+    return templates_of(request).TemplateResponse(
         request, "transcript.html", {"detail": detail, "threshold": DEFAULT_LOW_CONFIDENCE}
     )
 
@@ -194,7 +189,7 @@ def _staff_page(
 ) -> Response:
     with services_of(request).session_factory() as session:
         accounts = list_staff(session)
-    return _templates(request).TemplateResponse(
+    return templates_of(request).TemplateResponse(
         request,
         "staff.html",
         {"accounts": accounts, "roles": list(Role), "error": error, "notice": notice},

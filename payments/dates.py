@@ -17,9 +17,11 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import dateparser
+from babel.dates import format_date
 
 from payments.errors import DateInPastError, DateInvalidError, DateTooFarError
 
@@ -91,9 +93,35 @@ OFFSET = re.compile(
 )
 
 
+class DayRelation(StrEnum):
+    """How a payment's day relates to the user's today; the edges word it ("today", "on 3 Dec")."""
+
+    TODAY = "today"
+    TOMORROW = "tomorrow"
+    LATER = "later"
+    # Only for days already gone (a list of past payments); a new payment is never dated there.
+    EARLIER = "earlier"
+
+
 def today_in(timezone: str, now: datetime) -> date:
     """The calendar day `now` falls on in `timezone`."""
     return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def day_relation(day: date, *, timezone: str, now: datetime) -> DayRelation:
+    """Whether `day` is the user's today, tomorrow, later or earlier, in their time zone."""
+    today = today_in(timezone, now)
+    if day == today:
+        return DayRelation.TODAY
+    if day == today + timedelta(days=1):
+        return DayRelation.TOMORROW
+    return DayRelation.LATER if day > today else DayRelation.EARLIER
+
+
+def format_day(day: date, locale: str) -> str:
+    """A calendar day in the user's locale, babel "medium" ("3 Dec 2025", "03.12.2025")."""
+    # Stored days are already the user's calendar days (pay_on is taken in their time zone).
+    return str(format_date(day, format="medium", locale=locale.replace("-", "_") or "en_IE"))
 
 
 def parse_pay_date(text: str | None, *, timezone: str, now: datetime, horizon_days: int) -> date:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,9 +61,7 @@ DEMO_TIMEZONE = "Europe/Berlin"
 DEMO_CURRENCY = "EUR"
 
 
-def load_demo_data(
-    session_factory: sessionmaker[Session], gateway: PaymentGateway | None, settings: Any = None
-) -> dict[int, int]:
+def load_demo_data(session_factory: sessionmaker[Session], gateway: PaymentGateway | None) -> dict[int, int]:
     """Create (or complete) the demo billers, users, bills and cards; returns telegram id → users.id."""
     user_ids: dict[int, int] = {}
     with session_factory.begin() as session:
@@ -215,13 +212,13 @@ def main() -> None:
     """Migrate the configured database and load the demo data (`python -m payments.demo`)."""
     from db.engine import make_engine, make_session_factory
     from db.migrate import upgrade
-    from payments.service import build_gateway
+    from payments.stripe_gateway import build_gateway
     from settings import get_settings
 
     settings = get_settings()
     upgrade(settings.effective_database_url)
     engine = make_engine(settings.effective_database_url)
-    ids = load_demo_data(make_session_factory(engine), build_gateway(settings), settings)
+    ids = load_demo_data(make_session_factory(engine), build_gateway(settings))
     engine.dispose()
     print(f"demo data loaded: users {sorted(ids.values())}")
 

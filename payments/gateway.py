@@ -2,7 +2,8 @@
 
 `payments.stripe_gateway.StripeGateway` implements it on the official SDK; tests may implement it
 with fakes. A gateway never raises for a declined card: it returns a `ChargeOutcome` whose status
-says what happened, and `unknown` when it cannot tell (timeout, connection error, 5xx).
+says what happened, and `unknown` when it cannot tell (timeout, connection error, 5xx). A failure
+carries a `FailureCode` (the edge words it) and, as data only, the processor's own message.
 """
 
 from __future__ import annotations
@@ -24,15 +25,51 @@ class ChargeStatus(StrEnum):
     NOT_FOUND = "not_found"
 
 
+class FailureCode(StrEnum):
+    """Why a charge failed, from a closed set: the edges word each one (domain.yml, bot/texts.py)."""
+
+    CARD_DECLINED = "card_declined"
+    EXPIRED_CARD = "expired_card"
+    INCORRECT_CVC = "incorrect_cvc"
+    INCORRECT_NUMBER = "incorrect_number"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    PROCESSING_ERROR = "processing_error"
+    AUTHENTICATION_FAILED = "payment_intent_authentication_failure"
+    # The processor refused the request itself (bad parameters, keys, permissions).
+    GATEWAY_REJECTED = "gateway_rejected"
+    # Reconciliation found no charge under the payment's idempotency key: nothing was charged.
+    CHARGE_NOT_CREATED = "charge_not_created"
+
+    @classmethod
+    def of(cls, code: str | None, *, default: FailureCode) -> FailureCode:
+        """The member named `code` (a processor's code), or `default` for one we do not know."""
+        try:
+            return cls(code or "")
+        except ValueError:
+            return default
+
+
 @dataclass(frozen=True)
 class ChargeOutcome:
     """The result of a charge attempt or a lookup of one."""
 
     status: ChargeStatus
     payment_intent_id: str | None = None
-    failure_code: str | None = None
+    failure_code: FailureCode | None = None
+    # The processor's own explanation, kept as data (never composed here); may be None.
     failure_message: str | None = None
     next_action_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One charge of a saved card; `idempotency_key` makes a repeat of it harmless."""
+
+    amount: Money
+    customer_id: str
+    payment_method_id: str
+    idempotency_key: str
+    metadata: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -70,16 +107,8 @@ class PaymentGateway(Protocol):
         """Attach a test card (raw number in the sandbox, a test token on real Stripe), keyed for retries."""
         ...
 
-    def charge(
-        self,
-        *,
-        amount: Money,
-        customer_id: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-    ) -> ChargeOutcome:
-        """Charge a saved card once; the idempotency key makes a repeat harmless."""
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        """Charge a saved card once; the request's idempotency key makes a repeat harmless."""
         ...
 
     def find_charge(self, *, idempotency_key: str, customer_id: str) -> ChargeOutcome:
@@ -88,4 +117,20 @@ class PaymentGateway(Protocol):
 
     def retrieve_charge(self, payment_intent_id: str) -> ChargeOutcome:
         """The current state of a known charge."""
+        ...
+
+    def parse_webhook(self, payload: bytes, signature: str, secret: str) -> WebhookEvent:
+        """Verify a processor webhook's signature (WebhookInvalidError otherwise) and read it."""
+        ...
+
+    def sandbox_controls(self) -> SandboxControls | None:
+        """The sandbox's test-only controls, or None when this gateway talks to a real processor."""
+        ...
+
+
+class SandboxControls(Protocol):
+    """What only a sandbox can do: play the customer's bank in a 3-D Secure challenge."""
+
+    def authenticate_in_sandbox(self, payment_intent_id: str, *, success: bool) -> ChargeOutcome:
+        """Pass (or fail) the 3-D Secure challenge of a PaymentIntent."""
         ...

@@ -13,9 +13,19 @@ from typing import Any
 
 import stripe
 
+from payments.challenge import challenge_url
+from payments.config import challenge_key
 from payments.errors import WebhookInvalidError
-from payments.gateway import CardDetails, ChargeOutcome, ChargeStatus, WebhookEvent
-from payments.money import Money
+from payments.gateway import (
+    CardDetails,
+    ChargeOutcome,
+    ChargeRequest,
+    ChargeStatus,
+    FailureCode,
+    SandboxControls,
+    WebhookEvent,
+)
+from settings import Settings
 
 # Real Stripe refuses raw card numbers; these test tokens behave like the sandbox's numbers.
 TEST_TOKENS = {
@@ -62,10 +72,13 @@ class StripeGateway:
         )
         return str(customer.id)
 
-    @property
-    def is_sandbox(self) -> bool:
-        """True when this gateway talks to localstripe (test-only endpoints are available)."""
-        return self._sandbox
+    def parse_webhook(self, payload: bytes, signature: str, secret: str) -> WebhookEvent:
+        """Verify a Stripe webhook (see `parse_webhook`)."""
+        return parse_webhook(payload, signature, secret)
+
+    def sandbox_controls(self) -> SandboxControls | None:
+        """This gateway itself when it talks to localstripe (test-only endpoints exist), else None."""
+        return self if self._sandbox else None
 
     def customer_exists(self, customer_id: str) -> bool:
         """True when Stripe still knows the customer (the sandbox may have been reset)."""
@@ -104,36 +117,29 @@ class StripeGateway:
             exp_year=int(card.exp_year),
         )
 
-    def charge(
-        self,
-        *,
-        amount: Money,
-        customer_id: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-    ) -> ChargeOutcome:
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
         """Create and confirm one PaymentIntent with the payment's idempotency key."""
+        key = request.idempotency_key
         params: Any = {
-            "amount": amount.amount_minor,
-            "currency": amount.currency.lower(),
-            "customer": customer_id,
-            "payment_method": payment_method_id,
+            "amount": request.amount.amount_minor,
+            "currency": request.amount.currency.lower(),
+            "customer": request.customer_id,
+            "payment_method": request.payment_method_id,
             "payment_method_types": ["card"],
             "confirm": True,
-            "metadata": {**metadata, IDEMPOTENCY_METADATA_KEY: idempotency_key},
+            "metadata": {**request.metadata, IDEMPOTENCY_METADATA_KEY: key},
         }
         if self._return_url and not self._sandbox:
             # localstripe refuses unknown parameters, so the sandbox request stays as it was.
             params["return_url"] = self._return_url
         try:
-            intent = self._client.v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
+            intent = self._client.v1.payment_intents.create(params, {"idempotency_key": key})
         except stripe.CardError as error:
             return ChargeOutcome(
                 status=ChargeStatus.FAILED,
                 payment_intent_id=_intent_id_of(error),
-                failure_code=str(error.code or "card_declined"),
-                failure_message=str(error.user_message or "Your card was declined."),
+                failure_code=FailureCode.of(error.code, default=FailureCode.CARD_DECLINED),
+                failure_message=error.user_message or None,
             )
         except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError):
             # The request may or may not have reached Stripe: only reconciliation can tell.
@@ -142,8 +148,8 @@ class StripeGateway:
             return ChargeOutcome(
                 status=ChargeStatus.FAILED,
                 payment_intent_id=_intent_id_of(error),
-                failure_code=str(error.code or "gateway_rejected"),
-                failure_message="The payment provider refused the request.",
+                failure_code=FailureCode.GATEWAY_REJECTED,
+                failure_message=error.user_message or None,
             )
         return self._outcome(intent)
 
@@ -204,8 +210,8 @@ class StripeGateway:
             return ChargeOutcome(
                 status=ChargeStatus.FAILED,
                 payment_intent_id=str(intent.id),
-                failure_code=str(getattr(error, "code", None) or "card_declined"),
-                failure_message=str(getattr(error, "message", None) or "Your card was declined."),
+                failure_code=FailureCode.of(getattr(error, "code", None), default=FailureCode.CARD_DECLINED),
+                failure_message=getattr(error, "message", None) or None,
             )
         # processing / requires_confirmation / requires_capture: not settled yet.
         return ChargeOutcome(status=ChargeStatus.UNKNOWN, payment_intent_id=str(intent.id))
@@ -222,6 +228,20 @@ class StripeGateway:
             # No console configured (bare gateway in tests): localstripe's POST-only endpoint.
             return f"{self._api_base}/v1/payment_intents/{intent.id}/_authenticate"
         return None
+
+
+def build_gateway(settings: Settings) -> StripeGateway:
+    """The Stripe gateway for `settings` (the sandbox unless a real key is configured)."""
+    public_url = (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
+    key = challenge_key(settings)
+    return StripeGateway(
+        api_key=settings.effective_stripe_api_key,
+        api_base=settings.effective_stripe_api_base,
+        timeout_seconds=settings.stripe_timeout_seconds,
+        sandbox=settings.uses_stripe_sandbox,
+        return_url=f"{public_url}/payments/return",
+        challenge_url=lambda intent_id: challenge_url(public_url, key, intent_id),
+    )
 
 
 def parse_webhook(payload: bytes, signature: str, secret: str) -> WebhookEvent:

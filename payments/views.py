@@ -1,11 +1,21 @@
-"""Frozen views the use cases return — callers never see ORM objects."""
+"""Frozen views the use cases return, and the builders that turn rows into them.
+
+Callers never see ORM objects. A view carries typed values (Money, dates, a `DayRelation`, codes,
+names) and locale-formatted numbers and dates; it never carries a sentence: the edges word it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from payments.money import Money
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Bill, Biller, Payment, ScheduledPayment, User
+from payments.dates import DayRelation, day_relation, format_day
+from payments.errors import PaymentNotFoundError
+from payments.money import Money, format_money
 from payments.statuses import NotificationKind, PaymentStatus
 
 
@@ -41,19 +51,39 @@ class BillView:
 
 
 @dataclass(frozen=True)
+class DraftTerms:
+    """What a payment summary states, as values: the edge words it (`prepare_payment`'s renderer)."""
+
+    amount: Money
+    # The amount formatted for the user's locale ("€84.20", "84,20 €").
+    amount_text: str
+    biller_name: str
+    bill_reference: str
+    card_brand: str
+    card_last4: str
+    pay_on: date
+    # The day in the user's locale ("3 Dec 2025") and how it relates to their today.
+    pay_on_text: str
+    day: DayRelation
+
+
+@dataclass(frozen=True)
 class PaymentSummary:
-    """A drafted payment and the exact consent text to show before confirmation."""
+    """A drafted payment and the exact consent text the edge rendered from its terms."""
 
     payment_id: int
     biller_name: str
     amount: Money
     amount_text: str
-    card_label: str
+    card_brand: str
+    card_last4: str
     pay_on: date
     pay_on_text: str
+    day: DayRelation
     summary_text: str
     status: PaymentStatus
     bill_id: int = 0
+    bill_reference: str = ""
     is_scheduled: bool = False
 
 
@@ -66,13 +96,15 @@ class PaymentResult:
     amount: Money
     amount_text: str
     biller_name: str
-    receipt_text: str
     payment_intent_id: str | None
+    # Why it failed (payments.gateway.FailureCode values) and the processor's own message, as data.
     failure_code: str | None
     failure_message: str | None
     next_action_url: str | None
     pay_on: date | None = None
     scheduled_payment_id: int | None = None
+    pay_on_text: str = ""
+    day: DayRelation = DayRelation.TODAY
 
 
 @dataclass(frozen=True)
@@ -103,8 +135,10 @@ class ScheduledPaymentView:
     amount: Money
     amount_text: str
     pay_on: date
+    # The day in the user's locale and how it relates to their today.
     pay_on_text: str
     status: str
+    day: DayRelation = DayRelation.LATER
 
 
 @dataclass(frozen=True)
@@ -156,3 +190,113 @@ class NotificationView:
     amount_text: str
     failure_message: str | None
     locale: str
+    failure_code: str | None = None
+
+
+# --- builders ------------------------------------------------------------------------------------
+
+
+def user_view(user: User) -> UserView:
+    """The view of a user row."""
+    return UserView(
+        id=user.id,
+        name=user.name,
+        telegram_user_id=user.telegram_user_id,
+        locale=user.locale,
+        timezone=user.timezone,
+        currency=user.currency,
+        is_test=user.is_test,
+    )
+
+
+def bill_view(bill: Bill, biller: Biller, outstanding: Money, locale: str) -> BillView:
+    """The view of a bill, with what is still owed on it (payments.ledger works that out)."""
+    amount_due = Money(bill.amount_due_minor, bill.currency)
+    return BillView(
+        id=bill.id,
+        biller_name=biller.name,
+        biller_category=biller.category,
+        reference=bill.reference,
+        amount_due=amount_due,
+        outstanding=outstanding,
+        due_date=bill.due_date,
+        status=bill.status,
+        amount_due_text=format_money(amount_due, locale),
+        outstanding_text=format_money(Money(max(0, outstanding.amount_minor), bill.currency), locale),
+        due_date_text=format_day(bill.due_date, locale),
+    )
+
+
+def biller_name(session: Session, bill_id: int) -> str:
+    """The name of the biller of a bill."""
+    name = session.execute(
+        select(Biller.name).join(Bill, Bill.biller_id == Biller.id).where(Bill.id == bill_id)
+    ).scalar_one()
+    return str(name)
+
+
+def _owner(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise PaymentNotFoundError(user_id=user_id)
+    return user
+
+
+def payment_result(session: Session, payment: Payment, now: datetime) -> PaymentResult:
+    """The result view of a payment (its outcome, or where it stands)."""
+    user = _owner(session, payment.user_id)
+    amount = Money(payment.amount_minor, payment.currency)
+    schedule_id = session.execute(
+        select(ScheduledPayment.id).where(ScheduledPayment.payment_id == payment.id)
+    ).scalar_one_or_none()
+    return PaymentResult(
+        payment_id=payment.id,
+        status=PaymentStatus(payment.status),
+        amount=amount,
+        amount_text=format_money(amount, user.locale),
+        biller_name=biller_name(session, payment.bill_id),
+        payment_intent_id=payment.payment_intent_id,
+        failure_code=payment.failure_code,
+        failure_message=payment.failure_message,
+        next_action_url=payment.next_action_url,
+        pay_on=payment.pay_on,
+        scheduled_payment_id=schedule_id,
+        pay_on_text=format_day(payment.pay_on, user.locale),
+        day=day_relation(payment.pay_on, timezone=user.timezone, now=now),
+    )
+
+
+def payment_view(session: Session, payment: Payment) -> PaymentView:
+    """The history view of a payment."""
+    user = _owner(session, payment.user_id)
+    amount = Money(payment.amount_minor, payment.currency)
+    return PaymentView(
+        payment_id=payment.id,
+        biller_name=biller_name(session, payment.bill_id),
+        amount=amount,
+        amount_text=format_money(amount, user.locale),
+        status=PaymentStatus(payment.status),
+        pay_on=payment.pay_on,
+        created_at=payment.created_at,
+        payment_intent_id=payment.payment_intent_id,
+        failure_code=payment.failure_code,
+        failure_message=payment.failure_message,
+        pay_on_text=format_day(payment.pay_on, user.locale),
+    )
+
+
+def schedule_view(session: Session, schedule: ScheduledPayment, now: datetime) -> ScheduledPaymentView:
+    """The view of a scheduled payment, its day related to the user's today."""
+    user = _owner(session, schedule.user_id)
+    amount = Money(schedule.amount_minor, schedule.currency)
+    return ScheduledPaymentView(
+        scheduled_payment_id=schedule.id,
+        payment_id=schedule.payment_id,
+        biller_name=biller_name(session, schedule.bill_id),
+        amount=amount,
+        amount_text=format_money(amount, user.locale),
+        pay_on=schedule.pay_on,
+        pay_on_text=format_day(schedule.pay_on, user.locale),
+        status=schedule.status,
+        day=day_relation(schedule.pay_on, timezone=user.timezone, now=now),
+    )

@@ -8,7 +8,7 @@ entities, slots, events) so the console can show it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -16,6 +16,18 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 CHANNEL_PATH = "/webhooks/paychat/webhook"
 HEALTH_PATH = "/webhooks/paychat/health"
 SECRET_HEADER = "X-Paychat-Secret"
+
+
+class AssistantClient(Protocol):
+    """What bot/ and console/ need from an assistant: `RasaClient`, or a stand-in in tests."""
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
+        """Deliver one user message and return the assistant's turn."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
 
 
 class AssistantUnavailableError(Exception):

@@ -99,7 +99,8 @@ def rasa_spec(model: Path, port: int, action_url: str, tracker_db: Path) -> Proc
         ],
         cwd=ROOT / "rasa_project",
         env={
-            "PYTHONPATH": str(ROOT / "rasa_project"),
+            # rasa_project/ for the channel, the root for `privacy` (stdlib only) that the channel imports.
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "rasa_project"), str(ROOT)]),
             "ACTION_ENDPOINT_URL": action_url,
             "RASA_TRACKER_DB": str(tracker_db),
         },

@@ -1,9 +1,12 @@
 """paychat's Rasa input channel: the only door into the Rasa server.
 
-Runs inside the Rasa environment (Python 3.10) and imports nothing of paychat. It refuses any
+Runs inside the Rasa environment (Python 3.10) and imports nothing of paychat but `privacy.cards`
+(standard library only; the repository root is on the Rasa process's PYTHONPATH). It refuses any
 request without the shared secret (the action server trusts the sender id to decide whose bills it
-may touch, so nobody but bot/ and console/ may choose one), and answers the bot's replies together
-with what the model understood this turn, for the staff console and the transcripts.
+may touch, so nobody but bot/ and console/ may choose one), answers a message that holds a card
+number with a fixed refusal before anything reaches the processor or the tracker store, and
+otherwise answers the bot's replies together with what the model understood this turn, for the
+staff console and the transcripts.
 """
 
 import asyncio
@@ -19,11 +22,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from privacy.cards import looks_like_card_number
+
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Paychat-Secret"
 MAX_MESSAGE_CHARS = 4096
 MAX_SENDER_CHARS = 128
+# The domain response that refuses a card number; the constant is used only if the domain lacks it.
+CARD_REFUSAL_RESPONSE = "utter_card_number_refused"
+CARD_REFUSAL_FALLBACK = "Please never send a card number in chat. I did not keep it."
 
 
 class PaychatInput(InputChannel):
@@ -71,6 +79,9 @@ class PaychatInput(InputChannel):
                 return response.json({"error": error}, status=400)
 
             agent = request.app.ctx.agent
+            if looks_like_card_number(text):
+                # Never handed to Rasa: the text would land in the tracker store and the NLU logs.
+                return response.json(_card_refusal(agent))
             if not await _action_server_up(agent):
                 # Rasa would carry on without the actions and answer nothing useful; say so instead.
                 return response.json({"error": "action server unavailable"}, status=503)
@@ -105,6 +116,15 @@ async def _action_server_up(agent: Any) -> bool:
             return answer.status == 200
     except (asyncio.TimeoutError, aiohttp.ClientError):  # not the builtin on Python 3.10
         return False
+
+
+def _card_refusal(agent: Any) -> dict[str, Any]:
+    """The turn answering a card number: the domain's refusal, nothing parsed, no tracker events."""
+    domain = getattr(agent, "domain", None)
+    variants = (getattr(domain, "responses", None) or {}).get(CARD_REFUSAL_RESPONSE) or []
+    text = variants[0].get("text") if variants else None
+    reply = {"text": text or CARD_REFUSAL_FALLBACK, "buttons": [], "custom": {"card_number_refused": True}}
+    return {"replies": [reply], "parse": {}, "slots": {}, "events": []}
 
 
 def _reply(message: dict[str, Any]) -> dict[str, Any]:

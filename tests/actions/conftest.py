@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,3 +74,35 @@ def make_tracker(
 def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The final value of every slot the returned events set."""
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
+
+
+def as_rasa_says(domain: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:
+    """What Rasa 3.6 sends the user for one dispatcher message (RemoteAction._utter_responses).
+
+    The response's first variant is filled with the message's extra keys (Rasa passes every key of
+    the message to its NLG as template values), then every non-empty key of the message is copied
+    over the filled response: a value named like one of utter_message's keywords would replace it.
+    """
+    message = dict(message)
+    name = message.pop("response", None)
+    draft: dict[str, Any] = {}
+    if name:
+        draft = dict(domain["responses"][name][0])
+        values = {key: value for key, value in message.items()}
+        if draft.get("text"):
+            draft["text"] = PLACEHOLDER.sub(
+                lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), draft["text"]
+            )
+    buttons = message.pop("buttons", []) or []
+    if buttons:
+        draft["buttons"] = [*draft.get("buttons", []), *buttons]
+    draft.update({key: value for key, value in message.items() if value})
+    return draft
+
+
+def said(domain: dict[str, Any], dispatcher: Any) -> list[str]:
+    """The texts the user reads for everything the dispatcher collected."""
+    return [str(as_rasa_says(domain, message).get("text")) for message in dispatcher.messages]

@@ -23,11 +23,11 @@ async def test_check_bills_lists_every_open_bill(service: PaymentsService, domai
     [message] = dispatcher.messages
     assert message["response"] == "utter_open_bills"
     for name in ("Stadtwerke", "Vodafone", "Telekom"):
-        assert name in message["bills"]
-    assert "{" not in message["bills"]
+        assert name in message["v_bills"]
+    assert "{" not in message["v_bills"]
     # Each line carries the due date as payments writes it for the user's locale.
     user_id = service.user_id_for_sender(sender_id=ALEX)
-    lines = message["bills"].splitlines()
+    lines = message["v_bills"].splitlines()
     for bill in service.open_bills(user_id=user_id):
         assert bill.due_date_text
         assert any(bill.biller_name in line and f"due {bill.due_date_text}" in line for line in lines)
@@ -37,7 +37,7 @@ async def test_check_bills_for_a_named_biller(service: PaymentsService, domain: 
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(ALEX, intent="check_bills", entities=[{"entity": "biller", "value": "phone"}])
     await ActionCheckBills().run(dispatcher, tracker, domain)
-    lines = dispatcher.messages[0]["bills"].splitlines()
+    lines = dispatcher.messages[0]["v_bills"].splitlines()
     assert len(lines) == 1 and "Vodafone" in lines[0]
 
 
@@ -54,9 +54,9 @@ async def test_history_shows_a_confirmed_payment(service: PaymentsService, domai
     await ActionPaymentHistory().run(dispatcher, make_tracker(ALEX, intent="payment_history"), domain)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_history"
-    assert "Stadtwerke" in message["payments"] and "paid" in message["payments"]
+    assert "Stadtwerke" in message["v_payments"] and "paid" in message["v_payments"]
     [latest, *_] = service.payment_history(user_id=service.user_id_for_sender(sender_id=ALEX))
-    assert message["payments"].splitlines()[0].startswith(f"• {latest.pay_on_text} — ")
+    assert message["v_payments"].splitlines()[0].startswith(f"• {latest.pay_on_text} — ")
 
 
 async def test_schedule_then_cancel(service: PaymentsService, domain: dict[str, Any]) -> None:
@@ -170,7 +170,7 @@ async def test_naming_the_biller_cancels_its_scheduled_payment(
     tracker = make_tracker(ALEX, intent="cancel_payment", entities=[{"entity": "biller", "value": "water"}])
     await ActionCancelPayment().run(dispatcher, tracker, domain)
     assert dispatcher.messages[0]["response"] == "utter_payment_cancelled_named"
-    assert dispatcher.messages[0]["biller_name"] == "Berliner Wasserbetriebe"
+    assert dispatcher.messages[0]["v_biller_name"] == "Berliner Wasserbetriebe"
     user_id = service.user_id_for_sender(sender_id=ALEX)
     assert service.get_payment(user_id=user_id, payment_id=int(prepared["pending_payment_id"])).status == (
         "cancelled"

@@ -13,7 +13,7 @@ from actions.paying import ActionConfirmPayment, ActionPreparePayment, ActionSto
 from actions.services import set_services
 from db.models import Consent
 from payments.service import PaymentsService
-from tests.actions.conftest import ALEX, DANA, SAM, make_tracker, slot_events
+from tests.actions.conftest import ALEX, DANA, SAM, as_rasa_says, make_tracker, slot_events
 
 pytestmark = pytest.mark.sandbox
 
@@ -41,9 +41,9 @@ async def test_summary_names_biller_amount_and_card(service: PaymentsService, do
     dispatcher, slots = await prepare(domain, biller="electricity", amount="1")
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_summary"
-    assert "Stadtwerke" in message["summary_text"] and "4242" in message["summary_text"]
-    assert "€1.00" in message["summary_text"]
-    assert slots["pending_payment_id"] and slots["payment_summary"] == message["summary_text"]
+    shown = as_rasa_says(domain, message)["text"]
+    assert "Stadtwerke" in shown and "Visa •••• 4242" in shown and "€1.00" in shown and "today (" in shown
+    assert slots["pending_payment_id"] and slots["payment_summary"] == shown == message["v_summary_text"]
     assert slots["biller"] == "Stadtwerke" and slots["bill_id"]
 
 
@@ -54,7 +54,7 @@ async def test_confirm_charges_once_and_shows_receipt(
     dispatcher = await confirm(domain, ALEX, slots)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_succeeded"
-    assert message["receipt_text"]
+    assert as_rasa_says(domain, message)["text"].startswith("Done ✅ Paid €1.00 to Vodafone. Receipt: pi_")
     user_id = service.user_id_for_sender(sender_id=ALEX)
     result = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
     assert result.status == "succeeded" and (result.payment_intent_id or "").startswith("pi_")
@@ -73,7 +73,8 @@ async def test_declined_card_shows_the_reason(service: PaymentsService, domain: 
     dispatcher = await confirm(domain, DANA, slots)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_failed"
-    assert message["failure_message"]
+    reply = as_rasa_says(domain, message)["text"]
+    assert "declined" in reply and reply.endswith("Nothing was charged.") and "{" not in reply
 
 
 async def test_three_d_secure_sends_the_link(service: PaymentsService, domain: dict[str, Any]) -> None:
@@ -81,7 +82,8 @@ async def test_three_d_secure_sends_the_link(service: PaymentsService, domain: d
     dispatcher = await confirm(domain, SAM, slots)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_requires_action"
-    assert message["next_action_url"].startswith("http")
+    assert message["v_next_action_url"].startswith("http")
+    assert message["v_next_action_url"] in as_rasa_says(domain, message)["text"]
 
 
 async def test_amount_above_outstanding_is_refused_and_forgotten(
@@ -117,7 +119,7 @@ async def test_correction_replaces_the_shown_draft(service: PaymentsService, dom
         ALEX, slots={**first, "amount": "2"}, entities=[{"entity": "amount", "value": "2"}]
     )
     second = slot_events(await ActionPreparePayment().run(dispatcher, tracker, domain))
-    assert "€2.00" in dispatcher.messages[0]["summary_text"]
+    assert "€2.00" in dispatcher.messages[0]["v_summary_text"]
     assert second["pending_payment_id"] != first["pending_payment_id"]
     user_id = service.user_id_for_sender(sender_id=ALEX)
     old = service.get_payment(user_id=user_id, payment_id=int(first["pending_payment_id"]))
@@ -163,7 +165,7 @@ async def test_large_payment_waits_for_second_approval(
     dispatcher = await confirm(domain, ALEX, slots)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_awaiting_approval"
-    assert message["amount_text"] == "€2.00"
+    assert message["v_amount_text"] == "€2.00"
     user_id = service.user_id_for_sender(sender_id=ALEX)
     result = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
     assert result.status == "awaiting_approval" and result.payment_intent_id is None

@@ -15,7 +15,7 @@ import pytest
 from bot import texts
 from bot.app import prepare
 from bot.services import BotServices
-from payments.cards import CARD_PLACEHOLDER
+from privacy.cards import CARD_PLACEHOLDER
 from rasa_client import AssistantTurn, Button, Reply
 from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, bot_settings, turn
 from tests.helpers.fake_telegram import FakeTelegram, polling

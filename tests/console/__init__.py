@@ -1,1 +1,1 @@
-"""Tests of the staff console (console/) and the transcripts module (payments/transcripts.py)."""
+"""Tests of the staff console (console/) and the transcripts module (transcripts/)."""

@@ -24,7 +24,7 @@ from payments.stripe_gateway import IDEMPOTENCY_METADATA_KEY
 from rasa_client import RasaClient
 from settings import Settings
 from tests.console.conftest import PASSWORD, csrf_of, login
-from tests.helpers.factories import make_paying_user
+from tests.helpers.factories import edge_summary, make_paying_user
 from tests.helpers.sandbox import SANDBOX_KEY
 
 pytestmark = pytest.mark.sandbox
@@ -49,10 +49,10 @@ def client(payments_service: PaymentsService, tmp_path: Path) -> Iterator[TestCl
     rasa = RasaClient(
         "http://rasa.test", "s", 5, transport=httpx.MockTransport(lambda r: httpx.Response(500))
     )
-    app = create_app(
-        settings, ConsoleServices(session_factory=payments_service.session_factory, assistant=rasa)
+    services = ConsoleServices(
+        session_factory=payments_service.session_factory, assistant=rasa, payments=payments_service
     )
-    app.state.payments = payments_service
+    app = create_app(settings, services)
     with TestClient(app, follow_redirects=False) as test_client:
         yield test_client
 
@@ -61,7 +61,11 @@ def waiting_payment(service: PaymentsService, amount_text: str = "1500") -> tupl
     """A user's consented payment above the second-approval threshold; (user id, payment id)."""
     user_id, bills = make_paying_user(service.session_factory, service.gateway, bills=(("rent", 300_000),))
     draft = service.draft_payment(
-        user_id=user_id, bill_id=bills["rent"], amount_text=amount_text, date_text=None
+        user_id=user_id,
+        bill_id=bills["rent"],
+        amount_text=amount_text,
+        date_text=None,
+        render_summary=edge_summary,
     )
     result = service.confirm_payment(
         user_id=user_id, payment_id=draft.payment_id, consent_text=draft.summary_text

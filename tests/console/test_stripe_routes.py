@@ -53,8 +53,9 @@ def make_app(service: PaymentsService, tmp_path: Path, *, stripe_api_key: str = 
     rasa = RasaClient(
         "http://rasa.test", "s", 5, transport=httpx.MockTransport(lambda r: httpx.Response(500))
     )
-    app = create_app(settings, ConsoleServices(session_factory=service.session_factory, assistant=rasa))
-    app.state.payments = service
+    app = create_app(
+        settings, ConsoleServices(session_factory=service.session_factory, assistant=rasa, payments=service)
+    )
     return app
 
 

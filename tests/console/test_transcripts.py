@@ -1,4 +1,4 @@
-"""payments.transcripts on SQLite and PostgreSQL: recording, payment status, filters, card scrubbing;
+"""transcripts (the package) on SQLite and PostgreSQL: recording, payment status, filters, card scrubbing;
 and the transcript pages that render them."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+import transcripts
 from db.models import Bill, Biller, ConversationTurn, Payment, SavedPaymentMethod, StripeCustomer
-from payments import transcripts
 from tests.console.conftest import Seed, channel_body, login
 
 BACKENDS = pytest.mark.parametrize(

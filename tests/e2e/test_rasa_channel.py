@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -87,3 +90,25 @@ async def test_action_server_down_is_reported_not_silent(assistant_stack) -> Non
         await client.aclose()
     assert turn.parse["intent"]["name"] == "check_bills"
     assert turn.replies and all(reply.text for reply in turn.replies)
+
+
+# Stripe's Visa debit test number, which nothing else in the stack uses, split three ways.
+@pytest.mark.parametrize(
+    "card", ["4000\n0566\n5566\n5556", "4000 - 0566 - 5566 - 5556", "4000/0566/5566/5556"]
+)
+def test_channel_refuses_a_card_number_before_anything_reaches_the_tracker_store(
+    assistant_stack, card: str
+) -> None:
+    sender = "console-1-card_guard"
+    body = {"sender": sender, "message": f"my card {card}"}
+    response = _post(assistant_stack, body, assistant_stack.rasa_secret)
+    assert response.status_code == 200
+    turn = response.json()
+    assert turn["replies"][0]["custom"] == {"card_number_refused": True}
+    assert "card number" in turn["replies"][0]["text"] and turn["events"] == []
+    tracker_db = Path(assistant_stack.process("rasa").spec.env["RASA_TRACKER_DB"])
+    with sqlite3.connect(tracker_db) as db:
+        stored = list(db.execute("SELECT * FROM events WHERE sender_id = ?", (sender,)))
+        everything = " ".join(str(row) for row in db.execute("SELECT * FROM events"))
+    assert stored == []
+    assert "my card" not in everything  # no other sender's events carry the refused message either

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import Bill, Biller, SavedPaymentMethod, StripeCustomer, User
 from payments.demo import VISA_SUCCEEDS, ensure_card
 from payments.gateway import PaymentGateway
+from payments.views import DraftTerms
 
 _counter = itertools.count(1)
 
@@ -126,3 +127,10 @@ def make_paying_user(
         user_id = user.id
     ensure_card(session_factory, gateway, user_id=user_id, card_number=card_number)
     return user_id, bill_ids
+
+
+def edge_summary(terms: DraftTerms) -> str:
+    """A summary worded the way the conversation's domain words it (a stand-in for the action's renderer)."""
+    card = f"{terms.card_brand.capitalize()} •••• {terms.card_last4}"
+    bill = f"{terms.biller_name} (bill {terms.bill_reference})"
+    return f"Pay {terms.amount_text} to {bill} with {card} on {terms.pay_on_text}."

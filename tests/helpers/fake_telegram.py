@@ -118,7 +118,8 @@ class FakeTelegram:
     def calls_to(self, method: str, chat_id: int | None = None) -> list[ApiCall]:
         """The recorded calls of one method (optionally to one chat)."""
         return [
-            c for c in self.calls
+            c
+            for c in self.calls
             if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)
         ]
 
@@ -184,8 +185,15 @@ class FakeTelegram:
     def _answer(self, method: str, p: dict[str, Any]) -> Any:
         if method == "getMe":
             return BOT_USER
-        if method in {"deleteWebhook", "setWebhook", "sendChatAction", "answerCallbackQuery", "close",
-                      "setMyCommands", "logOut"}:
+        if method in {
+            "deleteWebhook",
+            "setWebhook",
+            "sendChatAction",
+            "answerCallbackQuery",
+            "close",
+            "setMyCommands",
+            "logOut",
+        }:
             return True
         if method == "sendMessage":
             return self._store_new(p)

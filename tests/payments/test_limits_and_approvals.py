@@ -7,18 +7,19 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 import stripe
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import AuditLogEntry, Consent, Payment, utcnow
+from db.models import AuditLogEntry, Consent, Payment, User, utcnow
 from payments.errors import PaymentsError
 from payments.money import Money
 from payments.service import PaymentsService, ServiceConfig
 from payments.statuses import PaymentStatus
-from tests.helpers.factories import make_paying_user
+from tests.helpers.factories import edge_summary, make_paying_user
 from tests.helpers.sandbox import SANDBOX_KEY
 
 pytestmark = pytest.mark.sandbox
@@ -27,11 +28,15 @@ pytestmark = pytest.mark.sandbox
 class SlowLimitService(PaymentsService):
     """Holds each transaction open for a moment after the limit check, so racing approvals overlap."""
 
-    def _check_amount(
-        self, session: Session, user: object, *, amount: Money, outstanding: Money, pay_on: date
-    ) -> None:
-        super()._check_amount(session, user, amount=amount, outstanding=outstanding, pay_on=pay_on)  # type: ignore[arg-type]
-        time.sleep(0.3)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        check = self.ledger.check_amount
+
+        def slow_check(session: Session, user: User, *, amount: Money, owed: Money, pay_on: date) -> None:
+            check(session, user, amount=amount, owed=owed, pay_on=pay_on)
+            time.sleep(0.3)
+
+        self.ledger.check_amount = slow_check  # type: ignore[method-assign]
 
 
 def _service(
@@ -99,7 +104,11 @@ def _large(service: PaymentsService, amount_text: str, date_text: str | None = N
     """A user with a 3 000.00 bill and a consented payment of `amount_text` on it; (user id, payment id)."""
     user_id, bills = make_paying_user(service.session_factory, service.gateway, bills=(("rent", 300_000),))
     summary = service.draft_payment(
-        user_id=user_id, bill_id=bills["rent"], amount_text=amount_text, date_text=date_text
+        user_id=user_id,
+        bill_id=bills["rent"],
+        amount_text=amount_text,
+        date_text=date_text,
+        render_summary=edge_summary,
     )
     result = service.confirm_payment(user_id=user_id, payment_id=summary.payment_id, consent_text="yes")
     return user_id, result.payment_id

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from db.models import utcnow
+from payments.dates import DayRelation
 from payments.errors import PaymentsError
 from payments.service import PaymentsService, ServiceConfig
 from payments.statuses import PaymentStatus
@@ -175,7 +176,7 @@ def test_scheduled_payment_waits_for_its_day_and_can_be_cancelled(payments_servi
     summary = payments_service.draft_payment(
         user_id=user_id, bill_id=bills["electricity"], amount_text=None, date_text="in 3 days"
     )
-    assert summary.is_scheduled and summary.pay_on_text.startswith("on ")
+    assert summary.is_scheduled and summary.day == DayRelation.LATER
     scheduled = payments_service.schedule_payment(
         user_id=user_id, payment_id=summary.payment_id, consent_text="y"
     )

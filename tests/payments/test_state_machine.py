@@ -22,8 +22,14 @@ from db.engine import make_session_factory
 from db.models import AuditLogEntry, Bill, Payment
 from payments.audit import verify_audit_chain
 from payments.errors import PaymentsError
-from payments.gateway import CardDetails, ChargeOutcome, ChargeStatus
-from payments.money import Money
+from payments.gateway import (
+    CardDetails,
+    ChargeOutcome,
+    ChargeRequest,
+    ChargeStatus,
+    SandboxControls,
+    WebhookEvent,
+)
 from payments.service import PaymentsService, ServiceConfig
 from payments.statuses import TRANSITIONS, PaymentStatus
 from tests.helpers.factories import make_bill, make_biller, make_offline_card, make_user
@@ -47,15 +53,8 @@ class ScriptedGateway:
     def add_test_card(self, *, customer_id: str, card_number: str, idempotency_key: str) -> CardDetails:
         raise NotImplementedError
 
-    def charge(
-        self,
-        *,
-        amount: Money,
-        customer_id: str,
-        payment_method_id: str,
-        idempotency_key: str,
-        metadata: dict[str, str],
-    ) -> ChargeOutcome:
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        idempotency_key = request.idempotency_key
         self.charges[idempotency_key] += 1
         outcome = self.next_charge
         if outcome.status == ChargeStatus.NOT_FOUND:
@@ -88,6 +87,12 @@ class ScriptedGateway:
             if outcome.payment_intent_id == payment_intent_id:
                 return self._settled(outcome)
         return ChargeOutcome(status=ChargeStatus.UNKNOWN)
+
+    def parse_webhook(self, payload: bytes, signature: str, secret: str) -> WebhookEvent:
+        raise NotImplementedError
+
+    def sandbox_controls(self) -> SandboxControls | None:
+        return None
 
     def _settled(self, outcome: ChargeOutcome) -> ChargeOutcome:
         if outcome.status in (ChargeStatus.UNKNOWN, ChargeStatus.REQUIRES_ACTION):
@@ -236,11 +241,11 @@ def test_state_machine_invariants(db_engine: Engine, examples: int) -> None:
 class SlowGateway(ScriptedGateway):
     """Answers slowly, so racing callers overlap inside the charge."""
 
-    def charge(self, **kwargs: object) -> ChargeOutcome:  # type: ignore[override]
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
         import time
 
         time.sleep(0.2)
-        return super().charge(**kwargs)  # type: ignore[arg-type]
+        return super().charge(request)
 
 
 def test_racing_chargers_of_one_approved_payment_charge_once(db_engine: Engine) -> None:
@@ -256,10 +261,10 @@ def test_racing_chargers_of_one_approved_payment_charge_once(db_engine: Engine) 
         bill = make_bill(session, user=user, biller=make_biller(session), amount_minor=1000)
         user_id, bill_id = user.id, bill.id
     summary = service.draft_payment(user_id=user_id, bill_id=bill_id, amount_text=None, date_text=None)
-    approved, scheduled = service._approve(user_id, summary.payment_id, "yes")
+    approved, scheduled = service.charging.approve(user_id, summary.payment_id, "yes")
     assert approved and not scheduled
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: service._charge(summary.payment_id), range(8)))
+        results = list(pool.map(lambda _: service.charging.charge(summary.payment_id), range(8)))
     assert sum(gateway.charges.values()) == 1
     assert {r.status for r in results} <= {PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED}
     assert (

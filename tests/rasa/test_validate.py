@@ -13,8 +13,15 @@ from pathlib import Path
 from tests.rasa.conftest import ROOT, run_rasa
 
 UNUSED_RESPONSE = re.compile(r"The utterance '(utter_[a-z_]+)' is not used in any story or rule\.")
-# Responses picked by a computed name in actions/ (by error code, payment status or intent).
-COMPUTED_PREFIXES = ("utter_error_", "utter_status_", "utter_intent_label_")
+# Responses picked by a computed name in actions/ (by error code, payment status, intent, failure code
+# or day relation).
+COMPUTED_PREFIXES = (
+    "utter_error_",
+    "utter_status_",
+    "utter_intent_label_",
+    "utter_failure_reason_",
+    "utter_day_",
+)
 # Responses Rasa's own actions utter: form questions and the two-stage fallback's wording.
 RASA_PREFIXES = ("utter_ask_",)
 RASA_RESPONSES = {"utter_ask_rephrase", "utter_default"}
@@ -22,7 +29,8 @@ RASA_RESPONSES = {"utter_ask_rephrase", "utter_default"}
 
 def _named_in_actions() -> set[str]:
     names: set[str] = set()
-    for path in (ROOT / "actions").glob("*.py"):
+    # The actions, and the paychat channel (it refuses a card number with a domain response itself).
+    for path in [*(ROOT / "actions").glob("*.py"), *(ROOT / "rasa_project" / "channels").glob("*.py")]:
         names |= set(re.findall(r'"(utter_[a-z_]+)"', path.read_text(encoding="utf-8")))
     return names
 

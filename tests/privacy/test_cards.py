@@ -1,4 +1,5 @@
-"""Tests for payments.cards: card numbers typed into chat are recognised, ordinary text is not."""
+"""Tests for privacy.cards, the project's one card-number detector: card numbers typed into chat are
+recognised whatever separates their digits; ordinary text (dates, amounts, phone numbers) is not."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments.cards import CARD_PLACEHOLDER, looks_like_card_number, luhn_valid, redact_card_numbers
+from privacy.cards import CARD_PLACEHOLDER, looks_like_card_number, luhn_valid, redact_card_numbers
 
 STRIPE_TEST_CARDS = [
     "4242424242424242",
@@ -52,6 +53,17 @@ def test_known_test_cards_pass_luhn(number: str) -> None:
         "37 8282 2463 10005",
         "4242\u00a04242\u00a04242\u00a04242",
         "pay with 4000 0027 6000 3184 please",
+        # Issue 10, item 7: separators the first detector let through.
+        "4242/4242/4242/4242",
+        "4242\n4242\n4242\n4242",
+        "4242.4242.4242.4242",
+        "4242 - 4242 - 4242 - 4242",
+        "4242\t4242\t4242\t4242",
+        "4242_4242_4242_4242",
+        "4242,4242,4242,4242",
+        "4242\u20094242\u20094242\u20094242",
+        "4242 \u2013 4242 \u2013 4242 \u2013 4242",
+        "4242\u30004242\u30004242\u30004242",
     ],
 )
 def test_card_numbers_in_text_are_recognised(text: str) -> None:
@@ -68,7 +80,9 @@ def test_card_numbers_in_text_are_recognised(text: str) -> None:
         "424242424242",  # 12 digits
         "call me on +49 170 1234567",
         "reference 12345678901234567890123",  # one unbroken 23-digit run is not a card
-        "4242/4242/4242/4242",  # slashes are not card separators
+        "pay it on 01/12/2025",
+        "pay 1.234,56 € on 2025-12-01",
+        "call 030 1234 5678",
     ],
 )
 def test_ordinary_text_is_not_a_card(text: str) -> None:
@@ -118,6 +132,42 @@ def test_text_with_fewer_than_13_digits_is_never_a_card(text: str) -> None:
 @given(st.text("0123456789", min_size=20, max_size=40))
 def test_one_unbroken_run_longer_than_19_digits_is_not_a_card(digits: str) -> None:
     assert not looks_like_card_number(f"ref {digits} end")
+
+
+# Anything that is neither a letter nor a digit may stand between a card number's digit groups.
+SEPARATOR_CHARS = " \n\t\r.-\u2010\u2013\u2014/\\_,;:|()[]\u00a0\u2007\u2009\u202f\u3000*+#~'\""
+mixed_separators = st.text(st.sampled_from(SEPARATOR_CHARS), min_size=1, max_size=4)
+
+
+@st.composite
+def separated(draw: st.DrawFn, number: str) -> str:
+    """The number cut into random groups, each gap filled with a random mix of separators."""
+    cuts = sorted(draw(st.sets(st.integers(1, len(number) - 1), min_size=1, max_size=8)))
+    parts = [number[i:j] for i, j in zip([0, *cuts], [*cuts, len(number)], strict=True)]
+    return parts[0] + "".join(draw(mixed_separators) + part for part in parts[1:])
+
+
+@given(number=card_numbers, data=st.data(), before=surroundings, after=surroundings)
+def test_card_numbers_split_by_any_mix_of_separators_are_recognised(
+    number: str, data: st.DataObject, before: str, after: str
+) -> None:
+    text = f"{before} {data.draw(separated(number))} {after}"
+    assert looks_like_card_number(text)
+    assert not looks_like_card_number(redact_card_numbers(text))
+
+
+dates = st.dates().map(lambda d: d.strftime(d.isoformat() if d.day % 2 else "%d/%m/%Y"))
+amounts = st.integers(0, 10**7).map(lambda cents: f"{cents // 100:,}.{cents % 100:02d} €")
+phones = st.text("0123456789", min_size=6, max_size=11).map(lambda n: f"+49 {n[:3]} {n[3:]}")
+
+
+@given(date=dates, amount=amounts, phone=phones)
+def test_dates_amounts_and_short_phone_numbers_are_not_cards(date: str, amount: str, phone: str) -> None:
+    for text in (f"pay {amount} on {date}", f"call me on {phone}", f"due {date}; ring {phone}"):
+        if sum(ch.isdecimal() for ch in text) < 13:
+            assert not looks_like_card_number(text)
+        assert not looks_like_card_number(f"pay {amount} to Vodafone")
+        assert not looks_like_card_number(f"on {date} please")
 
 
 def test_redaction_replaces_only_the_card_number() -> None:

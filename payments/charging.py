@@ -1,0 +1,214 @@
+"""Confirming a draft with the user's signed consent, and charging it once through the gateway.
+
+draft → approved (or awaiting_approval for a large payment) → processing → succeeded | failed |
+requires_action | unknown. Each move is a compare-and-set (payments.machine), so concurrent
+confirmations produce one charge; the gateway call happens outside any transaction with an
+idempotency key derived from the payment id, and an unanswered call becomes `unknown`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Bill, Consent, Payment, SavedPaymentMethod, ScheduledPayment, StripeCustomer, User
+from payments.config import ServiceConfig
+from payments.consent import consent_message, sign
+from payments.dates import today_in
+from payments.errors import BillNotFoundError, ConsentMissingError, PaymentNotPendingError
+from payments.gateway import ChargeOutcome, ChargeRequest, ChargeStatus, PaymentGateway
+from payments.ledger import Ledger, outstanding
+from payments.machine import StateMachine
+from payments.money import Money
+from payments.statuses import PaymentStatus, ScheduleStatus
+from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user, lock_user, owned_payment
+from payments.views import PaymentResult, ScheduledPaymentView, payment_result, schedule_view
+
+P = PaymentStatus
+
+
+class Charging:
+    """Approve with consent, schedule or charge, and report the result."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        ledger: Ledger,
+        machine: StateMachine,
+        gateway: PaymentGateway,
+        config: ServiceConfig,
+    ) -> None:
+        self._uow = uow
+        self._ledger = ledger
+        self._machine = machine
+        self._gateway = gateway
+        self._config = config
+
+    def confirm_payment(
+        self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = ""
+    ) -> PaymentResult:
+        """Approve a draft with the user's consent and charge it (or schedule it for its day).
+
+        `consent_text` is the summary the user was shown; `confirmation` is what they sent to
+        confirm it (the button's payload or their words), kept in the signed consent.
+        Idempotent: a repeated or concurrent call returns the first call's result and never
+        charges twice.
+        """
+        if not consent_text or not consent_text.strip():
+            raise ConsentMissingError(payment_id=payment_id)
+        approved_now, scheduled = self.approve(user_id, payment_id, confirmation.strip() or consent_text)
+        if approved_now and not scheduled:
+            # The user is waiting in chat: the result is their reply, so no notification for it.
+            return self.charge(payment_id, user_waiting=True)
+        return self.wait_for_result(user_id, payment_id)
+
+    def schedule_payment(self, *, user_id: int, payment_id: int, consent_text: str) -> ScheduledPaymentView:
+        """Confirm a draft dated in the future: it is charged on its day by `run_due_payments`."""
+        with self._uow.tx() as session:
+            payment = owned_payment(session, user_id, payment_id)
+            if payment.pay_on <= self._uow.today_of(load_user(session, user_id)):
+                raise PaymentNotPendingError(payment_id=payment_id, reason="not_in_future")
+        self.confirm_payment(user_id=user_id, payment_id=payment_id, consent_text=consent_text)
+        with self._uow.tx() as session:
+            schedule = session.execute(
+                select(ScheduledPayment).where(ScheduledPayment.payment_id == payment_id)
+            ).scalar_one_or_none()
+            if schedule is None:
+                raise PaymentNotPendingError(payment_id=payment_id)
+            return schedule_view(session, schedule, self._uow.now())
+
+    def approve(self, user_id: int, payment_id: int, confirmation: str) -> tuple[bool, bool]:
+        """draft → approved with a signed consent; returns (this call approved it, it is scheduled)."""
+        with self._uow.tx() as session:
+            payment = owned_payment(session, user_id, payment_id)
+            if payment.status != P.DRAFT.value:
+                return False, False
+            # Row locks on PostgreSQL (SQLite transactions are already serialized by BEGIN IMMEDIATE):
+            # the user's row serializes the daily limit across all their bills, the bill's row the
+            # outstanding amount. Always user first, then bill, so two approvals never deadlock.
+            user = lock_user(session, user_id)
+            bill = session.execute(
+                select(Bill).where(Bill.id == payment.bill_id).with_for_update()
+            ).scalar_one()
+            # Re-read under the lock: a racing confirmation may have approved it meanwhile.
+            session.refresh(payment)
+            if payment.status != P.DRAFT.value:
+                return False, False
+            if bill.status not in OPEN_BILL_STATUSES:
+                raise BillNotFoundError(bill_id=bill.id)
+            amount = Money(payment.amount_minor, payment.currency)
+            owed = outstanding(session, bill)
+            self._ledger.check_amount(session, user, amount=amount, owed=owed, pay_on=payment.pay_on)
+            now = self._uow.now()
+            # Multi-signature: a large payment keeps its consent but waits for a second approver.
+            needs_second = payment.amount_minor >= self._config.second_approval_minor
+            target = P.AWAITING_APPROVAL if needs_second else P.APPROVED
+            if not self._machine.move(session, payment, P.DRAFT, target, confirmed_at=now):
+                return False, False
+            self._record_consent(session, payment, confirmation, now)
+            if needs_second:
+                return False, False
+            return True, self.schedule_if_dated(session, payment, user, now)
+
+    def _record_consent(self, session: Session, payment: Payment, confirmation: str, now: datetime) -> None:
+        """Keep the summary the user saw and their confirmation, HMAC-signed (payments.consent)."""
+        message = consent_message(
+            payment_id=payment.id,
+            user_id=payment.user_id,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            summary_text=payment.summary_text,
+            confirmation=confirmation,
+            confirmed_at=now,
+        )
+        session.add(
+            Consent(
+                payment_id=payment.id,
+                user_id=payment.user_id,
+                summary_text=payment.summary_text,
+                confirmation=confirmation,
+                confirmed_at=now,
+                signature=sign(self._config.consent_signing_key, message),
+            )
+        )
+
+    def schedule_if_dated(self, session: Session, payment: Payment, user: User, now: datetime) -> bool:
+        """Record the schedule of an approved payment dated after today; True when it is scheduled."""
+        if payment.pay_on <= today_in(user.timezone, now):
+            return False
+        session.add(
+            ScheduledPayment(
+                user_id=payment.user_id,
+                bill_id=payment.bill_id,
+                payment_id=payment.id,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+                pay_on=payment.pay_on,
+                status=ScheduleStatus.SCHEDULED.value,
+            )
+        )
+        return True
+
+    def charge(self, payment_id: int, *, user_waiting: bool = False) -> PaymentResult:
+        """approved → processing → charge once → succeeded | failed | requires_action | unknown.
+
+        `user_waiting`: the user is in the confirming chat turn and reads the result there.
+        """
+        with self._uow.tx() as session:
+            payment = session.get(Payment, payment_id)
+            assert payment is not None
+            if not self._machine.move(session, payment, P.APPROVED, P.PROCESSING):
+                session.refresh(payment)  # another caller moved it: report what it is now
+                return payment_result(session, payment, self._uow.now())
+            request = self._charge_request(session, payment)
+        try:
+            outcome = self._gateway.charge(request)
+        except Exception:
+            outcome = ChargeOutcome(status=ChargeStatus.UNKNOWN)
+        with self._uow.tx() as session:
+            payment = session.get(Payment, payment_id)
+            assert payment is not None
+            self._machine.settle(
+                session, payment, P.PROCESSING, outcome, event="payment.charged", user_waiting=user_waiting
+            )
+            session.refresh(payment)
+            return payment_result(session, payment, self._uow.now())
+
+    @staticmethod
+    def _charge_request(session: Session, payment: Payment) -> ChargeRequest:
+        card = session.get(SavedPaymentMethod, payment.payment_method_id)
+        assert card is not None
+        customer = session.get(StripeCustomer, card.customer_id)
+        assert customer is not None
+        return ChargeRequest(
+            amount=Money(payment.amount_minor, payment.currency),
+            customer_id=customer.stripe_customer_id,
+            payment_method_id=card.stripe_payment_method_id,
+            idempotency_key=payment.idempotency_key,
+            metadata={"paychat_payment_id": str(payment.id), "paychat_bill_id": str(payment.bill_id)},
+        )
+
+    def result(self, user_id: int, payment_id: int) -> PaymentResult:
+        """The current state of one of the user's payments."""
+        with self._uow.tx() as session:
+            return payment_result(session, owned_payment(session, user_id, payment_id), self._uow.now())
+
+    def wait_for_result(self, user_id: int, payment_id: int) -> PaymentResult:
+        """The payment's result, waiting briefly while another call is still charging it."""
+        deadline = time.monotonic() + self._config.confirm_wait.total_seconds()
+        while True:
+            with self._uow.tx() as session:
+                payment = owned_payment(session, user_id, payment_id)
+                in_flight = payment.status == P.PROCESSING.value or (
+                    payment.status == P.APPROVED.value
+                    and session.execute(
+                        select(ScheduledPayment.id).where(ScheduledPayment.payment_id == payment_id)
+                    ).first()
+                    is None
+                )
+                if not in_flight or time.monotonic() >= deadline:
+                    return payment_result(session, payment, self._uow.now())
+            time.sleep(0.05)

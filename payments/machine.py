@@ -1,0 +1,126 @@
+"""The payment state machine's moves: one compare-and-set UPDATE per transition, audited when it wins.
+
+`StateMachine.move` is the only way a payment's status changes; `settle` applies what the gateway
+said (updating the bill on success and queueing the outbox notification for an outcome the user
+was not waiting for in chat). Both run inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Bill, Payment
+from payments.audit import append_audit
+from payments.gateway import ChargeOutcome, ChargeStatus
+from payments.outbox import queue_notification
+from payments.statuses import BillStatus, NotificationKind, PaymentStatus, can_transition
+from payments.unit_of_work import UnitOfWork, rowcount
+
+P = PaymentStatus
+SETTLED_BY_GATEWAY = {
+    ChargeStatus.SUCCEEDED: P.SUCCEEDED,
+    ChargeStatus.FAILED: P.FAILED,
+    ChargeStatus.REQUIRES_ACTION: P.REQUIRES_ACTION,
+    ChargeStatus.UNKNOWN: P.UNKNOWN,
+}
+# Final statuses the user hears about later when they were reached outside their own chat turn.
+NOTIFIED_OUTCOMES = {P.SUCCEEDED: NotificationKind.SUCCEEDED, P.FAILED: NotificationKind.FAILED}
+
+
+class StateMachine:
+    """Compare-and-set transitions of payments (payments.statuses.TRANSITIONS), audited."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def move(
+        self,
+        session: Session,
+        payment: Payment,
+        expected: PaymentStatus,
+        new: PaymentStatus,
+        *,
+        audit_event: str = "payment.transition",
+        reason: str | None = None,
+        audit_data: dict[str, Any] | None = None,
+        **values: Any,
+    ) -> bool:
+        """One compare-and-set UPDATE of the status; audited when it wins. False when it lost."""
+        if not can_transition(expected, new):
+            raise ValueError(f"illegal transition {expected} → {new}")
+        result = session.execute(
+            update(Payment)
+            .where(Payment.id == payment.id, Payment.status == expected.value)
+            .values(status=new.value, updated_at=self._uow.now(), **values)
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(result) != 1:
+            return False
+        data: dict[str, Any] = {k: v for k, v in values.items() if isinstance(v, str | int) and v is not None}
+        if reason:
+            data["reason"] = reason
+        data.update(audit_data or {})
+        append_audit(
+            session,
+            event=audit_event,
+            payment_id=payment.id,
+            user_id=payment.user_id,
+            from_status=expected.value,
+            to_status=new.value,
+            data=data,
+        )
+        session.refresh(payment)
+        return True
+
+    def settle(
+        self,
+        session: Session,
+        payment: Payment,
+        expected: PaymentStatus,
+        outcome: ChargeOutcome,
+        *,
+        event: str,
+        user_waiting: bool = False,
+    ) -> bool:
+        """Move `payment` from `expected` to what the gateway said, updating the bill on success.
+
+        A final outcome reached while the user is not `user_waiting` in their confirming chat turn
+        (approval, schedule, webhook, return page, reconciliation) queues a notification in the
+        same transaction, so a committed outcome is never left untold and a rolled-back one is never told.
+        """
+        new = SETTLED_BY_GATEWAY.get(outcome.status, P.UNKNOWN)
+        if new == expected or not can_transition(expected, new):
+            return False
+        bill = session.execute(select(Bill).where(Bill.id == payment.bill_id).with_for_update()).scalar_one()
+        values: dict[str, Any] = {
+            "failure_code": str(outcome.failure_code) if outcome.failure_code else None,
+            "failure_message": outcome.failure_message,
+            "next_action_url": outcome.next_action_url,
+        }
+        if outcome.payment_intent_id:
+            values["payment_intent_id"] = outcome.payment_intent_id
+        if new in (P.SUCCEEDED, P.FAILED):
+            values["completed_at"] = self._uow.now()
+        if not self.move(session, payment, expected, new, audit_event=event, **values):
+            return False
+        if new == P.SUCCEEDED:
+            self._mark_paid(session, bill)
+        kind = NOTIFIED_OUTCOMES.get(new)
+        if kind is not None and not user_waiting:
+            queue_notification(session, payment, kind, self._uow.now())
+        return True
+
+    def _mark_paid(self, session: Session, bill: Bill) -> None:
+        """The bill is paid once its succeeded payments cover it, else partially paid."""
+        paid = session.execute(
+            select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+                Payment.bill_id == bill.id, Payment.status == P.SUCCEEDED.value
+            )
+        ).scalar_one()
+        bill.status = (
+            BillStatus.PAID if int(paid) >= bill.amount_due_minor else BillStatus.PARTIALLY_PAID
+        ).value
+        bill.updated_at = self._uow.now()

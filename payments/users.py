@@ -1,0 +1,100 @@
+"""Who is talking: sender ids resolved to users, and users created on first contact from Telegram.
+
+Sender ids follow docs/contracts.md: `tg-<telegram id>` or `console-<user id>-<session>`; the
+console may act only as test users, so staff never pay real people's bills.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import User
+from payments.audit import append_audit
+from payments.config import ServiceConfig
+from payments.errors import UnknownUserError
+from payments.unit_of_work import UnitOfWork, load_user
+from payments.views import UserView, user_view
+
+TELEGRAM_SENDER = re.compile(r"tg-(\d{1,20})")
+CONSOLE_SENDER = re.compile(r"console-(\d{1,20})-[A-Za-z0-9_]{1,64}")
+# A babel locale for a Telegram language code; English follows the configured default when it is English.
+LANGUAGE_LOCALES = {"de": "de_DE", "fr": "fr_FR", "es": "es_ES"}
+
+
+def user_id_for_sender(session: Session, sender_id: str) -> int:
+    """Resolve `tg-<telegram id>` or `console-<user id>-<session>`; raise UnknownUserError otherwise."""
+    if match := TELEGRAM_SENDER.fullmatch(sender_id):
+        user_id = session.execute(
+            select(User.id).where(User.telegram_user_id == int(match.group(1)))
+        ).scalar_one_or_none()
+    elif match := CONSOLE_SENDER.fullmatch(sender_id):
+        user_id = session.execute(
+            select(User.id).where(User.id == int(match.group(1)), User.is_test.is_(True))
+        ).scalar_one_or_none()
+    else:
+        user_id = None
+    if user_id is None:
+        raise UnknownUserError(sender_id=sender_id)
+    return int(user_id)
+
+
+def locale_for(language_code: str | None, default: str) -> str:
+    """A babel locale for a Telegram language code ("de" → de_DE), else the default."""
+    if not language_code:
+        return default
+    language = language_code.split("-")[0].lower()
+    if language == "en":
+        return default if default.startswith("en") else "en_IE"
+    return LANGUAGE_LOCALES.get(language, default)
+
+
+class Users:
+    """Users as the edges know them."""
+
+    def __init__(self, uow: UnitOfWork, config: ServiceConfig) -> None:
+        self._uow = uow
+        self._config = config
+
+    def user_id_for_sender(self, *, sender_id: str) -> int:
+        """users.id for a `tg-…` or `console-…` sender id; UnknownUserError otherwise."""
+        with self._uow.session_factory() as session:
+            return user_id_for_sender(session, sender_id)
+
+    def get_user(self, *, user_id: int) -> UserView:
+        """The user's view (name, locale, time zone, currency)."""
+        with self._uow.tx() as session:
+            return user_view(load_user(session, user_id))
+
+    def ensure_telegram_user(
+        self, *, telegram_user_id: int, name: str, language_code: str | None
+    ) -> tuple[UserView, bool]:
+        """The user behind a Telegram account, created on first contact; True when created now."""
+        with self._uow.tx() as session:
+            user = session.execute(select(User).where(User.telegram_user_id == telegram_user_id)).scalar()
+            if user is not None:
+                return user_view(user), False
+        try:
+            with self._uow.tx() as session:
+                user = User(
+                    telegram_user_id=telegram_user_id,
+                    name=name[:200] or "Telegram user",
+                    locale=locale_for(language_code, self._config.default_locale),
+                    timezone=self._config.default_timezone,
+                    currency=self._config.default_currency,
+                    is_test=False,
+                )
+                session.add(user)
+                session.flush()
+                append_audit(session, event="user.created", user_id=user.id, data={"channel": "telegram"})
+                return user_view(user), True
+        except IntegrityError:
+            # Two first messages raced: the other one created the user.
+            with self._uow.tx() as session:
+                existing = session.execute(
+                    select(User).where(User.telegram_user_id == telegram_user_id)
+                ).scalar_one()
+                return user_view(existing), False

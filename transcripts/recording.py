@@ -1,0 +1,163 @@
+"""Recording a turn: every turn of every conversation (Telegram and console), kept for review and tuning.
+
+`record_turn` is called by the edges (console and bot) after each assistant turn, with the Rasa
+channel's response as a dict. It resolves which payment the turn touched and its status, marks
+fallbacks, and redacts card numbers (privacy.cards, the project's one detector) from every stored
+string: a card number never reaches the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import Conversation, ConversationTurn, Payment, utcnow
+from privacy.cards import redact_card_numbers
+from transcripts.views import TurnView, actions_run, turn_view
+
+FALLBACK_INTENT = "nlu_fallback"
+FALLBACK_ACTIONS = frozenset({"action_default_fallback", "action_two_stage_fallback", "utter_default"})
+# Slots through which the conversation names the payment it is working on; the last one set in a
+# turn wins (a confirm clears `pending_payment_id` after the charge, so events are read, not slots).
+PAYMENT_SLOT_SUFFIX = "payment_id"
+
+
+def _scrub(value: Any) -> Any:
+    """A deep copy of a JSON-like value with card numbers removed from every string."""
+    if isinstance(value, str):
+        return redact_card_numbers(value)
+    if isinstance(value, Mapping):
+        return {str(key): _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _payment_id_from_turn(slots: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> int | None:
+    found: int | None = None
+    for event in events:
+        if event.get("event") == "slot" and str(event.get("name", "")).endswith(PAYMENT_SLOT_SUFFIX):
+            found = _as_int(event.get("value")) or found
+    if found is None:
+        for name, value in slots.items():
+            if name.endswith(PAYMENT_SLOT_SUFFIX) and _as_int(value) is not None:
+                found = _as_int(value)
+    return found
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _is_fallback(intent: str | None, actions: Iterable[str]) -> bool:
+    return intent == FALLBACK_INTENT or any(name in FALLBACK_ACTIONS for name in actions)
+
+
+def _conversation_for(
+    session: Session, *, sender_id: str, channel: str, user_id: int | None, is_test: bool
+) -> Conversation:
+    row = session.scalar(select(Conversation).where(Conversation.sender_id == sender_id))
+    if row is not None:
+        return row
+    # Two turns of a new sender racing: the loser's insert fails on the unique sender_id and it
+    # reads the winner's row instead.
+    try:
+        with session.begin_nested():
+            row = Conversation(sender_id=sender_id, channel=channel, user_id=user_id, is_test=is_test)
+            session.add(row)
+    except IntegrityError:
+        row = session.scalars(select(Conversation).where(Conversation.sender_id == sender_id)).one()
+    return row
+
+
+def record_turn(
+    session: Session,
+    *,
+    sender_id: str,
+    channel: str,
+    user_id: int | None,
+    is_test: bool,
+    user_text: str,
+    turn: Mapping[str, Any],
+) -> TurnView:
+    """Store one turn (the channel response as a dict) and return it; the caller commits."""
+    clean = cast(dict[str, Any], _scrub(dict(turn)))
+    parse: dict[str, Any] = clean.get("parse") or {}
+    slots: dict[str, Any] = clean.get("slots") or {}
+    events: list[dict[str, Any]] = clean.get("events") or []
+    intent_info = parse.get("intent") or {}
+    intent = intent_info.get("name")
+    confidence = intent_info.get("confidence")
+    actions = actions_run(events)
+
+    conversation = _conversation_for(
+        session, sender_id=sender_id, channel=channel, user_id=user_id, is_test=is_test
+    )
+    payment_id = _payment_id_from_turn(slots, events)
+    if payment_id is None:
+        # A confirming turn clears the payment slots after charging, so its own events may not name
+        # the payment: the payment it acted on is the one the previous turn left in the slots.
+        previous_slots = session.scalar(
+            select(ConversationTurn.slots)
+            .where(ConversationTurn.conversation_id == conversation.id)
+            .order_by(ConversationTurn.seq.desc())
+            .limit(1)
+        )
+        payment_id = _payment_id_from_turn(previous_slots or {}, [])
+    payment_status = (
+        session.scalar(select(Payment.status).where(Payment.id == payment_id)) if payment_id else None
+    )
+    if payment_status is None:
+        payment_id = None
+    last_seq = session.scalar(
+        select(func.max(ConversationTurn.seq)).where(ConversationTurn.conversation_id == conversation.id)
+    )
+    now = utcnow()
+    row = ConversationTurn(
+        conversation_id=conversation.id,
+        seq=(last_seq or 0) + 1,
+        user_text=redact_card_numbers(user_text),
+        replies=clean.get("replies") or [],
+        intent=intent,
+        confidence=float(confidence) if isinstance(confidence, int | float) else None,
+        ranking=parse.get("ranking") or [],
+        entities=parse.get("entities") or [],
+        slots=slots,
+        events=events,
+        payment_id=payment_id,
+        payment_status=payment_status,
+        is_fallback=_is_fallback(intent, actions),
+        created_at=now,
+    )
+    session.add(row)
+    conversation.last_message_at = now
+    session.flush()
+    previous = _previous_status(session, conversation.id, row.seq, payment_id)
+    return turn_view(row, previous)
+
+
+def _previous_status(session: Session, conversation_id: int, seq: int, payment_id: int | None) -> str | None:
+    if payment_id is None:
+        return None
+    return session.scalar(
+        select(ConversationTurn.payment_status)
+        .where(
+            ConversationTurn.conversation_id == conversation_id,
+            ConversationTurn.payment_id == payment_id,
+            ConversationTurn.seq < seq,
+        )
+        .order_by(ConversationTurn.seq.desc())
+        .limit(1)
+    )
