@@ -179,7 +179,7 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
         )
         if percent <= 0:
             raise AmountNotPositiveError(text=text)
-        return _share(outstanding, percent / 100, text)
+        return _share(outstanding, percent * Fraction(1, 100), text)
 
     raw = re.sub(r"(?<=\d)e$", " eur", raw)  # "20e": 20 euros as typed on a phone
     named, rest = _extract_currency(raw, currency, text)
