@@ -21,9 +21,9 @@ span is present"): whether a message names a day is what tells "pay 20 on the ga
 "pay 20 on the gas bill next friday", and the rules know dates better than n-grams do. The
 blend's sharpness is calibrated on held-out folds too (a power of the averaged probabilities).
 
-Low evidence: a message with letters in which nothing is known — no word of the first sparse
-featurizer's vocabulary (the training words), no capitalised word (a name), no amount or date
-span — gets its
+Low evidence: a message of two or more words in which nothing is known — no word of the first
+sparse featurizer's vocabulary (the training words), no capitalised word (a name), no amount or
+date span — gets its
 probabilities scaled by `unknown_message_confidence`, so keyboard mashing ("qwxz blorp") falls
 back to "did you mean…?" instead of being read as the name of some company.
 """
@@ -340,8 +340,10 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             has_span = doc is not None and any(ent.label_ in ("amount", "date") for ent in doc.ents)
             text = str(message.get(TEXT))
             has_name = any(word[:1].isupper() for word in text.split())
-            has_letters = any(char.isalpha() for char in text)  # an emoji alone is not "unknown"
-            out[row] = has_letters and not has_span and not has_name
+            # One unknown word is usually slang or a stretched word ("heyyy"): the character n-grams
+            # and the embedding read it well. Two or more, none known, is mashing or another language.
+            words = [word for word in text.split() if any(char.isalpha() for char in word)]
+            out[row] = len(words) >= 2 and not has_span and not has_name
         return out
 
     def process(self, messages: List[Message]) -> List[Message]:
