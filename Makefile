@@ -45,7 +45,7 @@ bench: train
 
 ## lock: regenerate both hashed lock files from requirements/*.in (needs network to the registry)
 lock: setup
-	@$$(ls -d $$HOME/.cache/paychat/tools/uv-*/bin/uv | tail -n1) pip compile requirements/rasa.in --python-version 3.10 --python-platform x86_64-unknown-linux-gnu --generate-hashes -o requirements/rasa.lock
+	@$$(ls -d $$HOME/.cache/paychat/tools/uv-*/bin/uv | tail -n1) pip compile requirements/rasa.in --excludes requirements/rasa.excludes --python-version 3.10 --python-platform x86_64-unknown-linux-gnu --generate-hashes -o requirements/rasa.lock
 	@$$(ls -d $$HOME/.cache/paychat/tools/uv-*/bin/uv | tail -n1) pip compile requirements/app.in --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes -o requirements/app.lock
 
 clean:

@@ -1,7 +1,15 @@
 """Payment dates from what people write, as a calendar day in the user's time zone.
 
-"tomorrow", "next friday", "on the 1st", "Dec 3", "am 1.", "übermorgen". Past days and days
-beyond the horizon are refused with a reason; text that is not a date is refused, never guessed.
+"tomorrow", "next friday", "on the 1st", "Dec 3", "end of the month", "in two weeks", "am 1.",
+"übermorgen". Every date span the NLU rules mark (scripts/build_spacy_pipeline.py) is read here
+by explicit rules, so the same words always give the same day; dateparser only reads what no
+rule covers. Past days and days beyond the horizon are refused with a reason; text that is not a
+date is refused, never guessed.
+
+Vague periods become their first day that is not past: "this week"/"this month" today, "next
+week" next Monday, "next month" its 1st, "the weekend" the coming Saturday; "end of the
+month" its last day, "end of the week" its Friday. Numeric dates are read day first (12/03 is
+3 December) unless that is impossible (12/15 is 15 December).
 """
 
 from __future__ import annotations
@@ -17,15 +25,71 @@ from babel.dates import format_date
 
 from payments.errors import DateInPastError, DateInvalidError, DateTooFarError
 
-TODAY_WORDS = {"today", "now", "right now", "immediately", "asap", "heute", "sofort", "jetzt"}
+TODAY_WORDS = {
+    "today",
+    "2day",
+    "tonight",
+    "now",
+    "right now",
+    "immediately",
+    "asap",
+    "heute",
+    "sofort",
+    "jetzt",
+}
+TOMORROW_WORDS = {
+    "tomorrow",
+    "tmrw",
+    "tmr",
+    "tmw",
+    "tomorow",
+    "tommorow",
+    "tommorrow",
+    "2moro",
+    "2morrow",
+    "morgen",
+}
+DAY_AFTER_TOMORROW = re.compile(r"^(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw|tomorow)$|^übermorgen$")
 WEEKDAYS = {
     "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
     "montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4, "samstag": 5, "sonntag": 6,
-    "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
+    "mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6,
 }  # fmt: skip
-WEEKDAY_TEXT = re.compile(r"^(?:on\s+|am\s+)?(?:(next|this|coming|nächsten|kommenden)\s+)?([a-zäöü]+)$")
-DAY_OF_MONTH = re.compile(
-    r"^(?:on\s+|am\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th|\.)?(?:\s+of\s+the\s+month)?$"
+MONTHS = {
+    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
+    "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+ORDINAL_WORDS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "fifteenth": 15, "twentieth": 20,
+}  # fmt: skip
+COUNT_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "ten": 10, "couple": 2, "a couple": 2, "few": 3, "a few": 3,
+}  # fmt: skip
+UNIT_DAYS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "wk": 7, "wks": 7}
+MONTH_UNITS = {"month", "months"}
+
+LEADING_WORDS = re.compile(r"^(?:(?:on|by|before|until|till|from|am|for|at)\s+)+")
+TIME_OF_DAY = re.compile(r"\s+(?:in\s+the\s+)?(?:morning|afternoon|evening|night|noon|am|pm)$")
+WEEKDAY_TEXT = re.compile(
+    r"^(?:(next|this\s+coming|this|coming|last|nächsten|kommenden)\s+)?([a-zäöü]+)"
+    r"(?:\s+(next|this)\s+week)?$"
+)
+DAY_TOKEN = r"(\d{1,2})(?:st|nd|rd|th|\.)?"
+DAY_WORD = r"(\d{1,2}(?:st|nd|rd|th)?|" + "|".join(ORDINAL_WORDS) + r"|last)"
+DAY_OF_MONTH = re.compile(rf"^(?:the\s+)?{DAY_WORD}(?:\s+of\s+(the|this|next)\s+month)?$")
+DAY_MONTH = re.compile(rf"^(?:the\s+)?{DAY_WORD}\s+(?:of\s+)?([a-z]+)\.?(?:,?\s+(\d{{4}}))?$")
+MONTH_DAY = re.compile(rf"^([a-z]+)\.?\s+(?:the\s+)?{DAY_TOKEN}(?:,?\s+(\d{{4}}))?$")
+NUMERIC = re.compile(r"^(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?\.?$")
+ISO = re.compile(r"^(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})$")
+PERIOD = re.compile(r"^(next|this|last|the)\s+(week|weekend|month|year)$")
+END_OF = re.compile(r"^(?:the\s+)?end\s+of\s+(?:(the|this|next)\s+)?(month|week)$")
+START_OF_NEXT_MONTH = re.compile(r"^(?:the\s+)?(?:start|beginning)\s+of\s+(?:the\s+)?next\s+month$")
+OFFSET = re.compile(
+    r"^(?:in\s+)?(?:(a|an)\s+)?(\d{1,3}|[a-z]+)\s+(?:of\s+)?([a-z]+)(?:\s+(from\s+(?:now|today)|ago))?$"
 )
 
 
@@ -72,19 +136,13 @@ def parse_pay_date(text: str | None, *, timezone: str, now: datetime, horizon_da
 
 
 def _parse(text: str, *, timezone: str, now: datetime, today: date) -> date:
-    cleaned = " ".join(text.strip().casefold().split())
-    if cleaned in TODAY_WORDS:
-        return today
-    if match := WEEKDAY_TEXT.match(cleaned):
-        qualifier, word = match.groups()
-        if word in WEEKDAYS:
-            ahead = (WEEKDAYS[word] - today.weekday()) % 7
-            # "friday" on a Friday means today; "next friday" means a week later.
-            if ahead == 0 and qualifier in ("next", "nächsten", "kommenden"):
-                ahead = 7
-            return today + timedelta(days=ahead)
-    if match := DAY_OF_MONTH.match(cleaned):
-        return _next_day_of_month(int(match.group(1)), today, text)
+    cleaned = " ".join(text.strip().casefold().replace("\u2019", "'").split()).rstrip(".!?,")
+    cleaned = LEADING_WORDS.sub("", cleaned)
+    if cleaned not in TODAY_WORDS:
+        cleaned = TIME_OF_DAY.sub("", cleaned)
+    day = _by_rules(cleaned, today, text)
+    if day is not None:
+        return day
     local_now = now.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
     parsed = dateparser.parse(
         cleaned,
@@ -99,8 +157,183 @@ def _parse(text: str, *, timezone: str, now: datetime, today: date) -> date:
     )
     if parsed is None:
         raise DateInvalidError(text=text)
-    day: date = parsed.date()
-    return day
+    result: date = parsed.date()
+    return result
+
+
+def _by_rules(cleaned: str, today: date, text: str) -> date | None:
+    """The day for every shape the NLU rules mark, or None for dateparser to try."""
+    if cleaned in TODAY_WORDS:
+        return today
+    if cleaned in TOMORROW_WORDS:
+        return today + timedelta(days=1)
+    if cleaned in ("yesterday", "gestern"):
+        return today - timedelta(days=1)
+    if DAY_AFTER_TOMORROW.match(cleaned):
+        return today + timedelta(days=2)
+    for reader in (_weekday, _period, _end_of, _offset):
+        day = reader(cleaned, today)
+        if day is not None:
+            return day
+    if START_OF_NEXT_MONTH.match(cleaned):
+        return _add_months(today.replace(day=1), 1)
+    month_word = cleaned.removeprefix("in ")
+    if month_word in MONTHS and (len(month_word) > 3 or cleaned.startswith("in ")):  # "march", "in may"
+        month = MONTHS[month_word]
+        return today if today.month == month else _next_month_day(month, 1, today, text)
+    return _calendar_day(cleaned, today, text)
+
+
+def _weekday(cleaned: str, today: date) -> date | None:
+    match = WEEKDAY_TEXT.match(cleaned)
+    if not match or match.group(2) not in WEEKDAYS:
+        return None
+    qualifier, word, week = match.groups()
+    target = WEEKDAYS[word]
+    if week:  # "friday next week": that weekday in next (or this) Monday-based week
+        monday = today - timedelta(days=today.weekday()) + timedelta(days=7 if week == "next" else 0)
+        return monday + timedelta(days=target)
+    if qualifier == "last":
+        return today - timedelta(days=(today.weekday() - target) % 7 or 7)
+    ahead = (target - today.weekday()) % 7
+    # "friday" on a Friday means today; "next friday" means a week later.
+    if ahead == 0 and qualifier in ("next", "nächsten", "kommenden"):
+        ahead = 7
+    return today + timedelta(days=ahead)
+
+
+def _period(cleaned: str, today: date) -> date | None:
+    match = PERIOD.match(cleaned)
+    if not match:
+        return None
+    which, unit = match.groups()
+    monday = today - timedelta(days=today.weekday())
+    if unit == "weekend":
+        if which == "next":
+            return monday + timedelta(days=12)
+        return today if today.weekday() >= 5 else monday + timedelta(days=5)
+    if which == "the":
+        return None
+    if unit == "week":
+        return {"this": today, "next": monday + timedelta(days=7), "last": monday - timedelta(days=7)}[which]
+    if unit == "month":
+        first = today.replace(day=1)
+        return {"this": today, "next": _add_months(first, 1), "last": _add_months(first, -1)}[which]
+    return {"this": today, "next": date(today.year + 1, 1, 1), "last": date(today.year - 1, 1, 1)}[which]
+
+
+def _end_of(cleaned: str, today: date) -> date | None:
+    match = END_OF.match(cleaned)
+    if not match:
+        return None
+    which, unit = match.groups()
+    if unit == "week":
+        friday = today - timedelta(days=today.weekday()) + timedelta(days=4)
+        if which == "next":
+            return friday + timedelta(days=7)
+        return max(friday, today)
+    month = _add_months(today.replace(day=1), 1 if which == "next" else 0)
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def _offset(cleaned: str, today: date) -> date | None:
+    match = OFFSET.match(cleaned)
+    if not match or not (cleaned.startswith("in ") or match.group(4)):
+        return None
+    article, count_text, unit, tail = match.groups()
+    if count_text.isdigit():
+        count = int(count_text)
+    else:
+        key = f"{article} {count_text}" if article else count_text
+        if key not in COUNT_WORDS:
+            return None
+        count = COUNT_WORDS[key]
+    sign = -1 if tail == "ago" else 1
+    if unit in UNIT_DAYS:
+        return today + timedelta(days=sign * count * UNIT_DAYS[unit])
+    if unit in MONTH_UNITS:
+        moved = _add_months(today.replace(day=1), sign * count)
+        return moved.replace(day=min(today.day, calendar.monthrange(moved.year, moved.month)[1]))
+    return None
+
+
+def _day_number(word: str, month: date | None, text: str) -> int:
+    """1-31 from "3", "3rd", "third"; "last" is the month's last day (of `month`)."""
+    if word == "last":
+        if month is None:
+            raise DateInvalidError(text=text)
+        return calendar.monthrange(month.year, month.month)[1]
+    if word in ORDINAL_WORDS:
+        return ORDINAL_WORDS[word]
+    return int(re.sub(r"\D", "", word))
+
+
+def _calendar_day(cleaned: str, today: date, text: str) -> date | None:
+    """Days of a month: "the 3rd", "the 1st of next month", "3rd of may", "Dec 3", "12/15"."""
+    if match := DAY_OF_MONTH.match(cleaned):
+        word, which = match.groups()
+        if which == "next":
+            month = _add_months(today.replace(day=1), 1)
+            return _valid(month.year, month.month, _day_number(word, month, text), text)
+        if word == "last":
+            return today.replace(day=calendar.monthrange(today.year, today.month)[1])
+        return _next_day_of_month(_day_number(word, None, text), today, text)
+    if (match := DAY_MONTH.match(cleaned)) and match.group(2) in MONTHS:
+        word, month_word, year = match.groups()
+        month_number = MONTHS[month_word]
+        if word == "last":
+            for year_ in [int(year)] if year else [today.year, today.year + 1]:
+                last = _valid(year_, month_number, calendar.monthrange(year_, month_number)[1], text)
+                if year or last >= today:
+                    break
+            return last
+        return _month_day(month_number, _day_number(word, None, text), year, today, text)
+    if (match := MONTH_DAY.match(cleaned)) and match.group(1) in MONTHS:
+        month_word, day_text, year = match.groups()
+        return _month_day(MONTHS[month_word], int(day_text), year, today, text)
+    if match := ISO.match(cleaned):
+        return _valid(int(match.group(1)), int(match.group(2)), int(match.group(3)), text)
+    if match := NUMERIC.match(cleaned):
+        first, separator, second, year = match.groups()
+        a, b = int(first), int(second)
+        # Day first (as in the user's Europe) unless only month-first makes sense.
+        day_, month_ = (b, a) if separator == "/" and b > 12 and a <= 12 else (a, b)
+        if year:
+            return _valid(int(year) + (2000 if len(year) == 2 else 0), month_, day_, text)
+        return _month_day(month_, day_, None, today, text)
+    return None
+
+
+def _month_day(month: int, day: int, year: str | None, today: date, text: str) -> date:
+    if year:
+        return _valid(int(year), month, day, text)
+    return _next_month_day(month, day, today, text)
+
+
+def _valid(year: int, month: int, day: int, text: str) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise DateInvalidError(text=text) from None
+
+
+def _next_month_day(month: int, day: int, today: date, text: str) -> date:
+    """The next `month`/`day` from today (this year's if not past, else next year's)."""
+    if not 1 <= month <= 12 or not 1 <= day <= 31:
+        raise DateInvalidError(text=text)
+    for year in (today.year, today.year + 1, today.year + 2):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:  # 29 February in a common year, 31 April
+            continue
+        if candidate >= today:
+            return candidate
+    raise DateInvalidError(text=text)
+
+
+def _add_months(first_of_month: date, months: int) -> date:
+    index = first_of_month.year * 12 + first_of_month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _next_day_of_month(day: int, today: date, text: str) -> date:

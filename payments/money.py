@@ -1,7 +1,9 @@
 """Money as integer minor units of an ISO 4217 currency, read from what people type.
 
-`parse_amount` turns "45,20 €", "$1,200", "1.200,50", "fifty dollars" or "pay it all" into `Money`.
-It refuses rather than guesses: a separator that could be decimal or grouping, two numbers, or a
+`parse_amount` turns "45,20 €", "$1,200", "1.200,50", "fifty dollars", "1.5k", "20%" or "pay it
+all" into `Money`; it reads every amount span shape the NLU rules mark
+(scripts/build_spacy_pipeline.py; tests/payments/test_span_rules.py parses each). It refuses
+rather than guesses: a separator that could be decimal or grouping, two numbers, or a
 fraction the currency cannot hold is an error with a code, never a best effort that charges the
 wrong amount. No float is used anywhere: Decimal only for display.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision, get_decimal_symbol
@@ -104,6 +107,7 @@ SYMBOLS: dict[str, tuple[str, ...]] = {
     "jp¥": ("JPY",),
     "cn¥": ("CNY",),
     "\uffe5": ("JPY", "CNY"),
+    "c$": ("CAD",),
     "€": ("EUR",),
     "$": ("USD", "CAD", "AUD", "NZD"),
     "£": ("GBP",),
@@ -124,6 +128,9 @@ WORDS: dict[str, tuple[str, ...]] = {
     "yen": ("JPY",),
     "franken": ("CHF",),
     "francs": ("CHF",),
+    "kr": ("SEK", "NOK", "DKK"),
+    "kronor": ("SEK",),
+    "kroner": ("NOK", "DKK"),
 }
 GENERIC_WORDS = {"bucks", "buck"}
 CENT_WORDS = {"cent", "cents", "ct", "penny", "pence", "p"}
@@ -142,6 +149,10 @@ SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 NUMBER_WORDS = set(UNITS) | set(TENS) | set(SCALES) | {"and"}
 
 GROUP_CHARS = " \u00a0\u202f'\u2019"
+# "1.5k", "2 k", "-1k": thousands, with at most two decimals (exact, no float).
+THOUSANDS = re.compile(r"^([-\u2212]?)(\d{1,4})(?:[.,](\d{1,2}))?\s*k$")
+# "20%", "12.5 percent": a share of what is outstanding.
+PERCENT = re.compile(r"^(\d{1,3})(?:[.,](\d{1,2}))?\s*(?:%|percent|pct)$")
 NUMBER_TOKEN = re.compile(r"[-\u2212]?\d(?:[\d.,\u00a0\u202f'\u2019 ]*\d)?(?:[.,]-)?")
 
 
@@ -159,14 +170,28 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
             raise AmountInvalidError(text=text)
         if ALL_PHRASES.match(raw):
             return outstanding
-        if outstanding.amount_minor % 2:
-            raise AmountAmbiguousError(text=text)
-        return Money(outstanding.amount_minor // 2, outstanding.currency)
+        return _share(outstanding, Fraction(1, 2), text)
+    if match := PERCENT.match(raw):
+        if outstanding is None:
+            raise AmountInvalidError(text=text)
+        percent = Fraction(int(match.group(1))) + Fraction(
+            int(match.group(2) or 0), 10 ** len(match.group(2) or "")
+        )
+        if percent <= 0:
+            raise AmountNotPositiveError(text=text)
+        return _share(outstanding, percent * Fraction(1, 100), text)
 
+    raw = re.sub(r"(?<=\d)e$", " eur", raw)  # "20e": 20 euros as typed on a phone
     named, rest = _extract_currency(raw, currency, text)
     if named is not None and named != currency:
         raise AmountCurrencyMismatchError(text=text, currency=named, expected=currency)
     digits = minor_unit_digits(currency)
+    if match := THOUSANDS.match(rest):
+        sign, whole, fraction = match.groups()
+        if sign:
+            raise AmountNotPositiveError(text=text)
+        thousandths = int(whole) * 1000 + int((fraction or "").ljust(3, "0"))
+        return _positive(thousandths * _pow10(digits), currency, text)
     numbers = NUMBER_TOKEN.findall(rest)
     numbers = [n.strip(GROUP_CHARS) for n in numbers if n.strip(GROUP_CHARS)]
     if numbers:
@@ -180,6 +205,14 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
             return _positive(_cents(numbers[0], text), currency, text)
         return _positive(_numeric_minor(numbers[0], digits=digits, locale=locale, text=text), currency, text)
     return _positive(_words_minor(rest, digits=digits, text=text), currency, text)
+
+
+def _share(outstanding: Money, share: Fraction, text: str) -> Money:
+    """`share` of what is owed, refused when that is not a whole number of minor units."""
+    exact = outstanding.amount_minor * share
+    if exact.denominator != 1:
+        raise AmountAmbiguousError(text=text)
+    return _positive(int(exact), outstanding.currency, text)
 
 
 def _positive(amount_minor: int, currency: str, text: str) -> Money:
@@ -289,6 +322,8 @@ def _join(whole: str, fraction: str, digits: int, text: str) -> int:
 def _words_minor(rest: str, *, digits: int, text: str) -> int:
     """English number words: "fifty", "twenty-five and fifty cents", "a hundred and five"."""
     words = [w for w in re.split(r"[\s-]+", rest) if w and w not in FILLER_WORDS - {"a"}]
+    while words and words[-1] in ("and", "a"):  # a span cut after a connective: "fifty and"
+        words.pop()
     if not words:
         raise AmountInvalidError(text=text)
     cents_at = [i for i, w in enumerate(words) if w in CENT_WORDS]

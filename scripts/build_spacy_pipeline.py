@@ -1,10 +1,29 @@
 """Build the spaCy pipeline that Rasa's SpacyNLP loads (runs in the Rasa env, spaCy 3.4).
 
 spaCy's trained models cannot be downloaded on these machines, so the pipeline is a blank English
-tokenizer plus an `entity_ruler` whose token patterns mark money spans as `amount` ("€45.20",
-"45,20 €", "$1,200", "fifty dollars", "half") and date spans as `date` ("tomorrow",
-"next friday", "on the 1st", "Dec 3", "in 3 days"). The spans are kept exactly as written:
-turning them into minor units or calendar days is the job of `payments/`.
+tokenizer plus an `entity_ruler` whose token patterns mark money spans as `amount` and date spans
+as `date`, exactly as written: turning them into minor units or calendar days is the job of
+`payments/` (`payments.money.parse_amount`, `payments.dates.parse_pay_date`), which reads every
+span shape listed here (tests/payments/test_span_rules.py parses each rule's examples).
+
+Every rule is a `Rule` with the spans it is meant to mark (`examples`): the tests check that the
+built pipeline marks each example and that the core normalises it.
+
+What counts as an amount: a number with a currency symbol, code or word before or after it
+("$20", "950€", "96.50 USD", "52 bucks", "3000 yen"), "k" shorthand ("1.5k"), a sign ("-20",
+refused later as not positive), number words with a currency ("forty dollars"), a share of the
+bill ("half", "all of it"), and a bare number ("make it 40"). A bare number is NOT an amount when
+it counts something ("2 bills", "last 5 payments"), is a percentage ("15%"), names something
+("customer number 55102", "card ending 4242"), or is a year or a time: `BLOCK` rules mark those
+spans with a label Rasa ignores (SpacyEntityExtractor keeps only `amount` and `date`), and the
+ruler keeps the longest match, so they win over the one-token bare number.
+
+What counts as a date: relative days ("tomorrow", "the day after tomorrow", "tonight"), weekday
+names with or without next/this ("friday", "next monday"), weeks and months ("next week",
+"end of the month", "the first of next month"), days of a month ("the 3rd", "3rd of may",
+"Dec 3", "20 june", "12/15", "2026-12-03"), and offsets ("in two weeks", "3 days ago"). The
+span starts at the date itself, not at "on"/"by" — except a dotted "01.06", which is only a
+date after a preposition ("on 01.06."; "12.50" alone is money).
 
 Usage: `.venvs/rasa/bin/python scripts/build_spacy_pipeline.py [--force] [--out DIR]`.
 Rebuilding is skipped when the saved pipeline is newer than this script.
@@ -14,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,31 +41,56 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "rasa_project" / "spacy_pipeline"
 
 Pattern = list[dict[str, Any]]
+AMOUNT, DATE, BLOCK = "amount", "date", "not_an_entity"
 
-# Numbers as people type them: 45, 45.20, 45,20, 1,200, 1.200,50, 1 200 is not supported.
-NUMBER = r"^(\d{1,3}([.,]\d{3})+|\d+)([.,]\d{1,2})?$"
-CURRENCY_SYMBOLS = ["€", "$", "£"]
+
+@dataclass(frozen=True)
+class Rule:
+    """One entity-ruler pattern, the label it gives, and spans it is meant to mark."""
+
+    name: str
+    label: str
+    pattern: Pattern
+    examples: tuple[str, ...]
+    # Weak rules run in a second ruler that never overrides a span the first one marked.
+    weak: bool = False
+
+
+# --- vocabularies -----------------------------------------------------------------------------------
+
+# Numbers as people type them: 45, 45.20, 45,20, 1,200, 1.200,50, with an optional sign.
+NUMBER = r"^[-\u2212]?(\d{1,3}([.,]\d{3})+|\d{1,7})([.,]\d{1,2})?$"
+# "k" shorthand for thousands: 1.5k, 2k, 1,5k.
+NUMBER_K = r"^[-\u2212]?\d{1,4}([.,]\d{1,2})?[kK]$"
+CURRENCY_SYMBOLS = ["€", "$", "£", "¥", "₹", "us$", "ca$", "au$", "a$", "c$"]
+CURRENCY_CODES = ["eur", "usd", "gbp", "chf", "jpy", "cad", "aud", "pln", "sek", "nok", "dkk", "czk"]
+# "20e" is how some people type 20 euros on a phone.
 CURRENCY_WORDS = [
-    "eur",
+    *CURRENCY_CODES,
     "euro",
     "euros",
-    "eu",
-    "usd",
     "dollar",
     "dollars",
     "bucks",
     "buck",
-    "gbp",
     "pound",
     "pounds",
     "quid",
-    "eur.",
+    "yen",
+    "kr",
+    "kronor",
+    "kroner",
+    "francs",
+    "franken",
     "cents",
     "cent",
 ]
-# A number glued to its currency, as one token: "45.20eur", "€45", "45€" when not split.
-GLUED_MONEY = r"^([€$£]\d[\d.,]*|\d[\d.,]*(€|\$|£|eur|euro|euros|usd|bucks|gbp))$"
-NUMBER_WORDS = [
+# A number glued to its currency as one token: "45.20eur", "EUR45", "2k$", "40€" when not split.
+GLUED_MONEY = (
+    r"^(([€$£¥]|us\$|eur|usd|gbp)[-\u2212]?\d[\d.,]*k?"
+    r"|[-\u2212]?\d[\d.,]*k?([€$£¥e]|eur|euro|euros|usd|bucks|gbp|chf|yen|kr))$"
+)
+NUMBER_WORDS_LEAD = [
     "one",
     "two",
     "three",
@@ -68,18 +113,18 @@ NUMBER_WORDS = [
     "twenty",
     "thirty",
     "forty",
-    "fourty",
     "fifty",
     "sixty",
     "seventy",
     "eighty",
     "ninety",
     "hundred",
-    "thousand",
     "a",
-    "and",
-    "-",
 ]
+NUMBER_WORDS = [*NUMBER_WORDS_LEAD, "thousand", "and", "-"]
+# Without a currency, number words are an amount only when they start with a tens or teens word
+# ("fifty", "twenty five", "a hundred"): "one" and "two" are too often "that one", "two bills".
+NUMBER_WORDS_ALONE_LEAD = [w for w in NUMBER_WORDS_LEAD if w.endswith(("ty", "teen")) or w == "eleven"]
 # Share-of-the-bill phrases: payments/ decides what "half" or "everything" means. "The rest" or
 # "what I owe" are left unmarked on purpose: without an amount the draft pays what is owed.
 SHARE_PHRASES = [
@@ -91,12 +136,90 @@ SHARE_PHRASES = [
     "whole amount",
     "the whole thing",
     "the whole bill",
+    "the total",
     "everything",
     "all of it",
     "it all",
     "in full",
-    "the minimum",
 ]
+COUNTED_NOUNS = [
+    "bill",
+    "bills",
+    "payment",
+    "payments",
+    "transaction",
+    "transactions",
+    "invoice",
+    "invoices",
+    "time",
+    "times",
+    "item",
+    "items",
+    "account",
+    "accounts",
+    "card",
+    "cards",
+    "people",
+    "person",
+    "hours",
+    "hour",
+    "minutes",
+    "minute",
+    "mins",
+    "days",
+    "day",
+    "weeks",
+    "week",
+    "months",
+    "month",
+    "years",
+    "year",
+    "am",
+    "pm",
+    "digits",
+    "messages",
+    "bots",
+]
+NAMING_WORDS = [
+    "number",
+    "nr",
+    "nr.",
+    "#",
+    "ref",
+    "reference",
+    "account",
+    "acct",
+    "customer",
+    "invoice",
+    "id",
+    "order",
+    "contract",
+    "policy",
+    "meter",
+    "ending",
+    "pin",
+    "code",
+    "last",
+    "first",
+    "top",
+    "past",
+    "previous",
+    "recent",
+    "at",
+    "page",
+    "option",
+    "step",
+    "version",
+    "room",
+    "flat",
+    "apartment",
+    "apt",
+    "unit",
+    "since",
+    "during",
+    "year",
+]
+YEAR = r"^(19|20)\d\d$"
 
 WEEKDAYS = [
     "monday",
@@ -109,13 +232,10 @@ WEEKDAYS = [
     "mon",
     "tue",
     "tues",
-    "wed",
     "thu",
     "thur",
     "thurs",
     "fri",
-    "sat",
-    "sun",
 ]
 MONTHS = [
     "january",
@@ -143,108 +263,331 @@ MONTHS = [
     "nov",
     "dec",
 ]
-# "may" is also a verb; it counts as a month only next to a day number (patterns below).
-MONTHS_ALONE = [m for m in MONTHS if m != "may" and m != "mar"]
-RELATIVE_DAYS = ["today", "tonight", "tomorrow", "tmrw", "tmr", "tomorow", "tommorow", "2day", "2moro"]
+# A month is a date on its own only by its full name ("in march"); "may" is also a verb and
+# abbreviations are also words, so those count only next to a day number.
+MONTHS_ALONE = [m for m in MONTHS[:12] if m != "may"]
+RELATIVE_DAYS = [
+    "today",
+    "tonight",
+    "tomorrow",
+    "tmrw",
+    "tmr",
+    "tmw",
+    "tomorow",
+    "tommorow",
+    "tommorrow",
+    "2day",
+    "2moro",
+    "2morrow",
+    "yesterday",
+]
+TIMES_OF_DAY = ["morning", "afternoon", "evening", "night", "noon", "am", "pm"]
 ORDINAL = r"^([1-9]|[12]\d|3[01])(st|nd|rd|th)$"
-DAY_NUMBER = r"^([1-9]|[12]\d|3[01])$"
-NUMERIC_DATE = r"^\d{1,4}[/.]\d{1,2}([/.]\d{2,4})?\.?$"
-COUNT_WORDS = ["a", "an", "one", "two", "three", "four", "five", "six", "seven", "ten", "couple"]
+ORDINAL_WORDS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "fifteenth",
+    "twentieth",
+    "last",
+]
+DAY_NUMBER = r"^([1-9]|0[1-9]|[12]\d|3[01])$"
+SLASH_DATE = r"^\d{1,2}/\d{1,2}(/(\d{2}|\d{4}))?$"
+DOTTED_DATE_FULL = r"^\d{1,2}\.\d{1,2}\.(\d{2}|\d{4})$"
+DOTTED_DATE_SHORT = r"^(0?[1-9]|[12]\d|3[01])\.(0?[1-9]|1[0-2])\.?$"
+COUNTS = ["a", "an", "one", "two", "three", "four", "five", "six", "seven", "ten", "couple", "few"]
 UNITS = ["day", "days", "week", "weeks", "month", "months", "wk", "wks"]
+PREPOSITIONS = ["on", "by", "before", "until", "till", "from", "am"]
 
 
-def _lower_in(words: list[str], op: str | None = None) -> dict[str, Any]:
+# --- token helpers --------------------------------------------------------------------------------
+
+
+def _in(words: list[str], op: str | None = None) -> dict[str, Any]:
     token: dict[str, Any] = {"LOWER": {"IN": words}}
     if op:
         token["OP"] = op
     return token
 
 
-def amount_patterns() -> list[Pattern]:
-    """Token patterns for money as written in chat."""
-    number = {"TEXT": {"REGEX": NUMBER}}
-    patterns: list[Pattern] = [
-        [{"TEXT": {"IN": CURRENCY_SYMBOLS}}, number],
-        [number, {"TEXT": {"IN": CURRENCY_SYMBOLS}}],
-        [number, _lower_in(CURRENCY_WORDS)],
-        [_lower_in(["eur", "usd", "gbp"]), number],
-        [{"LOWER": {"REGEX": GLUED_MONEY}}],
-        [_lower_in(NUMBER_WORDS, "+"), _lower_in(CURRENCY_WORDS)],
-        [number, {"TEXT": "%"}],
-        [number, _lower_in(["percent", "pct"])],
-        # A bare number is an amount too ("make it 40"); date patterns are longer and win.
-        [number],
+def _re(pattern: str, op: str | None = None) -> dict[str, Any]:
+    token: dict[str, Any] = {"LOWER": {"REGEX": pattern}}
+    if op:
+        token["OP"] = op
+    return token
+
+
+def _word(word: str, op: str | None = None) -> dict[str, Any]:
+    token: dict[str, Any] = {"LOWER": word}
+    if op:
+        token["OP"] = op
+    return token
+
+
+def _phrase(text: str) -> Pattern:
+    return [_word(word) for word in text.split()]
+
+
+_NUM = _re(NUMBER)
+_NUM_K = _re(NUMBER_K)
+_ANY_NUM = _re(f"^(?:{NUMBER[1:-1]}|{NUMBER_K[1:-1]})$")  # either form, one token
+_SYMBOL = _in(CURRENCY_SYMBOLS)
+_THE = _word("the", "?")
+_MONTH = _in(MONTHS)
+_ORDINAL = _re(ORDINAL)
+
+
+def amount_rules() -> list[Rule]:
+    """Money as written in chat."""
+    rules = [
+        Rule("symbol before", AMOUNT, [_SYMBOL, _ANY_NUM], ("$20", "€ 45.20", "£64", "$1,200", "€1.5k")),
+        Rule("symbol after", AMOUNT, [_ANY_NUM, _SYMBOL], ("950€", "87,40 €", "3000 ¥")),
+        Rule(
+            "currency word after",
+            AMOUNT,
+            [_ANY_NUM, _in(CURRENCY_WORDS)],
+            ("52 bucks", "96.50 USD", "3000 yen"),
+        ),
+        Rule(
+            "currency code before",
+            AMOUNT,
+            [_in(CURRENCY_CODES), _ANY_NUM],
+            ("USD 96.50", "EUR 45", "eur 1.5k"),
+        ),
+        Rule(
+            "k written apart",
+            AMOUNT,
+            [_NUM, _in(["k"]), _in(CURRENCY_WORDS + CURRENCY_SYMBOLS, "?")],
+            ("1.5 K", "2 k eur"),
+        ),
+        Rule("glued", AMOUNT, [_re(GLUED_MONEY)], ("45.20eur", "EUR45", "40euros", "2k$", "20e")),
+        Rule(
+            "number words with a currency",
+            AMOUNT,
+            [_in(NUMBER_WORDS_LEAD), _in(NUMBER_WORDS, "*"), _in(CURRENCY_WORDS)],
+            ("forty dollars", "a hundred euros", "twenty-five dollars", "one hundred and twenty euros"),
+        ),
+        Rule(
+            "number words alone",
+            AMOUNT,
+            [_in(NUMBER_WORDS_ALONE_LEAD), _in(NUMBER_WORDS, "*")],
+            ("fifty", "twenty five", "sixty-five"),
+            weak=True,
+        ),
+        # A bare number is an amount too ("make it 40", "pay 20 on the gas bill"), unless a date or
+        # money rule took it already, or a longer BLOCK rule says what else it is.
+        Rule("bare number", AMOUNT, [_NUM], ("40", "39.99", "61,20", "1,200", "-20"), weak=True),
+        Rule("bare k", AMOUNT, [_NUM_K], ("1.5k", "2k", "1,5k")),
     ]
-    for phrase in SHARE_PHRASES:
-        patterns.append([{"LOWER": word} for word in phrase.split()])
-    return patterns
+    rules += [Rule(f"share: {p}", AMOUNT, _phrase(p), (p,)) for p in SHARE_PHRASES]
+    return rules
 
 
-def date_patterns() -> list[Pattern]:
-    """Token patterns for dates as written in chat."""
-    ordinal = {"LOWER": {"REGEX": ORDINAL}}
-    day_number = {"TEXT": {"REGEX": DAY_NUMBER}}
-    month = _lower_in(MONTHS)
-    on = _lower_in(["on", "by", "before"], "?")
-    the = {"LOWER": "the", "OP": "?"}
+def block_rules() -> list[Rule]:
+    """Numbers that are not money: counts, names and numbers of things, years, times."""
     return [
-        [on, _lower_in(RELATIVE_DAYS)],
-        [
-            on,
-            {"LOWER": "the", "OP": "?"},
-            {"LOWER": "day"},
-            {"LOWER": "after"},
-            _lower_in(["tomorrow", "tmrw"]),
-        ],
-        [on, _lower_in(["next", "this", "coming"], "?"), _lower_in(WEEKDAYS)],
-        [_lower_in(["next", "this"]), _lower_in(["week", "month", "weekend"])],
-        [
-            {"LOWER": "the", "OP": "?"},
-            {"LOWER": "end"},
-            {"LOWER": "of"},
-            the,
-            _lower_in(["month", "week", "next"]),
-            {"LOWER": "month", "OP": "?"},
-        ],
-        [on, the, _lower_in(["start", "beginning"]), {"LOWER": "of"}, {"LOWER": "next"}, {"LOWER": "month"}],
-        [on, the, {"LOWER": "first"}, {"LOWER": "of"}, {"LOWER": "next"}, {"LOWER": "month"}],
-        [on, the, ordinal],
-        [on, the, ordinal, {"LOWER": "of", "OP": "?"}, month],
-        [on, the, _lower_in(["first", "last"]), {"LOWER": "of"}, month],
-        [on, month, _lower_in(["the"], "?"), ordinal],
-        [on, month, day_number],
-        [on, day_number, month],
-        [on, _lower_in(MONTHS_ALONE)],
-        [on, {"TEXT": {"REGEX": NUMERIC_DATE}}],
-        # ISO dates are split by the tokenizer: 2026 - 12 - 03.
-        [
-            {"TEXT": {"REGEX": r"^\d{4}$"}},
-            {"TEXT": "-"},
-            {"TEXT": {"REGEX": r"^\d{1,2}$"}},
-            {"TEXT": "-"},
-            {"TEXT": {"REGEX": r"^\d{1,2}$"}},
-        ],
-        [
-            {"LOWER": "in"},
-            _lower_in(COUNT_WORDS + [str(n) for n in range(1, 32)]),
-            {"LOWER": "of", "OP": "?"},
-            _lower_in(UNITS),
-        ],
-        [{"LOWER": "in"}, {"TEXT": {"REGEX": r"^\d{1,2}$"}}, _lower_in(UNITS)],
-        [{"LOWER": {"IN": ["a", "one"]}}, {"LOWER": "week"}, {"LOWER": "from"}, _lower_in(["today", "now"])],
+        Rule("counted", BLOCK, [_NUM, _in(COUNTED_NOUNS)], ("2 bills", "5 payments", "3 times"), weak=True),
+        Rule("percentage", BLOCK, [_NUM, _in(["%", "percent", "pct"])], ("15%", "50 percent"), weak=True),
+        Rule(
+            "named number",
+            BLOCK,
+            [_in(NAMING_WORDS), _NUM],
+            ("number 55102", "last 5", "#12", "at 5"),
+            weak=True,
+        ),
+        Rule("ending in", BLOCK, [_word("ending"), _word("in"), _NUM], ("ending in 4242",), weak=True),
+        Rule(
+            "year",
+            BLOCK,
+            [_in(["in", "of", "for", "from", "since", "during"]), _re(YEAR)],
+            ("in 2025",),
+            weak=True,
+        ),
+        Rule("clock time", BLOCK, [_re(r"^\d{1,2}:\d\d$")], ("10:30",), weak=True),
     ]
+
+
+def date_rules() -> list[Rule]:
+    """Dates as written in chat (the span starts at the date, not at "on")."""
+    ordinal_word = _in(ORDINAL_WORDS)
+    day = {"TEXT": {"REGEX": DAY_NUMBER}}
+    year = {"TEXT": {"REGEX": YEAR}, "OP": "?"}
+    time_of_day = _in(TIMES_OF_DAY, "?")
+    return [
+        Rule(
+            "relative day",
+            DATE,
+            [_in(RELATIVE_DAYS), time_of_day],
+            ("tomorrow", "tmrw", "tonight", "tomorrow morning"),
+        ),
+        Rule(
+            "day after tomorrow",
+            DATE,
+            [_THE, _word("day"), _word("after"), _in(["tomorrow", "tmrw", "tomorow"])],
+            ("the day after tomorrow", "day after tomorrow"),
+        ),
+        Rule(
+            "weekday",
+            DATE,
+            [_in(["next", "this", "coming", "last"], "?"), _in(WEEKDAYS), time_of_day],
+            ("friday", "next monday", "this friday", "thurs", "friday evening"),
+        ),
+        Rule(
+            "this coming weekday",
+            DATE,
+            [_word("this"), _word("coming"), _in(WEEKDAYS)],
+            ("this coming friday",),
+        ),
+        Rule(
+            "weekday next week",
+            DATE,
+            [_in(WEEKDAYS), _in(["next", "this"]), _word("week")],
+            ("friday next week", "friday this week"),
+        ),
+        Rule(
+            "week, month, year",
+            DATE,
+            [_in(["next", "this", "last"]), _in(["week", "month", "weekend", "year"])],
+            ("next week", "this weekend", "next month", "last month", "this year"),
+        ),
+        Rule("the weekend", DATE, [_word("the"), _word("weekend")], ("the weekend",)),
+        Rule(
+            "end of a period",
+            DATE,
+            [_THE, _word("end"), _word("of"), _in(["the", "this", "next"], "?"), _in(["month", "week"])],
+            (
+                "end of the month",
+                "the end of the month",
+                "end of month",
+                "end of next month",
+                "end of the week",
+            ),
+        ),
+        Rule(
+            "start of next month",
+            DATE,
+            [_THE, _in(["start", "beginning"]), _word("of"), _in(["next", "the"]), _word("month")],
+            ("the start of next month", "beginning of next month"),
+        ),
+        Rule(
+            "day of next month",
+            DATE,
+            [
+                _THE,
+                _re(f"^(?:{ORDINAL[1:-1]}|{'|'.join(ORDINAL_WORDS)})$"),
+                _word("of"),
+                _in(["next", "the", "this"]),
+                _word("month"),
+            ],
+            (
+                "the first of next month",
+                "the 1st of next month",
+                "the 5th of the month",
+                "first of the month",
+            ),
+        ),
+        Rule("ordinal", DATE, [_THE, _ORDINAL], ("the 3rd", "the 15th", "1st")),
+        Rule(
+            "ordinal of a month",
+            DATE,
+            [_THE, _ORDINAL, _word("of", "?"), _MONTH, year],
+            ("3rd of may", "the 5th of december", "1st june"),
+        ),
+        Rule(
+            "ordinal word of a month",
+            DATE,
+            [_THE, ordinal_word, _word("of"), _MONTH],
+            ("the first of march", "the last of may"),
+        ),
+        Rule(
+            "on the ordinal word",
+            DATE,
+            [_word("on"), _word("the"), ordinal_word],
+            ("on the first", "on the last"),
+        ),
+        Rule("month ordinal", DATE, [_MONTH, _THE, _ORDINAL, year], ("may 3rd", "december the 5th")),
+        Rule(
+            "month day",
+            DATE,
+            [_MONTH, day, {"TEXT": ",", "OP": "?"}, year],
+            ("Dec 3", "march 1", "june 20 2027"),
+        ),
+        Rule("day month", DATE, [day, _MONTH, year], ("20 june", "3 dec")),
+        Rule("month alone", DATE, [_in(MONTHS_ALONE)], ("march", "December")),
+        Rule("slash date", DATE, [{"TEXT": {"REGEX": SLASH_DATE}}], ("12/15", "15/12/2026")),
+        Rule("dotted date with year", DATE, [{"TEXT": {"REGEX": DOTTED_DATE_FULL}}], ("15.12.2026",)),
+        Rule(
+            "dotted date after a preposition",
+            DATE,
+            [_in(PREPOSITIONS), {"TEXT": {"REGEX": DOTTED_DATE_SHORT}}, {"TEXT": ".", "OP": "?"}],
+            ("on 01.06.", "by 15.12"),
+        ),
+        Rule(
+            "ISO date",
+            DATE,
+            [
+                {"TEXT": {"REGEX": r"^\d{4}$"}},
+                {"TEXT": "-"},
+                {"TEXT": {"REGEX": r"^\d{1,2}$"}},
+                {"TEXT": "-"},
+                {"TEXT": {"REGEX": r"^\d{1,2}$"}},
+            ],
+            ("2026-12-03",),
+        ),
+        Rule(
+            "in a while",
+            DATE,
+            [
+                _word("in"),
+                _in(["a"], "?"),
+                _in(COUNTS + [str(n) for n in range(1, 32)]),
+                _word("of", "?"),
+                _in(UNITS),
+            ],
+            ("in two weeks", "in 3 days", "in a week", "in a couple of days"),
+        ),
+        Rule(
+            "a while from now",
+            DATE,
+            [_in(COUNTS + [str(n) for n in range(1, 32)]), _in(UNITS), _word("from"), _in(["today", "now"])],
+            ("a week from today", "two weeks from now", "10 days from now"),
+        ),
+        Rule(
+            "a while ago",
+            DATE,
+            [_in(COUNTS + [str(n) for n in range(1, 32)]), _in(UNITS), _word("ago")],
+            ("3 days ago", "two weeks ago"),
+        ),
+    ]
+
+
+def all_rules() -> list[Rule]:
+    """Every rule the ruler gets, amounts first."""
+    return amount_rules() + block_rules() + date_rules()
 
 
 def build(out: Path) -> None:
     """Create the blank English pipeline with the money/date entity ruler and save it to `out`."""
     import spacy  # imported here: the Rasa env has spaCy, the app env's linters need not load it
+    from spacy.util import compile_suffix_regex
 
     nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True})
-    ruler.add_patterns(
-        [{"label": "amount", "pattern": p} for p in amount_patterns()]
-        + [{"label": "date", "pattern": p} for p in date_patterns()]
-    )
+    # "30€." and "40$!" stay one token in spaCy's defaults: split punctuation after a currency
+    # symbol so the symbol, and then the number, come apart.
+    suffixes = [r"(?<=[€$£¥₹])[.,!?;:)]", *nlp.Defaults.suffixes]
+    nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+    for name, weak in (("entity_ruler", False), ("bare_number_ruler", True)):
+        ruler = nlp.add_pipe("entity_ruler", name=name, config={"overwrite_ents": not weak})
+        ruler.add_patterns(
+            [{"label": r.label, "pattern": r.pattern, "id": r.name} for r in all_rules() if r.weak == weak]
+        )
     nlp.meta["name"] = "paychat_rules"
     nlp.meta["description"] = "Blank English tokenizer + entity_ruler marking amount and date spans"
     out.mkdir(parents=True, exist_ok=True)
@@ -259,7 +602,7 @@ def is_fresh(out: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the pipeline unless it is up to date."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
     args = parser.parse_args(argv)

@@ -47,3 +47,23 @@ def test_no_holdout_example_is_also_a_training_example() -> None:
     assert len(holdout) > 100 and len(training) > 300
     overlap = {text: (where, training[text]) for text, where in holdout.items() if text in training}
     assert not overlap, overlap
+
+
+INDEPENDENT = PROJECT.parent / "bench" / "data" / "independent"
+
+
+def test_no_generated_sentence_is_an_independent_evaluation_sentence() -> None:
+    # Short common phrases ("hi", "yes", "end of the month") occur everywhere; longer ones must not.
+    generated = {t for t in _examples(PROJECT / "data" / "nlu_generated.yml") if len(t.split()) >= 5}
+    for name in ("dev.yml", "test.yml"):
+        evaluation = _examples(INDEPENDENT / name)
+        assert len(evaluation) > 100
+        # Only a count (no sentence in the assertion): the sealed test's sentences are printed nowhere.
+        overlap = sum(1 for text in evaluation if text in generated)
+        assert overlap == 0, f"{overlap} sentences of {name} are generated training examples"
+
+
+def test_the_generated_training_data_is_what_the_generator_writes() -> None:
+    from scripts.generate_nlu import main
+
+    assert main(["--check"]) == 0, "run `python scripts/generate_nlu.py` and commit the result"

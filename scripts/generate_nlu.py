@@ -1,0 +1,462 @@
+# ruff: noqa: E501, RUF001, RUF002  (template tables are data: one template per line reads best)
+"""Generate NLU training examples: sentence shapes × slot values, with the noise of real chat.
+
+Writes rasa_project/data/nlu_generated.yml (committed; `make train` does not regenerate it).
+Run `python scripts/generate_nlu.py` after changing this script; a test checks the committed
+file is what the script produces (the output is deterministic: fixed seed, sorted output).
+
+Where the templates come from: written here by hand from how people ask a bill-paying assistant
+in chat — imperative requests, questions, a statement of what is owed followed by a request
+("<company> wants <amount> from me, can you pay that"), context before the request, conditions,
+amounts before or after the biller, "on the" with and without a date, cancelling as undo/call
+off, several bills at once. Never from an evaluation set (bench/data/independent/ is read by the
+benchmark only; tests/rasa/test_data.py checks that no evaluation sentence is trained on).
+
+Slot values: the demo billers' words, bill categories anyone may have (insurance, gas, credit
+card, council tax, ...), real company names and invented ones (so DIET learns where a biller
+sits in a sentence, not a list of names). Company names seen while studying the dev set are
+deliberately left out, so the dev set measures billers the model has never seen.
+
+Only `biller` is annotated: amounts and dates are marked by the spaCy rules
+(scripts/build_spacy_pipeline.py), so DIET never learns them.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "rasa_project" / "data" / "nlu_generated.yml"
+SEED = 20261130
+
+# --- slot values ------------------------------------------------------------------------------------
+
+DEMO_BILLERS = [
+    "electricity", "power", "energy", "electric", "strom", "Stadtwerke", "Vodafone", "phone", "mobile",
+    "cell phone", "rent", "landlord", "water", "internet", "wifi", "broadband", "Telekom", "dsl",
+    "hausverwaltung", "Berliner Wasserbetriebe", "wasser", "miete",
+]  # fmt: skip
+CATEGORIES = [
+    "gas", "heating", "insurance", "car insurance", "home insurance", "health insurance", "life insurance",
+    "credit card", "council tax", "property tax", "tv licence", "cable", "tv", "streaming", "gym",
+    "gym membership", "mortgage", "car loan", "student loan", "daycare", "childcare", "school fees",
+    "tuition", "trash", "garbage collection", "sewer", "parking permit", "phone plan", "utilities",
+    "electricity and gas", "alarm system", "storage unit", "music subscription", "newspaper",
+    "dentist", "vet", "hospital", "water and sewage", "energy supplier", "fibre", "landline",
+    "home phone", "visa card", "mastercard", "store card", "car lease", "pension", "union dues",
+]  # fmt: skip
+REAL_COMPANIES = [
+    "EDF", "Engie", "Vattenfall", "EnBW", "RWE", "Eneco", "Essent", "Endesa", "Naturgy", "OVO Energy",
+    "Scottish Power", "SSE", "Con Edison", "Duke Energy", "National Grid", "Xcel Energy",
+    "Dominion Energy", "Georgia Power", "AT&T", "Sprint", "Spectrum", "Cox", "Optimum", "Frontier",
+    "CenturyLink", "Mint Mobile", "Cricket", "Movistar", "O2", "EE", "Three", "Sky", "BT",
+    "Virgin Media", "TalkTalk", "Orange", "SFR", "Bouygues Telecom", "Swisscom", "Sunrise", "KPN",
+    "Ziggo", "Proximus", "Telenet", "Telia", "Telenor", "1&1", "congstar", "State Farm", "Progressive",
+    "Allstate", "Liberty Mutual", "Nationwide", "USAA", "Aviva", "Direct Line", "Admiral", "Zurich",
+    "Generali", "HUK-Coburg", "Ergo", "DEVK", "Mapfre", "Barclaycard", "Chase", "Capital One",
+    "Discover", "Citi", "HSBC", "Santander", "Lloyds", "NatWest", "Wells Fargo", "Disney+", "Hulu",
+    "HBO Max", "Amazon Prime", "Apple Music", "YouTube Premium", "Paramount+", "DAZN", "Audible",
+    "Adobe", "Dropbox", "Microsoft 365", "iCloud", "PureGym", "McFit", "Planet Fitness",
+    "Waste Management", "Veolia", "Severn Trent", "Anglian Water", "United Utilities",
+    "Yorkshire Water", "Origin Energy", "AGL", "Telstra", "Optus", "Rogers", "Bell", "Telus",
+    "Fastweb", "Wind Tre", "Hera", "A2A", "Acea", "Greenchoice", "Tibber", "Hydro One", "BC Hydro",
+    "Southern Water", "Affinity Water", "Shell Energy", "Avacon", "Mainova", "Lichtblick", "Yello",
+    "Eprimo", "Stadtwerke München", "Stadtwerke Bonn", "Stadtwerke Kiel", "Vodafone Kabel",
+]  # fmt: skip
+NAME_HEADS = [
+    "Northwind", "Bluefield", "Riverside", "Summit", "Lakeview", "Greenway", "Silverline", "Brightwave",
+    "Harbor", "Maple", "Oakridge", "Pinecrest", "Evergreen", "Crystal", "Sunrise", "Horizon", "Metro",
+    "Valley", "Coastal", "Alpine", "Nordic", "Kessler", "Hoffmann", "Weber", "Novak", "Rossi", "Dubois",
+    "Jansen", "Kowalski", "Andersen", "Redwood", "Clearwater", "Ironbridge", "Westfield", "Eastgate",
+    "Starling", "Falcon", "Juniper", "Copperline", "Meadow",
+]  # fmt: skip
+NAME_TAILS = [
+    "Energy", "Power", "Water", "Gas", "Telecom", "Mobile", "Fibre", "Broadband", "Networks",
+    "Insurance", "Utilities", "Electric", "Energie", "Versicherung", "GmbH", "AG", "Ltd", "Inc",
+    "Property Management", "Immobilien", "Cable", "Wireless", "Connect", "Net", "Waste Services",
+    "Home Security", "Lettings", "Credit Union",
+]  # fmt: skip
+TOWNS = ["Aachen", "Ulm", "Jena", "Passau", "Lüneburg", "Trier", "Gießen", "Husum", "Bamberg", "Görlitz"]
+
+
+def company(rng: random.Random) -> str:
+    """A real or an invented company name."""
+    roll = rng.random()
+    if roll < 0.45:
+        return rng.choice(REAL_COMPANIES)
+    if roll < 0.55:
+        return f"Stadtwerke {rng.choice(TOWNS)}"
+    return f"{rng.choice(NAME_HEADS)} {rng.choice(NAME_TAILS)}"
+
+
+def biller(rng: random.Random, kind: str | None = None) -> str:
+    """A biller as people name it: a demo biller's word, a category, or a company."""
+    kind = kind or rng.choices(["demo", "category", "company"], weights=[4, 2.5, 3.5])[0]
+    if kind == "demo":
+        name = rng.choice(DEMO_BILLERS)
+        return _typo(name, rng) if rng.random() < 0.12 and len(name) >= 5 else name
+    if kind == "category":
+        return rng.choice(CATEGORIES)
+    return company(rng)
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    """One slip of the thumb: a letter dropped, doubled or swapped with its neighbour."""
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice(["drop", "double", "swap"])
+    if kind == "drop":
+        return word[:i] + word[i + 1 :]
+    if kind == "double":
+        return word[:i] + word[i] + word[i:]
+    return word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]
+
+
+def amount(rng: random.Random) -> str:
+    """Money as people type it (not annotated: the spaCy rules mark it)."""
+    whole = rng.choice(
+        [rng.randint(5, 99), rng.randint(100, 250), rng.randint(20, 80), rng.randint(300, 1800)]
+    )
+    cents = rng.choice(["", "", f".{rng.randint(0, 99):02d}", f",{rng.randint(0, 99):02d}", ".50", ".99"])
+    number = f"{whole}{cents}"
+    forms = [
+        number, number, number, f"€{number}", f"{number}€", f"{number} €", f"{number} euros", f"{number} euro",
+        f"{number} eur", f"{number} EUR", f"EUR {number}", f"${number}", f"{number} dollars", f"{whole} bucks",
+        f"£{number}", f"{whole} quid", f"{whole} pounds", f"{number} USD", f"{whole / 1000:.1f}k" if whole > 999
+        else f"{whole}", f"{rng.choice(['1', '1.5', '2', '2.5', '3'])}k", f"{rng.randint(2, 90) * 1000} yen",
+        rng.choice(["forty dollars", "fifty euros", "twenty bucks", "a hundred euros", "sixty five euros"]),
+        rng.choice(["half", "all of it", "the full amount", "everything"]), f"{whole:,}" if whole > 999 else number,
+    ]  # fmt: skip
+    return rng.choice(forms)
+
+
+def date(rng: random.Random) -> str:
+    """A date as people write it (not annotated: the spaCy rules mark it)."""
+    return rng.choice(
+        [
+            "tomorrow", "tmrw", "next friday", "friday", "on friday", "on monday", "next monday", "this saturday",
+            "on the 1st", "the 15th", "on the 28th", "end of the month", "at the end of the month",
+            "in two weeks", "in 3 days", "in a week", "next week", "on Dec 3", "3rd of may", "on 12/15",
+            "this weekend", "monday morning", "the day after tomorrow", "the first of next month",
+            "before the 10th", "by friday", "on 01.06.", "next month", "on the 5th", "june 20", "20 june",
+            "tomorrow morning", "on thursday", "next tuesday", "the 3rd", "by the end of next week",
+        ]
+    )  # fmt: skip
+
+
+def past_date(rng: random.Random) -> str:
+    """A past period, for history questions."""
+    return rng.choice(
+        ["last month", "last week", "yesterday", "in march", "in october", "this year", "this month",
+         "on monday", "3 days ago", "two weeks ago", "last friday"]
+    )  # fmt: skip
+
+
+# --- templates ---------------------------------------------------------------------------------------
+# {b} biller (annotated), {b2}/{b3} more billers, {a} amount, {d} date, {p} past date, {n} a number.
+
+TEMPLATES: dict[str, list[str]] = {
+    "pay_bill": [
+        # plain requests
+        "pay {b}", "pay {b} for me", "pay off {b}", "pay the {b} invoice", "please pay {b} today",
+        "could {b} get paid please", "i'd like {b} paid", "get {b} paid for me", "can {b} be paid now",
+        "pay what's owed to {b}", "pay {b} what they're owed", "pay {b}'s bill", "pay the bill from {b}",
+        "pay the latest {b} bill", "pay this month's {b}", "settle up with {b}", "square up with {b}",
+        "clear the {b} balance", "deal with the {b} bill for me", "handle the {b} payment", "take care of {b} for me",
+        "can you look after the {b} bill", "sort the {b} payment out",
+        "do the {b} payment", "run the {b} payment now", "send the {b} payment", "pay {b} off",
+        "pay {b} straight away", "pay {b} immediately", "pay {b} today if you can", "time to pay {b}",
+        "let's pay {b}", "ok let's get {b} paid", "need {b} paid", "{b} has to be paid",
+        "{b} is due, pay it", "{b} needs to go out today", "{b} - pay", "{b} pay now",
+        "pay {b} from my card", "charge my card for {b}", "put the {b} bill on my card",
+        # amounts after and before the biller, and "on the" with no date
+        "pay {a} to {b}", "pay {b} {a}", "pay {a} for {b}", "send {a} to {b}", "send {b} {a}",
+        "pay {a} on the {b} bill", "pay {a} on the {b} account", "pay {a} on {b}", "put {a} on {b}",
+        "put {a} on the {b} account", "put {a} towards {b}", "{a} towards the {b} please",
+        "pay {a} toward the {b} balance", "pay {a} off the {b} bill", "knock {a} off the {b} bill",
+        "pay {a} of what i owe {b}", "pay {b}, {a}", "pay {b} - {a}", "{a} to {b}", "{a} for {b}",
+        "{a} {b}", "{b} {a}", "{b} {a} please", "{a} to {b} now", "{a} to {b} from my card",
+        "transfer {a} to {b}", "give {b} {a} from my card", "{a} on the {b} bill please",
+        "pay {a} into the {b} account", "pay {b} {a} now", "pay the {a} {b} bill",
+        # what is owed, then the request
+        "{b} sent a bill for {a}, can you pay it", "{b} billed me {a}. pay that please",
+        "{b} is after {a}, go ahead and pay", "{b} reckons i owe {a}, just pay it",
+        "{b} want {a} by the end of the week, pay it now", "{b} emailed, {a} due, please pay",
+        "new bill from {b}: {a}. pay it", "the {b} bill says {a}, can you pay",
+        "{b} charged me {a} this month. pay it", "the {b} invoice is {a}, send it",
+        "owe {b} {a}, can you pay", "i'm {a} behind with {b}, pay that", "i've got a {a} bill from {b}, pay it",
+        "there's {a} owing to {b}, clear it", "{b} are chasing me for {a}, pay them",
+        "looks like {b} want {a}, can you take care of it", "{b} came in at {a} this time, pay it please",
+        "{b} statement arrived, {a}. can you pay that", "{b} is {a} this month, pay it for me",
+        "{a} is what {b} wants, pay them", "my {b} balance is {a}, pay it off",
+        # context before the request, long messages
+        "morning! the {b} bill landed in my inbox, {a}. could you pay it when you get a sec",
+        "ok so i opened my post and {b} wants {a}, can you just pay that",
+        "right, {b} again. {a}. pay it please",
+        "i'm away this week and {b} is due, can you pay it so i don't get a late fee",
+        "sorry for the long message, i missed the {b} payment last month and they sent a reminder, please pay it now",
+        "{b} cut off my service because i forgot, pay them asap",
+        "my flatmate normally pays {b} but she's away, can you pay it, it's {a}",
+        "just checked my email and {b} wants paying, {a}. go ahead",
+        "can you do me a favour and pay {b}, it should be about {a}",
+        "i keep forgetting {b}, pay it now before i forget again",
+        # conditions
+        "if {b} is less than {a}, pay it", "pay {b} as long as it's under {a}",
+        "pay the {b} bill if it's below {a}", "only pay {b} if it's not more than {a}",
+        "if the {b} amount is fine, pay it", "pay {b} unless it's over {a}",
+    ],
+    "pay_all": [
+        "pay all my open bills", "pay every bill i've got", "pay off every open bill", "pay all open bills",
+        "pay everything i have open", "pay off everything", "pay the lot", "pay the whole lot",
+        "settle every bill", "settle up everything", "clear every open bill", "clear all open bills",
+        "just pay the lot", "pay all of those", "pay them both", "pay all three",
+        "pay every single bill", "get every bill paid", "get everything paid off", "pay all bills now",
+        "pay all the bills", "pay off all bills", "i want all of it paid off", "i'd like all my bills paid",
+        "pay everything together", "do all the payments", "pay each of my bills", "pay all pending bills",
+        "pay off the lot", "pay all of my open invoices", "can you pay everything for me",
+        "just settle every one of them", "pay everything on my list", "pay all the open ones",
+        "clear my bills, all of them", "all the bills, pay them off", "everything, pay it all",
+        "pay the {b} and the {b2}", "pay {b} and {b2}", "pay {b}, {b2} and {b3}", "pay {b} and {b2} now",
+        "pay both {b} and {b2}", "pay the {b} bill and the {b2} bill", "{b} and {b2}, pay both",
+        "pay my {b} plus the {b2}", "settle {b} and {b2} please", "pay {b} as well as {b2}",
+    ],
+    "schedule_payment": [
+        "pay {b} {d}", "pay {a} to {b} {d}", "pay {b} {a} {d}", "{d} pay {b}", "{d}, pay {a} to {b}",
+        "schedule {b} {d}", "schedule the {b} payment {d}", "schedule {a} for {b} {d}",
+        "schedule paying {b} {d}", "set {b} to go out {d}", "set a {b} payment for {d2}",
+        "arrange the {b} payment for {d2}", "line up the {b} payment for {d2}", "plan {b} for {d2}",
+        "have {b} paid {d}", "get {b} paid {d}", "i want {b} paid {d}", "pay {b} {d} not today",
+        "pay {a} on the {b} account {d}", "put {a} on {b} {d}", "pay {a} on the {b} bill {d}",
+        "my pay comes in {d}, pay {b} then", "wait till {d2} and then pay {b}",
+        "hold the {b} payment until {d2}", "don't pay {b} yet, {d} is better",
+        "not now, pay {b} {d}", "pay {b} {d} instead", "push the {b} payment to {d2}",
+        "delay {b} until {d2}", "can {b} go out {d}", "please pay {b} {d}", "pay {b} {d} thanks",
+        "i'd like to schedule {b}", "schedule something for {b}", "schedule a bill", "schedule one payment",
+        "set up a future payment", "pay {b} at a later date", "future payment to {b} please",
+        "can i pay {b} later in the month", "automatically pay {b} {d}", "send {a} to {b} {d}",
+        "{a} to {b} {d}", "{b} {a} {d}", "{b} {d} please",
+    ],
+    "cancel_payment": [
+        "cancel the payment to {b}", "cancel {b}", "cancel the {b} one", "cancel what i scheduled for {b}",
+        "cancel my payment to {b} for {d2}", "cancel the payment going out {d}", "cancel the transfer to {b}",
+        "cancel the {a} going to {b}", "cancel the {a} transfer", "cancel every payment i scheduled",
+        "cancel both scheduled payments", "undo {b}", "undo the {b} transfer", "undo what i just set up",
+        "undo my last scheduled payment", "undo the payment for {d2}", "can you undo the {b} thing",
+        "call off {b}", "call off the transfer to {b}", "call off the {d2} payment",
+        "don't send {b} anything {d}", "don't pay {b} after all", "i no longer want to pay {b} {d}",
+        "pull the {b} payment", "pull the payment i set up for {d2}", "kill the {b} transfer",
+        "withdraw the {b} payment", "take the {b} payment off the schedule", "unschedule the {b} transfer",
+        "get rid of the scheduled {b} payment", "please stop the {b} payment from happening",
+        "stop {b} going out {d}", "{b} shouldn't be paid {d}, cancel it",
+        "the {b} payment i set up was a mistake, cancel it", "i set up {b} by accident, undo it",
+        "i don't need the {b} transfer anymore", "rather not pay {b} {d}, cancel",
+        "scrap {b}", "scrap the transfer i set up", "delete the {b} transfer", "remove {b} from scheduled payments",
+        "revoke my {b} payment", "back out of the {b} payment", "reverse what i sent to {b}",
+        "cancel that payment i set up earlier", "cancel the pending {b} payment",
+    ],
+    "check_bills": [
+        "what do i owe {b}", "what's the balance on my {b}", "how much for {b} this time", "how much is {b} asking for",
+        "how much is {b}", "what's the {b} bill at", "what does the {b} bill say", "how big is the {b} bill",
+        "when does {b} need paying", "when do i have to pay {b}", "due date for {b}?", "{b} due date",
+        "is {b} due yet", "is there anything from {b}", "any bill from {b}?", "did {b} send a bill",
+        "do i still owe {b}", "am i in debt with {b}", "what's left on {b}", "remaining balance on {b}",
+        "what bills have i got open", "what am i paying this month", "what's still unpaid", "any bills waiting",
+        "anything overdue?", "what's due {d}", "anything to pay {d}", "bills due {d}?",
+        "total of my open bills", "how much do my bills add up to", "sum of everything i owe",
+        "give me my bill overview", "list my open bills", "open bills?", "what's pending",
+        "reference {n}: what's the balance for {b}", "my account number is {n}, what do i owe",
+        "i've got {k} bills right?", "are there {k} bills open or more", "{b} seems expensive, what's the amount",
+        "tell me what i owe", "my bills please", "show what's unpaid",
+    ],
+    "payment_history": [
+        "has {b} been paid", "is {b} paid", "did {b} go through", "did the {b} transfer go out",
+        "did you send the money to {b}", "was {b} paid {p}", "what went to {b} {p}", "what did {b} get {p}",
+        "how much went to {b} {p}", "total paid to {b} {p}", "payments i made {p}", "what i paid {p}",
+        "everything i paid {p}", "my transactions {p}", "list of past payments", "old payments",
+        "previous bills i paid", "paid bills please", "show completed payments", "what has gone out",
+        "receipt for {b} please", "i need the {b} receipt", "can i see the {b} receipt",
+        "proof of payment for {b}", "confirmation for the {b} payment", "when was {b} last paid",
+        "last time i paid {b}?", "did the {a} to {b} work", "was the {a} payment ok", "did my {a} go through",
+        "{b} paid or not?", "{b} was paid, wasn't it", "did anything bounce {p}", "did any payment fail",
+        "my last {k} transactions", "the last {k} things i paid", "what's the status of the {b} transfer",
+        "where's my {b} payment", "did {b} receive it", "what happened with {b}",
+    ],
+    "inform": [
+        "{b}", "{b}", "{b}", "that's {b}", "the one for {b}", "{b} one", "{b} bill", "it's for {b}",
+        "for {b}", "{b} thanks", "umm {b}", "{b} i think", "oh i meant {b}", "no, {b} not that", "{b} sorry",
+        "{a}", "{a}", "{a}", "{a}", "let's do {a}", "{a} instead", "only {a} for now", "{a} is enough",
+        "{a} thanks", "around {a}", "um {a}", "{d}", "{d}", "{d}", "{d} instead", "how about {d}",
+        "{d} works", "{d} thanks", "{b} {a}", "{b}, {a}", "{b} - {a}", "{a} for {b}", "{a} {d}",
+        "{a}, {d}", "{b} {d}", "{b}, {d}",
+    ],
+    "out_of_scope": [
+        "can i borrow {a}", "i need a mortgage quote", "close my account", "freeze my card",
+        "my card is lost", "order a new card", "change my pin", "pay my friend back {a}",
+        "find me a hotel {d}", "is the bank open {d}", "tell me the news", "who is the president",
+        "sing something", "how do i bake bread", "my refund hasn't arrived", "why is there a fee on my account",
+        "raise my overdraft", "buy some shares for me", "set an alarm", "call a taxi", "what's your name",
+        "do you like music", "recommend a good film", "what's the interest rate on loans",
+        "can you get me a credit card", "lend {a} to my neighbour", "how old is the universe",
+    ],
+}  # fmt: skip
+
+COUNT = {
+    "pay_bill": 520, "pay_all": 150, "schedule_payment": 300, "cancel_payment": 200, "check_bills": 200,
+    "payment_history": 170, "inform": 260, "out_of_scope": 110,
+}  # fmt: skip
+
+# --- chat noise ----------------------------------------------------------------------------------------
+
+EMOJIS = ["🙏", "😅", "💸", "👍", "🙂", "😩", "🏠", "📱", "💡", "⚡", "🤞", "😊", "🤔"]
+PREFIXES = [
+    "hey ",
+    "hi, ",
+    "ok ",
+    "ok so ",
+    "um ",
+    "pls ",
+    "hey bot, ",
+    "quick one: ",
+    "yo ",
+    "so ",
+    "hello, ",
+]
+SUFFIXES = [
+    " please",
+    " pls",
+    " plz",
+    " thanks",
+    " thx",
+    " asap",
+    " now",
+    " 🙏",
+    " ty",
+    " cheers",
+    "!",
+    "?",
+    "!!",
+]
+TYPO_WORDS = {
+    "pay": ["pya", "payy", "py"], "bill": ["bil", "bll", "billl"], "please": ["plese", "pleas", "pleaes"],
+    "schedule": ["shedule", "schedul", "scheduel"], "cancel": ["cancle", "cancell", "cansel"],
+    "payment": ["paymnt", "paymet", "payemnt"], "tomorrow": ["tommorow", "tomorow"], "what": ["wat", "waht"],
+    "you": ["u", "yu"], "the": ["teh", "th"], "my": ["ym", "mi"], "owe": ["ow", "oew"],
+    "receipt": ["reciept", "receit"], "everything": ["everyting", "evrything"], "because": ["bc", "cuz"],
+}  # fmt: skip
+
+
+SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny", "stop", "change", "help", "bot_challenge"}
+SMALL_TALK_SUFFIXES = ["!", "?", "!!", " 🙂", " 👍", " 🙏", "..."]
+
+
+def _noisy(text: str, rng: random.Random, intent: str) -> str:
+    """The same request as a hurried phone user writes it: case, typos, emoji, fillers."""
+    words = text.split(" ")
+    if rng.random() < 0.2:
+        candidates = [i for i, w in enumerate(words) if w.lower() in TYPO_WORDS and "[" not in w]
+        if candidates:
+            i = rng.choice(candidates)
+            words[i] = rng.choice(TYPO_WORDS[words[i].lower()])
+    text = " ".join(words)
+    if rng.random() < 0.1:
+        text = text.replace("'", "")
+    if intent in SMALL_TALK:
+        if rng.random() < 0.3:
+            text = text + rng.choice(SMALL_TALK_SUFFIXES)
+    else:
+        if rng.random() < 0.15:
+            text = rng.choice(PREFIXES) + text
+        if rng.random() < 0.2:
+            text = text + rng.choice(SUFFIXES)
+    if rng.random() < 0.1:
+        text = text + " " + rng.choice(EMOJIS)
+    if rng.random() < 0.15:
+        text = _sentence_case(text)
+    return text
+
+
+def _sentence_case(text: str) -> str:
+    """Capitalise the first letter outside an annotation (where the biller text is kept as written)."""
+    return text[:1].upper() + text[1:] if text[:1].isalpha() else text
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    """One example from a template, billers annotated, other slots plain text."""
+    billers = [biller(rng) for _ in range(3)]
+    while len({b.lower() for b in billers}) < 3:
+        billers = [biller(rng) for _ in range(3)]
+    values = {
+        "b": f"[{billers[0]}](biller)",
+        "b2": f"[{billers[1]}](biller)",
+        "b3": f"[{billers[2]}](biller)",
+        "a": amount(rng),
+        "d": date(rng),
+        "d2": re.sub(r"^(on|by|before|at) ", "", date(rng)).removeprefix("the "),
+        "p": past_date(rng),
+        "p2": rng.choice(["this month", "next month", "this time"]),
+        "n": str(rng.randint(10000, 99999)),
+        "k": str(rng.randint(2, 5)),
+    }
+    text = template.format(**values)
+    return " ".join(text.split())
+
+
+def generate(seed: int = SEED) -> dict[str, list[str]]:
+    """Examples per intent: every template at least once, then random fills up to COUNT."""
+    rng = random.Random(seed)
+    examples: dict[str, list[str]] = {}
+    for intent, templates in TEMPLATES.items():
+        seen: set[str] = set()
+        chosen: list[str] = []
+        order = list(templates) + [rng.choice(templates) for _ in range(COUNT[intent] * 3)]
+        for template in order:
+            if len(chosen) >= max(COUNT[intent], len(templates)):
+                break
+            text = _fill(template, rng)
+            if rng.random() < 0.6:
+                text = _noisy(text, rng, intent)
+            key = re.sub(r"\]\([a-z]+\)", "]", text).casefold()
+            if key in seen:
+                continue
+            seen.add(key)
+            chosen.append(text)
+        examples[intent] = sorted(chosen)
+    return examples
+
+
+def render(examples: dict[str, list[str]]) -> str:
+    """Rasa 3 NLU YAML."""
+    lines = [
+        "# GENERATED by scripts/generate_nlu.py — do not edit by hand; change the script and re-run it.",
+        "# Templates × slot values with chat noise; only `biller` is annotated (amounts and dates come",
+        "# from the spaCy rules). Never derived from an evaluation set.",
+        'version: "3.1"',
+        "nlu:",
+    ]
+    for intent, texts in examples.items():
+        lines += [f"- intent: {intent}", "  examples: |"]
+        lines += [f"    - {text}" for text in texts]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the generated examples (or, with --check, fail if the committed file differs)."""
+    args = argv if argv is not None else sys.argv[1:]
+    text = render(generate())
+    if "--check" in args:
+        current = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
+        if current != text:
+            print(f"{OUT} is not what scripts/generate_nlu.py produces: run it and commit the result")
+            return 1
+        return 0
+    OUT.write_text(text, encoding="utf-8")
+    counts = ", ".join(f"{intent} {len(texts)}" for intent, texts in generate().items())
+    print(f"wrote {OUT} ({counts})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

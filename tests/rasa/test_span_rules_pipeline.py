@@ -1,0 +1,88 @@
+"""The built spaCy pipeline marks what its rules promise, and no amount or date where there is none.
+
+Runs the saved pipeline (rasa_project/spacy_pipeline) in the Rasa environment on every rule
+example (scripts/build_spacy_pipeline.py) and on sentences with and without money and dates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from scripts.build_spacy_pipeline import AMOUNT, DATE, all_rules
+from tests.rasa.conftest import PROJECT, RASA_PYTHON
+
+ENTITIES = """
+import json, sys, spacy
+nlp = spacy.load(sys.argv[1])
+texts = json.load(sys.stdin)
+keep = ("amount", "date")
+print(json.dumps([[[e.label_, e.text] for e in nlp(t).ents if e.label_ in keep] for t in texts]))
+"""
+
+SENTENCES: list[tuple[str, list[tuple[str, str]]]] = [
+    ("pay 20 on the gas bill", [(AMOUNT, "20")]),
+    ("pay 30 on the water bill next tuesday", [(AMOUNT, "30"), (DATE, "next tuesday")]),
+    ("pay 30€.", [(AMOUNT, "30€")]),
+    ("Vodafone wants 45 from me, can you pay that", [(AMOUNT, "45")]),
+    ("pay off my card, 1.5k", [(AMOUNT, "1.5k")]),
+    ("96.50 USD for the power company, pay it", [(AMOUNT, "96.50 USD")]),
+    ("pay 950€ rent", [(AMOUNT, "950€")]),
+    ("pay -20 to the phone bill", [(AMOUNT, "-20")]),
+    ("pay rent at the end of the month", [(DATE, "the end of the month")]),
+    ("on the 5th pay the internet", [(DATE, "the 5th")]),
+    ("book 1100€ for rent on 01.06.", [(AMOUNT, "1100€"), (DATE, "on 01.06.")]),
+    ("can you pay it in two weeks", [(DATE, "in two weeks")]),
+    ("customer number 55102, how much do i owe", []),
+    ("i have 2 bills open right?", []),
+    ("show my last 5 payments", []),
+    ("my card ending in 4242 was charged twice", []),
+    ("what did i pay in 2025", []),
+    ("i sat on the sofa and may have lost my card", []),
+    ("can i get a refund for a purchase", []),
+    ("why was i charged a fee on my statement", []),
+    ("the first payment failed", []),
+]
+
+
+def _entities(texts: list[str]) -> list[list[list[str]]]:
+    result = subprocess.run(
+        [str(RASA_PYTHON), "-c", ENTITIES, str(PROJECT / "spacy_pipeline")],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    found: list[list[list[str]]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return found
+
+
+CASES = [(rule, example) for rule in all_rules() if rule.label in (AMOUNT, DATE) for example in rule.examples]
+
+
+@pytest.fixture(scope="module")
+def marked(spacy_pipeline) -> dict[str, list[tuple[str, str]]]:
+    """What the pipeline marks in every text of this module (one Rasa-env process: spaCy loads slowly)."""
+    texts = sorted({example for _, example in CASES} | {text for text, _ in SENTENCES})
+    return {
+        text: [(label, span) for label, span in found]
+        for text, found in zip(texts, _entities(texts), strict=True)
+    }
+
+
+def test_every_rule_example_is_marked_with_its_label(marked) -> None:
+    missed = [
+        (rule.name, example, marked[example])
+        for rule, example in CASES
+        if (rule.label, example) not in marked[example]
+    ]
+    assert not missed, missed
+
+
+@pytest.mark.parametrize(("text", "expected"), SENTENCES, ids=[s for s, _ in SENTENCES])
+def test_spans_in_sentences(marked, text: str, expected: list[tuple[str, str]]) -> None:
+    assert marked[text] == expected
