@@ -1,0 +1,26 @@
+"""Issue 15 (everyday polish, staff console): refunds, test users, payments view.
+
+Reserved so that work in parallel branches chains without conflicts: until its owner fills it in,
+this revision changes nothing.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-11-30 15:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0013"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Nothing yet (reserved)."""
+
+
+def downgrade() -> None:
+    """Nothing yet (reserved)."""
