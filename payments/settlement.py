@@ -233,6 +233,8 @@ class Settlement:
             since = max(
                 _aware(approved_at), _aware(schedule_moved_at) if schedule_moved_at else _aware(approved_at)
             )
+            if now - since < self._config.approved_charge_deadline:
+                continue  # its day's run took it up only just now: that run is still charging it
             if now - since <= self._config.consent_validity:
                 done[payment_id] = self._charging.charge(payment_id, user_waiting=False).status
             elif self._expire(payment_id, P.APPROVED, reason="consent_expired"):

@@ -417,3 +417,33 @@ def test_after_every_deadline_a_worker_round_leaves_no_payment_waiting(
             b.outstanding.amount_minor == b.amount_due.amount_minor
             for b in payments_service.open_bills(user_id=user_id)
         )
+
+
+def test_a_scheduled_payment_whose_run_stopped_half_way_is_charged(
+    payments_service: PaymentsService, stripe_sandbox: str
+) -> None:
+    from db.models import ScheduledPayment
+
+    user_id, bills = make_paying_user(payments_service.session_factory, payments_service.gateway)
+    summary = payments_service.draft_payment(
+        user_id=user_id, bill_id=bills["electricity"], amount_text=None, date_text="in 2 days"
+    )
+    payments_service.confirm_payment(user_id=user_id, payment_id=summary.payment_id, consent_text="y")
+    day = timedelta(days=2, hours=1)
+    # On its day the run took the schedule up, then crashed before the charge.
+    with payments_service.session_factory.begin() as session:
+        session.execute(
+            update(ScheduledPayment)
+            .where(ScheduledPayment.payment_id == summary.payment_id)
+            .values(status="executed", updated_at=utcnow() + day)
+        )
+    worker.run_round(_service(payments_service, shift=day))  # just taken up: left to that run
+    assert payments_service.get_payment(user_id=user_id, payment_id=summary.payment_id).status == P.APPROVED
+    worker.run_round(
+        _service(
+            payments_service,
+            shift=day + payments_service.config.approved_charge_deadline + timedelta(seconds=5),
+        )
+    )
+    assert payments_service.get_payment(user_id=user_id, payment_id=summary.payment_id).status == P.SUCCEEDED
+    assert len(_intents(stripe_sandbox, payments_service, summary.payment_id)) == 1
