@@ -24,6 +24,8 @@ TOO_LONG = "That message is too long for me. Please keep it under {limit} charac
 TEXT_ONLY = 'I can only read text messages. Tell me, for example, "pay my electricity bill".'
 BUTTON_EXPIRED = "This button has expired. Please ask me again."
 ALREADY_DONE = "Already done."
+# A tap under a payment summary that a newer one replaced (its keyboard was being removed).
+SUMMARY_OUT_OF_DATE = "That summary is out of date, nothing was charged. Please use the latest one."
 CHOOSE = "Please choose:"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute."
 UNKNOWN_COMMAND = "I don't know that command. Try /help, /bills, /history or /cancel."

@@ -199,6 +199,36 @@ class Consent(Base):
     signature: Mapped[str] = mapped_column(String(128))
 
 
+# Why a summary can no longer be confirmed (payments.confirming).
+SUMMARY_OFFER_CLOSED_REASONS = ("superseded", "used", "cancelled")
+
+
+class SummaryOffer(Base):
+    """One summary shown in a conversation: the draft it offers, a one-time nonce, and what it said.
+
+    Only the nonce's SHA-256 and the summary's SHA-256 are kept; a newer summary in the same
+    conversation closes the older ones ("superseded"), a confirmation closes its own ("used").
+    """
+
+    __tablename__ = "summary_offers"
+    __table_args__ = (
+        CheckConstraint(
+            f"closed_reason IS NULL OR {_in('closed_reason', SUMMARY_OFFER_CLOSED_REASONS)}",
+            name="closed_reason_valid",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    conversation: Mapped[str] = mapped_column(String(200), index=True)
+    nonce_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    summary_sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
+
+
 class ScheduledPayment(Base):
     """A confirmed payment waiting for its day (and its cancel window) before it is charged."""
 

@@ -19,6 +19,7 @@ from db.models import utcnow
 from payments.approvals import Approvals
 from payments.charging import Charging
 from payments.config import ServiceConfig, service_config_from
+from payments.confirming import Confirmations
 from payments.demo import provision_demo_user
 from payments.drafting import Drafting, SummaryRenderer, terms_line
 from payments.gateway import PaymentGateway
@@ -70,6 +71,7 @@ class PaymentsService:
         self.ledger = Ledger(uow, config)
         self.drafting = Drafting(uow, self.ledger, machine, config)
         self.charging = Charging(uow, self.ledger, machine, gateway, config)
+        self.confirmations = Confirmations(uow, self.drafting, self.charging)
         self.approvals = Approvals(uow, machine, self.charging)
         self.settlement = Settlement(uow, machine, self.charging, gateway, config)
         self.sandbox_bank = SandboxBank(uow, gateway, self.settlement, config)
@@ -134,10 +136,13 @@ class PaymentsService:
         date_text: str | None,
         replacing_payment_id: int | None = None,
         render_summary: SummaryRenderer = terms_line,
+        conversation: str | None = None,
     ) -> PaymentSummary:
         """Draft on the bill `biller_text` names (else `bill_id`), replacing an earlier draft (one call).
 
         `render_summary` words the typed terms at the edge; what it returns is stored as the consent text.
+        With `conversation` (the chat's sender id) the summary is that conversation's live offer and
+        carries a one-time `confirm_nonce` for its buttons (see `confirm_shown_summary`).
         """
         return self.drafting.prepare_payment(
             user_id=user_id,
@@ -147,6 +152,7 @@ class PaymentsService:
             date_text=date_text,
             replacing_payment_id=replacing_payment_id,
             render_summary=render_summary,
+            conversation=conversation,
         )
 
     def cancel_payment(self, *, user_id: int, payment_id: int) -> PaymentView:
@@ -176,6 +182,34 @@ class PaymentsService:
         """Approve a draft with the user's consent and charge it (or schedule it); idempotent."""
         return self.charging.confirm_payment(
             user_id=user_id, payment_id=payment_id, consent_text=consent_text, confirmation=confirmation
+        )
+
+    def confirm_shown_summary(
+        self,
+        *,
+        user_id: int,
+        conversation: str,
+        payment_id: int,
+        nonce: str | None,
+        shown_text: str,
+        confirmation: str = "",
+    ) -> PaymentResult:
+        """Confirm from chat: only the conversation's live summary, its nonce once, its exact text."""
+        return self.confirmations.confirm_shown_summary(
+            user_id=user_id,
+            conversation=conversation,
+            payment_id=payment_id,
+            nonce=nonce,
+            shown_text=shown_text,
+            confirmation=confirmation,
+        )
+
+    def cancel_shown_summary(
+        self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
+    ) -> PaymentView:
+        """Cancel from chat the draft of the live summary whose Cancel was tapped."""
+        return self.confirmations.cancel_shown_summary(
+            user_id=user_id, conversation=conversation, payment_id=payment_id, nonce=nonce
         )
 
     def schedule_payment(self, *, user_id: int, payment_id: int, consent_text: str) -> ScheduledPaymentView:

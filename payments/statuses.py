@@ -46,6 +46,14 @@ class NotificationKind(StrEnum):
     CANCELLED_BY_STAFF = "payment_cancelled_by_staff"
 
 
+class OfferClosedReason(StrEnum):
+    """Why a summary shown in chat can no longer be confirmed (payments.confirming)."""
+
+    SUPERSEDED = "superseded"  # a newer summary was shown in the same conversation
+    USED = "used"  # its Confirm was accepted once
+    CANCELLED = "cancelled"  # its Cancel was accepted
+
+
 P = PaymentStatus
 
 # Moves only forward. draft → awaiting_approval is a large payment waiting for a second approver

@@ -85,6 +85,8 @@ class PaymentSummary:
     bill_id: int = 0
     bill_reference: str = ""
     is_scheduled: bool = False
+    # The one-time nonce the summary's buttons carry (payments.confirming); None outside a conversation.
+    confirm_nonce: str | None = None
 
 
 @dataclass(frozen=True)
