@@ -303,8 +303,9 @@ async def test_a_new_summary_retires_the_old_keyboard_and_a_stale_tap_charges_no
             lambda: (m := latest()) and m["message_id"] != a["message_id"] and m, TURN_WAIT
         )
         assert "€5.00" in b["text"]
-        removed = [c.params["message_id"] for c in fake.calls_to("editMessageReplyMarkup", user)]
-        assert removed == [a["message_id"]]
+        edits = lambda: fake.calls_to("editMessageReplyMarkup", user)  # noqa: E731
+        await fake.wait_for(edits, TURN_WAIT)  # sent right after the new summary
+        assert [c.params["message_id"] for c in edits()] == [a["message_id"]]
         assert "reply_markup" not in fake.messages[(user, a["message_id"])]
 
         await fake.tap(user, a, button(a, "Confirm"))
