@@ -276,11 +276,21 @@ class PaymentsService:
         return self.outbox.mark_notification_sent(notification_id=notification_id)
 
 
-def build_service(settings: Settings, *, engine: Engine | None = None) -> PaymentsService:
-    """A PaymentsService on the configured database (or `engine`) and Stripe (call once per process)."""
-    engine = engine or make_engine(settings.effective_database_url)
+def build_service(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> PaymentsService:
+    """A PaymentsService on the configured database and Stripe (call once per process).
+
+    The process's own `session_factory` (or `engine`) is used when given, so that one engine serves
+    the payments core and whatever else the process keeps in the database.
+    """
+    if session_factory is None:
+        session_factory = make_session_factory(engine or make_engine(settings.effective_database_url))
     return PaymentsService(
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         gateway=build_gateway(settings),
         config=service_config_from(settings),
     )

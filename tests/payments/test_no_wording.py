@@ -84,11 +84,9 @@ def phrases_in(source: str) -> set[str]:
             continue
         words = re.findall(r"[A-Za-z]{2,}", text)
         looks_like_pattern = "\\" in text or text.startswith("^")
-        if ADDRESSED.search(text) and not looks_like_pattern:
-            found.add(text)
-        elif " " in text and len(words) >= 3 and not looks_like_pattern:
-            found.add(text)
-        elif composed and words and re.search(r"[\s:]", text) and not looks_like_pattern:
+        sentence = " " in text and len(words) >= 3
+        glued_words = composed and bool(words) and re.search(r"[\s:]", text) is not None
+        if not looks_like_pattern and (ADDRESSED.search(text) or sentence or glued_words):
             found.add(text)
     return found
 
@@ -116,7 +114,8 @@ def receipt(amount, biller, d, x):
     assert phrases_in(probe) == {
         "Paid {} to {}.", "Declined: ", "on {}", "due on %s", "{} is overdue", "Your card was declined",
     }
-    assert phrases_in('"""A docstring with many words."""\nraise ValueError(f"no migration for {x}")') == set()
+    developers_only = '"""A docstring with many words."""\nraise ValueError(f"no migration for {x}")'
+    assert phrases_in(developers_only) == set()
 
 
 def test_payments_composes_no_sentence_for_users() -> None:
