@@ -23,6 +23,7 @@ from telegram.ext import (
 )
 
 from bot import handlers
+from bot.commands import register_commands
 from bot.logs import configure_logging
 from bot.notify import run_notifier
 from bot.relay import SERVICES
@@ -48,6 +49,7 @@ def build_application(settings: Settings, services: BotServices | None = None) -
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         built = application.bot_data[SERVICES] = services or build_services(settings)
+        await register_commands(application.bot)
         if built.notifications is not None:
             application.bot_data[NOTIFIER] = asyncio.create_task(
                 run_notifier(application.bot, built.notifications, settings.telegram_notify_interval_seconds),
@@ -80,9 +82,13 @@ def build_application(settings: Settings, services: BotServices | None = None) -
     # anything from a group or a channel — private chats only.
     application.add_handler(MessageHandler(handlers.CardNumberFilter(), handlers.on_card_number), group=-1)
     application.add_handler(handlers.OutsidePrivateChatHandler(handlers.on_outside_private_chat), group=-1)
-    # Edits are not new turns: they are ignored. The chat filter repeats the rule above per handler.
+    # Edits are not new turns: they are answered and never reach the assistant (a pending summary
+    # stays as it was). The chat filter repeats the rule above per handler.
     new_message = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
+    edited = filters.UpdateType.EDITED_MESSAGE & filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(edited, handlers.on_edited_message))
     application.add_handler(CommandHandler("start", handlers.on_start, filters=new_message))
+    application.add_handler(CommandHandler("help", handlers.on_help, filters=new_message))
     application.add_handler(
         CommandHandler(list(handlers.COMMAND_PAYLOADS), handlers.on_command, filters=new_message)
     )

@@ -17,14 +17,15 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, filters
 
 from bot import texts
+from bot.commands import help_text
 from bot.relay import known_user, relay, services_of
 from bot.rendering import MAX_MESSAGE_CHARS
 from privacy.cards import looks_like_card_number
 
 log = logging.getLogger(__name__)
 
+# The commands the assistant answers, as intent payloads; /start and /help the bot answers itself.
 COMMAND_PAYLOADS = {
-    "help": "/help",
     "bills": "/check_bills",
     "history": "/payment_history",
     "cancel": "/stop",
@@ -34,12 +35,20 @@ COMMAND_PAYLOADS = {
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Create or link the user's customer record and say in two lines what the bot does."""
     assert update.effective_user is not None and update.effective_message is not None
-    await known_user(services_of(context), update.effective_user)
-    await update.effective_message.reply_text(texts.WELCOME)
+    services = services_of(context)
+    await known_user(services, update.effective_user)
+    welcome = f"{texts.WELCOME}\n\n{texts.DEMO_MODE}" if services.demo_mode else texts.WELCOME
+    await update.effective_message.reply_text(welcome)
+
+
+async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the commands of the menu (the same table) in the user's language."""
+    assert update.effective_user is not None and update.effective_message is not None
+    await update.effective_message.reply_text(help_text(update.effective_user.language_code))
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Send /help, /bills, /history or /cancel to the assistant as its intent payload."""
+    """Send /bills, /history or /cancel to the assistant as its intent payload."""
     assert update.effective_message is not None and update.effective_message.text is not None
     command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
     await relay(update, context, COMMAND_PAYLOADS[command])
@@ -105,6 +114,12 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     """Answer a command the bot does not have (typed intent payloads are not passed on)."""
     assert update.effective_message is not None
     await update.effective_message.reply_text(texts.UNKNOWN_COMMAND)
+
+
+async def on_edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Ask for an edit to be sent again as a new message; the edit never reaches the assistant."""
+    assert update.edited_message is not None
+    await update.edited_message.reply_text(texts.EDITED_MESSAGE)
 
 
 async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -48,6 +48,8 @@ class BotServices:
     engine: Engine | None = None
     # Where payment outcomes to tell users come from; None: no notifier runs (stand-in tests).
     notifications: NotificationSource | None = None
+    # PAYCHAT_DEMO_MODE: new users get demo bills and a test card, and /start says so.
+    demo_mode: bool = False
     payloads: PayloadStore = field(default_factory=PayloadStore)
     known_users: dict[int, KnownUser] = field(default_factory=dict)
     tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
@@ -82,4 +84,5 @@ def build_services(settings: Settings) -> BotServices:
         notifications=payments,
         session_factory=payments.session_factory,
         engine=engine,
+        demo_mode=settings.demo_mode,
     )
