@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot, Message, Update
-from telegram.constants import ChatType, MessageEntityType
-from telegram.error import BadRequest, TelegramError
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, filters
 
 from bot import texts
 from bot.commands import help_text
-from bot.relay import known_user, relay, services_of
+from bot.relay import known_user, relay, services_of, set_reachable
 from bot.rendering import MAX_MESSAGE_CHARS
 from privacy.cards import looks_like_card_number
 
@@ -45,6 +45,21 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the commands of the menu (the same table) in the user's language."""
     assert update.effective_user is not None and update.effective_message is not None
     await update.effective_message.reply_text(help_text(update.effective_user.language_code))
+
+
+async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Know the user before anything else runs (a user who had blocked the bot is back)."""
+    assert update.effective_user is not None
+    await known_user(services_of(context), update.effective_user)
+
+
+async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A user blocked the bot (kicked) or unblocked it (member): hold or release their notifications."""
+    change = update.my_chat_member
+    assert change is not None
+    status = change.new_chat_member.status
+    if status in {ChatMemberStatus.BANNED, ChatMemberStatus.MEMBER}:
+        await set_reachable(services_of(context), change.from_user.id, status == ChatMemberStatus.MEMBER)
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -173,6 +188,11 @@ async def refuse_card_number(message: Message) -> None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure first (never the message text), then apologise to the user if there is one."""
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(context.error, Forbidden) and isinstance(update, Update) and update.effective_user:
+        # Telegram refused to message them: they blocked the bot. Nobody to apologise to.
+        log.warning("update %s: user %s blocked the bot", update_id, update.effective_user.id)
+        await set_reachable(services_of(context), update.effective_user.id, False)
+        return
     log.error("update %s failed", update_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:

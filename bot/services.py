@@ -29,10 +29,15 @@ class UserDirectory(Protocol):
         """Create or find the customer of a Telegram user (demo mode links demo bills)."""
         ...
 
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record that the user blocked the bot (False) or came back (True)."""
+        ...
+
 
 @dataclass
 class KnownUser:
-    """A Telegram user the payments core knows: their users.id and whether they are a test user."""
+    """A Telegram user the payments core knows: their users.id and whether they are a test (or demo)
+    user, whose transcripts staff see marked as such."""
 
     user_id: int
     is_test: bool

@@ -29,10 +29,7 @@ SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again
 UNKNOWN_COMMAND = "I don't know that command. /help lists the ones I have."
 PRIVATE_ONLY = "I only talk in private chats: please message me directly."
 EDITED_MESSAGE = "I read new messages only, not edits — please send it again as a new message."
-DEMO_MODE = (
-    "🧪 This is a demo: you get demo bills and a test card, and no real money moves. "
-    "Try it freely."
-)
+DEMO_MODE = "🧪 This is a demo: you get demo bills and a test card, and no real money moves. Try it freely."
 
 # The command menu (setMyCommands at start-up) and /help, both from this one table: Telegram
 # language code → {command: short description}, in menu order. "" is the default every language
