@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -88,6 +89,10 @@ class User(Base):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Created from Telegram in demo mode (demo bills, sandbox card): never shown as a live customer.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set while the user has blocked the bot; their notifications wait (unsent) until it is cleared.
+    telegram_unreachable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StripeCustomer(Base):

@@ -88,11 +88,18 @@ class PaymentsService:
     ) -> UserView:
         """The user behind a Telegram account, created on first contact (with demo bills in demo mode)."""
         user, created = self.users.ensure_telegram_user(
-            telegram_user_id=telegram_user_id, name=name, language_code=language_code
+            telegram_user_id=telegram_user_id,
+            name=name,
+            language_code=language_code,
+            is_demo=self.config.demo_mode,
         )
         if created and self.config.demo_mode:
             provision_demo_user(self.session_factory, self.gateway, user_id=user.id)
         return user
+
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record that a Telegram user blocked the bot (False) or came back (True); True when changed."""
+        return self.users.set_telegram_reachable(telegram_user_id=telegram_user_id, reachable=reachable)
 
     def get_user(self, *, user_id: int) -> UserView:
         """The user's view (name, locale, time zone, currency)."""
