@@ -49,6 +49,7 @@ PAYMENT_STATUSES = (
     "awaiting_approval",
 )
 SCHEDULE_STATUSES = ("scheduled", "executed", "cancelled", "failed")
+REFUND_STATUSES = ("pending", "succeeded", "failed")
 STAFF_ROLES = ("viewer", "tester", "admin")
 CHANNELS = ("telegram", "console")
 # The final outcomes a user is told about after their own turn (payments.statuses.NotificationKind).
@@ -238,6 +239,33 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # NULL until delivered; the sender claims a row with a compare-and-set on `sent_at IS NULL`.
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Refund(Base):
+    """A staff refund of (part of) a succeeded payment through the processor; never more than charged.
+
+    `idempotency_key` is the caller's key: asking again with it returns this refund, never a second one.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint(_in("status", REFUND_STATUSES), name="status_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    # Set while one caller is asking the processor (a claim taken by compare-and-set), NULL otherwise.
+    attempt_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLogEntry(Base):

@@ -46,6 +46,15 @@ class NotificationKind(StrEnum):
     CANCELLED_BY_STAFF = "payment_cancelled_by_staff"
 
 
+class RefundStatus(StrEnum):
+    """Where a staff refund of a succeeded payment is (refunds.status)."""
+
+    # Recorded and sent (or about to be); its amount is held against what may still be refunded.
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 P = PaymentStatus
 
 # Moves only forward. draft → awaiting_approval is a large payment waiting for a second approver
