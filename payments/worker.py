@@ -12,6 +12,8 @@ import signal
 import threading
 from collections.abc import Callable
 
+from db.engine import make_engine, make_session_factory
+from payments.audit import record_settings
 from payments.service import PaymentsService, build_service
 
 logger = logging.getLogger("paychat.worker")
@@ -39,7 +41,13 @@ def main() -> None:
     from settings import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    service = build_service(get_settings())
+    settings = get_settings()
+    service = build_service(settings)
+    engine = make_engine(settings.effective_database_url)
+    with make_session_factory(engine).begin() as session:  # a changed setting goes into the audit log
+        if record_settings(session, settings.audit_snapshot()):
+            logger.info("settings changed since the last start: recorded in the audit log")
+    engine.dispose()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_SETTINGS = {"database_url", "redis_url"}  # may hold a password
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
 
 
@@ -116,6 +118,17 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         """`DATABASE_URL`, or the embedded SQLite file under the var folder."""
         return self.database_url or f"sqlite:///{self.var_dir / 'paychat.db'}"
+
+    def audit_snapshot(self) -> dict[str, str]:
+        """Every setting as text for the audit log; a secret only as a short fingerprint of it."""
+        snapshot: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = str(getattr(self, name))
+            alias = field.alias or name
+            if name in SECRET_SETTINGS or "secret" in name or name.endswith(("_key", "_keys", "_token")):
+                value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12] if value else ""
+            snapshot[alias] = value
+        return snapshot
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -24,6 +24,7 @@ OPERATOR_FACING = {
     "worker started: a round every %.0f s",
     "%(asctime)s %(name)s %(levelname)s %(message)s",
     "worker step failed: %s",
+    "settings changed since the last start: recorded in the audit log",
 }
 
 
