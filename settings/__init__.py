@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,6 +92,22 @@ class Settings(BaseSettings):
     schedule_horizon_days: int = Field(365, alias="PAYCHAT_SCHEDULE_HORIZON_DAYS")
     # HMAC key that signs consent records (payments/consent.py); required in production.
     consent_signing_key: str = Field("", alias="PAYCHAT_CONSENT_SIGNING_KEY")
+
+    # Transcripts (transcripts/retention.py, run by the worker): conversations whose last message is
+    # older than this many days are deleted or anonymized (0: kept forever).
+    transcript_retention_days: int = Field(365, ge=0, alias="TRANSCRIPT_RETENTION_DAYS")
+    transcript_retention_mode: Literal["delete", "anonymize"] = Field(
+        "anonymize", alias="TRANSCRIPT_RETENTION_MODE"
+    )
+
+    # Tuning loop (tuning/): user messages whose intent scored under this go to the review queue.
+    review_low_confidence: float = Field(0.6, gt=0, le=1, alias="TUNING_REVIEW_LOW_CONFIDENCE")
+    # Where candidate models, exports and comparison reports are written.
+    tuning_dir: Path = Field(PROJECT_ROOT / "var" / "tuning", alias="TUNING_DIR")
+    # `promote` refuses a candidate when a headline metric (intent macro-F1, accuracy, an entity's
+    # F1, test-story accuracy) fell by more than this, or one intent's F1 by more than the second.
+    tuning_promote_tolerance: float = Field(0.01, ge=0, le=1, alias="TUNING_PROMOTE_TOLERANCE")
+    tuning_intent_tolerance: float = Field(0.05, ge=0, le=1, alias="TUNING_INTENT_TOLERANCE")
 
     @property
     def is_production(self) -> bool:
