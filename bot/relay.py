@@ -43,18 +43,35 @@ def sender_id_for(telegram_user_id: int) -> str:
 
 
 async def known_user(services: BotServices, user: User) -> KnownUser | None:
-    """Create or find the user's customer record once per process; None when no directory is set."""
+    """Create or find the user's customer record once per process; None when no directory is set.
+
+    A user recorded as having blocked the bot is writing again, so they are reachable once more
+    (their waiting notifications go out in the notifier's next round).
+    """
     if user.id in services.known_users or services.users is None:
         return services.known_users.get(user.id)
+    directory = services.users
     view = await asyncio.to_thread(
-        services.users.ensure_telegram_user,
+        directory.ensure_telegram_user,
         telegram_user_id=user.id,
         name=user.full_name,
         language_code=user.language_code,
     )
-    known = KnownUser(user_id=view.id, is_test=bool(getattr(view, "is_test", False)))
+    if not getattr(view, "telegram_reachable", True):
+        await asyncio.to_thread(directory.set_telegram_reachable, telegram_user_id=user.id, reachable=True)
+    is_test = bool(getattr(view, "is_test", False) or getattr(view, "is_demo", False))
+    known = KnownUser(user_id=view.id, is_test=is_test)
     services.known_users[user.id] = known
     return known
+
+
+async def set_reachable(services: BotServices, telegram_user_id: int, reachable: bool) -> None:
+    """Record that a user blocked the bot or came back, and forget what this process knew of them."""
+    services.known_users.pop(telegram_user_id, None)
+    if services.users is not None:
+        await asyncio.to_thread(
+            services.users.set_telegram_reachable, telegram_user_id=telegram_user_id, reachable=reachable
+        )
 
 
 @asynccontextmanager

@@ -29,10 +29,15 @@ class UserDirectory(Protocol):
         """Create or find the customer of a Telegram user (demo mode links demo bills)."""
         ...
 
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record that the user blocked the bot (False) or came back (True)."""
+        ...
+
 
 @dataclass
 class KnownUser:
-    """A Telegram user the payments core knows: their users.id and whether they are a test user."""
+    """A Telegram user the payments core knows: their users.id and whether they are a test (or demo)
+    user, whose transcripts staff see marked as such."""
 
     user_id: int
     is_test: bool
@@ -48,6 +53,8 @@ class BotServices:
     engine: Engine | None = None
     # Where payment outcomes to tell users come from; None: no notifier runs (stand-in tests).
     notifications: NotificationSource | None = None
+    # PAYCHAT_DEMO_MODE: new users get demo bills and a test card, and /start says so.
+    demo_mode: bool = False
     payloads: PayloadStore = field(default_factory=PayloadStore)
     known_users: dict[int, KnownUser] = field(default_factory=dict)
     tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
@@ -95,4 +102,5 @@ def build_services(settings: Settings) -> BotServices:
         notifications=payments,
         session_factory=payments.session_factory,
         engine=engine,
+        demo_mode=settings.demo_mode,
     )

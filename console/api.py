@@ -26,10 +26,11 @@ from console.login import LoginThrottledError
 from console.roles import Role
 from console.staff import StaffView
 from console.views import MAX_ID, MAX_OFFSET, transcript_filters
+from payments.users import SESSION_KEY_PATTERN
 from rasa_client import AssistantUnavailableError
 
 router = APIRouter(prefix="/api")
-SESSION_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+SESSION_PATTERN = f"^{SESSION_KEY_PATTERN}$"
 MAX_LIMIT = 500
 # C0 control characters other than tab, newline and carriage return: PostgreSQL refuses NUL in
 # text and JSON, and none of them belongs in a chat message. Lone surrogates cannot be stored either.

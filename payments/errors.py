@@ -179,3 +179,41 @@ class WebhookInvalidError(PaymentsError):
     """A webhook whose signature or body does not verify."""
 
     code = "webhook_invalid"
+
+
+class StaffOnlyError(PaymentsError):
+    """Raised only by staff use cases (the console), never in a chat turn: no chat response needed."""
+
+    code = "staff_only_error"
+
+
+class RefundNotAllowedError(StaffOnlyError):
+    """Only a succeeded payment with a processor charge can be refunded."""
+
+    code = "refund_not_allowed"
+
+
+class RefundAmountError(StaffOnlyError):
+    """The refund amount is not positive or exceeds what is left to refund (`refundable`)."""
+
+    code = "refund_amount_invalid"
+
+
+class RefundKeyReusedError(StaffOnlyError):
+    """The idempotency key already belongs to a different refund (another payment or amount)."""
+
+    code = "refund_key_reused"
+
+
+class TestUserRequiredError(StaffOnlyError):
+    """Only a test user (users.is_test) may be reset or created from the console."""
+
+    code = "test_user_required"
+    __test__ = False  # not a pytest test class
+
+
+class TestUserBusyError(StaffOnlyError):
+    """The test user has a charge in flight; reset it once the charge has settled."""
+
+    code = "test_user_busy"
+    __test__ = False  # not a pytest test class

@@ -31,7 +31,7 @@ class Outbox:
         self._uow = uow
 
     def pending_notifications(self, *, limit: int = 50) -> list[NotificationView]:
-        """Undelivered notifications of users reachable on Telegram, oldest first."""
+        """Undelivered notifications of users reachable on Telegram (not blocking the bot), oldest first."""
         with self._uow.tx() as session:
             rows = session.execute(
                 select(Notification, Payment, User, Biller.name)
@@ -39,7 +39,12 @@ class Outbox:
                 .join(User, Notification.user_id == User.id)
                 .join(Bill, Payment.bill_id == Bill.id)
                 .join(Biller, Bill.biller_id == Biller.id)
-                .where(Notification.sent_at.is_(None), User.telegram_user_id.is_not(None))
+                .where(
+                    Notification.sent_at.is_(None),
+                    User.telegram_user_id.is_not(None),
+                    # Blocked the bot: kept unsent until they come back (no retries meanwhile).
+                    User.telegram_unreachable_since.is_(None),
+                )
                 .order_by(Notification.id)
                 .limit(max(1, min(limit, 500)))
             ).all()

@@ -27,10 +27,13 @@ from payments.history import History
 from payments.ledger import Ledger
 from payments.machine import StateMachine
 from payments.outbox import Outbox
+from payments.oversight import BillerOption, Oversight, PaymentFilter, StaffPaymentDetail, StaffPaymentRow
+from payments.refunds import Refunds, RefundView
 from payments.sandbox_bank import SandboxBank
 from payments.settlement import Settlement
 from payments.statuses import PaymentStatus
 from payments.stripe_gateway import build_gateway
+from payments.testusers import ResetReport, TestCard, TestUsers
 from payments.unit_of_work import UnitOfWork
 from payments.users import Users
 from payments.views import (
@@ -77,6 +80,9 @@ class PaymentsService:
         self.sandbox_bank = SandboxBank(uow, gateway, self.settlement, config)
         self.history = History(uow)
         self.outbox = Outbox(uow)
+        self.refunds = Refunds(uow, gateway, wait=config.confirm_wait)
+        self.oversight = Oversight(uow, gateway, config)
+        self.test_users = TestUsers(uow, session_factory, gateway)
         self._uow = uow
 
     # --- users -----------------------------------------------------------------------------------
@@ -90,11 +96,18 @@ class PaymentsService:
     ) -> UserView:
         """The user behind a Telegram account, created on first contact (with demo bills in demo mode)."""
         user, created = self.users.ensure_telegram_user(
-            telegram_user_id=telegram_user_id, name=name, language_code=language_code
+            telegram_user_id=telegram_user_id,
+            name=name,
+            language_code=language_code,
+            is_demo=self.config.demo_mode,
         )
         if created and self.config.demo_mode:
             provision_demo_user(self.session_factory, self.gateway, user_id=user.id)
         return user
+
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record that a Telegram user blocked the bot (False) or came back (True); True when changed."""
+        return self.users.set_telegram_reachable(telegram_user_id=telegram_user_id, reachable=reachable)
 
     def get_user(self, *, user_id: int) -> UserView:
         """The user's view (name, locale, time zone, currency)."""
@@ -309,12 +322,57 @@ class PaymentsService:
         """Record a notification as delivered; False when it already was."""
         return self.outbox.mark_notification_sent(notification_id=notification_id)
 
+    # --- staff: payments oversight, refunds, test users -----------------------------------------
 
-def build_service(settings: Settings, *, engine: Engine | None = None) -> PaymentsService:
-    """A PaymentsService on the configured database (or `engine`) and Stripe (call once per process)."""
-    engine = engine or make_engine(settings.effective_database_url)
+    def staff_payments(
+        self, *, flt: PaymentFilter, limit: int = 100, offset: int = 0
+    ) -> list[StaffPaymentRow]:
+        """Payments matching the staff filter (status, user, biller, creation days), newest first."""
+        return self.oversight.list_payments(flt, limit=limit, offset=offset)
+
+    def staff_billers(self) -> list[BillerOption]:
+        """Every biller (for the staff filter)."""
+        return self.oversight.billers()
+
+    def staff_payment_detail(self, *, payment_id: int) -> StaffPaymentDetail:
+        """One payment with consent, audit trail, refunds and the processor's record of it."""
+        return self.oversight.payment_detail(payment_id=payment_id)
+
+    def refund_payment(
+        self, *, payment_id: int, amount_minor: int | None, requested_by: str, idempotency_key: str
+    ) -> RefundView:
+        """Refund (part of) a succeeded payment through the gateway, once per idempotency key."""
+        return self.refunds.refund_payment(
+            payment_id=payment_id,
+            amount_minor=amount_minor,
+            requested_by=requested_by,
+            idempotency_key=idempotency_key,
+        )
+
+    def create_test_user(self, *, name: str, card: TestCard, created_by: str) -> UserView:
+        """A new console-only test user with the demo bills and a sandbox card."""
+        return self.test_users.create_test_user(name=name, card=card, created_by=created_by)
+
+    def reset_test_user(self, *, user_id: int, reset_by: str) -> ResetReport:
+        """Put a test user back to fresh demo bills and no payments (test users only)."""
+        return self.test_users.reset_test_user(user_id=user_id, reset_by=reset_by)
+
+
+def build_service(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> PaymentsService:
+    """A PaymentsService on the configured database and Stripe (call once per process).
+
+    The process's own `session_factory` (or `engine`) is used when given, so that one engine serves
+    the payments core and whatever else the process keeps in the database.
+    """
+    if session_factory is None:
+        session_factory = make_session_factory(engine or make_engine(settings.effective_database_url))
     return PaymentsService(
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         gateway=build_gateway(settings),
         config=service_config_from(settings),
     )

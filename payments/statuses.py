@@ -54,6 +54,15 @@ class OfferClosedReason(StrEnum):
     CANCELLED = "cancelled"  # its Cancel was accepted
 
 
+class RefundStatus(StrEnum):
+    """Where a staff refund of a succeeded payment is (refunds.status)."""
+
+    # Recorded and sent (or about to be); its amount is held against what may still be refunded.
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 P = PaymentStatus
 
 # Moves only forward. draft → awaiting_approval is a large payment waiting for a second approver

@@ -30,6 +30,10 @@ class UserView:
     timezone: str
     currency: str
     is_test: bool
+    # Created from Telegram in demo mode: a try-out, never a live customer (staff lists mark it).
+    is_demo: bool = False
+    # False while the user has blocked the bot (their notifications wait).
+    telegram_reachable: bool = True
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,8 @@ def user_view(user: User) -> UserView:
         timezone=user.timezone,
         currency=user.currency,
         is_test=user.is_test,
+        is_demo=user.is_demo,
+        telegram_reachable=user.telegram_unreachable_since is None,
     )
 
 

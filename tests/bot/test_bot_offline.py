@@ -220,7 +220,8 @@ async def test_commands_send_intent_payloads_and_start_links_the_user(
         await fake.send_text(ALICE, command)
     messages = await fake.wait_for_messages(ALICE, 6)
     assert messages[0]["text"] == texts.WELCOME and len(texts.WELCOME.splitlines()) == 2
-    assert [text for _, text in assistant.received] == ["/help", "/check_bills", "/payment_history", "/stop"]
+    assert [text for _, text in assistant.received] == ["/check_bills", "/payment_history", "/stop"]
+    assert messages[1]["text"].startswith("My commands:")  # /help: the bot's own, from the menu's table
     assert messages[5]["text"] == texts.UNKNOWN_COMMAND  # typed intent payloads are not passed on
     assert [c["telegram_user_id"] for c in directory.calls] == [ALICE]
 

@@ -1,4 +1,4 @@
-"""Issue 10 (trust holes, part 3): in-flight charges, persisted outcomes, deadlines for waiting states, period-based approval threshold.
+"""Issue 10 (trust holes, part 3): in-flight charges, persisted outcomes, deadlines, approval period.
 
 Reserved so that work in parallel branches chains without conflicts: until its owner fills it in,
 this revision changes nothing.
