@@ -62,6 +62,15 @@ NOTIFICATIONS = {
     "payment_cancelled_by_staff": (
         "Your payment of {amount} to {biller} was not approved, nothing was charged."
     ),
+    "payment_succeeded_late": (
+        "✅ Your payment of {amount} to {biller} went through after all: I told you it had failed, "
+        "but the card processor did take it. If you paid again meanwhile, our team will refund the "
+        "second payment."
+    ),
+    "payment_expired": (
+        "Your payment of {amount} to {biller} was not completed in time and has been cancelled; "
+        "nothing was charged. The bill is open again if you'd like to pay it."
+    ),
 }
 NOTIFICATION_NO_REASON = "the card processor declined it."
 # Why a payment failed, by `payments.gateway.FailureCode` value (rasa_project/domain.yml words the same

@@ -155,6 +155,14 @@ class PaymentGateway(Protocol):
         """The processor's own record of a charge (for staff to inspect), or None when unreachable."""
         ...
 
+    def cancel_charge(self, payment_intent_id: str) -> ChargeOutcome:
+        """Cancel a charge that has not completed (one waiting for 3-D Secure); its state afterwards.
+
+        FAILED when it is cancelled (or had failed), SUCCEEDED when it completed first, UNKNOWN when
+        the processor could not be asked.
+        """
+        ...
+
     def parse_webhook(self, payload: bytes, signature: str, secret: str) -> WebhookEvent:
         """Verify a processor webhook's signature (WebhookInvalidError otherwise) and read it."""
         ...

@@ -232,6 +232,16 @@ class StripeGateway:
             return None
         body: dict[str, Any] = intent.to_dict()
         return body
+    def cancel_charge(self, payment_intent_id: str) -> ChargeOutcome:
+        """Cancel a PaymentIntent that has not completed; what it is afterwards."""
+        try:
+            intent = self._client.v1.payment_intents.cancel(payment_intent_id)
+        except stripe.InvalidRequestError:
+            # Not cancellable any more (it succeeded or was cancelled meanwhile): say what it is.
+            return self.retrieve_charge(payment_intent_id)
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError):
+            return ChargeOutcome(status=ChargeStatus.UNKNOWN, payment_intent_id=payment_intent_id)
+        return self._outcome(intent)
 
     def authenticate_in_sandbox(self, payment_intent_id: str, *, success: bool) -> ChargeOutcome:
         """Finish a sandbox 3-D Secure challenge (localstripe's test-only endpoint)."""
