@@ -17,6 +17,7 @@ from payments.billers import BillerCandidate, match_biller
 from payments.config import ServiceConfig
 from payments.errors import (
     AmountAboveOutstandingError,
+    AmountBelowMinimumError,
     BillerAmbiguousError,
     BillerUnknownError,
     BillNotFoundError,
@@ -24,7 +25,7 @@ from payments.errors import (
     NoCardError,
     PerPaymentLimitError,
 )
-from payments.money import Money
+from payments.money import Money, minimum_charge
 from payments.statuses import RESERVING
 from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user
 from payments.views import BillView, bill_view
@@ -145,7 +146,11 @@ class Ledger:
         return Money(int(total), payment.currency)
 
     def check_amount(self, session: Session, user: User, *, amount: Money, owed: Money, pay_on: date) -> None:
-        """Refuse an amount above what is owed, above the per-payment limit, or over the day's limit."""
+        """Refuse an amount below the gateway's minimum, above what is owed, above the per-payment limit,
+        or over the day's limit."""
+        minimum = minimum_charge(amount.currency)
+        if minimum is not None and amount.amount_minor < minimum.amount_minor:
+            raise AmountBelowMinimumError(amount=amount, minimum=minimum, locale=user.locale)
         if amount.amount_minor > owed.amount_minor:
             raise AmountAboveOutstandingError(amount=amount, outstanding=owed, locale=user.locale)
         if amount.amount_minor > self._config.per_payment_limit_minor:

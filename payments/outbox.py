@@ -50,7 +50,8 @@ class Outbox:
         self._uow = uow
 
     def pending_notifications(self, *, limit: int = 50) -> list[NotificationView]:
-        """Undelivered notifications of users reachable on Telegram, oldest first (held ones once due)."""
+        """Undelivered notifications of users reachable on Telegram (not blocking the bot), oldest first
+        (held ones once due)."""
         now = self._uow.now()
         return self._views(
             (Notification.hold_until.is_(None)) | (Notification.hold_until <= now), limit=limit
@@ -92,7 +93,13 @@ class Outbox:
                 .join(User, Notification.user_id == User.id)
                 .join(Bill, Payment.bill_id == Bill.id)
                 .join(Biller, Bill.biller_id == Biller.id)
-                .where(Notification.sent_at.is_(None), User.telegram_user_id.is_not(None), condition)
+                .where(
+                    Notification.sent_at.is_(None),
+                    User.telegram_user_id.is_not(None),
+                    # Blocked the bot: kept unsent until they come back (no retries meanwhile).
+                    User.telegram_unreachable_since.is_(None),
+                    condition,
+                )
                 .order_by(Notification.id)
                 .limit(max(1, min(limit, 500)))
             ).all()

@@ -50,6 +50,23 @@ class NotificationKind(StrEnum):
     EXPIRED = "payment_expired"
 
 
+class OfferClosedReason(StrEnum):
+    """Why a summary shown in chat can no longer be confirmed (payments.confirming)."""
+
+    SUPERSEDED = "superseded"  # a newer summary was shown in the same conversation
+    USED = "used"  # its Confirm was accepted once
+    CANCELLED = "cancelled"  # its Cancel was accepted
+
+
+class RefundStatus(StrEnum):
+    """Where a staff refund of a succeeded payment is (refunds.status)."""
+
+    # Recorded and sent (or about to be); its amount is held against what may still be refunded.
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 P = PaymentStatus
 
 # Moves only forward. draft → awaiting_approval is a large payment waiting for a second approver

@@ -31,6 +31,10 @@ class UserView:
     timezone: str
     currency: str
     is_test: bool
+    # Created from Telegram in demo mode: a try-out, never a live customer (staff lists mark it).
+    is_demo: bool = False
+    # False while the user has blocked the bot (their notifications wait).
+    telegram_reachable: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class PaymentSummary:
     bill_id: int = 0
     bill_reference: str = ""
     is_scheduled: bool = False
+    # The one-time nonce the summary's buttons carry (payments.confirming); None outside a conversation.
+    confirm_nonce: str | None = None
 
 
 class PendingReason(StrEnum):
@@ -219,6 +225,8 @@ def user_view(user: User) -> UserView:
         timezone=user.timezone,
         currency=user.currency,
         is_test=user.is_test,
+        is_demo=user.is_demo,
+        telegram_reachable=user.telegram_unreachable_since is None,
     )
 
 

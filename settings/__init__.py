@@ -6,13 +6,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_SETTINGS = {"database_url", "redis_url"}  # may hold a password
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
 
 
@@ -118,6 +121,22 @@ class Settings(BaseSettings):
     # HMAC key that signs consent records (payments/consent.py); required in production.
     consent_signing_key: str = Field("", alias="PAYCHAT_CONSENT_SIGNING_KEY")
 
+    # Transcripts (transcripts/retention.py, run by the worker): conversations whose last message is
+    # older than this many days are deleted or anonymized (0: kept forever).
+    transcript_retention_days: int = Field(365, ge=0, alias="TRANSCRIPT_RETENTION_DAYS")
+    transcript_retention_mode: Literal["delete", "anonymize"] = Field(
+        "anonymize", alias="TRANSCRIPT_RETENTION_MODE"
+    )
+
+    # Tuning loop (tuning/): user messages whose intent scored under this go to the review queue.
+    review_low_confidence: float = Field(0.6, gt=0, le=1, alias="TUNING_REVIEW_LOW_CONFIDENCE")
+    # Where candidate models, exports and comparison reports are written.
+    tuning_dir: Path = Field(PROJECT_ROOT / "var" / "tuning", alias="TUNING_DIR")
+    # `promote` refuses a candidate when a headline metric (intent macro-F1, accuracy, an entity's
+    # F1, test-story accuracy) fell by more than this, or one intent's F1 by more than the second.
+    tuning_promote_tolerance: float = Field(0.01, ge=0, le=1, alias="TUNING_PROMOTE_TOLERANCE")
+    tuning_intent_tolerance: float = Field(0.05, ge=0, le=1, alias="TUNING_INTENT_TOLERANCE")
+
     @property
     def is_production(self) -> bool:
         """True when placeholder secrets and the sandbox are not acceptable."""
@@ -144,6 +163,17 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         """`DATABASE_URL`, or the embedded SQLite file under the var folder."""
         return self.database_url or f"sqlite:///{self.var_dir / 'paychat.db'}"
+
+    def audit_snapshot(self) -> dict[str, str]:
+        """Every setting as text for the audit log; a secret only as a short fingerprint of it."""
+        snapshot: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = str(getattr(self, name))
+            alias = field.alias or name
+            if name in SECRET_SETTINGS or "secret" in name or name.endswith(("_key", "_keys", "_token")):
+                value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12] if value else ""
+            snapshot[alias] = value
+        return snapshot
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

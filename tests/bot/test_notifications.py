@@ -29,15 +29,17 @@ ROUND_SECONDS = 0.1
 
 
 class BlockingTelegram(FakeTelegram):
-    """The fake Bot API, refusing sendMessage to the chats in `blocked` like a user who blocked the bot."""
+    """The fake Bot API, refusing sendMessage to the chats in `blocked` like a user who blocked the
+    bot (403), or, with `error` set, failing it with that (status, description) instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: tuple[int, str] = (403, "Forbidden: bot was blocked by the user")) -> None:
         super().__init__()
         self.blocked: set[int] = set()
+        self.error = error
 
     def _answer(self, method: str, p: dict[str, Any]) -> Any:
         if method == "sendMessage" and p.get("chat_id") in self.blocked:
-            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+            raise _ApiError(*self.error)
         return super()._answer(method, p)
 
 
@@ -93,7 +95,7 @@ async def test_an_approved_payment_is_told_once_with_amount_and_biller(
     assert all(n.payment_id != payment_id for n in pending)
 
 
-async def test_a_refused_chat_keeps_its_notification_and_does_not_block_others(
+async def test_a_failing_chat_keeps_its_notification_and_does_not_block_others(
     payments_service: PaymentsService,
 ) -> None:
     service = _approving_service(payments_service)
@@ -103,7 +105,7 @@ async def test_a_refused_chat_keeps_its_notification_and_does_not_block_others(
     await asyncio.to_thread(service.reject_payment, payment_id=blocked_payment, approver="a", reason="x")
     await asyncio.to_thread(service.reject_payment, payment_id=other_payment, approver="a", reason="x")
 
-    fake = BlockingTelegram()
+    fake = BlockingTelegram(error=(500, "Internal Server Error"))  # a failure that may pass: retried
     fake.blocked.add(blocked_id)
     await fake.start()
     try:
