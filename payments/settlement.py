@@ -36,6 +36,8 @@ from payments.views import PaymentResult, ReconcileReport
 
 P = PaymentStatus
 alerts = logging.getLogger("paychat.alerts")
+# How many payments failed for lack of a charge one reconciliation round looks up again.
+LATE_CHECKS_PER_ROUND = 50
 # Past the grace period and the processor has no charge with our key: none was made.
 NOT_CREATED = ChargeOutcome(status=ChargeStatus.FAILED, failure_code=FailureCode.CHARGE_NOT_CREATED)
 
@@ -114,7 +116,9 @@ class Settlement:
                         Payment.failure_code == FailureCode.CHARGE_NOT_CREATED.value,
                         Payment.completed_at >= now - self._config.late_success_window,
                     )
-                    .order_by(Payment.id)
+                    # Newest first, a bounded number per round: each is a lookup at the processor.
+                    .order_by(Payment.completed_at.desc(), Payment.id.desc())
+                    .limit(LATE_CHECKS_PER_ROUND)
                 ).scalars()
             )
         settled: dict[int, PaymentStatus] = {}
