@@ -160,6 +160,28 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await relay(update, context, payload)
 
 
+async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Turn a long list to the page a Previous / Next button asks for, after checking the tap."""
+    query = update.callback_query
+    assert query is not None
+    message = query.message
+    if not isinstance(message, Message):
+        await query.answer(texts.PAGE_EXPIRED)
+        return
+    page = services_of(context).pages.turn(
+        query.data or "", user_id=query.from_user.id, chat_id=message.chat.id, message_id=message.message_id
+    )
+    if isinstance(page, str):
+        await query.answer(page)
+        return
+    await query.answer()
+    try:
+        await message.edit_text(page.text, reply_markup=page.keyboard)
+    except BadRequest as err:
+        if "not modified" not in err.message.lower():  # a double tap shows the same page again
+            raise
+
+
 async def remove_keyboard(message: object) -> bool:
     """Remove the keyboard under a message; False when it was already gone (an earlier tap)."""
     if not isinstance(message, Message):

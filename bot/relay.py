@@ -110,7 +110,9 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -
     except AssistantUnavailableError:
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
         turn = None
-    messages = render_turn(turn, user_id=user.id, payloads=services.payloads) if turn else []
+    messages = (
+        render_turn(turn, user_id=user.id, payloads=services.payloads, pages=services.pages) if turn else []
+    )
     if turn is None or not messages:
         # A turn with nothing to show means something failed behind Rasa (an action): silence
         # would leave the user waiting, so it is reported like an outage, with the same retry.
@@ -120,7 +122,9 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -
         await context.bot.send_message(chat.id, texts.BRAIN_DOWN, reply_markup=markup)
         return
     for message in messages:
-        await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
+        sent = await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
+        if message.page_key is not None:
+            services.pages.sent_as(message.page_key, chat.id, sent.message_id)
     await record(services, sender_id=sender_id, account=account, text=text, turn=turn)
 
 
