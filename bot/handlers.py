@@ -50,7 +50,13 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Know the user before anything else runs (a user who had blocked the bot is back)."""
     assert update.effective_user is not None
-    await known_user(services_of(context), update.effective_user)
+    try:
+        await known_user(services_of(context), update.effective_user)
+    except Exception:
+        # Best effort: the handler that answers tries again, and reports a failure once.
+        log.warning(
+            "could not look up user %s ahead of their update", update.effective_user.id, exc_info=True
+        )
 
 
 async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -58,7 +64,8 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     change = update.my_chat_member
     assert change is not None
     status = change.new_chat_member.status
-    if status in {ChatMemberStatus.BANNED, ChatMemberStatus.MEMBER}:
+    # Only the user's own chat with the bot says whether they can be reached (not a group's admin).
+    if change.chat.type == ChatType.PRIVATE and status in {ChatMemberStatus.BANNED, ChatMemberStatus.MEMBER}:
         await set_reachable(services_of(context), change.from_user.id, status == ChatMemberStatus.MEMBER)
 
 

@@ -24,7 +24,8 @@ from bot import texts
 
 PAGE_PREFIX = "pg:"
 PAGE_ITEMS = 10
-PAGE_CHARS = 3500  # leaves room under Telegram's 4,096 for the page line and the header
+PAGE_CHARS = 3500  # the items of one page: leaves room under Telegram's 4,096 for the frame
+FRAME_CHARS = 500  # the most header and footer a paged list may have
 BULLET = "• "
 PAGE_DATA = re.compile(r"pg:([A-Za-z0-9_-]{12}):(\d{1,4})")
 
@@ -51,18 +52,21 @@ def paged(text: str, *, per_page: int = PAGE_ITEMS, max_chars: int = PAGE_CHARS)
     if not bullets or (len(bullets) <= per_page and len(text) <= max_chars):
         return None
     first, last = bullets[0], bullets[-1]
+    header, footer = "\n".join(lines[:first]), "\n".join(lines[last + 1 :])
     # An item is its bullet line and any lines under it up to the next bullet.
     starts = [*bullets, last + 1]
     items = ["\n".join(lines[a:b]) for a, b in itertools.pairwise(starts)]
+    if len(header) + len(footer) > FRAME_CHARS or max(len(item) for item in items) > max_chars:
+        return None  # not a list of short items: sent split into messages instead, nothing cut
     pages: list[list[str]] = [[]]
     for item in items:
         page = pages[-1]
         if page and (len(page) >= per_page or sum(len(i) + 1 for i in page) + len(item) > max_chars):
             pages.append(page := [])
-        page.append(item[:max_chars])
+        page.append(item)
     if len(pages) == 1:
         return None
-    return PagedList("\n".join(lines[:first]), tuple(tuple(p) for p in pages), "\n".join(lines[last + 1 :]))
+    return PagedList(header, tuple(tuple(p) for p in pages), footer)
 
 
 @dataclass

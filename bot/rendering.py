@@ -3,9 +3,9 @@
 Telegram limits a message to 4096 characters and a button's callback_data to 64 bytes. A long
 list (bills, history) is shown page by page (bot.pages); other long texts are split (the keyboard
 goes under the last part). A payload that does not fit, or that starts with one of our prefixes,
-is kept in a bounded in-memory map and the button carries a short
-random key bound to the user. Such keys do not survive a restart: a tap on one then answers that
-the button has expired, which is safe (nothing is sent to the assistant).
+is kept in a bounded in-memory map and the button carries a short random key bound to the user.
+Such keys do not survive a restart: a tap on one then answers that the button has expired, which
+is safe (nothing is sent to the assistant).
 """
 
 from __future__ import annotations

@@ -121,6 +121,9 @@ async def test_a_whole_payment_with_button_taps(assistant_stack: AssistantStack,
     assert (payment.payment_intent_id or "").startswith("pi_")
     assert "reply_markup" not in sent[1]  # the Confirm/Cancel keyboard was removed by the tap
     assert any("84" in m["text"] for m in sent[2:])  # the receipt names the amount
+    [receipt] = [m["text"] for m in sent[2:] if "🧾 Receipt PAY-" in m["text"]]
+    assert "Card: Visa •••• 4242" in receipt and "Stadtwerke, bill " in receipt
+    assert receipt.endswith(f"Payment provider reference: {payment.payment_intent_id}")
     assert user_texts(engine, user) == ["pay my electricity bill", "/affirm"]
 
 
