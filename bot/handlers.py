@@ -19,7 +19,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, filt
 from bot import texts
 from bot.commands import help_text
 from bot.relay import known_user, relay, services_of, set_reachable
-from bot.rendering import MAX_MESSAGE_CHARS
+from bot.rendering import MAX_MESSAGE_CHARS, is_summary_payload
 from privacy.cards import looks_like_card_number
 
 log = logging.getLogger(__name__)
@@ -159,12 +159,17 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if payload is None:
         await query.answer(texts.BUTTON_EXPIRED)
         return
-    first = services.first_tap(query.message.chat.id, query.message.message_id)
+    chat_id, message_id = query.message.chat.id, query.message.message_id
+    if is_summary_payload(payload) and services.replaced_summary(chat_id, message_id):
+        await query.answer(texts.SUMMARY_OUT_OF_DATE)
+        return
+    first = services.first_tap(chat_id, message_id)
     if not first or not await remove_keyboard(query.message):
         await query.answer(texts.ALREADY_DONE)
         return
     await query.answer()
-    await relay(update, context, payload)
+    shown = query.message.text if isinstance(query.message, Message) else None
+    await relay(update, context, payload, shown_text=shown)
 
 
 async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

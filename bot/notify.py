@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from telegram import Bot
@@ -36,6 +37,14 @@ class NotificationSource(Protocol):
 
     def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
         """Record that a user blocked the bot (False) or came back (True)."""
+        ...
+
+    def turn_outcomes(self, *, user_id: int, since: datetime) -> list[Any]:
+        """Outcomes reached in the user's chat turns since `since` and not yet told."""
+        ...
+
+    def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
+        """The user's turn since `since` reached them: its held outcomes need no message."""
         ...
 
 
@@ -105,6 +114,27 @@ async def deliver_pending(
         if await asyncio.to_thread(source.mark_notification_sent, notification_id=note.id):
             delivered += 1
     return delivered
+
+
+async def tell_turn_outcomes(
+    bot: Bot, source: NotificationSource, *, user_id: int, chat_id: int, since: datetime
+) -> int:
+    """A turn's reply was lost: tell the outcomes reached in it now; returns how many were told.
+
+    A payment confirmed in a turn whose answer never arrived (the assistant's connection reset
+    after it acted, an answer slower than our timeout) was still paid or declined: the user reads
+    that instead of "not processed" (payments queued the outcome, held, in the same transaction).
+    """
+    told = 0
+    for note in await asyncio.to_thread(source.turn_outcomes, user_id=user_id, since=since):
+        try:
+            await bot.send_message(chat_id=chat_id, text=notification_text(note))
+        except TelegramError as error:
+            log.warning("turn outcome %s to user %s not sent: %s", note.id, note.user_id, error)
+            continue
+        await asyncio.to_thread(source.mark_notification_sent, notification_id=note.id)
+        told += 1
+    return told
 
 
 async def run_notifier(

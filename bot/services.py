@@ -61,6 +61,8 @@ class BotServices:
     known_users: dict[int, KnownUser] = field(default_factory=dict)
     tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
     tapped_capacity: int = 50_000
+    # The message id of the payment summary each chat was shown last (the one whose keyboard is live).
+    live_summaries: dict[int, int] = field(default_factory=dict)
 
     def first_tap(self, chat_id: int, message_id: int) -> bool:
         """Record a tap on a keyboard message; False when one was recorded before (a double tap)."""
@@ -71,6 +73,17 @@ class BotServices:
         if len(self.tapped) > self.tapped_capacity:
             self.tapped.popitem(last=False)
         return True
+
+    def replace_live_summary(self, chat_id: int, message_id: int) -> int | None:
+        """Record `message_id` as the chat's live summary; return the one it replaces, if any."""
+        previous = self.live_summaries.get(chat_id)
+        self.live_summaries[chat_id] = message_id
+        return previous if previous != message_id else None
+
+    def replaced_summary(self, chat_id: int, message_id: int) -> bool:
+        """True when a newer summary replaced this one in the chat (known to this process)."""
+        live = self.live_summaries.get(chat_id)
+        return live is not None and live != message_id
 
     async def aclose(self) -> None:
         """Close the assistant client and the engine this object owns."""

@@ -24,6 +24,8 @@ TOO_LONG = "That message is too long for me. Please keep it under {limit} charac
 TEXT_ONLY = 'I can only read text messages. Tell me, for example, "pay my electricity bill".'
 BUTTON_EXPIRED = "This button has expired. Please ask me again."
 ALREADY_DONE = "Already done."
+# A tap under a payment summary that a newer one replaced (its keyboard was being removed).
+SUMMARY_OUT_OF_DATE = "That summary is out of date, nothing was charged. Please use the latest one."
 CHOOSE = "Please choose:"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute."
 UNKNOWN_COMMAND = "I don't know that command. /help lists the ones I have."
@@ -65,6 +67,15 @@ NOTIFICATIONS = {
     ),
     "payment_cancelled_by_staff": (
         "Your payment of {amount} to {biller} was not approved, nothing was charged."
+    ),
+    "payment_succeeded_late": (
+        "✅ Your payment of {amount} to {biller} went through after all: I told you it had failed, "
+        "but the card processor did take it. If you paid again meanwhile, our team will refund the "
+        "second payment."
+    ),
+    "payment_expired": (
+        "Your payment of {amount} to {biller} was not completed in time and has been cancelled; "
+        "nothing was charged. The bill is open again if you'd like to pay it."
     ),
 }
 NOTIFICATION_NO_REASON = "the card processor declined it."

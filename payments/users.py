@@ -20,7 +20,9 @@ from payments.unit_of_work import UnitOfWork, load_user
 from payments.views import UserView, user_view
 
 TELEGRAM_SENDER = re.compile(r"tg-(\d{1,20})")
-CONSOLE_SENDER = re.compile(r"console-(\d{1,20})-[A-Za-z0-9_]{1,64}")
+# A console conversation key: letters, digits, "_" and "-" (clients send UUIDs with hyphens).
+SESSION_KEY_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+CONSOLE_SENDER = re.compile(r"console-(\d{1,20})-" + SESSION_KEY_PATTERN)
 # A babel locale for a Telegram language code; English follows the configured default when it is English.
 LANGUAGE_LOCALES = {"de": "de_DE", "fr": "fr_FR", "es": "es_ES"}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -90,6 +91,18 @@ class PaymentSummary:
     bill_id: int = 0
     bill_reference: str = ""
     is_scheduled: bool = False
+    # The one-time nonce the summary's buttons carry (payments.confirming); None outside a conversation.
+    confirm_nonce: str | None = None
+
+
+class PendingReason(StrEnum):
+    """Why a payment's outcome is not known yet: the user hears "we'll tell you", never "nothing charged"."""
+
+    # The charge call is out (or went unanswered): reconciliation settles it by its idempotency key.
+    CHARGE_IN_FLIGHT = "charge_in_flight"
+    # The processor answered but the answer could not be recorded (database busy): the worker
+    # finds it through the gateway and the user is told through the outbox.
+    OUTCOME_NOT_RECORDED = "outcome_not_recorded"
 
 
 @dataclass(frozen=True)
@@ -133,6 +146,8 @@ class PaymentResult:
     day: DayRelation = DayRelation.TODAY
     # Set when the payment succeeded.
     receipt: Receipt | None = None
+    # Set while the outcome is not known (processing, unknown): a `PendingReason` value.
+    pending_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -325,6 +340,11 @@ def payment_result(session: Session, payment: Payment, now: datetime) -> Payment
         pay_on_text=format_day(payment.pay_on, user.locale),
         day=day_relation(payment.pay_on, timezone=user.timezone, now=now),
         receipt=receipt_of(session, payment, user),
+        pending_reason=(
+            PendingReason.CHARGE_IN_FLIGHT.value
+            if payment.status in (PaymentStatus.PROCESSING.value, PaymentStatus.UNKNOWN.value)
+            else None
+        ),
     )
 
 

@@ -84,6 +84,7 @@ class ScriptedAssistant:
 
     answer: Callable[[str], AssistantTurn] = lambda text: turn(Reply(text=f"echo: {text}"))
     received: list[tuple[str, str]] = field(default_factory=list)
+    metadata: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False
     delays: dict[str, float] = field(default_factory=dict)
     closed: bool = False
@@ -93,6 +94,7 @@ class ScriptedAssistant:
         if self.down:
             raise AssistantUnavailableError("stand-in is down")
         self.received.append((sender_id, text))
+        self.metadata.append(dict(metadata or {}))
         await asyncio.sleep(self.delays.get(text, 0))
         return self.answer(text)
 
