@@ -49,7 +49,7 @@ COMMANDS: dict[str, dict[str, str]] = {
         "history": "What you paid",
         "cancel": "Stop what we're doing",
         "help": "What I can do",
-        "start": "Start over",
+        "start": "Welcome and what I do",
     },
 }
 HELP = (
