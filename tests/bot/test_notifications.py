@@ -89,7 +89,10 @@ async def test_an_approved_payment_is_told_once_with_amount_and_biller(
         [message] = await fake.wait_for_messages(telegram_id, 1)
         await asyncio.sleep(10 * ROUND_SECONDS)  # later rounds find nothing more for this user
 
-    assert message["text"] == f"✅ Your payment of €84.20 to {result.biller_name} went through."
+    told, receipt = message["text"].split("\n\n")
+    assert told == f"✅ Your payment of €84.20 to {result.biller_name} went through."
+    assert result.receipt is not None and receipt.startswith(f"🧾 Receipt {result.receipt.reference}\n")
+    assert receipt.endswith(f"Payment provider reference: {result.payment_intent_id}")
     assert len(fake.sent_messages(telegram_id)) == 1
     pending = await asyncio.to_thread(service.pending_notifications, limit=500)
     assert all(n.payment_id != payment_id for n in pending)
