@@ -25,9 +25,10 @@ from console.chat import CardNumberRefusedError, TestUserError, chat_turn, test_
 from console.login import LoginThrottledError
 from console.roles import Role
 from console.staff import StaffView
-from console.views import MAX_ID, MAX_OFFSET, transcript_filters
+from console.views import MAX_ID, MAX_OFFSET, MAX_TELEGRAM_ID, transcript_filters
 from payments.users import SESSION_KEY_PATTERN
 from rasa_client import AssistantUnavailableError
+from transcripts.search import search_conversations
 
 router = APIRouter(prefix="/api")
 SESSION_PATTERN = f"^{SESSION_KEY_PATTERN}$"
@@ -250,10 +251,14 @@ def api_transcripts(
     fallback: bool = False,
     payment_status: Annotated[str | None, Query(max_length=20)] = None,
     kind: Annotated[str | None, Query(pattern="^(test|live)$")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text in the (redacted) messages")] = None,
+    telegram_id: Annotated[
+        int | None, Query(ge=1, le=MAX_TELEGRAM_ID, description="a Telegram user id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Any:
-    """Conversations matching the filters, most recent first."""
+    """Conversations matching the filters, most recent first; `q` searches the redacted messages."""
     params = {
         "from": date_from.isoformat() if date_from else "",
         "to": date_to.isoformat() if date_to else "",
@@ -265,10 +270,20 @@ def api_transcripts(
         "payment_status": payment_status or "",
         "kind": kind or "",
     }
+    text = (q or "").strip() or None
     with services_of(request).session_factory() as session:
-        found = transcripts.list_conversations(
-            session, limit=limit, offset=offset, **transcript_filters(params)
-        )
+        if text or telegram_id:
+            found = search_conversations(
+                session,
+                text=text,
+                telegram_user_id=telegram_id,
+                limit=limit + offset,
+                **transcript_filters(params),
+            )[offset:]
+        else:
+            found = transcripts.list_conversations(
+                session, limit=limit, offset=offset, **transcript_filters(params)
+            )
     return jsonable_encoder(found)
 
 
