@@ -1,4 +1,4 @@
-"""The console's JSON API under /api (OpenAPI document at /api/openapi.json, docs at /api/docs).
+"""The console's JSON API under /api (OpenAPI document at /api/openapi.json, docs at /api/docs: docs.py).
 
 Authentication: an API token (`Authorization: Bearer pct_…`, made with `python -m console.cli
 create-token`), the session cookie (from the login page or `POST /api/login`, then unsafe requests
@@ -15,8 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import transcripts
@@ -305,9 +304,3 @@ def api_transcript(
 def openapi_document(request: Request, _staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> Any:
     """The OpenAPI document of this API."""
     return JSONResponse(request.app.openapi())
-
-
-@router.get("/docs", include_in_schema=False)
-def api_docs(_staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> HTMLResponse:
-    """Swagger UI for the API (its script comes from a CDN; the JSON document works offline)."""
-    return get_swagger_ui_html(openapi_url="/api/openapi.json", title="paychat console API")

@@ -10,7 +10,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from console import api, approvals, payments_view, stripe_routes, testusers, transcript_export, views
+from console import api, approvals, docs, payments_view, stripe_routes, testusers, transcript_export, views
 from console.roles import Role
 from tests.console.conftest import PASSWORD, Seed, csrf_of, login
 
@@ -51,6 +51,7 @@ PROTECTED = [
     Route("GET", "/api/transcripts.json", Role.VIEWER),
     Route("GET", "/api/openapi.json", Role.VIEWER),
     Route("GET", "/api/docs", Role.VIEWER),
+    Route("GET", "/api/docs/assets/swagger-ui.css", Role.VIEWER),
     Route("POST", "/api/logout", Role.VIEWER, body={}),
     Route("GET", "/api/test-users", Role.TESTER),
     Route("POST", "/api/chat", Role.TESTER, body={"session": "s1", "text": "hello"}),
@@ -93,7 +94,7 @@ PUBLIC = {
 }
 
 
-ROUTERS = (views, api, approvals, stripe_routes, payments_view, testusers, transcript_export)
+ROUTERS = (views, api, docs, approvals, stripe_routes, payments_view, testusers, transcript_export)
 
 
 def _template(path: str) -> str:
@@ -101,6 +102,8 @@ def _template(path: str) -> str:
         return path.replace("/999/", "/{payment_id}/")
     if "/payments/" in path:
         return path.replace("/999", "/{payment_id}")
+    if "/assets/" in path:
+        return path.rsplit("/", 1)[0] + "/{name}"
     if "/test-users/" in path:
         return path.replace("/999", "/{user_id}")
     return path.replace("/999", "/{conversation_id}").replace("/1/", "/{staff_id}/")
