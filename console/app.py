@@ -32,6 +32,10 @@ from settings import Settings
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "paychat_console"
+PRODUCT_NAME = "paychat"
+# Pages customers reach from the chat (bank stand-in, return from 3-D Secure): errors there are
+# shown with the product's name, never the staff console's.
+CUSTOMER_PATHS = ("/sandbox/", "/payments/return")
 
 
 def _wants_json(request: Request) -> bool:
@@ -54,6 +58,7 @@ def _templates() -> Jinja2Templates:
             "staff": getattr(request.state, "staff", None),
             "csrf_token": csrf_token(request),
             "Role": Role,
+            "product_name": PRODUCT_NAME,
         }
 
     templates.context_processors.append(_context)
@@ -64,9 +69,8 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     def _error(request: Request, status: int, message: str) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": message}, status_code=status)
-        return templates.TemplateResponse(
-            request, "error.html", {"status": status, "message": message}, status_code=status
-        )
+        page = "customer_error.html" if request.url.path.startswith(CUSTOMER_PATHS) else "error.html"
+        return templates.TemplateResponse(request, page, {"status": status, "message": message}, status_code=status)
 
     @app.exception_handler(NotAuthenticatedError)
     async def _not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:
