@@ -70,7 +70,9 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": message}, status_code=status)
         page = "customer_error.html" if request.url.path.startswith(CUSTOMER_PATHS) else "error.html"
-        return templates.TemplateResponse(request, page, {"status": status, "message": message}, status_code=status)
+        return templates.TemplateResponse(
+            request, page, {"status": status, "message": message}, status_code=status
+        )
 
     @app.exception_handler(NotAuthenticatedError)
     async def _not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:

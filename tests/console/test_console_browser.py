@@ -119,7 +119,8 @@ def test_at_390px_buttons_are_spent_links_are_safe_customer_pages_are_branded_an
     console.channel.bodies += [
         channel_body("Pay Stadtwerke €7.00 with Visa •••• 3184 today?", intent="pay_bill", buttons=buttons),
         channel_body(
-            f"Your bank wants to confirm it: {link}. Not a link: javascript:alert(1) <img src=x onerror=alert(1)>",
+            f"Your bank wants to confirm it: {link}. Not a link: javascript:alert(1) "
+            "<img src=x onerror=alert(1)>",
             intent="affirm",
         ),
     ]
