@@ -22,7 +22,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from console import api, approvals, stripe_routes, views
+from console import api, approvals, review, stripe_routes, views
 from console.auth import SESSION_MAX_AGE, CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
 from console.login import LoginThrottledError
 from console.roles import Role
@@ -180,5 +180,6 @@ def create_app(settings: Settings, services: ConsoleServices | None = None) -> F
     app.include_router(views.router)
     app.include_router(api.router)
     app.include_router(approvals.router)
+    app.include_router(review.router)
     app.include_router(stripe_routes.router)
     return app
