@@ -21,7 +21,14 @@ from console.staff import StaffView
 from settings import Settings
 from tuning import registry
 from tuning.jobs import COMMANDS, ROOT, JobError, JobRunner
-from tuning.review import LabelError, domain_vocabulary, review_queue, save_label, turn_for_review
+from tuning.review import (
+    LabelError,
+    domain_vocabulary,
+    labels_of,
+    review_queue,
+    save_label,
+    turn_for_review,
+)
 
 router = APIRouter(include_in_schema=False)
 MAX_ID = 2**31 - 1
@@ -65,14 +72,12 @@ def _label_page(
 ) -> Response:
     with services_of(request).session_factory() as session:
         found = turn_for_review(session, turn_id)
-        queue = {item.turn_id: item for item in review_queue(session, threshold=1.0, limit=100000)}
+        labels = labels_of(session, found[1]) if found else []
     if found is None:
         return templates_of(request).TemplateResponse(
             request, "error.html", {"status": 404, "message": "no such message"}, status_code=404
         )
     _, text, intent, confidence = found
-    item = queue.get(turn_id)
-    labels = list(item.labels) if item else []
     mine = next((label for label in labels if label.staff_username == staff.username), None)
     intents, entities = domain_vocabulary()
     return templates_of(request).TemplateResponse(
@@ -84,7 +89,7 @@ def _label_page(
             "predicted": intent,
             "confidence": confidence,
             "labels": labels,
-            "conflict": item.conflict if item else False,
+            "conflict": len({label.signature() for label in labels}) > 1,
             "intents": intents,
             "entity_names": entities,
             "chosen_intent": mine.intent if mine else (intent if intent in intents else ""),

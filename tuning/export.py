@@ -120,7 +120,7 @@ def stories_yaml(session: Session, *, limit: int = 500) -> tuple[str, int]:
             continue
         summary = detail.summary
         title = redact(f"conversation {summary.id} ({summary.channel}, {summary.started_at:%Y-%m-%d})")
-        lines += [f"- story: {_quote(title)}", "  steps:"] + [f"  {step}" for step in steps]
+        lines += [f"- story: {_quote(title)}", "  steps:", *steps]
         written += 1
     if not written:
         lines[-1] = "stories: []"

@@ -142,6 +142,16 @@ def labels_by_key(session: Session) -> dict[str, list[LabelView]]:
     return dict(grouped)
 
 
+def labels_of(session: Session, text: str) -> list[LabelView]:
+    """The labels of one (redacted) text and its normalised variants, oldest first."""
+    query = (
+        select(ReviewLabel)
+        .where(ReviewLabel.text_key == text_key(text))
+        .order_by(ReviewLabel.labelled_at, ReviewLabel.id)
+    )
+    return [_label_view(row) for row in session.scalars(query)]
+
+
 @dataclass
 class _Group:
     text: str

@@ -165,3 +165,37 @@ def test_sealed_test_sets_are_refused() -> None:
         with pytest.raises(ValueError, match="sealed"):
             refuse_sealed(path)
     refuse_sealed(ROOT / "bench/data/independent/dev.yml")
+
+
+def test_conversations_export_as_rasa_test_stories(db_session: Session) -> None:
+    from ruamel.yaml import YAML
+
+    import transcripts
+    from tuning.export import stories_yaml
+
+    events = [
+        {"event": "user", "text": "pay my gas bill"},
+        {"event": "action", "name": "pay_bill_form"},
+        {"event": "active_loop", "name": "pay_bill_form"},
+        {"event": "slot", "name": "biller", "value": "gas"},
+        {"event": "action", "name": "action_listen"},
+    ]
+    turn = {"parse": {"intent": {"name": "pay_bill", "confidence": 0.9}}, "replies": [], "events": events}
+    for text in ("I am Anna Weber, pay my gas bill", "/affirm"):
+        transcripts.record_turn(
+            db_session,
+            sender_id="s-story",
+            channel="console",
+            user_id=None,
+            is_test=True,
+            user_text=text,
+            turn=turn,
+        )
+    text, count = stories_yaml(db_session)
+    assert count == 1 and "Anna" not in text
+    story = YAML(typ="safe").load(text)["stories"][0]
+    assert story["steps"][0] == {"user": "I am [name], pay my gas bill", "intent": "pay_bill"}
+    assert {"action": "pay_bill_form"} in story["steps"]
+    assert {"slot_was_set": [{"biller": "gas"}]} in story["steps"]
+    assert {"active_loop": "pay_bill_form"} in story["steps"]
+    assert {"intent": "affirm"} in story["steps"]
