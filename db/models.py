@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -48,10 +49,17 @@ PAYMENT_STATUSES = (
     "awaiting_approval",
 )
 SCHEDULE_STATUSES = ("scheduled", "executed", "cancelled", "failed")
+REFUND_STATUSES = ("pending", "succeeded", "failed")
 STAFF_ROLES = ("viewer", "tester", "admin")
 CHANNELS = ("telegram", "console")
 # The final outcomes a user is told about after their own turn (payments.statuses.NotificationKind).
-NOTIFICATION_KINDS = ("payment_succeeded", "payment_failed", "payment_cancelled_by_staff")
+NOTIFICATION_KINDS = (
+    "payment_succeeded",
+    "payment_failed",
+    "payment_cancelled_by_staff",
+    "payment_succeeded_late",
+    "payment_expired",
+)
 # What happened to a trained model in the registry (tuning/registry.py).
 MODEL_EVENTS = ("registered", "promoted", "refused", "rolled_back")
 
@@ -90,6 +98,10 @@ class User(Base):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Created from Telegram in demo mode (demo bills, sandbox card): never shown as a live customer.
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set while the user has blocked the bot; their notifications wait (unsent) until it is cleared.
+    telegram_unreachable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StripeCustomer(Base):
@@ -185,6 +197,10 @@ class Payment(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The charge attempt: when the gateway call began, and until when it may still be running (its
+    # timeout plus a grace); reconciliation never fails the payment before that deadline.
+    charge_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    charge_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Consent(Base):
@@ -199,6 +215,36 @@ class Consent(Base):
     confirmation: Mapped[str] = mapped_column(Text)
     confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     signature: Mapped[str] = mapped_column(String(128))
+
+
+# Why a summary can no longer be confirmed (payments.confirming).
+SUMMARY_OFFER_CLOSED_REASONS = ("superseded", "used", "cancelled")
+
+
+class SummaryOffer(Base):
+    """One summary shown in a conversation: the draft it offers, a one-time nonce, and what it said.
+
+    Only the nonce's SHA-256 and the summary's SHA-256 are kept; a newer summary in the same
+    conversation closes the older ones ("superseded"), a confirmation closes its own ("used").
+    """
+
+    __tablename__ = "summary_offers"
+    __table_args__ = (
+        CheckConstraint(
+            f"closed_reason IS NULL OR {_in('closed_reason', SUMMARY_OFFER_CLOSED_REASONS)}",
+            name="closed_reason_valid",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    conversation: Mapped[str] = mapped_column(String(200), index=True)
+    nonce_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    summary_sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
 
 
 class ScheduledPayment(Base):
@@ -235,6 +281,36 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # NULL until delivered; the sender claims a row with a compare-and-set on `sent_at IS NULL`.
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # An outcome told in the user's own chat turn: not sent before this (the front end marks it sent
+    # when the turn's reply was delivered). NULL: send at once.
+    hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Refund(Base):
+    """A staff refund of (part of) a succeeded payment through the processor; never more than charged.
+
+    `idempotency_key` is the caller's key: asking again with it returns this refund, never a second one.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint(_in("status", REFUND_STATUSES), name="status_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    # Set while one caller is asking the processor (a claim taken by compare-and-set), NULL otherwise.
+    attempt_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLogEntry(Base):
