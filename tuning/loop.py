@@ -6,6 +6,7 @@ export → train (a candidate beside the served model) → compare (candidate vs
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import rasa_client
 from scripts.train import current_model_path
+from scripts.train import fingerprint as project_fingerprint
 from settings import Settings
 from tuning import evaluation, registry
 from tuning.export import ExportResult, export
@@ -82,6 +84,9 @@ def _serving_file(settings: Settings) -> Path:
     project = current_model_path()
     if info.get("model_name") in (project.name, "current.tar.gz"):
         return project
+    promoted = promoted_model(settings)  # make run started Rasa with the promoted model
+    if promoted is not None and info.get("model_name") == promoted.name:
+        return promoted
     raise registry.RegistryError(f"cannot tell which file Rasa serves ({info.get('model_name')})")
 
 
@@ -174,15 +179,35 @@ def compare(
     return Comparison(candidate=candidate, served=served, regressions=found, report=report)
 
 
+SERVED_FILE = "served.json"
+
+
+def remember_served(settings: Settings, path: str) -> None:
+    """Note which model is served, with the project's training fingerprint, for the next start."""
+    note = {"model_file": path, "project_fingerprint": project_fingerprint()}
+    target = tuning_dir(settings) / SERVED_FILE
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(note), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def promoted_model(settings: Settings) -> Path | None:
+    """The model to serve at start instead of the project's: the last one promoted or rolled back to,
+    while the project's training data is what it was then (else the project's own model wins)."""
+    try:
+        note = json.loads((settings.tuning_dir / SERVED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    path = Path(str(note.get("model_file", "")))
+    if note.get("project_fingerprint") != project_fingerprint() or not path.is_file():
+        return None
+    return path
+
+
 def _serve(settings: Settings) -> Callable[[str], object]:
     def serve(path: str) -> object:
         info = rasa_client.load_model(settings.rasa_url, settings.rasa_shared_secret, path)
-        link = tuning_dir(settings) / "served.tar.gz"
-        tmp = link.with_suffix(".tmp")
-        if tmp.is_symlink() or tmp.exists():
-            tmp.unlink()
-        tmp.symlink_to(path)
-        os.replace(tmp, link)  # atomically: what a restarted stack may serve (README)
+        remember_served(settings, path)
         return info
 
     return serve

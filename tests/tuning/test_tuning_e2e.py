@@ -33,7 +33,8 @@ from db.models import User
 from payments.service import build_service
 from scripts import procs
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+# A full candidate `rasa train` plus two model loads: minutes on a shared 2-core machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(3000)]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

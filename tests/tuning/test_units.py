@@ -199,3 +199,19 @@ def test_conversations_export_as_rasa_test_stories(db_session: Session) -> None:
     assert {"slot_was_set": [{"biller": "gas"}]} in story["steps"]
     assert {"active_loop": "pay_bill_form"} in story["steps"]
     assert {"intent": "affirm"} in story["steps"]
+
+
+def test_a_promotion_survives_a_restart_while_the_project_data_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from settings import Settings
+    from tuning import loop
+
+    settings = Settings(TUNING_DIR=tmp_path / "tuning")  # type: ignore[call-arg]
+    model = tmp_path / "candidate-abc.tar.gz"
+    model.write_bytes(b"model")
+    assert loop.promoted_model(settings) is None
+    loop.remember_served(settings, str(model))
+    assert loop.promoted_model(settings) == model
+    monkeypatch.setattr(loop, "project_fingerprint", lambda: "changed-data")
+    assert loop.promoted_model(settings) is None  # new training data: the project's model is served
