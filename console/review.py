@@ -49,10 +49,10 @@ def job_runner(request: Request) -> JobRunner:
             DATABASE_URL=settings.effective_database_url,
             RASA_URL=settings.rasa_url,
             RASA_SHARED_SECRET=settings.rasa_shared_secret,
-            TUNING_DIR=str(settings.tuning_dir),
+            TUNING_DIR=str(settings.effective_tuning_dir),
             PYTHONPATH=str(ROOT),
         )
-        runner = request.app.state.tuning_jobs = JobRunner(settings.tuning_dir / "jobs", env=env)
+        runner = request.app.state.tuning_jobs = JobRunner(settings.effective_tuning_dir / "jobs", env=env)
     return runner
 
 

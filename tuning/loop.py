@@ -39,7 +39,7 @@ class Comparison:
 
 def tuning_dir(settings: Settings) -> Path:
     """TUNING_DIR, made private (0700) like var/."""
-    path = settings.tuning_dir
+    path = settings.effective_tuning_dir
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
@@ -195,7 +195,7 @@ def promoted_model(settings: Settings) -> Path | None:
     """The model to serve at start instead of the project's: the last one promoted or rolled back to,
     while the project's training data is what it was then (else the project's own model wins)."""
     try:
-        note = json.loads((settings.tuning_dir / SERVED_FILE).read_text(encoding="utf-8"))
+        note = json.loads((settings.effective_tuning_dir / SERVED_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     path = Path(str(note.get("model_file", "")))

@@ -55,7 +55,7 @@ def tuning_console(assistant_stack, tmp_path_factory: pytest.TempPathFactory) ->
     settings = assistant_stack.settings.model_copy(
         update={
             "console_secret_key": secrets.token_urlsafe(32),
-            "tuning_dir": tmp_path_factory.mktemp("tuning"),
+            "tuning_dir": str(tmp_path_factory.mktemp("tuning")),
         }
     )
     port = procs.free_port()
@@ -133,7 +133,12 @@ def test_a_wrong_phrase_is_labelled_retrained_promoted_and_rolled_back(
         mark = time.monotonic()
 
     original = rasa_client.served_model(assistant_stack.rasa_url, assistant_stack.rasa_secret)
-    env = dict(assistant_stack.env, TUNING_DIR=str(settings.tuning_dir), PYTHONPATH=str(ROOT), COLUMNS="200")
+    env = dict(
+        assistant_stack.env,
+        TUNING_DIR=str(settings.effective_tuning_dir),
+        PYTHONPATH=str(ROOT),
+        COLUMNS="200",
+    )
     user_id = _test_user(assistant_stack)
     before = _understood(console_url, user_id, PHRASE)
     assert before["intent"]["name"] != "pay_bill"

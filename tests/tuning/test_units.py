@@ -207,7 +207,7 @@ def test_a_promotion_survives_a_restart_while_the_project_data_is_unchanged(
     from settings import Settings
     from tuning import loop
 
-    settings = Settings(TUNING_DIR=tmp_path / "tuning")  # type: ignore[call-arg]
+    settings = Settings(TUNING_DIR=str(tmp_path / "tuning"))  # type: ignore[call-arg]
     model = tmp_path / "candidate-abc.tar.gz"
     model.write_bytes(b"model")
     assert loop.promoted_model(settings) is None
