@@ -146,7 +146,7 @@ def _view(kind: NotificationKind, failure_message: str | None) -> NotificationVi
 def test_a_failure_is_told_with_its_reason() -> None:
     told = notification_text(_view(NotificationKind.FAILED, "Your card was declined"))
     assert told == (
-        "❌ Your payment of €84.20 to Stadtwerke didn't go through: Your card was declined. "
+        "❌ Your payment of €84.20 to Stadtwerke didn't go through. Your card was declined. "
         "Nothing was charged."
     )
     assert "declined it." in notification_text(_view(NotificationKind.FAILED, None))
