@@ -5,8 +5,10 @@ The channel runs `looks_like_card_number` on the raw message text only. Two ways
 - an intent payload whose entity values are JSON: Rasa unpacks `/intent{...}` with `json.loads`,
   so `\\u0034\\u0032…` in the raw text (no digit run at all) becomes "4000056655665556" in the
   parsed entities, the slots and the stored events. Rasa also strips the text before looking for
-  the `/`, so a leading space (or NBSP) keeps such a message past the Telegram bot's command
-  filter (entities[0] at offset 0) too;
+  the `/`, and the Telegram bot relays a text starting with a space or NBSP before the `/` (its
+  command filter wants a bot_command entity at offset 0; checked against the fake Bot API — whether
+  Telegram's servers keep such a leading NBSP was not checked), so the payload need not come from
+  the console;
 - the message metadata (`shown_text`, which the console's chat API takes from the caller and the
   channel passes into the user event) is not checked at all.
 """

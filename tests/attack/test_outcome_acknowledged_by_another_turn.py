@@ -43,10 +43,12 @@ class SlowConfirmAssistant(ScriptedAssistant):
         super().__init__()
         self.service, self.user_id, self.payment_id = service, user_id, payment_id
         self.confirming: asyncio.Task[Any] | None = None
+        self.next_turn_sent = asyncio.Event()
         self.charged = asyncio.Event()
 
     async def _confirm_later(self) -> None:
-        await asyncio.sleep(1.0)  # the action is still running when the bot gives up
+        # The action is still running when the bot gives up; it settles while the next turn waits.
+        await self.next_turn_sent.wait()
         await asyncio.to_thread(
             self.service.confirm_payment, user_id=self.user_id, payment_id=self.payment_id, consent_text="yes"
         )
@@ -57,6 +59,7 @@ class SlowConfirmAssistant(ScriptedAssistant):
         if self.confirming is None:
             self.confirming = asyncio.create_task(self._confirm_later())
             raise AssistantUnavailableError("the Rasa request timed out")
+        self.next_turn_sent.set()
         await self.charged.wait()  # Rasa's lock: this turn runs after the Confirm's
         return turn(Reply(text="Hello! What would you like to pay?"))
 
