@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from telegram import Bot
@@ -38,6 +39,14 @@ class NotificationSource(Protocol):
         """Record that a user blocked the bot (False) or came back (True)."""
         ...
 
+    def turn_outcomes(self, *, user_id: int, since: datetime) -> list[Any]:
+        """Outcomes reached in the user's chat turns since `since` and not yet told."""
+        ...
+
+    def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
+        """The user's turn since `since` reached them: its held outcomes need no message."""
+        ...
+
 
 def failure_reason(code: str | None, processor_message: str | None) -> str:
     """Why a payment failed, worded by its code; the processor's words only for a code not worded here."""
@@ -47,10 +56,27 @@ def failure_reason(code: str | None, processor_message: str | None) -> str:
 
 
 def notification_text(note: Any) -> str:
-    """The message for one `payments.views.NotificationView`."""
+    """The message for one `payments.views.NotificationView` (with the receipt of a succeeded payment)."""
     reason = failure_reason(getattr(note, "failure_code", None), note.failure_message)
     template = texts.NOTIFICATIONS[str(note.kind)]
-    return template.format(amount=note.amount_text, biller=note.biller_name, reason=reason)
+    text = template.format(amount=note.amount_text, biller=note.biller_name, reason=reason)
+    receipt = getattr(note, "receipt", None)
+    return f"{text}\n\n{receipt_text(receipt)}" if receipt is not None else text
+
+
+def receipt_text(receipt: Any) -> str:
+    """A `payments.views.Receipt` worded for the user to keep."""
+    return texts.RECEIPT.format(
+        reference=receipt.reference,
+        amount=receipt.amount_text,
+        biller=receipt.biller_name,
+        bill_reference=receipt.bill_reference,
+        card_brand=receipt.card_brand.capitalize(),
+        card_last4=receipt.card_last4,
+        paid_at=receipt.paid_at_text,
+        timezone=receipt.timezone,
+        payment_intent_id=receipt.payment_intent_id or "",
+    )
 
 
 def _forget_nobody(telegram_user_id: int) -> None:
@@ -88,6 +114,27 @@ async def deliver_pending(
         if await asyncio.to_thread(source.mark_notification_sent, notification_id=note.id):
             delivered += 1
     return delivered
+
+
+async def tell_turn_outcomes(
+    bot: Bot, source: NotificationSource, *, user_id: int, chat_id: int, since: datetime
+) -> int:
+    """A turn's reply was lost: tell the outcomes reached in it now; returns how many were told.
+
+    A payment confirmed in a turn whose answer never arrived (the assistant's connection reset
+    after it acted, an answer slower than our timeout) was still paid or declined: the user reads
+    that instead of "not processed" (payments queued the outcome, held, in the same transaction).
+    """
+    told = 0
+    for note in await asyncio.to_thread(source.turn_outcomes, user_id=user_id, since=since):
+        try:
+            await bot.send_message(chat_id=chat_id, text=notification_text(note))
+        except TelegramError as error:
+            log.warning("turn outcome %s to user %s not sent: %s", note.id, note.user_id, error)
+            continue
+        await asyncio.to_thread(source.mark_notification_sent, notification_id=note.id)
+        told += 1
+    return told
 
 
 async def run_notifier(

@@ -53,7 +53,13 @@ REFUND_STATUSES = ("pending", "succeeded", "failed")
 STAFF_ROLES = ("viewer", "tester", "admin")
 CHANNELS = ("telegram", "console")
 # The final outcomes a user is told about after their own turn (payments.statuses.NotificationKind).
-NOTIFICATION_KINDS = ("payment_succeeded", "payment_failed", "payment_cancelled_by_staff")
+NOTIFICATION_KINDS = (
+    "payment_succeeded",
+    "payment_failed",
+    "payment_cancelled_by_staff",
+    "payment_succeeded_late",
+    "payment_expired",
+)
 # What happened to a trained model in the registry (tuning/registry.py).
 MODEL_EVENTS = ("registered", "promoted", "refused", "rolled_back")
 
@@ -191,6 +197,10 @@ class Payment(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The charge attempt: when the gateway call began, and until when it may still be running (its
+    # timeout plus a grace); reconciliation never fails the payment before that deadline.
+    charge_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    charge_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Consent(Base):
@@ -271,6 +281,9 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # NULL until delivered; the sender claims a row with a compare-and-set on `sent_at IS NULL`.
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # An outcome told in the user's own chat turn: not sent before this (the front end marks it sent
+    # when the turn's reply was delivered). NULL: send at once.
+    hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Refund(Base):

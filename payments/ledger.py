@@ -7,7 +7,7 @@ limit. Which bill the user means is matched among their own billers first (payme
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -122,6 +122,28 @@ class Ledger:
         except (BillerAmbiguousError, BillerUnknownError):
             return BillerUnknownError(text=biller_text)
         return BillNotFoundError(biller=known.name)
+
+    def paid_to_biller_since(self, session: Session, payment: Payment, since: datetime) -> Money:
+        """What the payment's user has paid or committed to its biller since `since`, itself excluded.
+
+        Counts every reserving payment (awaiting approval, approved, in flight, succeeded) consented
+        to (or drafted, for ones without a consent time) since then, on any of the biller's bills.
+        Called under the user's row lock, so concurrent approvals see each other.
+        """
+        biller_id = select(Bill.biller_id).where(Bill.id == payment.bill_id).scalar_subquery()
+        total = session.execute(
+            select(func.coalesce(func.sum(Payment.amount_minor), 0))
+            .join(Bill, Payment.bill_id == Bill.id)
+            .where(
+                Payment.user_id == payment.user_id,
+                Payment.id != payment.id,
+                Payment.currency == payment.currency,
+                Bill.biller_id == biller_id,
+                Payment.status.in_(RESERVING_VALUES),
+                func.coalesce(Payment.confirmed_at, Payment.created_at) >= since,
+            )
+        ).scalar_one()
+        return Money(int(total), payment.currency)
 
     def check_amount(self, session: Session, user: User, *, amount: Money, owed: Money, pay_on: date) -> None:
         """Refuse an amount below the gateway's minimum, above what is owed, above the per-payment limit,

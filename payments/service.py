@@ -69,7 +69,7 @@ class PaymentsService:
         self.config = config
         self._clock = clock
         uow = UnitOfWork(session_factory, clock)
-        machine = StateMachine(uow)
+        machine = StateMachine(uow, outcome_hold=config.outcome_hold)
         self.users = Users(uow, config)
         self.ledger = Ledger(uow, config)
         self.drafting = Drafting(uow, self.ledger, machine, config)
@@ -269,6 +269,10 @@ class PaymentsService:
         """Settle `unknown` (and long-stuck `processing`) payments by asking the gateway by their key."""
         return self.settlement.reconcile_unknown_payments(older_than=older_than)
 
+    def settle_overdue_payments(self) -> dict[int, PaymentStatus]:
+        """Give approved and 3-D Secure payments waiting past their deadlines a final status (worker)."""
+        return self.settlement.settle_overdue_payments()
+
     def refresh_payment(self, *, user_id: int, payment_id: int) -> PaymentResult:
         """Ask the gateway again about a payment awaiting 3-D Secure (or unknown) and settle it."""
         return self.settlement.refresh_payment(user_id=user_id, payment_id=payment_id)
@@ -277,17 +281,27 @@ class PaymentsService:
         """Settle the payment of a PaymentIntent the customer came back from the bank with."""
         return self.settlement.settle_payment_intent(payment_intent_id=payment_intent_id)
 
-    def record_webhook_event(self, *, event_id: str, event_type: str, payment_intent_id: str | None) -> bool:
+    def record_webhook_event(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        payment_intent_id: str | None,
+        idempotency_key: str | None = None,
+    ) -> bool:
         """Apply a verified Stripe event once (deduplicated by id); False when already processed."""
         return self.settlement.record_webhook_event(
-            event_id=event_id, event_type=event_type, payment_intent_id=payment_intent_id
+            event_id=event_id,
+            event_type=event_type,
+            payment_intent_id=payment_intent_id,
+            idempotency_key=idempotency_key,
         )
 
     def handle_stripe_webhook(self, *, payload: bytes, signature: str) -> bool:
         """Verify a Stripe webhook and apply it once; raises WebhookInvalidError when it does not verify."""
         return self.settlement.handle_stripe_webhook(payload=payload, signature=signature)
 
-    def expire_stale_drafts(self, *, older_than_minutes: int = 30) -> int:
+    def expire_stale_drafts(self, *, older_than_minutes: int | None = None) -> int:
         """Cancel drafts nobody confirmed in time and approvals nobody answered; returns how many."""
         return self.settlement.expire_stale_drafts(older_than_minutes=older_than_minutes)
 
@@ -317,6 +331,14 @@ class PaymentsService:
     def pending_notifications(self, *, limit: int = 50) -> list[NotificationView]:
         """Undelivered notifications of users reachable on Telegram, oldest first."""
         return self.outbox.pending_notifications(limit=limit)
+
+    def turn_outcomes(self, *, user_id: int, since: datetime) -> list[NotificationView]:
+        """Outcomes reached in the user's chat turns since `since` and not yet told (for a lost reply)."""
+        return self.outbox.turn_outcomes(user_id=user_id, since=since)
+
+    def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
+        """The user's chat turn since `since` reached them: its held outcomes need no message."""
+        return self.outbox.acknowledge_turn_outcomes(user_id=user_id, since=since)
 
     def mark_notification_sent(self, *, notification_id: int) -> bool:
         """Record a notification as delivered; False when it already was."""

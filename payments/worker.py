@@ -1,7 +1,9 @@
 """The worker process (`python -m payments.worker`): time-driven payment work, on a loop.
 
 Each round charges scheduled payments whose day has come, settles payments whose outcome is
-unknown by asking Stripe by their idempotency key, and expires drafts nobody confirmed. Every step
+unknown by asking Stripe by their idempotency key (never before a charge's deadline), expires
+drafts and approvals nobody answered, and gives approved and 3-D Secure payments waiting past
+their deadlines a final status, so no payment waits forever. Every step
 is a use case of PaymentsService, idempotent and safe to run from several workers at once.
 """
 
@@ -33,6 +35,7 @@ def run_round(service: PaymentsService, extra_steps: Mapping[str, Step] | None =
         "due scheduled payments": service.run_due_payments,
         "reconcile unknown payments": service.reconcile_unknown_payments,
         "expire stale drafts": service.expire_stale_drafts,
+        "payments past their deadlines": service.settle_overdue_payments,
         **(extra_steps or {}),
     }
     for name, step in steps.items():

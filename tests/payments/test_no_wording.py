@@ -25,6 +25,13 @@ OPERATOR_FACING = {
     "%(asctime)s %(name)s %(levelname)s %(message)s",
     "worker step failed: %s",
     "settings changed since the last start: recorded in the audit log",
+    "payments past their deadlines",
+    # Alerts and errors for staff (logged, never shown to a user).
+    "ALERT payment %s of user %s was recorded failed (no charge found) but PaymentIntent %s "
+    "succeeded: record corrected to succeeded; check the bill %s for a second payment to refund",
+    "ALERT payment %s failed (no charge found) has PaymentIntent %s awaiting 3-D Secure: cancelled",
+    "outcome %s of payment %s (PaymentIntent %s) not recorded: the database stayed busy; "
+    "reconciliation settles it after %s",
 }
 
 
