@@ -116,6 +116,11 @@
       const msg = linkified(el("div", "msg bot"), reply.text || "");
       if (reply.buttons && reply.buttons.length) {
         const buttons = el("div", "buttons");
+        if (reply.buttons.some((b) => b.payload.includes('"confirm_nonce"'))) {
+          // A new payment summary: the older ones' buttons go (the server refuses them anyway).
+          for (const old of log.querySelectorAll(".buttons.summary button")) old.disabled = true;
+          buttons.classList.add("summary");
+        }
         for (const b of reply.buttons) {
           const button = el("button", "quick", b.title);
           button.type = "button";

@@ -106,7 +106,10 @@ def test_api_chat_pays_a_bill_and_the_transcript_shows_it(assistant_stack, conso
         transcript = http.get(f"/api/transcripts/{receipt['conversation_id']}").json()
         assert transcript["summary"]["is_test"] is True
         assert transcript["summary"]["sender_id"] == f"console-{user_id}-e2e_api"
-        assert [t["user_text"] for t in transcript["turns"]] == ["pay my electricity bill", "/affirm"]
+        assert [t["user_text"] for t in transcript["turns"]] == [
+            "pay my electricity bill",
+            confirm["payload"],
+        ]
         assert [t["payment_status"] for t in transcript["turns"]] == ["draft", "succeeded"]
         listed = http.get("/api/transcripts", params={"payment_status": "succeeded", "kind": "test"}).json()
         assert receipt["conversation_id"] in [c["id"] for c in listed]
@@ -149,6 +152,38 @@ def test_browser_pays_the_electricity_bill_and_opens_its_transcript(
             expect(page.locator(".turn").nth(1).locator(".badge.pay")).to_contain_text("draft → succeeded")
             page.locator(".turn details").first.evaluate("d => d.open = true")
             page.screenshot(path=str(ARTIFACTS / "console-transcript.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_browser_a_new_summary_disables_the_old_ones_buttons(assistant_stack, console_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10 item 2 in the test chat: after a correction only the live summary can be tapped, and
+    its Confirm hands back its own text (the payment is charged once, for the corrected amount)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    user_id = fresh_test_user(assistant_stack, "Stale Tester")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(90_000)
+            page.goto(f"{console_url}/login?next=%2Fchat")
+            page.fill("input[name=username]", "e2e-tester")
+            page.fill("input[name=password]", STAFF_PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{console_url}/chat")
+            page.select_option("#test-user", str(user_id))
+            confirms = page.locator("#chat-log button.quick", has_text="Confirm")
+            for message, count in (("pay my electricity bill", 1), ("make it 5", 2)):
+                page.fill("#chat-text", message)
+                page.press("#chat-text", "Enter")
+                expect(confirms).to_have_count(count)
+            expect(confirms.nth(0)).to_be_disabled()
+            expect(confirms.nth(1)).to_be_enabled()
+            confirms.nth(1).click()
+            expect(page.locator("#chat-log .badge.pay", has_text="draft → succeeded")).to_be_visible()
+            expect(page.locator("#chat-log .msg.bot").last).to_contain_text("€5.00")
         finally:
             browser.close()
 
