@@ -20,6 +20,7 @@ from telegram import Bot
 from telegram.error import Forbidden, TelegramError
 
 from bot import texts
+from rasa_client.wording import failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,6 @@ class NotificationSource(Protocol):
     def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
         """The user's turn since `since` reached them: its held outcomes need no message."""
         ...
-
-
-def failure_reason(code: str | None, processor_message: str | None) -> str:
-    """Why a payment failed, worded by its code; the processor's words only for a code not worded here."""
-    reason = texts.FAILURE_REASONS.get(code or "") or (processor_message or "").strip()
-    reason = reason or texts.NOTIFICATION_NO_REASON
-    return reason if reason[-1] in ".!?" else reason + "."
 
 
 def notification_text(note: Any) -> str:

@@ -63,7 +63,7 @@ HELP = (
 NOTIFICATIONS = {
     "payment_succeeded": "✅ Your payment of {amount} to {biller} went through.",
     "payment_failed": (
-        "❌ Your payment of {amount} to {biller} didn't go through: {reason} Nothing was charged."
+        "❌ Your payment of {amount} to {biller} didn't go through. {reason} Nothing was charged."
     ),
     "payment_cancelled_by_staff": (
         "Your payment of {amount} to {biller} was not approved, nothing was charged."
@@ -78,7 +78,6 @@ NOTIFICATIONS = {
         "nothing was charged. The bill is open again if you'd like to pay it."
     ),
 }
-NOTIFICATION_NO_REASON = "the card processor declined it."
 # Under a succeeded payment's notification: the receipt (utter_payment_succeeded words the same in chat).
 RECEIPT = (
     "🧾 Receipt {reference}\n"
@@ -88,16 +87,3 @@ RECEIPT = (
     "Paid: {paid_at} ({timezone})\n"
     "Payment provider reference: {payment_intent_id}"
 )
-# Why a payment failed, by `payments.gateway.FailureCode` value (rasa_project/domain.yml words the same
-# codes for the chat turn); a code missing here falls back to the processor's words, then the above.
-FAILURE_REASONS = {
-    "card_declined": "your card was declined.",
-    "expired_card": "your card has expired.",
-    "incorrect_cvc": "the card's security code was not accepted.",
-    "incorrect_number": "the card number was not accepted.",
-    "insufficient_funds": "there is not enough money on the card.",
-    "processing_error": "the card processor could not handle the payment.",
-    "payment_intent_authentication_failure": "your bank's security check was not passed.",
-    "gateway_rejected": "the payment provider refused the request.",
-    "charge_not_created": "the payment did not reach the card processor.",
-}
