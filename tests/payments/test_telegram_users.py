@@ -48,7 +48,9 @@ def test_blocking_is_recorded_once_and_coming_back_clears_it(payments_service: P
     assert mark(telegram_user_id=next(_telegram_ids), reachable=False) is False  # nobody we know
 
 
-def test_a_demo_users_payments_are_not_listed_as_a_live_customers(payments_service: PaymentsService) -> None:
+def test_a_demo_users_payments_are_not_listed_as_live_customers_payments(
+    payments_service: PaymentsService,
+) -> None:
     from payments.oversight import PaymentFilter
 
     telegram_id = next(_telegram_ids)
