@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.notify import NotificationSource
+from bot.pages import PageStore
 from bot.rendering import PayloadStore
 from db.engine import make_engine
 from rasa_client import AssistantClient, RasaClient
@@ -29,10 +30,15 @@ class UserDirectory(Protocol):
         """Create or find the customer of a Telegram user (demo mode links demo bills)."""
         ...
 
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record that the user blocked the bot (False) or came back (True)."""
+        ...
+
 
 @dataclass
 class KnownUser:
-    """A Telegram user the payments core knows: their users.id and whether they are a test user."""
+    """A Telegram user the payments core knows: their users.id and whether they are a test (or demo)
+    user, whose transcripts staff see marked as such."""
 
     user_id: int
     is_test: bool
@@ -48,10 +54,15 @@ class BotServices:
     engine: Engine | None = None
     # Where payment outcomes to tell users come from; None: no notifier runs (stand-in tests).
     notifications: NotificationSource | None = None
+    # PAYCHAT_DEMO_MODE: new users get demo bills and a test card, and /start says so.
+    demo_mode: bool = False
     payloads: PayloadStore = field(default_factory=PayloadStore)
+    pages: PageStore = field(default_factory=PageStore)
     known_users: dict[int, KnownUser] = field(default_factory=dict)
     tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
     tapped_capacity: int = 50_000
+    # The message id of the payment summary each chat was shown last (the one whose keyboard is live).
+    live_summaries: dict[int, int] = field(default_factory=dict)
 
     def first_tap(self, chat_id: int, message_id: int) -> bool:
         """Record a tap on a keyboard message; False when one was recorded before (a double tap)."""
@@ -62,6 +73,17 @@ class BotServices:
         if len(self.tapped) > self.tapped_capacity:
             self.tapped.popitem(last=False)
         return True
+
+    def replace_live_summary(self, chat_id: int, message_id: int) -> int | None:
+        """Record `message_id` as the chat's live summary; return the one it replaces, if any."""
+        previous = self.live_summaries.get(chat_id)
+        self.live_summaries[chat_id] = message_id
+        return previous if previous != message_id else None
+
+    def replaced_summary(self, chat_id: int, message_id: int) -> bool:
+        """True when a newer summary replaced this one in the chat (known to this process)."""
+        live = self.live_summaries.get(chat_id)
+        return live is not None and live != message_id
 
     async def aclose(self) -> None:
         """Close the assistant client and the engine this object owns."""
@@ -82,4 +104,5 @@ def build_services(settings: Settings) -> BotServices:
         notifications=payments,
         session_factory=payments.session_factory,
         engine=engine,
+        demo_mode=settings.demo_mode,
     )

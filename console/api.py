@@ -67,6 +67,12 @@ class ChatRequest(BaseModel):
     user_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="a test user's id; default: Alex Demo"
     )
+    shown_text: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="for a button tap: the text of the reply the button was under (a payment summary "
+        "is confirmed only when this is the summary issued for it)",
+    )
 
     @field_validator("text")
     @classmethod
@@ -202,7 +208,11 @@ async def api_chat(
     """Send one message as a test user; the turn is recorded as a test transcript."""
     try:
         result = await chat_turn(
-            services_of(request), user_id=body.user_id, session_key=body.session, text=body.text
+            services_of(request),
+            user_id=body.user_id,
+            session_key=body.session,
+            text=body.text,
+            shown_text=body.shown_text,
         )
     except TestUserError as exc:
         raise HTTPException(404, str(exc)) from None

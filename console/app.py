@@ -22,11 +22,22 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from console import api, approvals, docs, payments_view, stripe_routes, testusers, transcript_export, views
+from console import (
+    api,
+    approvals,
+    docs,
+    payments_view,
+    review,
+    stripe_routes,
+    testusers,
+    transcript_export,
+    views,
+)
 from console.auth import SESSION_MAX_AGE, CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
 from console.login import LoginThrottledError
 from console.roles import Role
-from console.services import ConsoleServices, build_services, payments_on
+from console.services import ConsoleServices, build_services
+from payments.service import build_service
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -148,7 +159,7 @@ def create_app(settings: Settings, services: ConsoleServices | None = None) -> F
     app.state.settings = settings
     if services is not None:
         if services.payments is None:
-            services.payments = payments_on(settings, services.session_factory)
+            services.payments = build_service(settings, session_factory=services.session_factory)
         app.state.services = services
     secret = settings.console_secret_key
     if not secret:
@@ -187,6 +198,7 @@ def create_app(settings: Settings, services: ConsoleServices | None = None) -> F
     app.include_router(api.router)
     app.include_router(docs.router)
     app.include_router(approvals.router)
+    app.include_router(review.router)
     app.include_router(stripe_routes.router)
     # After stripe_routes: its fixed /payments/return must win over /payments/{payment_id}.
     app.include_router(payments_view.router)

@@ -36,6 +36,7 @@ from console.throttle import (
     address_key,
 )
 from db.models import utcnow
+from payments.audit import append_audit
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,12 +89,20 @@ class LoginGuard:
             raise LoginThrottledError(math.ceil((locked_until - now).total_seconds()))
         with session_factory.begin() as session:
             staff = authenticate(session, username=username, password=password)
+            if staff is not None:
+                append_audit(session, event="staff.login", data={"staff": staff.username, "address": address})
         if staff is not None:
             self.store.forget(account)
             return staff
         by_account = self.store.record_failure(account, self.account_policy, now)
         by_address = self.store.record_failure(client, self.address_policy, now)
         if by_account.locked_until or by_address.locked_until:
+            with session_factory.begin() as session:
+                append_audit(
+                    session,
+                    event="staff.login_locked",
+                    data={"account": account, "address": address, "failures": by_account.failures},
+                )
             log.warning(
                 "login locked after failures: %s (%d), address %s (%d)",
                 account,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from console.roles import Role
 from db.models import StaffUser
+from payments.audit import append_audit
 
 DEMO_USERNAME = "demo"
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,31}$"
@@ -73,8 +74,10 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def create_staff_user(session: Session, *, username: str, password: str, role: Role | str) -> StaffView:
-    """Create an active staff account; raises StaffError on a taken name or weak password."""
+def create_staff_user(
+    session: Session, *, username: str, password: str, role: Role | str, actor: str = "cli"
+) -> StaffView:
+    """Create an active staff account (audited, by `actor`); StaffError on a taken name or weak password."""
     username = username.strip().lower()
     if not re.match(USERNAME_PATTERN, username):
         raise StaffError("username: 2-32 characters, lowercase letters, digits, '.', '_' or '-'")
@@ -89,6 +92,7 @@ def create_staff_user(session: Session, *, username: str, password: str, role: R
     row = StaffUser(username=username, password_hash=hash_password(password), role=role.value, is_active=True)
     session.add(row)
     session.flush()
+    append_audit(session, event="staff.created", data={"actor": actor, "staff": username, "role": role.value})
     return _view(row)
 
 
@@ -126,8 +130,8 @@ def list_staff(session: Session) -> list[StaffView]:
     return [_view(row) for row in session.scalars(select(StaffUser).order_by(StaffUser.username))]
 
 
-def set_active(session: Session, *, staff_id: int, is_active: bool) -> StaffView:
-    """Activate or deactivate an account; refuses to deactivate the last active admin."""
+def set_active(session: Session, *, staff_id: int, is_active: bool, actor: str = "cli") -> StaffView:
+    """Activate or deactivate an account (audited); refuses to deactivate the last active admin."""
     row = session.get(StaffUser, staff_id)
     if row is None:
         raise StaffError("no such staff account")
@@ -139,6 +143,12 @@ def set_active(session: Session, *, staff_id: int, is_active: bool) -> StaffView
         )
         if (admins or 0) <= 1:
             raise StaffError("the last active admin cannot be deactivated")
+    if row.is_active != is_active:
+        append_audit(
+            session,
+            event="staff.activated" if is_active else "staff.deactivated",
+            data={"actor": actor, "staff": row.username},
+        )
     row.is_active = is_active
     session.flush()
     return _view(row)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from console.roles import Role
 from console.staff import StaffError, StaffView, get_staff
 from db.models import StaffApiToken, StaffUser, utcnow
+from payments.audit import append_audit
 
 TOKEN_PREFIX = "pct_"  # "paychat console token": recognisable in a leak scan, cheap to reject
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$"
@@ -61,7 +62,7 @@ def _view(row: StaffApiToken, staff_username: str) -> ApiTokenView:
 
 
 def create_api_token(
-    session: Session, *, staff_username: str, name: str, role: Role | str
+    session: Session, *, staff_username: str, name: str, role: Role | str, actor: str = "cli"
 ) -> tuple[ApiTokenView, str]:
     """A new token for an active staff member: its view and the token itself (shown once only)."""
     if not re.match(NAME_PATTERN, name):
@@ -79,10 +80,15 @@ def create_api_token(
     row = StaffApiToken(staff_id=staff.id, name=name, token_hash=token_digest(token), role=role.value)
     session.add(row)
     session.flush()
+    append_audit(
+        session,
+        event="staff.token_created",
+        data={"actor": actor, "staff": staff.username, "token_id": row.id, "name": name, "role": role.value},
+    )
     return _view(row, staff.username), token
 
 
-def revoke_api_token(session: Session, *, token_id: int) -> ApiTokenView:
+def revoke_api_token(session: Session, *, token_id: int, actor: str = "cli") -> ApiTokenView:
     """Revoke a token (it stops working at once); revoking twice keeps the first time."""
     row = session.get(StaffApiToken, token_id)
     if row is None:
@@ -90,6 +96,7 @@ def revoke_api_token(session: Session, *, token_id: int) -> ApiTokenView:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.flush()
+        append_audit(session, event="staff.token_revoked", data={"actor": actor, "token_id": row.id})
     staff = session.get(StaffUser, row.staff_id)
     return _view(row, staff.username if staff else "?")
 

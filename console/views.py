@@ -236,7 +236,9 @@ def staff_create(
     """Create a staff account."""
     try:
         with services_of(request).session_factory.begin() as session:
-            created = create_staff_user(session, username=username, password=password, role=role)
+            created = create_staff_user(
+                session, username=username, password=password, role=role, actor=f"staff:{_staff.username}"
+            )
     except (StaffError, IntegrityError) as exc:
         message = str(exc) if isinstance(exc, StaffError) else "username is taken"
         return _staff_page(request, error=message, status=400)
@@ -255,7 +257,9 @@ def staff_set_active(
         return _staff_page(request, error="you cannot deactivate yourself", status=400)
     try:
         with services_of(request).session_factory.begin() as session:
-            changed = set_active(session, staff_id=staff_id, is_active=active == "1")
+            changed = set_active(
+                session, staff_id=staff_id, is_active=active == "1", actor=f"staff:{staff.username}"
+            )
     except StaffError as exc:
         return _staff_page(request, error=str(exc), status=400)
     state = "active" if changed.is_active else "deactivated"

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, text
@@ -23,6 +24,30 @@ GENESIS_HASH = "0" * 64
 AUDIT_LOCK_KEY = 7_232_017  # any constant: the advisory lock id of the audit chain's tail
 
 
+class AuditProblemKind(StrEnum):
+    """What is wrong with one audit row."""
+
+    ALTERED = "altered"  # its content no longer matches its own hash
+    REHASHED = "rehashed"  # altered and given a fresh hash: the next row no longer links to it
+    DELETED = "deleted"  # rows are missing before it (the row it links to is gone)
+    INSERTED = "inserted"  # it sits in the chain's order but the next row does not link to it
+    REORDERED = "reordered"  # it links to a row that comes after it
+    HEAD_MISSING = "head_missing"  # a head recorded earlier is gone (rows deleted at the end)
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    """One row that does not fit the chain, and why."""
+
+    row_id: int | None
+    kind: AuditProblemKind
+    # The other row involved: the one linking to it (rehashed, inserted), the last one before the
+    # gap (deleted), the later row it links to (reordered).
+    related_id: int | None = None
+    # The hash involved: the one the next row expects (rehashed), the missing one (deleted, head).
+    hash: str = ""
+
+
 @dataclass(frozen=True)
 class AuditVerification:
     """The result of checking the whole chain."""
@@ -30,6 +55,9 @@ class AuditVerification:
     ok: bool
     checked: int
     first_bad_id: int | None = None
+    problems: tuple[AuditProblem, ...] = ()
+    head_id: int | None = None
+    head_hash: str = GENESIS_HASH
 
 
 def _canonical(
@@ -106,25 +134,119 @@ def append_audit(
     return entry
 
 
-def verify_audit_chain(session: Session) -> AuditVerification:
-    """Recompute every hash in order; report the first row that does not fit the chain."""
-    prev_hash = GENESIS_HASH
-    checked = 0
-    for entry in session.execute(select(AuditLogEntry).order_by(AuditLogEntry.id)).scalars():
-        expected = _digest(
-            _canonical(
-                prev_hash=prev_hash,
-                event=entry.event,
-                payment_id=entry.payment_id,
-                user_id=entry.user_id,
-                from_status=entry.from_status,
-                to_status=entry.to_status,
-                data=entry.data,
-                created_at=entry.created_at,
-            )
+def _expected_hash(entry: AuditLogEntry) -> str:
+    return _digest(
+        _canonical(
+            prev_hash=entry.prev_hash,
+            event=entry.event,
+            payment_id=entry.payment_id,
+            user_id=entry.user_id,
+            from_status=entry.from_status,
+            to_status=entry.to_status,
+            data=entry.data,
+            created_at=entry.created_at,
         )
-        if entry.prev_hash != prev_hash or entry.hash != expected:
-            return AuditVerification(ok=False, checked=checked, first_bad_id=entry.id)
-        prev_hash = entry.hash
-        checked += 1
-    return AuditVerification(ok=True, checked=checked)
+    )
+
+
+def verify_audit_chain(
+    session: Session, *, expected_head: tuple[int, str] | None = None
+) -> AuditVerification:
+    """Recompute every hash in id order and name each row that does not fit the chain.
+
+    A row whose content no longer matches its hash was altered; a row nobody links to that stands
+    between linked rows was inserted; a row linking to a later one was reordered; a row linking to
+    a hash nobody has lost its predecessors (or its predecessor was altered and re-hashed). A chain
+    re-hashed from some row to its very end, or rows deleted at the very end, leave no trace in the
+    chain itself: compare with a head (id, hash) recorded earlier, `expected_head`.
+    """
+    rows = list(session.execute(select(AuditLogEntry).order_by(AuditLogEntry.id)).scalars())
+    position = {row.hash: index for index, row in enumerate(rows)}
+    linked = {row.prev_hash for row in rows}
+    found: dict[tuple[int | None, AuditProblemKind], AuditProblem] = {}
+    for index, row in enumerate(rows):
+        if _expected_hash(row) != row.hash:
+            found.setdefault(
+                (row.id, AuditProblemKind.ALTERED), AuditProblem(row.id, AuditProblemKind.ALTERED)
+            )
+        expected_prev = rows[index - 1].hash if index else GENESIS_HASH
+        if row.prev_hash != expected_prev:
+            for problem in _link_problems(rows, index, position, linked):
+                found.setdefault((problem.row_id, problem.kind), problem)
+    if expected_head is not None and expected_head[1] not in position:
+        head_id, head_hash = expected_head
+        found[(head_id, AuditProblemKind.HEAD_MISSING)] = AuditProblem(
+            head_id, AuditProblemKind.HEAD_MISSING, hash=head_hash
+        )
+    problems = sorted(found.values(), key=lambda p: (p.row_id is None, p.row_id or 0))
+    head = rows[-1] if rows else None
+    return AuditVerification(
+        ok=not problems,
+        checked=len(rows),
+        first_bad_id=next((p.row_id for p in problems if p.row_id is not None), None),
+        problems=tuple(problems),
+        head_id=head.id if head else None,
+        head_hash=head.hash if head else GENESIS_HASH,
+    )
+
+
+def _link_problems(
+    rows: list[AuditLogEntry], index: int, position: dict[str, int], linked: set[str]
+) -> list[AuditProblem]:
+    """Why `rows[index]` does not link to the row just before it."""
+    row = rows[index]
+    previous = rows[index - 1] if index else None
+    following = rows[index + 1] if index + 1 < len(rows) else None
+    target = -1 if row.prev_hash == GENESIS_HASH else position.get(row.prev_hash)
+    if target is None:
+        if (
+            row.hash not in linked
+            and following is not None
+            and previous is not None
+            and following.prev_hash == previous.hash
+        ):
+            return [AuditProblem(row.id, AuditProblemKind.INSERTED, related_id=following.id)]
+        if previous is not None and row.id == previous.id + 1:
+            return [
+                AuditProblem(previous.id, AuditProblemKind.REHASHED, related_id=row.id, hash=row.prev_hash)
+            ]
+        return [
+            AuditProblem(
+                row.id,
+                AuditProblemKind.DELETED,
+                related_id=previous.id if previous else None,
+                hash=row.prev_hash,
+            )
+        ]
+    if target >= index:
+        return [AuditProblem(row.id, AuditProblemKind.REORDERED, related_id=rows[target].id)]
+    # It links to an earlier row than its predecessor: the rows in between are out of the chain.
+    return [
+        AuditProblem(
+            between.id,
+            AuditProblemKind.REORDERED if between.hash in linked else AuditProblemKind.INSERTED,
+            related_id=row.id,
+        )
+        for between in rows[target + 1 : index]
+    ]
+
+
+def record_settings(session: Session, snapshot: dict[str, str]) -> bool:
+    """Append `settings.changed` when `snapshot` differs from the last one recorded; True if it did.
+
+    `snapshot` is `Settings.audit_snapshot()`: plain values, and only a fingerprint of each secret.
+    """
+    last = session.execute(
+        select(AuditLogEntry.data)
+        .where(AuditLogEntry.event == "settings.changed")
+        .order_by(AuditLogEntry.id.desc())
+        .limit(1)
+    ).scalar()
+    before: dict[str, str] = dict((last or {}).get("values", {}))
+    if before == snapshot:
+        return False
+    changed = sorted(
+        name for name in snapshot.keys() | before.keys() if snapshot.get(name) != before.get(name)
+    )
+    append_audit(session, event="settings.changed", data={"changed": changed, "values": snapshot})
+    return True

@@ -67,6 +67,18 @@ class AmountCurrencyMismatchError(AmountInvalidError):
     code = "amount_currency_mismatch"
 
 
+class AmountTooPreciseError(AmountInvalidError):
+    """The amount has more decimals than the currency's minor unit ("2.499" euros)."""
+
+    code = "amount_too_precise"
+
+
+class AmountBelowMinimumError(PaymentsError):
+    """The amount is below the smallest charge the gateway accepts in its currency (`minimum`)."""
+
+    code = "amount_below_minimum"
+
+
 class AmountAboveOutstandingError(PaymentsError):
     """The amount exceeds what is still owed on the bill."""
 
@@ -131,6 +143,30 @@ class ConsentMissingError(PaymentsError):
     """A charge was requested without the user's confirmation."""
 
     code = "consent_missing"
+
+
+class ConfirmationStaleError(PaymentsError):
+    """The summary confirmed (or cancelled) is not the conversation's live one: nothing was done."""
+
+    code = "confirmation_stale"
+
+
+class ConfirmationUsedError(PaymentsError):
+    """The summary's one-time confirmation was already used: nothing more was done."""
+
+    code = "confirmation_used"
+
+
+class ConfirmationInvalidError(PaymentsError):
+    """The confirmation names no summary this user was shown in this conversation."""
+
+    code = "confirmation_invalid"
+
+
+class ConsentMismatchError(PaymentsError):
+    """The summary text handed back is not the text issued for that draft: nothing was charged."""
+
+    code = "consent_mismatch"
 
 
 class InvariantViolationError(PaymentsError):

@@ -90,6 +90,9 @@ class WebhookEvent:
     event_id: str
     event_type: str
     payment_intent_id: str | None
+    # The idempotency key our charge put in the PaymentIntent's metadata: finds the payment of a
+    # charge whose answer never reached us (no intent id recorded).
+    idempotency_key: str | None = None
 
 
 class RefundOutcomeStatus(StrEnum):
@@ -153,6 +156,14 @@ class PaymentGateway(Protocol):
 
     def charge_object(self, payment_intent_id: str) -> dict[str, Any] | None:
         """The processor's own record of a charge (for staff to inspect), or None when unreachable."""
+        ...
+
+    def cancel_charge(self, payment_intent_id: str) -> ChargeOutcome:
+        """Cancel a charge that has not completed (one waiting for 3-D Secure); its state afterwards.
+
+        FAILED when it is cancelled (or had failed), SUCCEEDED when it completed first, UNKNOWN when
+        the processor could not be asked.
+        """
         ...
 
     def parse_webhook(self, payload: bytes, signature: str, secret: str) -> WebhookEvent:

@@ -131,7 +131,8 @@ def _row(session: Session, payment: Payment, user: User, biller: Biller) -> Staf
         payment_id=payment.id,
         user_id=user.id,
         user_name=user.name,
-        is_test_user=user.is_test,
+        # A demo-mode Telegram user is a try-out too: never listed as a live customer.
+        is_test_user=user.is_test or user.is_demo,
         biller_id=biller.id,
         biller_name=biller.name,
         amount=amount,

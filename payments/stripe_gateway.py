@@ -232,6 +232,16 @@ class StripeGateway:
             return None
         body: dict[str, Any] = intent.to_dict()
         return body
+    def cancel_charge(self, payment_intent_id: str) -> ChargeOutcome:
+        """Cancel a PaymentIntent that has not completed; what it is afterwards."""
+        try:
+            intent = self._client.v1.payment_intents.cancel(payment_intent_id)
+        except stripe.InvalidRequestError:
+            # Not cancellable any more (it succeeded or was cancelled meanwhile): say what it is.
+            return self.retrieve_charge(payment_intent_id)
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError):
+            return ChargeOutcome(status=ChargeStatus.UNKNOWN, payment_intent_id=payment_intent_id)
+        return self._outcome(intent)
 
     def authenticate_in_sandbox(self, payment_intent_id: str, *, success: bool) -> ChargeOutcome:
         """Finish a sandbox 3-D Secure challenge (localstripe's test-only endpoint)."""
@@ -304,7 +314,13 @@ def parse_webhook(payload: bytes, signature: str, secret: str) -> WebhookEvent:
     body: dict[str, Any] = event.to_dict()
     obj: dict[str, Any] = (body.get("data") or {}).get("object") or {}
     intent_id = str(obj["id"]) if obj.get("object") == "payment_intent" and obj.get("id") else None
-    return WebhookEvent(event_id=str(body["id"]), event_type=str(body["type"]), payment_intent_id=intent_id)
+    key = (obj.get("metadata") or {}).get(IDEMPOTENCY_METADATA_KEY) if intent_id else None
+    return WebhookEvent(
+        event_id=str(body["id"]),
+        event_type=str(body["type"]),
+        payment_intent_id=intent_id,
+        idempotency_key=str(key) if key else None,
+    )
 
 
 def _refund_outcome(refund: Any) -> RefundOutcome:

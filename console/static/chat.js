@@ -120,9 +120,10 @@
           const button = el("button", "quick", b.title);
           button.type = "button";
           button.dataset.payload = b.payload;
+          // A tap hands back the reply it was under: a summary's Confirm confirms exactly that text.
           button.addEventListener("click", () => {
             button.classList.add("chosen");
-            send(b.payload, b.title);
+            send(b.payload, b.title, reply.text || "");
           });
           buttons.append(button);
         }
@@ -136,7 +137,7 @@
     transcriptLink.hidden = false;
   }
 
-  async function send(text, shown) {
+  async function send(text, shown, underText) {
     errorBox.hidden = true;
     // A button answers the turn it belongs to: once anything is sent, earlier buttons are spent.
     for (const used of log.querySelectorAll("button.quick")) used.disabled = true;
@@ -147,7 +148,12 @@
         method: "POST",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
         credentials: "same-origin",
-        body: JSON.stringify({ session: session, text: text, user_id: Number(userSelect.value) }),
+        body: JSON.stringify({
+          session: session,
+          text: text,
+          user_id: Number(userSelect.value),
+          ...(underText ? { shown_text: underText } : {}),
+        }),
       });
       const data = await response.json().catch(() => ({}));
       if (response.status === 401) { window.location = "/login?next=/chat"; return; }
