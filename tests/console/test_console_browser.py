@@ -125,6 +125,7 @@ def test_at_390px_buttons_are_spent_links_are_safe_customer_pages_are_branded_an
         ),
     ]
     ARTIFACTS.mkdir(exist_ok=True)
+    expect.set_options(timeout=30_000)  # the machine is shared: a turn may take a while
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -214,7 +214,7 @@ def test_a_reset_test_user_reruns_a_script_from_a_clean_state(assistant_stack, c
         reset = http.post(f"/api/test-users/{user_id}/reset", headers=headers)
         assert reset.status_code == 200, reset.text
         assert reset.json()["removed"]["payments"] == 1
-        assert reset.json()["conversations_restarted"] == 1
+        assert reset.json()["conversations_restarted"] == 1, reset.json()
 
         after = chat("/affirm")  # the old summary's Confirm: nothing is pending any more
         assert after["payment"] is None

@@ -22,9 +22,9 @@ COMPUTED_PREFIXES = (
     "utter_failure_reason_",
     "utter_day_",
 )
-# Responses Rasa's own actions utter: form questions and the two-stage fallback's wording.
+# Responses Rasa's own actions utter: form questions, the two-stage fallback's wording, the restart.
 RASA_PREFIXES = ("utter_ask_",)
-RASA_RESPONSES = {"utter_ask_rephrase", "utter_default"}
+RASA_RESPONSES = {"utter_ask_rephrase", "utter_default", "utter_restart"}
 
 
 def _named_in_actions() -> set[str]:
