@@ -29,6 +29,12 @@ SUMMARY_OUT_OF_DATE = "That summary is out of date, nothing was charged. Please 
 CHOOSE = "Please choose:"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute."
 UNKNOWN_COMMAND = "I don't know that command. /help lists the ones I have."
+PAGE_OF = "Page {page} of {pages}"
+PAGE_PREVIOUS = "◀ Previous"
+PAGE_NEXT = "Next ▶"
+PAGE_INVALID = "That button isn't one of mine."
+PAGE_EXPIRED = "This list has expired. Please ask me again."
+PAGE_MISSING = "There's no such page: this list has {pages}."
 PRIVATE_ONLY = "I only talk in private chats: please message me directly."
 EDITED_MESSAGE = "I read new messages only, not edits — please send it again as a new message."
 DEMO_MODE = "🧪 This is a demo: you get demo bills and a test card, and no real money moves. Try it freely."
@@ -43,7 +49,7 @@ COMMANDS: dict[str, dict[str, str]] = {
         "history": "What you paid",
         "cancel": "Stop what we're doing",
         "help": "What I can do",
-        "start": "Start over",
+        "start": "Welcome and what I do",
     },
 }
 HELP = (
@@ -57,7 +63,7 @@ HELP = (
 NOTIFICATIONS = {
     "payment_succeeded": "✅ Your payment of {amount} to {biller} went through.",
     "payment_failed": (
-        "❌ Your payment of {amount} to {biller} didn't go through: {reason} Nothing was charged."
+        "❌ Your payment of {amount} to {biller} didn't go through. {reason} Nothing was charged."
     ),
     "payment_cancelled_by_staff": (
         "Your payment of {amount} to {biller} was not approved, nothing was charged."
@@ -72,17 +78,12 @@ NOTIFICATIONS = {
         "nothing was charged. The bill is open again if you'd like to pay it."
     ),
 }
-NOTIFICATION_NO_REASON = "the card processor declined it."
-# Why a payment failed, by `payments.gateway.FailureCode` value (rasa_project/domain.yml words the same
-# codes for the chat turn); a code missing here falls back to the processor's words, then the above.
-FAILURE_REASONS = {
-    "card_declined": "your card was declined.",
-    "expired_card": "your card has expired.",
-    "incorrect_cvc": "the card's security code was not accepted.",
-    "incorrect_number": "the card number was not accepted.",
-    "insufficient_funds": "there is not enough money on the card.",
-    "processing_error": "the card processor could not handle the payment.",
-    "payment_intent_authentication_failure": "your bank's security check was not passed.",
-    "gateway_rejected": "the payment provider refused the request.",
-    "charge_not_created": "the payment did not reach the card processor.",
-}
+# Under a succeeded payment's notification: the receipt (utter_payment_succeeded words the same in chat).
+RECEIPT = (
+    "🧾 Receipt {reference}\n"
+    "Amount: {amount}\n"
+    "To: {biller}, bill {bill_reference}\n"
+    "Card: {card_brand} •••• {card_last4}\n"
+    "Paid: {paid_at} ({timezone})\n"
+    "Payment provider reference: {payment_intent_id}"
+)

@@ -18,6 +18,7 @@ from console.auth import verify_csrf
 from console.services import payments_of, templates_of
 from payments.errors import PaymentNotFoundError, PaymentNotPendingError, WebhookInvalidError
 from payments.views import PaymentResult
+from rasa_client.wording import failure_reason
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,12 @@ def _challenge_page(
     return templates_of(request).TemplateResponse(
         request,
         "sandbox_3ds.html",
-        {"payment": result, "intent_id": intent_id, "sig": sig},
+        {
+            "payment": result,
+            "intent_id": intent_id,
+            "sig": sig,
+            "failure_reason": failure_reason(result.failure_code, result.failure_message),
+        },
         status_code=status_code,
     )
 

@@ -187,3 +187,9 @@ def list_conversation_users(session: Session) -> list[tuple[int, str]]:
         .order_by(User.name, User.id)
     )
     return [(user_id, name) for user_id, name in session.execute(query).all()]
+
+
+def sender_ids_of_user(session: Session, user_id: int) -> list[str]:
+    """The sender ids of every recorded conversation of a user (Telegram and console), oldest first."""
+    query = select(Conversation.sender_id).where(Conversation.user_id == user_id).order_by(Conversation.id)
+    return list(session.scalars(query))

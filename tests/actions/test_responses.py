@@ -11,11 +11,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import PLACEHOLDER, VALUE_PREFIX, utter_error
 from actions.paying import RESULT_RESPONSES, failure_reason
-from bot.texts import FAILURE_REASONS
 from payments.dates import DayRelation, parse_pay_date
 from payments.errors import DateInvalidError, PaymentsError
 from payments.gateway import FailureCode
 from payments.statuses import PaymentStatus
+from rasa_client.wording import failure_reason as wording_reason
+from rasa_client.wording import failure_reasons
 from tests.actions.conftest import SOMEONE, as_rasa_says, make_tracker
 
 # Every keyword of rasa-sdk's utter_message, and every key Rasa reads from a bot message.
@@ -65,7 +66,10 @@ def test_error_values_never_replace_the_reply(domain: dict[str, Any], error: Pay
 def test_every_failure_code_is_worded_in_chat_and_on_telegram(domain: dict[str, Any]) -> None:
     missing = {code for code in FailureCode if f"utter_failure_reason_{code}" not in domain["responses"]}
     assert not missing and "utter_failure_reason_unknown" in domain["responses"]
-    assert set(FAILURE_REASONS) == {code.value for code in FailureCode}
+    # The bot and the console reuse these sentences (rasa_client.wording), so each is written once.
+    assert set(failure_reasons()) == {code.value for code in FailureCode} | {"unknown"}
+    for code in FailureCode:
+        assert wording_reason(code.value, "Stripe's words") == failure_reason(domain, code.value, None)
 
 
 def test_every_day_relation_and_status_is_worded(domain: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import re
 import secrets
@@ -24,6 +25,7 @@ from payments.challenge import challenge_signature
 from payments.service import PaymentsService
 from payments.statuses import PaymentStatus
 from rasa_client import RasaClient
+from rasa_client.wording import failure_reason
 from scripts import procs
 from settings import Settings
 from tests.payments.test_three_d_secure import KEY, PUBLIC_URL, challenge_service, pending_three_d_secure
@@ -80,6 +82,11 @@ def form_of(page: str) -> tuple[str, dict[str, str]]:
     return action.group(1), fields
 
 
+def result_code(service: PaymentsService, user_id: int, payment_id: int) -> str | None:
+    """The payment's failure code now."""
+    return service.get_payment(user_id=user_id, payment_id=payment_id).failure_code
+
+
 def status_of(service: PaymentsService, user_id: int, payment_id: int) -> PaymentStatus:
     """The payment's status now."""
     return service.get_payment(user_id=user_id, payment_id=payment_id).status
@@ -99,6 +106,10 @@ def test_the_customer_answers_the_bank_page(
     assert answered.status_code == 200, answered.text
     assert f"Payment {expected}" in answered.text
     assert status_of(service, user_id, result.payment_id) == PaymentStatus(expected)
+    if expected == "failed":  # worded by its code, as in the chat, never the processor's raw words
+        assert "None" not in answered.text
+        reason = failure_reason(result_code(service, user_id, result.payment_id), None)
+        assert reason in html.unescape(answered.text)
     again = client.post(action, data={**fields, "outcome": "authenticate"})
     assert again.status_code == 409  # answered already: shows the outcome, changes nothing
     assert status_of(service, user_id, result.payment_id) == PaymentStatus(expected)

@@ -1,0 +1,50 @@
+"""Item 7: a card number in the Telegram user's name goes straight into the database.
+
+DESIGN.md: "No card number ever passes through chat or the database". The bot's card guard looks
+at message text and captions only; the sender's first/last name (any 1-64 characters the user
+chooses in Telegram) is stored as `users.name` by `ensure_telegram_user` on first contact — before
+any handler looks at the message — and shown to staff in the console's user lists and transcripts.
+
+Real bot (PTB) against the fake Telegram Bot API, the real payments core as its user directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import BotServices
+from db.models import User
+from payments.service import PaymentsService
+from privacy.cards import looks_like_card_number
+from tests.bot.conftest import ScriptedAssistant, bot_running, bot_settings, fake, no_telegram_network  # noqa: F401
+from tests.helpers.fake_telegram import FakeTelegram
+
+TELEGRAM_ID = 741_000_001
+CARD_NAME = "4000 0566 5566 5556"  # Stripe's Visa debit test number, as a Telegram first name
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack10: the card guard never looks at the sender's Telegram name: a card number as "
+    "first name is stored in users.name",
+)
+async def test_a_card_number_as_telegram_name_is_never_stored(
+    payments_service: PaymentsService,
+    fake: FakeTelegram,  # noqa: F811
+) -> None:
+    assistant = ScriptedAssistant()
+    services = BotServices(assistant=assistant, users=payments_service, session_factory=None)
+    async with bot_running(bot_settings(fake), services):
+        await fake.send_text(TELEGRAM_ID, "hi", first_name=CARD_NAME)
+        await fake.wait_for_messages(TELEGRAM_ID, 1)
+
+    def stored_name() -> str | None:
+        with payments_service.session_factory() as session:
+            return session.scalar(select(User.name).where(User.telegram_user_id == TELEGRAM_ID))
+
+    name = await asyncio.to_thread(stored_name)
+    assert name is not None  # the user was created on first contact
+    assert not looks_like_card_number(name), f"users.name holds {name!r}"
