@@ -99,7 +99,11 @@ def sync_served(settings: Settings, session: Session) -> registry.ModelView:
     else:
         stem = path.name.removesuffix(".tar.gz")
         model = registry.register(
-            session, name=f"served-{stem}", path=path, data_fingerprint=stem.rsplit("-", 1)[-1], actor="rasa"
+            session,
+            name=f"{registry.BASELINE_PREFIX}{stem}",
+            path=path,
+            data_fingerprint=stem.rsplit("-", 1)[-1],
+            actor="rasa",
         )
     if not model.served:
         registry.mark_served(session, model.id, "rasa")

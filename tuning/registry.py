@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session
 
 from db.models import TunedModel, TunedModelEvent, utcnow
 
+# The model Rasa served before the loop first ran enters the registry under this prefix (loop.sync_served).
+BASELINE_PREFIX = "served-"
+
 
 class RegistryError(LookupError):
     """No such model, nothing to roll back to, or a model that may not be served."""
@@ -134,9 +137,10 @@ def served_model_id(session: Session) -> int | None:
 
 
 def get_model(session: Session, ref: str) -> ModelView:
-    """A model by id, by name, or "latest" (the last registered)."""
+    """A model by id, by name, or "latest" (the newest trained candidate; served baselines are not)."""
     query = select(TunedModel)
     if ref == "latest":
+        query = query.where(TunedModel.name.not_like(f"{BASELINE_PREFIX}%"))
         row = session.scalar(query.order_by(TunedModel.id.desc()).limit(1))
     elif ref.isdigit():
         row = session.get(TunedModel, int(ref))

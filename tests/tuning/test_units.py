@@ -215,3 +215,9 @@ def test_a_promotion_survives_a_restart_while_the_project_data_is_unchanged(
     assert loop.promoted_model(settings) == model
     monkeypatch.setattr(loop, "project_fingerprint", lambda: "changed-data")
     assert loop.promoted_model(settings) is None  # new training data: the project's model is served
+
+
+def test_latest_is_the_newest_candidate_not_a_baseline_registered_after_it(db_session: Session) -> None:
+    candidate = _model(db_session, "candidate-1")
+    _model(db_session, f"{registry.BASELINE_PREFIX}paychat-abc")
+    assert registry.get_model(db_session, "latest").id == candidate
