@@ -12,6 +12,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any
 
 from telegram import Bot, Update, User
 from telegram.constants import ChatAction
@@ -57,6 +59,15 @@ async def known_user(services: BotServices, user: User) -> KnownUser | None:
     return known
 
 
+def turn_metadata(update: Update) -> dict[str, Any]:
+    """What Rasa gets besides the text: the channel, and for a button tap Telegram's callback id and
+    when the bot received it (kept in the consent receipt when the tap confirms a payment)."""
+    metadata: dict[str, Any] = {"channel": CHANNEL}
+    if update.callback_query is not None:
+        metadata["tap"] = {"callback_id": update.callback_query.id, "at": datetime.now(UTC).isoformat()}
+    return metadata
+
+
 @asynccontextmanager
 async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
     """Show "typing…" in the chat until the block ends."""
@@ -89,7 +100,7 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -
     sender_id = sender_id_for(user.id)
     try:
         async with typing(context.bot, chat.id):
-            turn = await services.assistant.send(sender_id, text, metadata={"channel": CHANNEL})
+            turn = await services.assistant.send(sender_id, text, metadata=turn_metadata(update))
     except AssistantUnavailableError:
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
         turn = None

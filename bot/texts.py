@@ -27,6 +27,19 @@ ALREADY_DONE = "Already done."
 CHOOSE = "Please choose:"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute."
 UNKNOWN_COMMAND = "I don't know that command. Try /help, /bills, /history or /cancel."
+FORGET_ASK = (
+    "Forget you? I will delete your name, our conversations and your link to this Telegram account. "
+    "Records of payments already made stay, without your name, because the law requires them. "
+    "This cannot be undone."
+)
+FORGET_YES = "Yes, forget me"
+FORGET_NO = "No, keep my data"
+FORGOTTEN = "Done: I have forgotten you. If you write again, I will treat you as a new user."
+NOTHING_TO_FORGET = "I keep no data about you."
+FORGET_KEPT = "OK, I have kept everything as it was."
+MYDATA_CAPTION = "Everything I keep about you."
+NO_DATA = "I keep no data about you."
+NOT_AVAILABLE = "Sorry, this is not available right now."
 PRIVATE_ONLY = "I only talk in private chats: please message me directly."
 
 # What the bot says by itself when a payment settles after the chat turn (the notifications outbox),

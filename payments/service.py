@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,7 @@ from db.models import utcnow
 from payments.approvals import Approvals
 from payments.charging import Charging
 from payments.config import ServiceConfig, service_config_from
+from payments.consent import TapEvidence
 from payments.demo import provision_demo_user
 from payments.drafting import Drafting, SummaryRenderer, terms_line
 from payments.gateway import PaymentGateway
@@ -26,6 +28,7 @@ from payments.history import History
 from payments.ledger import Ledger
 from payments.machine import StateMachine
 from payments.outbox import Outbox
+from payments.personal_data import ForgetReport, PersonalData
 from payments.sandbox_bank import SandboxBank
 from payments.settlement import Settlement
 from payments.statuses import PaymentStatus
@@ -75,6 +78,7 @@ class PaymentsService:
         self.sandbox_bank = SandboxBank(uow, gateway, self.settlement, config)
         self.history = History(uow)
         self.outbox = Outbox(uow)
+        self.personal_data = PersonalData(uow, machine)
         self._uow = uow
 
     # --- users -----------------------------------------------------------------------------------
@@ -171,11 +175,16 @@ class PaymentsService:
     # --- confirming and charging -----------------------------------------------------------------
 
     def confirm_payment(
-        self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = ""
-    ) -> PaymentResult:
+        self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = "",
+        tap: TapEvidence | None = None,
+    ) -> PaymentResult:  # fmt: skip
         """Approve a draft with the user's consent and charge it (or schedule it); idempotent."""
         return self.charging.confirm_payment(
-            user_id=user_id, payment_id=payment_id, consent_text=consent_text, confirmation=confirmation
+            user_id=user_id,
+            payment_id=payment_id,
+            consent_text=consent_text,
+            confirmation=confirmation,
+            tap=tap,
         )
 
     def schedule_payment(self, *, user_id: int, payment_id: int, consent_text: str) -> ScheduledPaymentView:
@@ -264,6 +273,20 @@ class PaymentsService:
         return self.sandbox_bank.complete_sandbox_challenge(
             payment_intent_id=payment_intent_id, signature=signature, success=success
         )
+
+    # --- personal data (/mydata, /forget) ------------------------------------------------------
+
+    def telegram_user(self, *, telegram_user_id: int) -> int | None:
+        """The id of the user behind a Telegram account (None: unknown or forgotten)."""
+        return self.personal_data.telegram_user(telegram_user_id=telegram_user_id)
+
+    def export_user_data(self, *, user_id: int) -> dict[str, Any]:
+        """Everything the payments core keeps about the user, as JSON-ready values."""
+        return self.personal_data.export(user_id=user_id)
+
+    def forget_user(self, *, user_id: int) -> ForgetReport:
+        """Anonymize the user; payments, consent receipts and the audit chain stay (anonymized)."""
+        return self.personal_data.forget(user_id=user_id)
 
     # --- notifications (the outbox the Telegram bot delivers) -----------------------------------
 

@@ -8,9 +8,11 @@ on first contact).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +22,14 @@ from sqlalchemy.orm import Session
 from bot import texts
 from bot.app import build_application
 from db.engine import make_engine
-from db.models import Conversation, ConversationTurn, Payment, User
+from db.models import Consent, Conversation, ConversationTurn, Payment, User
+from payments.audit import verify_audit_chain
+from payments.config import service_config_from
+from payments.consent import verify_receipt
 from settings import Settings
 from tests.helpers.fake_telegram import FakeTelegram, fake_telegram_server, polling
 from tests.helpers.stack import AssistantStack
+from transcripts.forgetting import tracker_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -111,7 +117,7 @@ async def test_a_whole_payment_with_button_taps(assistant_stack: AssistantStack,
         await fake.send_text(user, "/start")
         await fake.wait_for_messages(user, 1, TURN_WAIT)
         summary = await summary_for_electricity(fake, user)
-        await fake.tap(user, summary, button(summary, "Confirm"))
+        tapped = await fake.tap(user, summary, button(summary, "Confirm"))
         paid = lambda: any(p.status == "succeeded" for p in payments_of(engine, user))  # noqa: E731
         await fake.wait_for(paid, TURN_WAIT)
         sent = await fake.wait_for(lambda: len(fake.sent_messages(user)) > 2 and fake.sent_messages(user))
@@ -122,6 +128,10 @@ async def test_a_whole_payment_with_button_taps(assistant_stack: AssistantStack,
     assert "reply_markup" not in sent[1]  # the Confirm/Cancel keyboard was removed by the tap
     assert any("84" in m["text"] for m in sent[2:])  # the receipt names the amount
     assert user_texts(engine, user) == ["pay my electricity bill", "/affirm"]
+    with Session(engine) as session:  # the consent receipt names the tap that confirmed it
+        consent = session.scalars(select(Consent).where(Consent.payment_id == payment.id)).one()
+        assert (consent.receipt or {})["callback_id"] == tapped["callback_query"]["id"]
+        assert (consent.receipt or {})["tapped_at"]
 
 
 async def test_a_double_tap_charges_once(assistant_stack: AssistantStack, engine: Engine) -> None:
@@ -236,8 +246,9 @@ async def test_rasa_down_then_back(assistant_stack: AssistantStack, engine: Engi
     host, port = assistant_stack.rasa_url.removeprefix("http://").split(":")
     proxy = TcpProxy(host, int(port))
     await proxy.start()
-    async with fake_telegram_server() as fake, bot_on(
-        bot_settings(assistant_stack, fake, f"http://127.0.0.1:{proxy.port}")
+    async with (
+        fake_telegram_server() as fake,
+        bot_on(bot_settings(assistant_stack, fake, f"http://127.0.0.1:{proxy.port}")),
     ):
         await fake.send_text(user, "/bills")
         await fake.wait_for(lambda: len(user_texts(engine, user)) == 1, TURN_WAIT)
@@ -284,3 +295,51 @@ async def test_action_server_down_then_back(assistant_stack: AssistantStack, eng
     assert "Stadtwerke" in summary["text"]
     assert [p.status for p in payments_of(engine, user)] == ["draft"]  # waiting for Confirm, not charged
     assert user_texts(engine, user) == ["/check_bills", "pay my electricity bill"]
+
+
+async def test_forget_after_a_payment_empties_tracker_and_transcripts(
+    assistant_stack: AssistantStack, engine: Engine
+) -> None:
+    """/mydata, then /forget + Yes: tracker and transcripts gone, the payment kept, the evidence verifies."""
+    user = 555009
+    sender = f"tg-{user}"
+    tracker = Path(assistant_stack.process("rasa").spec.env["RASA_TRACKER_DB"])
+    async with fake_telegram_server() as fake, bot_on(bot_settings(assistant_stack, fake)):
+        summary = await summary_for_electricity(fake, user)
+        await fake.tap(user, summary, button(summary, "Confirm"))
+        await fake.wait_for(
+            lambda: any(p.status == "succeeded" for p in payments_of(engine, user)), TURN_WAIT
+        )
+        await fake.wait_for(
+            lambda: user_texts(engine, user) == ["pay my electricity bill", "/affirm"], TURN_WAIT
+        )
+        assert tracker_events(tracker, sender) > 0
+
+        await fake.send_text(user, "/mydata")
+        await fake.wait_for(lambda: fake.documents, TURN_WAIT)
+        [document] = fake.documents.values()
+        assert [p["status"] for p in json.loads(document)["payments"]] == ["succeeded"]
+
+        await fake.send_text(user, "/forget")
+        ask = await fake.wait_for(with_keyboard(fake, user, texts.FORGET_YES), TURN_WAIT)
+        [payment] = payments_of(engine, user)
+        await fake.tap(user, ask, button(ask, texts.FORGET_YES))
+        await fake.wait_for(
+            lambda: any(m["text"] == texts.FORGOTTEN for m in fake.sent_messages(user)), TURN_WAIT
+        )
+
+    assert tracker_events(tracker, sender) == 0
+    with Session(engine) as session:
+        assert session.scalar(select(Conversation.id).where(Conversation.sender_id == sender)) is None
+        forgotten = session.get(User, payment.user_id)
+        assert forgotten is not None and forgotten.name == "" and forgotten.telegram_user_id is None
+        kept = session.get(Payment, payment.id)
+        assert kept is not None and (kept.status, kept.amount_minor) == ("succeeded", payment.amount_minor)
+        assert verify_audit_chain(session).ok
+        consent_id = session.scalars(select(Consent.id).where(Consent.payment_id == payment.id)).one()
+        check = verify_receipt(
+            session,
+            consent_id=consent_id,
+            key=service_config_from(assistant_stack.settings).consent_signing_key,
+        )
+        assert check is not None and check.ok
