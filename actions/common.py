@@ -50,6 +50,8 @@ SLOTS_TO_CLEAR_BY_CODE: dict[str, tuple[str, ...]] = {
     "amount_currency_mismatch": ("amount",),
     "amount_ambiguous": ("amount",),
     "amount_not_positive": ("amount",),
+    "amount_too_precise": ("amount",),
+    "amount_below_minimum": ("amount",),
     "amount_above_outstanding": ("amount",),
     "limit_per_payment": ("amount",),
     "limit_daily": ("amount",),
@@ -57,6 +59,11 @@ SLOTS_TO_CLEAR_BY_CODE: dict[str, tuple[str, ...]] = {
     "date_in_past": ("date",),
     "date_too_far": ("date",),
 }
+
+# A refused tap on a summary that is not the live one: the live summary (and its slots) stay as they were.
+SUMMARY_KEPT_CODES = frozenset(
+    {"confirmation_stale", "confirmation_used", "confirmation_invalid", "consent_mismatch"}
+)
 
 
 async def call_as_sender(tracker: Tracker, use_case: Callable[..., T], **kwargs: Any) -> T:

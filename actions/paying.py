@@ -2,12 +2,18 @@
 
 The summary is worded here, at the edge, from the domain's `utter_payment_summary_text`: payments
 hands the typed terms to `summary_renderer(domain)` while drafting and keeps what it returns as the
-consent text. The same text is shown (`utter_payment_summary`), kept in the `payment_summary` slot,
-and passed back to `confirm_payment` as the user's consent.
+consent text. The same text is shown (`utter_payment_summary`) and kept in the `payment_summary` slot.
+
+Each summary is its conversation's live offer (payments.confirming): its Confirm and Cancel buttons
+name the draft and carry a one-time nonce (`/affirm{"draft_id": 12, "confirm_nonce": "…"}`, the
+entities `draft_id` and `confirm_nonce`). A tap hands back that pair and the text it was under (the
+front end's `shown_text` metadata); a typed "yes" hands back neither and means the live summary.
+Payments decides; a tap on an older summary is refused and the live one is kept as it was.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,6 +23,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
+    SUMMARY_KEPT_CODES,
     call_as_sender,
     guarded,
     has_response,
@@ -29,7 +36,7 @@ from actions.common import (
 from actions.services import get_services
 from payments.consent import TapEvidence
 from payments.errors import PaymentsError
-from payments.views import DraftTerms, PaymentResult
+from payments.views import DraftTerms, PaymentResult, PaymentSummary
 
 # Which response tells the user how a confirmed payment ended, by PaymentStatus value.
 RESULT_RESPONSES = {
@@ -99,6 +106,50 @@ def result_response(result: PaymentResult) -> str:
     return RESULT_RESPONSES.get(str(result.status), "utter_payment_processing")
 
 
+def summary_buttons(domain: dict[str, Any], summary: PaymentSummary) -> list[dict[str, str]]:
+    """Confirm / Change / Cancel; Confirm and Cancel name the draft and carry its one-time nonce."""
+    offer = json.dumps(
+        {"draft_id": summary.payment_id, "confirm_nonce": summary.confirm_nonce}, separators=(",", ":")
+    )
+    return [
+        {"title": response_text(domain, "utter_button_confirm"), "payload": "/affirm" + offer},
+        {"title": response_text(domain, "utter_button_change"), "payload": "/change"},
+        {"title": response_text(domain, "utter_button_cancel"), "payload": "/deny" + offer},
+    ]
+
+
+def tapped_offer(tracker: Tracker) -> tuple[int | None, str | None]:
+    """The draft id and nonce a tapped Confirm / Cancel names; (None, None) for typed words."""
+    draft_ids = list(tracker.get_latest_entity_values("draft_id"))
+    nonces = [str(value) for value in tracker.get_latest_entity_values("confirm_nonce")]
+    try:
+        draft_id = int(draft_ids[0]) if draft_ids else None
+    except (TypeError, ValueError):
+        draft_id = None
+    if draft_id is None or not nonces:
+        return None, None
+    return draft_id, nonces[0]
+
+
+def shown_text(tracker: Tracker) -> str:
+    """The summary the user acted on: the text a button was under (front-end metadata), else the
+    summary this conversation showed last."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    shown = metadata.get("shown_text") if isinstance(metadata, dict) else None
+    return (
+        str(shown)
+        if isinstance(shown, str) and shown.strip()
+        else str(tracker.get_slot("payment_summary") or "")
+    )
+
+
+def finished_unless_stale(error: PaymentsError | None = None) -> list[EventType]:
+    """End the payment in progress, except after a refused tap on a summary that is not the live one."""
+    if error is not None and error.code in SUMMARY_KEPT_CODES:
+        return []
+    return payment_finished()
+
+
 def forget_refused_draft(error: PaymentsError) -> list[EventType]:
     """A refused draft: no summary is pending, and the refused value is asked for again."""
     return [SlotSet("pending_payment_id", None), *slots_cleared_after(error)]
@@ -142,8 +193,14 @@ class ActionPreparePayment(Action):
             date_text=tracker.get_slot("date"),
             replacing_payment_id=int(previous) if previous else None,
             render_summary=summary_renderer(domain),
+            conversation=tracker.sender_id,
         )
-        utter(dispatcher, "utter_payment_summary", {"summary_text": summary.summary_text})
+        utter(
+            dispatcher,
+            "utter_payment_summary",
+            {"summary_text": summary.summary_text},
+            buttons=summary_buttons(domain, summary),
+        )
         return [
             SlotSet("biller", summary.biller_name),
             SlotSet("bill_id", str(summary.bill_id)),
@@ -159,16 +216,23 @@ class ActionConfirmPayment(Action):
         """Action name used in domain.yml."""
         return "action_confirm_payment"
 
-    @guarded(forget=payment_finished)
+    @guarded(forget=finished_unless_stale)
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Charge (or schedule) via payments.confirm_payment and render the result by status."""
+        """Charge (or schedule) via payments.confirm_shown_summary and render the result by status."""
+        draft_id, nonce = tapped_offer(tracker)
+        pending = tracker.get_slot("pending_payment_id")
+        if draft_id is None and not pending:
+            utter(dispatcher, "utter_nothing_to_confirm")
+            return []
         result = await call_as_sender(
             tracker,
-            get_services().confirm_payment,
-            payment_id=int(tracker.get_slot("pending_payment_id")),
-            consent_text=tracker.get_slot("payment_summary") or "",
+            get_services().confirm_shown_summary,
+            conversation=tracker.sender_id,
+            payment_id=draft_id if draft_id is not None else int(pending),
+            nonce=nonce,
+            shown_text=shown_text(tracker),
             confirmation=str((tracker.latest_message or {}).get("text") or ""),
             tap=tap_evidence(tracker),
         )
@@ -183,13 +247,24 @@ class ActionStopPayment(Action):
         """Action name used in domain.yml."""
         return "action_stop_payment"
 
-    @guarded(forget=payment_finished)
+    @guarded(forget=finished_unless_stale)
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Cancel the pending draft if there is one; otherwise say what (if anything) stopped."""
+        """Cancel the draft whose Cancel was tapped (only the live one), else the pending draft if
+        there is one; otherwise say what (if anything) stopped."""
+        draft_id, nonce = tapped_offer(tracker)
         pending = tracker.get_slot("pending_payment_id")
-        if pending:
+        if draft_id is not None:
+            await call_as_sender(
+                tracker,
+                get_services().cancel_shown_summary,
+                conversation=tracker.sender_id,
+                payment_id=draft_id,
+                nonce=nonce,
+            )
+            utter(dispatcher, "utter_payment_cancelled")
+        elif pending:
             await call_as_sender(tracker, get_services().cancel_payment, payment_id=int(pending))
             utter(dispatcher, "utter_payment_cancelled")
         elif tracker.get_slot("bill_id") or tracker.get_slot("biller") or _form_just_left(tracker):

@@ -17,12 +17,14 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     filters,
 )
 
 from bot import handlers
+from bot.commands import register_commands
 from bot.logs import configure_logging
 from bot.notify import run_notifier
 from bot.relay import SERVICES
@@ -48,9 +50,15 @@ def build_application(settings: Settings, services: BotServices | None = None) -
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         built = application.bot_data[SERVICES] = services or build_services(settings)
+        await register_commands(application.bot)
         if built.notifications is not None:
             application.bot_data[NOTIFIER] = asyncio.create_task(
-                run_notifier(application.bot, built.notifications, settings.telegram_notify_interval_seconds),
+                run_notifier(
+                    application.bot,
+                    built.notifications,
+                    settings.telegram_notify_interval_seconds,
+                    blocked=lambda telegram_user_id: built.known_users.pop(telegram_user_id, None),
+                ),
                 name="paychat-notifier",
             )
 
@@ -76,13 +84,20 @@ def build_application(settings: Settings, services: BotServices | None = None) -
         .post_shutdown(post_shutdown)
         .build()
     )
-    # Group -1 runs first for every update: a card number stops there (in any chat), and so does
+    # Group -2 runs before anything else: the user is known, and back if they had blocked the bot.
+    private_user = filters.ChatType.PRIVATE & filters.USER
+    application.add_handler(MessageHandler(private_user, handlers.on_private_message), group=-2)
+    # Group -1 runs next for every update: a card number stops there (in any chat), and so does
     # anything from a group or a channel — private chats only.
     application.add_handler(MessageHandler(handlers.CardNumberFilter(), handlers.on_card_number), group=-1)
     application.add_handler(handlers.OutsidePrivateChatHandler(handlers.on_outside_private_chat), group=-1)
-    # Edits are not new turns: they are ignored. The chat filter repeats the rule above per handler.
+    # Edits are not new turns: they are answered and never reach the assistant (a pending summary
+    # stays as it was). The chat filter repeats the rule above per handler.
     new_message = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
+    edited = filters.UpdateType.EDITED_MESSAGE & filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(edited, handlers.on_edited_message))
     application.add_handler(CommandHandler("start", handlers.on_start, filters=new_message))
+    application.add_handler(CommandHandler("help", handlers.on_help, filters=new_message))
     application.add_handler(
         CommandHandler(list(handlers.COMMAND_PAYLOADS), handlers.on_command, filters=new_message)
     )
@@ -94,6 +109,7 @@ def build_application(settings: Settings, services: BotServices | None = None) -
         CallbackQueryHandler(handlers.on_forget_answer, pattern=f"^{handlers.FORGET_CALLBACK}")
     )
     application.add_handler(CallbackQueryHandler(handlers.on_button))
+    application.add_handler(ChatMemberHandler(handlers.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(
         MessageHandler(new_message & ~filters.StatusUpdate.ALL, handlers.on_other_message)
     )

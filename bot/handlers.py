@@ -12,19 +12,20 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, MessageEntityType
-from telegram.error import BadRequest, TelegramError
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, filters
 
 from bot import texts
-from bot.relay import known_user, relay, services_of
-from bot.rendering import MAX_MESSAGE_CHARS
+from bot.commands import help_text
+from bot.relay import known_user, relay, services_of, set_reachable
+from bot.rendering import MAX_MESSAGE_CHARS, is_summary_payload
 from privacy.cards import looks_like_card_number
 
 log = logging.getLogger(__name__)
 
+# The commands the assistant answers, as intent payloads; /start and /help the bot answers itself.
 COMMAND_PAYLOADS = {
-    "help": "/help",
     "bills": "/check_bills",
     "history": "/payment_history",
     "cancel": "/stop",
@@ -34,12 +35,35 @@ COMMAND_PAYLOADS = {
 async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Create or link the user's customer record and say in two lines what the bot does."""
     assert update.effective_user is not None and update.effective_message is not None
+    services = services_of(context)
+    await known_user(services, update.effective_user)
+    welcome = f"{texts.WELCOME}\n\n{texts.DEMO_MODE}" if services.demo_mode else texts.WELCOME
+    await update.effective_message.reply_text(welcome)
+
+
+async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the commands of the menu (the same table) in the user's language."""
+    assert update.effective_user is not None and update.effective_message is not None
+    await update.effective_message.reply_text(help_text(update.effective_user.language_code))
+
+
+async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Know the user before anything else runs (a user who had blocked the bot is back)."""
+    assert update.effective_user is not None
     await known_user(services_of(context), update.effective_user)
-    await update.effective_message.reply_text(texts.WELCOME)
+
+
+async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A user blocked the bot (kicked) or unblocked it (member): hold or release their notifications."""
+    change = update.my_chat_member
+    assert change is not None
+    status = change.new_chat_member.status
+    if status in {ChatMemberStatus.BANNED, ChatMemberStatus.MEMBER}:
+        await set_reachable(services_of(context), change.from_user.id, status == ChatMemberStatus.MEMBER)
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Send /help, /bills, /history or /cancel to the assistant as its intent payload."""
+    """Send /bills, /history or /cancel to the assistant as its intent payload."""
     assert update.effective_message is not None and update.effective_message.text is not None
     command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
     await relay(update, context, COMMAND_PAYLOADS[command])
@@ -107,6 +131,12 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     await update.effective_message.reply_text(texts.UNKNOWN_COMMAND)
 
 
+async def on_edited_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Ask for an edit to be sent again as a new message; the edit never reaches the assistant."""
+    assert update.edited_message is not None
+    await update.edited_message.reply_text(texts.EDITED_MESSAGE)
+
+
 async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer a message without text (photo, sticker, voice...)."""
     assert update.effective_message is not None
@@ -165,12 +195,17 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if payload is None:
         await query.answer(texts.BUTTON_EXPIRED)
         return
-    first = services.first_tap(query.message.chat.id, query.message.message_id)
+    chat_id, message_id = query.message.chat.id, query.message.message_id
+    if is_summary_payload(payload) and services.replaced_summary(chat_id, message_id):
+        await query.answer(texts.SUMMARY_OUT_OF_DATE)
+        return
+    first = services.first_tap(chat_id, message_id)
     if not first or not await remove_keyboard(query.message):
         await query.answer(texts.ALREADY_DONE)
         return
     await query.answer()
-    await relay(update, context, payload)
+    shown = query.message.text if isinstance(query.message, Message) else None
+    await relay(update, context, payload, shown_text=shown)
 
 
 async def remove_keyboard(message: object) -> bool:
@@ -201,6 +236,11 @@ async def refuse_card_number(message: Message) -> None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure first (never the message text), then apologise to the user if there is one."""
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(context.error, Forbidden) and isinstance(update, Update) and update.effective_user:
+        # Telegram refused to message them: they blocked the bot. Nobody to apologise to.
+        log.warning("update %s: user %s blocked the bot", update_id, update.effective_user.id)
+        await set_reachable(services_of(context), update.effective_user.id, False)
+        return
     log.error("update %s failed", update_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:

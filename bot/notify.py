@@ -3,17 +3,21 @@
 payments/ writes a notification row in the same transaction as the status change (the outbox);
 this loop reads the undelivered ones every few seconds, sends each as a message and then marks it
 sent. Delivery is at least once: a send that fails (or a crash between send and mark) leaves the
-row for the next round, and one chat's failure never holds up the others in the round.
+row for the next round, and one chat's failure never holds up the others in the round. A user who
+blocked the bot (Telegram answers 403 Forbidden) is recorded as unreachable: the outbox then holds
+their rows, unsent and without retries, until they unblock the bot or write again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from telegram import Bot
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 
 from bot import texts
 
@@ -31,6 +35,18 @@ class NotificationSource(Protocol):
         """Record one as delivered; False when it already was."""
         ...
 
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record that a user blocked the bot (False) or came back (True)."""
+        ...
+
+    def turn_outcomes(self, *, user_id: int, since: datetime) -> list[Any]:
+        """Outcomes reached in the user's chat turns since `since` and not yet told."""
+        ...
+
+    def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
+        """The user's turn since `since` reached them: its held outcomes need no message."""
+        ...
+
 
 def failure_reason(code: str | None, processor_message: str | None) -> str:
     """Why a payment failed, worded by its code; the processor's words only for a code not worded here."""
@@ -46,14 +62,34 @@ def notification_text(note: Any) -> str:
     return template.format(amount=note.amount_text, biller=note.biller_name, reason=reason)
 
 
-async def deliver_pending(bot: Bot, source: NotificationSource) -> int:
-    """Send every pending notification once; returns how many were sent and marked."""
+def _forget_nobody(telegram_user_id: int) -> None:
+    """The default for `blocked`: nothing cached to forget."""
+
+
+async def deliver_pending(
+    bot: Bot, source: NotificationSource, blocked: Callable[[int], None] = _forget_nobody
+) -> int:
+    """Send every pending notification once; returns how many were sent and marked.
+
+    `blocked(telegram_user_id)` is called for a user found to have blocked the bot.
+    """
     delivered = 0
+    unreachable: set[int] = set()
     for note in await asyncio.to_thread(source.pending_notifications):
-        if note.telegram_user_id is None:
+        if note.telegram_user_id is None or note.telegram_user_id in unreachable:
             continue
         try:
             await bot.send_message(chat_id=note.telegram_user_id, text=notification_text(note))
+        except Forbidden:
+            log.info(
+                "user %s blocked the bot: notification %s waits until they are back", note.user_id, note.id
+            )
+            unreachable.add(note.telegram_user_id)
+            await asyncio.to_thread(
+                source.set_telegram_reachable, telegram_user_id=note.telegram_user_id, reachable=False
+            )
+            blocked(note.telegram_user_id)
+            continue
         except TelegramError as error:
             # Left unsent: the next round tries again. No message text in the log, only ids.
             log.warning("notification %s to user %s not sent: %s", note.id, note.user_id, error)
@@ -63,11 +99,37 @@ async def deliver_pending(bot: Bot, source: NotificationSource) -> int:
     return delivered
 
 
-async def run_notifier(bot: Bot, source: NotificationSource, interval_seconds: float) -> None:
+async def tell_turn_outcomes(
+    bot: Bot, source: NotificationSource, *, user_id: int, chat_id: int, since: datetime
+) -> int:
+    """A turn's reply was lost: tell the outcomes reached in it now; returns how many were told.
+
+    A payment confirmed in a turn whose answer never arrived (the assistant's connection reset
+    after it acted, an answer slower than our timeout) was still paid or declined: the user reads
+    that instead of "not processed" (payments queued the outcome, held, in the same transaction).
+    """
+    told = 0
+    for note in await asyncio.to_thread(source.turn_outcomes, user_id=user_id, since=since):
+        try:
+            await bot.send_message(chat_id=chat_id, text=notification_text(note))
+        except TelegramError as error:
+            log.warning("turn outcome %s to user %s not sent: %s", note.id, note.user_id, error)
+            continue
+        await asyncio.to_thread(source.mark_notification_sent, notification_id=note.id)
+        told += 1
+    return told
+
+
+async def run_notifier(
+    bot: Bot,
+    source: NotificationSource,
+    interval_seconds: float,
+    blocked: Callable[[int], None] = _forget_nobody,
+) -> None:
     """Deliver pending notifications every `interval_seconds` until cancelled."""
     while True:
         try:
-            await deliver_pending(bot, source)
+            await deliver_pending(bot, source, blocked)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -3,7 +3,9 @@
 Every handler that talks to the assistant goes through `relay`. When the assistant is down the
 user is told plainly that the message was not processed, with a "Try again" button that re-sends
 it (kept in memory for that user), so nothing is silently lost and nothing is replayed without
-the user's say-so. A turn that comes back with no reply at all counts as a failure too.
+the user's say-so. A turn that comes back with no reply at all counts as a failure too. A payment
+settled in a turn whose reply was lost is told instead (payments holds each in-turn outcome in the
+outbox; a delivered reply acknowledges it, a lost one is answered with it).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Bot, Update, User
 from telegram.constants import ChatAction
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import texts
+from bot.notify import tell_turn_outcomes
 from bot.rendering import render_turn, retry_keyboard
 from bot.services import BotServices, KnownUser
 from rasa_client import AssistantTurn, AssistantUnavailableError
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 SERVICES = "services"
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing…" for about 5 s per chat action
+# The bot and the action server read the same machine clock; this covers their rounding.
+TURN_CLOCK_SKEW = timedelta(seconds=1)
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> BotServices:
@@ -45,16 +50,24 @@ def sender_id_for(telegram_user_id: int) -> str:
 
 
 async def known_user(services: BotServices, user: User) -> KnownUser | None:
-    """Create or find the user's customer record once per process; None when no directory is set."""
+    """Create or find the user's customer record once per process; None when no directory is set.
+
+    A user recorded as having blocked the bot is writing again, so they are reachable once more
+    (their waiting notifications go out in the notifier's next round).
+    """
     if user.id in services.known_users or services.users is None:
         return services.known_users.get(user.id)
+    directory = services.users
     view = await asyncio.to_thread(
-        services.users.ensure_telegram_user,
+        directory.ensure_telegram_user,
         telegram_user_id=user.id,
         name=user.full_name,
         language_code=user.language_code,
     )
-    known = KnownUser(user_id=view.id, is_test=bool(getattr(view, "is_test", False)))
+    if not getattr(view, "telegram_reachable", True):
+        await asyncio.to_thread(directory.set_telegram_reachable, telegram_user_id=user.id, reachable=True)
+    is_test = bool(getattr(view, "is_test", False) or getattr(view, "is_demo", False))
+    known = KnownUser(user_id=view.id, is_test=is_test)
     services.known_users[user.id] = known
     return known
 
@@ -66,6 +79,15 @@ def turn_metadata(update: Update) -> dict[str, Any]:
     if update.callback_query is not None:
         metadata["tap"] = {"callback_id": update.callback_query.id, "at": datetime.now(UTC).isoformat()}
     return metadata
+
+
+async def set_reachable(services: BotServices, telegram_user_id: int, reachable: bool) -> None:
+    """Record that a user blocked the bot or came back, and forget what this process knew of them."""
+    services.known_users.pop(telegram_user_id, None)
+    if services.users is not None:
+        await asyncio.to_thread(
+            services.users.set_telegram_reachable, telegram_user_id=telegram_user_id, reachable=reachable
+        )
 
 
 @asynccontextmanager
@@ -91,31 +113,91 @@ async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
             await task
 
 
-async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
-    """Send `text` to the assistant as this user, show the replies and record the turn."""
+async def relay(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *, shown_text: str | None = None
+) -> None:
+    """Send `text` to the assistant as this user, show the replies and record the turn.
+
+    `shown_text` is the text of the message whose button was tapped: handed to the assistant as
+    metadata, it is the summary the user confirmed (payments compares it with what it issued).
+    """
     services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None  # handlers only route updates from a user in a chat
     account = await known_user(services, user)
     sender_id = sender_id_for(user.id)
+    metadata = turn_metadata(update)
+    if shown_text is not None:
+        metadata["shown_text"] = shown_text
+    # Outcomes the payments core reaches during this turn are created after this moment.
+    started = datetime.now(UTC) - TURN_CLOCK_SKEW
     try:
         async with typing(context.bot, chat.id):
-            turn = await services.assistant.send(sender_id, text, metadata=turn_metadata(update))
+            turn = await services.assistant.send(sender_id, text, metadata=metadata)
     except AssistantUnavailableError:
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
         turn = None
     messages = render_turn(turn, user_id=user.id, payloads=services.payloads) if turn else []
     if turn is None or not messages:
         # A turn with nothing to show means something failed behind Rasa (an action): silence
-        # would leave the user waiting, so it is reported like an outage, with the same retry.
+        # would leave the user waiting, so it is reported like an outage, with the same retry —
+        # unless a payment was settled in it after all: then that outcome is the answer.
         if turn is not None:
             log.warning("assistant gave no reply for update %s", update.update_id)
+        if await turn_outcomes_told(context.bot, services, account, chat_id=chat.id, since=started):
+            return
         markup = retry_keyboard(text, user_id=user.id, payloads=services.payloads)
         await context.bot.send_message(chat.id, texts.BRAIN_DOWN, reply_markup=markup)
         return
     for message in messages:
-        await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
+        sent = await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
+        if message.is_summary:
+            await retire_summary(
+                context.bot, chat.id, services.replace_live_summary(chat.id, sent.message_id)
+            )
+    await acknowledge_turn(services, account, since=started)
     await record(services, sender_id=sender_id, account=account, text=text, turn=turn)
+
+
+async def retire_summary(bot: Bot, chat_id: int, message_id: int | None) -> None:
+    """Remove the keyboard of a summary a newer one replaced (payments refuses its buttons anyway)."""
+    if message_id is None:
+        return
+    try:
+        await bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+    except BadRequest as err:  # already tapped, or too old to edit: nothing left to remove
+        log.info("summary %s in chat %s keeps its keyboard: %s", message_id, chat_id, err.message)
+    except TelegramError:
+        log.warning("could not remove the keyboard of summary %s in chat %s", message_id, chat_id)
+
+
+async def turn_outcomes_told(
+    bot: Bot, services: BotServices, account: KnownUser | None, *, chat_id: int, since: datetime
+) -> bool:
+    """Tell the payment outcomes reached in a turn whose reply was lost; True when there were any."""
+    if services.notifications is None or account is None:
+        return False
+    try:
+        told = await tell_turn_outcomes(
+            bot, services.notifications, user_id=account.user_id, chat_id=chat_id, since=since
+        )
+    except Exception:
+        log.exception("turn outcomes of user %s not read", account.user_id)
+        return False
+    return told > 0
+
+
+async def acknowledge_turn(services: BotServices, account: KnownUser | None, *, since: datetime) -> None:
+    """The turn's reply reached the user: the outcomes it told need no second message."""
+    if services.notifications is None or account is None:
+        return
+    try:
+        await asyncio.to_thread(
+            services.notifications.acknowledge_turn_outcomes, user_id=account.user_id, since=since
+        )
+    except Exception:
+        # Not acknowledged: the held outcome is sent once its hold ends (told twice, never never).
+        log.exception("turn outcomes of user %s not acknowledged", account.user_id)
 
 
 async def record(

@@ -25,12 +25,28 @@ ONE_ROW_MAX_BUTTONS = 3
 ONE_ROW_MAX_TITLE = 20
 
 
+# A button payload naming a payment summary's one-time confirmation (docs/contracts.md).
+SUMMARY_PAYLOAD_MARK = '"confirm_nonce"'
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One Telegram message to send: its text and, maybe, an inline keyboard."""
+    """One Telegram message to send: its text, maybe an inline keyboard, and whether it is a payment
+    summary (its buttons confirm a draft: an older summary's keyboard goes when a new one is sent)."""
 
     text: str
     keyboard: InlineKeyboardMarkup | None = None
+    is_summary: bool = False
+
+
+def is_summary_payload(payload: str) -> bool:
+    """True for a payload that confirms or cancels a payment summary (it carries a nonce)."""
+    return SUMMARY_PAYLOAD_MARK in payload
+
+
+def is_summary_reply(buttons: list[Button]) -> bool:
+    """True when the buttons confirm or cancel a payment summary."""
+    return any(is_summary_payload(button.payload) for button in buttons)
 
 
 class PayloadStore:
@@ -97,7 +113,7 @@ def render_turn(turn: AssistantTurn, *, user_id: int, payloads: PayloadStore) ->
         parts = split_text(text)
         markup = keyboard(reply.buttons, user_id=user_id, payloads=payloads) if reply.buttons else None
         messages.extend(OutgoingMessage(part) for part in parts[:-1])
-        messages.append(OutgoingMessage(parts[-1], markup))
+        messages.append(OutgoingMessage(parts[-1], markup, is_summary=is_summary_reply(reply.buttons)))
     return messages
 
 

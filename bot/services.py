@@ -32,10 +32,15 @@ class UserDirectory(Protocol):
         """Create or find the customer of a Telegram user (demo mode links demo bills)."""
         ...
 
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record that the user blocked the bot (False) or came back (True)."""
+        ...
+
 
 @dataclass
 class KnownUser:
-    """A Telegram user the payments core knows: their users.id and whether they are a test user."""
+    """A Telegram user the payments core knows: their users.id and whether they are a test (or demo)
+    user, whose transcripts staff see marked as such."""
 
     user_id: int
     is_test: bool
@@ -51,12 +56,16 @@ class BotServices:
     engine: Engine | None = None
     # Where payment outcomes to tell users come from; None: no notifier runs (stand-in tests).
     notifications: NotificationSource | None = None
+    # PAYCHAT_DEMO_MODE: new users get demo bills and a test card, and /start says so.
+    demo_mode: bool = False
     payloads: PayloadStore = field(default_factory=PayloadStore)
     known_users: dict[int, KnownUser] = field(default_factory=dict)
     tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
     tapped_capacity: int = 50_000
     # /mydata and /forget; None: the commands answer that they are not available (stand-in tests).
     rights: PersonalDataRights | None = None
+    # The message id of the payment summary each chat was shown last (the one whose keyboard is live).
+    live_summaries: dict[int, int] = field(default_factory=dict)
 
     def first_tap(self, chat_id: int, message_id: int) -> bool:
         """Record a tap on a keyboard message; False when one was recorded before (a double tap)."""
@@ -67,6 +76,17 @@ class BotServices:
         if len(self.tapped) > self.tapped_capacity:
             self.tapped.popitem(last=False)
         return True
+
+    def replace_live_summary(self, chat_id: int, message_id: int) -> int | None:
+        """Record `message_id` as the chat's live summary; return the one it replaces, if any."""
+        previous = self.live_summaries.get(chat_id)
+        self.live_summaries[chat_id] = message_id
+        return previous if previous != message_id else None
+
+    def replaced_summary(self, chat_id: int, message_id: int) -> bool:
+        """True when a newer summary replaced this one in the chat (known to this process)."""
+        live = self.live_summaries.get(chat_id)
+        return live is not None and live != message_id
 
     async def aclose(self) -> None:
         """Close the assistant client and the engine this object owns."""
@@ -89,4 +109,5 @@ def build_services(settings: Settings) -> BotServices:
         session_factory=payments.session_factory,
         engine=engine,
         rights=PersonalDataRights(payments, payments.session_factory, settings.effective_rasa_tracker_db),
+        demo_mode=settings.demo_mode,
     )

@@ -24,9 +24,11 @@ TOO_LONG = "That message is too long for me. Please keep it under {limit} charac
 TEXT_ONLY = 'I can only read text messages. Tell me, for example, "pay my electricity bill".'
 BUTTON_EXPIRED = "This button has expired. Please ask me again."
 ALREADY_DONE = "Already done."
+# A tap under a payment summary that a newer one replaced (its keyboard was being removed).
+SUMMARY_OUT_OF_DATE = "That summary is out of date, nothing was charged. Please use the latest one."
 CHOOSE = "Please choose:"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute."
-UNKNOWN_COMMAND = "I don't know that command. Try /help, /bills, /history or /cancel."
+UNKNOWN_COMMAND = "I don't know that command. /help lists the ones I have."
 FORGET_ASK = (
     "Forget you? I will delete your name, our conversations and your link to this Telegram account. "
     "Records of payments already made stay, without your name, because the law requires them. "
@@ -41,6 +43,29 @@ MYDATA_CAPTION = "Everything I keep about you."
 NO_DATA = "I keep no data about you."
 NOT_AVAILABLE = "Sorry, this is not available right now."
 PRIVATE_ONLY = "I only talk in private chats: please message me directly."
+EDITED_MESSAGE = "I read new messages only, not edits — please send it again as a new message."
+DEMO_MODE = "🧪 This is a demo: you get demo bills and a test card, and no real money moves. Try it freely."
+
+# The command menu (setMyCommands at start-up) and /help, both from this one table: Telegram
+# language code → {command: short description}, in menu order. "" is the default every language
+# without its own entry falls back to; add e.g. "de": {...} (same commands) to word the menu in
+# German. bot.handlers routes each command; a test checks both name the same commands.
+COMMANDS: dict[str, dict[str, str]] = {
+    "": {
+        "bills": "What you owe",
+        "history": "What you paid",
+        "cancel": "Stop what we're doing",
+        "help": "What I can do",
+        "start": "Start over",
+        "mydata": "Get a copy of your data",
+        "forget": "Delete your data",
+    },
+}
+HELP = (
+    "My commands:\n{commands}\n\n"
+    'Or just write to me, for example "pay my electricity bill", "pay 40 of the phone bill on '
+    'friday" or "what did I pay?". Nothing is paid before you tap Confirm.'
+)
 
 # What the bot says by itself when a payment settles after the chat turn (the notifications outbox),
 # by `payments.statuses.NotificationKind` value. Placeholders: amount, biller, reason.
@@ -51,6 +76,15 @@ NOTIFICATIONS = {
     ),
     "payment_cancelled_by_staff": (
         "Your payment of {amount} to {biller} was not approved, nothing was charged."
+    ),
+    "payment_succeeded_late": (
+        "✅ Your payment of {amount} to {biller} went through after all: I told you it had failed, "
+        "but the card processor did take it. If you paid again meanwhile, our team will refund the "
+        "second payment."
+    ),
+    "payment_expired": (
+        "Your payment of {amount} to {biller} was not completed in time and has been cancelled; "
+        "nothing was charged. The bill is open again if you'd like to pay it."
     ),
 }
 NOTIFICATION_NO_REASON = "the card processor declined it."

@@ -26,10 +26,11 @@ from console.login import LoginThrottledError
 from console.roles import Role
 from console.staff import StaffView
 from console.views import MAX_ID, MAX_OFFSET, transcript_filters
+from payments.users import SESSION_KEY_PATTERN
 from rasa_client import AssistantUnavailableError
 
 router = APIRouter(prefix="/api")
-SESSION_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+SESSION_PATTERN = f"^{SESSION_KEY_PATTERN}$"
 MAX_LIMIT = 500
 # C0 control characters other than tab, newline and carriage return: PostgreSQL refuses NUL in
 # text and JSON, and none of them belongs in a chat message. Lone surrogates cannot be stored either.
@@ -65,6 +66,12 @@ class ChatRequest(BaseModel):
     text: str = Field(min_length=1, max_length=4096, description="the message, or a button payload")
     user_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="a test user's id; default: Alex Demo"
+    )
+    shown_text: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="for a button tap: the text of the reply the button was under (a payment summary "
+        "is confirmed only when this is the summary issued for it)",
     )
 
     @field_validator("text")
@@ -201,7 +208,11 @@ async def api_chat(
     """Send one message as a test user; the turn is recorded as a test transcript."""
     try:
         result = await chat_turn(
-            services_of(request), user_id=body.user_id, session_key=body.session, text=body.text
+            services_of(request),
+            user_id=body.user_id,
+            session_key=body.session,
+            text=body.text,
+            shown_text=body.shown_text,
         )
     except TestUserError as exc:
         raise HTTPException(404, str(exc)) from None

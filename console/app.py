@@ -26,7 +26,8 @@ from console import api, approvals, stripe_routes, views
 from console.auth import SESSION_MAX_AGE, CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
 from console.login import LoginThrottledError
 from console.roles import Role
-from console.services import ConsoleServices, build_services, payments_on
+from console.services import ConsoleServices, build_services
+from payments.service import build_service
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def create_app(settings: Settings, services: ConsoleServices | None = None) -> F
     app.state.settings = settings
     if services is not None:
         if services.payments is None:
-            services.payments = payments_on(settings, services.session_factory)
+            services.payments = build_service(settings, session_factory=services.session_factory)
         app.state.services = services
     secret = settings.console_secret_key
     if not secret:

@@ -95,14 +95,23 @@ def _record(
 
 
 async def chat_turn(
-    services: ConsoleServices, *, user_id: int | None, session_key: str, text: str
+    services: ConsoleServices,
+    *,
+    user_id: int | None,
+    session_key: str,
+    text: str,
+    shown_text: str | None = None,
 ) -> ChatResult:
-    """Send `text` as the test user and record the turn; AssistantUnavailableError if Rasa is down."""
+    """Send `text` as the test user and record the turn; AssistantUnavailableError if Rasa is down.
+
+    `shown_text`: for a button tap, the reply it was under (the summary a Confirm confirms).
+    """
     if looks_like_card_number(text):
         raise CardNumberRefusedError("that looks like a card number; card numbers are never sent in chat")
     user = await asyncio.to_thread(resolve_test_user, services, user_id)
     sender_id = sender_id_for(user.id, session_key)
-    turn = _turn_dict(await services.assistant.send(sender_id, text, metadata={"channel": CHANNEL}))
+    metadata = {"channel": CHANNEL} if shown_text is None else {"channel": CHANNEL, "shown_text": shown_text}
+    turn = _turn_dict(await services.assistant.send(sender_id, text, metadata=metadata))
     recorded = await asyncio.to_thread(
         _record, services, sender_id=sender_id, user_id=user.id, text=text, turn=turn
     )

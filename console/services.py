@@ -15,9 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
-from payments.config import service_config_from
-from payments.service import PaymentsService
-from payments.stripe_gateway import build_gateway
+from payments.service import PaymentsService, build_service
 from rasa_client import AssistantClient, RasaClient
 from settings import Settings
 
@@ -38,13 +36,6 @@ class ConsoleServices:
             self.engine.dispose()
 
 
-def payments_on(settings: Settings, session_factory: sessionmaker[Session]) -> PaymentsService:
-    """The payments service on the console's own sessions (one engine for both)."""
-    return PaymentsService(
-        session_factory=session_factory, gateway=build_gateway(settings), config=service_config_from(settings)
-    )
-
-
 def build_services(settings: Settings) -> ConsoleServices:
     """Services on the configured database and Rasa server."""
     engine = make_engine(settings.effective_database_url)
@@ -53,7 +44,7 @@ def build_services(settings: Settings) -> ConsoleServices:
         session_factory=session_factory,
         assistant=RasaClient(settings.rasa_url, settings.rasa_shared_secret, settings.rasa_timeout_seconds),
         engine=engine,
-        payments=payments_on(settings, session_factory),
+        payments=build_service(settings, session_factory=session_factory),
     )
 
 

@@ -8,11 +8,15 @@ idempotency key derived from the payment id, and an unanswered call becomes `unk
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from db.models import Bill, Payment, SavedPaymentMethod, ScheduledPayment, StripeCustomer, User
 from payments.config import ServiceConfig
@@ -25,9 +29,10 @@ from payments.machine import StateMachine
 from payments.money import Money
 from payments.statuses import PaymentStatus, ScheduleStatus
 from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user, lock_user, owned_payment
-from payments.views import PaymentResult, ScheduledPaymentView, payment_result, schedule_view
+from payments.views import PaymentResult, PendingReason, ScheduledPaymentView, payment_result, schedule_view
 
 P = PaymentStatus
+log = logging.getLogger("paychat.payments")
 
 
 class Charging:
@@ -110,7 +115,13 @@ class Charging:
             self._ledger.check_amount(session, user, amount=amount, owed=owed, pay_on=payment.pay_on)
             now = self._uow.now()
             # Multi-signature: a large payment keeps its consent but waits for a second approver.
-            needs_second = payment.amount_minor >= self._config.second_approval_minor
+            # "Large" is what the user pays this biller within the period, this payment included,
+            # so splitting a bill into smaller payments does not dodge it (issue 10). The user's
+            # row lock above serializes this sum with every concurrent approval of theirs.
+            before = self._ledger.paid_to_biller_since(
+                session, payment, now - self._config.second_approval_period
+            )
+            needs_second = before.amount_minor + payment.amount_minor >= self._config.second_approval_minor
             target = P.AWAITING_APPROVAL if needs_second else P.APPROVED
             if not self._machine.move(session, payment, P.DRAFT, target, confirmed_at=now):
                 return False, False
@@ -143,27 +154,74 @@ class Charging:
         """approved → processing → charge once → succeeded | failed | requires_action | unknown.
 
         `user_waiting`: the user is in the confirming chat turn and reads the result there.
+        Write-ahead: the move to processing records when the call starts and until when it may
+        still run (`charge_deadline_at`) before the gateway is called; reconciliation leaves the
+        payment alone until then. The answer is recorded with retries while the database is busy;
+        if it still cannot be, the result says "processing, outcome not recorded" (never "nothing
+        was charged") and the reconciliation round after the deadline finds it at the gateway.
         """
         with self._uow.tx() as session:
             payment = session.get(Payment, payment_id)
             assert payment is not None
-            if not self._machine.move(session, payment, P.APPROVED, P.PROCESSING):
+            started = self._uow.now()
+            if not self._machine.move(
+                session,
+                payment,
+                P.APPROVED,
+                P.PROCESSING,
+                charge_started_at=started,
+                charge_deadline_at=started + self._config.charge_deadline,
+            ):
                 session.refresh(payment)  # another caller moved it: report what it is now
                 return payment_result(session, payment, self._uow.now())
             request = self._charge_request(session, payment)
+            in_flight = payment_result(session, payment, started)
         try:
             outcome = self._gateway.charge(request)
         except Exception:
             outcome = ChargeOutcome(status=ChargeStatus.UNKNOWN)
-        with self._uow.tx() as session:
-            payment = session.get(Payment, payment_id)
-            assert payment is not None
-            self._machine.settle(
-                session, payment, P.PROCESSING, outcome, event="payment.charged", user_waiting=user_waiting
+        try:
+            return self._record_outcome(payment_id, outcome, user_waiting=user_waiting)
+        except OperationalError:
+            log.exception(
+                "outcome %s of payment %s (PaymentIntent %s) not recorded: the database stayed busy; "
+                "reconciliation settles it after %s",
+                outcome.status,
+                payment_id,
+                outcome.payment_intent_id,
+                started + self._config.charge_deadline,
             )
-            session.refresh(payment)
-            bind_intent(session, payment=payment, key=self._config.consent_signing_key)
-            return payment_result(session, payment, self._uow.now())
+            return dataclasses.replace(in_flight, pending_reason=PendingReason.OUTCOME_NOT_RECORDED.value)
+
+    def _record_outcome(
+        self, payment_id: int, outcome: ChargeOutcome, *, user_waiting: bool
+    ) -> PaymentResult:
+        """Settle the payment with the gateway's answer, retrying while the database is busy or gone."""
+        for attempt in Retrying(
+            retry=retry_if_exception_type(OperationalError),
+            stop=stop_after_attempt(max(1, self._config.outcome_write_attempts)),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        ):
+            with attempt, self._uow.tx() as session:
+                payment = session.get(Payment, payment_id, populate_existing=True)
+                assert payment is not None
+                settled = self._machine.settle(
+                    session,
+                    payment,
+                    P.PROCESSING,
+                    outcome,
+                    event="payment.charged",
+                    user_waiting=user_waiting,
+                )
+                if not settled:
+                    # Reconciliation failed it meanwhile (it found no charge): a success corrects that.
+                    session.refresh(payment)
+                    self._machine.correct_late_success(session, payment, outcome, event="payment.charged")
+                session.refresh(payment)
+                bind_intent(session, payment=payment, key=self._config.consent_signing_key)
+                return payment_result(session, payment, self._uow.now())
+        raise AssertionError("unreachable: tenacity reraises the last error")
 
     @staticmethod
     def _charge_request(session: Session, payment: Payment) -> ChargeRequest:

@@ -33,6 +33,32 @@ class ServiceConfig:
     second_approval_minor: int = 100_000
     # Approvals nobody answered within this many hours are cancelled by `expire_stale_drafts`.
     approval_expiry_hours: int = 48
+    # The threshold counts what a user pays one biller within this rolling period.
+    second_approval_period: timedelta = timedelta(days=30)
+    # Drafts nobody confirmed within this are cancelled.
+    draft_expiry: timedelta = timedelta(minutes=30)
+    # The gateway call's own limit (the Stripe client's timeout) and the grace after it: until
+    # `charge_timeout + charge_grace` after a charge started it may still be running.
+    charge_timeout: timedelta = timedelta(seconds=10)
+    charge_grace: timedelta = timedelta(seconds=60)
+    # An approved payment nobody charged within this is picked up by the worker.
+    approved_charge_deadline: timedelta = timedelta(minutes=5)
+    # How long an approval authorizes a charge (the worker cancels an older uncharged one).
+    consent_validity: timedelta = timedelta(hours=24)
+    # A 3-D Secure challenge unfinished after this is cancelled at the processor.
+    authentication_deadline: timedelta = timedelta(minutes=60)
+    # How long reconciliation looks for a late charge of a payment it failed for lack of one.
+    late_success_window: timedelta = timedelta(hours=24)
+    # How long an outcome told in the user's own chat turn is held in the outbox before it is sent
+    # anyway (the front end drops it when the turn's reply was delivered).
+    outcome_hold: timedelta = timedelta(seconds=60)
+    # How often recording a gateway outcome is tried when the database is busy.
+    outcome_write_attempts: int = 6
+
+    @property
+    def charge_deadline(self) -> timedelta:
+        """From a charge's start until nothing can still be in flight for it."""
+        return self.charge_timeout + self.charge_grace
 
 
 def service_config_from(settings: Settings) -> ServiceConfig:
@@ -50,6 +76,16 @@ def service_config_from(settings: Settings) -> ServiceConfig:
         stripe_webhook_secret=settings.stripe_webhook_secret,
         challenge_signing_key=challenge_key(settings),
         second_approval_minor=settings.second_approval_minor,
+        approval_expiry_hours=settings.approval_expiry_hours,
+        second_approval_period=timedelta(days=settings.second_approval_period_days),
+        draft_expiry=timedelta(minutes=settings.draft_expiry_minutes),
+        charge_timeout=timedelta(seconds=settings.stripe_timeout_seconds),
+        charge_grace=timedelta(seconds=settings.charge_grace_seconds),
+        approved_charge_deadline=timedelta(seconds=settings.approved_charge_deadline_seconds),
+        consent_validity=timedelta(hours=settings.consent_validity_hours),
+        authentication_deadline=timedelta(minutes=settings.authentication_deadline_minutes),
+        late_success_window=timedelta(hours=settings.late_success_window_hours),
+        outcome_hold=timedelta(seconds=settings.outcome_hold_seconds),
     )
 
 

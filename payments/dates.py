@@ -129,9 +129,9 @@ def parse_pay_date(text: str | None, *, timezone: str, now: datetime, horizon_da
     today = today_in(timezone, now)
     day = today if not text or not text.strip() else _parse(text, timezone=timezone, now=now, today=today)
     if day < today:
-        raise DateInPastError(text=text, date=day.isoformat())
+        raise DateInPastError(text=text, date=day)
     if day > today + timedelta(days=horizon_days):
-        raise DateTooFarError(text=text, date=day.isoformat(), horizon_days=horizon_days)
+        raise DateTooFarError(text=text, date=day, horizon_days=horizon_days)
     return day
 
 

@@ -66,9 +66,7 @@ DEMO_TIMEZONE = "Europe/Berlin"
 DEMO_CURRENCY = "EUR"
 
 
-def load_demo_data(
-    session_factory: sessionmaker[Session], gateway: PaymentGateway | None
-) -> dict[str, int]:
+def load_demo_data(session_factory: sessionmaker[Session], gateway: PaymentGateway | None) -> dict[str, int]:
     """Create (or complete) the demo billers, users, bills and cards; returns demo key → users.id."""
     user_ids: dict[str, int] = {}
     with session_factory.begin() as session:
@@ -112,6 +110,12 @@ def provision_demo_user(
         _ensure_billers(session)
         _ensure_bills(session, user_id)
     ensure_card(session_factory, gateway, user_id=user_id, card_number=VISA_SUCCEEDS)
+
+
+def seed_demo_bills(session: Session, user_id: int) -> None:
+    """Give a user the demo billers' bills they do not have yet (inside the caller's transaction)."""
+    _ensure_billers(session)
+    _ensure_bills(session, user_id)
 
 
 def ensure_card(

@@ -8,6 +8,7 @@ as values (`terms_line`), which is what tests and scripts read.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from db.models import Bill, Biller, Payment, ScheduledPayment, User
 from payments.audit import append_audit
 from payments.billers import match_biller
 from payments.config import ServiceConfig
+from payments.confirming import issue_offer
 from payments.dates import day_relation, format_day, parse_pay_date
 from payments.errors import (
     BillerAmbiguousError,
@@ -172,12 +174,15 @@ class Drafting:
         date_text: str | None,
         replacing_payment_id: int | None = None,
         render_summary: SummaryRenderer = terms_line,
+        conversation: str | None = None,
     ) -> PaymentSummary:
         """Draft a payment on the bill `biller_text` names (else `bill_id`), replacing an earlier draft.
 
         The replaced draft is cancelled in the same transaction that records the new one, so at most
         one of them is ever confirmable. When the new draft is refused, the replaced one is still
-        cancelled (the user no longer sees its summary) and the refusal is raised.
+        cancelled (the user no longer sees its summary) and the refusal is raised. With a
+        `conversation` (the chat's sender id) the summary becomes that conversation's live offer and
+        the returned summary carries its one-time `confirm_nonce` (payments.confirming).
         """
         try:
             with self._uow.tx() as session:
@@ -186,7 +191,18 @@ class Drafting:
                     bill_id = self._ledger.find_bill(session, user_id, biller_text).id
                 elif bill_id is None:
                     raise BillerUnknownError(text=biller_text or "")
-                return self.draft(session, user_id, bill_id, amount_text, date_text, render_summary)
+                summary = self.draft(session, user_id, bill_id, amount_text, date_text, render_summary)
+                if conversation is None:
+                    return summary
+                nonce = issue_offer(
+                    session,
+                    user_id=user_id,
+                    conversation=conversation,
+                    payment_id=summary.payment_id,
+                    summary_text=summary.summary_text,
+                    now=self._uow.now(),
+                )
+                return dataclasses.replace(summary, confirm_nonce=nonce)
         except PaymentsError:
             if replacing_payment_id is not None:
                 with self._uow.tx() as session:

@@ -67,6 +67,18 @@ class AmountCurrencyMismatchError(AmountInvalidError):
     code = "amount_currency_mismatch"
 
 
+class AmountTooPreciseError(AmountInvalidError):
+    """The amount has more decimals than the currency's minor unit ("2.499" euros)."""
+
+    code = "amount_too_precise"
+
+
+class AmountBelowMinimumError(PaymentsError):
+    """The amount is below the smallest charge the gateway accepts in its currency (`minimum`)."""
+
+    code = "amount_below_minimum"
+
+
 class AmountAboveOutstandingError(PaymentsError):
     """The amount exceeds what is still owed on the bill."""
 
@@ -133,6 +145,30 @@ class ConsentMissingError(PaymentsError):
     code = "consent_missing"
 
 
+class ConfirmationStaleError(PaymentsError):
+    """The summary confirmed (or cancelled) is not the conversation's live one: nothing was done."""
+
+    code = "confirmation_stale"
+
+
+class ConfirmationUsedError(PaymentsError):
+    """The summary's one-time confirmation was already used: nothing more was done."""
+
+    code = "confirmation_used"
+
+
+class ConfirmationInvalidError(PaymentsError):
+    """The confirmation names no summary this user was shown in this conversation."""
+
+    code = "confirmation_invalid"
+
+
+class ConsentMismatchError(PaymentsError):
+    """The summary text handed back is not the text issued for that draft: nothing was charged."""
+
+    code = "consent_mismatch"
+
+
 class InvariantViolationError(PaymentsError):
     """An invariant the code relies on does not hold; nothing was charged."""
 
@@ -143,3 +179,41 @@ class WebhookInvalidError(PaymentsError):
     """A webhook whose signature or body does not verify."""
 
     code = "webhook_invalid"
+
+
+class StaffOnlyError(PaymentsError):
+    """Raised only by staff use cases (the console), never in a chat turn: no chat response needed."""
+
+    code = "staff_only_error"
+
+
+class RefundNotAllowedError(StaffOnlyError):
+    """Only a succeeded payment with a processor charge can be refunded."""
+
+    code = "refund_not_allowed"
+
+
+class RefundAmountError(StaffOnlyError):
+    """The refund amount is not positive or exceeds what is left to refund (`refundable`)."""
+
+    code = "refund_amount_invalid"
+
+
+class RefundKeyReusedError(StaffOnlyError):
+    """The idempotency key already belongs to a different refund (another payment or amount)."""
+
+    code = "refund_key_reused"
+
+
+class TestUserRequiredError(StaffOnlyError):
+    """Only a test user (users.is_test) may be reset or created from the console."""
+
+    code = "test_user_required"
+    __test__ = False  # not a pytest test class
+
+
+class TestUserBusyError(StaffOnlyError):
+    """The test user has a charge in flight; reset it once the charge has settled."""
+
+    code = "test_user_busy"
+    __test__ = False  # not a pytest test class

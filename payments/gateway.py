@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from payments.money import Money
 
@@ -92,6 +92,34 @@ class WebhookEvent:
     payment_intent_id: str | None
 
 
+class RefundOutcomeStatus(StrEnum):
+    """What the processor said about a refund."""
+
+    SUCCEEDED = "succeeded"
+    # Accepted but not final yet (some payment methods), or no answer: the amount stays held.
+    PENDING = "pending"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Refund `amount` of a PaymentIntent's charge once; `idempotency_key` makes a repeat harmless."""
+
+    payment_intent_id: str
+    amount: Money
+    idempotency_key: str
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    """The result of a refund attempt; the processor's message is data only."""
+
+    status: RefundOutcomeStatus
+    refund_id: str | None = None
+    failure_message: str | None = None
+
+
 class PaymentGateway(Protocol):
     """A card processor holding customers and saved cards and charging them."""
 
@@ -117,6 +145,22 @@ class PaymentGateway(Protocol):
 
     def retrieve_charge(self, payment_intent_id: str) -> ChargeOutcome:
         """The current state of a known charge."""
+        ...
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        """Refund (part of) a charge once: a refund already made under the request's key is returned."""
+        ...
+
+    def charge_object(self, payment_intent_id: str) -> dict[str, Any] | None:
+        """The processor's own record of a charge (for staff to inspect), or None when unreachable."""
+        ...
+
+    def cancel_charge(self, payment_intent_id: str) -> ChargeOutcome:
+        """Cancel a charge that has not completed (one waiting for 3-D Secure); its state afterwards.
+
+        FAILED when it is cancelled (or had failed), SUCCEEDED when it completed first, UNKNOWN when
+        the processor could not be asked.
+        """
         ...
 
     def parse_webhook(self, payload: bytes, signature: str, secret: str) -> WebhookEvent:

@@ -7,7 +7,7 @@ limit. Which bill the user means is matched among their own billers first (payme
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from payments.billers import BillerCandidate, match_biller
 from payments.config import ServiceConfig
 from payments.errors import (
     AmountAboveOutstandingError,
+    AmountBelowMinimumError,
     BillerAmbiguousError,
     BillerUnknownError,
     BillNotFoundError,
@@ -24,7 +25,7 @@ from payments.errors import (
     NoCardError,
     PerPaymentLimitError,
 )
-from payments.money import Money
+from payments.money import Money, minimum_charge
 from payments.statuses import RESERVING
 from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user
 from payments.views import BillView, bill_view
@@ -122,8 +123,34 @@ class Ledger:
             return BillerUnknownError(text=biller_text)
         return BillNotFoundError(biller=known.name)
 
+    def paid_to_biller_since(self, session: Session, payment: Payment, since: datetime) -> Money:
+        """What the payment's user has paid or committed to its biller since `since`, itself excluded.
+
+        Counts every reserving payment (awaiting approval, approved, in flight, succeeded) consented
+        to (or drafted, for ones without a consent time) since then, on any of the biller's bills.
+        Called under the user's row lock, so concurrent approvals see each other.
+        """
+        biller_id = select(Bill.biller_id).where(Bill.id == payment.bill_id).scalar_subquery()
+        total = session.execute(
+            select(func.coalesce(func.sum(Payment.amount_minor), 0))
+            .join(Bill, Payment.bill_id == Bill.id)
+            .where(
+                Payment.user_id == payment.user_id,
+                Payment.id != payment.id,
+                Payment.currency == payment.currency,
+                Bill.biller_id == biller_id,
+                Payment.status.in_(RESERVING_VALUES),
+                func.coalesce(Payment.confirmed_at, Payment.created_at) >= since,
+            )
+        ).scalar_one()
+        return Money(int(total), payment.currency)
+
     def check_amount(self, session: Session, user: User, *, amount: Money, owed: Money, pay_on: date) -> None:
-        """Refuse an amount above what is owed, above the per-payment limit, or over the day's limit."""
+        """Refuse an amount below the gateway's minimum, above what is owed, above the per-payment limit,
+        or over the day's limit."""
+        minimum = minimum_charge(amount.currency)
+        if minimum is not None and amount.amount_minor < minimum.amount_minor:
+            raise AmountBelowMinimumError(amount=amount, minimum=minimum, locale=user.locale)
         if amount.amount_minor > owed.amount_minor:
             raise AmountAboveOutstandingError(amount=amount, outstanding=owed, locale=user.locale)
         if amount.amount_minor > self._config.per_payment_limit_minor:

@@ -7,19 +7,23 @@ was not waiting for in chat). Both run inside the caller's transaction.
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Bill, Payment
+from db.models import Bill, Payment, User
 from payments.audit import append_audit
-from payments.gateway import ChargeOutcome, ChargeStatus
+from payments.gateway import ChargeOutcome, ChargeStatus, FailureCode
 from payments.outbox import queue_notification
-from payments.statuses import BillStatus, NotificationKind, PaymentStatus, can_transition
+from payments.statuses import CORRECTIONS, BillStatus, NotificationKind, PaymentStatus, can_transition
 from payments.unit_of_work import UnitOfWork, rowcount
 
 P = PaymentStatus
+# Staff must look at these (log shipping turns the logger into a page): a charge the records missed.
+alerts = logging.getLogger("paychat.alerts")
 SETTLED_BY_GATEWAY = {
     ChargeStatus.SUCCEEDED: P.SUCCEEDED,
     ChargeStatus.FAILED: P.FAILED,
@@ -33,8 +37,10 @@ NOTIFIED_OUTCOMES = {P.SUCCEEDED: NotificationKind.SUCCEEDED, P.FAILED: Notifica
 class StateMachine:
     """Compare-and-set transitions of payments (payments.statuses.TRANSITIONS), audited."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, *, outcome_hold: timedelta = timedelta(seconds=60)) -> None:
         self._uow = uow
+        # How long an outcome told in the user's own chat turn waits in the outbox (see `settle`).
+        self._outcome_hold = outcome_hold
 
     def move(
         self,
@@ -90,6 +96,9 @@ class StateMachine:
         A final outcome reached while the user is not `user_waiting` in their confirming chat turn
         (approval, schedule, webhook, return page, reconciliation) queues a notification in the
         same transaction, so a committed outcome is never left untold and a rolled-back one is never told.
+        One reached in the user's turn is queued too, held for `outcome_hold`: their front end drops
+        it once the turn's reply is delivered, and it is sent when that reply was lost (a turn
+        longer than the front end's timeout, a connection reset after the answer).
         """
         new = SETTLED_BY_GATEWAY.get(outcome.status, P.UNKNOWN)
         if new == expected or not can_transition(expected, new):
@@ -111,6 +120,74 @@ class StateMachine:
         kind = NOTIFIED_OUTCOMES.get(new)
         if kind is not None and not user_waiting:
             queue_notification(session, payment, kind, self._uow.now())
+        elif kind is not None and self._reachable_later(session, payment):
+            now = self._uow.now()
+            queue_notification(session, payment, kind, now, hold_until=now + self._outcome_hold)
+        return True
+
+    @staticmethod
+    def _reachable_later(session: Session, payment: Payment) -> bool:
+        """True when the outbox can reach the user outside a turn (a Telegram user)."""
+        user = session.get(User, payment.user_id)
+        return user is not None and user.telegram_user_id is not None
+
+    def correct_late_success(
+        self, session: Session, payment: Payment, outcome: ChargeOutcome, *, event: str
+    ) -> bool:
+        """failed → succeeded: the processor holds a charge for a payment we recorded as never charged.
+
+        Not a move of the state machine but an explicit correction (statuses.CORRECTIONS): only a
+        payment failed with `charge_not_created` is corrected, audited as `payment.corrected`, the
+        bill updated, the user told (`payment_succeeded_late`) and an alert logged for staff (the
+        user may have paid the bill again meanwhile: check for a refund).
+        """
+        if outcome.status != ChargeStatus.SUCCEEDED or (P.FAILED, P.SUCCEEDED) not in CORRECTIONS:
+            return False
+        now = self._uow.now()
+        result = session.execute(
+            update(Payment)
+            .where(
+                Payment.id == payment.id,
+                Payment.status == P.FAILED.value,
+                Payment.failure_code == FailureCode.CHARGE_NOT_CREATED.value,
+            )
+            .values(
+                status=P.SUCCEEDED.value,
+                payment_intent_id=outcome.payment_intent_id,
+                failure_code=None,
+                failure_message=None,
+                completed_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(result) != 1:
+            return False
+        append_audit(
+            session,
+            event="payment.corrected",
+            payment_id=payment.id,
+            user_id=payment.user_id,
+            from_status=P.FAILED.value,
+            to_status=P.SUCCEEDED.value,
+            data={
+                "reason": "late_success",
+                "found_by": event,
+                "payment_intent_id": outcome.payment_intent_id or "",
+            },
+        )
+        session.refresh(payment)
+        bill = session.execute(select(Bill).where(Bill.id == payment.bill_id).with_for_update()).scalar_one()
+        self._mark_paid(session, bill)
+        queue_notification(session, payment, NotificationKind.SUCCEEDED_LATE, now)
+        alerts.warning(
+            "ALERT payment %s of user %s was recorded failed (no charge found) but PaymentIntent %s "
+            "succeeded: record corrected to succeeded; check the bill %s for a second payment to refund",
+            payment.id,
+            payment.user_id,
+            outcome.payment_intent_id,
+            payment.bill_id,
+        )
         return True
 
     def _mark_paid(self, session: Session, bill: Bill) -> None:

@@ -23,6 +23,7 @@ from payments.errors import (
     AmountCurrencyMismatchError,
     AmountInvalidError,
     AmountNotPositiveError,
+    AmountTooPreciseError,
 )
 
 # Above this many major units an amount is out of range for a bill (and for int64 columns).
@@ -148,6 +149,8 @@ TENS = {
 SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 NUMBER_WORDS = set(UNITS) | set(TENS) | set(SCALES) | {"and"}
 
+# "minus 20", "negative 5 euros": a sign written as a word.
+SIGN_WORDS = re.compile(r"^(?:minus|negative)\b")
 GROUP_CHARS = " \u00a0\u202f'\u2019"
 # "1.5k", "2 k", "-1k": thousands, with at most two decimals (exact, no float).
 THOUSANDS = re.compile(r"^([-\u2212]?)(\d{1,4})(?:[.,](\d{1,2}))?\s*k$")
@@ -165,6 +168,8 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
     raw = " ".join(text.strip().lower().split())
     if not raw:
         raise AmountInvalidError(text=text)
+    if SIGN_WORDS.match(raw):
+        raise AmountNotPositiveError(text=text)
     if ALL_PHRASES.match(raw) or HALF_PHRASES.match(raw):
         if outstanding is None:
             raise AmountInvalidError(text=text)
@@ -293,6 +298,10 @@ def _numeric_minor(number: str, *, digits: int, locale: str, text: str) -> int:
     if len(fraction) == 3 and whole != "0":
         # "1.200" is 1200 where "." groups thousands and 1.2 where it is the decimal mark.
         loc = _locale(locale)
+        if digits < 3 and sep == get_decimal_symbol(loc) and fraction[digits:].strip("0"):
+            # "2.499" where "." is the decimal mark: not a whole number of cents. Ask again rather
+            # than read it as 2499 (the grouping reading) or round it.
+            raise AmountTooPreciseError(text=text, digits=digits)
         if digits >= 3 or sep == get_decimal_symbol(loc):
             raise AmountAmbiguousError(text=text)
         return int(_grouped(number, sep, text)) * _pow10(digits)
@@ -315,7 +324,7 @@ def _join(whole: str, fraction: str, digits: int, text: str) -> int:
     if not whole.isdigit() or not fraction.isdigit():
         raise AmountInvalidError(text=text)
     if len(fraction) > digits:
-        raise AmountInvalidError(text=text, reason="too_many_decimals")
+        raise AmountTooPreciseError(text=text, digits=digits)
     return int(whole) * _pow10(digits) + int(fraction.ljust(digits, "0") or "0")
 
 
@@ -369,3 +378,22 @@ def _number_from_words(words: list[str], text: str) -> int:
                 current = 0
             last_kind = "scale"
     return total + current
+
+
+# --- the gateway's smallest charge --------------------------------------------------------------
+
+# Stripe's documented minimum charge per currency, in minor units ("Minimum and maximum charge
+# amounts", https://docs.stripe.com/currencies). An amount below it is refused before a summary is
+# shown: card networks would decline it, after the user had confirmed it.
+MINIMUM_CHARGE_MINOR: dict[str, int] = {
+    "USD": 50, "EUR": 50, "GBP": 30, "AUD": 50, "BRL": 50, "CAD": 50, "CHF": 50, "INR": 50,
+    "NZD": 50, "SGD": 50, "AED": 200, "BGN": 100, "CZK": 1500, "DKK": 250, "HKD": 400,
+    "HUF": 17500, "JPY": 50, "MXN": 1000, "MYR": 200, "NOK": 300, "PLN": 200, "RON": 200,
+    "SEK": 300, "THB": 1000,
+}  # fmt: skip
+
+
+def minimum_charge(currency: str) -> Money | None:
+    """The smallest amount the gateway charges in `currency`, or None when it documents none."""
+    minor = MINIMUM_CHARGE_MINOR.get(currency)
+    return None if minor is None else Money(minor, currency)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Biller, Notification, Payment, User
@@ -19,9 +19,28 @@ from payments.unit_of_work import UnitOfWork, rowcount
 from payments.views import NotificationView
 
 
-def queue_notification(session: Session, payment: Payment, kind: NotificationKind, now: datetime) -> None:
-    """Queue a notification in the caller's transaction (the outbox the bot delivers)."""
-    session.add(Notification(user_id=payment.user_id, payment_id=payment.id, kind=kind.value, created_at=now))
+def queue_notification(
+    session: Session,
+    payment: Payment,
+    kind: NotificationKind,
+    now: datetime,
+    *,
+    hold_until: datetime | None = None,
+) -> None:
+    """Queue a notification in the caller's transaction (the outbox the bot delivers).
+
+    `hold_until`: an outcome the user is being told in their own chat turn; it is sent only if the
+    front end has not acknowledged that turn's reply (`acknowledge_turn_outcomes`) by then.
+    """
+    session.add(
+        Notification(
+            user_id=payment.user_id,
+            payment_id=payment.id,
+            kind=kind.value,
+            created_at=now,
+            hold_until=hold_until,
+        )
+    )
 
 
 class Outbox:
@@ -31,7 +50,42 @@ class Outbox:
         self._uow = uow
 
     def pending_notifications(self, *, limit: int = 50) -> list[NotificationView]:
-        """Undelivered notifications of users reachable on Telegram, oldest first."""
+        """Undelivered notifications of users reachable on Telegram (not blocking the bot), oldest first
+        (held ones once due)."""
+        now = self._uow.now()
+        return self._views(
+            (Notification.hold_until.is_(None)) | (Notification.hold_until <= now), limit=limit
+        )
+
+    def turn_outcomes(self, *, user_id: int, since: datetime) -> list[NotificationView]:
+        """Outcomes reached in the user's chat turns since `since` and not yet told (held, unsent).
+
+        The front end asks when a turn's reply did not reach the user, and tells these instead.
+        """
+        return self._views(
+            (Notification.user_id == user_id)
+            & Notification.hold_until.is_not(None)
+            & (Notification.created_at >= since),
+            limit=50,
+        )
+
+    def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
+        """The user's chat turn since `since` was answered: its held outcomes need no message; how many."""
+        with self._uow.tx() as session:
+            result = session.execute(
+                update(Notification)
+                .where(
+                    Notification.user_id == user_id,
+                    Notification.sent_at.is_(None),
+                    Notification.hold_until.is_not(None),
+                    Notification.created_at >= since,
+                )
+                .values(sent_at=self._uow.now())
+                .execution_options(synchronize_session=False)
+            )
+            return rowcount(result)
+
+    def _views(self, condition: ColumnElement[bool], *, limit: int) -> list[NotificationView]:
         with self._uow.tx() as session:
             rows = session.execute(
                 select(Notification, Payment, User, Biller.name)
@@ -39,7 +93,13 @@ class Outbox:
                 .join(User, Notification.user_id == User.id)
                 .join(Bill, Payment.bill_id == Bill.id)
                 .join(Biller, Bill.biller_id == Biller.id)
-                .where(Notification.sent_at.is_(None), User.telegram_user_id.is_not(None))
+                .where(
+                    Notification.sent_at.is_(None),
+                    User.telegram_user_id.is_not(None),
+                    # Blocked the bot: kept unsent until they come back (no retries meanwhile).
+                    User.telegram_unreachable_since.is_(None),
+                    condition,
+                )
                 .order_by(Notification.id)
                 .limit(max(1, min(limit, 500)))
             ).all()

@@ -20,6 +20,7 @@ from db.models import utcnow
 from payments.approvals import Approvals
 from payments.charging import Charging
 from payments.config import ServiceConfig, service_config_from
+from payments.confirming import Confirmations
 from payments.consent import TapEvidence
 from payments.demo import provision_demo_user
 from payments.drafting import Drafting, SummaryRenderer, terms_line
@@ -28,11 +29,14 @@ from payments.history import History
 from payments.ledger import Ledger
 from payments.machine import StateMachine
 from payments.outbox import Outbox
+from payments.oversight import BillerOption, Oversight, PaymentFilter, StaffPaymentDetail, StaffPaymentRow
 from payments.personal_data import ForgetReport, PersonalData
+from payments.refunds import Refunds, RefundView
 from payments.sandbox_bank import SandboxBank
 from payments.settlement import Settlement
 from payments.statuses import PaymentStatus
 from payments.stripe_gateway import build_gateway
+from payments.testusers import ResetReport, TestCard, TestUsers
 from payments.unit_of_work import UnitOfWork
 from payments.users import Users
 from payments.views import (
@@ -68,17 +72,21 @@ class PaymentsService:
         self.config = config
         self._clock = clock
         uow = UnitOfWork(session_factory, clock)
-        machine = StateMachine(uow)
+        machine = StateMachine(uow, outcome_hold=config.outcome_hold)
         self.users = Users(uow, config)
         self.ledger = Ledger(uow, config)
         self.drafting = Drafting(uow, self.ledger, machine, config)
         self.charging = Charging(uow, self.ledger, machine, gateway, config)
+        self.confirmations = Confirmations(uow, self.drafting, self.charging)
         self.approvals = Approvals(uow, machine, self.charging)
         self.settlement = Settlement(uow, machine, self.charging, gateway, config)
         self.sandbox_bank = SandboxBank(uow, gateway, self.settlement, config)
         self.history = History(uow)
         self.outbox = Outbox(uow)
         self.personal_data = PersonalData(uow, machine)
+        self.refunds = Refunds(uow, gateway, wait=config.confirm_wait)
+        self.oversight = Oversight(uow, gateway, config)
+        self.test_users = TestUsers(uow, session_factory, gateway)
         self._uow = uow
 
     # --- users -----------------------------------------------------------------------------------
@@ -92,11 +100,18 @@ class PaymentsService:
     ) -> UserView:
         """The user behind a Telegram account, created on first contact (with demo bills in demo mode)."""
         user, created = self.users.ensure_telegram_user(
-            telegram_user_id=telegram_user_id, name=name, language_code=language_code
+            telegram_user_id=telegram_user_id,
+            name=name,
+            language_code=language_code,
+            is_demo=self.config.demo_mode,
         )
         if created and self.config.demo_mode:
             provision_demo_user(self.session_factory, self.gateway, user_id=user.id)
         return user
+
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record that a Telegram user blocked the bot (False) or came back (True); True when changed."""
+        return self.users.set_telegram_reachable(telegram_user_id=telegram_user_id, reachable=reachable)
 
     def get_user(self, *, user_id: int) -> UserView:
         """The user's view (name, locale, time zone, currency)."""
@@ -138,10 +153,13 @@ class PaymentsService:
         date_text: str | None,
         replacing_payment_id: int | None = None,
         render_summary: SummaryRenderer = terms_line,
+        conversation: str | None = None,
     ) -> PaymentSummary:
         """Draft on the bill `biller_text` names (else `bill_id`), replacing an earlier draft (one call).
 
         `render_summary` words the typed terms at the edge; what it returns is stored as the consent text.
+        With `conversation` (the chat's sender id) the summary is that conversation's live offer and
+        carries a one-time `confirm_nonce` for its buttons (see `confirm_shown_summary`).
         """
         return self.drafting.prepare_payment(
             user_id=user_id,
@@ -151,6 +169,7 @@ class PaymentsService:
             date_text=date_text,
             replacing_payment_id=replacing_payment_id,
             render_summary=render_summary,
+            conversation=conversation,
         )
 
     def cancel_payment(self, *, user_id: int, payment_id: int) -> PaymentView:
@@ -185,6 +204,36 @@ class PaymentsService:
             consent_text=consent_text,
             confirmation=confirmation,
             tap=tap,
+        )
+
+    def confirm_shown_summary(
+        self,
+        *,
+        user_id: int,
+        conversation: str,
+        payment_id: int,
+        nonce: str | None,
+        shown_text: str,
+        confirmation: str = "",
+        tap: TapEvidence | None = None,
+    ) -> PaymentResult:
+        """Confirm from chat: only the conversation's live summary, its nonce once, its exact text."""
+        return self.confirmations.confirm_shown_summary(
+            user_id=user_id,
+            conversation=conversation,
+            payment_id=payment_id,
+            nonce=nonce,
+            shown_text=shown_text,
+            confirmation=confirmation,
+            tap=tap,
+        )
+
+    def cancel_shown_summary(
+        self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
+    ) -> PaymentView:
+        """Cancel from chat the draft of the live summary whose Cancel was tapped."""
+        return self.confirmations.cancel_shown_summary(
+            user_id=user_id, conversation=conversation, payment_id=payment_id, nonce=nonce
         )
 
     def schedule_payment(self, *, user_id: int, payment_id: int, consent_text: str) -> ScheduledPaymentView:
@@ -231,6 +280,10 @@ class PaymentsService:
         """Settle `unknown` (and long-stuck `processing`) payments by asking the gateway by their key."""
         return self.settlement.reconcile_unknown_payments(older_than=older_than)
 
+    def settle_overdue_payments(self) -> dict[int, PaymentStatus]:
+        """Give approved and 3-D Secure payments waiting past their deadlines a final status (worker)."""
+        return self.settlement.settle_overdue_payments()
+
     def refresh_payment(self, *, user_id: int, payment_id: int) -> PaymentResult:
         """Ask the gateway again about a payment awaiting 3-D Secure (or unknown) and settle it."""
         return self.settlement.refresh_payment(user_id=user_id, payment_id=payment_id)
@@ -249,7 +302,7 @@ class PaymentsService:
         """Verify a Stripe webhook and apply it once; raises WebhookInvalidError when it does not verify."""
         return self.settlement.handle_stripe_webhook(payload=payload, signature=signature)
 
-    def expire_stale_drafts(self, *, older_than_minutes: int = 30) -> int:
+    def expire_stale_drafts(self, *, older_than_minutes: int | None = None) -> int:
         """Cancel drafts nobody confirmed in time and approvals nobody answered; returns how many."""
         return self.settlement.expire_stale_drafts(older_than_minutes=older_than_minutes)
 
@@ -294,16 +347,69 @@ class PaymentsService:
         """Undelivered notifications of users reachable on Telegram, oldest first."""
         return self.outbox.pending_notifications(limit=limit)
 
+    def turn_outcomes(self, *, user_id: int, since: datetime) -> list[NotificationView]:
+        """Outcomes reached in the user's chat turns since `since` and not yet told (for a lost reply)."""
+        return self.outbox.turn_outcomes(user_id=user_id, since=since)
+
+    def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
+        """The user's chat turn since `since` reached them: its held outcomes need no message."""
+        return self.outbox.acknowledge_turn_outcomes(user_id=user_id, since=since)
+
     def mark_notification_sent(self, *, notification_id: int) -> bool:
         """Record a notification as delivered; False when it already was."""
         return self.outbox.mark_notification_sent(notification_id=notification_id)
 
+    # --- staff: payments oversight, refunds, test users -----------------------------------------
 
-def build_service(settings: Settings, *, engine: Engine | None = None) -> PaymentsService:
-    """A PaymentsService on the configured database (or `engine`) and Stripe (call once per process)."""
-    engine = engine or make_engine(settings.effective_database_url)
+    def staff_payments(
+        self, *, flt: PaymentFilter, limit: int = 100, offset: int = 0
+    ) -> list[StaffPaymentRow]:
+        """Payments matching the staff filter (status, user, biller, creation days), newest first."""
+        return self.oversight.list_payments(flt, limit=limit, offset=offset)
+
+    def staff_billers(self) -> list[BillerOption]:
+        """Every biller (for the staff filter)."""
+        return self.oversight.billers()
+
+    def staff_payment_detail(self, *, payment_id: int) -> StaffPaymentDetail:
+        """One payment with consent, audit trail, refunds and the processor's record of it."""
+        return self.oversight.payment_detail(payment_id=payment_id)
+
+    def refund_payment(
+        self, *, payment_id: int, amount_minor: int | None, requested_by: str, idempotency_key: str
+    ) -> RefundView:
+        """Refund (part of) a succeeded payment through the gateway, once per idempotency key."""
+        return self.refunds.refund_payment(
+            payment_id=payment_id,
+            amount_minor=amount_minor,
+            requested_by=requested_by,
+            idempotency_key=idempotency_key,
+        )
+
+    def create_test_user(self, *, name: str, card: TestCard, created_by: str) -> UserView:
+        """A new console-only test user with the demo bills and a sandbox card."""
+        return self.test_users.create_test_user(name=name, card=card, created_by=created_by)
+
+    def reset_test_user(self, *, user_id: int, reset_by: str) -> ResetReport:
+        """Put a test user back to fresh demo bills and no payments (test users only)."""
+        return self.test_users.reset_test_user(user_id=user_id, reset_by=reset_by)
+
+
+def build_service(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> PaymentsService:
+    """A PaymentsService on the configured database and Stripe (call once per process).
+
+    The process's own `session_factory` (or `engine`) is used when given, so that one engine serves
+    the payments core and whatever else the process keeps in the database.
+    """
+    if session_factory is None:
+        session_factory = make_session_factory(engine or make_engine(settings.effective_database_url))
     return PaymentsService(
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         gateway=build_gateway(settings),
         config=service_config_from(settings),
     )

@@ -44,19 +44,41 @@ class NotificationKind(StrEnum):
     SUCCEEDED = "payment_succeeded"
     FAILED = "payment_failed"
     CANCELLED_BY_STAFF = "payment_cancelled_by_staff"
+    # A charge found after the payment was recorded as failed: the record was corrected (issue 10).
+    SUCCEEDED_LATE = "payment_succeeded_late"
+    # A payment that waited past its deadline (approval, consent, 3-D Secure) and was cancelled.
+    EXPIRED = "payment_expired"
+
+
+class OfferClosedReason(StrEnum):
+    """Why a summary shown in chat can no longer be confirmed (payments.confirming)."""
+
+    SUPERSEDED = "superseded"  # a newer summary was shown in the same conversation
+    USED = "used"  # its Confirm was accepted once
+    CANCELLED = "cancelled"  # its Cancel was accepted
+
+
+class RefundStatus(StrEnum):
+    """Where a staff refund of a succeeded payment is (refunds.status)."""
+
+    # Recorded and sent (or about to be); its amount is held against what may still be refunded.
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 P = PaymentStatus
 
 # Moves only forward. draft → awaiting_approval is a large payment waiting for a second approver
 # (then approved, or rejected → cancelled); approved → cancelled is a scheduled payment cancelled
-# before its day; requires_action settles after 3-D Secure; unknown settles by reconciliation.
+# before its day, or an approval that was never charged within its validity; requires_action
+# settles after 3-D Secure, or is cancelled at its deadline; unknown settles by reconciliation.
 TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     P.DRAFT: frozenset({P.APPROVED, P.AWAITING_APPROVAL, P.CANCELLED}),
     P.AWAITING_APPROVAL: frozenset({P.APPROVED, P.CANCELLED}),
     P.APPROVED: frozenset({P.PROCESSING, P.CANCELLED}),
     P.PROCESSING: frozenset({P.SUCCEEDED, P.FAILED, P.REQUIRES_ACTION, P.UNKNOWN}),
-    P.REQUIRES_ACTION: frozenset({P.SUCCEEDED, P.FAILED}),
+    P.REQUIRES_ACTION: frozenset({P.SUCCEEDED, P.FAILED, P.CANCELLED}),
     P.UNKNOWN: frozenset({P.SUCCEEDED, P.FAILED, P.REQUIRES_ACTION}),
     P.SUCCEEDED: frozenset(),
     P.FAILED: frozenset(),
@@ -64,6 +86,10 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 }
 
 TERMINAL: frozenset[PaymentStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+
+# Not moves of the state machine but audited corrections of a record the processor contradicts:
+# a payment failed because no charge was found, whose charge then turned up (payments.machine).
+CORRECTIONS: frozenset[tuple[PaymentStatus, PaymentStatus]] = frozenset({(P.FAILED, P.SUCCEEDED)})
 
 # Statuses whose amount counts against the bill's outstanding amount and the daily limit. A payment
 # awaiting its second approval is consented to: it holds its share until approved or rejected.

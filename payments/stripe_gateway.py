@@ -22,6 +22,9 @@ from payments.gateway import (
     ChargeRequest,
     ChargeStatus,
     FailureCode,
+    RefundOutcome,
+    RefundOutcomeStatus,
+    RefundRequest,
     SandboxControls,
     WebhookEvent,
 )
@@ -182,6 +185,64 @@ class StripeGateway:
             return ChargeOutcome(status=ChargeStatus.UNKNOWN, payment_intent_id=payment_intent_id)
         return self._outcome(intent)
 
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        """Refund through a Stripe Refund on the PaymentIntent; one found under the same key is returned.
+
+        The sandbox ignores Idempotency-Key headers, so the key is also kept in the refund's metadata
+        and looked for first: a retried refund (after a timeout) finds the first one instead of
+        refunding twice, on real Stripe and in the sandbox alike.
+        """
+        key = request.idempotency_key
+        try:
+            existing = self._find_refund(request.payment_intent_id, key)
+            if existing is not None:
+                return _refund_outcome(existing)
+            params: Any = {
+                "payment_intent": request.payment_intent_id,
+                "amount": request.amount.amount_minor,
+                "metadata": {**request.metadata, IDEMPOTENCY_METADATA_KEY: key},
+            }
+            refund = self._client.v1.refunds.create(params, {"idempotency_key": key})
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError):
+            return RefundOutcome(status=RefundOutcomeStatus.PENDING)
+        except stripe.StripeError as error:
+            return RefundOutcome(
+                status=RefundOutcomeStatus.FAILED, failure_message=error.user_message or None
+            )
+        return _refund_outcome(refund)
+
+    def _find_refund(self, payment_intent_id: str, key: str) -> Any | None:
+        query: Any = {"payment_intent": payment_intent_id, "limit": 100}
+        page = self._client.v1.refunds.list(query)
+        while True:
+            for refund in page.data:
+                meta = refund.metadata.to_dict() if refund.metadata else {}
+                if meta.get(IDEMPOTENCY_METADATA_KEY) == key:
+                    return refund
+            if not page.has_more or not page.data:
+                return None
+            following: Any = {**query, "starting_after": page.data[-1].id}
+            page = self._client.v1.refunds.list(following)
+
+    def charge_object(self, payment_intent_id: str) -> dict[str, Any] | None:
+        """The PaymentIntent as Stripe returns it (a plain dict), or None when Stripe cannot be asked."""
+        try:
+            intent = self._client.v1.payment_intents.retrieve(payment_intent_id)
+        except stripe.StripeError:
+            return None
+        body: dict[str, Any] = intent.to_dict()
+        return body
+    def cancel_charge(self, payment_intent_id: str) -> ChargeOutcome:
+        """Cancel a PaymentIntent that has not completed; what it is afterwards."""
+        try:
+            intent = self._client.v1.payment_intents.cancel(payment_intent_id)
+        except stripe.InvalidRequestError:
+            # Not cancellable any more (it succeeded or was cancelled meanwhile): say what it is.
+            return self.retrieve_charge(payment_intent_id)
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError):
+            return ChargeOutcome(status=ChargeStatus.UNKNOWN, payment_intent_id=payment_intent_id)
+        return self._outcome(intent)
+
     def authenticate_in_sandbox(self, payment_intent_id: str, *, success: bool) -> ChargeOutcome:
         """Finish a sandbox 3-D Secure challenge (localstripe's test-only endpoint)."""
         if not self._sandbox:
@@ -254,6 +315,18 @@ def parse_webhook(payload: bytes, signature: str, secret: str) -> WebhookEvent:
     obj: dict[str, Any] = (body.get("data") or {}).get("object") or {}
     intent_id = str(obj["id"]) if obj.get("object") == "payment_intent" and obj.get("id") else None
     return WebhookEvent(event_id=str(body["id"]), event_type=str(body["type"]), payment_intent_id=intent_id)
+
+
+def _refund_outcome(refund: Any) -> RefundOutcome:
+    status = str(refund.status)
+    if status == "succeeded":
+        return RefundOutcome(status=RefundOutcomeStatus.SUCCEEDED, refund_id=str(refund.id))
+    if status in ("failed", "canceled"):
+        reason = getattr(refund, "failure_reason", None)
+        return RefundOutcome(
+            status=RefundOutcomeStatus.FAILED, refund_id=str(refund.id), failure_message=reason or None
+        )
+    return RefundOutcome(status=RefundOutcomeStatus.PENDING, refund_id=str(refund.id))
 
 
 def _intent_id_of(error: stripe.StripeError) -> str | None:

@@ -45,6 +45,10 @@ STRIPE_CALLS: tuple[StripeCall, ...] = (
     StripeCall("POST", r"/v1/payment_intents", "PaymentIntents", Access.WRITE),  # charge (confirm=true)
     StripeCall("GET", r"/v1/payment_intents", "PaymentIntents", Access.READ),  # reconcile by key
     StripeCall("GET", r"/v1/payment_intents/[A-Za-z0-9_]+", "PaymentIntents", Access.READ),  # settle
+    # Cancel a 3-D Secure challenge nobody finished (settlement's deadline).
+    StripeCall("POST", r"/v1/payment_intents/[A-Za-z0-9_]+/cancel", "PaymentIntents", Access.WRITE),
+    StripeCall("POST", r"/v1/refunds", "Refunds", Access.WRITE),  # a staff refund
+    StripeCall("GET", r"/v1/refunds", "Refunds", Access.READ),  # find a refund again by its key
 )
 
 SANDBOX_ONLY_CALLS: tuple[StripeCall, ...] = (

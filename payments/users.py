@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,9 @@ from payments.unit_of_work import UnitOfWork, load_user
 from payments.views import UserView, user_view
 
 TELEGRAM_SENDER = re.compile(r"tg-(\d{1,20})")
-CONSOLE_SENDER = re.compile(r"console-(\d{1,20})-[A-Za-z0-9_]{1,64}")
+# A console conversation key: letters, digits, "_" and "-" (clients send UUIDs with hyphens).
+SESSION_KEY_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+CONSOLE_SENDER = re.compile(r"console-(\d{1,20})-" + SESSION_KEY_PATTERN)
 # A babel locale for a Telegram language code; English follows the configured default when it is English.
 LANGUAGE_LOCALES = {"de": "de_DE", "fr": "fr_FR", "es": "es_ES"}
 
@@ -70,9 +72,10 @@ class Users:
             return user_view(load_user(session, user_id))
 
     def ensure_telegram_user(
-        self, *, telegram_user_id: int, name: str, language_code: str | None
+        self, *, telegram_user_id: int, name: str, language_code: str | None, is_demo: bool = False
     ) -> tuple[UserView, bool]:
-        """The user behind a Telegram account, created on first contact; True when created now."""
+        """The user behind a Telegram account, created on first contact (a demo user in demo mode);
+        True when created now."""
         with self._uow.tx() as session:
             user = session.execute(select(User).where(User.telegram_user_id == telegram_user_id)).scalar()
             if user is not None:
@@ -86,10 +89,12 @@ class Users:
                     timezone=self._config.default_timezone,
                     currency=self._config.default_currency,
                     is_test=False,
+                    is_demo=is_demo,
                 )
                 session.add(user)
                 session.flush()
-                append_audit(session, event="user.created", user_id=user.id, data={"channel": "telegram"})
+                data = {"channel": "telegram", "demo": is_demo}
+                append_audit(session, event="user.created", user_id=user.id, data=data)
                 return user_view(user), True
         except IntegrityError:
             # Two first messages raced: the other one created the user.
@@ -98,3 +103,28 @@ class Users:
                     select(User).where(User.telegram_user_id == telegram_user_id)
                 ).scalar_one()
                 return user_view(existing), False
+
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record that the user blocked the bot (False) or came back (True); True when that changed.
+
+        A compare-and-set on `telegram_unreachable_since`, audited when it wins: while it is set the
+        outbox holds the user's notifications, and clearing it lets the next round deliver them.
+        """
+        with self._uow.tx() as session:
+            unreachable = User.telegram_unreachable_since
+            result = session.execute(
+                update(User)
+                .where(
+                    User.telegram_user_id == telegram_user_id,
+                    unreachable.is_not(None) if reachable else unreachable.is_(None),
+                )
+                .values(telegram_unreachable_since=None if reachable else self._uow.now())
+                .returning(User.id)
+                .execution_options(synchronize_session=False)
+            )
+            user_id = result.scalar_one_or_none()
+            if user_id is None:
+                return False
+            event = "user.telegram_reachable" if reachable else "user.telegram_unreachable"
+            append_audit(session, event=event, user_id=user_id, data={})
+            return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,10 @@ class UserView:
     timezone: str
     currency: str
     is_test: bool
+    # Created from Telegram in demo mode: a try-out, never a live customer (staff lists mark it).
+    is_demo: bool = False
+    # False while the user has blocked the bot (their notifications wait).
+    telegram_reachable: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,18 @@ class PaymentSummary:
     bill_id: int = 0
     bill_reference: str = ""
     is_scheduled: bool = False
+    # The one-time nonce the summary's buttons carry (payments.confirming); None outside a conversation.
+    confirm_nonce: str | None = None
+
+
+class PendingReason(StrEnum):
+    """Why a payment's outcome is not known yet: the user hears "we'll tell you", never "nothing charged"."""
+
+    # The charge call is out (or went unanswered): reconciliation settles it by its idempotency key.
+    CHARGE_IN_FLIGHT = "charge_in_flight"
+    # The processor answered but the answer could not be recorded (database busy): the worker
+    # finds it through the gateway and the user is told through the outbox.
+    OUTCOME_NOT_RECORDED = "outcome_not_recorded"
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,8 @@ class PaymentResult:
     scheduled_payment_id: int | None = None
     pay_on_text: str = ""
     day: DayRelation = DayRelation.TODAY
+    # Set while the outcome is not known (processing, unknown): a `PendingReason` value.
+    pending_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +225,8 @@ def user_view(user: User) -> UserView:
         timezone=user.timezone,
         currency=user.currency,
         is_test=user.is_test,
+        is_demo=user.is_demo,
+        telegram_reachable=user.telegram_unreachable_since is None,
     )
 
 
@@ -263,6 +284,11 @@ def payment_result(session: Session, payment: Payment, now: datetime) -> Payment
         scheduled_payment_id=schedule_id,
         pay_on_text=format_day(payment.pay_on, user.locale),
         day=day_relation(payment.pay_on, timezone=user.timezone, now=now),
+        pending_reason=(
+            PendingReason.CHARGE_IN_FLIGHT.value
+            if payment.status in (PaymentStatus.PROCESSING.value, PaymentStatus.UNKNOWN.value)
+            else None
+        ),
     )
 
 

@@ -1,7 +1,9 @@
 """The worker process (`python -m payments.worker`): time-driven payment work, on a loop.
 
 Each round charges scheduled payments whose day has come, settles payments whose outcome is
-unknown by asking Stripe by their idempotency key, and expires drafts nobody confirmed. Every step
+unknown by asking Stripe by their idempotency key (never before a charge's deadline), expires
+drafts and approvals nobody answered, and gives approved and 3-D Secure payments waiting past
+their deadlines a final status, so no payment waits forever. Every step
 is a use case of PaymentsService, idempotent and safe to run from several workers at once.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from db.engine import make_engine, make_session_factory
 from payments.audit import record_settings
@@ -20,12 +22,21 @@ logger = logging.getLogger("paychat.worker")
 ROUND_SECONDS = 15.0
 
 
-def run_round(service: PaymentsService) -> None:
-    """One pass over everything time-driven; a failing step is logged and the others still run."""
-    steps: dict[str, Callable[[], object]] = {
+Step = Callable[[], object]
+
+
+def run_round(service: PaymentsService, extra_steps: Mapping[str, Step] | None = None) -> None:
+    """One pass over everything time-driven; a failing step is logged and the others still run.
+
+    `extra_steps` are time-driven work outside payments that the process composing the worker adds
+    (scripts/worker.py: transcript retention), so payments never imports it.
+    """
+    steps: dict[str, Step] = {
         "due scheduled payments": service.run_due_payments,
         "reconcile unknown payments": service.reconcile_unknown_payments,
         "expire stale drafts": service.expire_stale_drafts,
+        "payments past their deadlines": service.settle_overdue_payments,
+        **(extra_steps or {}),
     }
     for name, step in steps.items():
         try:
@@ -36,8 +47,8 @@ def run_round(service: PaymentsService) -> None:
             logger.exception("worker step failed: %s", name)
 
 
-def main() -> None:
-    """Run rounds until SIGTERM/SIGINT."""
+def main(extra_steps: Mapping[str, Step] | None = None) -> None:
+    """Run rounds (with `extra_steps`) until SIGTERM/SIGINT."""
     from settings import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -53,7 +64,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     logger.info("worker started: a round every %.0f s", ROUND_SECONDS)
     while not stop.is_set():
-        run_round(service)
+        run_round(service, extra_steps)
         stop.wait(ROUND_SECONDS)
     logger.info("worker stopped")
 

@@ -11,7 +11,7 @@ built pipeline marks each example and that the core normalises it.
 
 What counts as an amount: a number with a currency symbol, code or word before or after it
 ("$20", "950€", "96.50 USD", "52 bucks", "3000 yen"), "k" shorthand ("1.5k"), a sign ("-20",
-refused later as not positive), number words with a currency ("forty dollars"), a share of the
+"minus 20", refused later as not positive), number words with a currency ("forty dollars"), a share of the
 bill ("half", "all of it"), and a bare number ("make it 40"). A bare number is NOT an amount when
 it counts something ("2 bills", "last 5 payments"), is a percentage ("15%"), names something
 ("customer number 55102", "card ending 4242"), or is a year or a time: `BLOCK` rules mark those
@@ -58,6 +58,8 @@ class Rule:
 
 # --- vocabularies -----------------------------------------------------------------------------------
 
+# Words that make the number after them negative ("minus 20").
+SIGN_WORDS = ["minus", "negative"]
 # Numbers as people type them: 45, 45.20, 45,20, 1,200, 1.200,50, with an optional sign.
 NUMBER = r"^[-\u2212]?(\d{1,3}([.,]\d{3})+|\d{1,7})([.,]\d{1,2})?$"
 # "k" shorthand for thousands: 1.5k, 2k, 1,5k.
@@ -385,6 +387,14 @@ def amount_rules() -> list[Rule]:
         # money rule took it already, or a longer BLOCK rule says what else it is.
         Rule("bare number", AMOUNT, [_NUM], ("40", "39.99", "61,20", "1,200", "-20"), weak=True),
         Rule("bare k", AMOUNT, [_NUM_K], ("1.5k", "2k", "1,5k")),
+        # A sign in words keeps the span whole, so the core refuses it as not positive (the bare
+        # number alone would pay 20).
+        Rule(
+            "sign in words",
+            AMOUNT,
+            [_in(SIGN_WORDS), _ANY_NUM, _in(CURRENCY_WORDS + CURRENCY_SYMBOLS, "?")],
+            ("minus 20", "negative 5 euros", "minus 1.5k"),
+        ),
     ]
     rules += [Rule(f"share: {p}", AMOUNT, _phrase(p), (p,)) for p in SHARE_PHRASES]
     return rules

@@ -154,8 +154,8 @@ def console_spec(host: str, port: int) -> ProcessSpec:
 
 
 def worker_spec() -> ProcessSpec:
-    """The worker: scheduled payments and reconciliation of payments in state unknown."""
-    return ProcessSpec(name="worker", argv=[str(APP_PYTHON), "-m", "payments.worker"], ready_timeout=5)
+    """The worker: scheduled payments, reconciliation of payments in state unknown, transcript retention."""
+    return ProcessSpec(name="worker", argv=[str(APP_PYTHON), "-m", "scripts.worker"], ready_timeout=5)
 
 
 def bot_spec() -> ProcessSpec:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,7 +91,35 @@ class Settings(BaseSettings):
     daily_limit_minor: int = Field(500_000, alias="PAYCHAT_DAILY_LIMIT_MINOR")
     # Payments at or above this amount wait for a staff member's second approval ("multi-signature").
     second_approval_minor: int = Field(100_000, alias="PAYCHAT_SECOND_APPROVAL_MINOR")
+    # ... counted over what the user pays one biller within this many days (rolling), so splitting a
+    # large bill into smaller payments does not dodge it.
+    second_approval_period_days: int = Field(30, ge=1, alias="PAYCHAT_SECOND_APPROVAL_PERIOD_DAYS")
     schedule_horizon_days: int = Field(365, alias="PAYCHAT_SCHEDULE_HORIZON_DAYS")
+
+    # Deadlines of the payment states that wait (payments/settlement.py; the worker enforces them).
+    # A draft nobody confirmed is cancelled after this many minutes.
+    draft_expiry_minutes: int = Field(30, ge=1, alias="PAYCHAT_DRAFT_EXPIRY_MINUTES")
+    # A payment waiting for a staff member's second approval is cancelled after this many hours.
+    approval_expiry_hours: int = Field(48, ge=1, alias="PAYCHAT_APPROVAL_EXPIRY_HOURS")
+    # An approved payment not charged within this many seconds (a crash between approval and
+    # charge) is charged by the worker while its consent is valid, else cancelled.
+    approved_charge_deadline_seconds: float = Field(
+        300.0, gt=0, alias="PAYCHAT_APPROVED_CHARGE_DEADLINE_SECONDS"
+    )
+    # How long an approval (the user's, or staff's second one) authorizes a charge.
+    consent_validity_hours: float = Field(24.0, gt=0, alias="PAYCHAT_CONSENT_VALIDITY_HOURS")
+    # A charge call may still be running until STRIPE_TIMEOUT_SECONDS plus this grace after it
+    # started: reconciliation never fails a payment before that deadline.
+    charge_grace_seconds: float = Field(60.0, ge=0, alias="PAYCHAT_CHARGE_GRACE_SECONDS")
+    # A 3-D Secure challenge not finished within this many minutes is cancelled at the processor.
+    authentication_deadline_minutes: float = Field(
+        60.0, gt=0, alias="PAYCHAT_AUTHENTICATION_DEADLINE_MINUTES"
+    )
+    # How long reconciliation keeps checking a payment it failed for a late charge (then corrects it).
+    late_success_window_hours: float = Field(24.0, ge=0, alias="PAYCHAT_LATE_SUCCESS_WINDOW_HOURS")
+    # A payment outcome told in the user's own chat turn is also queued in the outbox, held this many
+    # seconds: the bot drops it once the turn's reply was delivered, else it is sent.
+    outcome_hold_seconds: float = Field(60.0, ge=0, alias="PAYCHAT_OUTCOME_HOLD_SECONDS")
     # HMAC key that signs consent records (payments/consent.py); required in production.
     consent_signing_key: str = Field("", alias="PAYCHAT_CONSENT_SIGNING_KEY")
     # Fernet keys encrypting personal data at rest (db/crypto.py), comma-separated, newest first.
@@ -98,6 +127,22 @@ class Settings(BaseSettings):
     data_keys: str = Field("", alias="PAYCHAT_DATA_KEYS")
     # Rasa's SQL tracker store (the conversation as Rasa keeps it), emptied for a user by /forget.
     rasa_tracker_db: str = Field("", alias="RASA_TRACKER_DB")
+
+    # Transcripts (transcripts/retention.py, run by the worker): conversations whose last message is
+    # older than this many days are deleted or anonymized (0: kept forever).
+    transcript_retention_days: int = Field(365, ge=0, alias="TRANSCRIPT_RETENTION_DAYS")
+    transcript_retention_mode: Literal["delete", "anonymize"] = Field(
+        "anonymize", alias="TRANSCRIPT_RETENTION_MODE"
+    )
+
+    # Tuning loop (tuning/): user messages whose intent scored under this go to the review queue.
+    review_low_confidence: float = Field(0.6, gt=0, le=1, alias="TUNING_REVIEW_LOW_CONFIDENCE")
+    # Where candidate models, exports and comparison reports are written.
+    tuning_dir: Path = Field(PROJECT_ROOT / "var" / "tuning", alias="TUNING_DIR")
+    # `promote` refuses a candidate when a headline metric (intent macro-F1, accuracy, an entity's
+    # F1, test-story accuracy) fell by more than this, or one intent's F1 by more than the second.
+    tuning_promote_tolerance: float = Field(0.01, ge=0, le=1, alias="TUNING_PROMOTE_TOLERANCE")
+    tuning_intent_tolerance: float = Field(0.05, ge=0, le=1, alias="TUNING_INTENT_TOLERANCE")
 
     @property
     def is_production(self) -> bool:

@@ -22,7 +22,10 @@ from typing import Any
 from aiohttp import web
 
 BOT_USER = {"id": 7000001, "is_bot": True, "first_name": "PayChat", "username": "paychat_test_bot"}
-JSON_FIELDS = {"reply_markup", "entities", "allowed_updates", "link_preview_options", "reply_parameters"}
+JSON_FIELDS = {
+    "reply_markup", "entities", "allowed_updates", "link_preview_options", "reply_parameters",
+    "commands", "scope",
+}
 INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout"}
 
 
@@ -88,21 +91,26 @@ class FakeTelegram:
         """A fresh update id."""
         return next(self._update_ids)
 
-    async def send_text(self, user_id: int, text: str, *, first_name: str = "Test") -> dict[str, Any]:
+    async def send_text(
+        self, user_id: int, text: str, *, first_name: str = "Test", language_code: str = "en"
+    ) -> dict[str, Any]:
         """Queue a private text message from `user_id` (a bot_command entity when it starts with /)."""
         extra: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             command = text.split()[0]
             extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return await self.send_message(user_id, first_name=first_name, **extra)
+        return await self.send_message(user_id, first_name=first_name, language_code=language_code, **extra)
 
-    async def send_message(self, user_id: int, *, first_name: str = "Test", **fields: Any) -> dict[str, Any]:
+    async def send_message(
+        self, user_id: int, *, first_name: str = "Test", language_code: str = "en", **fields: Any
+    ) -> dict[str, Any]:
         """Queue a private message from `user_id` with the given fields (text, sticker, caption...)."""
+        sender = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
             "chat": {"id": user_id, "type": "private", "first_name": first_name},
-            "from": {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"},
+            "from": sender,
             **fields,
         }
         return await self.push_update({"update_id": self.next_update_id(), "message": message})
@@ -129,6 +137,25 @@ class FakeTelegram:
             kind = "edited_channel_post" if edited else "channel_post"
             message.pop("from")
         return await self.push_update({"update_id": self.next_update_id(), kind: message})
+
+    async def edit_text(self, user_id: int, original: dict[str, Any], text: str) -> dict[str, Any]:
+        """Queue an edited_message: `user_id` changes the text of their earlier message `original`."""
+        message = {**original["message"], "text": text, "edit_date": int(time.time())}
+        message.pop("entities", None)
+        return await self.push_update({"update_id": self.next_update_id(), "edited_message": message})
+
+    async def member_status(self, user_id: int, old: str, new: str) -> dict[str, Any]:
+        """Queue a my_chat_member update: the bot's status in the user's private chat went old → new
+        ("member" → "kicked" when the user blocks the bot, back to "member" when they unblock it)."""
+        user = {"id": user_id, "is_bot": False, "first_name": "Test", "language_code": "en"}
+        change = {
+            "chat": {"id": user_id, "type": "private", "first_name": "Test"},
+            "from": user,
+            "date": int(time.time()),
+            "old_chat_member": {"user": BOT_USER, "status": old, **_member_extras(old)},
+            "new_chat_member": {"user": BOT_USER, "status": new, **_member_extras(new)},
+        }
+        return await self.push_update({"update_id": self.next_update_id(), "my_chat_member": change})
 
     async def tap(self, user_id: int, message: dict[str, Any], data: str) -> dict[str, Any]:
         """Queue a callback query: `user_id` taps the button with `data` under the bot's `message`."""
@@ -279,6 +306,11 @@ class FakeTelegram:
         else:
             message.pop("reply_markup", None)
         return message
+
+
+def _member_extras(status: str) -> dict[str, Any]:
+    """The fields Telegram adds to a ChatMember of this status (PTB needs them to decode it)."""
+    return {"until_date": 0} if status == "kicked" else {}
 
 
 class _ApiError(Exception):

@@ -1,4 +1,9 @@
-"""Frozen views of recorded conversations and turns — callers never see ORM objects."""
+"""Frozen views of recorded conversations and turns — callers never see ORM objects.
+
+Every text a view carries (the message, the replies, entities, slots, events) has passed through
+`privacy.redact.redact`: card numbers, IBANs, e-mail addresses, phone numbers and person names are
+masked before a transcript is shown (console pages, JSON API) or exported (tuning/).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from db.models import ConversationTurn
+from privacy.redact import redact, redact_value
 
 
 @dataclass(frozen=True)
@@ -81,18 +87,19 @@ def actions_run(events: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def turn_view(row: ConversationTurn, previous_status: str | None) -> TurnView:
+    """The turn as staff may see it: every text redacted (module docstring)."""
     return TurnView(
         id=row.id,
         conversation_id=row.conversation_id,
         seq=row.seq,
-        user_text=row.user_text,
-        replies=list(row.replies or []),
+        user_text=redact(row.user_text),
+        replies=redact_value(list(row.replies or [])),
         intent=row.intent,
         confidence=row.confidence,
         ranking=list(row.ranking or []),
-        entities=list(row.entities or []),
-        slots=dict(row.slots or {}),
-        events=list(row.events or []),
+        entities=redact_value(list(row.entities or [])),
+        slots=redact_value(dict(row.slots or {})),
+        events=redact_value(list(row.events or [])),
         actions=actions_run(row.events or []),
         payment_id=row.payment_id,
         payment_status=row.payment_status,

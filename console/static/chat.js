@@ -89,7 +89,8 @@
           const button = el("button", "quick", b.title);
           button.type = "button";
           button.dataset.payload = b.payload;
-          button.addEventListener("click", () => send(b.payload, b.title));
+          // A tap hands back the reply it was under: a summary's Confirm confirms exactly that text.
+          button.addEventListener("click", () => send(b.payload, b.title, reply.text || ""));
           buttons.append(button);
         }
         msg.append(buttons);
@@ -102,7 +103,7 @@
     transcriptLink.hidden = false;
   }
 
-  async function send(text, shown) {
+  async function send(text, shown, underText) {
     errorBox.hidden = true;
     log.append(el("div", "msg user", shown || text));
     sendButton.disabled = true;
@@ -111,7 +112,12 @@
         method: "POST",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
         credentials: "same-origin",
-        body: JSON.stringify({ session: session, text: text, user_id: Number(userSelect.value) }),
+        body: JSON.stringify({
+          session: session,
+          text: text,
+          user_id: Number(userSelect.value),
+          ...(underText ? { shown_text: underText } : {}),
+        }),
       });
       const data = await response.json().catch(() => ({}));
       if (response.status === 401) { window.location = "/login?next=/chat"; return; }

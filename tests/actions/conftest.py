@@ -77,13 +77,15 @@ def make_tracker(
     ranking: list[dict[str, Any]] | None = None,
     events: list[dict[str, Any]] | None = None,
     active_loop: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Tracker:
-    """A real rasa-sdk Tracker whose latest message has `intent` and `entities`."""
+    """A real rasa-sdk Tracker whose latest message has `intent`, `entities` and front-end `metadata`."""
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.99},
         "intent_ranking": ranking or [{"name": intent, "confidence": 0.99}],
         "entities": entities or [],
+        "metadata": metadata or {},
     }
     return Tracker(
         sender_id,

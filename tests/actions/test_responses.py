@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import pytest
@@ -10,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import PLACEHOLDER, VALUE_PREFIX, utter_error
 from actions.paying import RESULT_RESPONSES, failure_reason
 from bot.texts import FAILURE_REASONS
-from payments.dates import DayRelation
+from payments.dates import DayRelation, parse_pay_date
 from payments.errors import DateInvalidError, PaymentsError
 from payments.gateway import FailureCode
 from payments.statuses import PaymentStatus
@@ -84,3 +86,18 @@ def test_a_failure_is_worded_by_its_code_not_by_the_processor(domain: dict[str, 
     assert failure_reason(domain, "card_declined", "Anything Stripe said") == "Your card was declined."
     assert failure_reason(domain, "do_not_honor", "Stripe's words") == "Stripe's words."
     assert failure_reason(domain, None, None) == "The card processor declined it."
+
+
+@pytest.mark.parametrize(("said", "shown"), [("yesterday", "1 Dec 2026"), ("in 3 years", "2 Dec 2029")])
+def test_a_refused_date_is_told_in_the_users_words_and_their_calendar(
+    domain: dict[str, Any], said: str, shown: str
+) -> None:
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    with pytest.raises(PaymentsError) as refused:
+        parse_pay_date(said, timezone="Europe/Berlin", now=now, horizon_days=365)
+    dispatcher = CollectingDispatcher()
+    utter_error(dispatcher, make_tracker(SOMEONE, slots={"date": said}), refused.value)
+    [message] = dispatcher.messages
+    text = as_rasa_says(domain, message)["text"]
+    assert f"“{said}” ({shown})" in text
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text)  # no ISO date, as if the user had typed one

@@ -84,6 +84,7 @@ class ScriptedAssistant:
 
     answer: Callable[[str], AssistantTurn] = lambda text: turn(Reply(text=f"echo: {text}"))
     received: list[tuple[str, str]] = field(default_factory=list)
+    metadata: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False
     delays: dict[str, float] = field(default_factory=dict)
     closed: bool = False
@@ -93,6 +94,7 @@ class ScriptedAssistant:
         if self.down:
             raise AssistantUnavailableError("stand-in is down")
         self.received.append((sender_id, text))
+        self.metadata.append(dict(metadata or {}))
         await asyncio.sleep(self.delays.get(text, 0))
         return self.answer(text)
 
@@ -114,6 +116,7 @@ class RecordingDirectory:
     """A stand-in user directory that records ensure_telegram_user calls."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
+    reachability: list[tuple[int, bool]] = field(default_factory=list)
 
     def ensure_telegram_user(
         self, *, telegram_user_id: int, name: str, language_code: str | None
@@ -123,6 +126,11 @@ class RecordingDirectory:
             {"telegram_user_id": telegram_user_id, "name": name, "language_code": language_code}
         )
         return UserView(id=telegram_user_id % 1000, is_test=True)
+
+    def set_telegram_reachable(self, *, telegram_user_id: int, reachable: bool) -> bool:
+        """Record the call."""
+        self.reachability.append((telegram_user_id, reachable))
+        return True
 
 
 def bot_settings(fake: FakeTelegram, **overrides: Any) -> Settings:

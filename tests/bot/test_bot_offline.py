@@ -6,6 +6,7 @@ These check the bot's own behaviour: rendering, taps, order, duplicates, card nu
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,7 +72,8 @@ async def test_a_payload_longer_than_64_bytes_travels_under_a_short_key(
     long_payload = '/pay_bill{"biller": "' + "Stadtwerke Musterstadt Energie " * 3 + '"}'
     assistant.answer = lambda text: (
         turn(Reply(text="Which one?", buttons=[Button("Stadtwerke", long_payload)]))
-        if text == "which" else turn(Reply(text="ok"))
+        if text == "which"
+        else turn(Reply(text="ok"))
     )
     await fake.send_text(ALICE, "which")
     [question] = await fake.wait_for_messages(ALICE, 1)
@@ -218,7 +220,8 @@ async def test_commands_send_intent_payloads_and_start_links_the_user(
         await fake.send_text(ALICE, command)
     messages = await fake.wait_for_messages(ALICE, 6)
     assert messages[0]["text"] == texts.WELCOME and len(texts.WELCOME.splitlines()) == 2
-    assert [text for _, text in assistant.received] == ["/help", "/check_bills", "/payment_history", "/stop"]
+    assert [text for _, text in assistant.received] == ["/check_bills", "/payment_history", "/stop"]
+    assert messages[1]["text"].startswith("My commands:")  # /help: the bot's own, from the menu's table
     assert messages[5]["text"] == texts.UNKNOWN_COMMAND  # typed intent payloads are not passed on
     assert [c["telegram_user_id"] for c in directory.calls] == [ALICE]
 
@@ -227,8 +230,15 @@ async def test_too_long_and_non_text_messages_get_a_clear_answer(
     running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
 ) -> None:
     await fake.send_text(ALICE, "x" * 5000)
-    sticker = {"file_id": "s1", "file_unique_id": "u1", "width": 1, "height": 1,
-               "is_animated": False, "is_video": False, "type": "regular"}
+    sticker = {
+        "file_id": "s1",
+        "file_unique_id": "u1",
+        "width": 1,
+        "height": 1,
+        "is_animated": False,
+        "is_video": False,
+        "type": "regular",
+    }
     await fake.send_message(ALICE, sticker=sticker)
     messages = await fake.wait_for_messages(ALICE, 2)
     assert messages[0]["text"] == texts.TOO_LONG.format(limit=4096)
@@ -247,3 +257,61 @@ async def test_a_failing_turn_is_logged_and_the_user_told(
     [apology] = await fake.wait_for_messages(ALICE, 1)
     assert apology["text"] == texts.SOMETHING_WENT_WRONG
     assert "boom" in caplog.text  # type: ignore[attr-defined]
+
+
+def offer_turn(name: str, draft_id: int) -> AssistantTurn:
+    """A payment summary whose Confirm / Cancel carry a draft id and nonce (issue 10 item 2)."""
+    offer = json.dumps({"draft_id": draft_id, "confirm_nonce": f"n{draft_id}"}, separators=(",", ":"))
+    buttons = [
+        Button("Confirm", "/affirm" + offer),
+        Button("Change", "/change"),
+        Button("Cancel", "/deny" + offer),
+    ]
+    return turn(Reply(text=f"Pay {name}?", buttons=buttons))
+
+
+async def test_a_new_summary_removes_the_keyboard_of_the_one_before(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    summaries = {"pay": offer_turn("A", 1), "make it 5": offer_turn("B", 2)}
+    assistant.answer = lambda text: summaries.get(text) or turn(Reply(text=f"did {text}"))
+    await fake.send_text(ALICE, "pay")
+    [a] = await fake.wait_for_messages(ALICE, 1)
+    await fake.send_text(ALICE, "make it 5")
+    await fake.wait_for(lambda: fake.calls_to("editMessageReplyMarkup", ALICE))
+    a_now, b = fake.sent_messages(ALICE)
+    assert "reply_markup" not in a_now and b["reply_markup"]  # only the live summary keeps buttons
+    assert [c.params["message_id"] for c in fake.calls_to("editMessageReplyMarkup", ALICE)] == [
+        a["message_id"]
+    ]
+    # Other keyboards (a plain question) do not retire the summary.
+    assistant.answer = lambda text: confirm_turn(text)
+    await fake.send_text(ALICE, "which")
+    await fake.wait_for_messages(ALICE, 3)
+    assert fake.sent_messages(ALICE)[1].get("reply_markup")
+
+
+async def test_a_tap_under_a_replaced_summary_is_answered_out_of_date_and_not_sent(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    summaries = {"pay": offer_turn("A", 1), "make it 5": offer_turn("B", 2)}
+    assistant.answer = lambda text: summaries.get(text) or turn(Reply(text=f"did {text}"))
+    await fake.send_text(ALICE, "pay")
+    [a] = await fake.wait_for_messages(ALICE, 1)  # `a` keeps its keyboard: a tap already on its way
+    await fake.send_text(ALICE, "make it 5")
+    await fake.wait_for_messages(ALICE, 2)
+    b = fake.sent_messages(ALICE)[1]
+    a_confirm, b_confirm = (m["reply_markup"]["inline_keyboard"][0][0]["callback_data"] for m in (a, b))
+
+    await fake.tap(ALICE, a, a_confirm)
+    await fake.wait_for(lambda: fake.calls_to("answerCallbackQuery"))
+    assert fake.calls_to("answerCallbackQuery")[0].params["text"] == texts.SUMMARY_OUT_OF_DATE
+    await fake.tap(ALICE, b, b_confirm)
+    await fake.wait_for_messages(ALICE, 3)
+
+    assert [text for _, text in assistant.received] == ["pay", "make it 5", b_confirm]
+    # The tap hands the assistant the text it was under: the summary the user confirmed.
+    tap = assistant.metadata[-1].pop("tap")  # the tap's evidence for the consent receipt
+    assert tap["callback_id"] and tap["at"]
+    assert assistant.metadata[-1] == {"channel": "telegram", "shown_text": "Pay B?"}
+    assert assistant.metadata[0] == {"channel": "telegram"}

@@ -107,7 +107,8 @@ async def summary_for_electricity(fake: FakeTelegram, user: int) -> dict[str, An
     await fake.send_text(user, "pay my electricity bill")
     summary: dict[str, Any] = await fake.wait_for(with_keyboard(fake, user, "Confirm"), TURN_WAIT)
     assert "Stadtwerke" in summary["text"]
-    assert button(summary, "Cancel") == "/deny"
+    # Cancel (like Confirm) names the draft and its one-time nonce (issue 10 item 2).
+    assert button(summary, "Cancel").startswith('/deny{"draft_id":')
     return summary
 
 
@@ -117,7 +118,8 @@ async def test_a_whole_payment_with_button_taps(assistant_stack: AssistantStack,
         await fake.send_text(user, "/start")
         await fake.wait_for_messages(user, 1, TURN_WAIT)
         summary = await summary_for_electricity(fake, user)
-        tapped = await fake.tap(user, summary, button(summary, "Confirm"))
+        confirm = button(summary, "Confirm")
+        tapped = await fake.tap(user, summary, confirm)
         paid = lambda: any(p.status == "succeeded" for p in payments_of(engine, user))  # noqa: E731
         await fake.wait_for(paid, TURN_WAIT)
         sent = await fake.wait_for(lambda: len(fake.sent_messages(user)) > 2 and fake.sent_messages(user))
@@ -127,7 +129,7 @@ async def test_a_whole_payment_with_button_taps(assistant_stack: AssistantStack,
     assert (payment.payment_intent_id or "").startswith("pi_")
     assert "reply_markup" not in sent[1]  # the Confirm/Cancel keyboard was removed by the tap
     assert any("84" in m["text"] for m in sent[2:])  # the receipt names the amount
-    assert user_texts(engine, user) == ["pay my electricity bill", "/affirm"]
+    assert user_texts(engine, user) == ["pay my electricity bill", confirm]
     with Session(engine) as session:  # the consent receipt names the tap that confirmed it
         consent = session.scalars(select(Consent).where(Consent.payment_id == payment.id)).one()
         assert (consent.receipt or {})["callback_id"] == tapped["callback_query"]["id"]
@@ -145,7 +147,7 @@ async def test_a_double_tap_charges_once(assistant_stack: AssistantStack, engine
         await fake.send_text(user, "/bills")  # processed after both taps (one user, in order)
         await fake.wait_for(lambda: len(user_texts(engine, user)) == 3, TURN_WAIT)
 
-    assert user_texts(engine, user) == ["pay my electricity bill", "/affirm", "/check_bills"]
+    assert user_texts(engine, user) == ["pay my electricity bill", confirm, "/check_bills"]
     assert [p.status for p in payments_of(engine, user)] == ["succeeded"]
     assert fake.calls_to("answerCallbackQuery")[1].params["text"] == texts.ALREADY_DONE
 
@@ -297,21 +299,56 @@ async def test_action_server_down_then_back(assistant_stack: AssistantStack, eng
     assert user_texts(engine, user) == ["/check_bills", "pay my electricity bill"]
 
 
+async def test_a_new_summary_retires_the_old_keyboard_and_a_stale_tap_charges_nothing(
+    assistant_stack: AssistantStack, engine: Engine
+) -> None:
+    """Summary A → "make it 5" → summary B: A loses its keyboard; a tap still arriving for A (sent
+    before the keyboard went) is refused as out of date and nothing is charged; B's tap charges once."""
+    user = 555009
+    async with fake_telegram_server() as fake, bot_on(bot_settings(assistant_stack, fake)):
+        a = await summary_for_electricity(fake, user)
+        await fake.send_text(user, "make it 5")
+        latest = with_keyboard(fake, user, "Confirm")
+        b = await fake.wait_for(
+            lambda: (m := latest()) and m["message_id"] != a["message_id"] and m, TURN_WAIT
+        )
+        assert "€5.00" in b["text"]
+        edits = lambda: fake.calls_to("editMessageReplyMarkup", user)  # noqa: E731
+        await fake.wait_for(edits, TURN_WAIT)  # sent right after the new summary
+        assert [c.params["message_id"] for c in edits()] == [a["message_id"]]
+        assert "reply_markup" not in fake.messages[(user, a["message_id"])]
+
+        await fake.tap(user, a, button(a, "Confirm"))
+        await fake.wait_for(lambda: len(fake.calls_to("answerCallbackQuery")) == 1, TURN_WAIT)
+        assert fake.calls_to("answerCallbackQuery")[0].params["text"] == texts.SUMMARY_OUT_OF_DATE
+        assert sorted(p.status for p in payments_of(engine, user)) == ["cancelled", "draft"]
+        assert not any(p.payment_intent_id for p in payments_of(engine, user))
+
+        await fake.tap(user, b, button(b, "Confirm"))
+        paid = lambda: any(p.status == "succeeded" for p in payments_of(engine, user))  # noqa: E731
+        await fake.wait_for(paid, TURN_WAIT)
+
+    statuses = sorted((p.status, p.amount_minor) for p in payments_of(engine, user))
+    assert statuses == [("cancelled", 8420), ("succeeded", 500)]
+    assert user_texts(engine, user) == ["pay my electricity bill", "make it 5", button(b, "Confirm")]
+
+
 async def test_forget_after_a_payment_empties_tracker_and_transcripts(
     assistant_stack: AssistantStack, engine: Engine
 ) -> None:
     """/mydata, then /forget + Yes: tracker and transcripts gone, the payment kept, the evidence verifies."""
-    user = 555009
+    user = 555019
     sender = f"tg-{user}"
     tracker = Path(assistant_stack.process("rasa").spec.env["RASA_TRACKER_DB"])
     async with fake_telegram_server() as fake, bot_on(bot_settings(assistant_stack, fake)):
         summary = await summary_for_electricity(fake, user)
-        await fake.tap(user, summary, button(summary, "Confirm"))
+        confirm = button(summary, "Confirm")
+        await fake.tap(user, summary, confirm)
         await fake.wait_for(
             lambda: any(p.status == "succeeded" for p in payments_of(engine, user)), TURN_WAIT
         )
         await fake.wait_for(
-            lambda: user_texts(engine, user) == ["pay my electricity bill", "/affirm"], TURN_WAIT
+            lambda: user_texts(engine, user) == ["pay my electricity bill", confirm], TURN_WAIT
         )
         assert tracker_events(tracker, sender) > 0
 

@@ -135,8 +135,12 @@ async def test_mydata_then_forget_no_then_yes(fake: FakeTelegram, db_engine: Eng
         await fake.wait_for(
             lambda: any(m["text"] == texts.FORGOTTEN for m in fake.sent_messages(telegram_id))
         )
+        # Writing again makes a new, empty user (the bot knows every user who writes): nothing old.
         await fake.send_text(telegram_id, "/mydata")
-        await fake.wait_for(lambda: any(m["text"] == texts.NO_DATA for m in fake.sent_messages(telegram_id)))
+        await fake.wait_for(lambda: len(fake.documents) == 2)
+        fresh = json.loads(list(fake.documents.values())[-1])
+        assert fresh["user"]["id"] != user_id and fresh["payments"] == [] and fresh["conversations"] == []
+        assert NAME not in json.dumps(fresh)
 
     with service.session_factory() as session:
         user = session.get(User, user_id)

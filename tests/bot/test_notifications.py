@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+from datetime import timedelta
 from typing import Any
 
 from bot.notify import notification_text
 from bot.services import BotServices
-from db.models import User
+from db.models import User, utcnow
 from payments.service import PaymentsService
 from payments.statuses import NotificationKind, PaymentStatus
 from payments.views import NotificationView
-from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, bot_running, bot_settings
+from rasa_client import AssistantTurn, AssistantUnavailableError, Reply
+from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, bot_running, bot_settings, turn
 from tests.helpers.factories import make_paying_user
 from tests.helpers.fake_telegram import FakeTelegram, _ApiError
 
@@ -27,15 +29,17 @@ ROUND_SECONDS = 0.1
 
 
 class BlockingTelegram(FakeTelegram):
-    """The fake Bot API, refusing sendMessage to the chats in `blocked` like a user who blocked the bot."""
+    """The fake Bot API, refusing sendMessage to the chats in `blocked` like a user who blocked the
+    bot (403), or, with `error` set, failing it with that (status, description) instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: tuple[int, str] = (403, "Forbidden: bot was blocked by the user")) -> None:
         super().__init__()
         self.blocked: set[int] = set()
+        self.error = error
 
     def _answer(self, method: str, p: dict[str, Any]) -> Any:
         if method == "sendMessage" and p.get("chat_id") in self.blocked:
-            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+            raise _ApiError(*self.error)
         return super()._answer(method, p)
 
 
@@ -91,7 +95,7 @@ async def test_an_approved_payment_is_told_once_with_amount_and_biller(
     assert all(n.payment_id != payment_id for n in pending)
 
 
-async def test_a_refused_chat_keeps_its_notification_and_does_not_block_others(
+async def test_a_failing_chat_keeps_its_notification_and_does_not_block_others(
     payments_service: PaymentsService,
 ) -> None:
     service = _approving_service(payments_service)
@@ -101,7 +105,7 @@ async def test_a_refused_chat_keeps_its_notification_and_does_not_block_others(
     await asyncio.to_thread(service.reject_payment, payment_id=blocked_payment, approver="a", reason="x")
     await asyncio.to_thread(service.reject_payment, payment_id=other_payment, approver="a", reason="x")
 
-    fake = BlockingTelegram()
+    fake = BlockingTelegram(error=(500, "Internal Server Error"))  # a failure that may pass: retried
     fake.blocked.add(blocked_id)
     await fake.start()
     try:
@@ -148,3 +152,87 @@ def test_a_failure_is_told_with_its_reason() -> None:
 def test_every_kind_has_a_text() -> None:
     for kind in NotificationKind:
         assert "€84.20" in notification_text(_view(kind, None))
+
+
+# --- an outcome reached in the user's own turn is told even when the turn's reply is lost ----------
+
+
+class ConfirmingAssistant(ScriptedAssistant):
+    """Confirms the user's draft through the real payments core, then loses (or delivers) the answer."""
+
+    def __init__(self, service: PaymentsService, user_id: int, payment_id: int, *, lose_answer: bool) -> None:
+        super().__init__()
+        self.service, self.user_id, self.payment_id = service, user_id, payment_id
+        self.lose_answer = lose_answer
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
+        self.received.append((sender_id, text))
+        result = await asyncio.to_thread(
+            self.service.confirm_payment, user_id=self.user_id, payment_id=self.payment_id, consent_text="yes"
+        )
+        if self.lose_answer:  # Rasa acted, then the connection reset before its answer arrived
+            raise AssistantUnavailableError("connection reset after the request")
+        return turn(Reply(text=f"Done ✅ Paid {result.amount_text} to {result.biller_name}."))
+
+
+def _telegram_draft(service: PaymentsService) -> tuple[int, int, int]:
+    """A Telegram user's 84.20 € draft; (telegram id, user id, payment id)."""
+    user_id, bills = make_paying_user(service.session_factory, service.gateway)
+    telegram_id = next(_telegram_ids)
+    with service.session_factory.begin() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        user.telegram_user_id = telegram_id
+    summary = service.draft_payment(
+        user_id=user_id, bill_id=bills["electricity"], amount_text=None, date_text=None
+    )
+    return telegram_id, user_id, summary.payment_id
+
+
+def _paying_services(service: PaymentsService, assistant: ScriptedAssistant) -> BotServices:
+    return BotServices(assistant=assistant, users=service, session_factory=None, notifications=service)
+
+
+async def test_a_payment_whose_reply_was_lost_is_told_instead_of_not_processed(
+    payments_service: PaymentsService, fake: FakeTelegram
+) -> None:
+    telegram_id, user_id, payment_id = await asyncio.to_thread(_telegram_draft, payments_service)
+    assistant = ConfirmingAssistant(payments_service, user_id, payment_id, lose_answer=True)
+    settings = bot_settings(fake, TELEGRAM_NOTIFY_INTERVAL_SECONDS=str(ROUND_SECONDS))
+    async with bot_running(settings, _paying_services(payments_service, assistant)):
+        await fake.send_text(telegram_id, "yes, pay it")
+        [message] = await fake.wait_for_messages(telegram_id, 1)
+        await asyncio.sleep(10 * ROUND_SECONDS)  # the notifier finds nothing more to tell
+
+    assert message["text"].startswith("✅ Your payment of €84.20 to ") and "went through" in message["text"]
+    assert "not processed" not in message["text"]
+    assert len(fake.sent_messages(telegram_id)) == 1
+    later = dataclasses.replace(payments_service.config)
+    after_hold = PaymentsService(
+        session_factory=payments_service.session_factory,
+        gateway=payments_service.gateway,
+        config=later,
+        clock=lambda: utcnow() + later.outcome_hold + timedelta(seconds=1),
+    )
+    assert payment_id not in {n.payment_id for n in after_hold.pending_notifications(limit=500)}
+
+
+async def test_a_delivered_reply_acknowledges_its_outcome_so_it_is_told_once(
+    payments_service: PaymentsService, fake: FakeTelegram
+) -> None:
+    telegram_id, user_id, payment_id = await asyncio.to_thread(_telegram_draft, payments_service)
+    # Held outcomes fall due at once: only the acknowledgement keeps this one from a second message.
+    service = PaymentsService(
+        session_factory=payments_service.session_factory,
+        gateway=payments_service.gateway,
+        config=dataclasses.replace(payments_service.config, outcome_hold=timedelta(seconds=2)),
+    )
+    assistant = ConfirmingAssistant(service, user_id, payment_id, lose_answer=False)
+    settings = bot_settings(fake, TELEGRAM_NOTIFY_INTERVAL_SECONDS=str(ROUND_SECONDS))
+    async with bot_running(settings, _paying_services(service, assistant)):
+        await fake.send_text(telegram_id, "yes, pay it")
+        [message] = await fake.wait_for_messages(telegram_id, 1)
+        await asyncio.sleep(3.0)  # past the hold: an unacknowledged outcome would be sent now
+
+    assert message["text"].startswith("Done ✅ Paid €84.20")
+    assert len(fake.sent_messages(telegram_id)) == 1

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Conversation, ConversationTurn
+from payments.users import user_id_for_sender
 from tests.console.conftest import FakeChannel, Seed, channel_body, login
 
 
@@ -170,4 +173,22 @@ def test_openapi_document_describes_the_chat_endpoint(client: TestClient, tester
     assert "503" in chat["responses"]
     schema = document["components"]["schemas"]["ChatRequest"]["properties"]
     assert schema["text"]["maxLength"] == 4096
-    assert schema["session"]["pattern"] == "^[A-Za-z0-9_]{1,64}$"
+    assert schema["session"]["pattern"] == "^[A-Za-z0-9_-]{1,64}$"
+
+
+def test_a_uuid_session_key_from_a_client_is_accepted_and_resolves_to_the_test_user(
+    client: TestClient,
+    tester: dict[str, str],
+    seed: Seed,
+    fake_channel: FakeChannel,
+    session_factory: sessionmaker[Session],
+) -> None:
+    # Browsers and scripts make conversation keys with crypto.randomUUID() / uuid.uuid4(): hyphens.
+    key = str(uuid.uuid4())
+    response = client.post("/api/chat", json={"session": key, "text": "hi"}, headers=tester)
+    assert response.status_code == 200, response.text
+    sender = fake_channel.received[0]["sender"]
+    assert sender == f"console-{seed.alex_id}-{key}"
+    # The actions resolve the same sender id to the test user (one pattern for both sides).
+    with session_factory() as session:
+        assert user_id_for_sender(session, sender) == seed.alex_id

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, delete, func, inspect, select, text, update
+from sqlalchemy import Engine, delete, func, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -138,8 +138,12 @@ def test_upgrading_a_filled_database_keeps_its_rows(tmp_path: Path) -> None:
             )
         ).scalar_one()
         payment = _payment(session, user=SimpleNamespace(id=user_id), status="approved")
-        session.add(payment)
-        session.flush()
+        # The Payment model has columns revision 0001 lacks (charge_started_at, …): only the
+        # columns the row was written with then are inserted.
+        written = {column.key: getattr(payment, column.key) for column in Payment.__table__.columns}
+        payment.id = session.execute(
+            insert(Payment).values({k: v for k, v in written.items() if v is not None}).returning(Payment.id)
+        ).scalar_one()
         # Written as 0001 knew consents (later revisions add receipt columns).
         session.execute(
             text(
@@ -155,7 +159,7 @@ def test_upgrading_a_filled_database_keeps_its_rows(tmp_path: Path) -> None:
     engine = make_engine(url)
     with Session(engine) as session:
         assert session.execute(select(func.count()).select_from(Consent)).scalar_one() == 1
-        assert session.get(Payment, payment_id) is not None
+        assert session.execute(select(Payment.id).where(Payment.id == payment_id)).scalar_one() == payment_id
     with Session(engine) as session, pytest.raises(IntegrityError), session.begin():
         session.execute(update(Payment).values(status="refunded_maybe"))
     with Session(engine) as session, session.begin():
@@ -164,6 +168,9 @@ def test_upgrading_a_filled_database_keeps_its_rows(tmp_path: Path) -> None:
     downgrade(url, "0001")
     engine = make_engine(url)
     with Session(engine) as session:
-        assert session.get(Payment, payment_id).status == "cancelled"  # type: ignore[union-attr]
+        assert (
+            session.execute(select(Payment.status).where(Payment.id == payment_id)).scalar_one()
+            == "cancelled"
+        )
         assert session.execute(select(func.count()).select_from(Consent)).scalar_one() == 1
     engine.dispose()

@@ -15,7 +15,14 @@ from sqlalchemy import CheckConstraint, Engine, text
 
 from console.roles import Role
 from db.models import Base
-from payments.statuses import BillStatus, NotificationKind, PaymentStatus, ScheduleStatus
+from payments.statuses import (
+    BillStatus,
+    NotificationKind,
+    OfferClosedReason,
+    PaymentStatus,
+    RefundStatus,
+    ScheduleStatus,
+)
 
 # (table, constraint name as the naming convention writes it) → the enum whose values it must list.
 VOCABULARIES: dict[tuple[str, str], type[StrEnum]] = {
@@ -24,6 +31,8 @@ VOCABULARIES: dict[tuple[str, str], type[StrEnum]] = {
     ("scheduled_payments", "ck_scheduled_payments_status_valid"): ScheduleStatus,
     ("notifications", "ck_notifications_kind_valid"): NotificationKind,
     ("staff_users", "ck_staff_users_role_valid"): Role,
+    ("summary_offers", "ck_summary_offers_closed_reason_valid"): OfferClosedReason,
+    ("refunds", "ck_refunds_status_valid"): RefundStatus,
 }
 QUOTED = re.compile(r"'([^']*)'")
 

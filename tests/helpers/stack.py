@@ -62,31 +62,42 @@ class ConsoleAPI:
 
     base_url: str
 
-    def chat(self, session: str, message: str, user_id: int | None = None) -> dict[str, Any]:
+    def chat(
+        self, session: str, message: str, user_id: int | None = None, shown_text: str | None = None
+    ) -> dict[str, Any]:
         """POST /api/chat and return the JSON answer (asserting 200)."""
         response = httpx.post(
             f"{self.base_url}/api/chat",
-            json=_chat_body(session, message, user_id),
+            json=_chat_body(session, message, user_id, shown_text),
             auth=CONSOLE_TESTER,
             timeout=90,
         )
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    async def achat(self, session: str, message: str, user_id: int | None = None) -> AssistantTurn:
-        """POST /api/chat from async code; return the answer as an AssistantTurn."""
+    async def achat(
+        self, session: str, message: str, user_id: int | None = None, shown_text: str | None = None
+    ) -> AssistantTurn:
+        """POST /api/chat from async code; return the answer as an AssistantTurn.
+
+        `shown_text`: for a button tap, the reply the button was under (as the console's page sends it).
+        """
         async with httpx.AsyncClient(timeout=90, auth=CONSOLE_TESTER) as client:
             response = await client.post(
-                f"{self.base_url}/api/chat", json=_chat_body(session, message, user_id)
+                f"{self.base_url}/api/chat", json=_chat_body(session, message, user_id, shown_text)
             )
         assert response.status_code == 200, response.text
         return turn_from_json(response.json())
 
 
-def _chat_body(session: str, message: str, user_id: int | None) -> dict[str, Any]:
+def _chat_body(
+    session: str, message: str, user_id: int | None, shown_text: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"session": session, "text": message}
     if user_id is not None:
         body["user_id"] = user_id
+    if shown_text is not None:
+        body["shown_text"] = shown_text
     return body
 
 

@@ -10,7 +10,7 @@ import pytest
 import stripe
 from sqlalchemy import select
 
-from db.models import AuditLogEntry, Bill, Consent, Payment
+from db.models import AuditLogEntry, Bill, Consent, Payment, utcnow
 from payments.audit import verify_audit_chain
 from payments.consent import verify_consent
 from payments.demo import VISA_3DS, VISA_DECLINES
@@ -142,8 +142,18 @@ def test_timeout_leaves_payment_unknown_then_reconciles(
 
     # The unknown payment still reserves the bill: nothing else can be charged for it meanwhile.
     assert payments_service.open_bills(user_id=user_id) == []
-    # Stripe never got the request: reconciliation (with the real sandbox) finds no charge → failed.
+    # Within the charge's deadline (timeout + grace) a request still on its way could create it:
+    # reconciliation leaves the payment alone.
     report = payments_service.reconcile_unknown_payments(older_than=timedelta(0))
+    assert summary.payment_id not in report.settled
+    # After it, Stripe (the real sandbox) has no charge under the key → failed.
+    later = PaymentsService(
+        session_factory=payments_service.session_factory,
+        gateway=payments_service.gateway,
+        config=payments_service.config,
+        clock=lambda: utcnow() + payments_service.config.charge_deadline + timedelta(seconds=1),
+    )
+    report = later.reconcile_unknown_payments(older_than=timedelta(0))
     assert report.settled[summary.payment_id] == PaymentStatus.FAILED
     assert _intents_for(stripe_sandbox, payments_service, summary.payment_id) == []
 

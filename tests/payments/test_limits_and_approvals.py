@@ -239,3 +239,71 @@ def test_unanswered_approvals_expire_after_48_hours(payments_service: PaymentsSe
     )
     assert later.expire_stale_drafts() >= 1
     assert payments_service.get_payment(user_id=user_id, payment_id=payment_id).status == "cancelled"
+
+
+# --- the threshold applies to what a user pays one biller within a period (issue 10, item 6) -------
+
+
+def _split(service: PaymentsService, user_id: int, bill_id: int, amount_text: str) -> int:
+    """Draft `amount_text` on the bill and return the draft's payment id."""
+    return service.draft_payment(
+        user_id=user_id, bill_id=bill_id, amount_text=amount_text, date_text=None, render_summary=edge_summary
+    ).payment_id
+
+
+def test_splitting_a_large_bill_does_not_dodge_the_second_approval(
+    payments_service: PaymentsService, stripe_sandbox: str
+) -> None:
+    # Two payments of 900.00 on an 1 800.00 bill: the second brings the biller's 30 days to 1 800.00.
+    user_id, bills = make_paying_user(
+        payments_service.session_factory, payments_service.gateway, bills=(("rent", 180_000),)
+    )
+    first = _split(payments_service, user_id, bills["rent"], "900")
+    assert payments_service.confirm_payment(user_id=user_id, payment_id=first, consent_text="y").status == (
+        PaymentStatus.SUCCEEDED
+    )
+    second = _split(payments_service, user_id, bills["rent"], "900")
+    result = payments_service.confirm_payment(user_id=user_id, payment_id=second, consent_text="y")
+    assert result.status == PaymentStatus.AWAITING_APPROVAL
+    assert _intents(payments_service, stripe_sandbox, second) == []
+    assert second in {a.payment_id for a in payments_service.payments_awaiting_approval()}
+
+
+def test_the_threshold_counts_one_biller_within_the_period_only(payments_service: PaymentsService) -> None:
+    user_id, bills = make_paying_user(
+        payments_service.session_factory,
+        payments_service.gateway,
+        bills=(("rent", 180_000), ("tax", 180_000)),
+    )
+    service = _service(payments_service, daily_limit_minor=10_000_000)
+    rent = _split(service, user_id, bills["rent"], "900")
+    assert service.confirm_payment(user_id=user_id, payment_id=rent, consent_text="y").status == "succeeded"
+    # Another biller: its own total.
+    tax = _split(service, user_id, bills["tax"], "900")
+    assert service.confirm_payment(user_id=user_id, payment_id=tax, consent_text="y").status == "succeeded"
+    # The same biller after the period (30 days by default): the old payment no longer counts.
+    later = PaymentsService(
+        session_factory=service.session_factory,
+        gateway=service.gateway,
+        config=service.config,
+        clock=lambda: utcnow() + service.config.second_approval_period + timedelta(days=1),
+    )
+    again = _split(later, user_id, bills["rent"], "900")
+    assert later.confirm_payment(user_id=user_id, payment_id=again, consent_text="y").status == "succeeded"
+
+
+def test_two_splits_confirmed_at_once_cannot_both_slip_under(
+    payments_service: PaymentsService, stripe_sandbox: str
+) -> None:
+    service = _service(payments_service, SlowLimitService)
+    user_id, bills = make_paying_user(service.session_factory, service.gateway, bills=(("rent", 180_000),))
+    drafts = [_split(service, user_id, bills["rent"], "900") for _ in range(2)]
+    barrier = threading.Barrier(2)
+
+    def confirm(payment_id: int) -> PaymentStatus:
+        barrier.wait()
+        return service.confirm_payment(user_id=user_id, payment_id=payment_id, consent_text="y").status
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(confirm, drafts))
+    assert statuses == [PaymentStatus.AWAITING_APPROVAL, PaymentStatus.SUCCEEDED]

@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payments.errors import PaymentsError
-from payments.money import Money, format_money, minor_unit_digits, parse_amount
+from payments.money import (
+    MINIMUM_CHARGE_MINOR,
+    Money,
+    format_money,
+    minimum_charge,
+    minor_unit_digits,
+    parse_amount,
+)
 
 OUTSTANDING = Money(8421, "EUR")
 
@@ -55,7 +62,11 @@ def test_reads_what_people_type(text: str, currency: str, locale: str, expected:
         ("€45 $45", "EUR", "en_IE", "amount_ambiguous"),
         ("0", "EUR", "en_IE", "amount_not_positive"),
         ("-5 €", "EUR", "en_IE", "amount_not_positive"),
-        ("1.5", "JPY", "en_US", "amount_invalid"),  # yen have no minor unit
+        ("1.5", "JPY", "en_US", "amount_too_precise"),  # yen have no minor unit
+        ("2.499", "EUR", "en_IE", "amount_too_precise"),  # not whole cents: ask, never 2499 or 2.50
+        ("0.125", "EUR", "en_IE", "amount_too_precise"),
+        ("3000 yen", "EUR", "en_IE", "amount_currency_mismatch"),
+        ("-20", "EUR", "en_IE", "amount_not_positive"),
         ("12,34,567", "EUR", "en_IE", "amount_invalid"),
         ("45 20", "EUR", "en_IE", "amount_invalid"),
         ("lots", "EUR", "en_IE", "amount_invalid"),
@@ -129,4 +140,11 @@ def test_any_text_gives_positive_money_or_a_coded_error(text: str) -> None:
 def test_a_lone_locale_decimal_mark_before_three_digits_is_never_guessed(whole: int, fraction: int) -> None:
     with pytest.raises(PaymentsError) as caught:
         parse_amount(f"{whole}.{fraction:03d}", currency="EUR", locale="en_IE")
-    assert caught.value.code == "amount_ambiguous"
+    # "1.200" could be 1.20 or 1200: ambiguous; "2.499" is no whole number of cents: too precise.
+    assert caught.value.code == ("amount_ambiguous" if fraction % 10 == 0 else "amount_too_precise")
+
+
+def test_every_gateway_minimum_is_whole_minor_units_of_a_known_currency() -> None:
+    assert minimum_charge("EUR") == Money(50, "EUR") and minimum_charge("GBP") == Money(30, "GBP")
+    assert minimum_charge("JPY") == Money(50, "JPY")  # ¥50: a zero-decimal currency
+    assert all(minimum_charge(code) is not None for code in MINIMUM_CHARGE_MINOR)

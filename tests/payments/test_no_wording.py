@@ -1,8 +1,10 @@
 """No sentence a user reads is composed in payments/: the core returns values, the edges word them.
 
-Every string literal of three words or more in payments/ (docstrings and exception messages for
-developers aside) is listed here; only what operators read (the worker's log, the demo loader's
-output) and SQL may remain.
+Listed here, outside docstrings: every string literal of three words or more; every f-string or
+string concatenation with a word and a space or colon ("Paid {} to {}.", "on {}", "Declined: " + x),
+since those are how sentences get composed; and anything addressed to a person ("you", "your"),
+even inside a `raise` (messages for developers are otherwise allowed there). Only what operators
+read (the worker's log, the demo loader's output) and SQL may remain.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ OPERATOR_FACING = {
     "%(asctime)s %(name)s %(levelname)s %(message)s",
     "worker step failed: %s",
     "settings changed since the last start: recorded in the audit log",
+    "payments past their deadlines",
+    # Alerts and errors for staff (logged, never shown to a user).
+    "ALERT payment %s of user %s was recorded failed (no charge found) but PaymentIntent %s "
+    "succeeded: record corrected to succeeded; check the bill %s for a second payment to refund",
+    "ALERT payment %s failed (no charge found) has PaymentIntent %s awaiting 3-D Secure: cancelled",
+    "outcome %s of payment %s (PaymentIntent %s) not recorded: the database stayed busy; "
+    "reconciliation settles it after %s",
 }
 
 
@@ -40,23 +49,81 @@ def _not_for_users(tree: ast.Module) -> set[int]:
     return skipped
 
 
+ADDRESSED = re.compile(r"\b(?:you|your|yours)\b", re.IGNORECASE)
+
+
+def _composed(node: ast.AST) -> set[int]:
+    """String constants that are glued to values: operands of `+` and `%`, receivers of `.format`."""
+    glued: set[int] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Add | ast.Mod):
+            glued |= {id(side) for side in (sub.left, sub.right)}
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "format":
+            glued.add(id(sub.func.value))
+    return glued
+
+
 def _phrases(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = _not_for_users(tree)
+    return phrases_in(path.read_text(encoding="utf-8"))
+
+
+def phrases_in(source: str) -> set[str]:
+    """Strings in `source` that look like wording for users (see the module docstring)."""
+    tree = ast.parse(source)
+    for_developers = _not_for_users(tree)
+    glued = _composed(tree)
     found: set[str] = set()
+    seen_in_fstrings: set[int] = set()
     for node in ast.walk(tree):
-        if id(node) in skipped:
+        if id(node) in seen_in_fstrings:
             continue
         if isinstance(node, ast.JoinedStr):
-            skipped |= {id(value) for value in node.values}
+            seen_in_fstrings |= {id(value) for value in node.values}
             text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            composed = True
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
+            composed = id(node) in glued
         else:
             continue
-        if " " in text and len(re.findall(r"[A-Za-z]{2,}", text)) >= 3:
-            found.add(str(text))
+        if id(node) in for_developers:
+            if ADDRESSED.search(text) and not _is_docstring(tree, node):
+                found.add(text)
+            continue
+        words = re.findall(r"[A-Za-z]{2,}", text)
+        looks_like_pattern = "\\" in text or text.startswith("^")
+        sentence = " " in text and len(words) >= 3
+        glued_words = composed and bool(words) and re.search(r"[\s:]", text) is not None
+        if not looks_like_pattern and (ADDRESSED.search(text) or sentence or glued_words):
+            found.add(text)
     return found
+
+
+def _is_docstring(tree: ast.Module, node: ast.AST) -> bool:
+    for owner in ast.walk(tree):
+        body = getattr(owner, "body", None)
+        if isinstance(owner, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and body:
+            first = body[0]
+            if isinstance(first, ast.Expr) and first.value is node:
+                return True
+    return False
+
+
+def test_the_check_catches_the_usual_ways_of_composing_a_sentence() -> None:
+    probe = '''
+def receipt(amount, biller, d, x):
+    a = f"Paid {amount} to {biller}."
+    b = "Declined: " + x
+    c = f"on {d}"
+    d2 = "due on %s" % d
+    e = "{} is overdue".format(biller)
+    raise ValueError("Your card was declined")
+'''
+    assert phrases_in(probe) == {
+        "Paid {} to {}.", "Declined: ", "on {}", "due on %s", "{} is overdue", "Your card was declined",
+    }
+    developers_only = '"""A docstring with many words."""\nraise ValueError(f"no migration for {x}")'
+    assert phrases_in(developers_only) == set()
 
 
 def test_payments_composes_no_sentence_for_users() -> None:

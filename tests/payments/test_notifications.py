@@ -110,14 +110,19 @@ def test_staff_rejection_queues_one_cancelled_notification(payments_service: Pay
     assert len(_rows_for(service, payment_id)) == 1
 
 
-def test_a_confirm_that_settles_in_the_chat_queues_nothing(payments_service: PaymentsService) -> None:
+def test_a_confirm_that_settles_in_the_chat_queues_only_a_held_notification(
+    payments_service: PaymentsService,
+) -> None:
     service = _service(payments_service, second_approval_minor=10_000_000)
     user_id, _, bill_id = _telegram_payer(service)
     payment_id = _confirmed(service, user_id, bill_id)
     assert service.get_payment(user_id=user_id, payment_id=payment_id).status == PaymentStatus.SUCCEEDED
-    # A repeated confirmation (double tap) returns the first result and still queues nothing.
+    # A repeated confirmation (double tap) returns the first result and queues nothing more.
     service.confirm_payment(user_id=user_id, payment_id=payment_id, consent_text="yes")
-    assert _rows_for(service, payment_id) == []
+    # The user reads the outcome in the chat turn's reply: the one row waits, held, for a lost reply.
+    (row,) = _rows_for(service, payment_id)
+    assert row.hold_until is not None and row.sent_at is None
+    assert payment_id not in {n.payment_id for n in service.pending_notifications(limit=500)}
 
 
 def test_a_scheduled_payment_charged_by_the_worker_queues_one_notification(

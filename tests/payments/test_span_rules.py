@@ -41,7 +41,7 @@ AMOUNT_EXAMPLES = [
 
 @pytest.mark.parametrize("text", AMOUNT_EXAMPLES)
 def test_every_amount_rule_example_is_read(text: str) -> None:
-    if text.lstrip().startswith(("-", "\u2212")):
+    if text.lstrip().startswith(("-", "\u2212", "minus", "negative")):
         with pytest.raises(AmountNotPositiveError):
             _amount(text)
         return

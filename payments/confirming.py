@@ -1,0 +1,192 @@
+"""Summaries shown in chat as one-time offers: only the live summary's own Confirm moves money.
+
+Every summary a conversation is shown is an offer (`summary_offers`): the draft it names, the
+SHA-256 of a random nonce its Confirm and Cancel buttons carry, and the SHA-256 of its exact text.
+Issuing a summary closes the conversation's earlier offers ("superseded"), so a tap under an older
+summary — before a correction — names an offer that is closed and is refused with a code; the
+live summary is left exactly as it was. A nonce is compared in constant time, bound to the user
+and the conversation it was issued to, and closed by its first accepted use (a compare-and-set),
+so a replayed or concurrent tap charges nothing more. The consent kept is the text the edge hands
+back, accepted only when it is the text issued for that draft. A typed "yes" carries no nonce: it
+confirms the conversation's live offer, never a superseded one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from db.models import SummaryOffer
+from payments.consent import TapEvidence
+from payments.errors import (
+    ConfirmationInvalidError,
+    ConfirmationStaleError,
+    ConfirmationUsedError,
+    ConsentMismatchError,
+)
+from payments.statuses import OfferClosedReason, PaymentStatus
+from payments.unit_of_work import UnitOfWork, owned_payment
+from payments.views import PaymentResult, PaymentView
+
+if TYPE_CHECKING:  # drafting imports issue_offer from here
+    from payments.charging import Charging
+    from payments.drafting import Drafting
+
+NONCE_BYTES = 12  # 96 random bits; 16 URL-safe characters keep the button payload short
+
+
+def digest(text: str) -> str:
+    """SHA-256 (hex) of `text`: what is stored of a nonce or of a summary."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def summary_digest(summary_text: str) -> str:
+    """The digest a summary is compared by (surrounding whitespace is not part of what a user reads)."""
+    return digest(summary_text.strip())
+
+
+def issue_offer(
+    session: Session, *, user_id: int, conversation: str, payment_id: int, summary_text: str, now: datetime
+) -> str:
+    """Record the summary just drafted as the conversation's live offer; return its new nonce.
+
+    Runs in the drafting transaction: the conversation's earlier offers are closed as superseded in
+    the same commit that makes the new one live, so there is never a moment with two live offers.
+    """
+    session.execute(
+        update(SummaryOffer)
+        .where(
+            SummaryOffer.user_id == user_id,
+            SummaryOffer.conversation == conversation,
+            SummaryOffer.closed_at.is_(None),
+        )
+        .values(closed_at=now, closed_reason=OfferClosedReason.SUPERSEDED.value)
+    )
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
+    session.add(
+        SummaryOffer(
+            payment_id=payment_id,
+            user_id=user_id,
+            conversation=conversation,
+            nonce_sha256=digest(nonce),
+            summary_sha256=summary_digest(summary_text),
+            issued_at=now,
+        )
+    )
+    return nonce
+
+
+class Confirmations:
+    """Confirm or cancel the summary a user acted on, only when it is the live one."""
+
+    def __init__(self, uow: UnitOfWork, drafting: Drafting, charging: Charging) -> None:
+        self._uow = uow
+        self._drafting = drafting
+        self._charging = charging
+
+    def confirm_shown_summary(
+        self,
+        *,
+        user_id: int,
+        conversation: str,
+        payment_id: int,
+        nonce: str | None,
+        shown_text: str,
+        confirmation: str = "",
+        tap: TapEvidence | None = None,
+    ) -> PaymentResult:
+        """Charge (or schedule) the draft of the live summary the user confirmed, once.
+
+        `nonce` comes from the tapped button (None for a typed "yes"), `shown_text` is the summary
+        the edge showed. Refused without any change: another summary than the live one
+        (ConfirmationStaleError), a nonce already used (ConfirmationUsedError), a nonce this user
+        was not given here (ConfirmationInvalidError), a text other than the one issued
+        (ConsentMismatchError).
+        """
+        with self._uow.tx() as session:
+            offer = self._live_offer(session, user_id, conversation, payment_id, nonce)
+            if not hmac.compare_digest(summary_digest(shown_text), offer.summary_sha256):
+                raise ConsentMismatchError(payment_id=payment_id)
+            self._close(session, offer, OfferClosedReason.USED)
+            consent_text = owned_payment(session, user_id, offer.payment_id).summary_text
+        # The consent kept is the payment's own summary, which the check above proved is the text shown.
+        return self._charging.confirm_payment(
+            user_id=user_id,
+            payment_id=payment_id,
+            consent_text=consent_text,
+            confirmation=confirmation,
+            tap=tap,
+        )
+
+    def cancel_shown_summary(
+        self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
+    ) -> PaymentView:
+        """Cancel the draft of the live summary whose Cancel was tapped (same refusals as confirming)."""
+        with self._uow.tx() as session:
+            offer = self._live_offer(session, user_id, conversation, payment_id, nonce)
+            self._close(session, offer, OfferClosedReason.CANCELLED)
+            return self._drafting.cancel(session, user_id, payment_id)
+
+    def _live_offer(
+        self, session: Session, user_id: int, conversation: str, payment_id: int, nonce: str | None
+    ) -> SummaryOffer:
+        """The offer the user acted on, when it is live and its draft still waits; refused otherwise."""
+        offer = (
+            self._offer_by_nonce(session, user_id, conversation, payment_id, nonce)
+            if nonce
+            else self._latest_offer(session, user_id, conversation)
+        )
+        if offer is None or offer.payment_id != payment_id:
+            raise ConfirmationStaleError(payment_id=payment_id)
+        if offer.closed_reason == OfferClosedReason.USED.value:
+            raise ConfirmationUsedError(payment_id=payment_id)
+        if offer.closed_at is not None:
+            raise ConfirmationStaleError(payment_id=payment_id)
+        if owned_payment(session, user_id, payment_id).status != PaymentStatus.DRAFT.value:
+            raise ConfirmationStaleError(payment_id=payment_id)
+        return offer
+
+    @staticmethod
+    def _offer_by_nonce(
+        session: Session, user_id: int, conversation: str, payment_id: int, nonce: str
+    ) -> SummaryOffer:
+        """The user's offer of `payment_id` in this conversation whose nonce matches (constant time)."""
+        given = digest(nonce)
+        matched: SummaryOffer | None = None
+        offers = session.execute(
+            select(SummaryOffer).where(SummaryOffer.payment_id == payment_id, SummaryOffer.user_id == user_id)
+        ).scalars()
+        for offer in offers:
+            # Every candidate is compared, so the time taken does not tell which one matched.
+            if hmac.compare_digest(offer.nonce_sha256, given) and offer.conversation == conversation:
+                matched = offer
+        if matched is None:
+            raise ConfirmationInvalidError(payment_id=payment_id)
+        return matched
+
+    @staticmethod
+    def _latest_offer(session: Session, user_id: int, conversation: str) -> SummaryOffer | None:
+        """The conversation's newest offer (closed or not): what a typed "yes" refers to."""
+        return session.execute(
+            select(SummaryOffer)
+            .where(SummaryOffer.user_id == user_id, SummaryOffer.conversation == conversation)
+            .order_by(SummaryOffer.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def _close(self, session: Session, offer: SummaryOffer, reason: OfferClosedReason) -> None:
+        """Close a live offer once (compare-and-set): a concurrent second use finds it closed."""
+        closed = session.execute(
+            update(SummaryOffer)
+            .where(SummaryOffer.id == offer.id, SummaryOffer.closed_at.is_(None))
+            .values(closed_at=self._uow.now(), closed_reason=reason.value)
+            .execution_options(synchronize_session=False)
+        )
+        if closed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConfirmationUsedError(payment_id=offer.payment_id)

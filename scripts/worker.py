@@ -1,0 +1,45 @@
+"""The worker process (`python -m scripts.worker`): payments' time-driven rounds plus transcript retention.
+
+payments/worker.py runs the payment steps; transcripts are a sibling of payments that payments never
+imports, so this composition root adds the retention step (transcripts/retention.py) to each round.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import make_engine, make_session_factory
+from payments import worker
+from settings import Settings, get_settings
+from transcripts.retention import RetentionResult, apply_retention
+
+logger = logging.getLogger("paychat.worker")
+
+
+def retention_step(settings: Settings, session_factory: sessionmaker[Session]) -> Callable[[], object]:
+    """The worker step that deletes or anonymizes transcripts older than TRANSCRIPT_RETENTION_DAYS."""
+
+    def step() -> RetentionResult | None:
+        with session_factory.begin() as session:
+            result = apply_retention(
+                session,
+                older_than_days=settings.transcript_retention_days,
+                mode=settings.transcript_retention_mode,
+            )
+        return result if result.conversations else None
+
+    return step
+
+
+def main() -> None:
+    """Run the worker's rounds with the retention step until SIGTERM/SIGINT."""
+    settings = get_settings()
+    session_factory = make_session_factory(make_engine(settings.effective_database_url))
+    worker.main(extra_steps={"transcript retention": retention_step(settings, session_factory)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Telegram users (issue 15, items 4 and 6): demo-mode users are marked, and blocking the bot is
+recorded once, audited, and holds the user's notifications without losing them."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+
+from payments.service import PaymentsService
+
+pytestmark = pytest.mark.sandbox
+
+_telegram_ids = itertools.count(760_000_001)
+
+
+@pytest.mark.parametrize("demo_mode", [True, False])
+def test_a_user_created_in_demo_mode_is_a_demo_user_not_a_console_test_user(
+    payments_service: PaymentsService, demo_mode: bool
+) -> None:
+    service = PaymentsService(
+        session_factory=payments_service.session_factory,
+        gateway=payments_service.gateway,
+        config=dataclasses.replace(payments_service.config, demo_mode=demo_mode),
+    )
+    telegram_id = next(_telegram_ids)
+    user = service.ensure_telegram_user(telegram_user_id=telegram_id, name="New", language_code="en")
+    assert user.is_demo is demo_mode
+    assert not user.is_test  # the console still may not act as a Telegram user
+    assert bool(service.open_bills(user_id=user.id)) is demo_mode
+    again = service.ensure_telegram_user(telegram_user_id=telegram_id, name="New", language_code="en")
+    assert again == user
+
+
+def test_blocking_is_recorded_once_and_coming_back_clears_it(payments_service: PaymentsService) -> None:
+    telegram_id = next(_telegram_ids)
+    user = payments_service.ensure_telegram_user(telegram_user_id=telegram_id, name="B", language_code="en")
+    assert user.telegram_reachable
+
+    mark = payments_service.set_telegram_reachable
+    assert mark(telegram_user_id=telegram_id, reachable=False) is True
+    assert mark(telegram_user_id=telegram_id, reachable=False) is False  # already recorded
+    assert not payments_service.get_user(user_id=user.id).telegram_reachable
+    assert mark(telegram_user_id=telegram_id, reachable=True) is True
+    assert mark(telegram_user_id=telegram_id, reachable=True) is False
+    assert payments_service.get_user(user_id=user.id).telegram_reachable
+    assert mark(telegram_user_id=next(_telegram_ids), reachable=False) is False  # nobody we know

@@ -1,0 +1,58 @@
+"""privacy.redact: every seeded secret is masked, ordinary chat is left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from privacy.redact import NAME_PLACEHOLDER, redact, redact_value
+from tests.helpers.pii_corpus import corpus, leaks
+
+CORPUS = corpus()
+
+
+def test_the_corpus_is_big_and_varied() -> None:
+    assert len(CORPUS) >= 100
+    assert {item.kind for item in CORPUS} == {"card", "iban", "email", "phone", "name", "mixed"}
+
+
+@pytest.mark.parametrize("item", CORPUS, ids=lambda item: item.text[:40])
+def test_no_seeded_secret_survives(item) -> None:  # type: ignore[no-untyped-def]
+    assert leaks(redact(item.text), item.secrets) == []
+
+
+def test_the_scanner_sees_a_leak() -> None:
+    item = CORPUS[0]
+    assert leaks(item.text, item.secrets) == list(item.secrets)
+    assert leaks("I am Anna", ["Anna"]) == ["Anna"]
+    assert leaks("iban DE89370400440532013000", ["DE89 3704 0044 0532 0130 00"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pay my electricity bill",
+        "pay 45,20 € to Vodafone tomorrow",
+        "pay $1,200.50 on 2026-12-01",
+        "pay 40 of the phone bill on 12.05.2026",
+        "no, the phone bill",
+        "I'm late with the rent, can I pay half on friday?",
+        "what do I owe Vodafone?",
+        "schedule 1000 for the 1st",
+        "I am not sure",
+    ],
+)
+def test_ordinary_chat_is_kept(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_names_keep_the_sentence_shape() -> None:
+    assert redact("I am John Smith, pay my rent") == f"I am {NAME_PLACEHOLDER}, pay my rent"
+
+
+def test_redact_value_walks_json() -> None:
+    value = {"slots": {"email": "x.y+z@example.org"}, "events": [{"text": "call +44 20 7946 0958"}], "n": 3}
+    assert redact_value(value) == {
+        "slots": {"email": "[email]"},
+        "events": [{"text": "call [phone]"}],
+        "n": 3,
+    }
