@@ -14,7 +14,8 @@ from actions.services import get_services
 from payments.errors import PaymentsError
 from payments.views import BillView
 
-HISTORY_LIMIT = 10
+# The most payments one answer lists; the Telegram bot pages through a long list with buttons.
+HISTORY_LIMIT = 200
 
 
 class ActionCheckBills(Action):
@@ -56,7 +57,8 @@ class ActionCheckBills(Action):
 
 
 class ActionPaymentHistory(Action):
-    """Show the user's recent payments with their status."""
+    """Show the user's payments with their status: scheduled ones by their day, the rest by when
+    they last moved, both in the user's time zone (drafts never appear)."""
 
     def name(self) -> str:
         """Action name used in domain.yml."""
@@ -74,9 +76,9 @@ class ActionPaymentHistory(Action):
         lines = [
             response_text(
                 domain,
-                "utter_payment_line",
+                "utter_payment_line_scheduled" if payment.scheduled else "utter_payment_line",
                 {
-                    "date_text": payment.pay_on_text,
+                    "date_text": payment.pay_on_text if payment.scheduled else payment.moved_at_text,
                     "biller_name": payment.biller_name,
                     "amount_text": payment.amount_text,
                     "status_text": response_text(domain, f"utter_status_{payment.status}"),

@@ -33,6 +33,7 @@ from actions.common import (
     slots_cleared_after,
     utter,
 )
+from actions.receipts import receipt_values
 from actions.services import get_services
 from payments.consent import TapEvidence
 from payments.errors import PaymentsError
@@ -96,6 +97,7 @@ def result_values(domain: dict[str, Any], result: PaymentResult) -> dict[str, An
         "when": when_text(domain, result.day, result.pay_on_text),
         "reason": failure_reason(domain, result.failure_code, result.failure_message),
         "next_action_url": result.next_action_url or "",
+        **receipt_values(result.receipt),
     }
 
 

@@ -8,7 +8,8 @@ sandbox, the action server and Rasa (HTTP 500, blackhole/timeout, connection res
 the upstream acted, added latency), from killing and restarting the action server or Rasa, and
 from terminating the application's PostgreSQL connections.
 
-Then the worker's reconciliation round runs (as payments/worker.py would within a minute), and
+Then the worker's reconciliation round runs (as payments/worker.py would once each charge's
+deadline, the Stripe timeout plus a grace, has passed: on a clock moved past it), and
 every scenario is judged on four invariants:
 
 - no lost message: every message and tap got a reply within the turn timeout (a normal answer or
@@ -393,10 +394,22 @@ def judge(result: dict[str, Any]) -> bool:
 
 
 def _reconcile(stack: BenchStack) -> None:
-    """The worker's reconciliation round, now (it would run within a minute anyway)."""
-    from payments.service import build_service
+    """The worker's reconciliation round as it runs once every charge's deadline has passed.
 
-    service = build_service(stack.assistant.settings)
+    Reconciliation never fails a payment whose charge call may still be running (until the Stripe
+    timeout plus PAYCHAT_CHARGE_GRACE_SECONDS after it started); every conversation has ended here,
+    so no call is out, and the round is run on a clock moved past that deadline instead of waiting.
+    """
+    from db.models import utcnow
+    from payments.service import PaymentsService, build_service
+
+    built = build_service(stack.assistant.settings)
+    service = PaymentsService(
+        session_factory=built.session_factory,
+        gateway=built.gateway,
+        config=built.config,
+        clock=lambda: utcnow() + built.config.charge_deadline + timedelta(seconds=1),
+    )
     service.reconcile_unknown_payments(older_than=timedelta(0))
 
 

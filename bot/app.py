@@ -27,6 +27,7 @@ from bot import handlers
 from bot.commands import register_commands
 from bot.logs import configure_logging
 from bot.notify import run_notifier
+from bot.pages import PAGE_PREFIX
 from bot.relay import SERVICES
 from bot.services import BotServices, build_services
 from bot.updates import MemorySeenUpdates, OrderedUpdateProcessor, RedisSeenUpdates, SeenUpdates
@@ -108,6 +109,7 @@ def build_application(settings: Settings, services: BotServices | None = None) -
     application.add_handler(
         CallbackQueryHandler(handlers.on_forget_answer, pattern=f"^{handlers.FORGET_CALLBACK}")
     )
+    application.add_handler(CallbackQueryHandler(handlers.on_page, pattern=f"^{PAGE_PREFIX}"))
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(ChatMemberHandler(handlers.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(

@@ -50,7 +50,13 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Know the user before anything else runs (a user who had blocked the bot is back)."""
     assert update.effective_user is not None
-    await known_user(services_of(context), update.effective_user)
+    try:
+        await known_user(services_of(context), update.effective_user)
+    except Exception:
+        # Best effort: the handler that answers tries again, and reports a failure once.
+        log.warning(
+            "could not look up user %s ahead of their update", update.effective_user.id, exc_info=True
+        )
 
 
 async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -58,7 +64,8 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     change = update.my_chat_member
     assert change is not None
     status = change.new_chat_member.status
-    if status in {ChatMemberStatus.BANNED, ChatMemberStatus.MEMBER}:
+    # Only the user's own chat with the bot says whether they can be reached (not a group's admin).
+    if change.chat.type == ChatType.PRIVATE and status in {ChatMemberStatus.BANNED, ChatMemberStatus.MEMBER}:
         await set_reachable(services_of(context), change.from_user.id, status == ChatMemberStatus.MEMBER)
 
 
@@ -206,6 +213,28 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()
     shown = query.message.text if isinstance(query.message, Message) else None
     await relay(update, context, payload, shown_text=shown)
+
+
+async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Turn a long list to the page a Previous / Next button asks for, after checking the tap."""
+    query = update.callback_query
+    assert query is not None
+    message = query.message
+    if not isinstance(message, Message):
+        await query.answer(texts.PAGE_EXPIRED)
+        return
+    page = services_of(context).pages.turn(
+        query.data or "", user_id=query.from_user.id, chat_id=message.chat.id, message_id=message.message_id
+    )
+    if isinstance(page, str):
+        await query.answer(page)
+        return
+    await query.answer()
+    try:
+        await message.edit_text(page.text, reply_markup=page.keyboard)
+    except BadRequest as err:
+        if "not modified" not in err.message.lower():  # a double tap shows the same page again
+            raise
 
 
 async def remove_keyboard(message: object) -> bool:

@@ -56,10 +56,27 @@ def failure_reason(code: str | None, processor_message: str | None) -> str:
 
 
 def notification_text(note: Any) -> str:
-    """The message for one `payments.views.NotificationView`."""
+    """The message for one `payments.views.NotificationView` (with the receipt of a succeeded payment)."""
     reason = failure_reason(getattr(note, "failure_code", None), note.failure_message)
     template = texts.NOTIFICATIONS[str(note.kind)]
-    return template.format(amount=note.amount_text, biller=note.biller_name, reason=reason)
+    text = template.format(amount=note.amount_text, biller=note.biller_name, reason=reason)
+    receipt = getattr(note, "receipt", None)
+    return f"{text}\n\n{receipt_text(receipt)}" if receipt is not None else text
+
+
+def receipt_text(receipt: Any) -> str:
+    """A `payments.views.Receipt` worded for the user to keep."""
+    return texts.RECEIPT.format(
+        reference=receipt.reference,
+        amount=receipt.amount_text,
+        biller=receipt.biller_name,
+        bill_reference=receipt.bill_reference,
+        card_brand=receipt.card_brand.capitalize(),
+        card_last4=receipt.card_last4,
+        paid_at=receipt.paid_at_text,
+        timezone=receipt.timezone,
+        payment_intent_id=receipt.payment_intent_id or "",
+    )
 
 
 def _forget_nobody(telegram_user_id: int) -> None:

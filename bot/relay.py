@@ -137,7 +137,9 @@ async def relay(
     except AssistantUnavailableError:
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
         turn = None
-    messages = render_turn(turn, user_id=user.id, payloads=services.payloads) if turn else []
+    messages = (
+        render_turn(turn, user_id=user.id, payloads=services.payloads, pages=services.pages) if turn else []
+    )
     if turn is None or not messages:
         # A turn with nothing to show means something failed behind Rasa (an action): silence
         # would leave the user waiting, so it is reported like an outage, with the same retry —
@@ -151,6 +153,8 @@ async def relay(
         return
     for message in messages:
         sent = await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
+        if message.page_key is not None:
+            services.pages.sent_as(message.page_key, chat.id, sent.message_id)
         if message.is_summary:
             await retire_summary(
                 context.bot, chat.id, services.replace_live_summary(chat.id, sent.message_id)

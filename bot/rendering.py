@@ -1,10 +1,11 @@
 """Turning the assistant's replies into Telegram messages, and button taps back into payloads.
 
-Telegram limits a message to 4096 characters and a button's callback_data to 64 bytes. Longer
-texts are split (the keyboard goes under the last part); a payload that does not fit, or that
-starts with our key prefix, is kept in a bounded in-memory map and the button carries a short
-random key bound to the user. Such keys do not survive a restart: a tap on one then answers that
-the button has expired, which is safe (nothing is sent to the assistant).
+Telegram limits a message to 4096 characters and a button's callback_data to 64 bytes. A long
+list (bills, history) is shown page by page (bot.pages); other long texts are split (the keyboard
+goes under the last part). A payload that does not fit, or that starts with one of our prefixes,
+is kept in a bounded in-memory map and the button carries a short random key bound to the user.
+Such keys do not survive a restart: a tap on one then answers that the button has expired, which
+is safe (nothing is sent to the assistant).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
+from bot.pages import PAGE_PREFIX, PageStore, paged
 from rasa_client import AssistantTurn, Button
 
 MAX_MESSAGE_CHARS = 4096
@@ -36,6 +38,8 @@ class OutgoingMessage:
 
     text: str
     keyboard: InlineKeyboardMarkup | None = None
+    # The key of the paged list this message shows (PageStore.sent_as records where it went).
+    page_key: str | None = None
     is_summary: bool = False
 
 
@@ -58,7 +62,8 @@ class PayloadStore:
 
     def callback_data(self, user_id: int, payload: str) -> str:
         """The callback_data for a button of `user_id` that should send `payload`."""
-        if len(payload.encode()) <= MAX_CALLBACK_BYTES and not payload.startswith(KEY_PREFIX):
+        reserved = payload.startswith((KEY_PREFIX, PAGE_PREFIX))
+        if len(payload.encode()) <= MAX_CALLBACK_BYTES and not reserved:
             return payload
         return self.keep(user_id, payload)
 
@@ -103,15 +108,24 @@ def keyboard(buttons: list[Button], *, user_id: int, payloads: PayloadStore) -> 
     return InlineKeyboardMarkup([keys] if side_by_side else [[k] for k in keys])
 
 
-def render_turn(turn: AssistantTurn, *, user_id: int, payloads: PayloadStore) -> list[OutgoingMessage]:
-    """The Telegram messages that show one assistant turn, in order."""
+def render_turn(
+    turn: AssistantTurn, *, user_id: int, payloads: PayloadStore, pages: PageStore | None = None
+) -> list[OutgoingMessage]:
+    """The Telegram messages that show one assistant turn, in order (long lists paged with `pages`)."""
     messages: list[OutgoingMessage] = []
     for reply in turn.replies:
         text = reply.text or (texts.CHOOSE if reply.buttons else "")
         if not text:
             continue
-        parts = split_text(text)
         markup = keyboard(reply.buttons, user_id=user_id, payloads=payloads) if reply.buttons else None
+        listing = paged(text) if pages is not None else None
+        if pages is not None and listing is not None:
+            key = pages.keep(user_id, listing, markup)
+            first = pages.page(key, 1)
+            summary = is_summary_reply(reply.buttons)
+            messages.append(OutgoingMessage(first.text, first.keyboard, page_key=key, is_summary=summary))
+            continue
+        parts = split_text(text)
         messages.extend(OutgoingMessage(part) for part in parts[:-1])
         messages.append(OutgoingMessage(parts[-1], markup, is_summary=is_summary_reply(reply.buttons)))
     return messages

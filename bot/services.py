@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.notify import NotificationSource
+from bot.pages import PageStore
 from bot.rendering import PayloadStore
 from db.engine import make_engine
 from rasa_client import AssistantClient, RasaClient
@@ -59,6 +60,7 @@ class BotServices:
     # PAYCHAT_DEMO_MODE: new users get demo bills and a test card, and /start says so.
     demo_mode: bool = False
     payloads: PayloadStore = field(default_factory=PayloadStore)
+    pages: PageStore = field(default_factory=PageStore)
     known_users: dict[int, KnownUser] = field(default_factory=dict)
     tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
     tapped_capacity: int = 50_000

@@ -42,6 +42,12 @@ FORGET_KEPT = "OK, I have kept everything as it was."
 MYDATA_CAPTION = "Everything I keep about you."
 NO_DATA = "I keep no data about you."
 NOT_AVAILABLE = "Sorry, this is not available right now."
+PAGE_OF = "Page {page} of {pages}"
+PAGE_PREVIOUS = "◀ Previous"
+PAGE_NEXT = "Next ▶"
+PAGE_INVALID = "That button isn't one of mine."
+PAGE_EXPIRED = "This list has expired. Please ask me again."
+PAGE_MISSING = "There's no such page: this list has {pages}."
 PRIVATE_ONLY = "I only talk in private chats: please message me directly."
 EDITED_MESSAGE = "I read new messages only, not edits — please send it again as a new message."
 DEMO_MODE = "🧪 This is a demo: you get demo bills and a test card, and no real money moves. Try it freely."
@@ -56,7 +62,7 @@ COMMANDS: dict[str, dict[str, str]] = {
         "history": "What you paid",
         "cancel": "Stop what we're doing",
         "help": "What I can do",
-        "start": "Start over",
+        "start": "Welcome and what I do",
         "mydata": "Get a copy of your data",
         "forget": "Delete your data",
     },
@@ -88,6 +94,15 @@ NOTIFICATIONS = {
     ),
 }
 NOTIFICATION_NO_REASON = "the card processor declined it."
+# Under a succeeded payment's notification: the receipt (utter_payment_succeeded words the same in chat).
+RECEIPT = (
+    "🧾 Receipt {reference}\n"
+    "Amount: {amount}\n"
+    "To: {biller}, bill {bill_reference}\n"
+    "Card: {card_brand} •••• {card_last4}\n"
+    "Paid: {paid_at} ({timezone})\n"
+    "Payment provider reference: {payment_intent_id}"
+)
 # Why a payment failed, by `payments.gateway.FailureCode` value (rasa_project/domain.yml words the same
 # codes for the chat turn); a code missing here falls back to the processor's words, then the above.
 FAILURE_REASONS = {

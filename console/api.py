@@ -1,4 +1,4 @@
-"""The console's JSON API under /api (OpenAPI document at /api/openapi.json, docs at /api/docs).
+"""The console's JSON API under /api (OpenAPI document at /api/openapi.json, docs at /api/docs: docs.py).
 
 Authentication: an API token (`Authorization: Bearer pct_…`, made with `python -m console.cli
 create-token`), the session cookie (from the login page or `POST /api/login`, then unsafe requests
@@ -15,8 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import transcripts
@@ -25,9 +24,10 @@ from console.chat import CardNumberRefusedError, TestUserError, chat_turn, test_
 from console.login import LoginThrottledError
 from console.roles import Role
 from console.staff import StaffView
-from console.views import MAX_ID, MAX_OFFSET, transcript_filters
+from console.views import MAX_ID, MAX_OFFSET, MAX_TELEGRAM_ID, transcript_filters
 from payments.users import SESSION_KEY_PATTERN
 from rasa_client import AssistantUnavailableError
+from transcripts.search import search_conversations
 
 router = APIRouter(prefix="/api")
 SESSION_PATTERN = f"^{SESSION_KEY_PATTERN}$"
@@ -260,10 +260,14 @@ def api_transcripts(
     fallback: bool = False,
     payment_status: Annotated[str | None, Query(max_length=20)] = None,
     kind: Annotated[str | None, Query(pattern="^(test|live)$")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text in the (redacted) messages")] = None,
+    telegram_id: Annotated[
+        int | None, Query(ge=1, le=MAX_TELEGRAM_ID, description="a Telegram user id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Any:
-    """Conversations matching the filters, most recent first."""
+    """Conversations matching the filters, most recent first; `q` searches the redacted messages."""
     params = {
         "from": date_from.isoformat() if date_from else "",
         "to": date_to.isoformat() if date_to else "",
@@ -275,10 +279,20 @@ def api_transcripts(
         "payment_status": payment_status or "",
         "kind": kind or "",
     }
+    text = (q or "").strip() or None
     with services_of(request).session_factory() as session:
-        found = transcripts.list_conversations(
-            session, limit=limit, offset=offset, **transcript_filters(params)
-        )
+        if text or telegram_id:
+            found = search_conversations(
+                session,
+                text=text,
+                telegram_user_id=telegram_id,
+                limit=limit + offset,
+                **transcript_filters(params),
+            )[offset:]
+        else:
+            found = transcripts.list_conversations(
+                session, limit=limit, offset=offset, **transcript_filters(params)
+            )
     return jsonable_encoder(found)
 
 
@@ -300,9 +314,3 @@ def api_transcript(
 def openapi_document(request: Request, _staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> Any:
     """The OpenAPI document of this API."""
     return JSONResponse(request.app.openapi())
-
-
-@router.get("/docs", include_in_schema=False)
-def api_docs(_staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> HTMLResponse:
-    """Swagger UI for the API (its script comes from a CDN; the JSON document works offline)."""
-    return get_swagger_ui_html(openapi_url="/api/openapi.json", title="paychat console API")

@@ -22,7 +22,17 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from console import api, approvals, stripe_routes, views
+from console import (
+    api,
+    approvals,
+    docs,
+    payments_view,
+    review,
+    stripe_routes,
+    testusers,
+    transcript_export,
+    views,
+)
 from console.auth import SESSION_MAX_AGE, CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
 from console.login import LoginThrottledError
 from console.roles import Role
@@ -33,6 +43,10 @@ from settings import Settings
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "paychat_console"
+PRODUCT_NAME = "paychat"
+# Pages customers reach from the chat (bank stand-in, return from 3-D Secure): errors there are
+# shown with the product's name, never the staff console's.
+CUSTOMER_PATHS = ("/sandbox/", "/payments/return")
 
 
 def _wants_json(request: Request) -> bool:
@@ -55,6 +69,7 @@ def _templates() -> Jinja2Templates:
             "staff": getattr(request.state, "staff", None),
             "csrf_token": csrf_token(request),
             "Role": Role,
+            "product_name": PRODUCT_NAME,
         }
 
     templates.context_processors.append(_context)
@@ -65,8 +80,9 @@ def _install_error_handlers(app: FastAPI, templates: Jinja2Templates) -> None:
     def _error(request: Request, status: int, message: str) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": message}, status_code=status)
+        page = "customer_error.html" if request.url.path.startswith(CUSTOMER_PATHS) else "error.html"
         return templates.TemplateResponse(
-            request, "error.html", {"status": status, "message": message}, status_code=status
+            request, page, {"status": status, "message": message}, status_code=status
         )
 
     @app.exception_handler(NotAuthenticatedError)
@@ -180,6 +196,12 @@ def create_app(settings: Settings, services: ConsoleServices | None = None) -> F
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(views.router)
     app.include_router(api.router)
+    app.include_router(docs.router)
     app.include_router(approvals.router)
+    app.include_router(review.router)
     app.include_router(stripe_routes.router)
+    # After stripe_routes: its fixed /payments/return must win over /payments/{payment_id}.
+    app.include_router(payments_view.router)
+    app.include_router(testusers.router)
+    app.include_router(transcript_export.router)
     return app

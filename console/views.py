@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -22,11 +23,13 @@ from console.roles import Role
 from console.services import templates_of
 from console.staff import StaffError, StaffView, create_staff_user, list_staff, set_active
 from db.models import PAYMENT_STATUSES
+from transcripts.search import search_conversations
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_LOW_CONFIDENCE = 0.6
 MAX_ID = 2**31 - 1  # ids are INTEGER columns (db/models.py): PostgreSQL refuses anything larger
 MAX_OFFSET = 10**6
+MAX_TELEGRAM_ID = 2**63 - 1  # users.telegram_user_id is a BIGINT
 
 
 def _safe_next(target: str | None) -> str:
@@ -123,6 +126,14 @@ def _parse_id(value: str | None) -> int | None:
     return min(int(value), MAX_ID)
 
 
+def parse_telegram_id(value: str | None) -> int | None:
+    """A Telegram user id from a query parameter, or None when absent or not an id."""
+    if not value or len(value) > 20 or not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_TELEGRAM_ID else None
+
+
 def transcript_filters(params: dict[str, str]) -> dict[str, Any]:
     """Keyword arguments for `transcripts.list_conversations` from query parameters; bad ones are ignored."""
     since_day, until_day = _parse_day(params.get("from")), _parse_day(params.get("to"))
@@ -151,8 +162,15 @@ def transcripts_page(
 ) -> Response:
     """Conversations, filtered by date, user, intent, low confidence, fallback and payment outcome."""
     params = dict(request.query_params)
+    text = (params.get("q") or "").strip() or None
+    telegram_id = parse_telegram_id(params.get("telegram_id"))
     with services_of(request).session_factory() as session:
-        conversations = transcripts.list_conversations(session, limit=200, **transcript_filters(params))
+        if text or telegram_id:  # free text runs over the redacted messages (transcripts.search)
+            conversations = search_conversations(
+                session, text=text, telegram_user_id=telegram_id, limit=200, **transcript_filters(params)
+            )
+        else:
+            conversations = transcripts.list_conversations(session, limit=200, **transcript_filters(params))
         intents = transcripts.list_intents(session)
         users = transcripts.list_conversation_users(session)
     return templates_of(request).TemplateResponse(
@@ -165,6 +183,7 @@ def transcripts_page(
             "statuses": PAYMENT_STATUSES,
             "params": params,
             "threshold": _parse_threshold(params.get("threshold")),
+            "export_query": urlencode({k: v for k, v in params.items() if v}),
         },
     )
 

@@ -21,7 +21,8 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import dateparser
-from babel.dates import format_date
+from babel import Locale
+from babel.dates import format_date, format_time
 
 from payments.errors import DateInPastError, DateInvalidError, DateTooFarError
 
@@ -122,6 +123,16 @@ def format_day(day: date, locale: str) -> str:
     """A calendar day in the user's locale, babel "medium" ("3 Dec 2025", "03.12.2025")."""
     # Stored days are already the user's calendar days (pay_on is taken in their time zone).
     return str(format_date(day, format="medium", locale=locale.replace("-", "_") or "en_IE"))
+
+
+def format_moment(moment: datetime, *, timezone: str, locale: str) -> str:
+    """A stored (UTC) moment as the user's wall-clock day and time: "3 Dec 2025, 14:05" in their zone."""
+    local = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
+    local = local.astimezone(ZoneInfo(timezone))
+    babel_locale = locale.replace("-", "_") or "en_IE"
+    day = format_date(local, format="medium", locale=babel_locale)
+    clock = format_time(local, format="short", locale=babel_locale)
+    return str(Locale.parse(babel_locale).datetime_formats["medium"]).format(clock, day)
 
 
 def parse_pay_date(text: str | None, *, timezone: str, now: datetime, horizon_days: int) -> date:

@@ -90,6 +90,9 @@ class WebhookEvent:
     event_id: str
     event_type: str
     payment_intent_id: str | None
+    # The idempotency key our charge put in the PaymentIntent's metadata: finds the payment of a
+    # charge whose answer never reached us (no intent id recorded).
+    idempotency_key: str | None = None
 
 
 class RefundOutcomeStatus(StrEnum):

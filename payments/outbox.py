@@ -16,7 +16,7 @@ from db.models import Bill, Biller, Notification, Payment, User
 from payments.money import Money, format_money
 from payments.statuses import NotificationKind
 from payments.unit_of_work import UnitOfWork, rowcount
-from payments.views import NotificationView
+from payments.views import NotificationView, receipt_of
 
 
 def queue_notification(
@@ -115,6 +115,7 @@ class Outbox:
                     failure_message=payment.failure_message,
                     locale=user.locale,
                     failure_code=payment.failure_code,
+                    receipt=receipt_of(session, payment, user),
                 )
                 for note, payment, user, name in rows
             ]

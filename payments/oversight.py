@@ -50,6 +50,7 @@ class StaffPaymentRow:
     amount: Money
     amount_text: str
     refunded: Money
+    refunded_text: str
     status: PaymentStatus
     pay_on: date
     created_at: datetime
@@ -125,16 +126,19 @@ def _query(flt: PaymentFilter) -> Select[tuple[Payment, User, Biller, str]]:
 
 def _row(session: Session, payment: Payment, user: User, biller: Biller) -> StaffPaymentRow:
     amount = Money(payment.amount_minor, payment.currency)
+    refunded = Money(refunded_minor(session, payment.id), payment.currency)
     return StaffPaymentRow(
         payment_id=payment.id,
         user_id=user.id,
         user_name=user.name,
-        is_test_user=user.is_test,
+        # A demo-mode Telegram user is a try-out too: never listed as a live customer.
+        is_test_user=user.is_test or user.is_demo,
         biller_id=biller.id,
         biller_name=biller.name,
         amount=amount,
         amount_text=format_money(amount, user.locale),
-        refunded=Money(refunded_minor(session, payment.id), payment.currency),
+        refunded=refunded,
+        refunded_text=format_money(refunded, user.locale),
         status=PaymentStatus(payment.status),
         pay_on=payment.pay_on,
         created_at=payment.created_at,

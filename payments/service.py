@@ -292,10 +292,20 @@ class PaymentsService:
         """Settle the payment of a PaymentIntent the customer came back from the bank with."""
         return self.settlement.settle_payment_intent(payment_intent_id=payment_intent_id)
 
-    def record_webhook_event(self, *, event_id: str, event_type: str, payment_intent_id: str | None) -> bool:
+    def record_webhook_event(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        payment_intent_id: str | None,
+        idempotency_key: str | None = None,
+    ) -> bool:
         """Apply a verified Stripe event once (deduplicated by id); False when already processed."""
         return self.settlement.record_webhook_event(
-            event_id=event_id, event_type=event_type, payment_intent_id=payment_intent_id
+            event_id=event_id,
+            event_type=event_type,
+            payment_intent_id=payment_intent_id,
+            idempotency_key=idempotency_key,
         )
 
     def handle_stripe_webhook(self, *, payload: bytes, signature: str) -> bool:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from db.models import (
     Payment,
@@ -35,6 +36,8 @@ from payments.views import PaymentResult, ReconcileReport
 
 P = PaymentStatus
 alerts = logging.getLogger("paychat.alerts")
+# How many payments failed for lack of a charge one reconciliation round looks up again.
+LATE_CHECKS_PER_ROUND = 50
 # Past the grace period and the processor has no charge with our key: none was made.
 NOT_CREATED = ChargeOutcome(status=ChargeStatus.FAILED, failure_code=FailureCode.CHARGE_NOT_CREATED)
 
@@ -113,7 +116,9 @@ class Settlement:
                         Payment.failure_code == FailureCode.CHARGE_NOT_CREATED.value,
                         Payment.completed_at >= now - self._config.late_success_window,
                     )
-                    .order_by(Payment.id)
+                    # Newest first, a bounded number per round: each is a lookup at the processor.
+                    .order_by(Payment.completed_at.desc(), Payment.id.desc())
+                    .limit(LATE_CHECKS_PER_ROUND)
                 ).scalars()
             )
         settled: dict[int, PaymentStatus] = {}
@@ -317,11 +322,22 @@ class Settlement:
             self._machine.settle(session, payment, current, outcome, event="payment.returned")
             return P(payment.status)
 
-    def record_webhook_event(self, *, event_id: str, event_type: str, payment_intent_id: str | None) -> bool:
+    def record_webhook_event(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        payment_intent_id: str | None,
+        idempotency_key: str | None = None,
+    ) -> bool:
         """Apply a verified Stripe event once (deduplicated by id); False when already processed.
 
-        The event is marked processed in the same transaction that settles its payment, so a
-        failure in between leaves it unprocessed and Stripe's retry applies it.
+        The payment is found by the PaymentIntent id, else by the idempotency key our charge put in
+        its metadata (a charge whose answer never reached us). A payment still open (3-D Secure,
+        unknown) settles as the gateway says now; one failed for lack of a charge is
+        corrected when the gateway shows the charge succeeded. The event is marked processed in the
+        same transaction that settles its payment, so a failure in between leaves it unprocessed
+        and Stripe's retry applies it.
         """
         with self._uow.tx() as session:
             seen = session.execute(
@@ -329,23 +345,47 @@ class Settlement:
             ).first()
             if seen is not None:
                 return False
-            payment = payment_by_intent(session, payment_intent_id) if payment_intent_id else None
+            payment = self._payment_of_event(session, payment_intent_id, idempotency_key)
+            payment_id = payment.id if payment is not None else None
             current = P(payment.status) if payment is not None else None
+            failed_for_lack_of_charge = (
+                payment is not None and payment.failure_code == FailureCode.CHARGE_NOT_CREATED.value
+            )
         outcome: ChargeOutcome | None = None
-        if payment_intent_id and current in (P.REQUIRES_ACTION, P.UNKNOWN):
+        # A processing payment is left to its charging call (it tells the user in their turn) and,
+        # past its deadline, to reconciliation.
+        open_statuses = (P.REQUIRES_ACTION, P.UNKNOWN)
+        if payment_intent_id and (
+            current in open_statuses or (current == P.FAILED and failed_for_lack_of_charge)
+        ):
             # The event says what happened; the gateway says what is true now (events can be stale).
             outcome = self._gateway.retrieve_charge(payment_intent_id)
         try:
             with self._uow.tx() as session:
                 session.add(ProcessedWebhookEvent(event_id=event_id, event_type=event_type))
                 session.flush()
-                if outcome is not None and current is not None and payment_intent_id:
-                    payment = payment_by_intent(session, payment_intent_id)
+                if outcome is not None and current is not None and payment_id is not None:
+                    payment = session.get(Payment, payment_id)
                     assert payment is not None
-                    self._machine.settle(session, payment, current, outcome, event="payment.webhook")
+                    if current == P.FAILED:
+                        self._machine.correct_late_success(session, payment, outcome, event="payment.webhook")
+                    else:
+                        self._machine.settle(session, payment, current, outcome, event="payment.webhook")
         except IntegrityError:
             return False  # a concurrent delivery of the same event won
         return True
+
+    @staticmethod
+    def _payment_of_event(
+        session: Session, payment_intent_id: str | None, idempotency_key: str | None
+    ) -> Payment | None:
+        """The payment an event concerns: by PaymentIntent id, else by our idempotency key."""
+        payment = payment_by_intent(session, payment_intent_id) if payment_intent_id else None
+        if payment is None and idempotency_key:
+            payment = session.execute(
+                select(Payment).where(Payment.idempotency_key == idempotency_key)
+            ).scalar_one_or_none()
+        return payment
 
     def handle_stripe_webhook(self, *, payload: bytes, signature: str) -> bool:
         """Verify a Stripe webhook and apply it once; raises WebhookInvalidError when it does not verify."""
@@ -353,7 +393,10 @@ class Settlement:
             raise WebhookInvalidError(reason="no_secret_configured")
         event = self._gateway.parse_webhook(payload, signature, self._config.stripe_webhook_secret)
         return self.record_webhook_event(
-            event_id=event.event_id, event_type=event.event_type, payment_intent_id=event.payment_intent_id
+            event_id=event.event_id,
+            event_type=event.event_type,
+            payment_intent_id=event.payment_intent_id,
+            idempotency_key=event.idempotency_key,
         )
 
     def expire_stale_drafts(self, *, older_than_minutes: int | None = None) -> int:

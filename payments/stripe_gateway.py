@@ -314,7 +314,13 @@ def parse_webhook(payload: bytes, signature: str, secret: str) -> WebhookEvent:
     body: dict[str, Any] = event.to_dict()
     obj: dict[str, Any] = (body.get("data") or {}).get("object") or {}
     intent_id = str(obj["id"]) if obj.get("object") == "payment_intent" and obj.get("id") else None
-    return WebhookEvent(event_id=str(body["id"]), event_type=str(body["type"]), payment_intent_id=intent_id)
+    key = (obj.get("metadata") or {}).get(IDEMPOTENCY_METADATA_KEY) if intent_id else None
+    return WebhookEvent(
+        event_id=str(body["id"]),
+        event_type=str(body["type"]),
+        payment_intent_id=intent_id,
+        idempotency_key=str(key) if key else None,
+    )
 
 
 def _refund_outcome(refund: Any) -> RefundOutcome:

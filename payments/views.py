@@ -13,11 +13,12 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Bill, Biller, Payment, ScheduledPayment, User
-from payments.dates import DayRelation, day_relation, format_day
+from db.models import Bill, Biller, Payment, SavedPaymentMethod, ScheduledPayment, User
+from payments.dates import DayRelation, day_relation, format_day, format_moment
 from payments.errors import PaymentNotFoundError
 from payments.money import Money, format_money
-from payments.statuses import NotificationKind, PaymentStatus
+from payments.receipts import receipt_reference
+from payments.statuses import NotificationKind, PaymentStatus, ScheduleStatus
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,27 @@ class PendingReason(StrEnum):
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """What a person keeps of a succeeded payment, as values (the edges word the receipt)."""
+
+    # The short reference to quote to support ("PAY-0001FA", payments.receipts).
+    reference: str
+    payment_id: int
+    amount: Money
+    amount_text: str
+    biller_name: str
+    bill_reference: str
+    card_brand: str
+    card_last4: str
+    # When it went through (UTC), and that moment in the user's time zone and locale.
+    paid_at: datetime
+    paid_at_text: str
+    timezone: str
+    # The processor's id (Stripe PaymentIntent): secondary, for support.
+    payment_intent_id: str | None
+
+
+@dataclass(frozen=True)
 class PaymentResult:
     """What happened when a payment was confirmed (or what had already happened)."""
 
@@ -122,6 +144,8 @@ class PaymentResult:
     scheduled_payment_id: int | None = None
     pay_on_text: str = ""
     day: DayRelation = DayRelation.TODAY
+    # Set when the payment succeeded.
+    receipt: Receipt | None = None
     # Set while the outcome is not known (processing, unknown): a `PendingReason` value.
     pending_reason: str | None = None
 
@@ -142,6 +166,11 @@ class PaymentView:
     failure_message: str | None
     # The payment's day in the user's locale (babel "medium"), for lists.
     pay_on_text: str = ""
+    # Confirmed and waiting for its day (a scheduled payment not yet charged).
+    scheduled: bool = False
+    # When it last moved (went through, failed, was confirmed or cancelled) in the user's time zone
+    # and locale ("3 Dec 2025, 14:05"); a scheduled payment is dated by `pay_on_text` instead.
+    moved_at_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -210,6 +239,8 @@ class NotificationView:
     failure_message: str | None
     locale: str
     failure_code: str | None = None
+    # Set for a succeeded payment: what the user keeps.
+    receipt: Receipt | None = None
 
 
 # --- builders ------------------------------------------------------------------------------------
@@ -263,6 +294,30 @@ def _owner(session: Session, user_id: int) -> User:
     return user
 
 
+def receipt_of(session: Session, payment: Payment, user: User) -> Receipt | None:
+    """The receipt of a succeeded payment, with times in the user's zone; None for any other status."""
+    if payment.status != PaymentStatus.SUCCEEDED.value:
+        return None
+    card = session.get(SavedPaymentMethod, payment.payment_method_id)
+    bill = session.get(Bill, payment.bill_id)
+    paid_at = payment.completed_at or payment.updated_at
+    amount = Money(payment.amount_minor, payment.currency)
+    return Receipt(
+        reference=receipt_reference(payment.id),
+        payment_id=payment.id,
+        amount=amount,
+        amount_text=format_money(amount, user.locale),
+        biller_name=biller_name(session, payment.bill_id),
+        bill_reference=bill.reference if bill else "",
+        card_brand=card.brand if card else "",
+        card_last4=card.last4 if card else "",
+        paid_at=paid_at,
+        paid_at_text=format_moment(paid_at, timezone=user.timezone, locale=user.locale),
+        timezone=user.timezone,
+        payment_intent_id=payment.payment_intent_id,
+    )
+
+
 def payment_result(session: Session, payment: Payment, now: datetime) -> PaymentResult:
     """The result view of a payment (its outcome, or where it stands)."""
     user = _owner(session, payment.user_id)
@@ -284,6 +339,7 @@ def payment_result(session: Session, payment: Payment, now: datetime) -> Payment
         scheduled_payment_id=schedule_id,
         pay_on_text=format_day(payment.pay_on, user.locale),
         day=day_relation(payment.pay_on, timezone=user.timezone, now=now),
+        receipt=receipt_of(session, payment, user),
         pending_reason=(
             PendingReason.CHARGE_IN_FLIGHT.value
             if payment.status in (PaymentStatus.PROCESSING.value, PaymentStatus.UNKNOWN.value)
@@ -296,6 +352,13 @@ def payment_view(session: Session, payment: Payment) -> PaymentView:
     """The history view of a payment."""
     user = _owner(session, payment.user_id)
     amount = Money(payment.amount_minor, payment.currency)
+    scheduled = session.execute(
+        select(ScheduledPayment.id).where(
+            ScheduledPayment.payment_id == payment.id,
+            ScheduledPayment.status == ScheduleStatus.SCHEDULED.value,
+        )
+    ).first()
+    moved_at = payment.completed_at or payment.updated_at or payment.created_at
     return PaymentView(
         payment_id=payment.id,
         biller_name=biller_name(session, payment.bill_id),
@@ -308,6 +371,8 @@ def payment_view(session: Session, payment: Payment) -> PaymentView:
         failure_code=payment.failure_code,
         failure_message=payment.failure_message,
         pay_on_text=format_day(payment.pay_on, user.locale),
+        scheduled=scheduled is not None,
+        moved_at_text=format_moment(moved_at, timezone=user.timezone, locale=user.locale),
     )
 
 

@@ -54,7 +54,7 @@ _NOT_NAME_WORDS = (
     "how who where again all everyone team bot paychat sir madam there's "
 )
 _NOT_NAMES = frozenset(_NOT_NAME_WORDS.split())
-_CUES = (
+_CUES: tuple[list[dict[str, Any]], ...] = (
     [{"LOWER": "my"}, {"LOWER": {"IN": ["name", "names"]}}, {"LOWER": {"IN": ["is", "'s", ":"]}}],
     [{"LOWER": "my"}, {"LOWER": "name's"}],
     [{"LOWER": "name"}, {"ORTH": ":"}],
@@ -117,7 +117,7 @@ def _name_spans(text: str) -> list[tuple[int, int]]:
     for _, start, end in matcher(doc):
         strong = any(t.lower_.strip(".") in _STRONG_CUES for t in doc[start:end])
         position = _skip_space_and_colon(doc, end)
-        words = []
+        words: list[Any] = []
         while position < len(doc) and len(words) < _MAX_NAME_WORDS and _name_word(doc[position]):
             token = doc[position]
             first_lowercase_allowed = strong and not words

@@ -145,3 +145,38 @@ class RasaClient:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
+
+
+MODEL_PATH = "/webhooks/paychat/model"
+
+
+class ModelSwapError(Exception):
+    """Rasa refused or failed to load a model (the one it served before stays)."""
+
+
+def served_model(base_url: str, secret: str, timeout_seconds: float = 30.0) -> dict[str, Any]:
+    """What Rasa serves: `model_file` (when swapped in by `load_model`), `model_name`, `model_id`."""
+    answer = httpx.get(
+        base_url.rstrip("/") + MODEL_PATH, headers={SECRET_HEADER: secret}, timeout=timeout_seconds
+    )
+    answer.raise_for_status()
+    info: dict[str, Any] = answer.json()
+    return info
+
+
+def load_model(base_url: str, secret: str, model_file: str, timeout_seconds: float = 600.0) -> dict[str, Any]:
+    """Make the running Rasa server serve `model_file` (an absolute path on its machine), no restart.
+
+    Conversations carry on (the tracker store is kept); until the new model is loaded the old one
+    answers. Raises ModelSwapError when Rasa refuses the file or cannot load it.
+    """
+    answer = httpx.put(
+        base_url.rstrip("/") + MODEL_PATH,
+        json={"model_file": model_file},
+        headers={SECRET_HEADER: secret},
+        timeout=timeout_seconds,
+    )
+    if answer.status_code != 200:
+        raise ModelSwapError(f"Rasa did not load {model_file}: HTTP {answer.status_code} {answer.text[:300]}")
+    info: dict[str, Any] = answer.json()
+    return info

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts import procs
 from scripts.train import ensure_model
 from settings import Settings
+from tuning.loop import promoted_model
 
 out = Console()
 
@@ -87,6 +88,10 @@ def main() -> int:
     env = procs.base_env(extra)
     action_url = f"http://127.0.0.1:{settings.action_server_port}/webhook"
     model = ensure_model()
+    promoted = promoted_model(settings)  # the tuning loop's promotion survives a restart
+    if promoted is not None:
+        out.print(f"serving the promoted model {promoted.name} (`python -m tuning rollback` returns)")
+        model = promoted
 
     rows: list[tuple[str, str]] = []
     stop_requested = False

@@ -137,8 +137,8 @@ class Settings(BaseSettings):
 
     # Tuning loop (tuning/): user messages whose intent scored under this go to the review queue.
     review_low_confidence: float = Field(0.6, gt=0, le=1, alias="TUNING_REVIEW_LOW_CONFIDENCE")
-    # Where candidate models, exports and comparison reports are written.
-    tuning_dir: Path = Field(PROJECT_ROOT / "var" / "tuning", alias="TUNING_DIR")
+    # Where candidate models, exports and comparison reports are written (empty: <var dir>/tuning).
+    tuning_dir: str = Field("", alias="TUNING_DIR")
     # `promote` refuses a candidate when a headline metric (intent macro-F1, accuracy, an entity's
     # F1, test-story accuracy) fell by more than this, or one intent's F1 by more than the second.
     tuning_promote_tolerance: float = Field(0.01, ge=0, le=1, alias="TUNING_PROMOTE_TOLERANCE")
@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     def effective_rasa_tracker_db(self) -> Path:
         """The SQLite file of Rasa's tracker store (`make run`: var/rasa-tracker.db)."""
         return Path(self.rasa_tracker_db) if self.rasa_tracker_db else self.var_dir / "rasa-tracker.db"
+
+    @property
+    def effective_tuning_dir(self) -> Path:
+        """`TUNING_DIR`, or `tuning/` under the var folder."""
+        return Path(self.tuning_dir) if self.tuning_dir else self.var_dir / "tuning"
 
     @property
     def effective_database_url(self) -> str:

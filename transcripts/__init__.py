@@ -12,6 +12,7 @@ from transcripts.queries import (
     list_conversations,
     list_intents,
     list_test_users,
+    sender_ids_of_user,
 )
 from transcripts.recording import record_turn
 from transcripts.views import ConversationDetail, ConversationSummary, TestUserView, TurnView, actions_run
@@ -30,4 +31,5 @@ __all__ = [
     "list_intents",
     "list_test_users",
     "record_turn",
+    "sender_ids_of_user",
 ]

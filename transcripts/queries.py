@@ -187,3 +187,9 @@ def list_conversation_users(session: Session) -> list[tuple[int, str]]:
     return sorted(
         ((user_id, name) for user_id, name in session.execute(query).all()), key=lambda r: (r[1], r[0])
     )
+
+
+def sender_ids_of_user(session: Session, user_id: int) -> list[str]:
+    """The sender ids of every recorded conversation of a user (Telegram and console), oldest first."""
+    query = select(Conversation.sender_id).where(Conversation.user_id == user_id).order_by(Conversation.id)
+    return list(session.scalars(query))

@@ -1,5 +1,6 @@
 // Test chat: sends each message to POST /api/chat and renders the replies with what the
-// assistant understood. Text is always inserted with textContent, never as HTML.
+// assistant understood. Text is always inserted with textContent, never as HTML; web addresses
+// in a reply (the 3-D Secure link) become links only when they are http(s) URLs.
 (function () {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -14,10 +15,20 @@
   const LOW_CONFIDENCE = 0.6;
   let session = "";
 
+  const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"']+/g;
+
+  function uuid4() {
+    // crypto.randomUUID exists only in secure contexts (https, localhost): build one otherwise.
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
   function newSession() {
-    const bytes = new Uint8Array(8);
-    crypto.getRandomValues(bytes);
-    session = "s" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    session = uuid4();
     sessionLabel.textContent = session;
     transcriptLink.hidden = true;
     log.replaceChildren();
@@ -29,6 +40,26 @@
     const node = document.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  // A reply's text with its http(s) addresses as links (opened in a new tab); the rest as text.
+  function linkified(node, text) {
+    let last = 0;
+    for (const match of text.matchAll(URL_IN_TEXT)) {
+      const raw = match[0].replace(/[).,;:!?]+$/, "");
+      let url = null;
+      try { url = new URL(raw); } catch (e) { url = null; }
+      if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) continue;
+      node.append(text.slice(last, match.index));
+      const a = el("a", "reply-link", raw);
+      a.href = url.href;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      node.append(a);
+      last = match.index + raw.length;
+    }
+    node.append(text.slice(last));
     return node;
   }
 
@@ -82,7 +113,7 @@
   function render(data) {
     const turn = el("div", "turn");
     for (const reply of data.replies) {
-      const msg = el("div", "msg bot", reply.text || "");
+      const msg = linkified(el("div", "msg bot"), reply.text || "");
       if (reply.buttons && reply.buttons.length) {
         const buttons = el("div", "buttons");
         for (const b of reply.buttons) {
@@ -90,7 +121,10 @@
           button.type = "button";
           button.dataset.payload = b.payload;
           // A tap hands back the reply it was under: a summary's Confirm confirms exactly that text.
-          button.addEventListener("click", () => send(b.payload, b.title, reply.text || ""));
+          button.addEventListener("click", () => {
+            button.classList.add("chosen");
+            send(b.payload, b.title, reply.text || "");
+          });
           buttons.append(button);
         }
         msg.append(buttons);
@@ -105,6 +139,8 @@
 
   async function send(text, shown, underText) {
     errorBox.hidden = true;
+    // A button answers the turn it belongs to: once anything is sent, earlier buttons are spent.
+    for (const used of log.querySelectorAll("button.quick")) used.disabled = true;
     log.append(el("div", "msg user", shown || text));
     sendButton.disabled = true;
     try {

@@ -8,6 +8,12 @@ number with a fixed refusal before anything reaches the processor or the tracker
 otherwise answers the bot's replies together with what the model understood this turn, for the
 staff console and the transcripts.
 
+Staff tooling (`paychat-tune promote` / `rollback`) swaps the served model through the same door:
+`PUT /webhooks/paychat/model` with `{"model_file": "<path of a .tar.gz on this machine>"}` loads it
+into the running agent (what Rasa's own `PUT /model` does, whose HTTP API stays off here), keeping
+the tracker and lock stores; `GET /webhooks/paychat/model` names the model being served. Both need
+the shared secret.
+
 The action server's state is learnt from the action calls themselves (`ActionServerWatch`), not
 probed before every message: Rasa carries on when an action call fails, so the channel notes the
 failure and answers 503 for that turn; while the last call failed, new messages are refused
@@ -83,6 +89,33 @@ class PaychatInput(InputChannel):
             agent = request.app.ctx.agent
             ready = agent is not None and agent.is_ready()
             return response.json({"status": "ok" if ready else "loading"}, status=200 if ready else 503)
+
+        @webhook.route("/model", methods=["GET"])
+        async def served_model(request: Request) -> HTTPResponse:
+            if not self._authorized(request):
+                return response.json({"error": "forbidden"}, status=403)
+            return response.json(_model_info(request.app.ctx.agent))
+
+        @webhook.route("/model", methods=["PUT"])
+        async def replace_model(request: Request) -> HTTPResponse:
+            if not self._authorized(request):
+                return response.json({"error": "forbidden"}, status=403)
+            body = request.json if isinstance(request.json, dict) else {}
+            path = body.get("model_file")
+            if not isinstance(path, str) or not path.startswith("/") or not path.endswith(".tar.gz"):
+                return response.json({"error": "model_file must be an absolute .tar.gz path"}, status=400)
+            agent = request.app.ctx.agent
+            async with _MODEL_SWAP:
+                try:
+                    # Loading takes seconds (TensorFlow, the graph): off the event loop, so conversations
+                    # keep being answered by the old model until the new one replaces it in one step.
+                    await asyncio.get_running_loop().run_in_executor(None, agent.load_model, path)
+                except Exception as error:  # a broken or incompatible model: the old one stays
+                    logger.exception("paychat channel: loading model %s failed", path)
+                    return response.json({"error": f"model not loaded: {error}"}, status=422)
+                agent._paychat_model_file = path
+            logger.info("paychat channel: now serving %s", path)
+            return response.json(_model_info(agent))
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -241,6 +274,19 @@ def _card_refusal(agent: Any) -> dict[str, Any]:
     text = variants[0].get("text") if variants else None
     reply = {"text": text or CARD_REFUSAL_FALLBACK, "buttons": [], "custom": {"card_number_refused": True}}
     return {"replies": [reply], "parse": {}, "slots": {}, "events": []}
+
+
+_MODEL_SWAP = asyncio.Lock()
+
+
+def _model_info(agent: Any) -> dict[str, Any]:
+    """The served model: its file (when the channel loaded it, else the name Rasa knows) and id."""
+    processor = getattr(agent, "processor", None)
+    return {
+        "model_file": getattr(agent, "_paychat_model_file", None),
+        "model_name": getattr(processor, "model_filename", None),
+        "model_id": getattr(agent, "model_id", None),
+    }
 
 
 def _reply(message: dict[str, Any]) -> dict[str, Any]:

@@ -62,7 +62,7 @@ async def test_history_shows_a_confirmed_payment(
     assert message["response"] == "utter_payment_history"
     assert "Stadtwerke" in message["v_payments"] and "paid" in message["v_payments"]
     [latest, *_] = service.payment_history(user_id=service.user_id_for_sender(sender_id=alex))
-    assert message["v_payments"].splitlines()[0].startswith(f"• {latest.pay_on_text} — ")
+    assert message["v_payments"].splitlines()[0].startswith(f"• {latest.moved_at_text} — ")
 
 
 async def test_schedule_then_cancel(service: PaymentsService, domain: dict[str, Any], alex: str) -> None:

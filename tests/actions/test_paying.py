@@ -56,7 +56,7 @@ async def test_confirm_charges_once_and_shows_receipt(
     dispatcher = await confirm(domain, alex, slots)
     [message] = dispatcher.messages
     assert message["response"] == "utter_payment_succeeded"
-    assert as_rasa_says(domain, message)["text"].startswith("Done ✅ Paid €1.00 to Vodafone. Receipt: pi_")
+    assert as_rasa_says(domain, message)["text"].startswith("Done ✅ Paid €1.00 to Vodafone.\n\n🧾 Receipt ")
     user_id = service.user_id_for_sender(sender_id=alex)
     result = service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
     assert result.status == "succeeded" and (result.payment_intent_id or "").startswith("pi_")

@@ -89,7 +89,10 @@ async def test_an_approved_payment_is_told_once_with_amount_and_biller(
         [message] = await fake.wait_for_messages(telegram_id, 1)
         await asyncio.sleep(10 * ROUND_SECONDS)  # later rounds find nothing more for this user
 
-    assert message["text"] == f"✅ Your payment of €84.20 to {result.biller_name} went through."
+    told, receipt = message["text"].split("\n\n")
+    assert told == f"✅ Your payment of €84.20 to {result.biller_name} went through."
+    assert result.receipt is not None and receipt.startswith(f"🧾 Receipt {result.receipt.reference}\n")
+    assert receipt.endswith(f"Payment provider reference: {result.payment_intent_id}")
     assert len(fake.sent_messages(telegram_id)) == 1
     pending = await asyncio.to_thread(service.pending_notifications, limit=500)
     assert all(n.payment_id != payment_id for n in pending)
@@ -236,3 +239,43 @@ async def test_a_delivered_reply_acknowledges_its_outcome_so_it_is_told_once(
 
     assert message["text"].startswith("Done ✅ Paid €84.20")
     assert len(fake.sent_messages(telegram_id)) == 1
+
+
+class SlowConfirmingAssistant(ConfirmingAssistant):
+    """The front end gives up on the turn (its timeout); the confirm still finishes a moment later."""
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
+        self.received.append((sender_id, text))
+
+        async def confirm_late() -> None:
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(
+                self.service.confirm_payment,
+                user_id=self.user_id,
+                payment_id=self.payment_id,
+                consent_text="yes",
+            )
+
+        self.late = asyncio.get_running_loop().create_task(confirm_late())
+        raise AssistantUnavailableError("Rasa did not answer within the bot's timeout")
+
+
+async def test_a_turn_longer_than_the_bots_timeout_still_reaches_the_user(
+    payments_service: PaymentsService, fake: FakeTelegram
+) -> None:
+    telegram_id, user_id, payment_id = await asyncio.to_thread(_telegram_draft, payments_service)
+    service = PaymentsService(
+        session_factory=payments_service.session_factory,
+        gateway=payments_service.gateway,
+        config=dataclasses.replace(payments_service.config, outcome_hold=timedelta(seconds=1)),
+    )
+    assistant = SlowConfirmingAssistant(service, user_id, payment_id, lose_answer=True)
+    settings = bot_settings(fake, TELEGRAM_NOTIFY_INTERVAL_SECONDS=str(ROUND_SECONDS))
+    async with bot_running(settings, _paying_services(service, assistant)):
+        await fake.send_text(telegram_id, "yes, pay it")
+        first, second = await fake.wait_for_messages(telegram_id, 2)
+        await asyncio.sleep(10 * ROUND_SECONDS)
+
+    assert "not processed" in first["text"]  # nothing was settled yet when the bot gave up
+    assert "went through" in second["text"]  # the outbox tells the outcome once its hold ends
+    assert len(fake.sent_messages(telegram_id)) == 2

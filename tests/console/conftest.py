@@ -183,6 +183,7 @@ def console_settings(tmp_path: Path, console_database_url: str) -> Settings:
         PAYCHAT_VAR_DIR=tmp_path,
         DATABASE_URL=console_database_url,
         CONSOLE_SECRET_KEY=secrets.token_urlsafe(32),
+        TUNING_DIR=str(tmp_path / "tuning"),
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from console import api, approvals, stripe_routes, views
+from console import api, approvals, docs, payments_view, stripe_routes, testusers, transcript_export, views
 from console.roles import Role
 from tests.console.conftest import PASSWORD, Seed, csrf_of, login
 
@@ -47,8 +47,11 @@ PROTECTED = [
     Route("GET", "/api/me", Role.VIEWER),
     Route("GET", "/api/transcripts", Role.VIEWER),
     Route("GET", "/api/transcripts/999", Role.VIEWER),
+    Route("GET", "/api/transcripts.csv", Role.VIEWER),
+    Route("GET", "/api/transcripts.json", Role.VIEWER),
     Route("GET", "/api/openapi.json", Role.VIEWER),
     Route("GET", "/api/docs", Role.VIEWER),
+    Route("GET", "/api/docs/assets/swagger-ui.css", Role.VIEWER),
     Route("POST", "/api/logout", Role.VIEWER, body={}),
     Route("GET", "/api/test-users", Role.TESTER),
     Route("POST", "/api/chat", Role.TESTER, body={"session": "s1", "text": "hello"}),
@@ -59,6 +62,24 @@ PROTECTED = [
     Route("GET", "/api/approvals", Role.ADMIN),
     Route("POST", "/api/approvals/999/approve", Role.ADMIN, body={}),
     Route("POST", "/api/approvals/999/reject", Role.ADMIN, body={"reason": "looks wrong"}),
+    # Payments: everyone reads, only admins refund (payment 999 does not exist: 404 once admitted).
+    Route("GET", "/payments", Role.VIEWER),
+    Route("GET", "/payments/999", Role.VIEWER),
+    Route(
+        "POST",
+        "/payments/999/refund",
+        Role.ADMIN,
+        form={"idempotency_key": "key-12345678", "currency": "EUR", "amount": ""},
+    ),
+    Route("GET", "/api/payments", Role.VIEWER),
+    Route("GET", "/api/payments/999", Role.VIEWER),
+    Route("POST", "/api/payments/999/refunds", Role.ADMIN, body={"idempotency_key": "key-12345678"}),
+    # Test users: testers and up (user 999 does not exist; the bodies are refused once admitted).
+    Route("GET", "/test-users", Role.TESTER),
+    Route("POST", "/test-users", Role.TESTER, form={"name": "  "}),
+    Route("POST", "/test-users/999/reset", Role.TESTER, form={}),
+    Route("POST", "/api/test-users", Role.TESTER, body={"name": "x", "card": "amex"}),
+    Route("POST", "/api/test-users/999/reset", Role.TESTER, body={}),
 ]
 PUBLIC = {
     ("GET", "/healthz"),
@@ -73,12 +94,18 @@ PUBLIC = {
 }
 
 
-ROUTERS = (views, api, approvals, stripe_routes)
+ROUTERS = (views, api, docs, approvals, stripe_routes, payments_view, testusers, transcript_export)
 
 
 def _template(path: str) -> str:
     if "/approvals/" in path:
         return path.replace("/999/", "/{payment_id}/")
+    if "/payments/" in path:
+        return path.replace("/999", "/{payment_id}")
+    if "/assets/" in path:
+        return path.rsplit("/", 1)[0] + "/{name}"
+    if "/test-users/" in path:
+        return path.replace("/999", "/{user_id}")
     return path.replace("/999", "/{conversation_id}").replace("/1/", "/{staff_id}/")
 
 

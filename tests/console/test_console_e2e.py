@@ -151,3 +151,38 @@ def test_browser_pays_the_electricity_bill_and_opens_its_transcript(
             page.screenshot(path=str(ARTIFACTS / "console-transcript.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_a_reset_test_user_reruns_a_script_from_a_clean_state(assistant_stack, console_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Create a test user over the API, leave a payment pending in a conversation, reset the user:
+    the same session key then talks to an empty tracker (Rasa restarted it) and no payment is left."""
+    with httpx.Client(base_url=console_url, timeout=90) as http:
+        login = http.post("/api/login", json={"username": "e2e-tester", "password": STAFF_PASSWORD})
+        assert login.status_code == 200, login.text
+        headers = {"X-CSRF-Token": login.json()["csrf_token"]}
+        created = http.post("/api/test-users", json={"name": "Script Runner"}, headers=headers)
+        assert created.status_code == 201, created.text
+        user_id = created.json()["id"]
+        session = "5d0f4d3a-9a43-4d0e-8d7b-3b7f1c2e9a10"  # a client's UUID key
+
+        def chat(text: str) -> dict:  # type: ignore[type-arg]
+            response = http.post(
+                "/api/chat", json={"session": session, "text": text, "user_id": user_id}, headers=headers
+            )
+            assert response.status_code == 200, response.text
+            return response.json()  # type: ignore[no-any-return]
+
+        summary = chat("pay my electricity bill")
+        assert summary["payment"]["status"] == "draft"
+        assert summary["slots"].get("pending_payment_id")
+
+        reset = http.post(f"/api/test-users/{user_id}/reset", headers=headers)
+        assert reset.status_code == 200, reset.text
+        assert reset.json()["removed"]["payments"] == 1
+        assert reset.json()["conversations_restarted"] == 1
+
+        after = chat("/affirm")  # the old summary's Confirm: nothing is pending any more
+        assert after["payment"] is None
+        assert not after["slots"].get("pending_payment_id")
+        listed = http.get("/api/payments", params={"user_id": user_id}).json()
+        assert listed == []

@@ -447,3 +447,32 @@ def test_a_scheduled_payment_whose_run_stopped_half_way_is_charged(
     )
     assert payments_service.get_payment(user_id=user_id, payment_id=summary.payment_id).status == P.SUCCEEDED
     assert len(_intents(stripe_sandbox, payments_service, summary.payment_id)) == 1
+
+
+def test_a_webhook_for_a_charge_made_after_the_payment_failed_corrects_it(
+    payments_service: PaymentsService, stripe_sandbox: str
+) -> None:
+    held = HeldGateway(payments_service.gateway, lose_answer=True)
+    slow = _service(payments_service, gateway=held)
+    user_id, payment_id = _draft(slow)
+    later = _service(payments_service, shift=payments_service.config.charge_deadline + timedelta(seconds=5))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        confirming = pool.submit(
+            slow.confirm_payment, user_id=user_id, payment_id=payment_id, consent_text="y"
+        )
+        assert held.entered.wait(10)
+        assert later.reconcile_unknown_payments(older_than=timedelta(0)).settled[payment_id] == P.FAILED
+        held.release.set()
+        confirming.result(timeout=60)
+    (intent,) = _intents(stripe_sandbox, payments_service, payment_id)
+    # Stripe's payment_intent.succeeded names the intent, and our key in its metadata.
+    assert payments_service.record_webhook_event(
+        event_id=f"evt_late_{payment_id}_{intent.id}",
+        event_type="payment_intent.succeeded",
+        payment_intent_id=intent.id,
+        idempotency_key=intent.metadata.to_dict()["paychat_idempotency_key"],
+    )
+    result = payments_service.get_payment(user_id=user_id, payment_id=payment_id)
+    assert result.status == P.SUCCEEDED and result.payment_intent_id == intent.id
+    corrected = [row for row in _audit(payments_service, payment_id) if row.event == "payment.corrected"]
+    assert len(corrected) == 1 and corrected[0].data["found_by"] == "payment.webhook"

@@ -46,3 +46,17 @@ def test_blocking_is_recorded_once_and_coming_back_clears_it(payments_service: P
     assert mark(telegram_user_id=telegram_id, reachable=True) is False
     assert payments_service.get_user(user_id=user.id).telegram_reachable
     assert mark(telegram_user_id=next(_telegram_ids), reachable=False) is False  # nobody we know
+
+
+def test_a_demo_users_payments_are_not_listed_as_a_live_customers(payments_service: PaymentsService) -> None:
+    from payments.oversight import PaymentFilter
+
+    telegram_id = next(_telegram_ids)
+    user = payments_service.ensure_telegram_user(
+        telegram_user_id=telegram_id, name="Demo", language_code="en"
+    )
+    assert user.is_demo
+    bill = payments_service.find_bill(user_id=user.id, biller_text="electricity")
+    draft = payments_service.draft_payment(user_id=user.id, bill_id=bill.id, amount_text="1", date_text=None)
+    [row] = payments_service.staff_payments(flt=PaymentFilter(user_id=user.id))
+    assert row.payment_id == draft.payment_id and row.is_test_user

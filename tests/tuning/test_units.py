@@ -1,0 +1,217 @@
+"""The tuning loop's rules without Rasa: corrections, exports, the promotion rule, the registry's
+serving history (promote, refuse, rollback), and the sealed test sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from tuning import registry
+from tuning.evaluation import regressions
+from tuning.export import annotated, nlu_yaml
+from tuning.review import EntitySpan, LabelView, is_correction, normalise
+from tuning.training import ROOT, refuse_sealed
+
+
+@pytest.mark.parametrize(
+    ("text", "corrects"),
+    [
+        ("no, the phone bill", True),
+        ("No the rent", True),
+        ("I meant the water bill", True),
+        ("actually make it 40", True),
+        ("no", False),
+        ("no thanks", False),
+        ("nope, not now", False),
+        ("pay my gas bill", False),
+    ],
+)
+def test_corrections(text: str, corrects: bool) -> None:
+    assert is_correction(text) is corrects
+
+
+def test_normalise() -> None:
+    assert normalise("  Sort out the LECCY!! ") == "sort out the leccy"
+    assert normalise("I am [name], hi") == "i am [name] hi"
+
+
+def _label(text: str, intent: str, spans: list[tuple[int, int, str]]) -> LabelView:
+    from datetime import UTC, datetime
+
+    return LabelView(
+        id=1,
+        text_key="k",
+        text=text,
+        intent=intent,
+        entities=tuple(EntitySpan(s, e, name, text[s:e]) for s, e, name in spans),
+        staff_username="t",
+        labelled_at=datetime.now(UTC),
+        turn_id=None,
+    )
+
+
+def test_nlu_yaml_marks_entities_and_keeps_placeholders_literal() -> None:
+    label = _label("pay 40 of the phone bill", "pay_bill", [(4, 6, "amount"), (14, 19, "biller")])
+    assert annotated(label) == "pay [40](amount) of the [phone](biller) bill"
+    masked = _label("I am [name](really) pay", "pay_bill", [])
+    assert "[name] (really)" in annotated(masked)
+    text = nlu_yaml([label, masked])
+    assert text.startswith('version: "3.1"\nnlu:\n- intent: pay_bill\n  examples: |\n    - pay [40](amount)')
+
+
+def test_the_promotion_rule() -> None:
+    served = {
+        "sets": {
+            "dev": {
+                "macro_f1": 0.95,
+                "accuracy": 0.96,
+                "intents": {"pay_bill": {"f1": 0.97}, "greet": {"f1": 1.0}},
+                "entities": {
+                    "biller": {"f1": 0.9, "support": 5},
+                    "amount": {"f1": 1.0, "support": 0},
+                    "date": {"f1": 1.0, "support": 2},
+                },
+            }
+        },
+        "stories": {"conversation_accuracy": 1.0},
+    }
+    same = regressions(served, served, tolerance=0.01, intent_tolerance=0.05)
+    assert same == []
+    worse = {
+        "sets": {
+            "dev": {
+                **served["sets"]["dev"],  # type: ignore[index]
+                "macro_f1": 0.945,  # within the tolerance
+                "intents": {"pay_bill": {"f1": 0.90}, "greet": {"f1": 1.0}},
+                "entities": {
+                    "biller": {"f1": 0.85, "support": 5},
+                    "amount": {"f1": 0.0, "support": 0},  # no gold spans: not a metric
+                    "date": {"f1": 1.0, "support": 2},
+                },
+            }
+        },
+        "stories": {"conversation_accuracy": 0.9},
+    }
+    found = {r.metric for r in regressions(served, worse, tolerance=0.01, intent_tolerance=0.05)}
+    assert found == {"dev.entity.biller.f1", "dev.intent.pay_bill.f1", "stories.conversation_accuracy"}
+
+
+def _model(session: Session, name: str) -> int:
+    return registry.register(
+        session, name=name, path=Path(f"/m/{name}.tar.gz"), data_fingerprint=name, actor="t"
+    ).id
+
+
+def test_serving_history_promote_refuse_rollback(db_session: Session) -> None:
+    served: list[str] = []
+    baseline, first, second = (_model(db_session, n) for n in ("base", "cand1", "cand2"))
+    registry.mark_served(db_session, baseline, "rasa")
+    assert registry.served_model_id(db_session) == baseline
+
+    assert (
+        registry.promotion_refusal(db_session, first)
+        == "never compared with the served model: run compare first"
+    )
+    with pytest.raises(registry.PromotionRefusedError):
+        registry.promote(db_session, model_id=first, actor="ann", serve=served.append)
+    registry.record_metrics(
+        db_session, first, {"compared_with": "base", "compared_with_id": baseline, "regressions": []}
+    )
+    view = registry.promote(db_session, model_id=first, actor="ann", serve=served.append)
+    assert view.served and view.promoted_by == "ann" and served == ["/m/cand1.tar.gz"]
+
+    worse = [{"metric": "dev.macro_f1", "served": 0.9, "candidate": 0.8}]
+    registry.record_metrics(
+        db_session, second, {"compared_with": "cand1", "compared_with_id": first, "regressions": worse}
+    )
+    assert "dev.macro_f1" in (registry.promotion_refusal(db_session, second) or "")
+    registry.record_metrics(
+        db_session, second, {"compared_with": "base", "compared_with_id": baseline, "regressions": []}
+    )
+    assert "run compare again" in (registry.promotion_refusal(db_session, second) or "")
+    registry.record_metrics(
+        db_session, second, {"compared_with": "cand1", "compared_with_id": first, "regressions": []}
+    )
+    registry.promote(db_session, model_id=second, actor="bo", serve=served.append)
+
+    assert registry.rollback(db_session, actor="cy", serve=served.append).id == first
+    assert registry.rollback(db_session, actor="cy", serve=served.append).id == baseline
+    with pytest.raises(registry.RegistryError, match="nothing to roll back"):
+        registry.rollback(db_session, actor="cy", serve=served.append)
+    assert served[-2:] == ["/m/cand1.tar.gz", "/m/base.tar.gz"]
+    actions = [e.action for e in registry.list_events(db_session)]
+    assert actions[:2] == ["rolled_back", "rolled_back"] and "promoted" in actions
+
+
+def test_a_failed_load_records_nothing(db_session: Session) -> None:
+    baseline, candidate = _model(db_session, "b"), _model(db_session, "c")
+    registry.mark_served(db_session, baseline, "rasa")
+    registry.record_metrics(
+        db_session, candidate, {"compared_with": "b", "compared_with_id": baseline, "regressions": []}
+    )
+
+    def broken(_path: str) -> None:
+        raise RuntimeError("Rasa refused")
+
+    with pytest.raises(RuntimeError):
+        registry.promote(db_session, model_id=candidate, actor="ann", serve=broken)
+    assert registry.served_model_id(db_session) == baseline
+
+
+def test_sealed_test_sets_are_refused() -> None:
+    for path in (ROOT / "bench/data/independent/test.yml", ROOT / "bench/data/independent2/test.yml"):
+        with pytest.raises(ValueError, match="sealed"):
+            refuse_sealed(path)
+    refuse_sealed(ROOT / "bench/data/independent/dev.yml")
+
+
+def test_conversations_export_as_rasa_test_stories(db_session: Session) -> None:
+    from ruamel.yaml import YAML
+
+    import transcripts
+    from tuning.export import stories_yaml
+
+    events = [
+        {"event": "user", "text": "pay my gas bill"},
+        {"event": "action", "name": "pay_bill_form"},
+        {"event": "active_loop", "name": "pay_bill_form"},
+        {"event": "slot", "name": "biller", "value": "gas"},
+        {"event": "action", "name": "action_listen"},
+    ]
+    turn = {"parse": {"intent": {"name": "pay_bill", "confidence": 0.9}}, "replies": [], "events": events}
+    for text in ("I am Anna Weber, pay my gas bill", "/affirm"):
+        transcripts.record_turn(
+            db_session,
+            sender_id="s-story",
+            channel="console",
+            user_id=None,
+            is_test=True,
+            user_text=text,
+            turn=turn,
+        )
+    text, count = stories_yaml(db_session)
+    assert count == 1 and "Anna" not in text
+    story = YAML(typ="safe").load(text)["stories"][0]
+    assert story["steps"][0] == {"user": "I am [name], pay my gas bill", "intent": "pay_bill"}
+    assert {"action": "pay_bill_form"} in story["steps"]
+    assert {"slot_was_set": [{"biller": "gas"}]} in story["steps"]
+    assert {"active_loop": "pay_bill_form"} in story["steps"]
+    assert {"intent": "affirm"} in story["steps"]
+
+
+def test_a_promotion_survives_a_restart_while_the_project_data_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from settings import Settings
+    from tuning import loop
+
+    settings = Settings(TUNING_DIR=str(tmp_path / "tuning"))  # type: ignore[call-arg]
+    model = tmp_path / "candidate-abc.tar.gz"
+    model.write_bytes(b"model")
+    assert loop.promoted_model(settings) is None
+    loop.remember_served(settings, str(model))
+    assert loop.promoted_model(settings) == model
+    monkeypatch.setattr(loop, "project_fingerprint", lambda: "changed-data")
+    assert loop.promoted_model(settings) is None  # new training data: the project's model is served

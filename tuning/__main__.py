@@ -1,0 +1,5 @@
+"""`python -m tuning`: the same as the `paychat-tune` command."""
+
+from tuning.cli import main
+
+main()
