@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -34,6 +35,7 @@ from actions.common import (
 )
 from actions.receipts import receipt_values
 from actions.services import get_services
+from payments.consent import TapEvidence
 from payments.errors import PaymentsError
 from payments.views import DraftTerms, PaymentResult, PaymentSummary
 
@@ -155,6 +157,19 @@ def forget_refused_draft(error: PaymentsError) -> list[EventType]:
     return [SlotSet("pending_payment_id", None), *slots_cleared_after(error)]
 
 
+def tap_evidence(tracker: Tracker) -> TapEvidence:
+    """The button tap behind the latest message, as the bot reported it in the message metadata."""
+    tap = ((tracker.latest_message or {}).get("metadata") or {}).get("tap")
+    if not isinstance(tap, dict):
+        return TapEvidence()
+    try:
+        tapped_at = datetime.fromisoformat(str(tap.get("at"))) if tap.get("at") else None
+    except ValueError:
+        tapped_at = None
+    callback_id = tap.get("callback_id")
+    return TapEvidence(callback_id=str(callback_id)[:128] if callback_id else None, tapped_at=tapped_at)
+
+
 class ActionPreparePayment(Action):
     """Draft the payment from the slots and show the summary with Confirm / Change / Cancel."""
 
@@ -221,6 +236,7 @@ class ActionConfirmPayment(Action):
             nonce=nonce,
             shown_text=shown_text(tracker),
             confirmation=str((tracker.latest_message or {}).get("text") or ""),
+            tap=tap_evidence(tracker),
         )
         utter(dispatcher, result_response(result), result_values(domain, result))
         return payment_finished()

@@ -102,8 +102,13 @@ def build_application(settings: Settings, services: BotServices | None = None) -
     application.add_handler(
         CommandHandler(list(handlers.COMMAND_PAYLOADS), handlers.on_command, filters=new_message)
     )
+    application.add_handler(CommandHandler("forget", handlers.on_forget, filters=new_message))
+    application.add_handler(CommandHandler("mydata", handlers.on_mydata, filters=new_message))
     application.add_handler(MessageHandler(new_message & filters.COMMAND, handlers.on_unknown_command))
     application.add_handler(MessageHandler(new_message & filters.TEXT, handlers.on_text))
+    application.add_handler(
+        CallbackQueryHandler(handlers.on_forget_answer, pattern=f"^{handlers.FORGET_CALLBACK}")
+    )
     application.add_handler(CallbackQueryHandler(handlers.on_page, pattern=f"^{PAGE_PREFIX}"))
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(ChatMemberHandler(handlers.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, Message, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, filters
@@ -148,6 +148,49 @@ async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """Answer a message without text (photo, sticker, voice...)."""
     assert update.effective_message is not None
     await update.effective_message.reply_text(texts.TEXT_ONLY)
+
+
+FORGET_CALLBACK = "paychat:forget:"  # + "yes" or "no": answered by on_forget_answer, never by Rasa
+
+
+async def on_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Ask before forgetting the user (Yes / No buttons)."""
+    assert update.effective_message is not None
+    keyboard = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(texts.FORGET_YES, callback_data=FORGET_CALLBACK + "yes"),
+          InlineKeyboardButton(texts.FORGET_NO, callback_data=FORGET_CALLBACK + "no")]]
+    )  # fmt: skip
+    await update.effective_message.reply_text(texts.FORGET_ASK, reply_markup=keyboard)
+
+
+async def on_forget_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Forget the user after their Yes (once per keyboard); keep everything after No."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    await query.answer()
+    if not await remove_keyboard(query.message):
+        return
+    rights = services_of(context).rights
+    if query.data != FORGET_CALLBACK + "yes":
+        reply = texts.FORGET_KEPT
+    elif rights is None:
+        reply = texts.NOT_AVAILABLE
+    else:
+        services_of(context).known_users.pop(query.from_user.id, None)
+        reply = texts.FORGOTTEN if await rights.forget(query.from_user.id) else texts.NOTHING_TO_FORGET
+    await context.bot.send_message(query.message.chat.id, reply)
+
+
+async def on_mydata(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send the user everything paychat keeps about them as a JSON file."""
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    rights = services_of(context).rights
+    document = await rights.export(user.id) if rights is not None else None
+    if document is None:
+        await message.reply_text(texts.NO_DATA if rights is not None else texts.NOT_AVAILABLE)
+        return
+    await message.reply_document(document, filename="paychat-my-data.json", caption=texts.MYDATA_CAPTION)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

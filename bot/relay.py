@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from telegram import Bot, Update, User
 from telegram.constants import ChatAction
@@ -71,6 +72,15 @@ async def known_user(services: BotServices, user: User) -> KnownUser | None:
     return known
 
 
+def turn_metadata(update: Update) -> dict[str, Any]:
+    """What Rasa gets besides the text: the channel, and for a button tap Telegram's callback id and
+    when the bot received it (kept in the consent receipt when the tap confirms a payment)."""
+    metadata: dict[str, Any] = {"channel": CHANNEL}
+    if update.callback_query is not None:
+        metadata["tap"] = {"callback_id": update.callback_query.id, "at": datetime.now(UTC).isoformat()}
+    return metadata
+
+
 async def set_reachable(services: BotServices, telegram_user_id: int, reachable: bool) -> None:
     """Record that a user blocked the bot or came back, and forget what this process knew of them."""
     services.known_users.pop(telegram_user_id, None)
@@ -116,7 +126,9 @@ async def relay(
     assert user is not None and chat is not None  # handlers only route updates from a user in a chat
     account = await known_user(services, user)
     sender_id = sender_id_for(user.id)
-    metadata = {"channel": CHANNEL} if shown_text is None else {"channel": CHANNEL, "shown_text": shown_text}
+    metadata = turn_metadata(update)
+    if shown_text is not None:
+        metadata["shown_text"] = shown_text
     # Outcomes the payments core reaches during this turn are created after this moment.
     started = datetime.now(UTC) - TURN_CLOCK_SKEW
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,9 @@ from bot.rendering import PayloadStore
 from db.engine import make_engine
 from rasa_client import AssistantClient, RasaClient
 from settings import Settings
+
+if TYPE_CHECKING:
+    from bot.rights import PersonalDataRights
 
 
 class UserDirectory(Protocol):
@@ -61,6 +64,8 @@ class BotServices:
     known_users: dict[int, KnownUser] = field(default_factory=dict)
     tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
     tapped_capacity: int = 50_000
+    # /mydata and /forget; None: the commands answer that they are not available (stand-in tests).
+    rights: PersonalDataRights | None = None
     # The message id of the payment summary each chat was shown last (the one whose keyboard is live).
     live_summaries: dict[int, int] = field(default_factory=dict)
 
@@ -94,6 +99,7 @@ class BotServices:
 
 def build_services(settings: Settings) -> BotServices:
     """Services on the configured Rasa server and database: one engine for transcripts and payments."""
+    from bot.rights import PersonalDataRights
     from payments.service import build_service
 
     engine = make_engine(settings.effective_database_url)
@@ -104,5 +110,6 @@ def build_services(settings: Settings) -> BotServices:
         notifications=payments,
         session_factory=payments.session_factory,
         engine=engine,
+        rights=PersonalDataRights(payments, payments.session_factory, settings.effective_rasa_tracker_db),
         demo_mode=settings.demo_mode,
     )

@@ -29,6 +29,19 @@ SUMMARY_OUT_OF_DATE = "That summary is out of date, nothing was charged. Please 
 CHOOSE = "Please choose:"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again in a minute."
 UNKNOWN_COMMAND = "I don't know that command. /help lists the ones I have."
+FORGET_ASK = (
+    "Forget you? I will delete your name, our conversations and your link to this Telegram account. "
+    "Records of payments already made stay, without your name, because the law requires them. "
+    "This cannot be undone."
+)
+FORGET_YES = "Yes, forget me"
+FORGET_NO = "No, keep my data"
+FORGOTTEN = "Done: I have forgotten you. If you write again, I will treat you as a new user."
+NOTHING_TO_FORGET = "I keep no data about you."
+FORGET_KEPT = "OK, I have kept everything as it was."
+MYDATA_CAPTION = "Everything I keep about you."
+NO_DATA = "I keep no data about you."
+NOT_AVAILABLE = "Sorry, this is not available right now."
 PAGE_OF = "Page {page} of {pages}"
 PAGE_PREVIOUS = "◀ Previous"
 PAGE_NEXT = "Next ▶"
@@ -50,6 +63,8 @@ COMMANDS: dict[str, dict[str, str]] = {
         "cancel": "Stop what we're doing",
         "help": "What I can do",
         "start": "Welcome and what I do",
+        "mydata": "Get a copy of your data",
+        "forget": "Delete your data",
     },
 }
 HELP = (

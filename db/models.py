@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from db.crypto import EncryptedJSON, EncryptedText
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -92,12 +94,14 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     demo_key: Mapped[str | None] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(EncryptedText())  # personal: encrypted at rest (db/crypto.py)
     locale: Mapped[str] = mapped_column(String(20), default="en_IE")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set by /forget: the name is gone and the Telegram id unlinked; payments stay, anonymized.
+    forgotten_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Created from Telegram in demo mode (demo bills, sandbox card): never shown as a live customer.
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Set while the user has blocked the bot; their notifications wait (unsent) until it is cleared.
@@ -187,7 +191,7 @@ class Payment(Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     pay_on: Mapped[date] = mapped_column(Date)
-    summary_text: Mapped[str] = mapped_column(Text)
+    summary_text: Mapped[str] = mapped_column(EncryptedText())
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     failure_code: Mapped[str | None] = mapped_column(String(100))
@@ -211,10 +215,18 @@ class Consent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    summary_text: Mapped[str] = mapped_column(Text)
-    confirmation: Mapped[str] = mapped_column(Text)
+    summary_text: Mapped[str] = mapped_column(EncryptedText())
+    confirmation: Mapped[str] = mapped_column(EncryptedText())
     confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     signature: Mapped[str] = mapped_column(String(128))
+    # 1: the original signed record; 2: a full receipt (payments.consent), `receipt` holds its fields
+    # and `receipt_hash` the SHA-256 chained into the audit log.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The PaymentIntent the charge created, signed together with the receipt hash once known.
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    intent_signature: Mapped[str | None] = mapped_column(String(128))
 
 
 # Why a summary can no longer be confirmed (payments.confirming).
@@ -420,14 +432,16 @@ class ConversationTurn(Base):
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
     seq: Mapped[int] = mapped_column(Integer)
-    user_text: Mapped[str] = mapped_column(Text)
-    replies: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # What the user wrote and what the assistant answered (and the slots, entities and events that
+    # repeat it): personal, encrypted at rest (db/crypto.py). Intent and ranking stay searchable.
+    user_text: Mapped[str] = mapped_column(EncryptedText())
+    replies: Mapped[list[Any]] = mapped_column(EncryptedJSON(), default=list)
     intent: Mapped[str | None] = mapped_column(String(100))
     confidence: Mapped[float | None] = mapped_column(Float)  # NLU confidence, not money
     ranking: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    entities: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    entities: Mapped[list[Any]] = mapped_column(EncryptedJSON(), default=list)
+    slots: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(), default=dict)
+    events: Mapped[list[Any]] = mapped_column(EncryptedJSON(), default=list)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
     payment_status: Mapped[str | None] = mapped_column(String(20))
     is_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -443,9 +457,7 @@ class ReviewLabel(Base):
     """
 
     __tablename__ = "review_labels"
-    __table_args__ = (
-        UniqueConstraint("text_key", "staff_username", name="uq_review_labels_text_key_staff"),
-    )
+    __table_args__ = (UniqueConstraint("text_key", "staff_username", name="uq_review_labels_text_key_staff"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     text_key: Mapped[str] = mapped_column(String(64), index=True)

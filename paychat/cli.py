@@ -1,4 +1,4 @@
-"""`paychat audit verify`, `paychat consent show|verify ID`, `paychat keys rotate`.
+"""`paychat audit verify`, `paychat consent show|verify ID`, `paychat keys generate|rotate`.
 
 Each command opens the configured database (DATABASE_URL, or the SQLite file under var/), makes one
 call into the core and prints the result; a failed check exits with status 1 so scripts and
@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
+from db.crypto import KeyringError, encrypted_columns, keyring, rotate_column
 from db.engine import make_engine, make_session_factory
 from payments.audit import AuditProblem, AuditProblemKind, verify_audit_chain
+from payments.config import service_config_from
+from payments.consent import ReceiptProblem, consent_receipt, verify_receipt
+from payments.money import Money, format_money
 from settings import get_settings
 
 app = typer.Typer(
@@ -23,6 +28,20 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="the hash-chained audit log", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+consent_app = typer.Typer(help="signed consent receipts, for disputes", no_args_is_help=True)
+app.add_typer(consent_app, name="consent")
+keys_app = typer.Typer(
+    help="the keys encrypting personal data at rest (PAYCHAT_DATA_KEYS)", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+
+RECEIPT_PROBLEMS = {
+    ReceiptProblem.SIGNATURE: "the signature does not match: the consent was changed after it was signed",
+    ReceiptProblem.NOT_CHAINED: "no audit row carries this receipt's hash",
+    ReceiptProblem.CHAIN_BROKEN: "the audit log does not verify (run `paychat audit verify`)",
+    ReceiptProblem.INTENT_SIGNATURE: "the PaymentIntent bound to the receipt was changed",
+    ReceiptProblem.INTENT_MISMATCH: "the payment now names a different PaymentIntent than the receipt",
+}
 
 
 @contextmanager
@@ -87,3 +106,104 @@ def audit_verify(
         )
         raise typer.Exit(1)
     typer.echo(f"audit log: ok, {result.checked} rows; head {result.head_id}:{result.head_hash}")
+
+
+def _consent_key() -> bytes:
+    return service_config_from(get_settings()).consent_signing_key
+
+
+def _amount(fields: dict[str, Any]) -> str:
+    try:
+        return format_money(Money(int(fields["amount_minor"]), str(fields["currency"])), "en_IE")
+    except (KeyError, TypeError, ValueError):
+        return "?"
+
+
+@consent_app.command("show")
+def consent_show(
+    consent_id: int,
+    database_url: Annotated[str | None, typer.Option(help="defaults to DATABASE_URL")] = None,
+) -> None:
+    """Print one consent receipt readably: what the user saw, how and when they confirmed, the charge."""
+    with database(database_url) as session:
+        receipt = consent_receipt(session, consent_id=consent_id)
+    if receipt is None:
+        typer.echo(f"no consent {consent_id}", err=True)
+        raise typer.Exit(2)
+    fields = receipt.receipt
+    card = fields.get("card") or {}
+    lines = [
+        f"Consent receipt {receipt.consent_id} (version {receipt.version})",
+        f"  payment           {receipt.payment_id} (now {receipt.payment_status})",
+        f"  user              {receipt.user_id}",
+    ]
+    if fields:
+        lines += [
+            f"  biller            {fields.get('biller')} (bill {fields.get('bill_reference')})",
+            f"  amount            {_amount(fields)} ({fields.get('amount_minor')} minor units)",
+            f"  card              {card.get('brand')} •••• {card.get('last4')} "
+            f"({card.get('payment_method')})",
+            f"  idempotency key   {fields.get('idempotency_key')}",
+            f"  tap callback id   {fields.get('callback_id') or '— (not a button tap)'}",
+            f"  tapped at (UTC)   {fields.get('tapped_at') or '—'}",
+        ]
+    lines += [
+        f"  confirmed at      {receipt.confirmed_at.isoformat()}",
+        f"  PaymentIntent     {receipt.payment_intent_id or '— (not charged yet)'}",
+        f"  confirmation      {receipt.confirmation!r}",
+        "  summary shown to the user:",
+        *(f"    {line}" for line in receipt.summary_text.splitlines()),
+        f"  signature         {receipt.signature}",
+        f"  receipt sha256    {receipt.receipt_hash or '— (version 1: signed record only)'}",
+        "  audit trail of the payment:",
+        *(f"    row {row_id:>6}  {event:<24} {row_hash}" for row_id, event, row_hash in receipt.audit_rows),
+    ]
+    typer.echo("\n".join(lines))
+
+
+@consent_app.command("verify")
+def consent_verify(
+    consent_id: int,
+    database_url: Annotated[str | None, typer.Option(help="defaults to DATABASE_URL")] = None,
+) -> None:
+    """Check the receipt's signature, its place in the audit chain and its PaymentIntent; exit 1 if not."""
+    with database(database_url) as session:
+        check = verify_receipt(session, consent_id=consent_id, key=_consent_key())
+    if check is None:
+        typer.echo(f"no consent {consent_id}", err=True)
+        raise typer.Exit(2)
+    for problem in check.problems:
+        typer.echo(f"consent {consent_id}: {problem.value}: {RECEIPT_PROBLEMS[problem]}")
+    if not check.ok:
+        typer.echo(f"consent {consent_id}: NOT OK", err=True)
+        raise typer.Exit(1)
+    where = f"audit row {check.audit_row_id}" if check.audit_row_id else "a version 1 record (not chained)"
+    typer.echo(f"consent {consent_id}: ok (signature valid, {where}, audit chain intact)")
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new key: put it first in PAYCHAT_DATA_KEYS (comma-separated, newest first)."""
+    typer.echo(Fernet.generate_key().decode())
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    database_url: Annotated[str | None, typer.Option(help="defaults to DATABASE_URL")] = None,
+) -> None:
+    """Re-encrypt every encrypted value under the newest key (the first of PAYCHAT_DATA_KEYS).
+
+    Afterwards the older keys can be removed from PAYCHAT_DATA_KEYS.
+    """
+    ring = keyring()
+    engine = make_engine(database_url or get_settings().effective_database_url)
+    try:
+        with engine.begin() as connection:
+            for where in encrypted_columns():
+                count = rotate_column(connection, where, ring)
+                typer.echo(f"{where.table}.{where.column}: {count} value(s) re-encrypted")
+    except KeyringError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()

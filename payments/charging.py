@@ -18,9 +18,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from db.models import Bill, Consent, Payment, SavedPaymentMethod, ScheduledPayment, StripeCustomer, User
+from db.models import Bill, Payment, SavedPaymentMethod, ScheduledPayment, StripeCustomer, User
 from payments.config import ServiceConfig
-from payments.consent import consent_message, sign
+from payments.consent import TapEvidence, bind_intent, record_consent
 from payments.dates import today_in
 from payments.errors import BillNotFoundError, ConsentMissingError, PaymentNotPendingError
 from payments.gateway import ChargeOutcome, ChargeRequest, ChargeStatus, PaymentGateway
@@ -53,18 +53,22 @@ class Charging:
         self._config = config
 
     def confirm_payment(
-        self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = ""
-    ) -> PaymentResult:
+        self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = "",
+        tap: TapEvidence | None = None,
+    ) -> PaymentResult:  # fmt: skip
         """Approve a draft with the user's consent and charge it (or schedule it for its day).
 
         `consent_text` is the summary the user was shown; `confirmation` is what they sent to
-        confirm it (the button's payload or their words), kept in the signed consent.
+        confirm it (the button's payload or their words), kept in the signed consent; `tap` is the
+        platform's record of the button tap (callback id, time), kept in the receipt too.
         Idempotent: a repeated or concurrent call returns the first call's result and never
         charges twice.
         """
         if not consent_text or not consent_text.strip():
             raise ConsentMissingError(payment_id=payment_id)
-        approved_now, scheduled = self.approve(user_id, payment_id, confirmation.strip() or consent_text)
+        approved_now, scheduled = self.approve(
+            user_id, payment_id, confirmation.strip() or consent_text, tap or TapEvidence()
+        )
         if approved_now and not scheduled:
             # The user is waiting in chat: the result is their reply, so no notification for it.
             return self.charge(payment_id, user_waiting=True)
@@ -85,7 +89,9 @@ class Charging:
                 raise PaymentNotPendingError(payment_id=payment_id)
             return schedule_view(session, schedule, self._uow.now())
 
-    def approve(self, user_id: int, payment_id: int, confirmation: str) -> tuple[bool, bool]:
+    def approve(
+        self, user_id: int, payment_id: int, confirmation: str, tap: TapEvidence | None = None
+    ) -> tuple[bool, bool]:
         """draft → approved with a signed consent; returns (this call approved it, it is scheduled)."""
         with self._uow.tx() as session:
             payment = owned_payment(session, user_id, payment_id)
@@ -119,32 +125,13 @@ class Charging:
             target = P.AWAITING_APPROVAL if needs_second else P.APPROVED
             if not self._machine.move(session, payment, P.DRAFT, target, confirmed_at=now):
                 return False, False
-            self._record_consent(session, payment, confirmation, now)
+            record_consent(
+                session, payment=payment, confirmation=confirmation, now=now,
+                key=self._config.consent_signing_key, tap=tap or TapEvidence(),
+            )  # fmt: skip
             if needs_second:
                 return False, False
             return True, self.schedule_if_dated(session, payment, user, now)
-
-    def _record_consent(self, session: Session, payment: Payment, confirmation: str, now: datetime) -> None:
-        """Keep the summary the user saw and their confirmation, HMAC-signed (payments.consent)."""
-        message = consent_message(
-            payment_id=payment.id,
-            user_id=payment.user_id,
-            amount_minor=payment.amount_minor,
-            currency=payment.currency,
-            summary_text=payment.summary_text,
-            confirmation=confirmation,
-            confirmed_at=now,
-        )
-        session.add(
-            Consent(
-                payment_id=payment.id,
-                user_id=payment.user_id,
-                summary_text=payment.summary_text,
-                confirmation=confirmation,
-                confirmed_at=now,
-                signature=sign(self._config.consent_signing_key, message),
-            )
-        )
 
     def schedule_if_dated(self, session: Session, payment: Payment, user: User, now: datetime) -> bool:
         """Record the schedule of an approved payment dated after today; True when it is scheduled."""
@@ -232,6 +219,7 @@ class Charging:
                     session.refresh(payment)
                     self._machine.correct_late_success(session, payment, outcome, event="payment.charged")
                 session.refresh(payment)
+                bind_intent(session, payment=payment, key=self._config.consent_signing_key)
                 return payment_result(session, payment, self._uow.now())
         raise AssertionError("unreachable: tenacity reraises the last error")
 

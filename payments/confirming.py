@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from db.models import SummaryOffer
 from payments.charging import Charging
+from payments.consent import TapEvidence
 from payments.drafting import Drafting
 from payments.errors import (
     ConfirmationInvalidError,
@@ -50,6 +51,7 @@ class Confirmations:
         nonce: str | None,
         shown_text: str,
         confirmation: str = "",
+        tap: TapEvidence | None = None,
     ) -> PaymentResult:
         """Charge (or schedule) the draft of the live summary the user confirmed, once.
 
@@ -67,7 +69,11 @@ class Confirmations:
             consent_text = owned_payment(session, user_id, offer.payment_id).summary_text
         # The consent kept is the payment's own summary, which the check above proved is the text shown.
         return self._charging.confirm_payment(
-            user_id=user_id, payment_id=payment_id, consent_text=consent_text, confirmation=confirmation
+            user_id=user_id,
+            payment_id=payment_id,
+            consent_text=consent_text,
+            confirmation=confirmation,
+            tap=tap,
         )
 
     def cancel_shown_summary(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,7 @@ from payments.approvals import Approvals
 from payments.charging import Charging
 from payments.config import ServiceConfig, service_config_from
 from payments.confirming import Confirmations
+from payments.consent import TapEvidence
 from payments.demo import provision_demo_user
 from payments.drafting import Drafting, SummaryRenderer, terms_line
 from payments.gateway import PaymentGateway
@@ -28,6 +30,7 @@ from payments.ledger import Ledger
 from payments.machine import StateMachine
 from payments.outbox import Outbox
 from payments.oversight import BillerOption, Oversight, PaymentFilter, StaffPaymentDetail, StaffPaymentRow
+from payments.personal_data import ForgetReport, PersonalData
 from payments.refunds import Refunds, RefundView
 from payments.sandbox_bank import SandboxBank
 from payments.settlement import Settlement
@@ -80,6 +83,7 @@ class PaymentsService:
         self.sandbox_bank = SandboxBank(uow, gateway, self.settlement, config)
         self.history = History(uow)
         self.outbox = Outbox(uow)
+        self.personal_data = PersonalData(uow, machine)
         self.refunds = Refunds(uow, gateway, wait=config.confirm_wait)
         self.oversight = Oversight(uow, gateway, config)
         self.test_users = TestUsers(uow, session_factory, gateway)
@@ -190,11 +194,16 @@ class PaymentsService:
     # --- confirming and charging -----------------------------------------------------------------
 
     def confirm_payment(
-        self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = ""
-    ) -> PaymentResult:
+        self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = "",
+        tap: TapEvidence | None = None,
+    ) -> PaymentResult:  # fmt: skip
         """Approve a draft with the user's consent and charge it (or schedule it); idempotent."""
         return self.charging.confirm_payment(
-            user_id=user_id, payment_id=payment_id, consent_text=consent_text, confirmation=confirmation
+            user_id=user_id,
+            payment_id=payment_id,
+            consent_text=consent_text,
+            confirmation=confirmation,
+            tap=tap,
         )
 
     def confirm_shown_summary(
@@ -206,6 +215,7 @@ class PaymentsService:
         nonce: str | None,
         shown_text: str,
         confirmation: str = "",
+        tap: TapEvidence | None = None,
     ) -> PaymentResult:
         """Confirm from chat: only the conversation's live summary, its nonce once, its exact text."""
         return self.confirmations.confirm_shown_summary(
@@ -215,6 +225,7 @@ class PaymentsService:
             nonce=nonce,
             shown_text=shown_text,
             confirmation=confirmation,
+            tap=tap,
         )
 
     def cancel_shown_summary(
@@ -325,6 +336,20 @@ class PaymentsService:
         return self.sandbox_bank.complete_sandbox_challenge(
             payment_intent_id=payment_intent_id, signature=signature, success=success
         )
+
+    # --- personal data (/mydata, /forget) ------------------------------------------------------
+
+    def telegram_user(self, *, telegram_user_id: int) -> int | None:
+        """The id of the user behind a Telegram account (None: unknown or forgotten)."""
+        return self.personal_data.telegram_user(telegram_user_id=telegram_user_id)
+
+    def export_user_data(self, *, user_id: int) -> dict[str, Any]:
+        """Everything the payments core keeps about the user, as JSON-ready values."""
+        return self.personal_data.export(user_id=user_id)
+
+    def forget_user(self, *, user_id: int) -> ForgetReport:
+        """Anonymize the user; payments, consent receipts and the audit chain stay (anonymized)."""
+        return self.personal_data.forget(user_id=user_id)
 
     # --- notifications (the outbox the Telegram bot delivers) -----------------------------------
 

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_SETTINGS = {"database_url", "redis_url"}  # may hold a password
+# Encrypts personal data outside production only (production refuses it): a Fernet key, public here.
+DEV_DATA_KEY = "cGF5Y2hhdC1kZXZlbG9wbWVudC1kYXRhLWtleS0wMDE="
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
 
 
@@ -120,6 +122,11 @@ class Settings(BaseSettings):
     outcome_hold_seconds: float = Field(60.0, ge=0, alias="PAYCHAT_OUTCOME_HOLD_SECONDS")
     # HMAC key that signs consent records (payments/consent.py); required in production.
     consent_signing_key: str = Field("", alias="PAYCHAT_CONSENT_SIGNING_KEY")
+    # Fernet keys encrypting personal data at rest (db/crypto.py), comma-separated, newest first.
+    # Empty outside production: a fixed development key (refused in production).
+    data_keys: str = Field("", alias="PAYCHAT_DATA_KEYS")
+    # Rasa's SQL tracker store (the conversation as Rasa keeps it), emptied for a user by /forget.
+    rasa_tracker_db: str = Field("", alias="RASA_TRACKER_DB")
 
     # Transcripts (transcripts/retention.py, run by the worker): conversations whose last message is
     # older than this many days are deleted or anonymized (0: kept forever).
@@ -160,6 +167,17 @@ class Settings(BaseSettings):
         return "" if self.stripe_api_key else f"http://127.0.0.1:{self.stripe_sandbox_port}"
 
     @property
+    def effective_data_keys(self) -> list[str]:
+        """The data encryption keys, newest first; the development key when none is set."""
+        keys = [key.strip() for key in self.data_keys.split(",") if key.strip()]
+        return keys or [DEV_DATA_KEY]
+
+    @property
+    def effective_rasa_tracker_db(self) -> Path:
+        """The SQLite file of Rasa's tracker store (`make run`: var/rasa-tracker.db)."""
+        return Path(self.rasa_tracker_db) if self.rasa_tracker_db else self.var_dir / "rasa-tracker.db"
+
+    @property
     def effective_tuning_dir(self) -> Path:
         """`TUNING_DIR`, or `tuning/` under the var folder."""
         return Path(self.tuning_dir) if self.tuning_dir else self.var_dir / "tuning"
@@ -191,6 +209,8 @@ class Settings(BaseSettings):
             ):
                 if getattr(self, name).lower() in PLACEHOLDER_SECRETS or len(getattr(self, name)) < 16:
                     raise ValueError(f"{name.upper()} must be set to a real secret (16+ chars) in production")
+            if not self.data_keys.strip() or DEV_DATA_KEY in self.data_keys:
+                raise ValueError("PAYCHAT_DATA_KEYS must be set to real Fernet keys in production")
             if not self.stripe_api_key:
                 raise ValueError("STRIPE_API_KEY must be set in production (the sandbox is for development)")
             if self.demo_mode:

@@ -46,6 +46,8 @@ class FakeTelegram:
         self.calls: list[ApiCall] = []
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.deleted: set[tuple[int, int]] = set()
+        # The bytes of every file sent with sendDocument, by (chat id, message id).
+        self.documents: dict[tuple[int, int], bytes] = {}
         self.refuse_deletes = False  # True: deleteMessage fails like for a message older than 48 h
         # Called with every answered call but getUpdates (the benchmark times replies with these).
         self.listeners: list[Callable[[ApiCall, Any], None]] = []
@@ -245,6 +247,8 @@ class FakeTelegram:
             return True
         if method == "sendMessage":
             return self._store_new(p)
+        if method == "sendDocument":
+            return self._store_document(p)
         if method == "deleteMessage":
             key = (p["chat_id"], p["message_id"])
             if self.refuse_deletes:
@@ -269,6 +273,22 @@ class FakeTelegram:
         if p.get("reply_markup"):
             message["reply_markup"] = p["reply_markup"]
         self.messages[(chat_id, message["message_id"])] = message
+        return message
+
+    def _store_document(self, p: dict[str, Any]) -> dict[str, Any]:
+        upload = p.get("document")  # a multipart file part (aiohttp FileField), or a file_id string
+        data = upload.file.read() if hasattr(upload, "file") else b""
+        message = self._store_new({**p, "text": ""})
+        message_id = message["message_id"]
+        message["document"] = {
+            "file_id": f"doc{message_id}",
+            "file_unique_id": f"udoc{message_id}",
+            "file_name": getattr(upload, "filename", None) or "document",
+            "file_size": len(data),
+        }
+        if p.get("caption"):
+            message["caption"] = p["caption"]
+        self.documents[(p["chat_id"], message_id)] = data
         return message
 
     def _edit(self, method: str, p: dict[str, Any]) -> dict[str, Any]:

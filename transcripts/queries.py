@@ -160,7 +160,8 @@ def conversation_id_for_sender(session: Session, sender_id: str) -> int | None:
 
 def list_test_users(session: Session) -> list[TestUserView]:
     """Users flagged is_test (the only ones the console may chat as), by name."""
-    query = select(User).where(User.is_test.is_(True)).order_by(User.name, User.id)
+    # Names are encrypted at rest (db/crypto.py): the database cannot sort them, Python does.
+    users = sorted(session.scalars(select(User).where(User.is_test.is_(True))), key=lambda u: (u.name, u.id))
     return [
         TestUserView(
             id=user.id,
@@ -169,7 +170,7 @@ def list_test_users(session: Session) -> list[TestUserView]:
             currency=user.currency,
             telegram_user_id=user.telegram_user_id,
         )
-        for user in session.scalars(query)
+        for user in users
     ]
 
 
@@ -181,12 +182,11 @@ def list_intents(session: Session) -> list[str]:
 
 def list_conversation_users(session: Session) -> list[tuple[int, str]]:
     """(id, name) of every user who has a recorded conversation, for the transcript filter."""
-    query = (
-        select(User.id, User.name)
-        .where(exists().where(Conversation.user_id == User.id))
-        .order_by(User.name, User.id)
+    query = select(User.id, User.name).where(exists().where(Conversation.user_id == User.id))
+    # Names are encrypted at rest: sorted here, not by the database.
+    return sorted(
+        ((user_id, name) for user_id, name in session.execute(query).all()), key=lambda r: (r[1], r[0])
     )
-    return [(user_id, name) for user_id, name in session.execute(query).all()]
 
 
 def sender_ids_of_user(session: Session, user_id: int) -> list[str]:

@@ -311,5 +311,7 @@ async def test_a_tap_under_a_replaced_summary_is_answered_out_of_date_and_not_se
 
     assert [text for _, text in assistant.received] == ["pay", "make it 5", b_confirm]
     # The tap hands the assistant the text it was under: the summary the user confirmed.
+    tap = assistant.metadata[-1].pop("tap")  # the tap's evidence for the consent receipt
+    assert tap["callback_id"] and tap["at"]
     assert assistant.metadata[-1] == {"channel": "telegram", "shown_text": "Pay B?"}
     assert assistant.metadata[0] == {"channel": "telegram"}

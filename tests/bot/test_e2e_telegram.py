@@ -8,9 +8,11 @@ on first contact).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +22,14 @@ from sqlalchemy.orm import Session
 from bot import texts
 from bot.app import build_application
 from db.engine import make_engine
-from db.models import Conversation, ConversationTurn, Payment, User
+from db.models import Consent, Conversation, ConversationTurn, Payment, User
+from payments.audit import verify_audit_chain
+from payments.config import service_config_from
+from payments.consent import verify_receipt
 from settings import Settings
 from tests.helpers.fake_telegram import FakeTelegram, fake_telegram_server, polling
 from tests.helpers.stack import AssistantStack
+from transcripts.forgetting import tracker_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -113,7 +119,7 @@ async def test_a_whole_payment_with_button_taps(assistant_stack: AssistantStack,
         await fake.wait_for_messages(user, 1, TURN_WAIT)
         summary = await summary_for_electricity(fake, user)
         confirm = button(summary, "Confirm")
-        await fake.tap(user, summary, confirm)
+        tapped = await fake.tap(user, summary, confirm)
         paid = lambda: any(p.status == "succeeded" for p in payments_of(engine, user))  # noqa: E731
         await fake.wait_for(paid, TURN_WAIT)
         # Rasa sends a text's paragraphs as separate messages: the receipt is its own message, to keep.
@@ -130,6 +136,10 @@ async def test_a_whole_payment_with_button_taps(assistant_stack: AssistantStack,
     assert "Card: Visa •••• 4242" in receipt and "Stadtwerke, bill " in receipt
     assert receipt.endswith(f"Payment provider reference: {payment.payment_intent_id}")
     assert user_texts(engine, user) == ["pay my electricity bill", confirm]
+    with Session(engine) as session:  # the consent receipt names the tap that confirmed it
+        consent = session.scalars(select(Consent).where(Consent.payment_id == payment.id)).one()
+        assert (consent.receipt or {})["callback_id"] == tapped["callback_query"]["id"]
+        assert (consent.receipt or {})["tapped_at"]
 
 
 async def test_a_double_tap_charges_once(assistant_stack: AssistantStack, engine: Engine) -> None:
@@ -327,3 +337,52 @@ async def test_a_new_summary_retires_the_old_keyboard_and_a_stale_tap_charges_no
     statuses = sorted((p.status, p.amount_minor) for p in payments_of(engine, user))
     assert statuses == [("cancelled", 8420), ("succeeded", 500)]
     assert user_texts(engine, user) == ["pay my electricity bill", "make it 5", button(b, "Confirm")]
+
+
+async def test_forget_after_a_payment_empties_tracker_and_transcripts(
+    assistant_stack: AssistantStack, engine: Engine
+) -> None:
+    """/mydata, then /forget + Yes: tracker and transcripts gone, the payment kept, the evidence verifies."""
+    user = 555019
+    sender = f"tg-{user}"
+    tracker = Path(assistant_stack.process("rasa").spec.env["RASA_TRACKER_DB"])
+    async with fake_telegram_server() as fake, bot_on(bot_settings(assistant_stack, fake)):
+        summary = await summary_for_electricity(fake, user)
+        confirm = button(summary, "Confirm")
+        await fake.tap(user, summary, confirm)
+        await fake.wait_for(
+            lambda: any(p.status == "succeeded" for p in payments_of(engine, user)), TURN_WAIT
+        )
+        await fake.wait_for(
+            lambda: user_texts(engine, user) == ["pay my electricity bill", confirm], TURN_WAIT
+        )
+        assert tracker_events(tracker, sender) > 0
+
+        await fake.send_text(user, "/mydata")
+        await fake.wait_for(lambda: fake.documents, TURN_WAIT)
+        [document] = fake.documents.values()
+        assert [p["status"] for p in json.loads(document)["payments"]] == ["succeeded"]
+
+        await fake.send_text(user, "/forget")
+        ask = await fake.wait_for(with_keyboard(fake, user, texts.FORGET_YES), TURN_WAIT)
+        [payment] = payments_of(engine, user)
+        await fake.tap(user, ask, button(ask, texts.FORGET_YES))
+        await fake.wait_for(
+            lambda: any(m["text"] == texts.FORGOTTEN for m in fake.sent_messages(user)), TURN_WAIT
+        )
+
+    assert tracker_events(tracker, sender) == 0
+    with Session(engine) as session:
+        assert session.scalar(select(Conversation.id).where(Conversation.sender_id == sender)) is None
+        forgotten = session.get(User, payment.user_id)
+        assert forgotten is not None and forgotten.name == "" and forgotten.telegram_user_id is None
+        kept = session.get(Payment, payment.id)
+        assert kept is not None and (kept.status, kept.amount_minor) == ("succeeded", payment.amount_minor)
+        assert verify_audit_chain(session).ok
+        consent_id = session.scalars(select(Consent.id).where(Consent.payment_id == payment.id)).one()
+        check = verify_receipt(
+            session,
+            consent_id=consent_id,
+            key=service_config_from(assistant_stack.settings).consent_signing_key,
+        )
+        assert check is not None and check.ok

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +40,7 @@ def _production_settings(tmp_path: Path, database_url: str) -> Settings:
         ACTION_SERVER_SECRET=secrets.token_urlsafe(32),
         PAYCHAT_CONSENT_SIGNING_KEY=secrets.token_urlsafe(32),
         STRIPE_API_KEY="sk_test_" + secrets.token_hex(12),
+        PAYCHAT_DATA_KEYS=Fernet.generate_key().decode(),
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from db.crypto import keyring
 from db.engine import make_engine
 from db.migrate import downgrade, upgrade
 from tests.helpers.db import _create_postgres_database
@@ -34,7 +35,8 @@ def _users(url: str) -> dict[str, tuple[int | None, str | None]]:
     try:
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT name, telegram_user_id, demo_key FROM users ORDER BY id"))
-            return {row.name: (row.telegram_user_id, row.demo_key) for row in rows}
+            # From revision 0010 on names are stored encrypted (db/crypto.py).
+            return {keyring().decrypt(row.name): (row.telegram_user_id, row.demo_key) for row in rows}
     finally:
         engine.dispose()
 

@@ -144,15 +144,13 @@ def test_upgrading_a_filled_database_keeps_its_rows(tmp_path: Path) -> None:
         payment.id = session.execute(
             insert(Payment).values({k: v for k, v in written.items() if v is not None}).returning(Payment.id)
         ).scalar_one()
-        session.add(
-            Consent(
-                payment_id=payment.id,
-                user_id=payment.user_id,
-                summary_text="s",
-                confirmation="yes",
-                confirmed_at=utcnow(),
-                signature="sig",
-            )
+        # Written as 0001 knew consents (later revisions add receipt columns).
+        session.execute(
+            text(
+                "INSERT INTO consents (payment_id, user_id, summary_text, confirmation, confirmed_at,"
+                " signature) VALUES (:payment_id, :user_id, 's', 'yes', :at, 'sig')"
+            ),
+            {"payment_id": payment.id, "user_id": payment.user_id, "at": utcnow()},
         )
         payment_id = payment.id
     engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from cryptography.fernet import Fernet
 
 from scripts.run import development_defaults
 from settings import Settings
@@ -34,5 +35,6 @@ def test_make_run_never_turns_the_demo_on_in_production() -> None:
         CONSOLE_SECRET_KEY=secrets.token_urlsafe(32),
         PAYCHAT_CONSENT_SIGNING_KEY=secrets.token_urlsafe(32),
         STRIPE_API_KEY="sk_test_" + secrets.token_hex(12),
+        PAYCHAT_DATA_KEYS=Fernet.generate_key().decode(),
     )
     assert development_defaults(settings) == {}

@@ -23,12 +23,11 @@ DEMO_NAMES = ("Alex Demo", "Dana Decline", "Sam Secure")
 def demo_users(engine: Engine) -> dict[str, tuple[int, int | None]]:
     """name → (users.id, telegram_user_id) of the seeded demo users."""
     with Session(engine) as session:
+        # Names are encrypted at rest: the database cannot compare them, so they are matched here.
         rows = session.execute(
-            select(User.name, User.id, User.telegram_user_id).where(
-                User.name.in_(DEMO_NAMES), User.is_test.is_(True)
-            )
+            select(User.name, User.id, User.telegram_user_id).where(User.is_test.is_(True))
         ).all()
-    return {name: (user_id, telegram_id) for name, user_id, telegram_id in rows}
+    return {name: (user_id, telegram_id) for name, user_id, telegram_id in rows if name in DEMO_NAMES}
 
 
 def test_seeded_demo_users_have_no_telegram_identity(

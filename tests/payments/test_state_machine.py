@@ -215,6 +215,7 @@ def test_state_machine_invariants(db_engine: Engine, examples: int) -> None:
                 rows = session.execute(
                     select(AuditLogEntry.payment_id, AuditLogEntry.from_status, AuditLogEntry.to_status)
                     .where(AuditLogEntry.payment_id.in_(self.payment_ids))
+                    .where(AuditLogEntry.to_status.is_not(None))
                     .order_by(AuditLogEntry.id)
                 ).all()
                 current = {row.payment_id: session.get(Payment, row.payment_id).status for row in rows}  # type: ignore[union-attr]

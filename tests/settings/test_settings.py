@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from settings import Settings
@@ -20,6 +21,7 @@ def production_values() -> dict[str, Any]:
         "CONSOLE_SECRET_KEY": secrets.token_urlsafe(32),
         "PAYCHAT_CONSENT_SIGNING_KEY": secrets.token_urlsafe(32),
         "STRIPE_API_KEY": "sk_test_" + secrets.token_hex(12),
+        "PAYCHAT_DATA_KEYS": Fernet.generate_key().decode(),
     }
 
 
@@ -56,3 +58,20 @@ def test_production_refuses_demo_mode() -> None:
     with pytest.raises(ValidationError, match="PAYCHAT_DEMO_MODE"):
         Settings(_env_file=None, **production_values(), PAYCHAT_DEMO_MODE=True)
     assert Settings(_env_file=None, **production_values(), PAYCHAT_DEMO_MODE=False).demo_mode is False
+
+
+@pytest.mark.parametrize("keys", [None, "", "cGF5Y2hhdC1kZXZlbG9wbWVudC1kYXRhLWtleS0wMDE="])
+def test_production_refuses_missing_or_development_data_keys(keys: str | None) -> None:
+    values = production_values()
+    del values["PAYCHAT_DATA_KEYS"]
+    if keys is not None:
+        values["PAYCHAT_DATA_KEYS"] = keys
+    with pytest.raises(ValidationError, match="PAYCHAT_DATA_KEYS"):
+        Settings(_env_file=None, **values)
+
+
+def test_development_encrypts_with_the_development_key_and_production_with_its_own() -> None:
+    assert Settings(_env_file=None).effective_data_keys == ["cGF5Y2hhdC1kZXZlbG9wbWVudC1kYXRhLWtleS0wMDE="]
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    values = production_values() | {"PAYCHAT_DATA_KEYS": f"{new}, {old}"}
+    assert Settings(_env_file=None, **values).effective_data_keys == [new, old]

@@ -1,0 +1,163 @@
+"""A user's rights over their personal data: a copy of everything kept (`export`), and `forget`.
+
+Forgetting anonymizes instead of deleting what the law and the audit need: the user row stays (the
+payments, consents and audit rows point at its id) with the name removed, the Telegram id
+unlinked and `forgotten_at` set; drafts nobody confirmed are cancelled through the state machine;
+undelivered notifications are dropped. Payments keep amounts, statuses, dates and the signed
+consent receipts (evidence for disputes and bookkeeping); the audit chain is appended to, never
+rewritten, so it still verifies. Conversations are the transcripts' business (transcripts.forgetting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from db.models import (
+    Bill,
+    Biller,
+    Consent,
+    Notification,
+    Payment,
+    SavedPaymentMethod,
+    ScheduledPayment,
+    User,
+)
+from payments.audit import append_audit
+from payments.machine import StateMachine
+from payments.statuses import PaymentStatus
+from payments.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class ForgetReport:
+    """What forgetting did."""
+
+    user_id: int
+    drafts_cancelled: int
+    notifications_dropped: int
+    payments_kept: int
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _row(row: Any, *names: str) -> dict[str, Any]:
+    return {name: _plain(getattr(row, name)) for name in names}
+
+
+class PersonalData:
+    """Export and forget one user's personal data."""
+
+    def __init__(self, uow: UnitOfWork, machine: StateMachine) -> None:
+        self._uow = uow
+        self._machine = machine
+
+    def telegram_user(self, *, telegram_user_id: int) -> int | None:
+        """The id of the (not forgotten) user behind a Telegram account, if any."""
+        with self._uow.tx() as session:
+            return session.scalar(select(User.id).where(User.telegram_user_id == telegram_user_id))
+
+    def export(self, *, user_id: int) -> dict[str, Any]:
+        """Everything the payments core keeps about the user, as JSON-ready values."""
+        with self._uow.tx() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                return {}
+            return {
+                "user": _row(
+                    user, "id", "name", "telegram_user_id", "locale", "timezone", "currency", "created_at"
+                ),
+                "cards": [
+                    _row(card, "brand", "last4", "exp_month", "exp_year", "created_at")
+                    for card in session.scalars(
+                        select(SavedPaymentMethod).where(SavedPaymentMethod.user_id == user_id)
+                    )
+                ],
+                "bills": [
+                    {
+                        "biller": biller,
+                        **_row(bill, "id", "reference", "amount_due_minor", "currency", "due_date", "status"),
+                    }
+                    for bill, biller in session.execute(
+                        select(Bill, Biller.name)
+                        .join(Biller, Bill.biller_id == Biller.id)
+                        .where(Bill.user_id == user_id)
+                        .order_by(Bill.id)
+                    ).all()
+                ],
+                "payments": [
+                    _row(
+                        payment,
+                        "id",
+                        "bill_id",
+                        "amount_minor",
+                        "currency",
+                        "status",
+                        "pay_on",
+                        "summary_text",
+                        "payment_intent_id",
+                        "failure_code",
+                        "created_at",
+                        "confirmed_at",
+                        "completed_at",
+                    )
+                    for payment in session.scalars(
+                        select(Payment).where(Payment.user_id == user_id).order_by(Payment.id)
+                    )
+                ],
+                "scheduled_payments": [
+                    _row(schedule, "id", "payment_id", "amount_minor", "currency", "pay_on", "status")
+                    for schedule in session.scalars(
+                        select(ScheduledPayment).where(ScheduledPayment.user_id == user_id)
+                    )
+                ],
+                "consents": [
+                    _row(
+                        consent, "id", "payment_id", "confirmed_at", "summary_text", "confirmation", "receipt"
+                    )
+                    for consent in session.scalars(
+                        select(Consent).where(Consent.user_id == user_id).order_by(Consent.id)
+                    )
+                ],
+            }
+
+    def forget(self, *, user_id: int) -> ForgetReport:
+        """Anonymize the user (see the module docstring); forgetting twice changes nothing more."""
+        with self._uow.tx() as session:
+            user = session.execute(select(User).where(User.id == user_id).with_for_update()).scalar_one()
+            drafts = list(
+                session.scalars(
+                    select(Payment).where(
+                        Payment.user_id == user_id, Payment.status == PaymentStatus.DRAFT.value
+                    )
+                )
+            )
+            cancelled = sum(
+                self._machine.move(
+                    session, p, PaymentStatus.DRAFT, PaymentStatus.CANCELLED, reason="forgotten"
+                )
+                for p in drafts
+            )
+            dropped = session.execute(
+                delete(Notification).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
+            )
+            kept = len(list(session.scalars(select(Payment.id).where(Payment.user_id == user_id))))
+            if user.forgotten_at is None:
+                user.name = ""
+                user.telegram_user_id = None
+                user.demo_key = None
+                user.forgotten_at = self._uow.now()
+                append_audit(session, event="user.forgotten", user_id=user_id, data={"payments_kept": kept})
+            return ForgetReport(
+                user_id=user_id,
+                drafts_cancelled=int(cancelled),
+                notifications_dropped=int(getattr(dropped, "rowcount", 0) or 0),
+                payments_kept=kept,
+            )
