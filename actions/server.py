@@ -7,7 +7,8 @@ body: whoever reaches it can pay any user's bill. So this module builds the same
 (`rasa_sdk.endpoint.create_app`, no CORS origin) and puts one request middleware in front of every
 route that
 
-- lets `GET /health` through for anyone (the supervisor's and the paychat channel's probe);
+- lets `GET /health` (the supervisor's and the paychat channel's probe) and `GET /metrics`
+  (Prometheus, counts only) through for anyone on loopback;
 - answers 401 without `Authorization: Bearer <ACTION_SERVER_SECRET>` and 403 with a wrong one
   (compared in constant time); Rasa sends the header from `rasa_project/endpoints.yml`;
 - answers 403 to anything carrying an `Origin` header: only browsers send one, and no browser is
@@ -31,12 +32,14 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from observability import metrics
+from observability.logs import configure_logging
 from settings import get_settings
 
 log = logging.getLogger(__name__)
 
 ACTIONS_PACKAGE: Final = "actions"
-OPEN_ROUTES: Final = frozenset({("GET", "/health"), ("HEAD", "/health")})
+OPEN_ROUTES: Final = frozenset({("GET", "/health"), ("HEAD", "/health"), ("GET", "/metrics")})
 JSON_MEDIA_TYPE: Final = "application/json"
 # Runs before rasa-sdk's own request middleware (its CORS preflight answers every OPTIONS).
 GUARD_PRIORITY: Final = 1000
@@ -78,14 +81,19 @@ def create_action_app(secret: str, *, package: str = ACTIONS_PACKAGE) -> Sanic[A
         log.warning("refused %s %s from %s: %s", request.method, request.path, request.ip, reason)
         return response.json({"error": reason}, status=status)
 
+    async def serve_metrics(request: Request) -> HTTPResponse:
+        body, content_type = metrics.render()
+        return response.raw(body, content_type=content_type)
+
+    app.add_route(serve_metrics, "/metrics", methods=["GET"], name="paychat_metrics")
     app.on_request(guard, priority=GUARD_PRIORITY)
     return app
 
 
 def main() -> None:
     """Serve the actions on ACTION_SERVER_HOST:ACTION_SERVER_PORT behind ACTION_SERVER_SECRET."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    configure_logging("action-server", logging.getLevelName(settings.log_level.upper()))
     if not settings.action_server_secret:
         raise SystemExit(
             "ACTION_SERVER_SECRET is not set: the action server refuses to run without one "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -21,6 +22,8 @@ from telegram.ext import ContextTypes
 from bot import texts
 from bot.rendering import render_turn, retry_keyboard
 from bot.services import BotServices, KnownUser
+from observability.context import conversation, payment
+from observability.metrics import TURN_SECONDS
 from rasa_client import AssistantTurn, AssistantUnavailableError
 from transcripts import record_turn
 
@@ -82,11 +85,19 @@ async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
 
 async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
     """Send `text` to the assistant as this user, show the replies and record the turn."""
+    user = update.effective_user
+    assert user is not None  # handlers only route updates from a user
+    with conversation(sender_id_for(user.id)):
+        await _relay(update, context, text)
+
+
+async def _relay(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
     services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None  # handlers only route updates from a user in a chat
     account = await known_user(services, user)
     sender_id = sender_id_for(user.id)
+    started = time.perf_counter()
     try:
         async with typing(context.bot, chat.id):
             turn = await services.assistant.send(sender_id, text, metadata={"channel": CHANNEL})
@@ -94,6 +105,11 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
         turn = None
     messages = render_turn(turn, user_id=user.id, payloads=services.payloads) if turn else []
+    elapsed = time.perf_counter() - started
+    outcome = "answered" if messages else "unavailable"
+    TURN_SECONDS.labels(channel=CHANNEL, outcome=outcome).observe(elapsed)
+    with payment(payment_of(turn)):
+        log.info("turn %s", outcome, extra={"update_id": update.update_id, "seconds": round(elapsed, 4)})
     if turn is None or not messages:
         # A turn with nothing to show means something failed behind Rasa (an action): silence
         # would leave the user waiting, so it is reported like an outage, with the same retry.
@@ -105,6 +121,17 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -
     for message in messages:
         await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
     await record(services, sender_id=sender_id, account=account, text=text, turn=turn)
+
+
+def payment_of(turn: AssistantTurn | None) -> int | None:
+    """The payment the turn worked on, from its slots (for the log line), if any."""
+    if turn is None:
+        return None
+    for slot in ("pending_payment_id", "payment_id"):
+        value = turn.slots.get(slot)
+        if isinstance(value, str | int) and str(value).isdigit():
+            return int(value)
+    return None
 
 
 async def record(

@@ -8,6 +8,7 @@ idempotency key derived from the payment id, and an unanswered call becomes `unk
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Consent, Payment, SavedPaymentMethod, ScheduledPayment, StripeCustomer, User
+from observability.context import payment as about_payment
 from payments.config import ServiceConfig
 from payments.consent import consent_message, sign
 from payments.dates import today_in
@@ -28,6 +30,7 @@ from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user, loc
 from payments.views import PaymentResult, ScheduledPaymentView, payment_result, schedule_view
 
 P = PaymentStatus
+log = logging.getLogger(__name__)
 
 
 class Charging:
@@ -157,6 +160,10 @@ class Charging:
 
         `user_waiting`: the user is in the confirming chat turn and reads the result there.
         """
+        with about_payment(payment_id):
+            return self._charge(payment_id, user_waiting=user_waiting)
+
+    def _charge(self, payment_id: int, *, user_waiting: bool) -> PaymentResult:
         with self._uow.tx() as session:
             payment = session.get(Payment, payment_id)
             assert payment is not None
@@ -167,6 +174,7 @@ class Charging:
         try:
             outcome = self._gateway.charge(request)
         except Exception:
+            log.exception("the gateway's charge raised; the outcome is unknown until reconciled")
             outcome = ChargeOutcome(status=ChargeStatus.UNKNOWN)
         with self._uow.tx() as session:
             payment = session.get(Payment, payment_id)

@@ -8,6 +8,7 @@ as values (`terms_line`), which is what tests and scripts read.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Biller, Payment, ScheduledPayment, User
+from observability.context import payment as about_payment
 from payments.audit import append_audit
 from payments.billers import match_biller
 from payments.config import ServiceConfig
@@ -31,7 +33,7 @@ from payments.ledger import Ledger, candidate, default_card, outstanding
 from payments.machine import StateMachine
 from payments.money import Money, format_money, parse_amount
 from payments.statuses import PaymentStatus, ScheduleStatus
-from payments.unit_of_work import UnitOfWork, load_user, owned_bill, owned_payment
+from payments.unit_of_work import UnitOfWork, load_user, note_status_reached, owned_bill, owned_payment
 from payments.views import (
     CancelOutcome,
     DraftTerms,
@@ -41,6 +43,8 @@ from payments.views import (
     payment_view,
     schedule_view,
 )
+
+log = logging.getLogger(__name__)
 
 P = PaymentStatus
 SummaryRenderer = Callable[[DraftTerms], str]
@@ -151,6 +155,9 @@ class Drafting:
         # Derived from the payment id; the nonce keeps keys unique if a database is ever recreated
         # while Stripe still remembers old keys.
         payment.idempotency_key = f"paychat-payment-{payment.id}-{nonce}"
+        note_status_reached(session, P.DRAFT.value)
+        with about_payment(payment.id):
+            log.info("payment drafted", extra={"bill_id": bill.id})
         amount: Money = terms.amount
         append_audit(
             session,

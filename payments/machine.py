@@ -7,17 +7,21 @@ was not waiting for in chat). Both run inside the caller's transaction.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Payment
+from observability.context import payment as about_payment
 from payments.audit import append_audit
 from payments.gateway import ChargeOutcome, ChargeStatus
 from payments.outbox import queue_notification
 from payments.statuses import BillStatus, NotificationKind, PaymentStatus, can_transition
-from payments.unit_of_work import UnitOfWork, rowcount
+from payments.unit_of_work import UnitOfWork, note_status_reached, rowcount
+
+log = logging.getLogger(__name__)
 
 P = PaymentStatus
 SETTLED_BY_GATEWAY = {
@@ -72,6 +76,9 @@ class StateMachine:
             to_status=new.value,
             data=data,
         )
+        note_status_reached(session, new.value)
+        with about_payment(payment.id):
+            log.info("payment %s -> %s", expected.value, new.value, extra={"event": audit_event})
         session.refresh(payment)
         return True
 

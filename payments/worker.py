@@ -36,10 +36,14 @@ def run_round(service: PaymentsService) -> None:
 
 def main() -> None:
     """Run rounds until SIGTERM/SIGINT."""
+    from observability import metrics
+    from observability.logs import configure_logging
     from settings import get_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    service = build_service(get_settings())
+    settings = get_settings()
+    configure_logging("worker", logging.getLevelName(settings.log_level.upper()))
+    metrics.serve(settings.metrics_host, settings.worker_metrics_port)
+    service = build_service(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

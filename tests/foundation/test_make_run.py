@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from scripts.run import development_defaults
+from scripts.run import development_defaults, metrics_defaults
 from settings import Settings
 
 
@@ -36,3 +36,14 @@ def test_make_run_never_turns_the_demo_on_in_production() -> None:
         STRIPE_API_KEY="sk_test_" + secrets.token_hex(12),
     )
     assert development_defaults(settings) == {}
+
+
+def test_make_run_serves_the_bot_and_worker_metrics_on_their_ports_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BOT_METRICS_PORT", raising=False)
+    monkeypatch.delenv("WORKER_METRICS_PORT", raising=False)
+    expected = {"BOT_METRICS_PORT": "9102", "WORKER_METRICS_PORT": "9103"}
+    assert metrics_defaults(Settings(_env_file=None)) == expected
+    monkeypatch.setenv("BOT_METRICS_PORT", "0")
+    assert metrics_defaults(Settings(_env_file=None)) == {"WORKER_METRICS_PORT": "9103"}

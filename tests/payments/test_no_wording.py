@@ -22,6 +22,7 @@ OPERATOR_FACING = {
     "worker started: a round every %.0f s",
     "%(asctime)s %(name)s %(levelname)s %(message)s",
     "worker step failed: %s",
+    "the gateway's charge raised; the outcome is unknown until reconciled",
 }
 
 
