@@ -13,7 +13,9 @@ route that
   (compared in constant time); Rasa sends the header from `rasa_project/endpoints.yml`;
 - answers 403 to anything carrying an `Origin` header: only browsers send one, and no browser is
   a caller of this server;
-- answers 415 to a body that is not `application/json`.
+- answers 415 to a body that is not `application/json`;
+- answers 400 to an action call rasa-sdk cannot run (`malformed`): rasa-sdk reads the body without
+  checking its shape and answered such a call with a 500.
 
 It listens on ACTION_SERVER_HOST (127.0.0.1 unless a container network needs more) and refuses to
 start without a secret.
@@ -63,6 +65,29 @@ def refusal(request: Request, secret: bytes) -> tuple[int, str] | None:
     return None
 
 
+# What rasa-sdk reads from an action call's tracker, and the JSON type each must have.
+TRACKER_FIELDS: Final = (("slots", dict), ("latest_message", dict), ("events", list), ("active_loop", dict))
+
+
+def malformed(body: Any) -> str | None:
+    """Why an action call cannot be run, or None: the shape rasa-sdk's executor and Tracker read."""
+    if not isinstance(body, dict):
+        return "the action call must be a JSON object"
+    if not isinstance(body.get("next_action"), str) or not body["next_action"]:
+        return "next_action must be a non-empty string"
+    tracker = body.get("tracker")
+    if not isinstance(tracker, dict) or not isinstance(tracker.get("sender_id"), str):
+        return "tracker must be an object with a string sender_id"
+    for name, kind in TRACKER_FIELDS:
+        if tracker.get(name) is not None and not isinstance(tracker[name], kind):
+            return f"tracker.{name} must be a JSON {'object' if kind is dict else 'array'}"
+    if not all(isinstance(event, dict) for event in tracker.get("events") or []):
+        return "tracker.events must hold objects"
+    if body.get("domain") is not None and not isinstance(body["domain"], dict):
+        return "domain must be an object"
+    return None
+
+
 def create_action_app(secret: str, *, package: str = ACTIONS_PACKAGE) -> Sanic[Any, Any]:
     """rasa-sdk's Sanic app running `package`'s actions, guarded by `secret`; no CORS origins."""
     if not secret:
@@ -75,6 +100,9 @@ def create_action_app(secret: str, *, package: str = ACTIONS_PACKAGE) -> Sanic[A
 
     async def guard(request: Request) -> HTTPResponse | None:
         refused = refusal(request, expected)
+        if refused is None and request.method == "POST" and request.path == "/webhook":
+            problem = malformed(request.json)  # invalid JSON: Sanic answers 400 itself
+            refused = (400, problem) if problem else None
         if refused is None:
             return None
         status, reason = refused

@@ -26,7 +26,7 @@ from console.login import LoginThrottledError
 from console.roles import Role
 from console.staff import StaffView
 from console.views import MAX_ID, MAX_OFFSET, transcript_filters
-from rasa_client import AssistantUnavailableError
+from rasa_client import AssistantUnavailableError, is_sendable
 
 router = APIRouter(prefix="/api")
 SESSION_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
@@ -73,6 +73,8 @@ class ChatRequest(BaseModel):
         # Checked before Rasa sees the message: refusing it after the turn ran would lose the turn.
         if has_control_characters(value):
             raise ValueError("control characters (other than tab and newline) are not allowed")
+        if not is_sendable(value):
+            raise ValueError("the message is blank")
         return value
 
 
