@@ -24,7 +24,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import get_services
 from observability.context import bind_payment, conversation
-from observability.metrics import ACTION_SECONDS
+from observability.metrics import ACTION_SECONDS, DB_STATEMENTS
+from observability.statements import counting
 from payments.dates import format_day
 from payments.errors import PaymentsError
 from payments.money import Money, format_money
@@ -159,7 +160,7 @@ def guarded(forget: Forget = forget_nothing) -> Callable[[RunMethod], RunMethod]
         ) -> list[EventType]:
             events: list[EventType] = []
             started, outcome, code = time.perf_counter(), "ok", None
-            with conversation(tracker.sender_id):
+            with conversation(tracker.sender_id), counting() as work:
                 try:
                     return await run(self, dispatcher, tracker, domain)
                 except PaymentsError as error:
@@ -173,11 +174,17 @@ def guarded(forget: Forget = forget_nothing) -> Callable[[RunMethod], RunMethod]
                 finally:
                     seconds = time.perf_counter() - started
                     ACTION_SECONDS.labels(action=self.name(), outcome=outcome).observe(seconds)
+                    DB_STATEMENTS.labels(action=self.name()).observe(work.statements)
                     logger.info(
                         "action %s %s",
                         self.name(),
                         outcome,
-                        extra={"action": self.name(), "code": code, "seconds": round(seconds, 4)},
+                        extra={
+                            "action": self.name(),
+                            "code": code,
+                            "seconds": round(seconds, 4),
+                            "db_statements": work.statements,
+                        },
                     )
             # A form whose validation failed asks for the same slot again rather than keep an unchecked value.
             requested = tracker.get_slot("requested_slot")

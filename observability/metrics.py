@@ -29,6 +29,12 @@ ACTION_SECONDS: Final = Histogram(
     ["action", "outcome"],
     buckets=TURN_BUCKETS,
 )
+DB_STATEMENTS: Final = Histogram(
+    "paychat_db_statements_per_action",
+    "SQL statements one action run executed (observability.statements)",
+    ["action"],
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64),
+)
 PAYMENT_OUTCOMES: Final = Counter(
     "paychat_payment_outcomes",
     "Payments that reached a status (counted when the transaction moving them commits)",

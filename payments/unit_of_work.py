@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, event, select
+from sqlalchemy import CursorResult, Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Bill, Biller, Payment, User, utcnow
 from observability.metrics import PAYMENT_OUTCOMES
+from observability.statements import count_statements
 from payments.dates import today_in
 from payments.errors import BillNotFoundError, PaymentNotFoundError
 from payments.statuses import BillStatus
@@ -56,6 +57,9 @@ class UnitOfWork:
         self.session_factory = session_factory
         self._clock = clock
         count_outcomes_of(session_factory)
+        bind = session_factory.kw.get("bind")
+        if isinstance(bind, Engine):
+            count_statements(bind)
 
     @contextmanager
     def tx(self) -> Iterator[Session]:
