@@ -733,11 +733,17 @@ def demo_senders(database_url: str) -> list[str]:
 
 
 def run(
-    *, long: bool, names: tuple[str, ...] = EDGES, workdir: Path, out: Path | None = RESULTS
+    *,
+    long: bool,
+    names: tuple[str, ...] = EDGES,
+    workdir: Path,
+    out: Path | None = RESULTS,
+    per_edge: int | None = None,
 ) -> dict[str, Any]:
     """Fuzz every chosen edge; write fuzz.md/json into `out` (None: nowhere); return the report."""
-    per_edge = LONG_PER_EDGE if long else QUICK_PER_EDGE
-    env = environment.describe(["bench/fuzz.py", *(["--long"] if long else [])])
+    per_edge = per_edge or (LONG_PER_EDGE if long else QUICK_PER_EDGE)
+    flags = ["--long"] if long else []
+    env = environment.describe(["fuzz.py", *flags, *([f"--per-edge={per_edge}"] if not long else [])])
     logging.getLogger("telegram").setLevel(logging.CRITICAL)  # the refused batches are expected
     results = []
     with running_edges(workdir, names) as edges:
@@ -750,7 +756,7 @@ def run(
             )
     report = {
         "environment": environment.finish(env),
-        "mode": "long" if long else "quick",
+        "mode": "long" if long else f"{per_edge} per edge",
         "edges": [
             {
                 "edge": r.edge,
@@ -806,12 +812,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", action="store_true", help=f"{LONG_PER_EDGE:,} inputs per edge")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_PER_EDGE} inputs per edge (default)")
     parser.add_argument("--edges", default=",".join(EDGES), help="comma-separated: " + ", ".join(EDGES))
+    parser.add_argument(
+        "--per-edge", type=int, help="inputs per edge (written to bench/results/ like --long)"
+    )
     args = parser.parse_args(argv)
     names = tuple(n for n in args.edges.split(",") if n)
     with tempfile.TemporaryDirectory(prefix="paychat-fuzz-") as workdir:
         long = args.long and not args.quick
-        # Only the long mode's counts are worth keeping in bench/results/.
-        report = run(long=long, names=names, workdir=Path(workdir), out=RESULTS if long else None)
+        # Only a long (or explicitly sized) run's counts are worth keeping in bench/results/.
+        report = run(
+            long=long,
+            names=names,
+            workdir=Path(workdir),
+            out=RESULTS if long or args.per_edge else None,
+            per_edge=args.per_edge,
+        )
     print(markdown(report))
     return 1 if report["totals"]["findings"] else 0
 
