@@ -420,7 +420,8 @@ class TelegramEdge:
 
     name = "telegram"
     USERS = (710001, 710002, 710003)
-    SETTLE_SECONDS = 20.0
+    # Above python-telegram-bot's polling back-off (up to 30 s after batches it could not parse).
+    SETTLE_SECONDS = 45.0
 
     def __init__(self, settings: Any) -> None:
         self._settings = settings
