@@ -27,7 +27,7 @@ lint: setup
 	@.venvs/app/bin/ruff check .
 
 typecheck: setup
-	@.venvs/app/bin/mypy payments db settings
+	@.venvs/app/bin/mypy payments db settings observability
 
 imports: setup
 	@.venvs/app/bin/lint-imports

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
@@ -22,6 +23,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import get_services
+from observability.context import bind_payment, conversation
+from observability.metrics import ACTION_SECONDS, DB_STATEMENTS
+from observability.statements import counting
 from payments.dates import format_day
 from payments.errors import PaymentsError
 from payments.money import Money, format_money
@@ -74,6 +78,8 @@ async def call_as_sender(tracker: Tracker, use_case: Callable[..., T], **kwargs:
     service = get_services()
 
     def run() -> T:
+        # The context was copied into this thread: the payment's id tags the core's log lines.
+        bind_payment(kwargs.get("payment_id") or kwargs.get("replacing_payment_id"))
         return use_case(user_id=service.user_id_for_sender(sender_id=tracker.sender_id), **kwargs)
 
     return await asyncio.to_thread(run)
@@ -160,14 +166,33 @@ def guarded(forget: Forget = forget_nothing) -> Callable[[RunMethod], RunMethod]
             self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
         ) -> list[EventType]:
             events: list[EventType] = []
-            try:
-                return await run(self, dispatcher, tracker, domain)
-            except PaymentsError as error:
-                utter_error(dispatcher, tracker, error)
-                events = forget(error)
-            except Exception:
-                logger.exception("action %s failed for sender %s", self.name(), tracker.sender_id)
-                utter_unexpected(dispatcher)
+            started, outcome, code = time.perf_counter(), "ok", None
+            with conversation(tracker.sender_id), counting() as work:
+                try:
+                    return await run(self, dispatcher, tracker, domain)
+                except PaymentsError as error:
+                    outcome, code = "refused", error.code
+                    utter_error(dispatcher, tracker, error)
+                    events = forget(error)
+                except Exception:
+                    outcome = "error"
+                    logger.exception("action %s failed", self.name())
+                    utter_unexpected(dispatcher)
+                finally:
+                    seconds = time.perf_counter() - started
+                    ACTION_SECONDS.labels(action=self.name(), outcome=outcome).observe(seconds)
+                    DB_STATEMENTS.labels(action=self.name()).observe(work.statements)
+                    logger.info(
+                        "action %s %s",
+                        self.name(),
+                        outcome,
+                        extra={
+                            "action": self.name(),
+                            "code": code,
+                            "seconds": round(seconds, 4),
+                            "db_statements": work.statements,
+                        },
+                    )
             # A form whose validation failed asks for the same slot again rather than keep an unchecked value.
             requested = tracker.get_slot("requested_slot")
             asking = tracker.active_loop_name and requested and self.name().startswith("validate_")

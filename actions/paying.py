@@ -184,8 +184,9 @@ class ActionPreparePayment(Action):
         """Draft via payments.prepare_payment (replacing the summary shown before) and summarise."""
         previous = tracker.get_slot("pending_payment_id")
         bill_id = tracker.get_slot("bill_id")
-        # The bill is looked up again only when the user just named a biller (or none is known yet).
-        named = latest_entity_values(tracker, "biller") or not bill_id
+        # The bill is looked up again only when the user just named a biller that the form's
+        # validator did not already resolve in this turn (or when none is known yet).
+        named = (latest_entity_values(tracker, "biller") and not resolved_this_turn(tracker)) or not bill_id
         summary = await call_as_sender(
             tracker,
             get_services().prepare_payment,
@@ -274,6 +275,16 @@ class ActionStopPayment(Action):
         else:
             utter(dispatcher, "utter_nothing_in_progress")
         return payment_finished()
+
+
+def resolved_this_turn(tracker: Tracker) -> bool:
+    """True when a bill was set since the user's latest message (the form's validator matched it)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "slot" and event.get("name") == "bill_id" and event.get("value"):
+            return True
+    return False
 
 
 def _form_just_left(tracker: Tracker) -> bool:

@@ -31,6 +31,7 @@ from bot.pages import PAGE_PREFIX
 from bot.relay import SERVICES
 from bot.services import BotServices, build_services
 from bot.updates import MemorySeenUpdates, OrderedUpdateProcessor, RedisSeenUpdates, SeenUpdates
+from observability import metrics
 from settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,9 @@ def build_application(settings: Settings, services: BotServices | None = None) -
 def main() -> None:
     """Run the bot: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
     settings = get_settings()
-    application = prepare(settings)
+    application = prepare(settings, log_level=logging.getLevelName(settings.log_level.upper()))
+    if metrics.serve(settings.metrics_host, settings.bot_metrics_port):
+        log.info("metrics on http://%s:%s/metrics", settings.metrics_host, settings.bot_metrics_port)
     if not settings.telegram_webhook_url:
         log.info("starting long polling")
         application.run_polling(allowed_updates=Update.ALL_TYPES)

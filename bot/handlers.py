@@ -21,6 +21,7 @@ from bot.commands import help_text
 from bot.relay import known_user, relay, services_of, set_reachable
 from bot.rendering import MAX_MESSAGE_CHARS, is_summary_payload
 from privacy.cards import looks_like_card_number
+from rasa_client import is_sendable
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,9 @@ def addressed_to_bot(message: Message, bot: Bot) -> bool:
     text = message.text or message.caption or ""
     mention = f"@{bot.username}".lower()
     if message.entities and message.entities[0].type == MessageEntityType.BOT_COMMAND:
-        command = text.split()[0].lower()
-        return "@" not in command or command.endswith(mention)
+        words = text.split()  # a command entity over blank text has no command (was an IndexError)
+        command = words[0].lower() if words else ""
+        return command.startswith("/") and ("@" not in command or command.endswith(mention))
     replied = message.reply_to_message
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
         return True
@@ -128,6 +130,8 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None and message.text is not None
     if len(message.text) > MAX_MESSAGE_CHARS:
         await message.reply_text(texts.TOO_LONG.format(limit=MAX_MESSAGE_CHARS))
+    elif not is_sendable(message.text):  # blank: Telegram does not send one, a client might
+        await message.reply_text(texts.TEXT_ONLY)
     else:
         await relay(update, context, message.text)
 
@@ -196,10 +200,11 @@ async def on_mydata(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send a tapped button's payload to the assistant, at most once per keyboard."""
     query = update.callback_query
-    assert query is not None and query.message is not None
+    assert query is not None
     services = services_of(context)
     payload = services.payloads.resolve(query.from_user.id, query.data or "")
-    if payload is None:
+    # No message: a button of an inline-mode message, which the bot never sends (was an AssertionError).
+    if payload is None or query.message is None:
         await query.answer(texts.BUTTON_EXPIRED)
         return
     chat_id, message_id = query.message.chat.id, query.message.message_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ from bot import texts
 from bot.notify import tell_turn_outcomes
 from bot.rendering import render_turn, retry_keyboard
 from bot.services import BotServices, KnownUser
+from observability.context import conversation, payment
+from observability.metrics import TURN_SECONDS
 from rasa_client import AssistantTurn, AssistantUnavailableError
 from transcripts import record_turn
 
@@ -120,7 +123,17 @@ async def relay(
 
     `shown_text` is the text of the message whose button was tapped: handed to the assistant as
     metadata, it is the summary the user confirmed (payments compares it with what it issued).
+    Log lines of the turn carry its conversation id (observability.context).
     """
+    user = update.effective_user
+    assert user is not None  # handlers only route updates from a user
+    with conversation(sender_id_for(user.id)):
+        await _relay(update, context, text, shown_text=shown_text)
+
+
+async def _relay(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *, shown_text: str | None = None
+) -> None:
     services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None  # handlers only route updates from a user in a chat
@@ -131,6 +144,7 @@ async def relay(
         metadata["shown_text"] = shown_text
     # Outcomes the payments core reaches during this turn are created after this moment.
     started = datetime.now(UTC) - TURN_CLOCK_SKEW
+    clock_started = time.perf_counter()
     try:
         async with typing(context.bot, chat.id):
             turn = await services.assistant.send(sender_id, text, metadata=metadata)
@@ -140,6 +154,11 @@ async def relay(
     messages = (
         render_turn(turn, user_id=user.id, payloads=services.payloads, pages=services.pages) if turn else []
     )
+    elapsed = time.perf_counter() - clock_started
+    outcome = "answered" if messages else "unavailable"
+    TURN_SECONDS.labels(channel=CHANNEL, outcome=outcome).observe(elapsed)
+    with payment(payment_of(turn)):
+        log.info("turn %s", outcome, extra={"update_id": update.update_id, "seconds": round(elapsed, 4)})
     if turn is None or not messages:
         # A turn with nothing to show means something failed behind Rasa (an action): silence
         # would leave the user waiting, so it is reported like an outage, with the same retry —
@@ -202,6 +221,15 @@ async def acknowledge_turn(services: BotServices, account: KnownUser | None, *, 
     except Exception:
         # Not acknowledged: the held outcome is sent once its hold ends (told twice, never never).
         log.exception("turn outcomes of user %s not acknowledged", account.user_id)
+def payment_of(turn: AssistantTurn | None) -> int | None:
+    """The payment the turn worked on, from its slots (for the log line), if any."""
+    if turn is None:
+        return None
+    for slot in ("pending_payment_id", "payment_id"):
+        value = turn.slots.get(slot)
+        if isinstance(value, str | int) and str(value).isdigit():
+            return int(value)
+    return None
 
 
 async def record(

@@ -26,7 +26,7 @@ from console.roles import Role
 from console.staff import StaffView
 from console.views import MAX_ID, MAX_OFFSET, MAX_TELEGRAM_ID, transcript_filters
 from payments.users import SESSION_KEY_PATTERN
-from rasa_client import AssistantUnavailableError
+from rasa_client import AssistantUnavailableError, is_sendable
 from transcripts.search import search_conversations
 
 router = APIRouter(prefix="/api")
@@ -80,6 +80,8 @@ class ChatRequest(BaseModel):
         # Checked before Rasa sees the message: refusing it after the turn ran would lose the turn.
         if has_control_characters(value):
             raise ValueError("control characters (other than tab and newline) are not allowed")
+        if not is_sendable(value):
+            raise ValueError("the message is blank")
         return value
 
 

@@ -11,9 +11,10 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -33,10 +34,19 @@ from console import (
     transcript_export,
     views,
 )
-from console.auth import SESSION_MAX_AGE, CsrfError, ForbiddenError, NotAuthenticatedError, csrf_token
+from console.auth import (
+    SESSION_MAX_AGE,
+    CsrfError,
+    ForbiddenError,
+    NotAuthenticatedError,
+    csrf_token,
+    require,
+)
 from console.login import LoginThrottledError
 from console.roles import Role
 from console.services import ConsoleServices, build_services
+from console.staff import StaffView
+from observability import metrics
 from payments.service import build_service
 from settings import Settings
 
@@ -192,6 +202,13 @@ def create_app(settings: Settings, services: ConsoleServices | None = None) -> F
     def healthz() -> PlainTextResponse:
         """Liveness for the process supervisor."""
         return PlainTextResponse("ok")
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint(_staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> Response:
+        """Prometheus metrics of this process; for staff only (the console is the public process:
+        Stripe's webhooks and the 3-D Secure pages reach it), so Prometheus sends an API token."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(views.router)

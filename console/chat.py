@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from console.services import ConsoleServices
+from observability.context import conversation
+from observability.metrics import TURN_SECONDS
 from payments.demo import demo_user_id
 from privacy.cards import looks_like_card_number
 from transcripts import TestUserView, TurnView, list_test_users, record_turn
 
 CHANNEL = "console"
+log = logging.getLogger(__name__)
 
 
 class CardNumberRefusedError(ValueError):
@@ -111,7 +116,15 @@ async def chat_turn(
     user = await asyncio.to_thread(resolve_test_user, services, user_id)
     sender_id = sender_id_for(user.id, session_key)
     metadata = {"channel": CHANNEL} if shown_text is None else {"channel": CHANNEL, "shown_text": shown_text}
-    turn = _turn_dict(await services.assistant.send(sender_id, text, metadata=metadata))
+    with conversation(sender_id):
+        started, outcome = time.perf_counter(), "unavailable"
+        try:
+            turn = _turn_dict(await services.assistant.send(sender_id, text, metadata=metadata))
+            outcome = "answered"
+        finally:
+            seconds = time.perf_counter() - started
+            TURN_SECONDS.labels(channel=CHANNEL, outcome=outcome).observe(seconds)
+            log.info("turn %s", outcome, extra={"seconds": round(seconds, 4)})
     recorded = await asyncio.to_thread(
         _record, services, sender_id=sender_id, user_id=user.id, text=text, turn=turn
     )

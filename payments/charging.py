@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from db.models import Bill, Payment, SavedPaymentMethod, ScheduledPayment, StripeCustomer, User
+from observability.context import payment as about_payment
 from payments.config import ServiceConfig
 from payments.consent import TapEvidence, bind_intent, record_consent
 from payments.dates import today_in
@@ -160,6 +161,10 @@ class Charging:
         if it still cannot be, the result says "processing, outcome not recorded" (never "nothing
         was charged") and the reconciliation round after the deadline finds it at the gateway.
         """
+        with about_payment(payment_id):
+            return self._charge(payment_id, user_waiting=user_waiting)
+
+    def _charge(self, payment_id: int, *, user_waiting: bool) -> PaymentResult:
         with self._uow.tx() as session:
             payment = session.get(Payment, payment_id)
             assert payment is not None
@@ -179,6 +184,7 @@ class Charging:
         try:
             outcome = self._gateway.charge(request)
         except Exception:
+            log.exception("the gateway's charge raised; the outcome is unknown until reconciled")
             outcome = ChargeOutcome(status=ChargeStatus.UNKNOWN)
         try:
             return self._record_outcome(payment_id, outcome, user_waiting=user_waiting)

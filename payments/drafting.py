@@ -9,6 +9,7 @@ as values (`terms_line`), which is what tests and scripts read.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Biller, Payment, ScheduledPayment, User
+from observability.context import payment as about_payment
 from payments.audit import append_audit
 from payments.billers import match_biller
 from payments.config import ServiceConfig
@@ -33,7 +35,7 @@ from payments.machine import StateMachine
 from payments.money import Money, format_money, parse_amount
 from payments.offers import issue_offer
 from payments.statuses import PaymentStatus, ScheduleStatus
-from payments.unit_of_work import UnitOfWork, load_user, owned_bill, owned_payment
+from payments.unit_of_work import UnitOfWork, load_user, note_status_reached, owned_bill, owned_payment
 from payments.views import (
     CancelOutcome,
     DraftTerms,
@@ -43,6 +45,8 @@ from payments.views import (
     payment_view,
     schedule_view,
 )
+
+log = logging.getLogger(__name__)
 
 P = PaymentStatus
 SummaryRenderer = Callable[[DraftTerms], str]
@@ -153,6 +157,9 @@ class Drafting:
         # Derived from the payment id; the nonce keeps keys unique if a database is ever recreated
         # while Stripe still remembers old keys.
         payment.idempotency_key = f"paychat-payment-{payment.id}-{nonce}"
+        note_status_reached(session, P.DRAFT.value)
+        with about_payment(payment.id):
+            log.info("payment drafted", extra={"bill_id": bill.id})
         amount: Money = terms.amount
         append_audit(
             session,

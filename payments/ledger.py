@@ -74,14 +74,26 @@ class Ledger:
         """The user's bills that still have something to pay, earliest due first."""
         with self._uow.tx() as session:
             user = load_user(session, user_id)
+            # Each bill with what its payments reserve, in one statement (was one sum per bill).
+            reserved = (
+                select(Payment.bill_id, func.sum(Payment.amount_minor).label("minor"))
+                .where(
+                    Payment.bill_id.in_(select(Bill.id).where(Bill.user_id == user_id)),
+                    Payment.status.in_(RESERVING_VALUES),
+                )
+                .group_by(Payment.bill_id)
+                .subquery()
+            )
             rows = session.execute(
-                select(Bill, Biller)
+                select(Bill, Biller, func.coalesce(reserved.c.minor, 0))
                 .join(Biller, Bill.biller_id == Biller.id)
+                .outerjoin(reserved, reserved.c.bill_id == Bill.id)
                 .where(Bill.user_id == user_id, Bill.status.in_(OPEN_BILL_STATUSES))
                 .order_by(Bill.due_date, Bill.id)
             ).all()
             views = [
-                bill_view(bill, biller, outstanding(session, bill), user.locale) for bill, biller in rows
+                bill_view(bill, biller, Money(bill.amount_due_minor - int(held), bill.currency), user.locale)
+                for bill, biller, held in rows
             ]
             return [view for view in views if view.outstanding.amount_minor > 0]
 

@@ -15,11 +15,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Payment, User
+from observability.context import payment as about_payment
 from payments.audit import append_audit
 from payments.gateway import ChargeOutcome, ChargeStatus, FailureCode
 from payments.outbox import queue_notification
 from payments.statuses import CORRECTIONS, BillStatus, NotificationKind, PaymentStatus, can_transition
-from payments.unit_of_work import UnitOfWork, rowcount
+from payments.unit_of_work import UnitOfWork, note_status_reached, rowcount
+
+log = logging.getLogger(__name__)
 
 P = PaymentStatus
 # Staff must look at these (log shipping turns the logger into a page): a charge the records missed.
@@ -78,6 +81,9 @@ class StateMachine:
             to_status=new.value,
             data=data,
         )
+        note_status_reached(session, new.value)
+        with about_payment(payment.id):
+            log.info("payment %s -> %s", expected.value, new.value, extra={"event": audit_event})
         session.refresh(payment)
         return True
 

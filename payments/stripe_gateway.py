@@ -8,11 +8,15 @@ and an unanswered one is reported `unknown` for reconciliation.
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 import stripe
 
+from observability.metrics import STRIPE_ERRORS
 from payments.challenge import challenge_url
 from payments.config import challenge_key
 from payments.errors import WebhookInvalidError
@@ -37,6 +41,31 @@ TEST_TOKENS = {
     "4000002760003184": "pm_card_authenticationRequired",
 }
 IDEMPOTENCY_METADATA_KEY = "paychat_idempotency_key"
+log = logging.getLogger(__name__)
+EVENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+EVENT_TYPE = re.compile(r"[a-z0-9_.]{1,100}")
+OBJECT_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+WORD_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def error_code(error: stripe.StripeError) -> str:
+    """Stripe's code for an error (card_declined, ...), else its kind (api_connection_error, ...)."""
+    if error.code:
+        return str(error.code)
+    return WORD_BOUNDARY.sub("_", type(error).__name__).lower()  # APIConnectionError → api_connection_error
+
+
+def noted(error: stripe.StripeError, operation: str) -> stripe.StripeError:
+    """Count and log a Stripe error (code, HTTP status, request id; never the request's data)."""
+    code = error_code(error)
+    STRIPE_ERRORS.labels(code=code).inc()
+    log.warning(
+        "stripe %s failed: %s",
+        operation,
+        code,
+        extra={"stripe_code": code, "http_status": error.http_status, "request_id": error.request_id},
+    )
+    return error
 
 
 class StripeGateway:
@@ -87,7 +116,8 @@ class StripeGateway:
         """True when Stripe still knows the customer (the sandbox may have been reset)."""
         try:
             customer = self._client.v1.customers.retrieve(customer_id)
-        except stripe.InvalidRequestError:
+        except stripe.InvalidRequestError as error:
+            noted(error, "customer lookup")
             return False
         return not bool(getattr(customer, "deleted", False))
 
@@ -138,16 +168,19 @@ class StripeGateway:
         try:
             intent = self._client.v1.payment_intents.create(params, {"idempotency_key": key})
         except stripe.CardError as error:
+            noted(error, "charge")
             return ChargeOutcome(
                 status=ChargeStatus.FAILED,
                 payment_intent_id=_intent_id_of(error),
                 failure_code=FailureCode.of(error.code, default=FailureCode.CARD_DECLINED),
                 failure_message=error.user_message or None,
             )
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError):
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
             # The request may or may not have reached Stripe: only reconciliation can tell.
+            noted(error, "charge")
             return ChargeOutcome(status=ChargeStatus.UNKNOWN)
         except (stripe.InvalidRequestError, stripe.AuthenticationError, stripe.PermissionError) as error:
+            noted(error, "charge")
             return ChargeOutcome(
                 status=ChargeStatus.FAILED,
                 payment_intent_id=_intent_id_of(error),
@@ -174,14 +207,16 @@ class StripeGateway:
                     return ChargeOutcome(status=ChargeStatus.NOT_FOUND)
                 following: Any = {**query, "starting_after": page.data[-1].id}
                 page = self._client.v1.payment_intents.list(following)
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError):
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as error:
+            noted(error, "find charge")
             return ChargeOutcome(status=ChargeStatus.UNKNOWN)
 
     def retrieve_charge(self, payment_intent_id: str) -> ChargeOutcome:
         """The current state of a PaymentIntent."""
         try:
             intent = self._client.v1.payment_intents.retrieve(payment_intent_id)
-        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError):
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as error:
+            noted(error, "retrieve charge")
             return ChargeOutcome(status=ChargeStatus.UNKNOWN, payment_intent_id=payment_intent_id)
         return self._outcome(intent)
 
@@ -306,21 +341,38 @@ def build_gateway(settings: Settings) -> StripeGateway:
 
 
 def parse_webhook(payload: bytes, signature: str, secret: str) -> WebhookEvent:
-    """Verify a Stripe webhook's signature and return its id, type and PaymentIntent id."""
+    """Verify a Stripe webhook's signature and return its id, type and PaymentIntent id.
+
+    WebhookInvalidError for a bad signature and for a signed body that is not an event (not JSON,
+    not an object, no string id or type): Stripe never sends one, so it is refused, not retried.
+    """
     try:
-        event = stripe.Webhook.construct_event(payload, signature, secret)
-    except (ValueError, stripe.SignatureVerificationError) as error:
-        raise WebhookInvalidError() from error
-    body: dict[str, Any] = event.to_dict()
-    obj: dict[str, Any] = (body.get("data") or {}).get("object") or {}
-    intent_id = str(obj["id"]) if obj.get("object") == "payment_intent" and obj.get("id") else None
-    key = (obj.get("metadata") or {}).get(IDEMPOTENCY_METADATA_KEY) if intent_id else None
+        text = payload.decode("utf-8")
+        stripe.WebhookSignature.verify_header(text, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
+        body = json.loads(text)
+    except (ValueError, stripe.SignatureVerificationError) as error:  # UnicodeDecodeError is a ValueError
+        raise WebhookInvalidError(reason="signature") from error
+    event_id = body.get("id") if isinstance(body, dict) else None
+    event_type = body.get("type") if isinstance(body, dict) else None
+    # Stripe's ids and types are short ASCII words; anything else would not fit the columns.
+    if not _fullmatch(EVENT_ID, event_id) or not _fullmatch(EVENT_TYPE, event_type):
+        raise WebhookInvalidError(reason="not_an_event")
+    data = body.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    intent = obj.get("id") if isinstance(obj, dict) and obj.get("object") == "payment_intent" else None
+    intent_id = str(intent) if _fullmatch(OBJECT_ID, intent) else None
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    key = metadata.get(IDEMPOTENCY_METADATA_KEY) if intent_id and isinstance(metadata, dict) else None
     return WebhookEvent(
-        event_id=str(body["id"]),
-        event_type=str(body["type"]),
+        event_id=str(event_id),
+        event_type=str(event_type),
         payment_intent_id=intent_id,
-        idempotency_key=str(key) if key else None,
+        idempotency_key=key if isinstance(key, str) and key else None,
     )
+
+
+def _fullmatch(pattern: re.Pattern[str], value: object) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 def _refund_outcome(refund: Any) -> RefundOutcome:

@@ -12,15 +12,40 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select
+from sqlalchemy import CursorResult, Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Bill, Biller, Payment, User, utcnow
+from observability.metrics import PAYMENT_OUTCOMES
+from observability.statements import count_statements
 from payments.dates import today_in
 from payments.errors import BillNotFoundError, PaymentNotFoundError
 from payments.statuses import BillStatus
 
 OPEN_BILL_STATUSES = (BillStatus.OPEN.value, BillStatus.PARTIALLY_PAID.value)
+# session.info key: statuses payments reached in the session's transaction, counted at commit.
+REACHED_STATUSES = "paychat_reached_statuses"
+
+
+def note_status_reached(session: Session, status: str) -> None:
+    """Count `status` in paychat_payment_outcomes when this transaction commits (not if it rolls back)."""
+    session.info.setdefault(REACHED_STATUSES, []).append(status)
+
+
+def _count_reached(session: Session) -> None:
+    for status in session.info.pop(REACHED_STATUSES, ()):
+        PAYMENT_OUTCOMES.labels(status=status).inc()
+
+
+def _forget_reached(session: Session) -> None:
+    session.info.pop(REACHED_STATUSES, None)
+
+
+def count_outcomes_of(session_factory: sessionmaker[Session]) -> None:
+    """Make the factory's sessions count the statuses their committed transactions reached (once)."""
+    if not event.contains(session_factory, "after_commit", _count_reached):
+        event.listen(session_factory, "after_commit", _count_reached)
+        event.listen(session_factory, "after_rollback", _forget_reached)
 
 
 class UnitOfWork:
@@ -31,6 +56,10 @@ class UnitOfWork:
     ) -> None:
         self.session_factory = session_factory
         self._clock = clock
+        count_outcomes_of(session_factory)
+        bind = session_factory.kw.get("bind")
+        if isinstance(bind, Engine):
+            count_statements(bind)
 
     @contextmanager
     def tx(self) -> Iterator[Session]:

@@ -7,6 +7,8 @@ console may act only as test users, so staff never pay real people's bills.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +27,7 @@ SESSION_KEY_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 CONSOLE_SENDER = re.compile(r"console-(\d{1,20})-" + SESSION_KEY_PATTERN)
 # A babel locale for a Telegram language code; English follows the configured default when it is English.
 LANGUAGE_LOCALES = {"de": "de_DE", "fr": "fr_FR", "es": "es_ES"}
+KNOWN_SENDERS = 50_000  # sender ids remembered per process (least recently used forgotten first)
 
 
 def user_id_for_sender(session: Session, sender_id: str) -> int:
@@ -60,11 +63,24 @@ class Users:
     def __init__(self, uow: UnitOfWork, config: ServiceConfig) -> None:
         self._uow = uow
         self._config = config
+        # Sender id → users.id, remembered: every action of every turn asked the database again
+        # (a transaction of its own). A user's id never changes; an unknown sender is not remembered.
+        self._known: OrderedDict[str, int] = OrderedDict()
+        self._known_lock = threading.Lock()
 
     def user_id_for_sender(self, *, sender_id: str) -> int:
         """users.id for a `tg-…` or `console-…` sender id; UnknownUserError otherwise."""
+        with self._known_lock:
+            if (known := self._known.get(sender_id)) is not None:
+                self._known.move_to_end(sender_id)
+                return known
         with self._uow.session_factory() as session:
-            return user_id_for_sender(session, sender_id)
+            user_id = user_id_for_sender(session, sender_id)
+        with self._known_lock:
+            self._known[sender_id] = user_id
+            if len(self._known) > KNOWN_SENDERS:
+                self._known.popitem(last=False)
+        return user_id
 
     def get_user(self, *, user_id: int) -> UserView:
         """The user's view (name, locale, time zone, currency)."""

@@ -49,10 +49,13 @@ def run_round(service: PaymentsService, extra_steps: Mapping[str, Step] | None =
 
 def main(extra_steps: Mapping[str, Step] | None = None) -> None:
     """Run rounds (with `extra_steps`) until SIGTERM/SIGINT."""
+    from observability import metrics
+    from observability.logs import configure_logging
     from settings import get_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
+    configure_logging("worker", logging.getLevelName(settings.log_level.upper()))
+    metrics.serve(settings.metrics_host, settings.worker_metrics_port)
     service = build_service(settings)
     engine = make_engine(settings.effective_database_url)
     with make_session_factory(engine).begin() as session:  # a changed setting goes into the audit log

@@ -16,6 +16,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 CHANNEL_PATH = "/webhooks/paychat/webhook"
 HEALTH_PATH = "/webhooks/paychat/health"
 SECRET_HEADER = "X-Paychat-Secret"
+# What the paychat channel accepts (rasa_project/channels/paychat_channel.py): 1..4096 characters,
+# not blank. The edges refuse anything else themselves, with words of their own.
+MAX_MESSAGE_CHARS = 4096
 # One pool per process (bot/ and console/ each build one client). Every connection may stay open
 # between turns: with httpx's default of 20 kept-alive connections, 100 users at once would open
 # and close 80 connections per round. Idle ones are dropped well before Rasa's 120 s keep-alive.
@@ -36,6 +39,15 @@ class AssistantClient(Protocol):
 
 class AssistantUnavailableError(Exception):
     """Rasa (or the action server behind it) could not be reached or failed; nothing was answered."""
+
+
+class MessageRefusedError(AssistantUnavailableError):
+    """The channel refused the message (4xx): it was not processed. Edges check `is_sendable` first."""
+
+
+def is_sendable(text: str) -> bool:
+    """True when the channel accepts `text`: not blank and at most MAX_MESSAGE_CHARS characters."""
+    return bool(text.strip()) and len(text) <= MAX_MESSAGE_CHARS
 
 
 @dataclass(frozen=True)
@@ -131,7 +143,10 @@ class RasaClient:
             raise AssistantUnavailableError(f"Rasa server unreachable: {exc!r}") from exc
         if response.status_code >= 500:
             raise AssistantUnavailableError(f"Rasa server answered {response.status_code}")
-        response.raise_for_status()
+        if response.status_code != 200:
+            # Was an httpx.HTTPStatusError no caller expected (a blank message made the console
+            # answer 500 and the bot's handler fail): the message was not processed, say so.
+            raise MessageRefusedError(f"Rasa server answered {response.status_code}")
         return turn_from_json(response.json())
 
     async def is_ready(self) -> bool:

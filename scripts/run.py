@@ -59,6 +59,15 @@ def development_defaults(settings: Settings) -> dict[str, str]:
     return {"PAYCHAT_DEMO_MODE": "true"}
 
 
+def metrics_defaults(settings: Settings) -> dict[str, str]:
+    """Prometheus ports of the bot and the worker unless set (console, action server: GET /metrics)."""
+    ports = {
+        "bot_metrics_port": ("BOT_METRICS_PORT", "9102"),
+        "worker_metrics_port": ("WORKER_METRICS_PORT", "9103"),
+    }
+    return {name: port for field, (name, port) in ports.items() if field not in settings.model_fields_set}
+
+
 DEMO_NOTICE = (
     "DEMO MODE (PAYCHAT_DEMO_MODE=true): console-only demo users with sandbox cards, and every new "
     "Telegram user gets demo bills and a sandbox card. Set PAYCHAT_DEMO_MODE=false to turn it off."
@@ -75,7 +84,7 @@ def main() -> int:
     """Start, report, supervise, stop."""
     settings = Settings()
     prepare_var_dir(settings.var_dir)
-    extra = development_defaults(settings)
+    extra = {**development_defaults(settings), **metrics_defaults(settings)}
     if not settings.is_production:
         generated = dev_secrets(settings.var_dir)
         for key, value in generated.items():

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     # sets it for development); production refuses it.
     demo_mode: bool = Field(False, alias="PAYCHAT_DEMO_MODE")
 
+    # Prometheus /metrics of the processes without a web server of their own (0: not served).
+    # The console and the action server answer GET /metrics on their own port.
+    metrics_host: str = Field("127.0.0.1", alias="METRICS_HOST")
+    bot_metrics_port: int = Field(0, ge=0, alias="BOT_METRICS_PORT")
+    worker_metrics_port: int = Field(0, ge=0, alias="WORKER_METRICS_PORT")
+    # Level of the JSON log lines every process writes (DEBUG, INFO, WARNING...).
+    log_level: str = Field("INFO", alias="PAYCHAT_LOG_LEVEL")
+
     # Money and limits (integer minor units of the user's currency).
     default_currency: str = Field("EUR", alias="PAYCHAT_DEFAULT_CURRENCY")
     default_locale: str = Field("en_IE", alias="PAYCHAT_DEFAULT_LOCALE")

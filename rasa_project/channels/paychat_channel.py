@@ -20,6 +20,10 @@ failure and answers 503 for that turn; while the last call failed, new messages 
 up front until a health check (at most one a second) sees the server back. Rasa's calls to the
 action server share one pooled connection session instead of opening one per call, and give up
 after 25 s. The turn's details come from the tracker the turn saved, not read back from the store.
+
+The channel's own log lines are paychat's JSON lines (observability.logs, standard library only),
+one per turn with its conversation id (a hash of the sender id), outcome and duration; Rasa's own
+lines keep Rasa's format.
 """
 
 import asyncio
@@ -37,6 +41,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from observability.context import conversation
+from observability.logs import JsonFormatter
 from privacy.cards import looks_like_card_number
 
 logger = logging.getLogger(__name__)
@@ -72,6 +78,7 @@ class PaychatInput(InputChannel):
         secret = (credentials or {}).get("secret") or os.environ.get("RASA_SHARED_SECRET", "")
         if not secret or secret.startswith("${"):
             raise ValueError("RASA_SHARED_SECRET is not set: the paychat channel refuses to start open")
+        _log_as_json()
         return cls(secret)
 
     def __init__(self, secret: str) -> None:
@@ -131,40 +138,59 @@ class PaychatInput(InputChannel):
                 error = f"message must be 1..{MAX_MESSAGE_CHARS} characters"
                 return response.json({"error": error}, status=400)
 
-            agent = request.app.ctx.agent
-            if looks_like_card_number(text):
-                # Never handed to Rasa: the text would land in the tracker store and the NLU logs.
-                return response.json(_card_refusal(agent))
-            watch = ActionServerWatch.of(agent)
-            if watch is not None and not await watch.usable():
-                # Rasa would carry on without the actions and answer nothing useful; say so instead.
-                return response.json({"error": "action server unavailable"}, status=503)
-            collector = CollectingOutputChannel()
-            calls: list = []
-            _ACTION_CALLS.set(calls)
-            saved: dict = {}
-            _SAVED.set(saved)
-            _keep_saved_trackers(agent)
-            try:
-                await on_new_message(
-                    UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+            with conversation(sender):
+                started = time.perf_counter()
+                answer = await self._turn(request, on_new_message, sender, text, metadata)
+                logger.info(
+                    "paychat channel: turn %s",
+                    answer.status,
+                    extra={"status": answer.status, "seconds": round(time.perf_counter() - started, 4)},
                 )
-            except Exception:  # a model error, a tracker store failure: the caller must know
-                logger.exception("paychat channel: handling a message failed")
-                return response.json({"error": "assistant unavailable"}, status=503)
-            if not all(calls):
-                # Rasa logged the failed action call and carried on without its events.
-                logger.error("paychat channel: an action call failed for sender %s", sender)
-                return response.json({"error": "action server unavailable"}, status=503)
-            if not collector.messages:
-                # Every paychat turn answers something; silence means an action failed inside Rasa.
-                logger.error("paychat channel: no reply for sender %s", sender)
-                return response.json({"error": "assistant produced no reply"}, status=503)
-            turn = await _turn_details(agent, sender, saved.get(sender))
-            turn["replies"] = [_reply(m) for m in collector.messages]
-            return response.json(turn)
+                return answer
 
         return webhook
+
+    async def _turn(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        sender: str,
+        text: str,
+        metadata: dict,
+    ) -> HTTPResponse:
+        """Hand one checked message to Rasa and answer its replies with the turn's details."""
+        agent = request.app.ctx.agent
+        if looks_like_card_number(text):
+            # Never handed to Rasa: the text would land in the tracker store and the NLU logs.
+            return response.json(_card_refusal(agent))
+        watch = ActionServerWatch.of(agent)
+        if watch is not None and not await watch.usable():
+            # Rasa would carry on without the actions and answer nothing useful; say so instead.
+            return response.json({"error": "action server unavailable"}, status=503)
+        collector = CollectingOutputChannel()
+        calls: list = []
+        _ACTION_CALLS.set(calls)
+        saved: dict = {}
+        _SAVED.set(saved)
+        _keep_saved_trackers(agent)
+        try:
+            await on_new_message(
+                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+            )
+        except Exception:  # a model error, a tracker store failure: the caller must know
+            logger.exception("paychat channel: handling a message failed")
+            return response.json({"error": "assistant unavailable"}, status=503)
+        if not all(calls):
+            # Rasa logged the failed action call and carried on without its events.
+            logger.error("paychat channel: an action call failed")
+            return response.json({"error": "action server unavailable"}, status=503)
+        if not collector.messages:
+            # Every paychat turn answers something; silence means an action failed inside Rasa.
+            logger.error("paychat channel: no reply")
+            return response.json({"error": "assistant produced no reply"}, status=503)
+        turn = await _turn_details(agent, sender, saved.get(sender))
+        turn["replies"] = [_reply(m) for m in collector.messages]
+        return response.json(turn)
 
 
 class ActionServerWatch:
@@ -298,6 +324,17 @@ def _reply(message: dict[str, Any]) -> dict[str, Any]:
         ],
         "custom": message.get("custom") or {},
     }
+
+
+def _log_as_json() -> None:
+    """The channel's lines as paychat's JSON lines (once; Rasa configures its own loggers)."""
+    if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter("rasa"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _keep_saved_trackers(agent: Any) -> None:

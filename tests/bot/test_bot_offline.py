@@ -159,7 +159,7 @@ async def test_card_numbers_in_ptb_debug_logs_are_redacted_by_the_logging_main_s
             await fake.wait_for_messages(ALICE, 1)
     logged = capsys.readouterr().err.splitlines()
 
-    ptb_debug = [line for line in logged if " DEBUG telegram." in line]
+    ptb_debug = [line for line in logged if '"level": "debug"' in line and '"logger": "telegram.' in line]
     assert any("getUpdates" in line and CARD_PLACEHOLDER in line for line in ptb_debug), ptb_debug[-5:]
     assert not [line for line in logged if "4242 4242" in line or "4242424242424242" in line]
 

@@ -44,6 +44,7 @@ PROTECTED = [
         form={"username": "newbie", "password": "long enough pw", "role": "viewer"},
     ),
     Route("POST", "/staff/1/active", Role.ADMIN, form={"active": "1"}),
+    Route("GET", "/metrics", Role.VIEWER),
     Route("GET", "/api/me", Role.VIEWER),
     Route("GET", "/api/transcripts", Role.VIEWER),
     Route("GET", "/api/transcripts/999", Role.VIEWER),

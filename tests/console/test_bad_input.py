@@ -135,3 +135,14 @@ def test_a_value_the_database_refuses_is_a_400(
         assert "cannot store" in page.text
     login_answer = client.post("/api/login", json={"username": "view\x00er", "password": PASSWORD})
     assert login_answer.status_code == (400 if expected == 400 else 401)
+
+
+@pytest.mark.parametrize("text", [" ", "\n\n", "\t \u3000", "\u00a0"])
+def test_a_blank_chat_message_is_a_422_and_never_reaches_the_assistant(
+    client: TestClient, seed: Seed, fake_channel: FakeChannel, text: str
+) -> None:
+    # The channel refuses a blank message with a 400, which the console answered with a 500.
+    response = client.post("/api/chat", json={"session": "s1", "text": text}, auth=("tester", PASSWORD))
+    assert response.status_code == 422
+    assert "blank" in response.json()["detail"]
+    assert fake_channel.received == []

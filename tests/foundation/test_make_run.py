@@ -7,7 +7,7 @@ import secrets
 import pytest
 from cryptography.fernet import Fernet
 
-from scripts.run import development_defaults
+from scripts.run import development_defaults, metrics_defaults
 from settings import Settings
 
 
@@ -38,3 +38,14 @@ def test_make_run_never_turns_the_demo_on_in_production() -> None:
         PAYCHAT_DATA_KEYS=Fernet.generate_key().decode(),
     )
     assert development_defaults(settings) == {}
+
+
+def test_make_run_serves_the_bot_and_worker_metrics_on_their_ports_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BOT_METRICS_PORT", raising=False)
+    monkeypatch.delenv("WORKER_METRICS_PORT", raising=False)
+    expected = {"BOT_METRICS_PORT": "9102", "WORKER_METRICS_PORT": "9103"}
+    assert metrics_defaults(Settings(_env_file=None)) == expected
+    monkeypatch.setenv("BOT_METRICS_PORT", "0")
+    assert metrics_defaults(Settings(_env_file=None)) == {"WORKER_METRICS_PORT": "9103"}
