@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from console.roles import Role
 from console.staff import create_staff_user, set_active
@@ -48,7 +48,7 @@ def test_each_transition_writes_one_audit_row(
     db_session: Session, src: PaymentStatus, dst: PaymentStatus
 ) -> None:
     payment = _payment(db_session, src)
-    machine = StateMachine(UnitOfWork(None))  # type: ignore[arg-type]
+    machine = StateMachine(UnitOfWork(sessionmaker(bind=db_session.get_bind())))
     assert machine.move(db_session, payment, src, dst, reason="test")
     rows = (
         db_session.execute(select(AuditLogEntry).where(AuditLogEntry.payment_id == payment.id))
