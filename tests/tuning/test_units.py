@@ -192,8 +192,9 @@ def test_conversations_export_as_rasa_test_stories(db_session: Session) -> None:
             turn=turn,
         )
     text, count = stories_yaml(db_session)
-    assert count == 1 and "Anna" not in text
-    story = YAML(typ="safe").load(text)["stories"][0]
+    assert count >= 1 and "Anna" not in text  # other tests' committed conversations may be there too
+    stories = YAML(typ="safe").load(text)["stories"]
+    [story] = [s for s in stories if s["steps"][0].get("user") == "I am [name], pay my gas bill"]
     assert story["steps"][0] == {"user": "I am [name], pay my gas bill", "intent": "pay_bill"}
     assert {"action": "pay_bill_form"} in story["steps"]
     assert {"slot_was_set": [{"biller": "gas"}]} in story["steps"]
