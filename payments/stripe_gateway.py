@@ -266,6 +266,8 @@ class StripeGateway:
         except stripe.StripeError:
             return None
         body: dict[str, Any] = intent.to_dict()
+        # The client secret lets whoever holds it confirm the intent from a browser: staff never need it.
+        body.pop("client_secret", None)
         return body
     def cancel_charge(self, payment_intent_id: str) -> ChargeOutcome:
         """Cancel a PaymentIntent that has not completed; what it is afterwards."""

@@ -208,6 +208,7 @@ def test_staff_list_filters_and_the_detail_shows_consent_audit_and_stripe_object
     assert [a.to_status for a in detail.audit if a.to_status][-1] == "succeeded"
     assert detail.processor_object is not None
     assert detail.processor_object["id"] == intent_id and detail.processor_object["amount"] == 1200
+    assert "client_secret" not in detail.processor_object
     assert detail.refundable.amount_minor == 1200
     with payments_service.session_factory() as session:
         assert session.execute(select(Refund).where(Refund.payment_id == payment_id)).first() is None
