@@ -10,7 +10,7 @@ from privacy.redact import redact
 LEAKS = [
     ("mail me at jürgen@müller.de", "müller.de"),
     ("mail: josé.garcía@correo.es", "josé"),
-    ("write to anna.weber＠gmail.com", "anna.weber"),
+    ("write to anna.weber\uff20gmail.com", "anna.weber"),
     ("write to anna.weber(at)gmail.com", "anna.weber"),
     ("write to anna(at)gmail(dot)com", "anna"),
     ("mail anna dot weber at gmail dot com", "anna"),
