@@ -170,7 +170,10 @@ async def on_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_forget_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Forget the user after their Yes (once per keyboard); keep everything after No."""
     query = update.callback_query
-    assert query is not None and query.message is not None
+    assert query is not None
+    if query.message is None:  # an inline-mode button: the bot never sends one (was an AssertionError)
+        await query.answer(texts.BUTTON_EXPIRED)
+        return
     await query.answer()
     if not await remove_keyboard(query.message):
         return
