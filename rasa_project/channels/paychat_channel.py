@@ -37,7 +37,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from privacy.cards import looks_like_card_number
+from privacy.cards import message_holds_card_number
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +132,10 @@ class PaychatInput(InputChannel):
                 return response.json({"error": error}, status=400)
 
             agent = request.app.ctx.agent
-            if looks_like_card_number(text):
+            if message_holds_card_number(text, metadata):
                 # Never handed to Rasa: the text would land in the tracker store and the NLU logs.
+                # Checked as Rasa will see it (intent payload JSON decoded) and in every metadata
+                # string (the console's `shown_text` comes from its caller).
                 return response.json(_card_refusal(agent))
             watch = ActionServerWatch.of(agent)
             if watch is not None and not await watch.usable():
