@@ -2,7 +2,9 @@
 
 `LoginGuard.check_password` refuses at once while the account or the client address is locked
 (`LoginThrottledError`, shown as HTTP 429 with Retry-After), otherwise verifies the argon2 hash,
-counts a failure against both keys or clears the account's count on success. Locks and messages
+having first counted the attempt against both keys (atomically, so concurrent guesses each take
+a slot before argon2 runs); a success clears the account's count and gives the address its slot
+back. Locks and messages
 are the same whether or not the account exists.
 
 HTTP Basic stays for compatibility: a successful check is remembered in this process for
@@ -87,30 +89,45 @@ class LoginGuard:
         locked_until = self.store.locked_until([account, client])
         if locked_until is not None and locked_until > now:
             raise LoginThrottledError(math.ceil((locked_until - now).total_seconds()))
+        # Count the attempt before argon2 runs (a reserved slot, taken atomically): concurrent
+        # guesses cannot all pass the lock check before the first failure is counted.
+        by_address = self.store.reserve(client, self.address_policy, now)
+        if not by_address.granted:
+            raise LoginThrottledError(self._retry_after(by_address.state.locked_until, now))
+        by_account = self.store.reserve(account, self.account_policy, now)
+        if not by_account.granted:
+            raise LoginThrottledError(self._retry_after(by_account.state.locked_until, now))
         with session_factory.begin() as session:
             staff = authenticate(session, username=username, password=password)
             if staff is not None:
                 append_audit(session, event="staff.login", data={"staff": staff.username, "address": address})
         if staff is not None:
             self.store.forget(account)
+            self.store.release(client, self.address_policy)
             return staff
-        by_account = self.store.record_failure(account, self.account_policy, now)
-        by_address = self.store.record_failure(client, self.address_policy, now)
-        if by_account.locked_until or by_address.locked_until:
+        if by_account.state.locked_until or by_address.state.locked_until:
             with session_factory.begin() as session:
                 append_audit(
                     session,
                     event="staff.login_locked",
-                    data={"account": account, "address": address, "failures": by_account.failures},
+                    data={"account": account, "address": address, "failures": by_account.state.failures},
                 )
             log.warning(
                 "login locked after failures: %s (%d), address %s (%d)",
                 account,
-                by_account.failures,
+                by_account.state.failures,
                 address,
-                by_address.failures,
+                by_address.state.failures,
             )
         return None
+
+    @staticmethod
+    def _retry_after(locked_until: datetime | None, now: datetime) -> int:
+        if locked_until is None:
+            return 1
+        if locked_until.tzinfo is None:
+            locked_until = locked_until.replace(tzinfo=now.tzinfo)
+        return math.ceil((locked_until - now).total_seconds())
 
     def check_basic(
         self, session_factory: sessionmaker[Session], *, username: str, password: str, address: str

@@ -13,10 +13,10 @@ mistake (or a password typed into the username field) is never stored.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import LoginThrottle
 
+_T = TypeVar("_T")
 MAX_DOUBLINGS = 30  # 2**30 first locks is far beyond any max_lock; keeps the arithmetic finite
 
 
@@ -70,6 +71,32 @@ class ThrottlePolicy:
             locked_until = now + min(self.first_lock * 2**doublings, self.max_lock)
         return ThrottleState(failures=failures, last_failure_at=now, locked_until=locked_until)
 
+    def reserve(self, state: ThrottleState | None, now: datetime) -> Reservation:
+        """Count one attempt up front, unless the key is locked at `now` (then nothing changes).
+
+        Counting before the password is checked is what keeps concurrent guesses honest: each
+        one takes a slot atomically, so a burst gets at most `max_failures` checked guesses.
+        """
+        if state is not None and state.locked_until is not None and _aware(state.locked_until) > now:
+            return Reservation(granted=False, state=state)
+        return Reservation(granted=True, state=self.after_failure(state, now))
+
+    def release(self, state: ThrottleState | None) -> ThrottleState | None:
+        """Give back one reserved attempt (it succeeded); a lock it alone caused goes too."""
+        if state is None or state.failures <= 1:
+            return None
+        failures = state.failures - 1
+        locked_until = state.locked_until if failures >= self.max_failures else None
+        return ThrottleState(failures, state.last_failure_at, locked_until)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An attempt counted before it was checked (`granted`), or refused because the key is locked."""
+
+    granted: bool
+    state: ThrottleState
+
 
 class ThrottleStore(Protocol):
     """Where failure counters live; every console process must share it."""
@@ -80,6 +107,14 @@ class ThrottleStore(Protocol):
 
     def record_failure(self, key: str, policy: ThrottlePolicy, now: datetime) -> ThrottleState:
         """Count one failure for `key` (atomically) and return its new state."""
+        ...
+
+    def reserve(self, key: str, policy: ThrottlePolicy, now: datetime) -> Reservation:
+        """Atomically: refuse if `key` is locked at `now`, else count one attempt."""
+        ...
+
+    def release(self, key: str, policy: ThrottlePolicy) -> None:
+        """Atomically give back one attempt reserved for `key` (the login succeeded)."""
         ...
 
     def forget(self, key: str) -> None:
@@ -111,6 +146,27 @@ class SqlThrottleStore:
             return self._record(key, policy, now)
 
     def _record(self, key: str, policy: ThrottlePolicy, now: datetime) -> ThrottleState:
+        return self._update(key, lambda before: (policy.after_failure(before, now),) * 2)
+
+    def reserve(self, key: str, policy: ThrottlePolicy, now: datetime) -> Reservation:
+        """Check the lock and count the attempt in one transaction (row lock / BEGIN IMMEDIATE)."""
+
+        def change(before: ThrottleState | None) -> tuple[Reservation, ThrottleState | None]:
+            reservation = policy.reserve(before, now)
+            return reservation, (reservation.state if reservation.granted else before)
+
+        try:
+            return self._update(key, change)
+        except IntegrityError:
+            return self._update(key, change)
+
+    def release(self, key: str, policy: ThrottlePolicy) -> None:
+        """Give back one reserved attempt in one transaction."""
+        self._update(key, lambda before: (None, policy.release(before)))
+
+    def _update(
+        self, key: str, change: Callable[[ThrottleState | None], tuple[_T, ThrottleState | None]]
+    ) -> _T:
         with self.session_factory.begin() as session:
             row = session.scalar(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update())
             before = (
@@ -118,14 +174,18 @@ class SqlThrottleStore:
                 if row is not None
                 else None
             )
-            state = policy.after_failure(before, now)
+            result, state = change(before)
+            if state is None:
+                if row is not None:
+                    session.delete(row)
+                return result
             if row is None:
                 row = LoginThrottle(key=key)
                 session.add(row)
             row.failures = state.failures
             row.last_failure_at = state.last_failure_at
             row.locked_until = state.locked_until
-            return state
+            return result
 
     def forget(self, key: str) -> None:
         """Delete `key`'s row."""
@@ -153,6 +213,27 @@ class RedisThrottleStore:
 
     def record_failure(self, key: str, policy: ThrottlePolicy, now: datetime) -> ThrottleState:
         """Count a failure with WATCH/MULTI, retrying when another process changed the key meanwhile."""
+        return self._update(key, policy, lambda before: (policy.after_failure(before, now),) * 2)
+
+    def reserve(self, key: str, policy: ThrottlePolicy, now: datetime) -> Reservation:
+        """Check the lock and count the attempt in one optimistic transaction."""
+
+        def change(before: ThrottleState | None) -> tuple[Reservation, ThrottleState | None]:
+            reservation = policy.reserve(before, now)
+            return reservation, (reservation.state if reservation.granted else before)
+
+        return self._update(key, policy, change)
+
+    def release(self, key: str, policy: ThrottlePolicy) -> None:
+        """Give back one reserved attempt."""
+        self._update(key, policy, lambda before: (None, policy.release(before)))
+
+    def _update(
+        self,
+        key: str,
+        policy: ThrottlePolicy,
+        change: Callable[[ThrottleState | None], tuple[_T, ThrottleState | None]],
+    ) -> _T:
         import redis
 
         name = self._name(key)
@@ -161,20 +242,23 @@ class RedisThrottleStore:
                 try:
                     pipe.watch(name)
                     stored = pipe.hgetall(name)
-                    state = policy.after_failure(_state_from_redis(stored), now)
+                    result, state = change(_state_from_redis(stored))
                     pipe.multi()
-                    pipe.hset(
-                        name,
-                        mapping={
-                            "failures": state.failures,
-                            "last_failure_at": state.last_failure_at.timestamp(),
-                            "locked_until": state.locked_until.timestamp() if state.locked_until else "",
-                        },
-                    )
-                    # Nothing about the key matters once the window and the longest lock have passed.
-                    pipe.expire(name, int((policy.window + policy.max_lock).total_seconds()) + 1)
+                    if state is None:
+                        pipe.delete(name)
+                    else:
+                        pipe.hset(
+                            name,
+                            mapping={
+                                "failures": state.failures,
+                                "last_failure_at": state.last_failure_at.timestamp(),
+                                "locked_until": state.locked_until.timestamp() if state.locked_until else "",
+                            },
+                        )
+                        # Nothing about the key matters once the window and the longest lock have passed.
+                        pipe.expire(name, int((policy.window + policy.max_lock).total_seconds()) + 1)
                     pipe.execute()
-                    return state
+                    return result
                 except redis.WatchError:
                     continue
 

@@ -26,7 +26,9 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from privacy.cards import redact_card_numbers
 
 from db.crypto import EncryptedJSON, EncryptedText
 
@@ -106,6 +108,12 @@ class User(Base):
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Set while the user has blocked the bot; their notifications wait (unsent) until it is cleared.
     telegram_unreachable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @validates("name")
+    def _no_card_number(self, _key: str, value: str) -> str:
+        # The one choke point for the user's personal text (a Telegram first/last name is any 1-64
+        # characters the user picks): no card number is ever stored, whoever sets it.
+        return redact_card_numbers(value)[:200] if value else value
 
 
 class StripeCustomer(Base):

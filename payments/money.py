@@ -11,9 +11,11 @@ wrong amount. No float is used anywhere: Decimal only for display.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision, get_decimal_symbol
@@ -135,6 +137,22 @@ WORDS: dict[str, tuple[str, ...]] = {
 }
 GENERIC_WORDS = {"bucks", "buck"}
 CENT_WORDS = {"cent", "cents", "ct", "penny", "pence", "p"}
+# Which currencies each subunit word belongs to: "50 p" on a euro bill is pence, not cents.
+CENT_CURRENCIES = ("EUR", "USD", "CAD", "AUD", "NZD", "CHF")
+SUBUNIT_CURRENCIES: dict[str, tuple[str, ...]] = {
+    "cent": CENT_CURRENCIES,
+    "cents": CENT_CURRENCIES,
+    "ct": CENT_CURRENCIES,
+    "penny": ("GBP",),
+    "pence": ("GBP",),
+    "p": ("GBP",),
+}
+# Every dash and minus sign Unicode has (phones autocorrect "-" to an en dash): all read as "-".
+DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"))
+# A sign before a number, possibly with a currency symbol between: "-20", "- €5", "+20".
+SIGNED = re.compile(r"(?:^|[\s(])([-+])\s*(?:[^\w\s]{1,3}\s*)?\d")
+# "1e3", "2.5E-2": exponent notation is never an amount a person means to pay.
+EXPONENT = re.compile(r"\d\s*e\s*[-+]?\d")
 FILLER_WORDS = {"pay", "please", "only", "just", "about", "of", "it", "the", "amount", "me", "zahle"}
 
 UNITS = {
@@ -148,6 +166,7 @@ TENS = {
 }  # fmt: skip
 SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 NUMBER_WORDS = set(UNITS) | set(TENS) | set(SCALES) | {"and"}
+_NOT_SYMBOLS = NUMBER_WORDS | set(CENT_WORDS) | set(FILLER_WORDS) | set(GENERIC_WORDS) | {".", ",", "'"}
 
 # "minus 20", "negative 5 euros": a sign written as a word.
 SIGN_WORDS = re.compile(r"^(?:minus|negative)\b")
@@ -165,11 +184,16 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
     "all"/"pay it all" means `outstanding`, "half" half of it (refused when that is not whole
     minor units). A currency named in the text must be `currency`.
     """
-    raw = " ".join(text.strip().lower().split())
+    raw = " ".join(text.strip().lower().translate(DASHES).split())
     if not raw:
         raise AmountInvalidError(text=text)
     if SIGN_WORDS.match(raw):
         raise AmountNotPositiveError(text=text)
+    if signed := SIGNED.search(raw):
+        # A sign is never dropped: "-€5" and "\u201320" are not 5 and 20.
+        raise (AmountNotPositiveError if signed.group(1) == "-" else AmountInvalidError)(text=text)
+    if EXPONENT.search(raw):
+        raise AmountInvalidError(text=text)
     if ALL_PHRASES.match(raw) or HALF_PHRASES.match(raw):
         if outstanding is None:
             raise AmountInvalidError(text=text)
@@ -207,6 +231,10 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
         if words_left and not cents_only:
             raise AmountInvalidError(text=text)
         if cents_only:
+            for word in words_left:
+                if currency not in SUBUNIT_CURRENCIES[word]:
+                    owner = SUBUNIT_CURRENCIES[word][0]
+                    raise AmountCurrencyMismatchError(text=text, currency=owner, expected=currency)
             return _positive(_cents(numbers[0], text), currency, text)
         return _positive(_numeric_minor(numbers[0], digits=digits, locale=locale, text=text), currency, text)
     return _positive(_words_minor(rest, digits=digits, text=text), currency, text)
@@ -244,10 +272,16 @@ def _extract_currency(raw: str, expected: str, text: str) -> tuple[str | None, s
             found.add(pick(options))
             rest = re.sub(pattern, " ", rest)
     tokens = []
-    for token in re.split(r"(\s+|(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d))", rest):
+    for token in re.split(r"(\s+|(?<=\d)(?=\D)|(?<=\D)(?=\d))", rest):
         word = token.strip()
+        known = _babel_symbols()
         if word in WORDS:
             found.add(pick(WORDS[word]))
+        elif word in known or word.rstrip(".") in known:
+            found.add(pick(known.get(word) or known[word.rstrip(".")]))
+        elif any(unicodedata.category(char) == "Sc" for char in word):
+            # A currency sign no locale's data maps (or several glued together): never the bill's.
+            raise AmountCurrencyMismatchError(text=text, currency=word, expected=expected)
         elif re.fullmatch(r"[a-z]{3}", word) and word.upper() in _iso_codes() and word not in NUMBER_WORDS:
             found.add(word.upper())
         elif word in GENERIC_WORDS:
@@ -257,6 +291,30 @@ def _extract_currency(raw: str, expected: str, text: str) -> tuple[str | None, s
     if len(found) > 1:
         raise AmountAmbiguousError(text=text)
     return (found.pop() if found else None), " ".join("".join(tokens).split())
+
+
+@lru_cache(maxsize=1)
+def _babel_symbols() -> dict[str, tuple[str, ...]]:
+    """Every currency symbol of every CLDR locale (babel), lower-cased → the currencies it names.
+
+    Words that are also parts of amounts ("k", "p", number and filler words) are left out.
+    """
+    from babel import localedata
+
+    index: dict[str, set[str]] = {}
+    for identifier in localedata.locale_identifiers():
+        try:
+            locale = Locale.parse(identifier)
+        except (ValueError, LookupError):
+            continue
+        for code, symbol in locale.currency_symbols.items():
+            key = symbol.lower()
+            if key == code.lower() or any(char.isdigit() for char in key):
+                continue
+            if (len(key) == 1 and key.isascii() and key.isalpha()) or key in _NOT_SYMBOLS:
+                continue
+            index.setdefault(key, set()).add(code)
+    return {key: tuple(sorted(codes)) for key, codes in index.items()}
 
 
 def _iso_codes() -> frozenset[str]:

@@ -14,7 +14,9 @@ Standard library only and Python 3.10 compatible: the Rasa environment imports i
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 MIN_DIGITS = 13
 MAX_DIGITS = 19
@@ -23,6 +25,10 @@ CARD_PLACEHOLDER = "[card number removed]"
 # Digit groups joined by separators: any run of characters that are neither letters nor digits.
 _DIGIT_RUN = re.compile(r"\d+(?:[\W_]+\d+)*")
 _GROUP = re.compile(r"\d+")
+# JSON's \uXXXX escapes: Rasa `json.loads` an intent payload's entities, so "\u0034\u0032…" in
+# the raw text is "42…" in the parsed message, the slots and the stored events.
+_JSON_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_JSON_DECODER = json.JSONDecoder()
 
 
 def luhn_valid(digits: str) -> bool:
@@ -65,3 +71,48 @@ def redact_card_numbers(text: str) -> str:
         return CARD_PLACEHOLDER if _run_holds_card(run.group()) else run.group()
 
     return _DIGIT_RUN.sub(replace, text)
+
+
+def _decoded_views(text: str) -> list[str]:
+    """`text` as Rasa may come to see it: JSON escapes decoded, and every string (or number) of
+    each JSON value embedded in it (an `/intent{...}` payload, wherever it starts)."""
+    views = [_JSON_UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)]
+    for start, char in enumerate(text):
+        if char not in "{[":
+            continue
+        try:
+            value, _end = _JSON_DECODER.raw_decode(text, start)
+        except ValueError:
+            continue
+        views.extend(_strings_of(value))
+    return views
+
+
+def _strings_of(value: Any) -> list[str]:
+    """Every string, number and key inside a JSON-like value, recursively."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, (int, float)):
+        return [str(value)]
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_strings_of(key))
+            found.extend(_strings_of(item))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found.extend(_strings_of(item))
+    return found
+
+
+def message_holds_card_number(text: str, metadata: Any = None) -> bool:
+    """True when a chat message handed to Rasa would carry a card number anywhere: its text as
+    typed, its text after the decoding Rasa applies (leading whitespace of any kind stripped,
+    an intent payload's JSON entities decoded), or any string or number in its metadata."""
+    if looks_like_card_number(text):
+        return True
+    if any(looks_like_card_number(view) for view in _decoded_views(text.strip())):
+        return True
+    return any(looks_like_card_number(item) for item in _strings_of(metadata))

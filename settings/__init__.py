@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import hashlib
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -21,12 +22,50 @@ DEV_DATA_KEY = "cGF5Y2hhdC1kZXZlbG9wbWVudC1kYXRhLWtleS0wMDE="
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev-secret"}
 
 
+class Environment(StrEnum):
+    """Where paychat runs (`PAYCHAT_ENV`); production adds refusals the others do not have."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+# Other spellings people use for the same environments; matched after trimming and lower-casing.
+ENVIRONMENT_ALIASES = {
+    "dev": Environment.DEVELOPMENT,
+    "develop": Environment.DEVELOPMENT,
+    "local": Environment.DEVELOPMENT,
+    "testing": Environment.TEST,
+    "prod": Environment.PRODUCTION,
+    "prd": Environment.PRODUCTION,
+    "live": Environment.PRODUCTION,
+}
+
+
+def parse_environment(value: object) -> Environment:
+    """`PAYCHAT_ENV` as an `Environment`, case-insensitively and with aliases; else ValueError.
+
+    An unknown name is refused rather than treated as development: a misspelled "production"
+    must not silently drop production's refusals.
+    """
+    if isinstance(value, Environment):
+        return value
+    name = str(value).strip().lower()
+    if name in ENVIRONMENT_ALIASES:
+        return ENVIRONMENT_ALIASES[name]
+    try:
+        return Environment(name)
+    except ValueError:
+        known = ", ".join(e.value for e in Environment)
+        raise ValueError(f"PAYCHAT_ENV={value!r} is not one of {known} (or prod/dev)") from None
+
+
 class Settings(BaseSettings):
     """All of paychat's configuration, typed, with embedded defaults for `make run`."""
 
     model_config = SettingsConfigDict(env_file=PROJECT_ROOT / ".env", extra="ignore")
 
-    environment: str = Field("development", alias="PAYCHAT_ENV")
+    environment: Environment = Field(Environment.DEVELOPMENT, alias="PAYCHAT_ENV")
     var_dir: Path = Field(PROJECT_ROOT / "var", alias="PAYCHAT_VAR_DIR")
     database_url: str = Field("", alias="DATABASE_URL")
     redis_url: str = Field("", alias="REDIS_URL")
@@ -155,7 +194,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         """True when placeholder secrets and the sandbox are not acceptable."""
-        return self.environment == "production"
+        return self.environment is Environment.PRODUCTION
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _known_environment(cls, value: Any) -> Environment:
+        return parse_environment(value)
 
     @property
     def uses_stripe_sandbox(self) -> bool:

@@ -43,7 +43,7 @@ from sanic.response import HTTPResponse
 
 from observability.context import conversation
 from observability.logs import JsonFormatter
-from privacy.cards import looks_like_card_number
+from privacy.cards import message_holds_card_number
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +160,10 @@ class PaychatInput(InputChannel):
     ) -> HTTPResponse:
         """Hand one checked message to Rasa and answer its replies with the turn's details."""
         agent = request.app.ctx.agent
-        if looks_like_card_number(text):
+        if message_holds_card_number(text, metadata):
             # Never handed to Rasa: the text would land in the tracker store and the NLU logs.
+            # Checked as Rasa will see it (intent payload JSON decoded) and in every metadata
+            # string (the console's `shown_text` comes from its caller).
             return response.json(_card_refusal(agent))
         watch = ActionServerWatch.of(agent)
         if watch is not None and not await watch.usable():

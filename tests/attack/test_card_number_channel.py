@@ -39,11 +39,6 @@ def _stored_events(stack, sender: str) -> str:
         return " ".join(str(row) for row in db.execute("SELECT * FROM events WHERE sender_id = ?", (sender,)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10: a card number JSON-escaped in an intent payload's entities passes the channel's "
-    "card guard and is stored decoded in the tracker store",
-)
 def test_a_card_number_escaped_in_an_intent_payload_never_reaches_the_tracker_store(assistant_stack) -> None:
     sender = "console-1-attack_card_escape"
     escaped = "".join(f"\\u{ord(digit):04x}" for digit in CARD)
@@ -57,11 +52,6 @@ def test_a_card_number_escaped_in_an_intent_payload_never_reaches_the_tracker_st
     assert CARD not in _stored_events(assistant_stack, sender)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10: the channel never checks message metadata: a card number in shown_text is "
-    "stored in the tracker store",
-)
 def test_a_card_number_in_the_metadata_never_reaches_the_tracker_store(assistant_stack) -> None:
     sender = "console-1-attack_card_metadata"
     body = {"sender": sender, "message": "hello", "metadata": {"shown_text": f"card {CARD}"}}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy import select
 
 from bot.services import BotServices
@@ -26,11 +25,6 @@ TELEGRAM_ID = 741_000_001
 CARD_NAME = "4000 0566 5566 5556"  # Stripe's Visa debit test number, as a Telegram first name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10: the card guard never looks at the sender's Telegram name: a card number as "
-    "first name is stored in users.name",
-)
 async def test_a_card_number_as_telegram_name_is_never_stored(
     payments_service: PaymentsService,
     fake: FakeTelegram,  # noqa: F811
@@ -48,3 +42,20 @@ async def test_a_card_number_as_telegram_name_is_never_stored(
     name = await asyncio.to_thread(stored_name)
     assert name is not None  # the user was created on first contact
     assert not looks_like_card_number(name), f"users.name holds {name!r}"
+
+
+def test_a_card_number_never_reaches_users_name_however_it_is_set(payments_service: PaymentsService) -> None:
+    """The model is the choke point: creation and later updates are both redacted."""
+    with payments_service.session_factory.begin() as session:
+        user = User(telegram_user_id=TELEGRAM_ID + 1, name=f"Ann {CARD_NAME}", is_test=False)
+        session.add(user)
+        session.flush()
+        assert user.name == "Ann [card number removed]"
+        user.name = "4242-4242-4242-4242 Bob"
+        session.flush()
+        user_id = user.id
+    with payments_service.session_factory() as session:
+        stored = session.get(User, user_id)
+        assert stored is not None
+        assert not looks_like_card_number(stored.name)
+        assert stored.name.endswith("Bob")

@@ -29,11 +29,6 @@ POSTGRES = pytest.mark.parametrize(
 
 
 @POSTGRES
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10: concurrent wrong passwords all pass the login brake before any failure is "
-    "counted (check-then-act), so one burst gets far more than 5 checked guesses",
-)
 def test_a_burst_of_concurrent_guesses_gets_no_more_checked_guesses_than_the_limit(
     console_settings: Settings, session_factory: sessionmaker[Session], seed: Seed
 ) -> None:

@@ -16,11 +16,6 @@ from settings import Settings
 
 
 @pytest.mark.parametrize("environment", ["Production", "PRODUCTION", "prod"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10: PAYCHAT_ENV other than the exact string 'production' (Production, prod) "
-    "silently skips the production refusals (demo mode, placeholder secrets, sandbox)",
-)
 def test_a_production_deployment_spelled_otherwise_still_refuses_demo_mode(environment: str) -> None:
     with pytest.raises(ValidationError):
         Settings(
@@ -30,3 +25,27 @@ def test_a_production_deployment_spelled_otherwise_still_refuses_demo_mode(envir
             ACTION_SERVER_SECRET="change-me",
             RASA_SHARED_SECRET="change-me",
         )
+
+
+@pytest.mark.parametrize("environment", ["prodution", "staging", "", "live-ish"])
+def test_an_unknown_environment_name_is_refused_at_start_up(environment: str) -> None:
+    with pytest.raises(ValidationError, match="PAYCHAT_ENV"):
+        Settings(_env_file=None, PAYCHAT_ENV=environment)
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [(" Development ", "development"), ("DEV", "development"), ("Test", "test"), ("PROD", "production")],
+)
+def test_environment_names_are_normalised(environment: str, expected: str) -> None:
+    settings = Settings(
+        _env_file=None,
+        PAYCHAT_ENV=environment,
+        STRIPE_API_KEY="sk_live_x",
+        ACTION_SERVER_SECRET="a" * 32,
+        RASA_SHARED_SECRET="b" * 32,
+        CONSOLE_SECRET_KEY="c" * 32,
+        PAYCHAT_CONSENT_SIGNING_KEY="d" * 32,
+    )
+    assert settings.environment == expected
+    assert settings.is_production is (expected == "production")

@@ -91,3 +91,30 @@ def test_the_policy_counts_within_the_window_and_doubles_the_lock() -> None:
     assert (quiet.failures, quiet.locked_until) == (1, None)
     many = ThrottleState(failures=10**6, last_failure_at=now, locked_until=None)
     assert POLICY.after_failure(many, now).locked_until == now + POLICY.max_lock
+
+
+@BACKENDS
+def test_concurrent_reservations_grant_at_most_the_limit_in_the_database(
+    session_factory: sessionmaker[Session],
+) -> None:
+    check_concurrent_reservations(SqlThrottleStore(session_factory))
+
+
+@pytest.mark.redis
+def test_concurrent_reservations_grant_at_most_the_limit_in_redis(redis_store: RedisThrottleStore) -> None:
+    check_concurrent_reservations(redis_store)
+
+
+def check_concurrent_reservations(store: ThrottleStore) -> None:
+    """Attempts reserved at once: exactly `max_failures` are granted, the rest see the lock."""
+    key = account_key(f"someone-{secrets.token_hex(3)}")
+    now = utcnow()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        reservations = list(pool.map(lambda _: store.reserve(key, POLICY, now), range(ATTEMPTS)))
+    granted = [r for r in reservations if r.granted]
+    assert len(granted) == POLICY.max_failures
+    assert all(r.state.locked_until is not None for r in reservations if not r.granted)
+    # A success gives its slot back: the lock the last reservation caused goes with it.
+    store.release(key, POLICY)
+    assert store.locked_until([key]) is None
+    assert store.reserve(key, POLICY, now).granted

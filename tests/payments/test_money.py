@@ -148,3 +148,49 @@ def test_every_gateway_minimum_is_whole_minor_units_of_a_known_currency() -> Non
     assert minimum_charge("EUR") == Money(50, "EUR") and minimum_charge("GBP") == Money(30, "GBP")
     assert minimum_charge("JPY") == Money(50, "JPY")  # ¥50: a zero-decimal currency
     assert all(minimum_charge(code) is not None for code in MINIMUM_CHARGE_MINOR)
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "code"),
+    [
+        # Every dash and minus sign is a sign, also before a currency symbol.
+        ("\u201320", "EUR", "amount_not_positive"),
+        ("\u201420 euros", "EUR", "amount_not_positive"),
+        ("\u2010 20", "EUR", "amount_not_positive"),
+        ("\uff0d20", "EUR", "amount_not_positive"),
+        ("-€5", "EUR", "amount_not_positive"),
+        ("\u2212 €5", "EUR", "amount_not_positive"),
+        ("+20", "EUR", "amount_invalid"),
+        # Exponent notation.
+        ("1e3", "EUR", "amount_invalid"),
+        ("2.5E-2 euros", "EUR", "amount_invalid"),
+        # A currency symbol from any locale's data, never read as the bill's.
+        ("₽20", "EUR", "amount_currency_mismatch"),
+        ("20 zł", "EUR", "amount_currency_mismatch"),
+        ("20 ₺", "EUR", "amount_currency_mismatch"),
+        ("₩2000", "EUR", "amount_currency_mismatch"),
+        ("20 Fr.", "EUR", "amount_currency_mismatch"),
+        ("20 Kč", "EUR", "amount_currency_mismatch"),
+        ("₿ 20", "EUR", "amount_currency_mismatch"),  # a sign no locale maps: still not the bill's
+        # Subunit words belong to their currencies: pence are not euro cents.
+        ("50 p", "EUR", "amount_currency_mismatch"),
+        ("50 pence", "EUR", "amount_currency_mismatch"),
+        ("50 cents", "GBP", "amount_currency_mismatch"),
+        # A currency word nobody mapped is not silently dropped.
+        ("20 rupees", "EUR", "amount_invalid"),
+    ],
+)
+def test_a_sign_a_foreign_currency_or_a_foreign_subunit_is_refused(
+    text: str, currency: str, code: str
+) -> None:
+    with pytest.raises(PaymentsError) as refused:
+        parse_amount(text, currency=currency, locale="en_IE")
+    assert refused.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "expected"),
+    [("20 zł", "PLN", 2000), ("₽20", "RUB", 2000), ("50 p", "GBP", 50), ("20 euro cents", "EUR", 20)],
+)
+def test_a_currency_marker_of_the_bills_own_currency_is_read(text: str, currency: str, expected: int) -> None:
+    assert parse_amount(text, currency=currency, locale="en_IE").amount_minor == expected

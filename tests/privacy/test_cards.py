@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privacy.cards import CARD_PLACEHOLDER, looks_like_card_number, luhn_valid, redact_card_numbers
+from privacy.cards import (
+    CARD_PLACEHOLDER,
+    looks_like_card_number,
+    luhn_valid,
+    message_holds_card_number,
+    redact_card_numbers,
+)
 
 STRIPE_TEST_CARDS = [
     "4242424242424242",
@@ -180,3 +186,41 @@ def test_redacted_text_never_looks_like_a_card(
     number: str, data: st.DataObject, before: str, after: str
 ) -> None:
     assert not looks_like_card_number(redact_card_numbers(f"{before} {data.draw(grouped(number))} {after}"))
+
+
+CARD_DIGITS = "4000056655665556"
+ESCAPED = "".join(f"\\u{ord(digit):04x}" for digit in CARD_DIGITS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '/inform{"biller": "' + ESCAPED + '"}',
+        ' /inform{"biller": "' + ESCAPED + '"}',
+        '\u00a0/inform{"biller": "' + ESCAPED + '"}',
+        '\u2003\n/inform{"nested": {"list": ["x", "' + ESCAPED + '"]}}',
+        '/inform{"' + ESCAPED + '": "key"}',
+        "pay " + ESCAPED,
+    ],
+)
+def test_a_card_number_rasa_would_decode_is_found(text: str) -> None:
+    assert not looks_like_card_number(text)
+    assert message_holds_card_number(text)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"shown_text": f"card {CARD_DIGITS}"},
+        {"a": {"b": [1, {"c": "4000 0566 5566 5556"}]}},
+        {"n": int(CARD_DIGITS)},
+        {CARD_DIGITS: "as a key"},
+    ],
+)
+def test_a_card_number_anywhere_in_metadata_is_found(metadata: object) -> None:
+    assert message_holds_card_number("hello", metadata)
+
+
+def test_an_ordinary_payload_and_metadata_pass() -> None:
+    payload = '/inform{"biller": "Vodafone", "amount": "20"}'
+    assert not message_holds_card_number(payload, {"shown_text": "Vodafone"})
