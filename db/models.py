@@ -28,9 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from privacy.cards import redact_card_numbers
-
 from db.crypto import EncryptedJSON, EncryptedText
+from privacy.cards import redact_card_numbers
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
