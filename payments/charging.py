@@ -112,9 +112,9 @@ class Charging:
             # "Large" is what the user pays this biller within the period, this payment included,
             # so splitting a bill into smaller payments does not dodge it (issue 10). The user's
             # row lock above serializes this sum with every concurrent approval of theirs.
-            before = self._ledger.paid_to_biller_since(
-                session, payment, now - self._config.second_approval_period
-            )
+            # Summed by pay day (scheduled or today) around this payment's own pay day, so halves
+            # consented to far apart but paid close together are counted together.
+            before = self._ledger.paid_to_biller_around(session, payment, self._config.second_approval_period)
             needs_second = before.amount_minor + payment.amount_minor >= self._config.second_approval_minor
             target = P.AWAITING_APPROVAL if needs_second else P.APPROVED
             if not self._machine.move(session, payment, P.DRAFT, target, confirmed_at=now):

@@ -13,10 +13,7 @@ confirms the conversation's live offer, never a superseded one.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -29,57 +26,14 @@ from payments.errors import (
     ConfirmationUsedError,
     ConsentMismatchError,
 )
+from payments.offers import digest, summary_digest
 from payments.statuses import OfferClosedReason, PaymentStatus
 from payments.unit_of_work import UnitOfWork, owned_payment
 from payments.views import PaymentResult, PaymentView
 
-if TYPE_CHECKING:  # drafting imports issue_offer from here
+if TYPE_CHECKING:
     from payments.charging import Charging
     from payments.drafting import Drafting
-
-NONCE_BYTES = 12  # 96 random bits; 16 URL-safe characters keep the button payload short
-
-
-def digest(text: str) -> str:
-    """SHA-256 (hex) of `text`: what is stored of a nonce or of a summary."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def summary_digest(summary_text: str) -> str:
-    """The digest a summary is compared by (surrounding whitespace is not part of what a user reads)."""
-    return digest(summary_text.strip())
-
-
-def issue_offer(
-    session: Session, *, user_id: int, conversation: str, payment_id: int, summary_text: str, now: datetime
-) -> str:
-    """Record the summary just drafted as the conversation's live offer; return its new nonce.
-
-    Runs in the drafting transaction: the conversation's earlier offers are closed as superseded in
-    the same commit that makes the new one live, so there is never a moment with two live offers.
-    """
-    session.execute(
-        update(SummaryOffer)
-        .where(
-            SummaryOffer.user_id == user_id,
-            SummaryOffer.conversation == conversation,
-            SummaryOffer.closed_at.is_(None),
-        )
-        .values(closed_at=now, closed_reason=OfferClosedReason.SUPERSEDED.value)
-    )
-    nonce = secrets.token_urlsafe(NONCE_BYTES)
-    session.add(
-        SummaryOffer(
-            payment_id=payment_id,
-            user_id=user_id,
-            conversation=conversation,
-            nonce_sha256=digest(nonce),
-            summary_sha256=summary_digest(summary_text),
-            issued_at=now,
-        )
-    )
-    return nonce
-
 
 class Confirmations:
     """Confirm or cancel the summary a user acted on, only when it is the live one."""

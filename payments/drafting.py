@@ -19,7 +19,7 @@ from db.models import Bill, Biller, Payment, ScheduledPayment, User
 from payments.audit import append_audit
 from payments.billers import match_biller
 from payments.config import ServiceConfig
-from payments.confirming import issue_offer
+from payments.offers import issue_offer
 from payments.dates import day_relation, format_day, parse_pay_date
 from payments.errors import (
     BillerAmbiguousError,
@@ -182,7 +182,7 @@ class Drafting:
         one of them is ever confirmable. When the new draft is refused, the replaced one is still
         cancelled (the user no longer sees its summary) and the refusal is raised. With a
         `conversation` (the chat's sender id) the summary becomes that conversation's live offer and
-        the returned summary carries its one-time `confirm_nonce` (payments.confirming).
+        the returned summary carries its one-time `confirm_nonce` (payments.offers, payments.confirming).
         """
         try:
             with self._uow.tx() as session:
