@@ -19,7 +19,6 @@ from db.models import Bill, Biller, Payment, ScheduledPayment, User
 from payments.audit import append_audit
 from payments.billers import match_biller
 from payments.config import ServiceConfig
-from payments.offers import issue_offer
 from payments.dates import day_relation, format_day, parse_pay_date
 from payments.errors import (
     BillerAmbiguousError,
@@ -32,6 +31,7 @@ from payments.errors import (
 from payments.ledger import Ledger, candidate, default_card, outstanding
 from payments.machine import StateMachine
 from payments.money import Money, format_money, parse_amount
+from payments.offers import issue_offer
 from payments.statuses import PaymentStatus, ScheduleStatus
 from payments.unit_of_work import UnitOfWork, load_user, owned_bill, owned_payment
 from payments.views import (

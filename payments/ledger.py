@@ -7,7 +7,7 @@ limit. Which bill the user means is matched among their own billers first (payme
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
