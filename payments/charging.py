@@ -173,22 +173,23 @@ class Charging:
         if it still cannot be, the result says "processing, outcome not recorded" (never "nothing
         was charged") and the reconciliation round after the deadline finds it at the gateway.
         """
-        with self._uow.tx() as session:
-            payment = session.get(Payment, payment_id)
-            assert payment is not None
-            started = self._uow.now()
-            if not self._machine.move(
-                session,
-                payment,
-                P.APPROVED,
-                P.PROCESSING,
-                charge_started_at=started,
-                charge_deadline_at=started + self._config.charge_deadline,
-            ):
-                session.refresh(payment)  # another caller moved it: report what it is now
-                return payment_result(session, payment, self._uow.now())
-            request = self._charge_request(session, payment)
-            in_flight = payment_result(session, payment, started)
+        try:
+            started = self._start_charge(payment_id)
+        except OperationalError:
+            # Approved (consent kept) but the charge could not be started: the worker charges it
+            # after PAYCHAT_APPROVED_CHARGE_DEADLINE_SECONDS and the user is told through the outbox,
+            # so the reply says "on its way, I'll tell you" — never "nothing was charged".
+            log.exception("payment %s approved, its charge not started: the database stayed busy", payment_id)
+            with self._uow.tx() as session:
+                payment = session.get(Payment, payment_id, populate_existing=True)
+                assert payment is not None
+                pending = payment_result(session, payment, self._uow.now())
+            if pending.status != P.APPROVED:
+                return pending
+            return dataclasses.replace(pending, pending_reason=PendingReason.CHARGE_NOT_STARTED.value)
+        if isinstance(started, PaymentResult):
+            return started
+        started_at, request, in_flight = started
         try:
             outcome = self._gateway.charge(request)
         except Exception:
@@ -202,9 +203,39 @@ class Charging:
                 outcome.status,
                 payment_id,
                 outcome.payment_intent_id,
-                started + self._config.charge_deadline,
+                started_at + self._config.charge_deadline,
             )
             return dataclasses.replace(in_flight, pending_reason=PendingReason.OUTCOME_NOT_RECORDED.value)
+
+    def _start_charge(self, payment_id: int) -> tuple[datetime, ChargeRequest, PaymentResult] | PaymentResult:
+        """approved → processing (write-ahead), retried like the outcome while the database is busy.
+
+        Returns when the charge started, its request and the in-flight result; or, when another
+        caller moved the payment meanwhile, the payment's result as it is now.
+        """
+        for attempt in Retrying(
+            retry=retry_if_exception_type(OperationalError),
+            stop=stop_after_attempt(max(1, self._config.outcome_write_attempts)),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        ):
+            with attempt, self._uow.tx() as session:
+                payment = session.get(Payment, payment_id, populate_existing=True)
+                assert payment is not None
+                started = self._uow.now()
+                if not self._machine.move(
+                    session,
+                    payment,
+                    P.APPROVED,
+                    P.PROCESSING,
+                    charge_started_at=started,
+                    charge_deadline_at=started + self._config.charge_deadline,
+                ):
+                    session.refresh(payment)  # another caller moved it: report what it is now
+                    return payment_result(session, payment, self._uow.now())
+                request = self._charge_request(session, payment)
+                return started, request, payment_result(session, payment, started)
+        raise AssertionError("unreachable: tenacity reraises the last error")
 
     def _record_outcome(
         self, payment_id: int, outcome: ChargeOutcome, *, user_waiting: bool

@@ -32,6 +32,7 @@ OPERATOR_FACING = {
     "ALERT payment %s failed (no charge found) has PaymentIntent %s awaiting 3-D Secure: cancelled",
     "outcome %s of payment %s (PaymentIntent %s) not recorded: the database stayed busy; "
     "reconciliation settles it after %s",
+    "payment %s approved, its charge not started: the database stayed busy",
 }
 
 
