@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from telegram import Bot, Update, User
 from telegram.constants import ChatAction
@@ -27,6 +28,10 @@ from bot.rendering import render_turn, retry_keyboard
 from bot.services import BotServices, KnownUser
 from rasa_client import AssistantTurn, AssistantUnavailableError
 from transcripts import record_turn
+
+# Where a turn names the payment it acted on: the tapped summary's entity, the payment slots.
+PAYMENT_ID_ENTITIES = frozenset({"draft_id", "payment_id", "pending_payment_id"})
+PAYMENT_ID_SLOTS = ("pending_payment_id", "payment_id")
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +130,9 @@ async def relay(
     except AssistantUnavailableError:
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
         turn = None
+    # What the previous delivered turn left in the slots is known only up to a lost turn.
+    if turn is None:
+        services.turn_payments.pop(user.id, None)
     messages = (
         render_turn(turn, user_id=user.id, payloads=services.payloads, pages=services.pages) if turn else []
     )
@@ -147,7 +155,9 @@ async def relay(
             await retire_summary(
                 context.bot, chat.id, services.replace_live_summary(chat.id, sent.message_id)
             )
-    await acknowledge_turn(services, account, since=started)
+    told = turn_payment_ids(turn) | services.turn_payments.get(user.id, frozenset())
+    services.turn_payments[user.id] = frozenset(_ids(turn.slots.get(slot) for slot in PAYMENT_ID_SLOTS))
+    await acknowledge_turn(services, account, since=started, payment_ids=told)
     await record(services, sender_id=sender_id, account=account, text=text, turn=turn)
 
 
@@ -179,13 +189,42 @@ async def turn_outcomes_told(
     return told > 0
 
 
-async def acknowledge_turn(services: BotServices, account: KnownUser | None, *, since: datetime) -> None:
-    """The turn's reply reached the user: the outcomes it told need no second message."""
+def _ids(values: Iterable[Any]) -> set[int]:
+    ids: set[int] = set()
+    for value in values:
+        try:
+            ids.add(int(value))
+        except (TypeError, ValueError):
+            continue
+    return ids
+
+
+def turn_payment_ids(turn: AssistantTurn) -> frozenset[int]:
+    """The payments a turn acted on and told about: the tapped summary's draft, the payment slots
+    set in it or left by it."""
+    entities = turn.parse.get("entities") or []
+    values: list[Any] = [e.get("value") for e in entities if e.get("entity") in PAYMENT_ID_ENTITIES]
+    values += [turn.slots.get(slot) for slot in PAYMENT_ID_SLOTS]
+    values += [
+        e.get("value") for e in turn.events if e.get("event") == "slot" and e.get("name") in PAYMENT_ID_SLOTS
+    ]
+    return frozenset(_ids(values))
+
+
+async def acknowledge_turn(
+    services: BotServices, account: KnownUser | None, *, since: datetime, payment_ids: Collection[int]
+) -> None:
+    """The turn's reply reached the user: the outcomes it told (of `payment_ids` only) need no
+    second message. Acknowledged by payment, not by time: an outcome reached meanwhile for a turn
+    the bot gave up on is not this reply's, and stays held until it is sent (issue 10)."""
     if services.notifications is None or account is None:
         return
     try:
         await asyncio.to_thread(
-            services.notifications.acknowledge_turn_outcomes, user_id=account.user_id, since=since
+            services.notifications.acknowledge_turn_outcomes,
+            user_id=account.user_id,
+            since=since,
+            payment_ids=payment_ids,
         )
     except Exception:
         # Not acknowledged: the held outcome is sent once its hold ends (told twice, never never).
