@@ -109,7 +109,12 @@ async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
 
 
 async def relay(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *, shown_text: str | None = None
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    text: str,
+    *,
+    shown_text: str | None = None,
+    tapped_message_id: int | None = None,
 ) -> None:
     """Send `text` to the assistant as this user, show the replies and record the turn.
 
@@ -144,7 +149,13 @@ async def relay(
             log.warning("assistant gave no reply for update %s", update.update_id)
         if await turn_outcomes_told(context.bot, services, account, chat_id=chat.id, since=started):
             return
-        markup = retry_keyboard(text, user_id=user.id, payloads=services.payloads)
+        markup = retry_keyboard(
+            text,
+            user_id=user.id,
+            payloads=services.payloads,
+            shown_text=shown_text,
+            message_id=tapped_message_id,
+        )
         await context.bot.send_message(chat.id, texts.BRAIN_DOWN, reply_markup=markup)
         return
     for message in messages:
