@@ -69,6 +69,25 @@ SUMMARY_KEPT_CODES = frozenset(
     {"confirmation_stale", "confirmation_used", "confirmation_invalid", "consent_mismatch"}
 )
 
+# A used-up summary is worded by where its payment stands now: never "charged" when it was not,
+# never "nothing charged" when it may yet be (default: utter_error_confirmation_used, nothing charged).
+CONFIRMATION_USED_RESPONSES: dict[str, str] = {
+    "succeeded": "utter_error_confirmation_used_paid",
+    "approved": "utter_error_confirmation_used_pending",
+    "processing": "utter_error_confirmation_used_pending",
+    "unknown": "utter_error_confirmation_used_pending",
+    "requires_action": "utter_error_confirmation_used_pending",
+    "awaiting_approval": "utter_error_confirmation_used_pending",
+}
+
+
+def error_response(error: PaymentsError) -> str:
+    """The response wording a domain error: `utter_error_<code>`; a used summary's by its payment's status."""
+    if error.code == "confirmation_used":
+        status = str(error.params.get("payment_status") or "")
+        return CONFIRMATION_USED_RESPONSES.get(status, "utter_error_confirmation_used")
+    return f"utter_error_{error.code}"
+
 
 async def call_as_sender(tracker: Tracker, use_case: Callable[..., T], **kwargs: Any) -> T:
     """Run one payments use case as the conversation's user, off the event loop (SQL and Stripe block).
@@ -141,7 +160,7 @@ def utter_error(dispatcher: CollectingDispatcher, tracker: Tracker, error: Payme
     ]
     locale = str(error.params.get("locale") or DEFAULT_LOCALE)
     dispatcher.utter_message(
-        response=f"utter_error_{error.code}", buttons=buttons or None, **template_values(values, locale)
+        response=error_response(error), buttons=buttons or None, **template_values(values, locale)
     )
 
 

@@ -75,7 +75,10 @@ class Conversation:
         """paid | paid_after_retry | told_<what> | unanswered."""
         if self.answered < self.sent:
             return "unanswered"
-        last = self.replies[-1] if self.replies else ""
+        # Rasa splits a reply at blank lines: a paid reply's receipt ("🧾 Receipt …") comes as its
+        # own last message, so the answer is the last message that is not a receipt part.
+        answers = [r for r in self.replies if not r.startswith("🧾")]
+        last = answers[-1] if answers else ""
         if last.startswith("Done"):
             return "paid_after_retry" if self.retried else "paid"
         if "went through" in last:

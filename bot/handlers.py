@@ -205,13 +205,16 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
     services = services_of(context)
-    payload = services.payloads.resolve(query.from_user.id, query.data or "")
+    tap = services.payloads.resolve_tap(query.from_user.id, query.data or "")
     # No message: a button of an inline-mode message, which the bot never sends (was an AssertionError).
-    if payload is None or query.message is None:
+    if tap is None or query.message is None:
         await query.answer(texts.BUTTON_EXPIRED)
         return
+    payload = tap.payload
     chat_id, message_id = query.message.chat.id, query.message.message_id
-    if is_summary_payload(payload) and services.replaced_summary(chat_id, message_id):
+    # A "Try again" re-sends the tap it stands for: that summary's message and text, not its own.
+    tapped_id = tap.message_id if tap.message_id is not None else message_id
+    if is_summary_payload(payload) and services.replaced_summary(chat_id, tapped_id):
         await query.answer(texts.SUMMARY_OUT_OF_DATE)
         return
     first = services.first_tap(chat_id, message_id)
@@ -219,8 +222,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(texts.ALREADY_DONE)
         return
     await query.answer()
-    shown = query.message.text if isinstance(query.message, Message) else None
-    await relay(update, context, payload, shown_text=shown)
+    if tap.is_retry:  # exactly what the first attempt sent: None for a typed message
+        shown = tap.shown_text
+    else:
+        shown = query.message.text if isinstance(query.message, Message) else None
+    await relay(update, context, payload, shown_text=shown, tapped_message_id=tapped_id)
 
 
 async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

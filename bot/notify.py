@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -44,8 +44,11 @@ class NotificationSource(Protocol):
         """Outcomes reached in the user's chat turns since `since` and not yet told."""
         ...
 
-    def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
-        """The user's turn since `since` reached them: its held outcomes need no message."""
+    def acknowledge_turn_outcomes(
+        self, *, user_id: int, since: datetime, payment_ids: Collection[int]
+    ) -> int:
+        """The user's turn since `since` reached them, telling `payment_ids`: those held outcomes
+        need no message."""
         ...
 
 

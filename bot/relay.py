@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +31,10 @@ from observability.context import conversation, payment
 from observability.metrics import TURN_SECONDS
 from rasa_client import AssistantTurn, AssistantUnavailableError
 from transcripts import record_turn
+
+# Where a turn names the payment it acted on: the tapped summary's entity, the payment slots.
+PAYMENT_ID_ENTITIES = frozenset({"draft_id", "payment_id", "pending_payment_id"})
+PAYMENT_ID_SLOTS = ("pending_payment_id", "payment_id")
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +121,12 @@ async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
 
 
 async def relay(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *, shown_text: str | None = None
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    text: str,
+    *,
+    shown_text: str | None = None,
+    tapped_message_id: int | None = None,
 ) -> None:
     """Send `text` to the assistant as this user, show the replies and record the turn.
 
@@ -128,11 +137,16 @@ async def relay(
     user = update.effective_user
     assert user is not None  # handlers only route updates from a user
     with conversation(sender_id_for(user.id)):
-        await _relay(update, context, text, shown_text=shown_text)
+        await _relay(update, context, text, shown_text=shown_text, tapped_message_id=tapped_message_id)
 
 
 async def _relay(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, *, shown_text: str | None = None
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    text: str,
+    *,
+    shown_text: str | None = None,
+    tapped_message_id: int | None = None,
 ) -> None:
     services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
@@ -151,6 +165,9 @@ async def _relay(
     except AssistantUnavailableError:
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
         turn = None
+    # What the previous delivered turn left in the slots is known only up to a lost turn.
+    if turn is None:
+        services.turn_payments.pop(user.id, None)
     messages = (
         render_turn(turn, user_id=user.id, payloads=services.payloads, pages=services.pages) if turn else []
     )
@@ -167,7 +184,13 @@ async def _relay(
             log.warning("assistant gave no reply for update %s", update.update_id)
         if await turn_outcomes_told(context.bot, services, account, chat_id=chat.id, since=started):
             return
-        markup = retry_keyboard(text, user_id=user.id, payloads=services.payloads)
+        markup = retry_keyboard(
+            text,
+            user_id=user.id,
+            payloads=services.payloads,
+            shown_text=shown_text,
+            message_id=tapped_message_id,
+        )
         await context.bot.send_message(chat.id, texts.BRAIN_DOWN, reply_markup=markup)
         return
     for message in messages:
@@ -178,7 +201,9 @@ async def _relay(
             await retire_summary(
                 context.bot, chat.id, services.replace_live_summary(chat.id, sent.message_id)
             )
-    await acknowledge_turn(services, account, since=started)
+    told = turn_payment_ids(turn) | services.turn_payments.get(user.id, frozenset())
+    services.turn_payments[user.id] = frozenset(_ids(turn.slots.get(slot) for slot in PAYMENT_ID_SLOTS))
+    await acknowledge_turn(services, account, since=started, payment_ids=told)
     await record(services, sender_id=sender_id, account=account, text=text, turn=turn)
 
 
@@ -210,13 +235,42 @@ async def turn_outcomes_told(
     return told > 0
 
 
-async def acknowledge_turn(services: BotServices, account: KnownUser | None, *, since: datetime) -> None:
-    """The turn's reply reached the user: the outcomes it told need no second message."""
+def _ids(values: Iterable[Any]) -> set[int]:
+    ids: set[int] = set()
+    for value in values:
+        try:
+            ids.add(int(value))
+        except (TypeError, ValueError):
+            continue
+    return ids
+
+
+def turn_payment_ids(turn: AssistantTurn) -> frozenset[int]:
+    """The payments a turn acted on and told about: the tapped summary's draft, the payment slots
+    set in it or left by it."""
+    entities = turn.parse.get("entities") or []
+    values: list[Any] = [e.get("value") for e in entities if e.get("entity") in PAYMENT_ID_ENTITIES]
+    values += [turn.slots.get(slot) for slot in PAYMENT_ID_SLOTS]
+    values += [
+        e.get("value") for e in turn.events if e.get("event") == "slot" and e.get("name") in PAYMENT_ID_SLOTS
+    ]
+    return frozenset(_ids(values))
+
+
+async def acknowledge_turn(
+    services: BotServices, account: KnownUser | None, *, since: datetime, payment_ids: Collection[int]
+) -> None:
+    """The turn's reply reached the user: the outcomes it told (of `payment_ids` only) need no
+    second message. Acknowledged by payment, not by time: an outcome reached meanwhile for a turn
+    the bot gave up on is not this reply's, and stays held until it is sent (issue 10)."""
     if services.notifications is None or account is None:
         return
     try:
         await asyncio.to_thread(
-            services.notifications.acknowledge_turn_outcomes, user_id=account.user_id, since=since
+            services.notifications.acknowledge_turn_outcomes,
+            user_id=account.user_id,
+            since=since,
+            payment_ids=payment_ids,
         )
     except Exception:
         # Not acknowledged: the held outcome is sent once its hold ends (told twice, never never).

@@ -53,12 +53,27 @@ def is_summary_reply(buttons: list[Button]) -> bool:
     return any(is_summary_payload(button.payload) for button in buttons)
 
 
+@dataclass(frozen=True)
+class Tap:
+    """What a button tap sends: its payload, and for a retried tap the message first tapped.
+
+    A "Try again" after an outage re-sends the original tap as it was: the summary text the
+    Confirm was under (`shown_text`, the consent payments compares) and that summary's message id
+    (whether a newer summary replaced it), not the text and id of the error message (issue 10).
+    """
+
+    payload: str
+    shown_text: str | None = None
+    message_id: int | None = None
+    is_retry: bool = False
+
+
 class PayloadStore:
     """Short callback keys for payloads that do not fit in callback_data; oldest forgotten first."""
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[str, tuple[int, str]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[int, Tap]] = OrderedDict()
 
     def callback_data(self, user_id: int, payload: str) -> str:
         """The callback_data for a button of `user_id` that should send `payload`."""
@@ -67,20 +82,26 @@ class PayloadStore:
             return payload
         return self.keep(user_id, payload)
 
-    def keep(self, user_id: int, payload: str) -> str:
-        """Store `payload` for `user_id` under a new short key and return the key."""
+    def keep(self, user_id: int, payload: str, *, retry_of: Tap | None = None) -> str:
+        """Store `payload` for `user_id` under a new short key and return the key; `retry_of`: the
+        tap (or typed message) a "Try again" button re-sends."""
         key = KEY_PREFIX + secrets.token_urlsafe(9)
-        self._entries[key] = (user_id, payload)
+        self._entries[key] = (user_id, retry_of or Tap(payload))
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
         return key
 
     def resolve(self, user_id: int, data: str) -> str | None:
         """The payload behind a tapped button's data, or None when the key is unknown or not theirs."""
+        tap = self.resolve_tap(user_id, data)
+        return None if tap is None else tap.payload
+
+    def resolve_tap(self, user_id: int, data: str) -> Tap | None:
+        """The tap behind a button's data (payload, and what a retry re-sends), or None when unknown."""
         if not data.startswith(KEY_PREFIX):
-            return data
-        owner, payload = self._entries.get(data, (None, ""))
-        return payload if owner == user_id else None
+            return Tap(data)
+        owner, tap = self._entries.get(data, (None, Tap("")))
+        return tap if owner == user_id else None
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
@@ -131,7 +152,16 @@ def render_turn(
     return messages
 
 
-def retry_keyboard(text: str, *, user_id: int, payloads: PayloadStore) -> InlineKeyboardMarkup:
-    """A "Try again" button that re-sends the user's unprocessed message (kept under a key)."""
-    key = payloads.keep(user_id, text)
+def retry_keyboard(
+    text: str,
+    *,
+    user_id: int,
+    payloads: PayloadStore,
+    shown_text: str | None = None,
+    message_id: int | None = None,
+) -> InlineKeyboardMarkup:
+    """A "Try again" button that re-sends the user's unprocessed message (kept under a key); for a
+    tapped button, with the text and id of the message it was under, so the retry is that tap."""
+    retry = Tap(text, shown_text=shown_text, message_id=message_id, is_retry=True)
+    key = payloads.keep(user_id, text, retry_of=retry)
     return InlineKeyboardMarkup([[InlineKeyboardButton(texts.TRY_AGAIN, callback_data=key)]])

@@ -68,6 +68,9 @@ class BotServices:
     rights: PersonalDataRights | None = None
     # The message id of the payment summary each chat was shown last (the one whose keyboard is live).
     live_summaries: dict[int, int] = field(default_factory=dict)
+    # The payment ids each user's last delivered turn left in the slots (Telegram user id → ids): a
+    # typed "yes" confirms the summary of that turn, so its reply tells that payment.
+    turn_payments: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def first_tap(self, chat_id: int, message_id: int) -> bool:
         """Record a tap on a keyboard message; False when one was recorded before (a double tap)."""

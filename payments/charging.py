@@ -119,9 +119,9 @@ class Charging:
             # "Large" is what the user pays this biller within the period, this payment included,
             # so splitting a bill into smaller payments does not dodge it (issue 10). The user's
             # row lock above serializes this sum with every concurrent approval of theirs.
-            before = self._ledger.paid_to_biller_since(
-                session, payment, now - self._config.second_approval_period
-            )
+            # Summed by pay day (scheduled or today) around this payment's own pay day, so halves
+            # consented to far apart but paid close together are counted together.
+            before = self._ledger.paid_to_biller_around(session, payment, self._config.second_approval_period)
             needs_second = before.amount_minor + payment.amount_minor >= self._config.second_approval_minor
             target = P.AWAITING_APPROVAL if needs_second else P.APPROVED
             if not self._machine.move(session, payment, P.DRAFT, target, confirmed_at=now):
@@ -165,22 +165,23 @@ class Charging:
             return self._charge(payment_id, user_waiting=user_waiting)
 
     def _charge(self, payment_id: int, *, user_waiting: bool) -> PaymentResult:
-        with self._uow.tx() as session:
-            payment = session.get(Payment, payment_id)
-            assert payment is not None
-            started = self._uow.now()
-            if not self._machine.move(
-                session,
-                payment,
-                P.APPROVED,
-                P.PROCESSING,
-                charge_started_at=started,
-                charge_deadline_at=started + self._config.charge_deadline,
-            ):
-                session.refresh(payment)  # another caller moved it: report what it is now
-                return payment_result(session, payment, self._uow.now())
-            request = self._charge_request(session, payment)
-            in_flight = payment_result(session, payment, started)
+        try:
+            started = self._start_charge(payment_id)
+        except OperationalError:
+            # Approved (consent kept) but the charge could not be started: the worker charges it
+            # after PAYCHAT_APPROVED_CHARGE_DEADLINE_SECONDS and the user is told through the outbox,
+            # so the reply says "on its way, I'll tell you" — never "nothing was charged".
+            log.exception("payment %s approved, its charge not started: the database stayed busy", payment_id)
+            with self._uow.tx() as session:
+                payment = session.get(Payment, payment_id, populate_existing=True)
+                assert payment is not None
+                pending = payment_result(session, payment, self._uow.now())
+            if pending.status != P.APPROVED:
+                return pending
+            return dataclasses.replace(pending, pending_reason=PendingReason.CHARGE_NOT_STARTED.value)
+        if isinstance(started, PaymentResult):
+            return started
+        started_at, request, in_flight = started
         try:
             outcome = self._gateway.charge(request)
         except Exception:
@@ -195,9 +196,39 @@ class Charging:
                 outcome.status,
                 payment_id,
                 outcome.payment_intent_id,
-                started + self._config.charge_deadline,
+                started_at + self._config.charge_deadline,
             )
             return dataclasses.replace(in_flight, pending_reason=PendingReason.OUTCOME_NOT_RECORDED.value)
+
+    def _start_charge(self, payment_id: int) -> tuple[datetime, ChargeRequest, PaymentResult] | PaymentResult:
+        """approved → processing (write-ahead), retried like the outcome while the database is busy.
+
+        Returns when the charge started, its request and the in-flight result; or, when another
+        caller moved the payment meanwhile, the payment's result as it is now.
+        """
+        for attempt in Retrying(
+            retry=retry_if_exception_type(OperationalError),
+            stop=stop_after_attempt(max(1, self._config.outcome_write_attempts)),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        ):
+            with attempt, self._uow.tx() as session:
+                payment = session.get(Payment, payment_id, populate_existing=True)
+                assert payment is not None
+                started = self._uow.now()
+                if not self._machine.move(
+                    session,
+                    payment,
+                    P.APPROVED,
+                    P.PROCESSING,
+                    charge_started_at=started,
+                    charge_deadline_at=started + self._config.charge_deadline,
+                ):
+                    session.refresh(payment)  # another caller moved it: report what it is now
+                    return payment_result(session, payment, self._uow.now())
+                request = self._charge_request(session, payment)
+                return started, request, payment_result(session, payment, started)
+        raise AssertionError("unreachable: tenacity reraises the last error")
 
     def _record_outcome(
         self, payment_id: int, outcome: ChargeOutcome, *, user_waiting: bool

@@ -97,7 +97,9 @@ class Confirmations:
         if offer is None or offer.payment_id != payment_id:
             raise ConfirmationStaleError(payment_id=payment_id)
         if offer.closed_reason == OfferClosedReason.USED.value:
-            raise ConfirmationUsedError(payment_id=payment_id)
+            # Where the payment stands now, so the edge says what was (or was not) charged.
+            status = owned_payment(session, user_id, payment_id).status
+            raise ConfirmationUsedError(payment_id=payment_id, payment_status=status)
         if offer.closed_at is not None:
             raise ConfirmationStaleError(payment_id=payment_id)
         if owned_payment(session, user_id, payment_id).status != PaymentStatus.DRAFT.value:

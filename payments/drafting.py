@@ -189,7 +189,7 @@ class Drafting:
         one of them is ever confirmable. When the new draft is refused, the replaced one is still
         cancelled (the user no longer sees its summary) and the refusal is raised. With a
         `conversation` (the chat's sender id) the summary becomes that conversation's live offer and
-        the returned summary carries its one-time `confirm_nonce` (payments.confirming).
+        the returned summary carries its one-time `confirm_nonce` (payments.offers, payments.confirming).
         """
         try:
             with self._uow.tx() as session:

@@ -152,7 +152,10 @@ class ConfirmationStaleError(PaymentsError):
 
 
 class ConfirmationUsedError(PaymentsError):
-    """The summary's one-time confirmation was already used: nothing more was done."""
+    """The summary's one-time confirmation was already used: nothing more was done.
+
+    `payment_status` (when known) is the payment's status now, so the edge words what was charged.
+    """
 
     code = "confirmation_used"
 

@@ -7,7 +7,7 @@ limit. Which bill the user means is matched among their own billers first (payme
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -135,11 +135,14 @@ class Ledger:
             return BillerUnknownError(text=biller_text)
         return BillNotFoundError(biller=known.name)
 
-    def paid_to_biller_since(self, session: Session, payment: Payment, since: datetime) -> Money:
-        """What the payment's user has paid or committed to its biller since `since`, itself excluded.
+    def paid_to_biller_around(self, session: Session, payment: Payment, period: timedelta) -> Money:
+        """What the payment's user pays or has committed to pay its biller within `period` of the
+        payment's own pay day (either side), itself excluded.
 
-        Counts every reserving payment (awaiting approval, approved, in flight, succeeded) consented
-        to (or drafted, for ones without a consent time) since then, on any of the biller's bills.
+        Counts every reserving payment (awaiting approval, approved — scheduled ones included —, in
+        flight, succeeded) on any of the biller's bills by the day it is *paid* (`pay_on`: its
+        scheduled day, or the day it was charged), not by when it was consented to: two halves
+        consented to months apart but paid on the same day are one payment to the biller (issue 10).
         Called under the user's row lock, so concurrent approvals see each other.
         """
         biller_id = select(Bill.biller_id).where(Bill.id == payment.bill_id).scalar_subquery()
@@ -152,7 +155,8 @@ class Ledger:
                 Payment.currency == payment.currency,
                 Bill.biller_id == biller_id,
                 Payment.status.in_(RESERVING_VALUES),
-                func.coalesce(Payment.confirmed_at, Payment.created_at) >= since,
+                Payment.pay_on >= payment.pay_on - period,
+                Payment.pay_on <= payment.pay_on + period,
             )
         ).scalar_one()
         return Money(int(total), payment.currency)

@@ -7,6 +7,7 @@ so a committed outcome is never left untold and a rolled-back one is never told.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
@@ -69,8 +70,17 @@ class Outbox:
             limit=50,
         )
 
-    def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
-        """The user's chat turn since `since` was answered: its held outcomes need no message; how many."""
+    def acknowledge_turn_outcomes(
+        self, *, user_id: int, since: datetime, payment_ids: Collection[int]
+    ) -> int:
+        """The user's chat turn since `since` was answered, telling the outcomes of `payment_ids`:
+        those held outcomes need no message; how many.
+
+        Only the payments the delivered turn told about: an outcome reached meanwhile for another
+        turn (one the front end gave up on) stays held and is sent when its hold ends (issue 10).
+        """
+        if not payment_ids:
+            return 0
         with self._uow.tx() as session:
             result = session.execute(
                 update(Notification)
@@ -79,6 +89,7 @@ class Outbox:
                     Notification.sent_at.is_(None),
                     Notification.hold_until.is_not(None),
                     Notification.created_at >= since,
+                    Notification.payment_id.in_(sorted(set(payment_ids))),
                 )
                 .values(sent_at=self._uow.now())
                 .execution_options(synchronize_session=False)

@@ -8,7 +8,7 @@ take the acting `user_id`, and return frozen views (payments.views).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -361,9 +361,12 @@ class PaymentsService:
         """Outcomes reached in the user's chat turns since `since` and not yet told (for a lost reply)."""
         return self.outbox.turn_outcomes(user_id=user_id, since=since)
 
-    def acknowledge_turn_outcomes(self, *, user_id: int, since: datetime) -> int:
-        """The user's chat turn since `since` reached them: its held outcomes need no message."""
-        return self.outbox.acknowledge_turn_outcomes(user_id=user_id, since=since)
+    def acknowledge_turn_outcomes(
+        self, *, user_id: int, since: datetime, payment_ids: Collection[int]
+    ) -> int:
+        """The user's chat turn since `since` reached them, telling `payment_ids`: those held
+        outcomes need no message."""
+        return self.outbox.acknowledge_turn_outcomes(user_id=user_id, since=since, payment_ids=payment_ids)
 
     def mark_notification_sent(self, *, notification_id: int) -> bool:
         """Record a notification as delivered; False when it already was."""

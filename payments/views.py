@@ -103,6 +103,9 @@ class PendingReason(StrEnum):
     # The processor answered but the answer could not be recorded (database busy): the worker
     # finds it through the gateway and the user is told through the outbox.
     OUTCOME_NOT_RECORDED = "outcome_not_recorded"
+    # Approved with consent, but the charge could not be started (database busy): the worker
+    # charges it after the approved-charge deadline and the user is told through the outbox.
+    CHARGE_NOT_STARTED = "charge_not_started"
 
 
 @dataclass(frozen=True)

@@ -113,9 +113,9 @@ async def test_confirm_under_an_older_summary_charges_nothing_and_keeps_the_live
     assert dispatcher.messages[0]["response"] == "utter_payment_succeeded"
     assert status(service, alex, slots["pending_payment_id"]) == "succeeded"
 
-    # Replaying B's tap charges nothing more and says so.
+    # Replaying B's tap charges nothing more and says so, worded by the payment's status (paid).
     dispatcher, _ = await tap(domain, alex, slots, b, "Confirm")
-    assert dispatcher.messages[0]["response"] == "utter_error_confirmation_used"
+    assert dispatcher.messages[0]["response"] == "utter_error_confirmation_used_paid"
 
 
 async def test_cancel_under_an_older_summary_does_not_cancel_the_live_one(

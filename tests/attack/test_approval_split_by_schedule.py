@@ -2,7 +2,7 @@
 consent periods.
 
 The threshold sums what the user committed to a biller by *consent time* within the rolling period
-(`Ledger.paid_to_biller_since`: `coalesce(confirmed_at, created_at) >= now - 30 days`), not what
+(`Ledger.paid_to_biller_since` counted `coalesce(confirmed_at, created_at) >= now - 30 days`), not what
 is *paid* within it. Payments can be scheduled up to a year ahead, so: confirm 900.00 to the
 landlord today for a day 40 days out; 31 days later confirm another 900.00 for the same day. The
 first consent has left the window, so neither waits for staff, and on that day the landlord is
@@ -23,11 +23,6 @@ from tests.helpers.factories import edge_summary, make_paying_user
 pytestmark = pytest.mark.sandbox
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10: the approval threshold counts consents within 30 days, not payments: two "
-    "900.00 payments to one biller on the same day, consented 31 days apart, need no approval",
-)
 def test_two_halves_paid_on_the_same_day_need_the_second_approval_whenever_they_were_confirmed(
     payments_service: PaymentsService,
 ) -> None:

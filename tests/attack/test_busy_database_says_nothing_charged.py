@@ -55,11 +55,6 @@ def busy_when_charging_starts(service: PaymentsService) -> Iterator[list[str]]: 
         event.remove(engine, "before_cursor_execute", refuse)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10: a busy database between approval and charge makes the Confirm answer "
-    "'Nothing was charged', and the worker then charges the approved payment",
-)
 async def test_nothing_charged_is_never_said_of_a_payment_that_is_then_charged(
     service: PaymentsService,  # noqa: F811
     domain: dict[str, Any],  # noqa: F811

@@ -19,8 +19,6 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from bot.services import BotServices
 from payments.service import PaymentsService
 from rasa_client import AssistantTurn, AssistantUnavailableError, Reply
@@ -64,11 +62,6 @@ class SlowConfirmAssistant(ScriptedAssistant):
         return turn(Reply(text="Hello! What would you like to pay?"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10: a later turn's delivered reply acknowledges the held outcome of an earlier, "
-    "lost Confirm turn (acknowledged by time, not by turn): the charge is never told",
-)
 async def test_a_charge_settled_after_the_bot_gave_up_is_told_even_when_the_user_writes_again(
     payments_service: PaymentsService,
     fake: FakeTelegram,  # noqa: F811

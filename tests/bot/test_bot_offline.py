@@ -315,3 +315,45 @@ async def test_a_tap_under_a_replaced_summary_is_answered_out_of_date_and_not_se
     assert tap["callback_id"] and tap["at"]
     assert assistant.metadata[-1] == {"channel": "telegram", "shown_text": "Pay B?"}
     assert assistant.metadata[0] == {"channel": "telegram"}
+
+
+async def test_try_again_after_an_outage_on_a_confirm_resends_that_tap_with_its_summary(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    """Retry after an outage on a Confirm (issue 10): the "Try again" re-sends the tap as it was —
+    the summary's payload (draft id and nonce) with the summary it was under as `shown_text` — not
+    the error message's text (payments refused that as another summary), and it is not answered
+    "out of date" because the error message is not the live summary."""
+    assistant.answer = lambda text: offer_turn("A", 7) if text == "pay" else turn(Reply(text=f"did {text}"))
+    await fake.send_text(ALICE, "pay")
+    [summary] = await fake.wait_for_messages(ALICE, 1)
+    confirm = summary["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+
+    assistant.down = True
+    await fake.tap(ALICE, summary, confirm)
+    [_, down] = await fake.wait_for_messages(ALICE, 2)
+    assert down["text"] == texts.BRAIN_DOWN
+    [[retry]] = down["reply_markup"]["inline_keyboard"]
+
+    assistant.down = False
+    await fake.tap(ALICE, down, retry["callback_data"])
+    messages = await fake.wait_for_messages(ALICE, 3)
+    assert messages[2]["text"] == f"did {confirm}"
+    assert [text for _, text in assistant.received] == ["pay", confirm]  # the down stand-in records nothing
+    assert assistant.metadata[-1] == {"channel": "telegram", "shown_text": "Pay A?"}
+    popups = [c.params.get("text") for c in fake.calls_to("answerCallbackQuery")]
+    assert texts.SUMMARY_OUT_OF_DATE not in popups
+
+
+async def test_try_again_after_an_outage_on_typed_words_sends_no_shown_text(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    """A retried typed "yes" is the typed words again: the error message is not a summary shown."""
+    assistant.down = True
+    await fake.send_text(ALICE, "yes")
+    [down] = await fake.wait_for_messages(ALICE, 1)
+    [[retry]] = down["reply_markup"]["inline_keyboard"]
+    assistant.down = False
+    await fake.tap(ALICE, down, retry["callback_data"])
+    await fake.wait_for_messages(ALICE, 2)
+    assert assistant.metadata[-1] == {"channel": "telegram"}

@@ -175,7 +175,10 @@ class ConfirmingAssistant(ScriptedAssistant):
         )
         if self.lose_answer:  # Rasa acted, then the connection reset before its answer arrived
             raise AssistantUnavailableError("connection reset after the request")
-        return turn(Reply(text=f"Done ✅ Paid {result.amount_text} to {result.biller_name}."))
+        # As Rasa answers a tapped Confirm: the parse names the draft the summary's button carried.
+        answered = turn(Reply(text=f"Done ✅ Paid {result.amount_text} to {result.biller_name}."))
+        entities = [{"entity": "draft_id", "value": str(self.payment_id)}]
+        return dataclasses.replace(answered, parse={"entities": entities})
 
 
 def _telegram_draft(service: PaymentsService) -> tuple[int, int, int]:

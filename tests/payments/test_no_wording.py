@@ -33,6 +33,7 @@ OPERATOR_FACING = {
     "outcome %s of payment %s (PaymentIntent %s) not recorded: the database stayed busy; "
     "reconciliation settles it after %s",
     "the gateway's charge raised; the outcome is unknown until reconciled",
+    "payment %s approved, its charge not started: the database stayed busy",
 }
 
 

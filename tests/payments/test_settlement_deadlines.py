@@ -290,7 +290,7 @@ def test_an_outcome_told_in_the_turn_waits_in_the_outbox_until_the_reply_is_deli
     # The front end delivered the first turn's reply: its held outcome is dropped.
     assert (
         payments_service.acknowledge_turn_outcomes(
-            user_id=delivered_user, since=utcnow() - timedelta(minutes=1)
+            user_id=delivered_user, since=utcnow() - timedelta(minutes=1), payment_ids=[delivered]
         )
         == 1
     )
