@@ -5,7 +5,7 @@ export RASA_TELEMETRY_ENABLED := false
 APP_PY := .venvs/app/bin/python
 RASA := .venvs/rasa/bin/rasa
 
-.PHONY: setup run test lint typecheck imports validate train spacy-pipeline unit bench lock clean
+.PHONY: setup run test test-slow lint typecheck imports validate train spacy-pipeline unit bench lock clean
 
 ## setup: build (or reuse) both environments; a second run installs nothing
 setup:
@@ -42,6 +42,11 @@ test: train lint typecheck imports validate
 ## bench: NLU quality report and latency benchmarks into bench/results/
 bench: train
 	@$(APP_PY) -m bench $(BENCH_ARGS)
+	@$(APP_PY) -m pytest -m slow
+
+## test-slow: the tests too long for `make test` (the tuning loop's end-to-end retraining)
+test-slow: train
+	@$(APP_PY) -m pytest -m slow
 
 ## lock: regenerate both hashed lock files from requirements/*.in (needs network to the registry)
 lock: setup
