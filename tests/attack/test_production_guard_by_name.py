@@ -10,6 +10,7 @@ sandbox are all accepted without a word. An environment name that is not one of 
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from settings import Settings
@@ -46,6 +47,7 @@ def test_environment_names_are_normalised(environment: str, expected: str) -> No
         RASA_SHARED_SECRET="b" * 32,
         CONSOLE_SECRET_KEY="c" * 32,
         PAYCHAT_CONSENT_SIGNING_KEY="d" * 32,
+        PAYCHAT_DATA_KEYS=Fernet.generate_key().decode(),
     )
     assert settings.environment == expected
     assert settings.is_production is (expected == "production")
