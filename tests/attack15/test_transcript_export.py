@@ -41,9 +41,6 @@ def two_customers(session_factory: sessionmaker[Session], seed: Seed) -> None:
         _record(session, f"console-{seed.alex_id}-a", seed.alex_id, True, "hello from alex")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="attack15: an unreadable telegram_id/user_id is dropped and the export holds everyone"
-)
 @pytest.mark.parametrize(
     "params",
     [
@@ -63,7 +60,6 @@ def test_an_unreadable_id_never_exports_other_customers(
     assert response.status_code == 422 or "hello from alex" not in response.text, response.text
 
 
-@pytest.mark.xfail(strict=True, reason="attack15: CSV export leaves '=' after leading whitespace undefused")
 @pytest.mark.parametrize("prefix", [" ", "\u00a0", "\n"])
 def test_no_csv_cell_starts_a_formula_after_leading_whitespace(
     client: TestClient, session_factory: sessionmaker[Session], seed: Seed, prefix: str
