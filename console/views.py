@@ -216,9 +216,8 @@ def transcripts_page(
             "params": params,
             "threshold": _parse_threshold(params.get("threshold")),
             "export_query": urlencode({k: v for k, v in params.items() if v}),
-            "error": error,
+            "error": error,  # an unreadable id: a message and no conversations, never everyone's
         },
-        status_code=422 if error else 200,
     )
 
 

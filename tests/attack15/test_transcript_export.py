@@ -70,3 +70,13 @@ def test_no_csv_cell_starts_a_formula_after_leading_whitespace(
     rows = list(csv.DictReader(io.StringIO(client.get("/api/transcripts.csv").text)))
     cell = rows[0]["user_text"]
     assert not cell.lstrip().startswith(("=", "+", "-", "@")), repr(cell)
+
+
+@pytest.mark.parametrize("params", [{"telegram_id": "555abc"}, {"user_id": "1e3"}])
+def test_the_transcripts_page_shows_nobody_for_an_unreadable_id(
+    client: TestClient, two_customers: None, params: dict[str, str]
+) -> None:
+    login(client, "viewer")
+    response = client.get("/transcripts", params=params)
+    assert 'id="filter-error"' in response.text and "must be a positive whole number" in response.text
+    assert "hello from" not in response.text
