@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Header, HTTPException, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from console.auth import require, require_unsafe
 from console.roles import Role
@@ -30,7 +30,7 @@ from payments.errors import (
     RefundKeyReusedError,
     RefundNotAllowedError,
 )
-from payments.money import format_money, parse_amount
+from payments.money import format_money
 from payments.oversight import PaymentFilter
 from payments.statuses import PaymentStatus
 
@@ -46,7 +46,8 @@ class RefundRequestBody(BaseModel):
     """A refund: `amount_minor` in the payment's minor units (omit it for everything left)."""
 
     model_config = ConfigDict(extra="forbid")
-    amount_minor: int | None = Field(default=None, ge=1, le=10**12)
+    # Strict: a JSON boolean or a string is refused (422), never read as a number of minor units.
+    amount_minor: StrictInt | None = Field(default=None, ge=1, le=10**12)
     idempotency_key: str | None = Field(
         default=None,
         pattern=KEY_PATTERN,
@@ -139,19 +140,17 @@ def refund_form(
     payment_id: PaymentId,
     staff: Annotated[StaffView, Depends(require_unsafe(Role.ADMIN))],
     idempotency_key: Annotated[str, Form(pattern=KEY_PATTERN)],
-    currency: Annotated[str, Form(pattern=r"^[A-Z]{3}$")],
     amount: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    """Refund from the payment page (empty amount: everything left), then back to it."""
+    """Refund from the payment page (empty amount: everything left), then back to it.
+
+    The amount is read by the core in the payment's own currency; the form names none.
+    """
     try:
-        amount_minor = (
-            parse_amount(amount, currency=currency, locale=STAFF_LOCALE).amount_minor
-            if amount.strip()
-            else None
-        )
         refund = payments_of(request).refund_payment(
             payment_id=payment_id,
-            amount_minor=amount_minor,
+            amount_text=amount if amount.strip() else None,
+            locale=STAFF_LOCALE,
             requested_by=_requester(staff),
             idempotency_key=idempotency_key,
         )

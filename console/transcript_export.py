@@ -2,7 +2,8 @@
 over the redacted messages, a Telegram id) as CSV or JSON, one redacted turn per row.
 
 The search and the redaction live in transcripts.search; here the query is parsed and the rows are
-written. CSV cells that a spreadsheet would run as a formula are defused with a leading quote.
+written. CSV cells that a spreadsheet would run as a formula (also after leading whitespace) are
+defused with a leading quote.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import io
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from console.auth import require, services_of
 from console.roles import Role
 from console.staff import StaffView
-from console.views import parse_telegram_id, transcript_filters
+from console.views import UnreadableIdError, telegram_id_filter, transcript_filters
 from transcripts.search import ExportRow, export_rows
 
 router = APIRouter()
@@ -30,12 +31,18 @@ COLUMNS = [field.name for field in dataclasses.fields(ExportRow)]
 
 
 def search_params(params: dict[str, str]) -> dict[str, Any]:
-    """Keyword arguments for transcripts.search from the transcript page's query parameters."""
-    return {
-        "text": (params.get("q") or "").strip() or None,
-        "telegram_user_id": parse_telegram_id(params.get("telegram_id")),
-        **transcript_filters(params),
-    }
+    """Keyword arguments for transcripts.search from the transcript page's query parameters.
+
+    A given but unreadable user_id/telegram_id is a 422, never an export of everyone.
+    """
+    try:
+        return {
+            "text": (params.get("q") or "").strip() or None,
+            "telegram_user_id": telegram_id_filter(params),
+            **transcript_filters(params),
+        }
+    except UnreadableIdError as error:
+        raise HTTPException(422, str(error)) from None
 
 
 def _rows(request: Request) -> list[ExportRow]:
@@ -49,7 +56,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat() + "+00:00"
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    # Spreadsheets trim leading spaces (no-break ones, newlines too) before they look for a formula.
+    return "'" + text if text.startswith(FORMULA_START) or text.lstrip().startswith(FORMULA_START) else text
 
 
 def _filename(extension: str) -> str:

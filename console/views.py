@@ -134,8 +134,34 @@ def parse_telegram_id(value: str | None) -> int | None:
     return number if 0 < number <= MAX_TELEGRAM_ID else None
 
 
+class UnreadableIdError(ValueError):
+    """A `user_id`/`telegram_id` filter that was given but is not an id: refuse, never widen to all."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} must be a positive whole number")
+        self.name = name
+
+
+def telegram_id_filter(params: dict[str, str]) -> int | None:
+    """The `telegram_id` filter (None when absent); UnreadableIdError when given but not an id."""
+    value = params.get("telegram_id")
+    if not value:
+        return None
+    telegram_id = parse_telegram_id(value)
+    if telegram_id is None:
+        raise UnreadableIdError("telegram_id")
+    return telegram_id
+
+
 def transcript_filters(params: dict[str, str]) -> dict[str, Any]:
-    """Keyword arguments for `transcripts.list_conversations` from query parameters; bad ones are ignored."""
+    """Keyword arguments for `transcripts.list_conversations` from query parameters.
+
+    Unreadable dates and the like are ignored, but a given `user_id` that is not an id raises
+    UnreadableIdError: dropping it would show (or export) every customer's conversations.
+    """
+    user_id = _parse_id(params.get("user_id"))
+    if params.get("user_id") and user_id is None:
+        raise UnreadableIdError("user_id")
     since_day, until_day = _parse_day(params.get("from")), _parse_day(params.get("to"))
     if until_day == date.max:
         until_day = None  # "up to the last day there is": the day after would overflow
@@ -147,7 +173,7 @@ def transcript_filters(params: dict[str, str]) -> dict[str, Any]:
         "until": datetime.combine(until_day + timedelta(days=1), datetime.min.time(), UTC)
         if until_day
         else None,
-        "user_id": _parse_id(params.get("user_id")),
+        "user_id": user_id,
         "intent": params.get("intent") or None,
         "below_confidence": threshold if params.get("low_confidence") else None,
         "fallback_only": bool(params.get("fallback")),
@@ -163,14 +189,20 @@ def transcripts_page(
     """Conversations, filtered by date, user, intent, low confidence, fallback and payment outcome."""
     params = dict(request.query_params)
     text = (params.get("q") or "").strip() or None
-    telegram_id = parse_telegram_id(params.get("telegram_id"))
+    error: str | None = None
     with services_of(request).session_factory() as session:
-        if text or telegram_id:  # free text runs over the redacted messages (transcripts.search)
-            conversations = search_conversations(
-                session, text=text, telegram_user_id=telegram_id, limit=200, **transcript_filters(params)
-            )
+        try:
+            telegram_id = telegram_id_filter(params)
+            filters = transcript_filters(params)
+        except UnreadableIdError as unreadable:
+            error, conversations = f"Nothing shown: {unreadable}.", []
         else:
-            conversations = transcripts.list_conversations(session, limit=200, **transcript_filters(params))
+            if text or telegram_id:  # free text runs over the redacted messages (transcripts.search)
+                conversations = search_conversations(
+                    session, text=text, telegram_user_id=telegram_id, limit=200, **filters
+                )
+            else:
+                conversations = transcripts.list_conversations(session, limit=200, **filters)
         intents = transcripts.list_intents(session)
         users = transcripts.list_conversation_users(session)
     return templates_of(request).TemplateResponse(
@@ -184,6 +216,7 @@ def transcripts_page(
             "params": params,
             "threshold": _parse_threshold(params.get("threshold")),
             "export_query": urlencode({k: v for k, v in params.items() if v}),
+            "error": error,  # an unreadable id: a message and no conversations, never everyone's
         },
     )
 

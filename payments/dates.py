@@ -126,12 +126,13 @@ def format_day(day: date, locale: str) -> str:
 
 
 def format_moment(moment: datetime, *, timezone: str, locale: str) -> str:
-    """A stored (UTC) moment as the user's wall-clock day and time: "3 Dec 2025, 14:05" in their zone."""
+    """A stored (UTC) moment as the user's wall-clock day and time with its UTC offset:
+    "3 Dec 2025, 14:05 +01:00" in their zone (the offset tells apart the hour clocks go back)."""
     local = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
     local = local.astimezone(ZoneInfo(timezone))
     babel_locale = locale.replace("-", "_") or "en_IE"
     day = format_date(local, format="medium", locale=babel_locale)
-    clock = format_time(local, format="short", locale=babel_locale)
+    clock = format_time(local, format="short", locale=babel_locale) + " " + format_time(local, "xxx")
     return str(Locale.parse(babel_locale).datetime_formats["medium"]).format(clock, day)
 
 

@@ -29,7 +29,7 @@ from payments.errors import (
     RefundNotAllowedError,
 )
 from payments.gateway import PaymentGateway, RefundOutcome, RefundOutcomeStatus, RefundRequest
-from payments.money import Money
+from payments.money import Money, parse_amount
 from payments.statuses import PaymentStatus, RefundStatus
 from payments.unit_of_work import UnitOfWork, rowcount
 
@@ -42,6 +42,29 @@ SETTLED = {
     RefundOutcomeStatus.SUCCEEDED: RefundStatus.SUCCEEDED,
     RefundOutcomeStatus.FAILED: RefundStatus.FAILED,
 }
+
+
+@dataclass(frozen=True)
+class RefundAmount:
+    """How much to refund: `minor` units, or `text` a person typed (read in `locale`).
+
+    Either way it is in the payment's currency; the core reads it, so no edge chooses the currency.
+    """
+
+    minor: int | None = None
+    text: str | None = None
+    locale: str = "en"
+
+    def __post_init__(self) -> None:
+        if (self.minor is None) == (self.text is None):
+            raise ValueError("a refund amount is either minor units or text")
+
+    def minor_in(self, currency: str) -> int:
+        """Minor units of `currency` (the payment's); a coded error when the text is unreadable."""
+        if self.minor is not None:
+            return self.minor
+        assert self.text is not None
+        return parse_amount(self.text, currency=currency, locale=self.locale).amount_minor
 
 
 @dataclass(frozen=True)
@@ -116,14 +139,23 @@ class Refunds:
         self._wait = wait
 
     def refund_payment(
-        self, *, payment_id: int, amount_minor: int | None, requested_by: str, idempotency_key: str
+        self,
+        *,
+        payment_id: int,
+        amount: RefundAmount | None,
+        requested_by: str,
+        idempotency_key: str,
     ) -> RefundView:
-        """Refund `amount_minor` (all that is left when None) of a succeeded payment, once per key."""
+        """Refund `amount` (all that is left when None) of a succeeded payment, once per key.
+
+        The amount is minor units or typed text, both always in the payment's own currency: no
+        caller picks the currency a refund is read in.
+        """
         try:
-            refund_id, request = self._record(payment_id, amount_minor, requested_by, idempotency_key)
+            refund_id, request = self._record(payment_id, amount, requested_by, idempotency_key)
         except IntegrityError:
             # Someone else recorded a refund with this key between our check and our insert.
-            refund_id, request = self._record(payment_id, amount_minor, requested_by, idempotency_key)
+            refund_id, request = self._record(payment_id, amount, requested_by, idempotency_key)
         if request is not None:
             self._settle(refund_id, self._gateway.refund(request))
             return self._view(refund_id)
@@ -154,7 +186,7 @@ class Refunds:
         return rowcount(result) == 1
 
     def _record(
-        self, payment_id: int, amount_minor: int | None, requested_by: str, key: str
+        self, payment_id: int, asked: RefundAmount | None, requested_by: str, key: str
     ) -> tuple[int, RefundRequest | None]:
         """The refund row for `key` (new, or the existing one) and the request to send, if any."""
         with self._uow.tx() as session:
@@ -166,6 +198,7 @@ class Refunds:
             ).scalar_one_or_none()
             if payment is None:
                 raise PaymentNotFoundError(payment_id=payment_id)
+            amount_minor = None if asked is None else asked.minor_in(payment.currency)
             existing = session.execute(select(Refund).where(Refund.idempotency_key == key)).scalar()
             if existing is not None:
                 if existing.payment_id != payment_id or (

@@ -31,7 +31,7 @@ from payments.machine import StateMachine
 from payments.outbox import Outbox
 from payments.oversight import BillerOption, Oversight, PaymentFilter, StaffPaymentDetail, StaffPaymentRow
 from payments.personal_data import ForgetReport, PersonalData
-from payments.refunds import Refunds, RefundView
+from payments.refunds import RefundAmount, Refunds, RefundView
 from payments.sandbox_bank import SandboxBank
 from payments.settlement import Settlement
 from payments.statuses import PaymentStatus
@@ -389,12 +389,28 @@ class PaymentsService:
         return self.oversight.payment_detail(payment_id=payment_id)
 
     def refund_payment(
-        self, *, payment_id: int, amount_minor: int | None, requested_by: str, idempotency_key: str
+        self,
+        *,
+        payment_id: int,
+        amount_minor: int | None = None,
+        amount_text: str | None = None,
+        locale: str = "en",
+        requested_by: str,
+        idempotency_key: str,
     ) -> RefundView:
-        """Refund (part of) a succeeded payment through the gateway, once per idempotency key."""
+        """Refund (part of) a succeeded payment through the gateway, once per idempotency key.
+
+        The amount (`amount_minor`, or `amount_text` read in `locale`; neither: all that is left)
+        is always in the payment's own currency.
+        """
+        amount = (
+            None
+            if amount_minor is None and amount_text is None
+            else RefundAmount(minor=amount_minor, text=amount_text, locale=locale)
+        )
         return self.refunds.refund_payment(
             payment_id=payment_id,
-            amount_minor=amount_minor,
+            amount=amount,
             requested_by=requested_by,
             idempotency_key=idempotency_key,
         )

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from payments.dates import format_moment
 
 
-@pytest.mark.xfail(
-    strict=True, reason="attack15: receipt time has no offset, two moments read the same at DST end"
-)
 def test_two_moments_an_hour_apart_read_differently_when_clocks_go_back() -> None:
     first = format_moment(datetime(2025, 10, 26, 0, 30, tzinfo=UTC), timezone="Europe/Berlin", locale="en_IE")
     second = format_moment(

@@ -41,9 +41,6 @@ def two_customers(session_factory: sessionmaker[Session], seed: Seed) -> None:
         _record(session, f"console-{seed.alex_id}-a", seed.alex_id, True, "hello from alex")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="attack15: an unreadable telegram_id/user_id is dropped and the export holds everyone"
-)
 @pytest.mark.parametrize(
     "params",
     [
@@ -63,7 +60,6 @@ def test_an_unreadable_id_never_exports_other_customers(
     assert response.status_code == 422 or "hello from alex" not in response.text, response.text
 
 
-@pytest.mark.xfail(strict=True, reason="attack15: CSV export leaves '=' after leading whitespace undefused")
 @pytest.mark.parametrize("prefix", [" ", "\u00a0", "\n"])
 def test_no_csv_cell_starts_a_formula_after_leading_whitespace(
     client: TestClient, session_factory: sessionmaker[Session], seed: Seed, prefix: str
@@ -74,3 +70,13 @@ def test_no_csv_cell_starts_a_formula_after_leading_whitespace(
     rows = list(csv.DictReader(io.StringIO(client.get("/api/transcripts.csv").text)))
     cell = rows[0]["user_text"]
     assert not cell.lstrip().startswith(("=", "+", "-", "@")), repr(cell)
+
+
+@pytest.mark.parametrize("params", [{"telegram_id": "555abc"}, {"user_id": "1e3"}])
+def test_the_transcripts_page_shows_nobody_for_an_unreadable_id(
+    client: TestClient, two_customers: None, params: dict[str, str]
+) -> None:
+    login(client, "viewer")
+    response = client.get("/transcripts", params=params)
+    assert 'id="filter-error"' in response.text and "must be a positive whole number" in response.text
+    assert "hello from" not in response.text

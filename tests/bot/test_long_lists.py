@@ -129,7 +129,7 @@ async def test_two_hundred_payments_are_paged_without_drafts_and_in_the_users_zo
     assert len(scheduled) == len(busy.scheduled_ids) == 20
     assert all(line.startswith("• 🗓️ 1 Mar 2026 — ") for line in scheduled)
     # The newest payment went through at 23:30 UTC on 31 Jan: 12:30 on 1 Feb in Auckland.
-    assert listed[0].startswith("• 1 Feb 2026, 12:30 — ") and "(paid)" in listed[0]
+    assert listed[0].startswith("• 1 Feb 2026, 12:30 +13:00 — ") and "(paid)" in listed[0]
     assert any("(cancelled)" in line for line in listed)  # consented, then refused: still a payment
 
 
