@@ -107,12 +107,21 @@ def _strings_of(value: Any) -> list[str]:
     return found
 
 
+# Metadata the front ends write themselves, never typed by anyone: the tap evidence (Telegram's
+# callback query id, a numeric string of up to 19 digits that passes Luhn one time in ten, and
+# the time the bot received the tap). Checking it would refuse honest Confirm taps.
+FRONT_END_EVIDENCE = frozenset({"tap"})
+
+
 def message_holds_card_number(text: str, metadata: Any = None) -> bool:
     """True when a chat message handed to Rasa would carry a card number anywhere: its text as
     typed, its text after the decoding Rasa applies (leading whitespace of any kind stripped,
-    an intent payload's JSON entities decoded), or any string or number in its metadata."""
+    an intent payload's JSON entities decoded), or any string or number in its metadata (apart
+    from the front ends' own tap evidence, `FRONT_END_EVIDENCE`)."""
     if looks_like_card_number(text):
         return True
     if any(looks_like_card_number(view) for view in _decoded_views(text.strip())):
         return True
+    if isinstance(metadata, dict):
+        metadata = {key: value for key, value in metadata.items() if key not in FRONT_END_EVIDENCE}
     return any(looks_like_card_number(item) for item in _strings_of(metadata))

@@ -224,3 +224,13 @@ def test_a_card_number_anywhere_in_metadata_is_found(metadata: object) -> None:
 def test_an_ordinary_payload_and_metadata_pass() -> None:
     payload = '/inform{"biller": "Vodafone", "amount": "20"}'
     assert not message_holds_card_number(payload, {"shown_text": "Vodafone"})
+
+
+def test_the_front_ends_tap_evidence_is_not_read_as_a_card_number() -> None:
+    # Telegram's callback query ids are long numeric strings: one in ten passes Luhn. A Confirm
+    # tap carrying one was refused as "never send a card number" (found by the reliability bench).
+    callback_id = "4242424242424242"
+    assert looks_like_card_number(callback_id)
+    tap = {"callback_id": callback_id, "at": "2026-11-30T18:30:41+00:00"}
+    assert not message_holds_card_number('/affirm{"draft_id": 7}', {"channel": "telegram", "tap": tap})
+    assert message_holds_card_number("/affirm", {"channel": "telegram", "shown_text": callback_id})
