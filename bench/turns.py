@@ -114,7 +114,12 @@ def _problem(replies: list[Reply], step: str) -> str | None:
         return None if replies and replies[0].text else "no intent"
     if not any(r.text for r in replies):
         return "no reply"
-    if step == "pay" and not any(b.payload == CONFIRM for r in replies for b in r.buttons):
+    # A summary's Confirm names its draft and nonce (`/affirm{...}`); on Telegram the payload may be
+    # the bot's short key, so the button is known by its title there.
+    confirm_buttons = [
+        b for r in replies for b in r.buttons if b.payload.startswith(CONFIRM) or b.title == "Confirm"
+    ]
+    if step == "pay" and not confirm_buttons:
         return "no Confirm button"
     if step == "confirm" and not any((r.text or "").startswith("Done") for r in replies):
         return "not paid"
