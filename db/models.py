@@ -510,3 +510,11 @@ class TunedModelEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Ids are never reused (migration 0014): the audit log, consent receipts and transcripts keep ids of
+# rows that may be deleted later (a test user's reset, retention), and a reused id would pin that
+# history on an unrelated new row. PostgreSQL sequences never reuse; SQLite needs AUTOINCREMENT.
+for _table in Base.metadata.tables.values():
+    if [column.name for column in _table.primary_key.columns] == ["id"]:
+        _table.dialect_kwargs["sqlite_autoincrement"] = True
