@@ -19,9 +19,7 @@ def test_a_model_file_replaced_after_compare_is_not_promoted(db_session: Session
     base_file, candidate_file = tmp_path / "base.tar.gz", tmp_path / "cand.tar.gz"
     base_file.write_bytes(b"baseline model")
     candidate_file.write_bytes(b"the model that was compared")
-    baseline = registry.register(
-        db_session, name="base", path=base_file, data_fingerprint="b", actor="t"
-    ).id
+    baseline = registry.register(db_session, name="base", path=base_file, data_fingerprint="b", actor="t").id
     candidate = registry.register(
         db_session, name="cand", path=candidate_file, data_fingerprint="c", actor="t"
     ).id
