@@ -13,6 +13,7 @@ controls go), since Rasa splits examples with `str.splitlines` and YAML folds it
 from __future__ import annotations
 
 import io
+import math
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -170,9 +171,9 @@ def _slot_value(value: Any) -> Any:
         return {one_line(str(k)): _slot_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_slot_value(v) for v in value]
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
         return value
-    return one_line(str(value))
+    return one_line(str(value))  # NaN/inf too: YAML's .nan would not compare equal on loading
 
 
 def export(session: Session, out_dir: Path) -> ExportResult:

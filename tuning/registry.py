@@ -35,7 +35,8 @@ class RegistryError(LookupError):
 
 
 class PromotionRefusedError(RegistryError):
-    """The candidate lost a metric beyond the tolerance (or was never compared)."""
+    """The candidate lost a metric beyond the tolerance, was never compared, or its file is no
+    longer the one compared."""
 
 
 @dataclass(frozen=True)
