@@ -111,6 +111,7 @@ _CHAT_WORD_LIST = (
     "too"
 )
 _CHAT_WORDS = frozenset(_CHAT_WORD_LIST.split())
+_NAME_STOPS = _NOT_NAMES | _CHAT_WORDS
 _CUES: tuple[list[dict[str, Any]], ...] = (
     [{"LOWER": "my"}, {"LOWER": {"IN": ["name", "names"]}}, {"LOWER": {"IN": ["is", "'s", "\u2019s", ":"]}}],
     [{"LOWER": "my"}, {"LOWER": {"IN": ["name's", "name\u2019s"]}}],
@@ -181,6 +182,12 @@ def _words_after(text: str, position: int) -> list[re.Match[str]]:
     return words
 
 
+def _before_chat_word(text: str, position: int) -> bool:
+    """Whether the next word is one no name has ("… anna weber and I want to pay")."""
+    match = _NEXT_WORD.match(text, position)
+    return match is not None and match.group(1).lower() in _NAME_STOPS
+
+
 def _ordinary(word: str) -> bool:
     return len(word) > 4 and word.lower().endswith(_ORDINARY_ENDINGS)
 
@@ -190,9 +197,10 @@ def _name_after_cue(text: str, position: int, strong: bool) -> tuple[int, int] |
 
     Capitalised words are names after any cue ("I am Anna Weber"). Lowercase words are names
     after a strong cue ("my name is anna weber", "Name: anna") when they run up to the end of the
-    message or punctuation, and after a weak cue ("this is anna weber") only as two or three such
-    words that do not read as chat ("this is taking forever" stays). Otherwise a strong cue masks
-    its first word alone ("my name is anna pay my bill" -> "[name] pay my bill").
+    message, punctuation or a word no name has ("and", "pay"); after a weak cue ("this is anna
+    weber") only as two or three words up to the end or punctuation that do not read as chat
+    ("this is taking forever" stays; "this is anna weber and …" is not caught). Otherwise a
+    strong cue masks its first word alone.
     """
     words = _words_after(text, position)
     if not words:
@@ -204,7 +212,8 @@ def _name_after_cue(text: str, position: int, strong: bool) -> tuple[int, int] |
         capitalised = index + 1
     lowercase_run = 0
     for count in range(len(words), 0, -1):  # the longest run that ends where a name may end
-        if _NAME_END.match(text, words[count - 1].end()):
+        end = words[count - 1].end()
+        if _NAME_END.match(text, end) or (strong and _before_chat_word(text, end)):
             lowercase_run = count
             break
     if not strong and (lowercase_run < 2 or any(_ordinary(w.group(1)) for w in words[:lowercase_run])):

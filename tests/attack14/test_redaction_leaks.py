@@ -103,4 +103,7 @@ def test_ordinary_chat_is_left_alone(text: str) -> None:
 def test_a_lowercase_name_followed_by_chat_masks_only_the_name() -> None:
     assert redact("my name is anna pay my bill") == "my name is [name] pay my bill"
     assert redact("my name is anna and i want to pay") == "my name is [name] and i want to pay"
+    assert redact("my name is anna weber and i want to pay") == "my name is [name] and i want to pay"
+    assert redact("my name is anna weber pay my bill") == "my name is [name] pay my bill"
+    assert redact("call me anna maria please") == "call me [name] please"
     assert redact("I am Bill Gates") == "I am [name]"  # a capitalised chat word is still a name
