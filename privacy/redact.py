@@ -1,15 +1,21 @@
 """`redact(text)`: the one masking of personal data before a transcript is shown or exported.
 
 Masked, each by a placeholder naming what was there (so reviewers still see the sentence's shape):
-card-like numbers (privacy.cards, the project's one detector), IBANs (with or without spaces),
-e-mail addresses (plus-addressing, subdomains), phone numbers (international "+44 20 7946 0958",
-"0049 …", national "(555) 123-4567", "0171 2345678") and person names. Names come from spaCy
-token rules on a blank English pipeline: after "my name is", "I am"/"I'm", "this is", "call me",
-"name:", titles ("Mr", "Dr"), greetings of a signature ("thanks, Anna Weber", "regards\\nJohn",
-"- Maria") and a line that holds only a capitalised name at the end of a message. There is no
-statistical NER: no pretrained English spaCy pipeline is published on the package registry by its
-authors (third-party re-uploads are not used in a payments product), so names written elsewhere in
-a sentence without such a cue are not caught. Erring towards masking is deliberate, as in cards.
+card-like numbers (privacy.cards, the project's one detector), IBANs (groups separated by spaces,
+dashes, underscores, dots or slashes, or none), e-mail addresses (Unicode letters, plus-addressing,
+subdomains, and spelled out: "anna(at)gmail(dot)com", "anna dot weber at gmail dot com"), phone
+numbers (international "+44 20 7946 0958", "0049 …", national "(555) 123-4567", "0171 2345678") and
+person names. The text is NFKC-normalised first (full-width "@"/digits and other compatibility
+forms become the plain ones; the result is returned in that form) and invisible characters glued to
+a word are dropped. Names come from spaCy token rules on a blank English pipeline: after "my name
+is", "I am"/"I'm", "this is", "call me", "name:", titles ("Mr", "Dr"), greetings of a signature
+("thanks, Anna Weber", "regards\\nJohn", "- Maria") and a line that holds only a capitalised name at
+the end of a message; hyphenated names ("Anna-Lena Weber-Schmidt") are one word, and names written
+in lowercase are caught after "my name is"/"name:" and, as two or three words ending the sentence,
+after "this is"/"I am" (`_name_after_cue`). There is no statistical NER: no pretrained English
+spaCy pipeline is published on the package registry by its authors (third-party re-uploads are not
+used in a payments product), so names written elsewhere in a sentence without such a cue are not
+caught. Erring towards masking is deliberate, as in cards.
 
 Needs spaCy (app environment); `privacy.cards` stays standard library only for the Rasa process.
 """
@@ -17,6 +23,7 @@ Needs spaCy (app environment); `privacy.cards` stays standard library only for t
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -28,14 +35,55 @@ PHONE_PLACEHOLDER = "[phone]"
 NAME_PLACEHOLDER = "[name]"
 PLACEHOLDERS = (CARD_PLACEHOLDER, EMAIL_PLACEHOLDER, IBAN_PLACEHOLDER, PHONE_PLACEHOLDER, NAME_PLACEHOLDER)
 
+# Text is normalised first (`_normalise`): NFKC folds full-width and other compatibility forms
+# (full-width "@" U+FF20, "." U+FF0E and digits, no-break spaces) into the plain ones the patterns know, and
+# invisible format characters glued to a word ("anna\u200b@…", soft hyphens) are dropped.
+_INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"
+_GLUED_INVISIBLE = re.compile(rf"(?<=[\w@.])[{_INVISIBLE}]+|[{_INVISIBLE}]+(?=[\w@.])")
+
+# E-mail addresses, Unicode letters allowed (IDN domains, "josé@…"), and their spelled-out forms:
+# "@" or "(at)"/"[at]"/"{at}"/"<at>" (spaces optional) or " at " (spaces needed); "." or
+# "(dot)"/"[dot]"… or " dot ", in the domain and between the words of the local part.
+
+
+def _bracketed(word: str) -> str:
+    return r"\s*[(\[{<]\s*" + word + r"\s*[)\]}>]\s*"
+
+
+_AT_LITERAL = r"\s*@\s*|" + _bracketed("at")
+_AT = rf"(?:{_AT_LITERAL}|\s+at\s+)"
+_SPELLED_DOT = rf"(?:{_bracketed('dot')}|\s+dot\s+)"
+_DOT = rf"(?:\.|{_SPELLED_DOT})"
+_LOCAL_PART = r"[\w.!#$%&'*+/=?^`{|}~-]+"
 _EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+(?:\s*@\s*|\s+(?:at|\[at\]|\(at\))\s+)"
-    r"[A-Za-z0-9-]+(?:(?:\.|\s+(?:dot|\[dot\]|\(dot\))\s+)[A-Za-z0-9-]+)*"
-    r"(?:\.|\s+(?:dot|\[dot\]|\(dot\))\s+)[A-Za-z]{2,}",
+    rf"(?P<local>{_LOCAL_PART}(?:{_SPELLED_DOT}{_LOCAL_PART})*)(?P<at>{_AT})"
+    rf"[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[^\W\d_]{{2,}}(?![\w-])",
     re.IGNORECASE,
 )
-# Two letters, two check digits, then 11-30 letters/digits in groups separated by spaces or dashes.
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{4}){2,7}(?:[ \-]?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
+_AT_LITERAL_ONLY = re.compile(rf"(?:{_AT_LITERAL})", re.IGNORECASE)
+# Before a bare " at " ("pay 40 at vodafone.com") the word must look like a mailbox, not chat.
+_NOT_MAILBOX_WORDS = (
+    "pay paid paying pays buy bought buying order ordered shop shopped shopping book booked sign "
+    "signed log logged look looking me us him her them it that this one online bill bills rent am "
+    "is are was were be been "
+    "arrive arrived arriving here there home work stay staying live living meet met"
+)
+_NOT_MAILBOX = frozenset(_NOT_MAILBOX_WORDS.split())
+
+
+def _email(match: re.Match[str]) -> str:
+    if _AT_LITERAL_ONLY.fullmatch(match.group("at")):
+        return EMAIL_PLACEHOLDER
+    last = re.split(r"[^\w'-]+", match.group("local").lower())[-1]
+    plain_word = not last or last in _NOT_MAILBOX or last in _NOT_NAMES or not re.search(r"[^\W\d_]", last)
+    return match.group() if plain_word else EMAIL_PLACEHOLDER
+
+
+# Two letters, two check digits, then 11-30 letters/digits in groups separated by spaces, dashes,
+# underscores, dots or slashes (or nothing).
+_IBAN = re.compile(
+    r"\b[A-Z]{2}\d{2}(?:[ \-_./]?[A-Z0-9]{4}){2,7}(?:[ \-_./]?[A-Z0-9]{1,4})?(?![A-Z0-9])", re.IGNORECASE
+)
 # A phone number: optional +/00 country code, digit groups separated by spaces, dots, dashes,
 # slashes or parentheses, seven or more digits in all (money and dates have fewer, or their own shape).
 _PHONE = re.compile(r"(?<![\w+])(?:\+|\b00|\()?\d[\d\s().\-/]{5,}\d(?!\w)")
@@ -54,11 +102,21 @@ _NOT_NAME_WORDS = (
     "how who where again all everyone team bot paychat sir madam there's "
 )
 _NOT_NAMES = frozenset(_NOT_NAME_WORDS.split())
+# Lowercase words of the payments chat that end a lowercase name run ("this is vodafone bill");
+# capitalised, some are names ("I am Bill Gates").
+_CHAT_WORD_LIST = (
+    "bill bills rent payment payments phone electricity gas water internet broadband mobile invoice "
+    "amount money card account balance deposit transfer insurance tax council loan mortgage fee "
+    "fees subscription plan refund charge charges debt due overdue total pay paid half month week "
+    "too"
+)
+_CHAT_WORDS = frozenset(_CHAT_WORD_LIST.split())
+_NAME_STOPS = _NOT_NAMES | _CHAT_WORDS
 _CUES: tuple[list[dict[str, Any]], ...] = (
-    [{"LOWER": "my"}, {"LOWER": {"IN": ["name", "names"]}}, {"LOWER": {"IN": ["is", "'s", ":"]}}],
-    [{"LOWER": "my"}, {"LOWER": "name's"}],
+    [{"LOWER": "my"}, {"LOWER": {"IN": ["name", "names"]}}, {"LOWER": {"IN": ["is", "'s", "\u2019s", ":"]}}],
+    [{"LOWER": "my"}, {"LOWER": {"IN": ["name's", "name\u2019s"]}}],
     [{"LOWER": "name"}, {"ORTH": ":"}],
-    [{"LOWER": "i"}, {"LOWER": {"IN": ["am", "'m", "m"]}}],
+    [{"LOWER": "i"}, {"LOWER": {"IN": ["am", "'m", "m", "\u2019m"]}}],
     [{"LOWER": {"IN": ["i'm", "im", "i\u2019m"]}}],
     [{"LOWER": "this"}, {"LOWER": "is"}],
     [{"LOWER": "call"}, {"LOWER": "me"}],
@@ -95,18 +153,75 @@ def _capitalised(text: str) -> bool:
     return text[0].isupper() and (not text.isupper() or len(text) > 2)
 
 
-_NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*")
+_JOINERS = "'\u2019\\-\u2010\u2011"
+_NAME_WORD = re.compile(rf"[^\W\d_]+(?:[{_JOINERS}][^\W\d_]+)*")
+# The next word after the cue or the previous name word: spaces or tabs between, never a line break.
+_NEXT_WORD = re.compile(rf"[ \t]*({_NAME_WORD.pattern})")
+_CUE_GAP = re.compile(r"[ \t,:]*")
+# What may follow a name written in lowercase: the end, punctuation, a line break.
+_NAME_END = re.compile(r"[ \t]*(?:$|[,.;:!?)\n\r])")
+# Lowercase words that read as ordinary chat after "this is"/"I am" ("this is taking forever").
+_ORDINARY_ENDINGS = ("ing", "ed", "ly", "ous", "ful", "ive", "able", "ible", "less", "ish", "ic", "al")
 
 
-def _name_word(token: Any) -> bool:
-    text = token.text
-    return bool(_NAME_WORD.fullmatch(text)) and len(text) >= 2 and token.lower_ not in _NOT_NAMES
+def _words_after(text: str, position: int) -> list[re.Match[str]]:
+    """Up to _MAX_NAME_WORDS name-like words from `position` (stops at a non-name word)."""
+    words: list[re.Match[str]] = []
+    gap = _CUE_GAP.match(text, position)
+    position = gap.end() if gap else position
+    while len(words) < _MAX_NAME_WORDS:
+        match = _NEXT_WORD.match(text, position)
+        if match is None or len(match.group(1)) < 2 or match.group(1).lower() in _NOT_NAMES:
+            break
+        if match.group(1) in _CHAT_WORDS:
+            break
+        if match.end() < len(text) and (text[match.end()].isalnum() or text[match.end()] == "_"):
+            break  # "anna2": not a name word
+        words.append(match)
+        position = match.end()
+    return words
 
 
-def _skip_space_and_colon(doc: Any, position: int) -> int:
-    while position < len(doc) and (doc[position].is_space or doc[position].text in {",", ":"}):
-        position += 1
-    return position
+def _before_chat_word(text: str, position: int) -> bool:
+    """Whether the next word is one no name has ("… anna weber and I want to pay")."""
+    match = _NEXT_WORD.match(text, position)
+    return match is not None and match.group(1).lower() in _NAME_STOPS
+
+
+def _ordinary(word: str) -> bool:
+    return len(word) > 4 and word.lower().endswith(_ORDINARY_ENDINGS)
+
+
+def _name_after_cue(text: str, position: int, strong: bool) -> tuple[int, int] | None:
+    """The span of the name right after a cue ending at `position`, if one is there.
+
+    Capitalised words are names after any cue ("I am Anna Weber"). Lowercase words are names
+    after a strong cue ("my name is anna weber", "Name: anna") when they run up to the end of the
+    message, punctuation or a word no name has ("and", "pay"); after a weak cue ("this is anna
+    weber") only as two or three words up to the end or punctuation that do not read as chat
+    ("this is taking forever" stays; "this is anna weber and …" is not caught). Otherwise a
+    strong cue masks its first word alone.
+    """
+    words = _words_after(text, position)
+    if not words:
+        return None
+    capitalised = 0
+    for index, word in enumerate(words):
+        if not (_capitalised(word.group(1)) or (strong and index == 0)):
+            break
+        capitalised = index + 1
+    lowercase_run = 0
+    for count in range(len(words), 0, -1):  # the longest run that ends where a name may end
+        end = words[count - 1].end()
+        if _NAME_END.match(text, end) or (strong and _before_chat_word(text, end)):
+            lowercase_run = count
+            break
+    if not strong and (lowercase_run < 2 or any(_ordinary(w.group(1)) for w in words[:lowercase_run])):
+        lowercase_run = 0
+    taken = max(capitalised, lowercase_run)
+    if taken == 0:
+        return None
+    return words[0].start(1), words[taken - 1].end(1)
 
 
 def _name_spans(text: str) -> list[tuple[int, int]]:
@@ -116,23 +231,14 @@ def _name_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for _, start, end in matcher(doc):
         strong = any(t.lower_.strip(".") in _STRONG_CUES for t in doc[start:end])
-        position = _skip_space_and_colon(doc, end)
-        words: list[Any] = []
-        while position < len(doc) and len(words) < _MAX_NAME_WORDS and _name_word(doc[position]):
-            token = doc[position]
-            first_lowercase_allowed = strong and not words
-            if not (_capitalised(token.text) or first_lowercase_allowed):
-                break
-            words.append(token)
-            position += 1
-            if not _capitalised(token.text):
-                break  # "my name is anna and …": one lowercase word only
-        if words:
-            spans.append((words[0].idx, words[-1].idx + len(words[-1].text)))
+        cue_end = doc[end - 1].idx + len(doc[end - 1].text)
+        span = _name_after_cue(text, cue_end, strong)
+        if span is not None:
+            spans.append(span)
     return spans + _trailing_signature(text)
 
 
-_CAPITALISED_WORD = r"[A-ZÀ-Þ][^\W\d_]*(?:['\u2019\-][^\W\d_]+)*"
+_CAPITALISED_WORD = rf"[A-ZÀ-Þ][^\W\d_]*(?:[{_JOINERS}][^\W\d_]+)*"
 _NAME_LINE = rf"({_CAPITALISED_WORD}(?:[ \t]+{_CAPITALISED_WORD}){{0,2}})[ \t.!]*$"
 _SIGNATURE_LINE = re.compile(r"(?:^|\n)[ \t\-\u2014\u2013~]*" + _NAME_LINE)
 _DASH_SIGNATURE = re.compile(r"\s[-\u2014\u2013~]\s*" + _NAME_LINE)
@@ -176,13 +282,19 @@ def redact(text: str) -> str:
     """`text` with card numbers, e-mail addresses, IBANs, phone numbers and person names masked."""
     if not text:
         return text
+    text = _normalise(text)
     text = redact_card_numbers(text)
-    text = _EMAIL.sub(EMAIL_PLACEHOLDER, text)
+    text = _EMAIL.sub(_email, text)
     text = _IBAN.sub(
         lambda m: IBAN_PLACEHOLDER if sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text
     )
     text = _replace(text, _phone_spans(text), PHONE_PLACEHOLDER)
     return _replace(text, _merge(_name_spans(text)), NAME_PLACEHOLDER)
+
+
+def _normalise(text: str) -> str:
+    """NFKC, without the invisible characters glued to a word (see `_GLUED_INVISIBLE`)."""
+    return _GLUED_INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

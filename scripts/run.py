@@ -132,7 +132,7 @@ def main() -> int:
             out.print("[bold]starting[/] Rasa server (loading the model takes ~20 s)")
             rasa_port = int(settings.rasa_url.rsplit(":", 1)[1].split("/")[0])
             supervisor.start(
-                procs.rasa_spec(model, rasa_port, action_url, settings.var_dir / "rasa-tracker.db")
+                procs.rasa_spec(model, rasa_port, action_url, settings.effective_rasa_tracker_db)
             )
             rows.append(("Rasa server (secret-checked channel only)", settings.rasa_url))
             out.print("[bold]starting[/] staff console")

@@ -8,28 +8,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
+from db.models import utcnow
 from payments import worker
 from settings import Settings, get_settings
-from transcripts.retention import RetentionResult, apply_retention
+from transcripts.retention import RetentionResult, apply_retention, expire_tracker
 
 logger = logging.getLogger("paychat.worker")
 
 
 def retention_step(settings: Settings, session_factory: sessionmaker[Session]) -> Callable[[], object]:
-    """The worker step that deletes or anonymizes transcripts older than TRANSCRIPT_RETENTION_DAYS."""
+    """The worker step that deletes or anonymizes transcripts older than TRANSCRIPT_RETENTION_DAYS,
+    and deletes the events of Rasa's tracker store (RASA_TRACKER_DB) older than that too."""
 
     def step() -> RetentionResult | None:
+        days, now = settings.transcript_retention_days, utcnow()  # one cutoff for both stores
         with session_factory.begin() as session:
             result = apply_retention(
-                session,
-                older_than_days=settings.transcript_retention_days,
-                mode=settings.transcript_retention_mode,
+                session, older_than_days=days, mode=settings.transcript_retention_mode, now=now
             )
-        return result if result.conversations else None
+        events = expire_tracker(settings.effective_rasa_tracker_db, older_than_days=days, now=now)
+        result = replace(result, tracker_events=events)
+        return result if result.conversations or result.tracker_events else None
 
     return step
 

@@ -172,7 +172,8 @@ class Settings(BaseSettings):
     # Fernet keys encrypting personal data at rest (db/crypto.py), comma-separated, newest first.
     # Empty outside production: a fixed development key (refused in production).
     data_keys: str = Field("", alias="PAYCHAT_DATA_KEYS")
-    # Rasa's SQL tracker store (the conversation as Rasa keeps it), emptied for a user by /forget.
+    # Rasa's SQL tracker store (the conversation as Rasa keeps it), emptied for a user by /forget;
+    # the worker deletes its events older than TRANSCRIPT_RETENTION_DAYS (transcripts/retention.py).
     rasa_tracker_db: str = Field("", alias="RASA_TRACKER_DB")
 
     # Transcripts (transcripts/retention.py, run by the worker): conversations whose last message is

@@ -9,6 +9,7 @@ tracker store keeps nothing after a restart; another tracker store must be empti
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,28 @@ def forget_tracker(tracker_db: Path, sender_ids: Sequence[str]) -> int:
                 )
                 deleted += int(result.rowcount or 0)
             return deleted
+    finally:
+        engine.dispose()
+
+
+def forget_tracker_before(tracker_db: Path, cutoff: datetime) -> int:
+    """Delete every event older than `cutoff` from Rasa's SQLite tracker store, whoever sent it.
+
+    Retention's counterpart of `forget_tracker`: by age rather than by sender, so events whose
+    conversation was anonymized earlier (its sender id replaced) or never recorded go too.
+    """
+    if not tracker_db.exists():
+        return 0
+    engine = create_engine(f"sqlite:///{tracker_db}", connect_args={"timeout": 30})
+    try:
+        if not inspect(engine).has_table(TRACKER_EVENTS_TABLE):
+            return 0
+        with engine.begin() as connection:
+            result = connection.execute(
+                text(f"DELETE FROM {TRACKER_EVENTS_TABLE} WHERE timestamp < :cutoff"),
+                {"cutoff": cutoff.timestamp()},
+            )
+            return int(result.rowcount or 0)
     finally:
         engine.dispose()
 

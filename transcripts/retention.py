@@ -6,12 +6,18 @@ the intent, confidence and entities the model found, fallbacks) and drops what t
 to a person: the user link, the sender id, slots, Rasa events and the payment link; the texts of
 messages and replies pass through `privacy.redact.redact`. Deleting removes the conversation and
 its turns (labels made from its turns keep their redacted text; their turn link is cut).
+
+Rasa's own tracker store keeps the raw text and sender id of every event too: in either mode its
+events older than the cutoff are deleted (`expire_tracker`), by age and not by sender, so the events
+of a conversation anonymized before (its sender id already replaced) or never recorded go as well.
+Rasa needs no old events (a tracker is rebuilt from what is left); tuning works on our anonymized copy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import delete, select
@@ -19,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Conversation, ConversationTurn, utcnow
 from privacy.redact import redact, redact_value
+from transcripts.forgetting import forget_tracker_before
 
 RetentionMode = Literal["delete", "anonymize"]
 BATCH = 500
@@ -32,6 +39,7 @@ class RetentionResult:
     cutoff: datetime
     conversations: int
     turns: int
+    tracker_events: int = 0
 
 
 def apply_retention(
@@ -72,3 +80,14 @@ def apply_retention(
         turn.payment_id = None
     session.flush()
     return RetentionResult(mode=mode, cutoff=cutoff, conversations=len(ids), turns=len(turns))
+
+
+def expire_tracker(tracker_db: Path, *, older_than_days: int, now: datetime | None = None) -> int:
+    """Delete the events of Rasa's SQLite tracker store older than the cutoff; returns how many.
+
+    The same rule as `apply_retention` (0 days keeps everything); idempotent, so a pass that
+    finds the store locked is made up by the next one.
+    """
+    if older_than_days <= 0:
+        return 0
+    return forget_tracker_before(tracker_db, (now or utcnow()) - timedelta(days=older_than_days))

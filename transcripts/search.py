@@ -7,6 +7,7 @@ reviewer may see (searching for a redacted value finds nothing) and an export ne
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,7 +92,7 @@ def _matching_turns(
     session: Session, *, text: str | None, telegram_user_id: int | None, filters: dict[str, Any]
 ) -> Iterator[_Match]:
     """Each filtered conversation, newest first, with its turns that contain `text` (all when None)."""
-    needle = (text or "").strip().casefold()[:MAX_QUERY]
+    needle = unicodedata.normalize("NFKC", text or "").strip().casefold()[:MAX_QUERY]  # as redact does
     rows = session.execute(_conversations(session, telegram_user_id=telegram_user_id, filters=filters)).all()
     for start in range(0, len(rows), BATCH):
         batch = rows[start : start + BATCH]

@@ -4,15 +4,24 @@ Texts are the redacted ones (privacy.redact, through transcripts' views and the 
 the redacted text the reviewer saw), so no personal data leaves in a file. Texts whose reviewers
 disagree are left out of the NLU file and reported. The test stories write the slots the custom
 actions set, since actions do not run inside `rasa test` (notes/rasa.md).
+
+Both files come from ruamel.yaml's emitter (never hand-built lines) and are checked to load back as
+written; every text is first made one line (`one_line`: \\r, U+0085, U+2028 … become a space,
+controls go), since Rasa splits examples with `str.splitlines` and YAML folds its own line breaks.
 """
 
 from __future__ import annotations
 
-import json
+import io
+import math
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,9 +45,33 @@ class ExportResult:
     stories: int
 
 
-def _quote(text: str) -> str:
-    """A YAML double-quoted scalar."""
-    return json.dumps(text, ensure_ascii=False)
+def one_line(text: str) -> str:
+    """`text` as one line of single spaces: every whitespace run (\\n, \\r, U+0085, U+2028, tabs …)
+    becomes a space and control characters go. Rasa splits NLU examples with `str.splitlines` and
+    YAML folds its own line breaks, so any other form would cut or change an example."""
+    kept = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+    return " ".join(kept.split())
+
+
+def _dump(data: dict[str, Any]) -> str:
+    """YAML text of `data` from ruamel's emitter, checked to load back as the same data."""
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=2, offset=0)
+    yaml.width = 4096
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    text = stream.getvalue()
+    if YAML(typ="safe").load(text) != _plain(data):
+        raise ValueError("the exported YAML does not load back as written")
+    return text
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, str) else value
 
 
 def _escape_brackets(text: str) -> str:
@@ -52,12 +85,19 @@ def _escape_brackets(text: str) -> str:
 
 def annotated(label: LabelView) -> str:
     """The example in Rasa's markup: "pay [40](amount) of the [phone](biller) bill"."""
-    text = " ".join(label.text.split("\n"))
-    out, last = "", 0
+    text, out, last = label.text, "", 0
     for span in sorted(label.entities, key=lambda s: s.start):
-        out += _escape_brackets(text[last : span.start]) + f"[{text[span.start : span.end]}]({span.entity})"
+        raw = text[span.start : span.end]
+        value = one_line(raw)
+        out += _escape_brackets(text[last : span.start])
+        if value:  # whitespace a reviewer's span took in stays outside the brackets
+            before = " " if one_line(raw[:1]) == "" else ""
+            after = " " if one_line(raw[-1:]) == "" else ""
+            out += f"{before}[{value}]({span.entity}){after}"
+        else:
+            out += " "
         last = span.end
-    return out + _escape_brackets(text[last:])
+    return one_line(out + _escape_brackets(text[last:]))
 
 
 def nlu_yaml(labels: list[LabelView]) -> str:
@@ -65,37 +105,37 @@ def nlu_yaml(labels: list[LabelView]) -> str:
     by_intent: dict[str, list[str]] = defaultdict(list)
     for label in labels:
         example = annotated(label)
-        if example not in by_intent[label.intent]:
+        if example and example not in by_intent[label.intent]:
             by_intent[label.intent].append(example)
-    lines = ['version: "3.1"', "nlu:"]
-    for intent in sorted(by_intent):
-        lines += [f"- intent: {intent}", "  examples: |"]
-        lines += [f"    - {example}" for example in by_intent[intent]]
-    if not by_intent:
-        lines[-1] = "nlu: []"
-    return "\n".join(lines) + "\n"
+    nlu = [
+        {"intent": intent, "examples": LiteralScalarString("".join(f"- {e}\n" for e in by_intent[intent]))}
+        for intent in sorted(by_intent)
+    ]
+    return _dump({"version": DoubleQuotedScalarString("3.1"), "nlu": nlu})
 
 
-def _story_steps(detail: transcripts.ConversationDetail, labels: dict[str, list[LabelView]]) -> list[str]:
-    steps: list[str] = []
+def _story_steps(
+    detail: transcripts.ConversationDetail, labels: dict[str, list[LabelView]]
+) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
     for turn in detail.turns:
-        text = " ".join(turn.user_text.split())
+        text = one_line(turn.user_text)
         reviewed = labels.get(text_key(turn.user_text)) or []
         agreed = {label.signature() for label in reviewed}
         intent = reviewed[-1].intent if reviewed and len(agreed) == 1 else turn.intent
         if text.startswith("/"):
-            steps.append(f"  - intent: {text[1:].split('{')[0] or intent}")
+            steps.append({"intent": text[1:].split("{")[0] or intent})
         elif intent:
-            steps += [f"  - user: {_quote(_escape_brackets(text))}", f"    intent: {intent}"]
+            steps.append({"user": DoubleQuotedScalarString(_escape_brackets(text)), "intent": intent})
         for event in turn.events:
             kind = event.get("event")
             if kind == "action" and event.get("name") not in (None, "action_listen"):
-                steps.append(f"  - action: {event['name']}")
+                steps.append({"action": str(event["name"])})
             elif kind == "slot" and event.get("name"):
-                value = json.dumps(event.get("value"), ensure_ascii=False)
-                steps.append(f"  - slot_was_set:\n    - {event['name']}: {value}")
+                steps.append({"slot_was_set": [{str(event["name"]): _slot_value(event.get("value"))}]})
             elif kind == "active_loop":
-                steps.append(f"  - active_loop: {json.dumps(event.get('name'))}")
+                name = event.get("name")
+                steps.append({"active_loop": None if name is None else str(name)})
     return steps
 
 
@@ -109,8 +149,7 @@ def stories_yaml(session: Session, *, limit: int = 500) -> tuple[str, int]:
         )
     )
     labels = labels_by_key(session)
-    lines = ['version: "3.1"', "stories:"]
-    written = 0
+    stories: list[dict[str, Any]] = []
     for conversation_id in sorted(ids):
         detail = transcripts.get_conversation(session, conversation_id)
         if detail is None or not detail.turns:
@@ -120,11 +159,21 @@ def stories_yaml(session: Session, *, limit: int = 500) -> tuple[str, int]:
             continue
         summary = detail.summary
         title = redact(f"conversation {summary.id} ({summary.channel}, {summary.started_at:%Y-%m-%d})")
-        lines += [f"- story: {_quote(title)}", "  steps:", *steps]
-        written += 1
-    if not written:
-        lines[-1] = "stories: []"
-    return "\n".join(lines) + "\n", written
+        stories.append({"story": DoubleQuotedScalarString(title), "steps": steps})
+    return _dump({"version": DoubleQuotedScalarString("3.1"), "stories": stories}), len(stories)
+
+
+def _slot_value(value: Any) -> Any:
+    """A slot value as JSON-like data with every string on one line (YAML- and Rasa-safe)."""
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, dict):
+        return {one_line(str(k)): _slot_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_slot_value(v) for v in value]
+    if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    return one_line(str(value))  # NaN/inf too: YAML's .nan would not compare equal on loading
 
 
 def export(session: Session, out_dir: Path) -> ExportResult:

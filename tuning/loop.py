@@ -110,14 +110,29 @@ def sync_served(settings: Settings, session: Session) -> registry.ModelView:
     return registry.get_model(session, str(model.id))
 
 
+def _digest(model: registry.ModelView) -> str:
+    digest = registry.file_digest(model.path)
+    if digest is None:
+        raise registry.RegistryError(f"cannot read the model file of {model.name}: {model.path}")
+    return digest
+
+
 def _scores(
-    model: registry.ModelView, sets: list[str], stories: bool, on_step: Callable[[str], None] | None
+    model: registry.ModelView,
+    digest: str,
+    sets: list[str],
+    stories: bool,
+    on_step: Callable[[str], None] | None,
 ) -> dict[str, Any]:
+    """The model's scores: those kept, if they were taken on these sets from this very file."""
     cached = model.metrics.get("scores")
     key = {"sets": sorted(sets), "stories": stories}
-    if cached and model.metrics.get("scored_on") == key:
+    if cached and model.metrics.get("scored_on") == key and model.metrics.get(registry.DIGEST_KEY) == digest:
         return dict(cached)
-    return evaluation.score_model(Path(model.path), sets, stories=stories, on_step=on_step)
+    scores = evaluation.score_model(Path(model.path), sets, stories=stories, on_step=on_step)
+    if registry.file_digest(model.path) != digest:
+        raise registry.RegistryError(f"the model file of {model.name} changed while it was scored")
+    return scores
 
 
 def compare(
@@ -136,8 +151,11 @@ def compare(
         candidate = registry.get_model(session, ref)
     if candidate.id == served.id:
         raise registry.RegistryError(f"{candidate.name} is the served model: nothing to compare")
-    served_scores = _scores(served, chosen, stories, on_step)
-    candidate_scores = _scores(candidate, chosen, stories, on_step)
+    # Each file's digest is taken before it is scored and kept with its scores: promote serves only
+    # these bytes (registry.changed_file).
+    served_digest, candidate_digest = _digest(served), _digest(candidate)
+    served_scores = _scores(served, served_digest, chosen, stories, on_step)
+    candidate_scores = _scores(candidate, candidate_digest, chosen, stories, on_step)
     found = evaluation.regressions(
         served_scores,
         candidate_scores,
@@ -167,8 +185,13 @@ def compare(
                 "regressions": [r.__dict__ for r in found],
                 "report": str(report),
             },
+            sha256=candidate_digest,
         )
-        if not served.metrics.get("scores") or served.metrics.get("scored_on") != key:
+        if (
+            not served.metrics.get("scores")
+            or served.metrics.get("scored_on") != key
+            or served.metrics.get(registry.DIGEST_KEY) != served_digest
+        ):
             registry.record_metrics(
                 session,
                 served.id,
@@ -178,6 +201,7 @@ def compare(
                     "scored_on": key,
                     "headline": evaluation.headline(served_scores),
                 },
+                sha256=served_digest,
             )
         candidate = registry.get_model(session, str(candidate.id))
     return Comparison(candidate=candidate, served=served, regressions=found, report=report)

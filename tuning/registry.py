@@ -3,10 +3,16 @@
 Serving history is the list of `promoted` and `rolled_back` events: a promotion pushes a model on
 the served stack, a rollback pops it and serves the one below again. The model Rasa was started
 with enters the registry as the first entry ("baseline") the first time the loop needs it.
+
+A comparison pins the model file: `record_metrics` keeps its SHA-256 (taken before it was scored),
+and `promote` (and `rollback`, when a digest was kept) refuses a file whose bytes are no longer the
+ones compared, so a model replaced on disk after `compare` (tampered, or simply another training) is
+never served on the strength of someone else's scores.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +26,8 @@ from db.models import TunedModel, TunedModelEvent, utcnow
 
 # The model Rasa served before the loop first ran enters the registry under this prefix (loop.sync_served).
 BASELINE_PREFIX = "served-"
+# The key of a model's metrics holding the SHA-256 of the file that was compared.
+DIGEST_KEY = "model_sha256"
 
 
 class RegistryError(LookupError):
@@ -27,7 +35,8 @@ class RegistryError(LookupError):
 
 
 class PromotionRefusedError(RegistryError):
-    """The candidate lost a metric beyond the tolerance (or was never compared)."""
+    """The candidate lost a metric beyond the tolerance, was never compared, or its file is no
+    longer the one compared."""
 
 
 @dataclass(frozen=True)
@@ -173,13 +182,44 @@ def list_events(session: Session, limit: int = 50) -> list[EventView]:
     ]
 
 
-def record_metrics(session: Session, model_id: int, metrics: dict[str, Any]) -> None:
-    """Keep the latest comparison of a model (its scores, the served model's, the regressions)."""
+def file_digest(path: str | Path) -> str | None:
+    """The SHA-256 (hex) of a model file, or None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def record_metrics(
+    session: Session, model_id: int, metrics: dict[str, Any], *, sha256: str | None = None
+) -> None:
+    """Keep the latest comparison of a model (its scores, the served model's, the regressions),
+    pinned to the digest of the file scored: `sha256` (taken before scoring), else the file's now."""
     row = session.get(TunedModel, model_id)
     if row is None:
         raise RegistryError(f"no model {model_id}")
-    row.metrics = metrics
+    row.metrics = {**metrics, DIGEST_KEY: sha256 or file_digest(row.path)}
     session.flush()
+
+
+def changed_file(row: TunedModel) -> str | None:
+    """Why the model file is not the one compared (None: the same bytes)."""
+    recorded = (row.metrics or {}).get(DIGEST_KEY)
+    if not recorded:
+        return "no digest of its file was kept when it was compared: run compare again"
+    actual = file_digest(row.path)
+    if actual is None:
+        return f"its file {row.path} cannot be read"
+    if actual != recorded:
+        return (
+            f"its file {row.path} changed after compare (sha256 {actual[:12]}…, compared "
+            f"{recorded[:12]}…): run compare again"
+        )
+    return None
 
 
 def mark_served(session: Session, model_id: int, actor: str) -> None:
@@ -219,17 +259,19 @@ def promote(
     actor: str,
     serve: Callable[[str], object],
 ) -> ModelView:
-    """Serve `model_id` if its last comparison (against the model served now) found no regression.
+    """Serve `model_id` if its last comparison (against the model served now) found no regression
+    and its file still has the digest it had when compared.
 
     `serve(path)` makes Rasa load the file; it runs before anything is recorded, so a failed load
     changes nothing. PromotionRefusedError says why a model may not be served (nothing recorded:
     the caller keeps the refusal with `record_refusal` in its own transaction).
     """
     reason = promotion_refusal(session, model_id)
-    if reason is not None:
-        raise PromotionRefusedError(reason)
     row = session.get(TunedModel, model_id)
     assert row is not None
+    reason = reason or changed_file(row)  # checked last, right before Rasa reads the file
+    if reason is not None:
+        raise PromotionRefusedError(reason)
     served = served_model_id(session)
     serve(row.path)
     row.promoted_by, row.promoted_at = actor, utcnow()
@@ -244,6 +286,8 @@ def rollback(session: Session, *, actor: str, serve: Callable[[str], object]) ->
         raise RegistryError("nothing to roll back to: no earlier served model")
     previous = session.get(TunedModel, stack[-2])
     assert previous is not None
+    if (previous.metrics or {}).get(DIGEST_KEY) and (reason := changed_file(previous)) is not None:
+        raise RegistryError(f"not rolled back to {previous.name}: {reason}")
     serve(previous.path)
     _event(session, previous.id, "rolled_back", actor, {"replaced": stack[-1]})
     return _view(previous, previous.id)

@@ -73,6 +73,8 @@ def test_free_text_search_finds_words_in_user_and_assistant_messages_case_insens
         return {c["id"] for c in response.json()}
 
     assert found(q="electricity") == {conversations["alex"]}
+    fullwidth = "".join(chr(ord(ch) + 0xFEE0) for ch in "ELECTRICITY")  # NFKC-folded like the text
+    assert found(q=fullwidth) == {conversations["alex"]}
     assert found(q="wasserbetriebe") == {conversations["casey"]}  # in the assistant's reply
     assert found(q="confirm") == set(conversations.values())  # a button title
     assert found(q="nothing like this") == set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -83,7 +84,7 @@ def test_zero_days_keeps_everything(db_session: Session) -> None:
     assert apply_retention(db_session, older_than_days=0, mode="delete").conversations == 0
 
 
-def test_the_worker_step_applies_the_settings(database_url: str) -> None:
+def test_the_worker_step_applies_the_settings(database_url: str, tmp_path: Path) -> None:
     from db.engine import make_engine, make_session_factory
 
     engine = make_engine(database_url)
@@ -92,7 +93,11 @@ def test_the_worker_step_applies_the_settings(database_url: str) -> None:
         with factory.begin() as session:
             user = make_user(session)
             old = _conversation(session, "tg-worker-old", 100, user.id)
-        settings = Settings(TRANSCRIPT_RETENTION_DAYS=90, TRANSCRIPT_RETENTION_MODE="delete")  # type: ignore[call-arg]
+        settings = Settings(  # type: ignore[call-arg]
+            TRANSCRIPT_RETENTION_DAYS=90,
+            TRANSCRIPT_RETENTION_MODE="delete",
+            RASA_TRACKER_DB=str(tmp_path / "rasa-tracker.db"),  # not the developer's var/ store
+        )
         result = retention_step(settings, factory)()
         assert result is not None and result.conversations >= 1
         with factory() as session:

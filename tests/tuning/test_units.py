@@ -98,15 +98,15 @@ def test_the_promotion_rule() -> None:
     assert found == {"dev.entity.biller.f1", "dev.intent.pay_bill.f1", "stories.conversation_accuracy"}
 
 
-def _model(session: Session, name: str) -> int:
-    return registry.register(
-        session, name=name, path=Path(f"/m/{name}.tar.gz"), data_fingerprint=name, actor="t"
-    ).id
+def _model(session: Session, name: str, folder: Path) -> int:
+    path = folder / f"{name}.tar.gz"
+    path.write_bytes(f"model {name}".encode())  # promote checks the file's digest
+    return registry.register(session, name=name, path=path, data_fingerprint=name, actor="t").id
 
 
-def test_serving_history_promote_refuse_rollback(db_session: Session) -> None:
+def test_serving_history_promote_refuse_rollback(db_session: Session, tmp_path: Path) -> None:
     served: list[str] = []
-    baseline, first, second = (_model(db_session, n) for n in ("base", "cand1", "cand2"))
+    baseline, first, second = (_model(db_session, n, tmp_path) for n in ("base", "cand1", "cand2"))
     registry.mark_served(db_session, baseline, "rasa")
     assert registry.served_model_id(db_session) == baseline
 
@@ -120,7 +120,7 @@ def test_serving_history_promote_refuse_rollback(db_session: Session) -> None:
         db_session, first, {"compared_with": "base", "compared_with_id": baseline, "regressions": []}
     )
     view = registry.promote(db_session, model_id=first, actor="ann", serve=served.append)
-    assert view.served and view.promoted_by == "ann" and served == ["/m/cand1.tar.gz"]
+    assert view.served and view.promoted_by == "ann" and served == [str(tmp_path / "cand1.tar.gz")]
 
     worse = [{"metric": "dev.macro_f1", "served": 0.9, "candidate": 0.8}]
     registry.record_metrics(
@@ -140,13 +140,13 @@ def test_serving_history_promote_refuse_rollback(db_session: Session) -> None:
     assert registry.rollback(db_session, actor="cy", serve=served.append).id == baseline
     with pytest.raises(registry.RegistryError, match="nothing to roll back"):
         registry.rollback(db_session, actor="cy", serve=served.append)
-    assert served[-2:] == ["/m/cand1.tar.gz", "/m/base.tar.gz"]
+    assert served[-2:] == [str(tmp_path / "cand1.tar.gz"), str(tmp_path / "base.tar.gz")]
     actions = [e.action for e in registry.list_events(db_session)]
     assert actions[:2] == ["rolled_back", "rolled_back"] and "promoted" in actions
 
 
-def test_a_failed_load_records_nothing(db_session: Session) -> None:
-    baseline, candidate = _model(db_session, "b"), _model(db_session, "c")
+def test_a_failed_load_records_nothing(db_session: Session, tmp_path: Path) -> None:
+    baseline, candidate = _model(db_session, "b", tmp_path), _model(db_session, "c", tmp_path)
     registry.mark_served(db_session, baseline, "rasa")
     registry.record_metrics(
         db_session, candidate, {"compared_with": "b", "compared_with_id": baseline, "regressions": []}
@@ -218,7 +218,9 @@ def test_a_promotion_survives_a_restart_while_the_project_data_is_unchanged(
     assert loop.promoted_model(settings) is None  # new training data: the project's model is served
 
 
-def test_latest_is_the_newest_candidate_not_a_baseline_registered_after_it(db_session: Session) -> None:
-    candidate = _model(db_session, "candidate-1")
-    _model(db_session, f"{registry.BASELINE_PREFIX}paychat-abc")
+def test_latest_is_the_newest_candidate_not_a_baseline_registered_after_it(
+    db_session: Session, tmp_path: Path
+) -> None:
+    candidate = _model(db_session, "candidate-1", tmp_path)
+    _model(db_session, f"{registry.BASELINE_PREFIX}paychat-abc", tmp_path)
     assert registry.get_model(db_session, "latest").id == candidate
