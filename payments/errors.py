@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # money and dates import these errors: only their types are needed here
+    from payments.dates import LocalMoment
+    from payments.money import Money
 
 
 class PaymentsError(Exception):
@@ -85,16 +89,47 @@ class AmountAboveOutstandingError(PaymentsError):
     code = "amount_above_outstanding"
 
 
-class PerPaymentLimitError(PaymentsError):
+class LimitError(PaymentsError):
+    """The amount is over one of the user's limits.
+
+    Carries the `limit`, what is still `remaining` of it (before this payment) and when it
+    `resets` (the next midnight, or the 1st of the next month, in the user's zone; None for the
+    per-payment limit, which never resets).
+    """
+
+    code = "limit"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        limit: Money,
+        remaining: Money,
+        resets: LocalMoment | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(message, limit=limit, remaining=remaining, resets=resets, **params)
+        self.limit = limit
+        self.remaining = remaining
+        self.resets = resets
+
+
+class PerPaymentLimitError(LimitError):
     """The amount exceeds the per-payment limit."""
 
     code = "limit_per_payment"
 
 
-class DailyLimitError(PaymentsError):
-    """The amount would exceed today's limit."""
+class DailyLimitError(LimitError):
+    """The amount would exceed the limit of its pay day (the user's calendar day)."""
 
     code = "limit_daily"
+
+
+class MonthlyLimitError(LimitError):
+    """The amount would exceed the limit of its pay day's calendar month (in the user's zone)."""
+
+    code = "limit_monthly"
 
 
 class DateInvalidError(PaymentsError):
@@ -220,3 +255,9 @@ class TestUserBusyError(StaffOnlyError):
 
     code = "test_user_busy"
     __test__ = False  # not a pytest test class
+
+
+class PaymentNotHeldError(StaffOnlyError):
+    """Staff can cancel only a payment still waiting for its day or its cancel window."""
+
+    code = "payment_not_held"
