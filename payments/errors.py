@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:  # money and dates import these errors: only their types are needed here
-    from payments.dates import LocalMoment
-    from payments.money import Money
+from typing import Any, ClassVar
 
 
 class PaymentsError(Exception):
@@ -89,47 +85,8 @@ class AmountAboveOutstandingError(PaymentsError):
     code = "amount_above_outstanding"
 
 
-class LimitError(PaymentsError):
-    """The amount is over one of the user's limits.
-
-    Carries the `limit`, what is still `remaining` of it (before this payment) and when it
-    `resets` (the next midnight, or the 1st of the next month, in the user's zone; None for the
-    per-payment limit, which never resets).
-    """
-
-    code = "limit"
-
-    def __init__(
-        self,
-        message: str = "",
-        *,
-        limit: Money,
-        remaining: Money,
-        resets: LocalMoment | None = None,
-        **params: Any,
-    ) -> None:
-        super().__init__(message, limit=limit, remaining=remaining, resets=resets, **params)
-        self.limit = limit
-        self.remaining = remaining
-        self.resets = resets
-
-
-class PerPaymentLimitError(LimitError):
-    """The amount exceeds the per-payment limit."""
-
-    code = "limit_per_payment"
-
-
-class DailyLimitError(LimitError):
-    """The amount would exceed the limit of its pay day (the user's calendar day)."""
-
-    code = "limit_daily"
-
-
-class MonthlyLimitError(LimitError):
-    """The amount would exceed the limit of its pay day's calendar month (in the user's zone)."""
-
-    code = "limit_monthly"
+# The limit refusals (limit_per_payment, limit_daily, limit_monthly) carry Money and a moment, so
+# they live in payments.limits, above money and dates (which import this module).
 
 
 class DateInvalidError(PaymentsError):

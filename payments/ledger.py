@@ -27,11 +27,9 @@ from payments.errors import (
     BillerAmbiguousError,
     BillerUnknownError,
     BillNotFoundError,
-    DailyLimitError,
-    MonthlyLimitError,
     NoCardError,
-    PerPaymentLimitError,
 )
+from payments.limits import DailyLimitError, MonthlyLimitError, PerPaymentLimitError
 from payments.money import Money, minimum_charge
 from payments.statuses import RESERVING, PaymentStatus
 from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user

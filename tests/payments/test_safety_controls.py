@@ -23,14 +23,8 @@ from sqlalchemy.orm import Session
 from db.models import AuditLogEntry, Notification, Payment, ScheduledPayment, User, utcnow
 from payments import worker
 from payments.dates import DayRelation, first_of_next_month, start_of_day, today_in
-from payments.errors import (
-    DailyLimitError,
-    LimitError,
-    MonthlyLimitError,
-    PaymentNotHeldError,
-    PaymentsError,
-    PerPaymentLimitError,
-)
+from payments.errors import PaymentNotHeldError, PaymentsError
+from payments.limits import DailyLimitError, LimitError, MonthlyLimitError, PerPaymentLimitError
 from payments.money import Money
 from payments.service import PaymentsService
 from payments.statuses import PaymentStatus
