@@ -246,10 +246,16 @@ class Charging:
             reraise=True,
         ):
             with attempt, self._uow.tx() as session:
-                payment = session.get(Payment, payment_id, populate_existing=True)
-                assert payment is not None
+                # The payment with its time lock (if it has one), in one statement.
+                row = session.execute(
+                    select(Payment, ScheduledPayment.not_before)
+                    .outerjoin(ScheduledPayment, ScheduledPayment.payment_id == Payment.id)
+                    .where(Payment.id == payment_id)
+                    .execution_options(populate_existing=True)
+                ).one()
+                payment, not_before = row[0], row[1]
                 started = self._uow.now()
-                if self._time_locked(session, payment_id, started):
+                if not_before is not None and started < _aware(not_before):
                     # Nothing is charged before its time lock, whoever asks: the worker's round after it does.
                     log.warning("payment %s is held by its time lock: not charged yet", payment_id)
                     return payment_result(session, payment, started)
@@ -296,14 +302,6 @@ class Charging:
                 bind_intent(session, payment=payment, key=self._config.consent_signing_key)
                 return payment_result(session, payment, self._uow.now())
         raise AssertionError("unreachable: tenacity reraises the last error")
-
-    @staticmethod
-    def _time_locked(session: Session, payment_id: int, now: datetime) -> bool:
-        """True while the payment's schedule holds it (its cancel window has not passed)."""
-        not_before = session.execute(
-            select(ScheduledPayment.not_before).where(ScheduledPayment.payment_id == payment_id)
-        ).scalar_one_or_none()
-        return not_before is not None and now < _aware(not_before)
 
     @staticmethod
     def _charge_request(session: Session, payment: Payment) -> ChargeRequest:

@@ -134,9 +134,9 @@ class LocalMoment:
 
 def start_of_day(day: date, timezone: str) -> datetime:
     """The UTC moment the calendar `day` begins in `timezone` (its first instant, DST included)."""
-    local = datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone))
-    # A day whose midnight was skipped by a DST jump begins at the first wall time that exists.
-    return local.astimezone(UTC).astimezone(ZoneInfo(timezone)).astimezone(UTC)
+    # A midnight skipped by a DST jump is read with the offset before the jump (fold=0), which is
+    # the instant the day's first existing wall time (01:00) begins.
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
 def first_of_next_month(day: date) -> date:

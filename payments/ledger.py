@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Biller, Payment, SavedPaymentMethod, User
@@ -188,18 +188,25 @@ class Ledger:
             monthly_minor=own(user.monthly_limit_minor, config.monthly_limit_minor),
         )
 
-    def reserved_between(self, session: Session, user_id: int, first: date, last: date, currency: str) -> int:
-        """What the user's reserving payments paid (or to be paid) from `first` to `last` add up to."""
-        total = session.execute(
-            select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+    def reserved_day_and_month(
+        self, session: Session, user_id: int, pay_on: date, currency: str
+    ) -> tuple[int, int]:
+        """What the user's reserving payments add up to on `pay_on`, and in `pay_on`'s month (one query)."""
+        first = pay_on.replace(day=1)
+        last = first_of_next_month(pay_on) - timedelta(days=1)
+        day, month = session.execute(
+            select(
+                func.coalesce(func.sum(case((Payment.pay_on == pay_on, Payment.amount_minor), else_=0)), 0),
+                func.coalesce(func.sum(Payment.amount_minor), 0),
+            ).where(
                 Payment.user_id == user_id,
                 Payment.currency == currency,
                 Payment.pay_on >= first,
                 Payment.pay_on <= last,
                 Payment.status.in_(RESERVING_VALUES),
             )
-        ).scalar_one()
-        return int(total)
+        ).one()
+        return int(day), int(month)
 
     def check_amount(self, session: Session, user: User, *, amount: Money, owed: Money, pay_on: date) -> None:
         """Refuse an amount below the gateway's minimum, above what is owed, above the per-payment limit,
@@ -214,7 +221,7 @@ class Ledger:
         if amount.amount_minor > limits.per_payment_minor:
             limit = Money(limits.per_payment_minor, amount.currency)
             raise PerPaymentLimitError(limit=limit, remaining=limit, locale=user.locale)
-        same_day = self.reserved_between(session, user.id, pay_on, pay_on, amount.currency)
+        same_day, same_month = self.reserved_day_and_month(session, user.id, pay_on, amount.currency)
         if same_day + amount.amount_minor > limits.daily_minor:
             raise DailyLimitError(
                 limit=Money(limits.daily_minor, amount.currency),
@@ -222,15 +229,11 @@ class Ledger:
                 resets=self._resets(user, pay_on + timedelta(days=1)),
                 locale=user.locale,
             )
-        next_month = first_of_next_month(pay_on)
-        same_month = self.reserved_between(
-            session, user.id, pay_on.replace(day=1), next_month - timedelta(days=1), amount.currency
-        )
         if same_month + amount.amount_minor > limits.monthly_minor:
             raise MonthlyLimitError(
                 limit=Money(limits.monthly_minor, amount.currency),
                 remaining=Money(max(0, limits.monthly_minor - same_month), amount.currency),
-                resets=self._resets(user, next_month),
+                resets=self._resets(user, first_of_next_month(pay_on)),
                 locale=user.locale,
             )
 

@@ -228,6 +228,14 @@ def test_two_confirmations_at_once_cannot_both_pass_the_monthly_limit(
         service.cancel_payment(user_id=user_id, payment_id=payment_id)
 
 
+def test_a_limit_resets_at_the_first_instant_of_the_users_day_dst_included() -> None:
+    assert start_of_day(date(2026, 12, 1), "Europe/Berlin") == datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    assert start_of_day(date(2026, 7, 1), "Europe/Berlin") == datetime(2026, 6, 30, 22, 0, tzinfo=UTC)
+    # Havana skipped midnight on 10 March 2024 (00:00 → 01:00 CDT): that day began at 05:00 UTC.
+    assert start_of_day(date(2024, 3, 10), "America/Havana") == datetime(2024, 3, 10, 5, 0, tzinfo=UTC)
+    assert first_of_next_month(date(2026, 12, 31)) == date(2027, 1, 1)
+
+
 def test_every_limit_refusal_is_a_limit_error() -> None:
     assert issubclass(PerPaymentLimitError, LimitError) and issubclass(DailyLimitError, LimitError)
     assert issubclass(MonthlyLimitError, LimitError)
