@@ -101,9 +101,9 @@ async def test_a_first_payment_to_a_biller_says_when_it_runs_and_is_cancelled_in
     runs = locked.get_payment(user_id=user_id, payment_id=payment_id).runs_at
     assert runs is not None and runs.day in ("today", "tomorrow")
     assert re.fullmatch(
-        r"All set ⏳ This is your first payment to .+, so I'll send €30\.00 (today|tomorrow) at "
+        r"All set ⏳ To keep you safe, I'll send €30\.00 to .+ (today|tomorrow) at "
         + re.escape(runs.time_text)
-        + r" \(your time\)\. Until then you can still cancel it — just say “cancel”\.",
+        + r" \(your time\), not right away\. Until then you can still cancel it — just say “cancel”\.",
         held["text"],
     ), held["text"]
 
