@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Biller, Payment, SavedPaymentMethod, User
+from payments.audit import append_audit
 from payments.billers import BillerCandidate, match_biller
 from payments.config import ServiceConfig
 from payments.dates import LocalMoment, first_of_next_month, local_moment, start_of_day
@@ -55,6 +56,51 @@ class Limits:
     per_payment_minor: int
     daily_minor: int
     monthly_minor: int
+
+
+# The user columns that hold a user's own limits (NULL: the configured one), by Limits field.
+LIMIT_COLUMNS = {
+    "per_payment_minor": "per_payment_limit_minor",
+    "daily_minor": "daily_limit_minor",
+    "monthly_minor": "monthly_limit_minor",
+}
+
+
+def limits_for(user: User, config: ServiceConfig) -> Limits:
+    """The user's limits: their own where set (users.*_limit_minor), else the configured ones."""
+
+    def own(value: int | None, configured: int) -> int:
+        return configured if value is None else value
+
+    return Limits(
+        per_payment_minor=own(user.per_payment_limit_minor, config.per_payment_limit_minor),
+        daily_minor=own(user.daily_limit_minor, config.daily_limit_minor),
+        monthly_minor=own(user.monthly_limit_minor, config.monthly_limit_minor),
+    )
+
+
+def set_user_limits(
+    session: Session, *, user_id: int, changes: dict[str, int | None], changed_by: str
+) -> dict[str, int | None]:
+    """Set (an int, minor units, at least 0) or clear (None: back to the setting) some of a user's own
+    limits, by Limits field name; audited (`user.limits_changed`, who and the values before and
+    after). Returns the user's own limits now. ValueError for an unknown name or a negative amount."""
+    unknown = set(changes) - set(LIMIT_COLUMNS)
+    if unknown or any(value is not None and value < 0 for value in changes.values()):
+        raise ValueError(f"limits: unknown {sorted(unknown)} or negative in {changes}")
+    user = load_user(session, user_id)
+    before = {name: getattr(user, column) for name, column in LIMIT_COLUMNS.items()}
+    for name, value in changes.items():
+        setattr(user, LIMIT_COLUMNS[name], value)
+    after = {name: getattr(user, column) for name, column in LIMIT_COLUMNS.items()}
+    if after != before:
+        append_audit(
+            session,
+            event="user.limits_changed",
+            user_id=user_id,
+            data={"by": changed_by[:200], "before": before, "after": after},
+        )
+    return after
 
 
 def candidate(biller: Biller) -> BillerCandidate:
@@ -177,16 +223,7 @@ class Ledger:
 
     def limits_of(self, user: User) -> Limits:
         """The user's limits: their own where set, else the configured ones."""
-        config = self._config
-
-        def own(value: int | None, configured: int) -> int:
-            return configured if value is None else value
-
-        return Limits(
-            per_payment_minor=own(user.per_payment_limit_minor, config.per_payment_limit_minor),
-            daily_minor=own(user.daily_limit_minor, config.daily_limit_minor),
-            monthly_minor=own(user.monthly_limit_minor, config.monthly_limit_minor),
-        )
+        return limits_for(user, self._config)
 
     def reserved_day_and_month(
         self, session: Session, user_id: int, pay_on: date, currency: str
