@@ -26,7 +26,7 @@ from actions.services import get_services
 from observability.context import bind_payment, conversation
 from observability.metrics import ACTION_SECONDS, DB_STATEMENTS
 from observability.statements import counting
-from payments.dates import format_day
+from payments.dates import LocalMoment, format_day
 from payments.errors import PaymentsError
 from payments.money import Money, format_money
 
@@ -57,8 +57,10 @@ SLOTS_TO_CLEAR_BY_CODE: dict[str, tuple[str, ...]] = {
     "amount_too_precise": ("amount",),
     "amount_below_minimum": ("amount",),
     "amount_above_outstanding": ("amount",),
+    "limit": ("amount",),
     "limit_per_payment": ("amount",),
     "limit_daily": ("amount",),
+    "limit_monthly": ("amount",),
     "date_invalid": ("date",),
     "date_in_past": ("date",),
     "date_too_far": ("date",),
@@ -146,14 +148,28 @@ def has_response(domain: dict[str, Any], name: str) -> bool:
     return bool(domain.get("responses", {}).get(name))
 
 
-def utter_error(dispatcher: CollectingDispatcher, tracker: Tracker, error: PaymentsError) -> None:
-    """Tell the user what went wrong, worded by the `utter_error_<code>` response."""
+def moment_text(domain: dict[str, Any], moment: LocalMoment) -> str:
+    """A moment as the user reads it: "tomorrow at 00:00", "on 1 Jan 2027 at 00:00" (`utter_at_<day>`)."""
+    return response_text(
+        domain, f"utter_at_{moment.day}", {"date_text": moment.date_text, "time_text": moment.time_text}
+    )
+
+
+def utter_error(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    error: PaymentsError,
+    domain: dict[str, Any] | None = None,
+) -> None:
+    """Tell the user what went wrong, worded by the `utter_error_<code>` response (moments the error
+    carries, like when a limit resets, worded by the domain's `utter_at_<day>`)."""
     values: dict[str, Any] = {
         "biller": tracker.get_slot("biller") or "",
         "amount": tracker.get_slot("amount") or "",
         "date": tracker.get_slot("date") or "",
     }
-    values.update(error.params)
+    for name, value in error.params.items():
+        values[name] = moment_text(domain or {}, value) if isinstance(value, LocalMoment) else value
     buttons = [
         {"title": name, "payload": '/inform{"biller": "' + name.replace('"', "") + '"}'}
         for name in getattr(error, "candidates", [])
@@ -191,7 +207,7 @@ def guarded(forget: Forget = forget_nothing) -> Callable[[RunMethod], RunMethod]
                     return await run(self, dispatcher, tracker, domain)
                 except PaymentsError as error:
                     outcome, code = "refused", error.code
-                    utter_error(dispatcher, tracker, error)
+                    utter_error(dispatcher, tracker, error, domain)
                     events = forget(error)
                 except Exception:
                     outcome = "error"

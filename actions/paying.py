@@ -28,6 +28,7 @@ from actions.common import (
     guarded,
     has_response,
     latest_entity_values,
+    moment_text,
     payment_finished,
     response_text,
     slots_cleared_after,
@@ -97,14 +98,16 @@ def result_values(domain: dict[str, Any], result: PaymentResult) -> dict[str, An
         "when": when_text(domain, result.day, result.pay_on_text),
         "reason": failure_reason(domain, result.failure_code, result.failure_message),
         "next_action_url": result.next_action_url or "",
+        "runs_at": moment_text(domain, result.runs_at) if result.runs_at else "",
         **receipt_values(result.receipt),
     }
 
 
 def result_response(result: PaymentResult) -> str:
-    """The response for a payment's outcome (an approved payment with a schedule waits for its day)."""
+    """The response for a payment's outcome (an approved payment with a schedule waits for its day,
+    or is held by its time lock until it runs)."""
     if result.status == "approved" and result.scheduled_payment_id:
-        return "utter_payment_scheduled"
+        return "utter_payment_held" if result.time_locked else "utter_payment_scheduled"
     return RESULT_RESPONSES.get(str(result.status), "utter_payment_processing")
 
 

@@ -25,6 +25,7 @@ from console.views import MAX_ID, _parse_day, _parse_id
 from payments.errors import (
     AmountInvalidError,
     PaymentNotFoundError,
+    PaymentNotHeldError,
     PaymentsError,
     RefundAmountError,
     RefundKeyReusedError,
@@ -55,6 +56,13 @@ class RefundRequestBody(BaseModel):
     )
 
 
+class CancelRequestBody(BaseModel):
+    """Why staff cancel a held payment (kept in the audit log)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="", max_length=500)
+
+
 def _requester(staff: StaffView) -> str:
     return f"staff:{staff.username}"
 
@@ -72,6 +80,12 @@ def _http_error(error: PaymentsError) -> HTTPException:
     if isinstance(error, RefundAmountError):
         left = format_money(error.params["refundable"], STAFF_LOCALE)
         return HTTPException(422, f"the amount must be more than zero and at most {left} (left to refund)")
+    if isinstance(error, PaymentNotHeldError):
+        return HTTPException(
+            409,
+            "only a payment still waiting for its day or time lock can be cancelled "
+            f"(it is {error.params.get('status')})",
+        )
     if isinstance(error, AmountInvalidError):
         return HTTPException(422, "the amount could not be read; write it like 12.50")
     return HTTPException(422, f"the refund was refused ({error.code})")
@@ -124,6 +138,7 @@ def payment_page(
             "d": detail,
             "notice": request.session.pop(NOTICE, None),
             "can_refund": staff.role.allows(Role.ADMIN) and detail.refundable.amount_minor > 0,
+            "can_cancel": staff.role.allows(Role.ADMIN) and detail.waiting,
             "refund_key": str(uuid.uuid4()),  # one per rendered form: a double submit refunds once
             "refundable_text": format_money(detail.refundable, STAFF_LOCALE),
             "processor_json": json.dumps(detail.processor_object, indent=2, sort_keys=True, default=str)
@@ -160,6 +175,48 @@ def refund_form(
         f"Refund #{refund.refund_id} of {format_money(refund.amount, STAFF_LOCALE)}: {refund.status.value}."
     )
     return RedirectResponse(f"/payments/{payment_id}", status_code=303)
+
+
+@router.post("/payments/{payment_id}/cancel", include_in_schema=False)
+def cancel_form(
+    request: Request,
+    payment_id: PaymentId,
+    staff: Annotated[StaffView, Depends(require_unsafe(Role.ADMIN))],
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Cancel a payment held by its time lock (or waiting for its day), then back to it (audited)."""
+    try:
+        payments_of(request).cancel_held_payment(
+            payment_id=payment_id, staff=_requester(staff), reason=reason.strip()
+        )
+    except PaymentsError as error:
+        raise _http_error(error) from None
+    request.session[NOTICE] = f"Payment #{payment_id} cancelled before it was charged; the user is told."
+    return RedirectResponse(f"/payments/{payment_id}", status_code=303)
+
+
+@router.post(
+    "/api/payments/{payment_id}/cancel",
+    responses={
+        403: {"description": "admins only"},
+        404: {"description": "no such payment"},
+        409: {"description": "not waiting for its day or time lock any more"},
+    },
+)
+def api_cancel(
+    request: Request,
+    payment_id: PaymentId,
+    body: CancelRequestBody,
+    staff: Annotated[StaffView, Depends(require_unsafe(Role.ADMIN))],
+) -> Any:
+    """Cancel a payment held by its time lock (or waiting for its day): never charged; audited."""
+    try:
+        view = payments_of(request).cancel_held_payment(
+            payment_id=payment_id, staff=_requester(staff), reason=body.reason
+        )
+    except PaymentsError as error:
+        raise _http_error(error) from None
+    return jsonable_encoder(view)
 
 
 @router.get("/api/payments")

@@ -107,6 +107,10 @@ class User(Base):
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Set while the user has blocked the bot; their notifications wait (unsent) until it is cleared.
     telegram_unreachable_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # This user's own limits (integer minor units of their currency); NULL: the configured limit.
+    per_payment_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    daily_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    monthly_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
 
     @validates("name")
     def _no_card_number(self, _key: str, value: str) -> str:
@@ -283,6 +287,8 @@ class ScheduledPayment(Base):
     currency: Mapped[str] = mapped_column(String(3))
     pay_on: Mapped[date] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    # The end of its cancel window (the time lock, UTC): never charged before this. NULL: no lock.
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

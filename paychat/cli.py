@@ -1,4 +1,5 @@
-"""`paychat audit verify`, `paychat consent show|verify ID`, `paychat keys generate|rotate`.
+"""`paychat audit verify`, `paychat consent show|verify ID`, `paychat keys generate|rotate`,
+`paychat limits show|set USER_ID`.
 
 Each command opens the configured database (DATABASE_URL, or the SQLite file under var/), makes one
 call into the core and prints the result; a failed check exits with status 1 so scripts and
@@ -20,7 +21,10 @@ from db.engine import make_engine, make_session_factory
 from payments.audit import AuditProblem, AuditProblemKind, verify_audit_chain
 from payments.config import service_config_from
 from payments.consent import ReceiptProblem, consent_receipt, verify_receipt
+from payments.errors import PaymentNotFoundError
+from payments.ledger import LIMIT_COLUMNS, limits_for, set_user_limits
 from payments.money import Money, format_money
+from payments.unit_of_work import load_user
 from settings import get_settings
 
 app = typer.Typer(
@@ -34,6 +38,8 @@ keys_app = typer.Typer(
     help="the keys encrypting personal data at rest (PAYCHAT_DATA_KEYS)", no_args_is_help=True
 )
 app.add_typer(keys_app, name="keys")
+limits_app = typer.Typer(help="one user's own payment limits (issue 13)", no_args_is_help=True)
+app.add_typer(limits_app, name="limits")
 
 RECEIPT_PROBLEMS = {
     ReceiptProblem.SIGNATURE: "the signature does not match: the consent was changed after it was signed",
@@ -207,3 +213,48 @@ def keys_rotate(
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
+
+
+def _print_limits(session: Session, user_id: int) -> None:
+    """The limits that apply to the user now, each marked as their own or the setting."""
+    user = load_user(session, user_id)
+    applied = limits_for(user, service_config_from(get_settings()))
+    for name, column in LIMIT_COLUMNS.items():
+        amount = format_money(Money(getattr(applied, name), user.currency), user.locale)
+        source = "own" if getattr(user, column) is not None else "setting"
+        typer.echo(f"{name.removesuffix('_minor')}: {amount} ({source})")
+
+
+@limits_app.command("show")
+def limits_show(
+    user_id: int,
+    database_url: Annotated[str | None, typer.Option(help="defaults to DATABASE_URL")] = None,
+) -> None:
+    """The per-payment, daily and monthly limits that apply to the user."""
+    try:
+        with database(database_url) as session:
+            _print_limits(session, user_id)
+    except PaymentNotFoundError:
+        typer.echo(f"no user {user_id}", err=True)
+        raise typer.Exit(2) from None
+
+
+@limits_app.command("set")
+def limits_set(
+    user_id: int,
+    by: Annotated[str, typer.Option(help="who asks (kept in the audit log)")],
+    per_payment: Annotated[int | None, typer.Option(min=-1, help="minor units; -1 clears")] = None,
+    daily: Annotated[int | None, typer.Option(min=-1, help="minor units; -1 clears")] = None,
+    monthly: Annotated[int | None, typer.Option(min=-1, help="minor units; -1 clears")] = None,
+    database_url: Annotated[str | None, typer.Option(help="defaults to DATABASE_URL")] = None,
+) -> None:
+    """Set (minor units) or clear (-1: back to the setting) the user's own limits; audited."""
+    given = {"per_payment_minor": per_payment, "daily_minor": daily, "monthly_minor": monthly}
+    changes = {name: (None if value == -1 else value) for name, value in given.items() if value is not None}
+    try:
+        with database(database_url) as session:
+            set_user_limits(session, user_id=user_id, changes=changes, changed_by=f"cli:{by}")
+            _print_limits(session, user_id)
+    except PaymentNotFoundError:
+        typer.echo(f"no user {user_id}", err=True)
+        raise typer.Exit(2) from None

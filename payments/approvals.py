@@ -2,20 +2,22 @@
 
 A consented payment of at least `ServiceConfig.second_approval_minor` waits in `awaiting_approval`.
 Approving it (once, however often or concurrently it is called) charges it or schedules it for its
-day; rejecting it cancels it and tells the user through the outbox.
+day (or holds it while its time lock, counted from the user's consent, still runs); rejecting it
+cancels it and tells the user through the outbox. Staff may also cancel a payment still waiting for
+its day or its time lock (`cancel_held_payment`, audited).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from db.models import Payment, User
+from db.models import Payment, ScheduledPayment, User
 from payments.charging import Charging
-from payments.errors import PaymentNotFoundError, PaymentNotPendingError
+from payments.errors import PaymentNotFoundError, PaymentNotHeldError, PaymentNotPendingError
 from payments.machine import StateMachine
 from payments.money import Money, format_money
 from payments.outbox import queue_notification
-from payments.statuses import NotificationKind, PaymentStatus
+from payments.statuses import NotificationKind, PaymentStatus, ScheduleStatus
 from payments.unit_of_work import UnitOfWork, load_user
 from payments.views import ApprovalView, PaymentResult, PaymentView, biller_name, payment_view
 
@@ -77,7 +79,15 @@ class Approvals:
                 session.refresh(payment)
                 if payment.status in (P.DRAFT.value, P.CANCELLED.value):
                     raise PaymentNotPendingError(payment_id=payment_id, status=payment.status)
-            scheduled = won and self._charging.schedule_if_dated(session, payment, user, self._uow.now())
+            scheduled = False
+            if won:
+                # The time lock runs from the user's consent: a long wait for staff may have used it up.
+                session.refresh(payment)
+                consented_at = payment.confirmed_at or self._uow.now()
+                not_before = self._charging.time_lock(session, payment, user, consented_at=consented_at)
+                scheduled = self._charging.schedule_if_dated(
+                    session, payment, user, self._uow.now(), not_before=not_before
+                )
         if won and not scheduled:
             return self._charging.charge(payment_id, user_waiting=False)
         return self._charging.wait_for_result(user_id, payment_id)
@@ -102,4 +112,41 @@ class Approvals:
                 raise PaymentNotPendingError(payment_id=payment_id, status=payment.status)
             # The user was told they would hear back: the outbox row commits with the cancellation.
             queue_notification(session, payment, NotificationKind.CANCELLED_BY_STAFF, self._uow.now())
+            return payment_view(session, payment)
+
+    def cancel_held_payment(self, *, payment_id: int, staff: str, reason: str = "") -> PaymentView:
+        """Staff cancel a payment still waiting for its day or its time lock: approved → cancelled,
+        audited with who and why, its schedule cancelled and the user told (all in one transaction).
+
+        PaymentNotHeldError when it is no longer waiting (already charged, cancelled, or never
+        approved); PaymentNotFoundError when there is no such payment.
+        """
+        with self._uow.tx() as session:
+            payment = session.get(Payment, payment_id)
+            if payment is None:
+                raise PaymentNotFoundError(payment_id=payment_id)
+            schedule = session.execute(
+                select(ScheduledPayment).where(
+                    ScheduledPayment.payment_id == payment_id,
+                    ScheduledPayment.status == ScheduleStatus.SCHEDULED.value,
+                )
+            ).scalar_one_or_none()
+            if schedule is None or payment.status != P.APPROVED.value:
+                raise PaymentNotHeldError(payment_id=payment_id, status=payment.status)
+            moved = self._machine.move(
+                session,
+                payment,
+                P.APPROVED,
+                P.CANCELLED,
+                audit_event="payment.cancelled_by_staff",
+                reason="cancelled_by_staff",
+                audit_data={"staff": staff[:200], "note": reason[:500]},
+            )
+            if not moved:
+                session.refresh(payment)
+                raise PaymentNotHeldError(payment_id=payment_id, status=payment.status)
+            schedule.status = ScheduleStatus.CANCELLED.value
+            schedule.updated_at = self._uow.now()
+            queue_notification(session, payment, NotificationKind.CANCELLED_BY_STAFF, self._uow.now())
+            session.refresh(payment)
             return payment_view(session, payment)

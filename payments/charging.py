@@ -4,6 +4,11 @@ draft → approved (or awaiting_approval for a large payment) → processing →
 requires_action | unknown. Each move is a compare-and-set (payments.machine), so concurrent
 confirmations produce one charge; the gateway call happens outside any transaction with an
 idempotency key derived from the payment id, and an unanswered call becomes `unknown`.
+
+The time lock: a payment to a biller the user has never paid successfully, and every scheduled
+payment, is approved but held until `ServiceConfig.time_lock` after the user's consent (its
+schedule's `not_before`); the worker's `run_due_payments` charges it after that, and `charge`
+itself refuses to start one earlier. Until then it is cancellable like any scheduled payment.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -132,11 +137,38 @@ class Charging:
             )  # fmt: skip
             if needs_second:
                 return False, False
-            return True, self.schedule_if_dated(session, payment, user, now)
+            not_before = self.time_lock(session, payment, user, consented_at=now)
+            return True, self.schedule_if_dated(session, payment, user, now, not_before=not_before)
 
-    def schedule_if_dated(self, session: Session, payment: Payment, user: User, now: datetime) -> bool:
-        """Record the schedule of an approved payment dated after today; True when it is scheduled."""
-        if payment.pay_on <= today_in(user.timezone, now):
+    def time_lock(
+        self, session: Session, payment: Payment, user: User, *, consented_at: datetime
+    ) -> datetime | None:
+        """Until when the payment is held (its cancel window), or None when it is not time-locked.
+
+        Held: every scheduled payment, and one to a biller the user has never paid successfully;
+        the window runs from the user's consent. Called under the user's row lock.
+        """
+        window = self._config.time_lock
+        if window.total_seconds() <= 0:
+            return None
+        scheduled = payment.pay_on > today_in(user.timezone, self._uow.now())
+        if not scheduled and self._ledger.paid_biller_before(session, payment.user_id, payment.bill_id):
+            return None
+        return _aware(consented_at) + window
+
+    def schedule_if_dated(
+        self,
+        session: Session,
+        payment: Payment,
+        user: User,
+        now: datetime,
+        *,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """Record the schedule of an approved payment dated after today, or held by its time lock
+        until `not_before`; True when it is scheduled (the worker charges it, not this call)."""
+        held = not_before is not None and now < not_before
+        if payment.pay_on <= today_in(user.timezone, now) and not held:
             return False
         session.add(
             ScheduledPayment(
@@ -147,6 +179,7 @@ class Charging:
                 currency=payment.currency,
                 pay_on=payment.pay_on,
                 status=ScheduleStatus.SCHEDULED.value,
+                not_before=not_before,
             )
         )
         return True
@@ -213,9 +246,19 @@ class Charging:
             reraise=True,
         ):
             with attempt, self._uow.tx() as session:
-                payment = session.get(Payment, payment_id, populate_existing=True)
-                assert payment is not None
+                # The payment with its time lock (if it has one), in one statement.
+                row = session.execute(
+                    select(Payment, ScheduledPayment.not_before)
+                    .outerjoin(ScheduledPayment, ScheduledPayment.payment_id == Payment.id)
+                    .where(Payment.id == payment_id)
+                    .execution_options(populate_existing=True)
+                ).one()
+                payment, not_before = row[0], row[1]
                 started = self._uow.now()
+                if not_before is not None and started < _aware(not_before):
+                    # Nothing is charged before its time lock, whoever asks: the worker's round after it does.
+                    log.warning("payment %s is held by its time lock: not charged yet", payment_id)
+                    return payment_result(session, payment, started)
                 if not self._machine.move(
                     session,
                     payment,
@@ -295,3 +338,8 @@ class Charging:
                 if not in_flight or time.monotonic() >= deadline:
                     return payment_result(session, payment, self._uow.now())
             time.sleep(0.05)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite hands back naive ones)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

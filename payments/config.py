@@ -18,6 +18,7 @@ class ServiceConfig:
 
     per_payment_limit_minor: int = 200_000
     daily_limit_minor: int = 500_000
+    monthly_limit_minor: int = 2_000_000
     schedule_horizon_days: int = 365
     demo_mode: bool = True
     consent_signing_key: bytes = DEV_CONSENT_KEY.encode()
@@ -52,6 +53,11 @@ class ServiceConfig:
     # How long an outcome told in the user's own chat turn is held in the outbox before it is sent
     # anyway (the front end drops it when the turn's reply was delivered).
     outcome_hold: timedelta = timedelta(seconds=60)
+    # The time lock: a payment to a biller the user never paid successfully, and every scheduled
+    # payment, is charged no sooner than this after the user's consent (cancellable until then).
+    # Off here (the core's own default, which tests build on); settings turn it on
+    # (PAYCHAT_TIME_LOCK_MINUTES, 10 by default).
+    time_lock: timedelta = timedelta(0)
     # How often recording a gateway outcome is tried when the database is busy.
     outcome_write_attempts: int = 6
 
@@ -66,6 +72,8 @@ def service_config_from(settings: Settings) -> ServiceConfig:
     return ServiceConfig(
         per_payment_limit_minor=settings.per_payment_limit_minor,
         daily_limit_minor=settings.daily_limit_minor,
+        monthly_limit_minor=settings.monthly_limit_minor,
+        time_lock=timedelta(minutes=settings.time_lock_minutes),
         schedule_horizon_days=settings.schedule_horizon_days,
         demo_mode=settings.demo_mode,
         consent_signing_key=(settings.consent_signing_key or DEV_CONSENT_KEY).encode(),

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -117,6 +118,44 @@ def day_relation(day: date, *, timezone: str, now: datetime) -> DayRelation:
     if day == today + timedelta(days=1):
         return DayRelation.TOMORROW
     return DayRelation.LATER if day > today else DayRelation.EARLIER
+
+
+@dataclass(frozen=True)
+class LocalMoment:
+    """A moment (stored UTC) as the user reads it: its day relative to their today, day and clock
+    in their zone and locale. The edges word it ("tomorrow at 00:00", "on 3 Dec 2025 at 21:10")."""
+
+    at: datetime
+    day: DayRelation
+    date_text: str
+    time_text: str
+    timezone: str
+
+
+def start_of_day(day: date, timezone: str) -> datetime:
+    """The UTC moment the calendar `day` begins in `timezone` (its first instant, DST included)."""
+    # A midnight skipped by a DST jump is read with the offset before the jump (fold=0), which is
+    # the instant the day's first existing wall time (01:00) begins.
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def first_of_next_month(day: date) -> date:
+    """The 1st of the month after `day`'s."""
+    return _add_months(day.replace(day=1), 1)
+
+
+def local_moment(at: datetime, *, timezone: str, locale: str, now: datetime) -> LocalMoment:
+    """`at` (UTC) in the user's zone and locale, with its day related to their today."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    local = aware.astimezone(ZoneInfo(timezone))
+    babel_locale = locale.replace("-", "_") or "en_IE"
+    return LocalMoment(
+        at=aware.astimezone(UTC),
+        day=day_relation(local.date(), timezone=timezone, now=now),
+        date_text=format_day(local.date(), locale),
+        time_text=str(format_time(local, format="short", locale=babel_locale)),
+        timezone=timezone,
+    )
 
 
 def format_day(day: date, locale: str) -> str:

@@ -85,16 +85,8 @@ class AmountAboveOutstandingError(PaymentsError):
     code = "amount_above_outstanding"
 
 
-class PerPaymentLimitError(PaymentsError):
-    """The amount exceeds the per-payment limit."""
-
-    code = "limit_per_payment"
-
-
-class DailyLimitError(PaymentsError):
-    """The amount would exceed today's limit."""
-
-    code = "limit_daily"
+# The limit refusals (limit_per_payment, limit_daily, limit_monthly) carry Money and a moment, so
+# they live in payments.limits, above money and dates (which import this module).
 
 
 class DateInvalidError(PaymentsError):
@@ -220,3 +212,9 @@ class TestUserBusyError(StaffOnlyError):
 
     code = "test_user_busy"
     __test__ = False  # not a pytest test class
+
+
+class PaymentNotHeldError(StaffOnlyError):
+    """Staff can cancel only a payment still waiting for its day or its cancel window."""
+
+    code = "payment_not_held"

@@ -13,14 +13,14 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from db.models import AuditLogEntry, Bill, Biller, Consent, Payment, User
+from db.models import AuditLogEntry, Bill, Biller, Consent, Payment, ScheduledPayment, User
 from payments.config import ServiceConfig
 from payments.consent import verify_consent
 from payments.errors import PaymentNotFoundError
 from payments.gateway import PaymentGateway
 from payments.money import Money, format_money
 from payments.refunds import RefundView, refundable, refunded_minor, refunds_of
-from payments.statuses import PaymentStatus
+from payments.statuses import PaymentStatus, ScheduleStatus
 from payments.unit_of_work import UnitOfWork
 
 MAX_LIST = 500
@@ -93,6 +93,10 @@ class StaffPaymentDetail:
     refundable: Money
     # The processor's own record (Stripe's PaymentIntent), None when there is none or it is unreachable.
     processor_object: dict[str, Any] | None
+    # Approved and waiting for its day or its time lock (staff may cancel it): its schedule's day and
+    # the end of its cancel window (UTC; None without a time lock).
+    waiting: bool = False
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,14 @@ class Oversight:
             ]
             refunds = refunds_of(session, payment.id)
             left = refundable(session, payment)
+            schedule = session.execute(
+                select(ScheduledPayment).where(
+                    ScheduledPayment.payment_id == payment.id,
+                    ScheduledPayment.status == ScheduleStatus.SCHEDULED.value,
+                )
+            ).scalar_one_or_none()
+            waiting = schedule is not None and payment.status == PaymentStatus.APPROVED.value
+            held_until = schedule.not_before if schedule is not None else None
             failure_code, failure_message = payment.failure_code, payment.failure_message
         # Outside the transaction: the processor may be slow, and no row needs to stay read.
         processor_object = self._gateway.charge_object(intent_id) if intent_id else None
@@ -223,4 +235,6 @@ class Oversight:
             refunds=refunds,
             refundable=left,
             processor_object=processor_object,
+            waiting=waiting,
+            held_until=held_until,
         )

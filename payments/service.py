@@ -270,10 +270,14 @@ class PaymentsService:
         """Refuse the second approval: the payment is cancelled and the user told."""
         return self.approvals.reject_payment(payment_id=payment_id, approver=approver, reason=reason)
 
+    def cancel_held_payment(self, *, payment_id: int, staff: str, reason: str = "") -> PaymentView:
+        """Staff cancel a payment waiting for its day or its time lock (audited; the user is told)."""
+        return self.approvals.cancel_held_payment(payment_id=payment_id, staff=staff, reason=reason)
+
     # --- settlement: worker, webhooks, 3-D Secure ------------------------------------------------
 
     def run_due_payments(self) -> list[PaymentResult]:
-        """Charge every scheduled payment whose day has come (called by the worker)."""
+        """Charge every scheduled payment whose day has come and time lock passed (the worker)."""
         return self.settlement.run_due_payments()
 
     def reconcile_unknown_payments(self, *, older_than: timedelta = timedelta(seconds=60)) -> ReconcileReport:

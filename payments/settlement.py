@@ -60,7 +60,7 @@ class Settlement:
         self._config = config
 
     def run_due_payments(self) -> list[PaymentResult]:
-        """Charge every scheduled payment whose day has come (called by the worker)."""
+        """Charge every scheduled payment whose day has come and whose time lock has passed (worker)."""
         with self._uow.tx() as session:
             due = session.execute(
                 select(ScheduledPayment, User)
@@ -69,7 +69,13 @@ class Settlement:
                 .order_by(ScheduledPayment.pay_on, ScheduledPayment.id)
             ).all()
             now = self._uow.now()
-            ready = [(s.id, s.payment_id) for s, u in due if s.pay_on <= today_in(u.timezone, now)]
+            # Its day has come in the user's zone and its time lock (cancel window) has passed.
+            ready = [
+                (s.id, s.payment_id)
+                for s, u in due
+                if s.pay_on <= today_in(u.timezone, now)
+                and (s.not_before is None or _aware(s.not_before) <= now)
+            ]
         results = []
         for schedule_id, payment_id in ready:
             with self._uow.tx() as session:

@@ -269,6 +269,7 @@ class StripeGateway:
         # The client secret lets whoever holds it confirm the intent from a browser: staff never need it.
         body.pop("client_secret", None)
         return body
+
     def cancel_charge(self, payment_intent_id: str) -> ChargeOutcome:
         """Cancel a PaymentIntent that has not completed; what it is afterwards."""
         try:

@@ -7,14 +7,22 @@ names) and locale-formatted numbers and dates; it never carries a sentence: the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Biller, Payment, SavedPaymentMethod, ScheduledPayment, User
-from payments.dates import DayRelation, day_relation, format_day, format_moment
+from payments.dates import (
+    DayRelation,
+    LocalMoment,
+    day_relation,
+    format_day,
+    format_moment,
+    local_moment,
+    start_of_day,
+)
 from payments.errors import PaymentNotFoundError
 from payments.money import Money, format_money
 from payments.receipts import receipt_reference
@@ -151,6 +159,12 @@ class PaymentResult:
     receipt: Receipt | None = None
     # Set while the outcome is not known (processing, unknown): a `PendingReason` value.
     pending_reason: str | None = None
+    # A scheduled (or held) payment not charged yet: the earliest moment the worker charges it (its
+    # day's start or the end of its time lock, whichever is later), in the user's zone.
+    runs_at: LocalMoment | None = None
+    # True while its time lock (cancel window), not its day, is what holds it: approved, cancellable,
+    # not charged until `runs_at`.
+    time_locked: bool = False
 
 
 @dataclass(frozen=True)
@@ -325,9 +339,10 @@ def payment_result(session: Session, payment: Payment, now: datetime) -> Payment
     """The result view of a payment (its outcome, or where it stands)."""
     user = _owner(session, payment.user_id)
     amount = Money(payment.amount_minor, payment.currency)
-    schedule_id = session.execute(
-        select(ScheduledPayment.id).where(ScheduledPayment.payment_id == payment.id)
+    schedule = session.execute(
+        select(ScheduledPayment).where(ScheduledPayment.payment_id == payment.id)
     ).scalar_one_or_none()
+    runs_at, time_locked = _run_time(schedule, user, now)
     return PaymentResult(
         payment_id=payment.id,
         status=PaymentStatus(payment.status),
@@ -339,7 +354,7 @@ def payment_result(session: Session, payment: Payment, now: datetime) -> Payment
         failure_message=payment.failure_message,
         next_action_url=payment.next_action_url,
         pay_on=payment.pay_on,
-        scheduled_payment_id=schedule_id,
+        scheduled_payment_id=schedule.id if schedule is not None else None,
         pay_on_text=format_day(payment.pay_on, user.locale),
         day=day_relation(payment.pay_on, timezone=user.timezone, now=now),
         receipt=receipt_of(session, payment, user),
@@ -348,7 +363,27 @@ def payment_result(session: Session, payment: Payment, now: datetime) -> Payment
             if payment.status in (PaymentStatus.PROCESSING.value, PaymentStatus.UNKNOWN.value)
             else None
         ),
+        runs_at=runs_at,
+        time_locked=time_locked,
     )
+
+
+def _run_time(
+    schedule: ScheduledPayment | None, user: User, now: datetime
+) -> tuple[LocalMoment | None, bool]:
+    """When a waiting schedule will be charged at the earliest, and whether its time lock still holds."""
+    if schedule is None or schedule.status != ScheduleStatus.SCHEDULED.value:
+        return None, False
+    runs = start_of_day(schedule.pay_on, user.timezone)
+    locked = False
+    if schedule.not_before is not None:
+        not_before = (
+            schedule.not_before if schedule.not_before.tzinfo else schedule.not_before.replace(tzinfo=UTC)
+        )
+        # Held by the lock itself (not by its day): the lock ends after the day has begun.
+        locked = now < not_before and not_before >= runs
+        runs = max(runs, not_before)
+    return local_moment(runs, timezone=user.timezone, locale=user.locale, now=now), locked
 
 
 def payment_view(session: Session, payment: Payment) -> PaymentView:

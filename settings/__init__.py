@@ -134,8 +134,15 @@ class Settings(BaseSettings):
     default_currency: str = Field("EUR", alias="PAYCHAT_DEFAULT_CURRENCY")
     default_locale: str = Field("en_IE", alias="PAYCHAT_DEFAULT_LOCALE")
     default_timezone: str = Field("Europe/Berlin", alias="PAYCHAT_DEFAULT_TIMEZONE")
-    per_payment_limit_minor: int = Field(200_000, alias="PAYCHAT_PER_PAYMENT_LIMIT_MINOR")
-    daily_limit_minor: int = Field(500_000, alias="PAYCHAT_DAILY_LIMIT_MINOR")
+    # Limits per payment, per calendar day and per calendar month of the user's time zone (a payment
+    # counts on its pay day); users.*_limit_minor overrides them for one user (payments/ledger.py).
+    per_payment_limit_minor: int = Field(200_000, ge=0, alias="PAYCHAT_PER_PAYMENT_LIMIT_MINOR")
+    daily_limit_minor: int = Field(500_000, ge=0, alias="PAYCHAT_DAILY_LIMIT_MINOR")
+    monthly_limit_minor: int = Field(2_000_000, ge=0, alias="PAYCHAT_MONTHLY_LIMIT_MINOR")
+    # The time lock (cancel window): a payment to a biller the user has never paid successfully, and
+    # every scheduled payment, is charged no sooner than this many minutes after the user confirmed
+    # it; until then it is approved but held and can be cancelled in chat or the console. 0: off.
+    time_lock_minutes: float = Field(10.0, ge=0, alias="PAYCHAT_TIME_LOCK_MINUTES")
     # Payments at or above this amount wait for a staff member's second approval ("multi-signature").
     second_approval_minor: int = Field(100_000, alias="PAYCHAT_SECOND_APPROVAL_MINOR")
     # ... counted over what the user pays one biller within this many days (rolling), so splitting a

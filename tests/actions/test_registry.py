@@ -10,6 +10,7 @@ from typing import Any
 from rasa_sdk.executor import ActionExecutor
 
 import payments.errors
+import payments.limits  # the limit refusals subclass PaymentsError there
 from actions.common import SLOTS_TO_CLEAR_BY_CODE
 from actions.paying import summary_buttons
 from payments.dates import DayRelation

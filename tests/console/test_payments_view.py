@@ -3,9 +3,11 @@ Stripe sandbox (real stripe SDK), the console app; admins refund, everyone else 
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -186,3 +188,54 @@ def test_a_payment_that_did_not_succeed_is_not_refunded(
         headers={"X-CSRF-Token": csrf},
     )
     assert response.status_code == 409
+
+
+def held(service: PaymentsService) -> tuple[int, int]:
+    """A user's first payment to a biller, held by a 10-minute time lock: (user id, payment id)."""
+    locked = PaymentsService(
+        session_factory=service.session_factory,
+        gateway=service.gateway,
+        config=dataclasses.replace(service.config, time_lock=timedelta(minutes=10)),
+    )
+    user_id, bills = make_paying_user(locked.session_factory, locked.gateway)
+    draft = locked.draft_payment(
+        user_id=user_id, bill_id=bills["electricity"], amount_text="7", date_text=None
+    )
+    result = locked.confirm_payment(user_id=user_id, payment_id=draft.payment_id, consent_text="/affirm")
+    assert result.status == PaymentStatus.APPROVED and result.time_locked
+    return user_id, draft.payment_id
+
+
+def test_a_tester_sees_a_held_payment_but_cannot_cancel_it(
+    client: TestClient, staff: dict[Role, str], payments_service: PaymentsService
+) -> None:
+    user_id, payment_id = held(payments_service)
+    csrf = login(client, staff[Role.TESTER])
+    page = client.get(f"/payments/{payment_id}")
+    assert 'id="held"' in page.text and 'id="cancel-form"' not in page.text  # only admins cancel
+    refused = client.post(f"/payments/{payment_id}/cancel", data={"csrf_token": csrf, "reason": "x"})
+    assert refused.status_code == 403
+    assert payments_service.get_payment(user_id=user_id, payment_id=payment_id).status == "approved"
+    payments_service.cancel_held_payment(payment_id=payment_id, staff="test:tidy")  # none left held
+
+
+def test_admin_cancels_a_held_payment_from_its_page_audited(
+    client: TestClient, staff: dict[Role, str], payments_service: PaymentsService
+) -> None:
+    user_id, payment_id = held(payments_service)
+    csrf = login(client, staff[Role.ADMIN])
+    assert 'id="cancel-form"' in client.get(f"/payments/{payment_id}").text
+    done = client.post(
+        f"/payments/{payment_id}/cancel", data={"csrf_token": csrf, "reason": "customer called"}
+    )
+    assert done.status_code == 303
+    assert payments_service.get_payment(user_id=user_id, payment_id=payment_id).status == "cancelled"
+    detail = client.get(f"/api/payments/{payment_id}").json()
+    [audit] = [a for a in detail["audit"] if a["event"] == "payment.cancelled_by_staff"]
+    assert (
+        audit["data"]["staff"] == f"staff:{staff[Role.ADMIN]}" and audit["data"]["note"] == "customer called"
+    )
+    again = client.post(
+        f"/api/payments/{payment_id}/cancel", json={"reason": "again"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert again.status_code == 409

@@ -174,6 +174,9 @@ def start_assistant_stack(
             "ACTION_SERVER_SECRET": action_secret,
             # The stack is a demo, as `make run` starts it: a new Telegram user gets demo bills.
             "PAYCHAT_DEMO_MODE": "true",
+            # Conversations here pay at once; the time lock has its own tests (tests/payments,
+            # tests/actions/test_safety_controls.py).
+            "PAYCHAT_TIME_LOCK_MINUTES": "0",
         }
     )
     settings = Settings(
@@ -187,6 +190,7 @@ def start_assistant_stack(
         ACTION_SERVER_PORT=action_port,
         ACTION_SERVER_SECRET=action_secret,
         PAYCHAT_DEMO_MODE=True,
+        PAYCHAT_TIME_LOCK_MINUTES=0,
     )
     with procs.supervised(workdir / "log", env) as supervisor:
         supervisor.start(procs.sandbox_spec(sandbox_port))

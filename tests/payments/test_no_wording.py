@@ -34,6 +34,7 @@ OPERATOR_FACING = {
     "reconciliation settles it after %s",
     "the gateway's charge raised; the outcome is unknown until reconciled",
     "payment %s approved, its charge not started: the database stayed busy",
+    "payment %s is held by its time lock: not charged yet",
 }
 
 
