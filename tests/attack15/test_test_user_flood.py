@@ -17,7 +17,6 @@ pytestmark = pytest.mark.sandbox
 BURST = 60
 
 
-@pytest.mark.xfail(strict=True, reason="attack15: test-user creation has no rate limit or cap")
 def test_a_burst_of_test_user_creations_is_slowed_down(
     client: TestClient,  # noqa: F811
     staff: dict[Role, str],  # noqa: F811
