@@ -17,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Session, sessionmaker
 
 import transcripts
 from console.api import has_control_characters
@@ -35,10 +37,12 @@ from console.services import ConsoleServices, payments_of, templates_of
 from console.staff import StaffView
 from console.throttle import ActionBrake, ThrottlePolicy, action_key, build_store
 from console.views import MAX_ID
+from db.models import utcnow
 from payments.errors import PaymentsError, TestUserBusyError, TestUserRequiredError
 from payments.testusers import TestCard
 from payments.views import UserView
 from rasa_client import AssistantUnavailableError
+from settings import Settings
 
 router = APIRouter()
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -57,6 +61,19 @@ class CreationThrottledError(Exception):
         super().__init__(f"too many test users created in a row; try again in {retry_after_seconds} seconds")
 
 
+def build_creation_brake(
+    settings: Settings, session_factory: sessionmaker[Session], *, clock: Callable[[], datetime] = utcnow
+) -> ActionBrake:
+    """The test-user brake the settings describe, on the login brake's store (Redis or database)."""
+    policy = ThrottlePolicy(
+        settings.console_test_users_burst,  # the burst-th creation in a row locks the next one
+        timedelta(seconds=settings.console_test_users_window_seconds),
+        timedelta(seconds=settings.console_test_users_lockout_seconds),
+        timedelta(seconds=settings.console_test_users_max_lockout_seconds),
+    )
+    return ActionBrake(build_store(settings, session_factory, CREATE), policy, clock)
+
+
 def creation_brake(request: Request) -> ActionBrake:
     """The app's test-user brake (built on first use from the settings; a test may install its own)."""
     brake: ActionBrake | None = getattr(request.app.state, "test_user_brake", None)
@@ -65,14 +82,7 @@ def creation_brake(request: Request) -> ActionBrake:
             brake = getattr(request.app.state, "test_user_brake", None)
             if brake is None:
                 settings = request.app.state.settings
-                policy = ThrottlePolicy(
-                    settings.console_test_users_burst,  # the burst-th creation locks the next
-                    timedelta(seconds=settings.console_test_users_window_seconds),
-                    timedelta(seconds=settings.console_test_users_lockout_seconds),
-                    timedelta(seconds=settings.console_test_users_max_lockout_seconds),
-                )
-                store = build_store(settings, services_of(request).session_factory, CREATE)
-                brake = ActionBrake(store, policy)
+                brake = build_creation_brake(settings, services_of(request).session_factory)
                 request.app.state.test_user_brake = brake
     return brake
 
