@@ -148,3 +148,40 @@ async def test_a_forged_forget_me_under_another_keyboard_forgets_nothing(
     assert answer.params.get("text") == texts.BUTTON_NOT_OFFERED
     await asyncio.sleep(0.3)
     assert fake.calls_to("editMessageReplyMarkup") == [] and len(fake.sent_messages(MALLORY)) == 1
+
+
+async def test_a_tap_on_someone_elses_message_is_not_taken_even_with_its_own_data(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    """In a private chat the chat is the user: a tap by anyone else on that chat's message (an
+    update no real client can cause) neither speaks for them nor uses up their keyboard."""
+    question = await ask(fake, assistant, QUESTION)
+    await fake.tap(MALLORY + 1, question, "/choose_bill")
+    [answer] = await fake.wait_for(lambda: fake.calls_to("answerCallbackQuery"))
+    assert answer.params.get("text") == texts.BUTTON_NOT_OFFERED
+    await asyncio.sleep(0.3)
+    assert fake.calls_to("editMessageReplyMarkup") == []
+    assert [text for _, text in assistant.received] == ["ask 0"]
+
+
+async def test_a_tap_without_data_is_answered(
+    running_bot: object, fake: FakeTelegram, assistant: ScriptedAssistant
+) -> None:
+    """A callback query may carry no data at all (a game button): nothing to send."""
+    question = await ask(fake, assistant, QUESTION)
+    await fake.push_update(
+        {
+            "update_id": fake.next_update_id(),
+            "callback_query": {
+                "id": "cq-no-data",
+                "from": {"id": MALLORY, "is_bot": False, "first_name": "M"},
+                "chat_instance": "ci",
+                "message": question,
+                "game_short_name": "snake",
+            },
+        }
+    )
+    [answer] = await fake.wait_for(lambda: fake.calls_to("answerCallbackQuery"))
+    assert answer.params.get("text") == texts.BUTTON_NOT_OFFERED
+    await asyncio.sleep(0.3)
+    assert [text for _, text in assistant.received] == ["ask 0"]
