@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,3 +160,31 @@ def test_a_creation_that_fails_gives_its_slot_back(
             braked.create("never")
     monkeypatch.undo()
     assert [braked.create(f"after {n}").status_code for n in range(3)] == [201, 201, 429]
+
+
+def test_a_concurrent_burst_gets_no_more_than_the_limit(
+    braked: Braked,
+    staff: dict[Role, str],  # noqa: F811
+) -> None:
+    """Each creation takes its slot atomically before the (slow) creation runs: parallel requests
+    do not all pass the check before any is counted."""
+    login(braked.client, staff[Role.TESTER])
+    tag = secrets.token_hex(4)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(lambda n: braked.create(f"par {tag} {n}").status_code, range(6)))
+    assert sorted(codes) == [201, 201, 429, 429, 429, 429], codes
+    assert len({name for name in braked.names() if name.startswith(f"par {tag} ")}) == 2
+
+
+def test_refused_requests_take_no_slot(
+    braked: Braked,
+    staff: dict[Role, str],  # noqa: F811
+) -> None:
+    """Invalid bodies (422) and forbidden callers (403) are refused before the brake counts them."""
+    csrf = login(braked.client, staff[Role.TESTER])
+    headers = {"X-CSRF-Token": csrf}
+    for body in ({"name": ""}, {"name": "x" * 101}, {"name": "a\x00b"}, {"name": "ok", "card": "gold"}, {}):
+        assert braked.client.post("/api/test-users", json=body, headers=headers).status_code == 422
+    bad_form = braked.client.post("/test-users", data={"name": "\x07", "csrf_token": csrf})
+    assert bad_form.status_code == 422
+    assert [braked.create(f"valid {n}").status_code for n in range(3)] == [201, 201, 429]
