@@ -17,11 +17,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
 from console.app import create_app
 from console.roles import Role
 from console.services import ConsoleServices
-from console.testusers import build_creation_brake
+from console.testusers import CREATE, build_creation_brake
+from db.models import LoginThrottle
 from payments.service import PaymentsService
 from rasa_client import RasaClient
 from settings import Settings
@@ -45,6 +47,14 @@ def test_a_burst_of_test_user_creations_is_slowed_down(
 
 
 LOCK = 60  # CONSOLE_TEST_USERS_LOCKOUT_SECONDS below
+
+
+@pytest.fixture(autouse=True)
+def no_brake_rows_left(payments_service: PaymentsService) -> Iterator[None]:
+    """The brake counts in the shared database's login_throttle table: leave none of its rows."""
+    yield
+    with payments_service.session_factory.begin() as session:
+        session.execute(delete(LoginThrottle).where(LoginThrottle.key.startswith(f"{CREATE}:")))
 
 
 @dataclass
