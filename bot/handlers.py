@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, filters
@@ -19,7 +19,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, filt
 from bot import texts
 from bot.commands import help_text
 from bot.relay import known_user, relay, services_of, set_reachable
-from bot.rendering import MAX_MESSAGE_CHARS, is_summary_payload
+from bot.rendering import MAX_MESSAGE_CHARS, is_summary_payload, offered_data
 from privacy.cards import looks_like_card_number
 from rasa_client import is_sendable
 
@@ -174,6 +174,10 @@ async def on_forget_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if query.message is None:  # an inline-mode button: the bot never sends one (was an AssertionError)
         await query.answer(texts.BUTTON_EXPIRED)
         return
+    refusal = not_offered(query, tapped=False)
+    if refusal is not None:  # "forget me" data under a message that never asked (a forged tap)
+        await query.answer(refusal)
+        return
     await query.answer()
     if not await remove_keyboard(query.message):
         return
@@ -217,6 +221,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if is_summary_payload(payload) and services.replaced_summary(chat_id, tapped_id):
         await query.answer(texts.SUMMARY_OUT_OF_DATE)
         return
+    refusal = not_offered(query, tapped=services.was_tapped(chat_id, message_id))
+    if refusal is not None:  # before the tap is recorded: a forged tap does not use up the keyboard
+        await query.answer(refusal)
+        return
     first = services.first_tap(chat_id, message_id)
     if not first or not await remove_keyboard(query.message):
         await query.answer(texts.ALREADY_DONE)
@@ -227,6 +235,20 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         shown = query.message.text if isinstance(query.message, Message) else None
     await relay(update, context, payload, shown_text=shown, tapped_message_id=tapped_id)
+
+
+def not_offered(query: CallbackQuery, *, tapped: bool) -> str | None:
+    """What to answer a tap whose data is not a button under the tapped message, or None when it is
+    one. Telegram passes on whatever data a client sends; the message (and its keyboard) in the tap
+    is Telegram's own copy. A private chat's messages are tapped by that chat's user only.
+    `tapped`: this process already took a tap on that message's keyboard."""
+    message = query.message
+    if message is not None and message.chat.id != query.from_user.id:
+        return texts.BUTTON_NOT_OFFERED
+    offered = offered_data(message)
+    if offered is None:  # no keyboard left: used by an earlier tap, replaced, or never there
+        return texts.ALREADY_DONE if tapped else texts.BUTTON_EXPIRED
+    return None if query.data in offered else texts.BUTTON_NOT_OFFERED
 
 
 async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -275,6 +275,8 @@ async def acknowledge_turn(
     except Exception:
         # Not acknowledged: the held outcome is sent once its hold ends (told twice, never never).
         log.exception("turn outcomes of user %s not acknowledged", account.user_id)
+
+
 def payment_of(turn: AssistantTurn | None) -> int | None:
     """The payment the turn worked on, from its slots (for the log line), if any."""
     if turn is None:

@@ -6,6 +6,10 @@ goes under the last part). A payload that does not fit, or that starts with one 
 is kept in a bounded in-memory map and the button carries a short random key bound to the user.
 Such keys do not survive a restart: a tap on one then answers that the button has expired, which
 is safe (nothing is sent to the assistant).
+
+Telegram does not check a tap's callback_data against the keyboard: a client can send any data for
+any message with buttons. A tap counts only when its data is one of the buttons under the tapped
+message as Telegram holds it (`offered_data`); anything else is answered and goes nowhere.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot import texts
 from bot.pages import PAGE_PREFIX, PageStore, paged
@@ -102,6 +106,17 @@ class PayloadStore:
             return Tap(data)
         owner, tap = self._entries.get(data, (None, Tap("")))
         return tap if owner == user_id else None
+
+
+def offered_data(message: object) -> frozenset[str] | None:
+    """The callback_data of the buttons under a tapped message, as Telegram sends it with the tap
+    (the server's copy, not the client's word); None when the message has no keyboard (it was used
+    or replaced, or the message is too old for Telegram to show)."""
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return None
+    rows = message.reply_markup.inline_keyboard
+    data = frozenset(b.callback_data for row in rows for b in row if isinstance(b.callback_data, str))
+    return data or None
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:

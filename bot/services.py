@@ -82,6 +82,10 @@ class BotServices:
             self.tapped.popitem(last=False)
         return True
 
+    def was_tapped(self, chat_id: int, message_id: int) -> bool:
+        """True when a tap on this keyboard message was recorded (without recording one)."""
+        return (chat_id, message_id) in self.tapped
+
     def replace_live_summary(self, chat_id: int, message_id: int) -> int | None:
         """Record `message_id` as the chat's live summary; return the one it replaces, if any."""
         previous = self.live_summaries.get(chat_id)

@@ -23,6 +23,8 @@ CARD_NUMBER_NOT_DELETED = (
 TOO_LONG = "That message is too long for me. Please keep it under {limit} characters."
 TEXT_ONLY = 'I can only read text messages. Tell me, for example, "pay my electricity bill".'
 BUTTON_EXPIRED = "This button has expired. Please ask me again."
+# A tap whose data is not one of the buttons under that message (a client can send any data).
+BUTTON_NOT_OFFERED = "That button isn't one of mine, so I did nothing."
 ALREADY_DONE = "Already done."
 # A tap under a payment summary that a newer one replaced (its keyboard was being removed).
 SUMMARY_OUT_OF_DATE = "That summary is out of date, nothing was charged. Please use the latest one."

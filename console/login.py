@@ -29,14 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from console.staff import StaffView, authenticate, get_staff
-from console.throttle import (
-    RedisThrottleStore,
-    SqlThrottleStore,
-    ThrottlePolicy,
-    ThrottleStore,
-    account_key,
-    address_key,
-)
+from console.throttle import ThrottlePolicy, ThrottleStore, account_key, address_key, build_store
 from db.models import utcnow
 from payments.audit import append_audit
 from settings import Settings
@@ -167,15 +160,7 @@ def build_login_guard(
     clock: Callable[[], datetime] = utcnow,
 ) -> LoginGuard:
     """A guard on the database's `login_throttle` table, or on Redis when REDIS_URL is set."""
-    store: ThrottleStore
-    if settings.redis_url:
-        import redis
-
-        store = RedisThrottleStore(
-            redis.Redis.from_url(settings.redis_url), namespace=f"paychat:login:{settings.environment}"
-        )
-    else:
-        store = SqlThrottleStore(session_factory)
+    store = build_store(settings, session_factory, "login")
     window = timedelta(seconds=settings.console_login_window_seconds)
     first_lock = timedelta(seconds=settings.console_login_lockout_seconds)
     max_lock = timedelta(seconds=settings.console_login_max_lockout_seconds)

@@ -5,19 +5,28 @@ The domain work (who counts as a test user, what a reset removes, the demo bills
 payments.testusers; here the route parses, calls it, and then restarts the user's conversations in
 Rasa (`/restart`, Rasa's built-in restart intent, sent to each of their recorded sender ids) so a
 scripted conversation starts from an empty tracker too. A fresh session key is handed back as well.
+
+Creating one costs a user, demo bills and a processor customer with a card, so creations are
+braked per staff member (`ActionBrake`, the login brake's counters): a burst beyond
+CONSOLE_TEST_USERS_BURST waits (HTTP 429 with Retry-After, a message on the page). Resets are not
+braked: they create nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Session, sessionmaker
 
 import transcripts
 from console.api import has_control_characters
@@ -26,16 +35,70 @@ from console.chat import CHANNEL, test_users
 from console.roles import Role
 from console.services import ConsoleServices, payments_of, templates_of
 from console.staff import StaffView
+from console.throttle import ActionBrake, ThrottlePolicy, action_key, build_store
 from console.views import MAX_ID
+from db.models import utcnow
 from payments.errors import PaymentsError, TestUserBusyError, TestUserRequiredError
 from payments.testusers import TestCard
+from payments.views import UserView
 from rasa_client import AssistantUnavailableError
+from settings import Settings
 
 router = APIRouter()
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 NOTICE = "test_users_notice"
 NAME_MAX = 100
 RESTART = "/restart"  # Rasa's default restart intent: action_restart empties the tracker
+CREATE = "test-users"  # the brake's key prefix and Redis namespace
+_brake_lock = threading.Lock()
+
+
+class CreationThrottledError(Exception):
+    """This staff member created too many test users in a row: wait `retry_after_seconds`."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(f"too many test users created in a row; try again in {retry_after_seconds} seconds")
+
+
+def build_creation_brake(
+    settings: Settings, session_factory: sessionmaker[Session], *, clock: Callable[[], datetime] = utcnow
+) -> ActionBrake:
+    """The test-user brake the settings describe, on the login brake's store (Redis or database)."""
+    policy = ThrottlePolicy(
+        settings.console_test_users_burst,  # the burst-th creation in a row locks the next one
+        timedelta(seconds=settings.console_test_users_window_seconds),
+        timedelta(seconds=settings.console_test_users_lockout_seconds),
+        timedelta(seconds=settings.console_test_users_max_lockout_seconds),
+    )
+    return ActionBrake(build_store(settings, session_factory, CREATE), policy, clock)
+
+
+def creation_brake(request: Request) -> ActionBrake:
+    """The app's test-user brake (built on first use from the settings; a test may install its own)."""
+    brake: ActionBrake | None = getattr(request.app.state, "test_user_brake", None)
+    if brake is None:
+        with _brake_lock:
+            brake = getattr(request.app.state, "test_user_brake", None)
+            if brake is None:
+                settings = request.app.state.settings
+                brake = build_creation_brake(settings, services_of(request).session_factory)
+                request.app.state.test_user_brake = brake
+    return brake
+
+
+def create_braked(request: Request, staff: StaffView, body: TestUserRequest) -> UserView:
+    """Create a test user unless this staff member is braked (CreationThrottledError); a creation
+    that fails gives its slot back."""
+    brake, key = creation_brake(request), action_key(CREATE, f"staff:{staff.id}")
+    wait = brake.take(key)
+    if wait is not None:
+        raise CreationThrottledError(wait)
+    try:
+        return payments_of(request).create_test_user(name=body.name, card=body.card, created_by=_actor(staff))
+    except Exception:
+        brake.give_back(key)
+        raise
 
 
 class TestUserRequest(BaseModel):
@@ -117,7 +180,12 @@ def test_users_page(
     request: Request, _staff: Annotated[StaffView, Depends(require(Role.TESTER))]
 ) -> Response:
     """Test users with a Reset button each, and a form to create one."""
-    return templates_of(request).TemplateResponse(
+    return _page(request)
+
+
+def _page(request: Request, wait_seconds: int | None = None) -> Response:
+    """The test users page; with `wait_seconds`, after a refused creation (429 with Retry-After)."""
+    response = templates_of(request).TemplateResponse(
         request,
         "test_users.html",
         {
@@ -125,8 +193,13 @@ def test_users_page(
             "cards": list(TestCard),
             "notice": request.session.pop(NOTICE, None),
             "name_max": NAME_MAX,
+            "wait_seconds": wait_seconds,
         },
+        status_code=429 if wait_seconds else 200,
     )
+    if wait_seconds:
+        response.headers["Retry-After"] = str(wait_seconds)
+    return response
 
 
 @router.post("/test-users", include_in_schema=False)
@@ -141,7 +214,10 @@ def create_form(
         body = TestUserRequest(name=name, card=card)
     except ValueError:
         raise HTTPException(422, "name: a name in plain text is required") from None
-    user = payments_of(request).create_test_user(name=body.name, card=body.card, created_by=_actor(staff))
+    try:
+        user = create_braked(request, staff, body)
+    except CreationThrottledError as error:
+        return _page(request, wait_seconds=error.retry_after_seconds)
     request.session[NOTICE] = f"Created test user {user.name} (#{user.id}) with the demo bills."
     return RedirectResponse("/test-users", status_code=303)
 
@@ -160,12 +236,22 @@ async def reset_form(
     return RedirectResponse("/test-users", status_code=303)
 
 
-@router.post("/api/test-users", status_code=201)
+@router.post(
+    "/api/test-users",
+    status_code=201,
+    responses={429: {"description": "too many test users created in a row; see Retry-After"}},
+)
 def api_create_test_user(
     request: Request, body: TestUserRequest, staff: Annotated[StaffView, Depends(require_unsafe(Role.TESTER))]
 ) -> Any:
-    """Create a console-only test user with the demo bills and the chosen sandbox card."""
-    user = payments_of(request).create_test_user(name=body.name, card=body.card, created_by=_actor(staff))
+    """Create a console-only test user with the demo bills and the chosen sandbox card (braked per
+    staff member: 429 with Retry-After after a burst)."""
+    try:
+        user = create_braked(request, staff, body)
+    except CreationThrottledError as error:
+        raise HTTPException(
+            429, str(error), headers={"Retry-After": str(error.retry_after_seconds)}
+        ) from None
     return jsonable_encoder(user)
 
 

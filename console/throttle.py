@@ -8,11 +8,17 @@ even checked, so guessing costs time whether or not the account exists.
 The counters live where every console process sees them: the `login_throttle` table, or Redis
 when REDIS_URL is set. Keys are SHA-256 digests ("account:…", "address:…"): a username typed by
 mistake (or a password typed into the username field) is never stored.
+
+The same counters also brake actions that cost something however they turn out (`ActionBrake`,
+e.g. creating test users): each action takes a slot up front, and from the `max_failures`-th one
+within the window on, the key waits as a failed login would. They share the table (or Redis) under
+their own key prefix and namespace.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +28,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import LoginThrottle
+from db.models import LoginThrottle, utcnow
+from settings import Settings
 
 _T = TypeVar("_T")
 MAX_DOUBLINGS = 30  # 2**30 first locks is far beyond any max_lock; keeps the arithmetic finite
@@ -36,6 +43,11 @@ def account_key(username: str) -> str:
 def address_key(address: str) -> str:
     """The throttle key of a client address."""
     return "address:" + hashlib.sha256(address.encode()).hexdigest()[:40]
+
+
+def action_key(action: str, actor: str) -> str:
+    """The throttle key of one actor (a staff member) doing one kind of action."""
+    return f"{action}:" + hashlib.sha256(actor.encode()).hexdigest()[:40]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -277,3 +289,42 @@ def _state_from_redis(stored: dict[Any, Any]) -> ThrottleState | None:
         last_failure_at=datetime.fromtimestamp(float(values["last_failure_at"]), UTC),
         locked_until=datetime.fromtimestamp(float(locked), UTC) if locked not in (None, b"", "") else None,
     )
+
+
+def build_store(settings: Settings, session_factory: sessionmaker[Session], purpose: str) -> ThrottleStore:
+    """Counters for `purpose` ("login", "test-users"...): in Redis when REDIS_URL is set (namespace
+    paychat:<purpose>:<environment>), else in the database's `login_throttle` table."""
+    if settings.redis_url:
+        import redis
+
+        return RedisThrottleStore(
+            redis.Redis.from_url(settings.redis_url), namespace=f"paychat:{purpose}:{settings.environment}"
+        )
+    return SqlThrottleStore(session_factory)
+
+
+@dataclass(frozen=True)
+class ActionBrake:
+    """A rate limit on an action: every attempt is counted, whatever its outcome.
+
+    `take` reserves a slot for the key, or says how many seconds to wait while it is locked;
+    `give_back` returns the slot of an attempt that did nothing (it failed before any effect).
+    """
+
+    store: ThrottleStore
+    policy: ThrottlePolicy
+    clock: Callable[[], datetime] = utcnow
+
+    def take(self, key: str) -> int | None:
+        """None when the action may go ahead (one slot taken); else the seconds to wait (>= 1)."""
+        now = self.clock()
+        reservation = self.store.reserve(key, self.policy, now)
+        if reservation.granted:
+            return None
+        locked_until = reservation.state.locked_until
+        assert locked_until is not None, "a refused reservation is a locked key"
+        return max(1, math.ceil((_aware(locked_until) - now).total_seconds()))
+
+    def give_back(self, key: str) -> None:
+        """Return the slot an attempt took (it had no effect)."""
+        self.store.release(key, self.policy)

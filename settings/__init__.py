@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     console_login_lockout_seconds: float = Field(30.0, gt=0, alias="CONSOLE_LOGIN_LOCKOUT_SECONDS")
     console_login_max_lockout_seconds: float = Field(900.0, gt=0, alias="CONSOLE_LOGIN_MAX_LOCKOUT_SECONDS")
     console_login_window_seconds: float = Field(3600.0, gt=0, alias="CONSOLE_LOGIN_WINDOW_SECONDS")
+    # Test-user brake (console/testusers.py): a staff member may create this many test users
+    # (page or API) in a row; further ones wait CONSOLE_TEST_USERS_LOCKOUT_SECONDS, doubling up to the
+    # maximum, until CONSOLE_TEST_USERS_WINDOW_SECONDS pass without a creation.
+    console_test_users_burst: int = Field(10, ge=1, alias="CONSOLE_TEST_USERS_BURST")
+    console_test_users_lockout_seconds: float = Field(60.0, gt=0, alias="CONSOLE_TEST_USERS_LOCKOUT_SECONDS")
+    console_test_users_max_lockout_seconds: float = Field(
+        3600.0, gt=0, alias="CONSOLE_TEST_USERS_MAX_LOCKOUT_SECONDS"
+    )
+    console_test_users_window_seconds: float = Field(600.0, gt=0, alias="CONSOLE_TEST_USERS_WINDOW_SECONDS")
     # How long a successful HTTP Basic check is remembered in a console process (0: never).
     console_basic_auth_cache_seconds: float = Field(300.0, ge=0, alias="CONSOLE_BASIC_AUTH_CACHE_SECONDS")
     # Where customers reach the console (3-D Secure return page, sandbox bank challenge page).
