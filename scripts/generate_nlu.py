@@ -230,7 +230,7 @@ TEMPLATES: dict[str, list[str]] = {
         # other verbs: settle, clear, sort, handle, go through
         "settle all of them", "can you settle all my bills", "settle everything i owe", "settle the lot",
         "sort out all my bills please", "take care of all my bills", "can you handle every bill for me",
-        "go through my bills and pay them", "go through everything i owe and pay it", "wipe out all my bills",
+        "go through my bills and pay them", "go through everything i owe and pay it", "wipe out every bill i have",
         "knock out all the bills", "get all my bills out of the way", "let's pay all of them",
         "pay them all one by one", "clear the whole lot", "clear all of them", "square everything up",
         # a statement of the situation, then the request
@@ -327,7 +327,7 @@ TEMPLATES: dict[str, list[str]] = {
 }  # fmt: skip
 
 COUNT = {
-    "pay_bill": 520, "pay_all": 220, "schedule_payment": 300, "cancel_payment": 200, "check_bills": 200,
+    "pay_bill": 520, "pay_all": 210, "schedule_payment": 300, "cancel_payment": 200, "check_bills": 200,
     "payment_history": 170, "inform": 260, "out_of_scope": 110,
 }  # fmt: skip
 
