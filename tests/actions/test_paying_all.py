@@ -18,7 +18,7 @@ from rasa_sdk import Action
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.paying import ActionConfirmPayment, ActionStopPayment
+from actions.paying import ActionConfirmPayment, ActionPreparePayment, ActionStopPayment
 from actions.paying_all import ActionPayAll, ActionPayNextBill, ActionStopPayingAll
 from actions.services import reset_services, set_services
 from db.engine import make_engine, make_session_factory
@@ -281,3 +281,30 @@ async def test_a_round_only_offers_the_users_own_open_bills(
     said = texts(await chat.tap(first, "Confirm"))
     assert "€8.00 — paid" in said and not chat.slots["paying_all"]
     assert all(p.bill_id != others["rent"] for p in payments_of(own_service, user_id))
+
+
+async def test_a_corrected_amount_in_the_round_is_its_own_payment_and_in_the_report(
+    own_service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    user_id, bills = make_paying_user(
+        own_service.session_factory, own_service.gateway, bills=(("electricity", 4_000), ("phone", 1_000))
+    )
+    chat = Chat(domain, f"console-{user_id}-pay_all")
+    first = summary_of(await chat.pay_all())
+    chat.slots["amount"] = "15"
+    corrected = summary_of(
+        await chat.run(
+            ActionPreparePayment(),
+            intent="inform",
+            text="make it 15",
+            entities=[{"entity": "amount", "value": "15"}],
+        )
+    )
+    assert "€15.00" in corrected["text"] and draft_of(corrected) != draft_of(first)
+    second = summary_of(await chat.tap(corrected, "Confirm"))
+    assert "€10.00" in second["text"]
+    said = texts(await chat.tap(second, "Confirm"))
+    assert "€15.00 — paid" in said and "€10.00 — paid" in said and "Left to pay: €25.00" in said
+    statuses = {p.id: (p.bill_id, p.status) for p in payments_of(own_service, user_id)}
+    assert statuses[draft_of(first)] == (bills["electricity"], "cancelled")
+    assert statuses[draft_of(corrected)] == (bills["electricity"], "succeeded")
