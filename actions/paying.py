@@ -207,12 +207,17 @@ class ActionPreparePayment(Action):
             {"summary_text": summary.summary_text},
             buttons=summary_buttons(domain, summary),
         )
-        return [
+        events: list[EventType] = [
             SlotSet("biller", summary.biller_name),
             SlotSet("bill_id", str(summary.bill_id)),
             SlotSet("pending_payment_id", str(summary.payment_id)),
             SlotSet("payment_summary", summary.summary_text),
         ]
+        if tracker.get_slot("paying_all"):
+            # A correction inside a pay-everything round: the new draft is the round's too (its report).
+            offered = [*(tracker.get_slot("pay_all_payments") or []), str(summary.payment_id)]
+            events.append(SlotSet("pay_all_payments", offered))
+        return events
 
 
 class ActionConfirmPayment(Action):

@@ -8,7 +8,7 @@ take the acting `user_id`, and return frozen views (payments.views).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,7 @@ from payments.personal_data import ForgetReport, PersonalData
 from payments.refunds import RefundAmount, Refunds, RefundView
 from payments.sandbox_bank import SandboxBank
 from payments.settlement import Settlement
+from payments.several import PayingAll
 from payments.statuses import PaymentStatus
 from payments.stripe_gateway import build_gateway
 from payments.testusers import ResetReport, TestCard, TestUsers
@@ -43,7 +44,10 @@ from payments.views import (
     ApprovalView,
     BillView,
     CancelOutcome,
+    DueBills,
+    NextBill,
     NotificationView,
+    PayAllReport,
     PaymentResult,
     PaymentSummary,
     PaymentView,
@@ -78,6 +82,7 @@ class PaymentsService:
         self.drafting = Drafting(uow, self.ledger, machine, config)
         self.charging = Charging(uow, self.ledger, machine, gateway, config)
         self.confirmations = Confirmations(uow, self.drafting, self.charging)
+        self.paying_all = PayingAll(uow, self.ledger, self.drafting)
         self.approvals = Approvals(uow, machine, self.charging)
         self.settlement = Settlement(uow, machine, self.charging, gateway, config)
         self.sandbox_bank = SandboxBank(uow, gateway, self.settlement, config)
@@ -127,6 +132,44 @@ class PaymentsService:
         """The user's open bill from the biller `biller_text` names (alias or fuzzy match)."""
         with self._uow.tx() as session:
             return self.ledger.find_bill(session, user_id, biller_text)
+
+    # --- paying several bills, one at a time --------------------------------------------------
+
+    def bills_due(self, *, user_id: int) -> DueBills:
+        """The user's open bills (biller, what is owed, due date), earliest due first, and the
+        total still owed per currency."""
+        return self.paying_all.bills_due(user_id=user_id)
+
+    def next_bill(
+        self,
+        *,
+        user_id: int,
+        conversation: str,
+        bill_ids: Sequence[int],
+        listed_bill_ids: Collection[int],
+        payment_ids: Collection[int],
+        replacing_payment_id: int | None = None,
+        render_summary: SummaryRenderer = terms_line,
+    ) -> NextBill:
+        """The next bill of a pay-everything round drafted as the conversation's live offer (its own
+        summary, nonce and payment), or, with none left, the round's report."""
+        return self.paying_all.next_bill(
+            user_id=user_id,
+            conversation=conversation,
+            bill_ids=bill_ids,
+            listed_bill_ids=listed_bill_ids,
+            payment_ids=payment_ids,
+            replacing_payment_id=replacing_payment_id,
+            render_summary=render_summary,
+        )
+
+    def pay_all_report(
+        self, *, user_id: int, listed_bill_ids: Collection[int], payment_ids: Collection[int]
+    ) -> PayAllReport:
+        """What a pay-everything round did: its confirmed payments and its bills still open."""
+        return self.paying_all.report(
+            user_id=user_id, listed_bill_ids=listed_bill_ids, payment_ids=payment_ids
+        )
 
     # --- drafting and cancelling -----------------------------------------------------------------
 

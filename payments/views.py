@@ -23,7 +23,7 @@ from payments.dates import (
     local_moment,
     start_of_day,
 )
-from payments.errors import PaymentNotFoundError
+from payments.errors import PaymentNotFoundError, PaymentsError
 from payments.money import Money, format_money
 from payments.receipts import receipt_reference
 from payments.statuses import NotificationKind, PaymentStatus, ScheduleStatus
@@ -62,6 +62,20 @@ class BillView:
     outstanding_text: str = ""
     # The due date in the user's locale (babel "medium", e.g. "3 Dec 2025"), for lists.
     due_date_text: str = ""
+
+
+@dataclass(frozen=True)
+class DueBills:
+    """Every bill the user still owes something on, earliest due first, with what they add up to.
+
+    Each bill carries its biller, what is still owed (`outstanding`) and its due date; amounts in
+    different currencies are never added: `totals` holds one sum per currency, in the order the
+    currencies first appear in `bills` (`totals_text` the same sums formatted for the user's locale).
+    """
+
+    bills: list[BillView]
+    totals: list[Money]
+    totals_text: list[str]
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,39 @@ class PaymentView:
     # When it last moved (went through, failed, was confirmed or cancelled) in the user's time zone
     # and locale ("3 Dec 2025, 14:05"); a scheduled payment is dated by `pay_on_text` instead.
     moved_at_text: str = ""
+
+
+@dataclass(frozen=True)
+class SkippedBill:
+    """A bill of a pay-everything round that could not be drafted, and the domain error saying why."""
+
+    bill: BillView
+    error: PaymentsError
+
+
+@dataclass(frozen=True)
+class PayAllReport:
+    """Where a pay-everything round ended: its payments the user confirmed (whatever their outcome:
+    paid, declined, waiting for the bank) and the round's bills still open."""
+
+    payments: list[PaymentView]
+    left: DueBills
+
+
+@dataclass(frozen=True)
+class NextBill:
+    """One step of paying several bills: the next bill's summary, or the round's report.
+
+    `summary` is the next still-open bill's draft (for its whole outstanding amount, today), issued
+    as the conversation's live offer with its own nonce; `remaining` the round's bill ids after it.
+    When no bill is left to offer, `summary` is None and `report` says what was paid and what is left.
+    `skipped` lists bills passed over because drafting them was refused (a limit, no card, ...).
+    """
+
+    summary: PaymentSummary | None
+    remaining: list[int]
+    skipped: list[SkippedBill]
+    report: PayAllReport | None = None
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,30 @@ TEMPLATES: dict[str, list[str]] = {
         "pay the {b} and the {b2}", "pay {b} and {b2}", "pay {b}, {b2} and {b3}", "pay {b} and {b2} now",
         "pay both {b} and {b2}", "pay the {b} bill and the {b2} bill", "{b} and {b2}, pay both",
         "pay my {b} plus the {b2}", "settle {b} and {b2} please", "pay {b} as well as {b2}",
+        # what is due, whatever it is
+        "pay whatever is due", "pay whatever's open", "pay whatever i owe", "whatever i owe, pay it all",
+        "pay all the ones that are due", "pay every bill that's due this week", "pay the bills that are due",
+        "pay up everything", "pay all of what's owed", "pay everything that's waiting",
+        "pay the full amount on every bill", "pay the rest of my bills", "pay {b} and the rest",
+        "pay {b} and everything else", "pay every company i owe", "make every payment that's waiting",
+        # other verbs: settle, clear, sort, handle, go through
+        "settle all of them", "can you settle all my bills", "settle everything i owe", "settle the lot",
+        "sort out all my bills please", "take care of all my bills", "can you handle every bill for me",
+        "go through my bills and pay them", "go through everything i owe and pay it", "wipe out every bill i have",
+        "knock out all the bills", "get all my bills out of the way", "let's pay all of them",
+        "pay them all one by one", "clear the whole lot", "clear all of them", "square everything up",
+        # a statement of the situation, then the request
+        "i've got a few bills waiting, pay them all", "there are bills piling up, can you pay all of them",
+        "everything's due at once this month 😩 pay it all", "got {k} bills open, pay every one of them",
+        "i owe a bunch of companies, clear the lot", "my bills are all due now, just pay everything",
+        "payday came in so i want to clear all the bills in one go",
+        "ok pay all of those bills you listed", "pay everything you just showed me",
+        # long ones
+        "so i've been away for a couple of weeks and now there's a pile of bills, can you go ahead and pay all of them",
+        "before i forget, pay off every bill i have open today please",
+        "i don't want to go bill by bill myself, just pay all of them for me",
+        "honestly i can't be bothered to look at each one, pay every bill that's open",
+        "salary's in 🙌 time to pay off all my bills",
     ],
     "schedule_payment": [
         "pay {b} {d}", "pay {a} to {b} {d}", "pay {b} {a} {d}", "{d} pay {b}", "{d}, pay {a} to {b}",
@@ -303,7 +327,7 @@ TEMPLATES: dict[str, list[str]] = {
 }  # fmt: skip
 
 COUNT = {
-    "pay_bill": 520, "pay_all": 150, "schedule_payment": 300, "cancel_payment": 200, "check_bills": 200,
+    "pay_bill": 520, "pay_all": 210, "schedule_payment": 300, "cancel_payment": 200, "check_bills": 200,
     "payment_history": 170, "inform": 260, "out_of_scope": 110,
 }  # fmt: skip
 
