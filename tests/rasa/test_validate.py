@@ -21,6 +21,7 @@ COMPUTED_PREFIXES = (
     "utter_intent_label_",
     "utter_failure_reason_",
     "utter_day_",
+    "utter_at_",
 )
 # Responses Rasa's own actions utter: form questions, the two-stage fallback's wording, the restart.
 RASA_PREFIXES = ("utter_ask_",)
