@@ -26,7 +26,9 @@ WORD_LIKE_CODES = frozenset(
 )  # fmt: skip
 # Name words that are everyday English too ("mark", "real", "won", "unit"): read only inside a
 # full currency name ("Brazilian real"), never alone.
-WORD_LIKE_NAMES = frozenset({"gold", "unit", "units", "value", "mark", "marks", "real", "reals", "won", "sol"})
+WORD_LIKE_NAMES = frozenset(
+    {"gold", "unit", "units", "value", "mark", "marks", "real", "reals", "won", "sol"}
+)
 # Symbols that are English words or common abbreviations: not a currency alone.
 WORD_LIKE_SYMBOLS = frozenset({"up", "um", "da", "den", "le", "ar", "km", "ft", "db", "fb", "rm", "sr"})
 # Sub-unit words: "50 cents", "20 euro cents", "30 pence".

@@ -365,9 +365,14 @@ def unread_amount(text: str) -> str | None:
         return None
     if match := _SIGNED_NUMBER.search(raw) or EXPONENT.search(raw):
         return match.group(0).strip()
-    for word in re.findall(r"\S+", raw):
+    for word in raw.split():
         bare = word.strip(".,!?;:()\"'")
-        if _has_currency_sign(word) or bare in CENT_WORDS - {"p", "ct"} or bare in babel_names() or bare in WORDS:
+        if (
+            _has_currency_sign(word)
+            or bare in CENT_WORDS - {"p", "ct"}
+            or bare in babel_names()
+            or bare in WORDS
+        ):
             return word
         if bare in _babel_symbols() and (not bare.isalpha() or len(bare) >= 3):
             return word

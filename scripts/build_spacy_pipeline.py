@@ -26,7 +26,7 @@ span starts at the date itself, not at "on"/"by" — except a dotted "01.06", wh
 date after a preposition ("on 01.06."; "12.50" alone is money).
 
 Usage: `.venvs/rasa/bin/python scripts/build_spacy_pipeline.py [--force] [--out DIR]`.
-Rebuilding is skipped when the saved pipeline is newer than this script.
+Rebuilding is skipped when the saved pipeline is newer than this script and payments/currency_markers.py.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from payments.currency_markers import (  # noqa: E402
     iso_codes,
     span_markers,
 )
+
 DEFAULT_OUT = ROOT / "rasa_project" / "spacy_pipeline"
 
 Pattern = list[dict[str, Any]]
@@ -698,9 +699,10 @@ def build(out: Path) -> None:
 
 
 def is_fresh(out: Path) -> bool:
-    """True when the saved pipeline is newer than this script (nothing to rebuild)."""
+    """True when the saved pipeline is newer than this script and its currency vocabulary."""
     meta = out / "meta.json"
-    return meta.exists() and meta.stat().st_mtime >= Path(__file__).stat().st_mtime
+    sources = (Path(__file__), ROOT / "payments" / "currency_markers.py")
+    return meta.exists() and all(meta.stat().st_mtime >= source.stat().st_mtime for source in sources)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,9 +12,9 @@ from payments.money import (
     Money,
     format_money,
     minimum_charge,
-    unread_amount,
     minor_unit_digits,
     parse_amount,
+    unread_amount,
 )
 
 OUTSTANDING = Money(8421, "EUR")

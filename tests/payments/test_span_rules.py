@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from payments.dates import parse_pay_date
 from payments.currency_markers import DASH_CHARS, SUBUNIT_WORDS
+from payments.dates import parse_pay_date
 from payments.errors import (
     AmountCurrencyMismatchError,
     AmountInvalidError,
