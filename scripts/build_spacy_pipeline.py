@@ -372,7 +372,7 @@ _SIGN = {"ORTH": {"IN": list(SIGN_CHARS)}}
 _MARKERS_AFTER = sorted({*CURRENCY_WORDS, *CURRENCY_SYMBOLS, *BABEL_WORDS, *BABEL_SYMBOLS} - {"fr."})
 # Before a number only markers that are not English words: symbols with a non-letter, codes.
 _MARKERS_BEFORE = sorted(
-    {m for m in {*CURRENCY_SYMBOLS, *BABEL_SYMBOLS} if not m.isalpha() or len(m) >= 3}
+    {m for m in {*CURRENCY_SYMBOLS, *BABEL_SYMBOLS} if not (m.isascii() and m.isalpha()) or len(m) >= 3}
     | {w for w in BABEL_WORDS if len(w) == 3 and w.upper() in ISO_CODES}
     | set(CURRENCY_CODES)
 )
@@ -484,7 +484,9 @@ def currency_marker_rules() -> list[Rule]:
         Rule("exponent", AMOUNT, [_re(NUMBER_EXP), mark_after], ("1e3", "2.5E2", "1e3 euros")),
         Rule("malformed number", AMOUNT, [_re(NUMBER_MALFORMED)], ("12.345.67", "1,2,3"), weak=True),
     ]
-    for name in BABEL_NAMES:
+    # Names whose words are all letters: "bosnia-herzegovina convertible mark" tokenizes apart (its
+    # last word alone is a marker when it is not an English word).
+    for name in (n for n in BABEL_NAMES if all(word.isalpha() for word in n.split())):
         rules.append(Rule(f"name: {name}", AMOUNT, [any_num, *map(_word, name.split())], (f"20 {name}",)))
     return rules
 
