@@ -52,6 +52,8 @@ SLOTS_TO_CLEAR_BY_CODE: dict[str, tuple[str, ...]] = {
     "bill_not_found": ("biller", "bill_id"),
     "amount_invalid": ("amount",),
     "amount_currency_mismatch": ("amount",),
+    "amount_notation": ("amount",),
+    "amount_unread": ("amount",),
     "amount_ambiguous": ("amount",),
     "amount_not_positive": ("amount",),
     "amount_too_precise": ("amount",),

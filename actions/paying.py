@@ -173,6 +173,21 @@ def tap_evidence(tracker: Tracker) -> TapEvidence:
     return TapEvidence(callback_id=str(callback_id)[:128] if callback_id else None, tapped_at=tapped_at)
 
 
+def unspanned_text(tracker: Tracker) -> str:
+    """The user's latest message with every entity span cut out (payments looks there for money
+    that no amount span holds); "" for a button payload ("/affirm{…}")."""
+    message = tracker.latest_message or {}
+    text = str(message.get("text") or "")
+    if text.startswith("/"):
+        return ""
+    kept = list(text)
+    for entity in message.get("entities") or []:
+        start, end = entity.get("start"), entity.get("end")
+        if isinstance(start, int) and isinstance(end, int):
+            kept[start:end] = " " * (end - start)
+    return "".join(kept)
+
+
 class ActionPreparePayment(Action):
     """Draft the payment from the slots and show the summary with Confirm / Change / Cancel."""
 
@@ -200,6 +215,7 @@ class ActionPreparePayment(Action):
             replacing_payment_id=int(previous) if previous else None,
             render_summary=summary_renderer(domain),
             conversation=tracker.sender_id,
+            unspanned_text=unspanned_text(tracker),
         )
         utter(
             dispatcher,

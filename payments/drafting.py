@@ -23,6 +23,7 @@ from payments.billers import match_biller
 from payments.config import ServiceConfig
 from payments.dates import day_relation, format_day, parse_pay_date
 from payments.errors import (
+    AmountUnreadError,
     BillerAmbiguousError,
     BillerUnknownError,
     BillNotFoundError,
@@ -32,7 +33,7 @@ from payments.errors import (
 )
 from payments.ledger import Ledger, candidate, default_card, outstanding
 from payments.machine import StateMachine
-from payments.money import Money, format_money, parse_amount
+from payments.money import Money, format_money, parse_amount, unread_amount
 from payments.offers import issue_offer
 from payments.statuses import PaymentStatus, ScheduleStatus
 from payments.unit_of_work import UnitOfWork, load_user, note_status_reached, owned_bill, owned_payment
@@ -77,11 +78,17 @@ class Drafting:
         amount_text: str | None,
         date_text: str | None,
         render: SummaryRenderer = terms_line,
+        unspanned_text: str | None = None,
     ) -> PaymentSummary:
-        """Check amount, date, limits and card, and record a draft with the rendered consent text."""
+        """Check amount, date, limits and card, and record a draft with the rendered consent text.
+
+        `unspanned_text` is the user's latest message with its entity spans cut out: money named
+        there (see `payments.money.unread_amount`) refuses a draft that has no amount, rather than
+        paying the whole bill for an amount that was written but not read.
+        """
         user = load_user(session, user_id)
         bill, biller = owned_bill(session, user_id, bill_id)
-        terms, card_id = self._terms(session, user, bill, biller, amount_text, date_text)
+        terms, card_id = self._terms(session, user, bill, biller, amount_text, date_text, unspanned_text)
         summary_text = render(terms)
         payment = self._record(session, user_id, bill, card_id, terms, summary_text)
         return PaymentSummary(
@@ -109,6 +116,7 @@ class Drafting:
         biller: Biller,
         amount_text: str | None,
         date_text: str | None,
+        unspanned_text: str | None = None,
     ) -> tuple[DraftTerms, int]:
         """The checked terms of a new payment on `bill`, and the id of the card it will use."""
         owed = outstanding(session, bill)
@@ -117,6 +125,9 @@ class Drafting:
         amount = owed
         if amount_text and amount_text.strip():
             amount = parse_amount(amount_text, currency=bill.currency, locale=user.locale, outstanding=owed)
+        elif unspanned_text and (unread := unread_amount(unspanned_text)) is not None:
+            # Money was written but no amount span holds it: never "pay the whole bill" for it.
+            raise AmountUnreadError(text=unread, expected=bill.currency)
         now = self._uow.now()
         pay_on = parse_pay_date(
             date_text, timezone=user.timezone, now=now, horizon_days=self._config.schedule_horizon_days
@@ -182,6 +193,7 @@ class Drafting:
         replacing_payment_id: int | None = None,
         render_summary: SummaryRenderer = terms_line,
         conversation: str | None = None,
+        unspanned_text: str | None = None,
     ) -> PaymentSummary:
         """Draft a payment on the bill `biller_text` names (else `bill_id`), replacing an earlier draft.
 
@@ -198,7 +210,9 @@ class Drafting:
                     bill_id = self._ledger.find_bill(session, user_id, biller_text).id
                 elif bill_id is None:
                     raise BillerUnknownError(text=biller_text or "")
-                summary = self.draft(session, user_id, bill_id, amount_text, date_text, render_summary)
+                summary = self.draft(
+                    session, user_id, bill_id, amount_text, date_text, render_summary, unspanned_text
+                )
                 if conversation is None:
                     return summary
                 nonce = issue_offer(

@@ -73,6 +73,20 @@ class AmountTooPreciseError(AmountInvalidError):
     code = "amount_too_precise"
 
 
+class AmountNotationError(AmountInvalidError):
+    """The amount is written in exponent notation ("1e3"): never read as a number of money."""
+
+    code = "amount_notation"
+
+
+class AmountUnreadError(AmountInvalidError):
+    """The message names money (`text`: a sign, a currency, "cents") that no amount span holds.
+
+    The draft would otherwise pay the whole bill, which is not what was written."""
+
+    code = "amount_unread"
+
+
 class AmountBelowMinimumError(PaymentsError):
     """The amount is below the smallest charge the gateway accepts in its currency (`minimum`)."""
 

@@ -20,10 +20,20 @@ from functools import lru_cache
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision, get_decimal_symbol
 
+from payments.currency_markers import (
+    DASH_CHARS,
+    SIGN_CHARS,
+    SUBUNIT_WORDS,
+    WORD_LIKE_CODES,
+    babel_names,
+    babel_symbols,
+    iso_codes,
+)
 from payments.errors import (
     AmountAmbiguousError,
     AmountCurrencyMismatchError,
     AmountInvalidError,
+    AmountNotationError,
     AmountNotPositiveError,
     AmountTooPreciseError,
 )
@@ -136,7 +146,7 @@ WORDS: dict[str, tuple[str, ...]] = {
     "kroner": ("NOK", "DKK"),
 }
 GENERIC_WORDS = {"bucks", "buck"}
-CENT_WORDS = {"cent", "cents", "ct", "penny", "pence", "p"}
+CENT_WORDS = {*SUBUNIT_WORDS, "p"}
 # Which currencies each subunit word belongs to: "50 p" on a euro bill is pence, not cents.
 CENT_CURRENCIES = ("EUR", "USD", "CAD", "AUD", "NZD", "CHF")
 SUBUNIT_CURRENCIES: dict[str, tuple[str, ...]] = {
@@ -148,7 +158,7 @@ SUBUNIT_CURRENCIES: dict[str, tuple[str, ...]] = {
     "p": ("GBP",),
 }
 # Every dash and minus sign Unicode has (phones autocorrect "-" to an en dash): all read as "-".
-DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"))
+DASHES = str.maketrans(dict.fromkeys(DASH_CHARS[1:], "-"))
 # A sign before a number, possibly with a currency symbol between: "-20", "- €5", "+20".
 SIGNED = re.compile(r"(?:^|[\s(])([-+])\s*(?:[^\w\s]{1,3}\s*)?\d")
 # "1e3", "2.5E-2": exponent notation is never an amount a person means to pay.
@@ -193,7 +203,11 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
         # A sign is never dropped: "-€5" and "\u201320" are not 5 and 20.
         raise (AmountNotPositiveError if signed.group(1) == "-" else AmountInvalidError)(text=text)
     if EXPONENT.search(raw):
-        raise AmountInvalidError(text=text)
+        raise AmountNotationError(text=text)
+    if _has_currency_sign(raw) and any(word in CENT_WORDS for word in re.findall(r"[a-z]+", raw)):
+        # "€20 cents": twenty euros or twenty cents? A sub-unit word goes with a currency word
+        # ("20 euro cents"), never with a symbol: ask rather than pick one.
+        raise AmountAmbiguousError(text=text)
     if ALL_PHRASES.match(raw) or HALF_PHRASES.match(raw):
         if outstanding is None:
             raise AmountInvalidError(text=text)
@@ -264,6 +278,14 @@ def _extract_currency(raw: str, expected: str, text: str) -> tuple[str | None, s
     def pick(options: tuple[str, ...]) -> str:
         return expected if expected in options else options[0]
 
+    names = _multiword_names()
+    for match in names.finditer(rest):
+        found.add(pick(babel_names()[match.group(0)]))
+    rest = names.sub(" ", rest)
+    for match in _compound_symbols().finditer(rest):
+        # "r$", "kr.", "s/", "zł" before the one-character symbols inside them ("$" of "r$").
+        found.add(pick(_babel_symbols()[match.group(0)]))
+    rest = _compound_symbols().sub(" ", rest)
     for symbol, options in SYMBOLS.items():
         # Letter-led symbols ("us$", "chf") must stand alone, not inside a word.
         guard = r"(?<![a-z])" if symbol[0].isalpha() else ""
@@ -277,12 +299,14 @@ def _extract_currency(raw: str, expected: str, text: str) -> tuple[str | None, s
         known = _babel_symbols()
         if word in WORDS:
             found.add(pick(WORDS[word]))
+        elif word in babel_names() and word not in CENT_WORDS:
+            found.add(pick(babel_names()[word]))
         elif word in known or word.rstrip(".") in known:
             found.add(pick(known.get(word) or known[word.rstrip(".")]))
         elif any(unicodedata.category(char) == "Sc" for char in word):
             # A currency sign no locale's data maps (or several glued together): never the bill's.
             raise AmountCurrencyMismatchError(text=text, currency=word, expected=expected)
-        elif re.fullmatch(r"[a-z]{3}", word) and word.upper() in _iso_codes() and word not in NUMBER_WORDS:
+        elif re.fullmatch(r"[a-z]{3}", word) and word.upper() in iso_codes() and word not in NUMBER_WORDS:
             found.add(word.upper())
         elif word in GENERIC_WORDS:
             continue
@@ -295,32 +319,66 @@ def _extract_currency(raw: str, expected: str, text: str) -> tuple[str | None, s
 
 @lru_cache(maxsize=1)
 def _babel_symbols() -> dict[str, tuple[str, ...]]:
-    """Every currency symbol of every CLDR locale (babel), lower-cased → the currencies it names.
+    """Every CLDR currency symbol (payments.currency_markers) except words that are parts of amounts."""
+    return {key: codes for key, codes in babel_symbols().items() if key not in _NOT_SYMBOLS}
 
-    Words that are also parts of amounts ("k", "p", number and filler words) are left out.
+
+@lru_cache(maxsize=1)
+def _multiword_names() -> re.Pattern[str]:
+    """English currency names of several words ("swiss francs", "us dollars"), longest first."""
+    names = sorted((name for name in babel_names() if " " in name), key=len, reverse=True)
+    return re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, names)) + r")(?![a-z])")
+
+
+@lru_cache(maxsize=1)
+def _compound_symbols() -> re.Pattern[str]:
+    """CLDR symbols of several characters with a non-letter ("r$", "kr.", "s/"), longest first;
+    the hand-made SYMBOLS keep their own reading ("us$", "fr.")."""
+    symbols = sorted(
+        (s for s in _babel_symbols() if len(s) > 1 and not s.isalpha() and s not in SYMBOLS),
+        key=len,
+        reverse=True,
+    )
+    return re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, symbols)) + r")(?![a-z])")
+
+
+def _has_currency_sign(raw: str) -> bool:
+    return any(unicodedata.category(char) == "Sc" for char in raw)
+
+
+# --- an amount written but left out of the amount span ------------------------------------------
+
+# A number with a sign, in exponent notation, or glued to a currency sign.
+_SIGNED_NUMBER = re.compile(r"(?:^|[\s(])[" + re.escape(SIGN_CHARS) + r"]\s*\S{0,3}\d")
+
+
+def unread_amount(text: str) -> str | None:
+    """The part of `text` (a message with its entity spans cut out) that names money, or None.
+
+    A draft without an amount pays the whole bill; that default is right only when the user wrote
+    no amount at all. A currency sign, symbol, code or name, a sub-unit word, a signed number or
+    exponent notation left outside every span is an amount that was written but not read: the
+    caller refuses it (AmountUnreadError) instead of paying the whole bill.
     """
-    from babel import localedata
-
-    index: dict[str, set[str]] = {}
-    for identifier in localedata.locale_identifiers():
-        try:
-            locale = Locale.parse(identifier)
-        except (ValueError, LookupError):
-            continue
-        for code, symbol in locale.currency_symbols.items():
-            key = symbol.lower()
-            if key == code.lower() or any(char.isdigit() for char in key):
-                continue
-            if (len(key) == 1 and key.isascii() and key.isalpha()) or key in _NOT_SYMBOLS:
-                continue
-            index.setdefault(key, set()).add(code)
-    return {key: tuple(sorted(codes)) for key, codes in index.items()}
-
-
-def _iso_codes() -> frozenset[str]:
-    from babel.numbers import list_currencies
-
-    return frozenset(list_currencies())
+    raw = " ".join(text.strip().lower().translate(DASHES).split())
+    if not raw or raw.startswith("/"):
+        return None
+    if match := _SIGNED_NUMBER.search(raw) or EXPONENT.search(raw):
+        return match.group(0).strip()
+    for word in raw.split():
+        bare = word.strip(".,!?;:()\"'")
+        if (
+            _has_currency_sign(word)
+            or bare in CENT_WORDS - {"p", "ct"}
+            or bare in babel_names()
+            or bare in WORDS
+        ):
+            return word
+        if bare in _babel_symbols() and (not bare.isalpha() or len(bare) >= 3):
+            return word
+        if re.fullmatch(r"[a-z]{3}", bare) and bare.upper() in iso_codes() and bare not in WORD_LIKE_CODES:
+            return word
+    return None
 
 
 def _cents(number: str, text: str) -> int:

@@ -197,12 +197,15 @@ class PaymentsService:
         replacing_payment_id: int | None = None,
         render_summary: SummaryRenderer = terms_line,
         conversation: str | None = None,
+        unspanned_text: str | None = None,
     ) -> PaymentSummary:
         """Draft on the bill `biller_text` names (else `bill_id`), replacing an earlier draft (one call).
 
         `render_summary` words the typed terms at the edge; what it returns is stored as the consent text.
         With `conversation` (the chat's sender id) the summary is that conversation's live offer and
         carries a one-time `confirm_nonce` for its buttons (see `confirm_shown_summary`).
+        `unspanned_text` (the latest message outside its entity spans) refuses a draft without an
+        amount when money was written there (`Drafting.draft`).
         """
         return self.drafting.prepare_payment(
             user_id=user_id,
@@ -213,6 +216,7 @@ class PaymentsService:
             replacing_payment_id=replacing_payment_id,
             render_summary=render_summary,
             conversation=conversation,
+            unspanned_text=unspanned_text,
         )
 
     def cancel_payment(self, *, user_id: int, payment_id: int) -> PaymentView:

@@ -26,18 +26,31 @@ span starts at the date itself, not at "on"/"by" — except a dotted "01.06", wh
 date after a preposition ("on 01.06."; "12.50" alone is money).
 
 Usage: `.venvs/rasa/bin/python scripts/build_spacy_pipeline.py [--force] [--out DIR]`.
-Rebuilding is skipped when the saved pipeline is newer than this script.
+Rebuilding is skipped when the saved pipeline is newer than this script and payments/currency_markers.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script in the Rasa env: the currency vocabulary is the core's
+    sys.path.insert(0, str(ROOT))
+
+from payments.currency_markers import (  # noqa: E402
+    SIGN_CHARS,
+    SUBUNIT_WORDS,
+    WORD_LIKE_CODES,
+    iso_codes,
+    span_markers,
+)
+
 DEFAULT_OUT = ROOT / "rasa_project" / "spacy_pipeline"
 
 Pattern = list[dict[str, Any]]
@@ -60,11 +73,24 @@ class Rule:
 
 # Words that make the number after them negative ("minus 20").
 SIGN_WORDS = ["minus", "negative"]
+# A sign: every dash and minus sign Unicode has, and "+" (the core refuses each, never drops it).
+SIGN = "[" + re.escape(SIGN_CHARS) + "]"
 # Numbers as people type them: 45, 45.20, 45,20, 1,200, 1.200,50, with an optional sign.
-NUMBER = r"^[-\u2212]?(\d{1,3}([.,]\d{3})+|\d{1,7})([.,]\d{1,2})?$"
+NUMBER = rf"^{SIGN}?(\d{{1,3}}([.,]\d{{3}})+|\d{{1,7}})([.,]\d{{1,2}})?$"
 # "k" shorthand for thousands: 1.5k, 2k, 1,5k.
-NUMBER_K = r"^[-\u2212]?\d{1,4}([.,]\d{1,2})?[kK]$"
-CURRENCY_SYMBOLS = ["€", "$", "£", "¥", "₹", "us$", "ca$", "au$", "a$", "c$"]
+NUMBER_K = rf"^{SIGN}?\d{{1,4}}([.,]\d{{1,2}})?[kK]$"
+# Exponent notation ("1e3", "2.5E2"): never an amount a person means, so the core refuses the span.
+NUMBER_EXP = rf"^{SIGN}?\d+([.,]\d+)?e{SIGN}?\d+$"
+# Digits that are no well-formed number ("12.345.67", "1,2,3"): still the amount the user wrote,
+# marked so the core refuses it rather than the draft defaulting to the whole bill.
+NUMBER_MALFORMED = rf"^{SIGN}?\d[\d.,'\u2019]*\d$"
+CURRENCY_SYMBOLS = ["€", "$", "£", "¥", "₹", "us$", "ca$", "au$", "a$", "c$", "fr."]
+# babel's CLDR data: one-token currency words (names, name words, ISO codes, sub-units), symbols
+# of every locale, and multi-word names ("swiss francs"); see payments/currency_markers.py.
+BABEL_WORDS, BABEL_SYMBOLS, BABEL_NAMES = span_markers()
+ISO_CODES = iso_codes()
+# ISO codes that are English words count only in capitals after a number ("20 TRY", not "try 20").
+WORD_LIKE_CODES_UPPER = sorted(code.upper() for code in WORD_LIKE_CODES)
 CURRENCY_CODES = ["eur", "usd", "gbp", "chf", "jpy", "cad", "aud", "pln", "sek", "nok", "dkk", "czk"]
 # "20e" is how some people type 20 euros on a phone.
 CURRENCY_WORDS = [
@@ -341,6 +367,20 @@ _NUM = _re(NUMBER)
 _NUM_K = _re(NUMBER_K)
 _ANY_NUM = _re(f"^(?:{NUMBER[1:-1]}|{NUMBER_K[1:-1]})$")  # either form, one token
 _SYMBOL = _in(CURRENCY_SYMBOLS)
+_SIGN = {"ORTH": {"IN": list(SIGN_CHARS)}}
+# One-token markers after a number: every currency word, code, sub-unit word and symbol.
+_MARKERS_AFTER = sorted({*CURRENCY_WORDS, *CURRENCY_SYMBOLS, *BABEL_WORDS, *BABEL_SYMBOLS} - {"fr."})
+# Before a number only markers that are not English words: symbols with a non-letter, codes.
+_MARKERS_BEFORE = sorted(
+    {m for m in {*CURRENCY_SYMBOLS, *BABEL_SYMBOLS} if not (m.isascii() and m.isalpha()) or len(m) >= 3}
+    | {w for w in BABEL_WORDS if len(w) == 3 and w.upper() in ISO_CODES}
+    | set(CURRENCY_CODES)
+)
+# Symbols written with a final dot ("Fr.", "kr.", "Rs.") are two tokens.
+_DOTTED = sorted({m[:-1] for m in {*CURRENCY_SYMBOLS, *BABEL_SYMBOLS} if m.endswith(".") and len(m) > 1})
+_MARK = _in(_MARKERS_AFTER)
+_SUBUNIT = _in(list(SUBUNIT_WORDS))
+_DOT = {"ORTH": "."}
 _THE = _word("the", "?")
 _MONTH = _in(MONTHS)
 _ORDINAL = _re(ORDINAL)
@@ -396,7 +436,58 @@ def amount_rules() -> list[Rule]:
             ("minus 20", "negative 5 euros", "minus 1.5k"),
         ),
     ]
+    rules += currency_marker_rules()
     rules += [Rule(f"share: {p}", AMOUNT, _phrase(p), (p,)) for p in SHARE_PHRASES]
+    return rules
+
+
+def currency_marker_rules() -> list[Rule]:
+    """Everything that changes what an amount means stays inside its span: a sign written as any
+    dash, a currency babel knows (symbol, code or name, before or after), a sub-unit word, exponent
+    notation. The core then refuses what it cannot pay as written instead of reading a bare number."""
+    any_num = _re(f"^(?:{NUMBER[1:-1]}|{NUMBER_K[1:-1]}|{NUMBER_EXP[1:-1]})$")
+    mark_after = _in(_MARKERS_AFTER, "?")
+    rules = [
+        Rule(
+            "currency marker after",
+            AMOUNT,
+            [any_num, _MARK],
+            ("20 rupees", "20 zł", "20 ₺", "20 R$", "500 RUB", "20 rubles", "20 pesos", "20 kr"),
+        ),
+        Rule(
+            "code in capitals after",
+            AMOUNT,
+            [any_num, {"TEXT": {"IN": WORD_LIKE_CODES_UPPER}}],
+            ("20 TRY",),
+        ),
+        Rule("dotted symbol after", AMOUNT, [any_num, _in(_DOTTED), _DOT], ("20 Fr.", "20 kr.", "500 Rs.")),
+        Rule(
+            "currency marker before",
+            AMOUNT,
+            [_in(_MARKERS_BEFORE), any_num],
+            ("₽20", "RUB 500", "R$ 20", "zł 20"),
+        ),
+        Rule("dotted symbol before", AMOUNT, [_in(_DOTTED), _DOT, any_num], ("Fr. 20", "Rs. 500")),
+        Rule(
+            "sub-unit",
+            AMOUNT,
+            [any_num, mark_after, _SUBUNIT],
+            ("20 euro cents", "50 cents", "30 pence", "20 dollar cents"),
+        ),
+        Rule(
+            "sign",
+            AMOUNT,
+            [_SIGN, _in(_MARKERS_BEFORE, "?"), any_num, mark_after],
+            ("\u201320", "- 20", "-€5", "\u2014 5 euros", "\u221220", "+20", "\u2013€5"),
+        ),
+        Rule("sign after a marker", AMOUNT, [_in(_MARKERS_BEFORE), _SIGN, any_num], ("€ -5", "EUR \u2013 5")),
+        Rule("exponent", AMOUNT, [_re(NUMBER_EXP), mark_after], ("1e3", "2.5E2", "1e3 euros")),
+        Rule("malformed number", AMOUNT, [_re(NUMBER_MALFORMED)], ("12.345.67", "1,2,3"), weak=True),
+    ]
+    # Names whose words are all letters: "bosnia-herzegovina convertible mark" tokenizes apart (its
+    # last word alone is a marker when it is not an English word).
+    for name in (n for n in BABEL_NAMES if all(word.isalpha() for word in n.split())):
+        rules.append(Rule(f"name: {name}", AMOUNT, [any_num, *map(_word, name.split())], (f"20 {name}",)))
     return rules
 
 
@@ -586,13 +677,18 @@ def all_rules() -> list[Rule]:
 def build(out: Path) -> None:
     """Create the blank English pipeline with the money/date entity ruler and save it to `out`."""
     import spacy  # imported here: the Rasa env has spaCy, the app env's linters need not load it
-    from spacy.util import compile_suffix_regex
+    from spacy.util import compile_prefix_regex, compile_suffix_regex
 
     nlp = spacy.blank("en")
     # "30€." and "40$!" stay one token in spaCy's defaults: split punctuation after a currency
     # symbol so the symbol, and then the number, come apart.
     suffixes = [r"(?<=[€$£¥₹])[.,!?;:)]", *nlp.Defaults.suffixes]
     nlp.tokenizer.suffix_search = compile_suffix_regex(suffixes).search
+    # A sign before a currency symbol is its own token ("-€5" → "-", "€", "5"), so the sign rule
+    # keeps it in the span; before a digit it stays glued ("-20", matched by NUMBER).
+    currency_signs = "".join(chr(c) for c in range(0x10000) if unicodedata.category(chr(c)) == "Sc")
+    prefixes = [f"{SIGN}(?=[{re.escape(currency_signs)}])", *nlp.Defaults.prefixes]
+    nlp.tokenizer.prefix_search = compile_prefix_regex(prefixes).search
     for name, weak in (("entity_ruler", False), ("bare_number_ruler", True)):
         ruler = nlp.add_pipe("entity_ruler", name=name, config={"overwrite_ents": not weak})
         ruler.add_patterns(
@@ -605,9 +701,10 @@ def build(out: Path) -> None:
 
 
 def is_fresh(out: Path) -> bool:
-    """True when the saved pipeline is newer than this script (nothing to rebuild)."""
+    """True when the saved pipeline is newer than this script and its currency vocabulary."""
     meta = out / "meta.json"
-    return meta.exists() and meta.stat().st_mtime >= Path(__file__).stat().st_mtime
+    sources = (Path(__file__), ROOT / "payments" / "currency_markers.py")
+    return meta.exists() and all(meta.stat().st_mtime >= source.stat().st_mtime for source in sources)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ CACHE = Path(os.environ.get("PAYCHAT_CACHE", Path.home() / ".cache" / "paychat")
 INPUTS = [
     "requirements/rasa.lock",
     "scripts/build_spacy_pipeline.py",
+    "payments/currency_markers.py",
     "rasa_project/config.yml",
     "rasa_project/domain.yml",
     "rasa_project/domain",

@@ -176,6 +176,13 @@ async def test_another_users_tap_does_nothing(
         ("3000 yen", "utter_error_amount_currency_mismatch"),
         ("$20", "utter_error_amount_currency_mismatch"),
         ("2.499", "utter_error_amount_too_precise"),
+        ("\u201320", "utter_error_amount_not_positive"),
+        ("-€5", "utter_error_amount_not_positive"),
+        ("₽20", "utter_error_amount_currency_mismatch"),
+        ("20 Fr.", "utter_error_amount_currency_mismatch"),
+        ("20 euro cents", "utter_error_amount_below_minimum"),
+        ("€20 cents", "utter_error_amount_ambiguous"),
+        ("1e3", "utter_error_amount_notation"),
     ],
 )
 async def test_amounts_the_gateway_cannot_charge_are_refused_before_a_summary(
@@ -194,3 +201,44 @@ async def test_amounts_the_gateway_cannot_charge_are_refused_before_a_summary(
         assert "€0.50" in text
     if response.endswith("currency_mismatch"):
         assert "EUR" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "entities"),
+    [
+        ("pay vodafone in rubles", [("biller", 4, 12)]),
+        ("pay vodafone \u2013 5 please", [("biller", 4, 12)]),
+        ("pay ₽ to vodafone", [("biller", 9, 17)]),
+    ],
+)
+async def test_money_no_amount_span_holds_is_refused_not_paid_in_full(
+    service: PaymentsService,
+    domain: dict[str, Any],
+    alex: str,
+    text: str,
+    entities: list[tuple[str, int, int]],
+) -> None:
+    """An amount written but not read never becomes "pay the whole bill": the amount is asked for."""
+    dispatcher = CollectingDispatcher()
+    spans = [{"entity": name, "value": text[a:b], "start": a, "end": b} for name, a, b in entities]
+    tracker = make_tracker(alex, slots={"biller": "phone"}, entities=spans, text=text)
+    events = slot_events(await ActionPreparePayment().run(dispatcher, tracker, domain))
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_error_amount_unread"
+    assert events["pending_payment_id"] is None and not message.get("buttons")
+    said = as_rasa_says(domain, message)["text"]
+    assert "{" not in said and "EUR" in said
+
+
+async def test_numbers_inside_entity_spans_are_not_unread_money(
+    service: PaymentsService, domain: dict[str, Any], alex: str
+) -> None:
+    text = "pay vodafone tomorrow"
+    spans = [
+        {"entity": "biller", "value": "vodafone", "start": 4, "end": 12},
+        {"entity": "date", "value": "tomorrow", "start": 13, "end": 21},
+    ]
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(alex, slots={"biller": "phone"}, entities=spans, text=text)
+    await ActionPreparePayment().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_payment_summary"

@@ -40,11 +40,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
         "pay vodafone 1e3",
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10: the NLU span drops the sign, the currency or the amount, and the core "
-    "summarises a different amount in the bill's currency instead of refusing",
-)
 async def test_an_amount_the_user_did_not_mean_never_reaches_a_summary(
     assistant_stack: AssistantStack, console_api: ConsoleAPI, message: str
 ) -> None:
