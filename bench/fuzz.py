@@ -733,6 +733,18 @@ def demo_senders(database_url: str) -> list[str]:
     return [f"console-{user_id}-fuzz" for user_id in ids] or ["console-1-fuzz"]
 
 
+@contextmanager
+def quieted(name: str, level: int) -> Iterator[None]:
+    """Logger `name` at `level` inside the block, back to the level it had afterwards."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
 def run(
     *,
     long: bool,
@@ -745,9 +757,10 @@ def run(
     per_edge = per_edge or (LONG_PER_EDGE if long else QUICK_PER_EDGE)
     flags = ["--long"] if long else []
     env = environment.describe(["fuzz.py", *flags, *([f"--per-edge={per_edge}"] if not long else [])])
-    logging.getLogger("telegram").setLevel(logging.CRITICAL)  # the refused batches are expected
     results = []
-    with running_edges(workdir, names) as edges:
+    # The refused batches are expected; quieted for this run only (a level left behind silenced
+    # python-telegram-bot's DEBUG lines for every later test in the same pytest process).
+    with quieted("telegram", logging.CRITICAL), running_edges(workdir, names) as edges:
         for edge in edges:
             print(f"fuzzing {edge.name}: {per_edge} inputs", flush=True)
             results.append(fuzz_edge(edge, per_edge))

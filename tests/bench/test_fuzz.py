@@ -4,6 +4,7 @@ a few hundred generated inputs at each edge, and no finding."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.timeout(900)
 
 
 def test_quick_mode_sends_hostile_input_to_every_edge_and_finds_nothing(tmp_path: Path) -> None:
+    telegram_level = logging.getLogger("telegram").level
     report = fuzz.run(long=False, workdir=tmp_path / "work", out=tmp_path / "out")
+    assert logging.getLogger("telegram").level == telegram_level  # quieted for the run only
 
     edges = {e["edge"]: e for e in report["edges"]}
     assert set(edges) == set(fuzz.EDGES)
