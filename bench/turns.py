@@ -4,8 +4,9 @@ One run starts everything (bench/stack.py), provisions simulated users (bench/us
 each path (bench/paths.py) and each number of users at once (1, 20, 100 by default) plays:
 
 - a plain turn: "hi", again and again in each user's conversation;
-- a payment conversation: "pay my <bill>" (the summary with Confirm/Cancel), then Confirm
-  (`/affirm`, a tap on Telegram), which charges the user's sandbox card.
+- a payment conversation: "pay my <bill>" (the summary with Confirm/Cancel), then a tap on that
+  summary's Confirm (its payload `/affirm{"draft_id":..,"confirm_nonce":..}`; on Telegram a tap on
+  the button, whose callback data may be the bot's short key), which charges the user's sandbox card.
 
 Every simulated user sends its next message as soon as it has the answer to the last one (closed
 loop). A turn is an error when it is not answered with 200, times out, is answered with the
@@ -46,6 +47,7 @@ RESULTS = FilePath(__file__).resolve().parent / "results"
 ALL_PATHS = ["bare_parse", "bare_rest", "channel", "console_cookie", "console_basic", "telegram"]
 BASELINE = "bare_rest"
 CONFIRM = "/affirm"
+CONFIRM_TITLE = "Confirm"  # rasa_project/domain.yml utter_button_confirm
 
 
 @dataclass(frozen=True)
@@ -108,46 +110,54 @@ def _percentiles(samples: list[float], prefix: str) -> dict[str, float | None]:
     }
 
 
+def confirm_payload(replies: list[Reply]) -> str | None:
+    """What tapping the summary's Confirm sends: `/affirm{"draft_id":..,"confirm_nonce":..}`, or on
+    Telegram the bot's short key for it (the button is known by its title there); None: no Confirm."""
+    for reply in replies:
+        for button in reply.buttons:
+            if button.payload.startswith(CONFIRM) or button.title == CONFIRM_TITLE:
+                return button.payload
+    return None
+
+
 def _problem(replies: list[Reply], step: str) -> str | None:
     """Why these replies are not what the step must bring (None: they are)."""
     if step == "parse":
         return None if replies and replies[0].text else "no intent"
     if not any(r.text for r in replies):
         return "no reply"
-    # A summary's Confirm names its draft and nonce (`/affirm{...}`); on Telegram the payload may be
-    # the bot's short key, so the button is known by its title there.
-    confirm_buttons = [
-        b for r in replies for b in r.buttons if b.payload.startswith(CONFIRM) or b.title == "Confirm"
-    ]
-    if step == "pay" and not confirm_buttons:
+    if step == "pay" and confirm_payload(replies) is None:
         return "no Confirm button"
     if step == "confirm" and not any((r.text or "").startswith("Done") for r in replies):
         return "not paid"
     return None
 
 
-async def _turn(cell: Cell, path: Path, user: BenchUser, session: str, text: str, step: str) -> bool:
+async def _turn(
+    cell: Cell, path: Path, user: BenchUser, session: str, text: str, step: str
+) -> list[Reply] | None:
+    """One measured turn: its replies, or None when it was an error (counted in `cell`)."""
     started = time.perf_counter()
     cell.turns += 1
     try:
         replies = await asyncio.wait_for(path.send(user, session, text, step == "pay"), 150)
     except TurnError as err:
         cell.errors[err.kind] += 1
-        return False
+        return None
     except TimeoutError:
         cell.errors["timeout"] += 1
-        return False
+        return None
     except Exception as err:  # a transport failure is an error of the run, not of the bench
         cell.errors[type(err).__name__] += 1
-        return False
+        return None
     elapsed = (time.perf_counter() - started) * 1000
     problem = _problem(replies, step)
     if problem:
         cell.errors[f"unexpected: {problem}"] += 1
-        return False
+        return None
     cell.latencies_ms.append(elapsed)
     cell.by_step.setdefault(step, []).append(elapsed)
-    return True
+    return replies
 
 
 async def run_cell(
@@ -165,9 +175,12 @@ async def run_cell(
                 await _turn(cell, path, user, session, "hi", step)
             else:
                 started = time.perf_counter()
-                if await _turn(cell, path, user, session, PAYABLE_BILLS[round_], "pay") and await _turn(
-                    cell, path, user, session, CONFIRM, "confirm"
-                ):
+                summary = await _turn(cell, path, user, session, PAYABLE_BILLS[round_], "pay")
+                # Confirm is a tap on the summary's own button: its payload names the draft and
+                # carries the summary's one-time nonce (a bare "/affirm" is typed text: the bot
+                # does not relay it, and it is not what a client sends).
+                confirm = confirm_payload(summary) if summary is not None else None
+                if confirm is not None and await _turn(cell, path, user, session, confirm, "confirm"):
                     cell.conversations_ms.append((time.perf_counter() - started) * 1000)
             progress.advance(task)
 

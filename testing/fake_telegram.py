@@ -87,6 +87,10 @@ class FakeTelegram:
             self._changed.notify_all()
         return update
 
+    def queued(self) -> list[dict[str, Any]]:
+        """The updates pushed and not yet served by a getUpdates."""
+        return list(self._updates)
+
     def next_update_id(self) -> int:
         """A fresh update id."""
         return next(self._update_ids)

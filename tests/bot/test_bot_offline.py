@@ -16,6 +16,7 @@ import pytest
 from bot import texts
 from bot.app import prepare
 from bot.services import BotServices
+from observability.logs import QUIET_LOGGERS
 from privacy.cards import CARD_PLACEHOLDER
 from rasa_client import AssistantTurn, Button, Reply
 from tests.bot.conftest import RecordingDirectory, ScriptedAssistant, bot_settings, turn
@@ -129,8 +130,8 @@ async def test_a_card_number_is_deleted_and_never_reaches_the_assistant(
 @contextmanager
 def logging_restored() -> Iterator[None]:
     """Undo what configure_logging does to the root logger (pytest's handlers outlive one test)."""
-    root, quiet = logging.getLogger(), logging.getLogger("httpx")
-    handlers, level, quiet_level = list(root.handlers), root.level, quiet.level
+    root, quiet = logging.getLogger(), [logging.getLogger(name) for name in QUIET_LOGGERS]
+    handlers, level, quiet_levels = list(root.handlers), root.level, [q.level for q in quiet]
     filters = {handler: list(handler.filters) for handler in handlers}
     try:
         yield
@@ -141,7 +142,8 @@ def logging_restored() -> Iterator[None]:
         for handler, kept in filters.items():
             handler.filters[:] = kept
         root.setLevel(level)
-        quiet.setLevel(quiet_level)
+        for logger, quiet_level in zip(quiet, quiet_levels, strict=True):
+            logger.setLevel(quiet_level)
 
 
 async def test_card_numbers_in_ptb_debug_logs_are_redacted_by_the_logging_main_sets_up(
@@ -154,6 +156,8 @@ async def test_card_numbers_in_ptb_debug_logs_are_redacted_by_the_logging_main_s
     with logging_restored():
         # main() is get_settings() + prepare(settings); DEBUG is where PTB logs whole updates.
         application = prepare(bot_settings(fake), services, log_level=logging.DEBUG)
+        ptb = logging.getLogger("telegram.ext")
+        assert ptb.isEnabledFor(logging.DEBUG), f"telegram.ext logs from {ptb.getEffectiveLevel()} up"
         async with polling(application):
             await fake.send_text(ALICE, CARD_TEXT)
             await fake.wait_for_messages(ALICE, 1)

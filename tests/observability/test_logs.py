@@ -22,11 +22,13 @@ def lines() -> Iterator[list[dict[str, object]]]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter("test"))
     logger = logging.getLogger("paychat.test")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     decoded: list[dict[str, object]] = []
     yield decoded
     logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 def read(handler_lines: list[dict[str, object]]) -> list[dict[str, object]]:
