@@ -106,8 +106,8 @@ async def test_confirm_under_an_older_summary_charges_nothing_then_the_live_one_
     ("message", "answer"),
     [
         ("pay 0.30 of the phone bill", "smallest card payment"),
-        ("pay minus 20 to vodafone", "more than zero"),
-        ("pay -20 to vodafone", "more than zero"),
+        ("pay minus 20 to vodafone", "zero or less"),
+        ("pay -20 to vodafone", "zero or less"),
         ("pay 3000 yen to vodafone", "That bill is in EUR"),
         ("pay $20 to vodafone", "That bill is in EUR"),
         ("pay 2.499 of the phone bill", "more decimals"),
