@@ -16,7 +16,8 @@ Measured answers, each a summary with a Confirm button (or a charge) for money n
   cents" → €100.25;
 - a currency named by a word babel does not know, read as euros: "20 sterling", "20 bitcoin",
   "20 usdt", "20 euros in dollars" → "Pay €20.00";
-- a typed confirmation that names another amount charges the summary's: after "Pay €2.00",
+- a typed confirmation that names another amount charges the summary's (and a typed "yes" after
+  "change the amount" charges the old summary): after "Pay €2.00",
   "sure, 5 please" and "confirm 4" answer "Done ✅ Paid €2.00".
 """
 
@@ -189,3 +190,28 @@ async def test_a_typed_yes_with_another_amount_charges_nothing(
 
     [row] = _rows(assistant_stack, "SELECT status FROM payments WHERE id = :p", p=draft["id"])
     assert row["status"] != "succeeded", f"{reply!r} after 'Pay €2.00' answered {_said(turn)!r}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack10b: after 'change the amount' (the assistant asks for the new value) a typed 'yes' "
+    "charges the old summary's €2.00",
+)
+async def test_a_typed_yes_after_asking_to_change_charges_nothing(
+    assistant_stack: AssistantStack, console_api: ConsoleAPI
+) -> None:
+    user_id, session = _alex(assistant_stack), "attack10b_change_" + uuid.uuid4().hex[:8]
+    summary = _offered(await console_api.achat(session, "pay 2 euros to vodafone", user_id=user_id))
+    assert summary is not None and "€2.00" in summary
+    [draft] = _rows(
+        assistant_stack,
+        "SELECT id FROM payments WHERE user_id = :u AND status = 'draft' ORDER BY id DESC LIMIT 1",
+        u=user_id,
+    )
+    asked = await console_api.achat(session, "change the amount", user_id=user_id)
+    assert "what should I change" in _said(asked), _said(asked)
+
+    turn = await console_api.achat(session, "yes", user_id=user_id)
+
+    [row] = _rows(assistant_stack, "SELECT status FROM payments WHERE id = :p", p=draft["id"])
+    assert row["status"] != "succeeded", f"'yes' after 'change the amount' answered {_said(turn)!r}"
