@@ -112,12 +112,17 @@ def looks_like_card_number(text: str) -> bool:
     return any(_run_holds_card(run.group()) for run in _DIGIT_RUN.finditer(text))
 
 
-def redact_card_numbers(text: str) -> str:
+def redact_card_numbers(text: str, removed: list[str] | None = None) -> str:
     """The text with every digit run that holds a card number (expiry and CVC typed with it
-    included) replaced by `CARD_PLACEHOLDER`; the rest of the text is kept."""
+    included) replaced by `CARD_PLACEHOLDER`; the rest of the text is kept. Each run replaced
+    is appended to `removed` when given."""
 
     def replace(run: re.Match[str]) -> str:
-        return CARD_PLACEHOLDER if _run_holds_card(run.group()) else run.group()
+        if not _run_holds_card(run.group()):
+            return run.group()
+        if removed is not None:
+            removed.append(run.group())
+        return CARD_PLACEHOLDER
 
     return _DIGIT_RUN.sub(replace, text)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -272,24 +273,45 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _replace(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
+def _replace(
+    text: str, spans: list[tuple[int, int]], placeholder: str, removed: list[tuple[str, str]]
+) -> str:
     for start, end in sorted(spans, reverse=True):
+        removed.append((text[start:end], placeholder))
         text = text[:start] + placeholder + text[end:]
     return text
 
 
 def redact(text: str) -> str:
     """`text` with card numbers, e-mail addresses, IBANs, phone numbers and person names masked."""
+    return _redact(text, [])
+
+
+def removed_fragments(text: str) -> list[tuple[str, str]]:
+    """What `redact(text)` takes out of the text: (fragment as typed after normalising, placeholder)."""
+    removed: list[tuple[str, str]] = []
+    _redact(text, removed)
+    return removed
+
+
+def _redact(text: str, removed: list[tuple[str, str]]) -> str:
     if not text:
         return text
     text = _normalise(text)
-    text = redact_card_numbers(text)
-    text = _EMAIL.sub(_email, text)
+    cards: list[str] = []
+    text = redact_card_numbers(text, cards)
+    removed.extend((card, CARD_PLACEHOLDER) for card in cards)
+
+    def masked(match: re.Match[str], placeholder: str) -> str:
+        removed.append((match.group(), placeholder))
+        return placeholder
+
+    text = _EMAIL.sub(lambda m: masked(m, EMAIL_PLACEHOLDER) if _email(m) != m.group() else m.group(), text)
     text = _IBAN.sub(
-        lambda m: IBAN_PLACEHOLDER if sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text
+        lambda m: masked(m, IBAN_PLACEHOLDER) if sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text
     )
-    text = _replace(text, _phone_spans(text), PHONE_PLACEHOLDER)
-    return _replace(text, _merge(_name_spans(text)), NAME_PLACEHOLDER)
+    text = _replace(text, _phone_spans(text), PHONE_PLACEHOLDER, removed)
+    return _replace(text, _merge(_name_spans(text)), NAME_PLACEHOLDER, removed)
 
 
 def _normalise(text: str) -> str:
@@ -307,12 +329,45 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def redact_value(value: Any) -> Any:
-    """A deep copy of a JSON-like value with every string passed through `redact`."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {key: redact_value(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_value(item) for item in value]
-    return value
+# The words of a removed fragment that are masked on their own wherever they appear in the
+# structured data of the same turn ("Weber" of "Anna Weber"): two characters or more.
+_FRAGMENT_WORD = re.compile(r"[^\W_]{2,}")
+
+
+def _fragment_pattern(removed: Iterable[tuple[str, str]]) -> tuple[re.Pattern[str], dict[str, str]] | None:
+    """One pattern for every removed fragment and each of its words, and the placeholder of each."""
+    placeholders: dict[str, str] = {}
+    for fragment, placeholder in removed:
+        for piece in [fragment.strip(), *_FRAGMENT_WORD.findall(fragment)]:
+            if piece:
+                placeholders.setdefault(piece.casefold(), placeholder)
+    if not placeholders:
+        return None
+    alternatives = "|".join(re.escape(piece) for piece in sorted(placeholders, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE), placeholders
+
+
+def redact_value(value: Any, removed: Iterable[tuple[str, str]] = ()) -> Any:
+    """A deep copy of a JSON-like value with every string passed through `redact`.
+
+    `removed` (from `removed_fragments` of the turn's message) is what the redaction of the
+    message took out: those fragments, and each of their words, are masked in every string too,
+    whether or not `redact` would recognise them without their sentence (an entity value "Anna
+    Weber" extracted from "my name is Anna Weber" has no cue of its own).
+    """
+    compiled = _fragment_pattern(removed)
+
+    def one(item: Any) -> Any:
+        if isinstance(item, str):
+            text = redact(item)
+            if compiled is None:
+                return text
+            pattern, placeholders = compiled
+            return pattern.sub(lambda m: placeholders.get(m.group().casefold(), NAME_PLACEHOLDER), text)
+        if isinstance(item, dict):
+            return {key: one(child) for key, child in item.items()}
+        if isinstance(item, list | tuple):
+            return [one(child) for child in item]
+        return item
+
+    return one(value)
