@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -174,6 +175,42 @@ def _slot_value(value: Any) -> Any:
     if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
         return value
     return one_line(str(value))  # NaN/inf too: YAML's .nan would not compare equal on loading
+
+
+_STORY_TITLE = re.compile(r"conversation (\d+) \(")
+
+
+def prune_exports(session: Session, exports_dir: Path) -> int:
+    """Drop from every earlier export's test stories the conversations that are gone from the
+    database (retention, /forget) or anonymized since; returns how many stories went.
+
+    An export is a copy of transcripts: retention and erasure must reach it too (the worker's
+    retention step calls this). The stories file is rewritten without them; the NLU file holds
+    only reviewed labels, which /forget deletes at the source.
+    """
+    removed = 0
+    live = set(session.scalars(select(Conversation.id).where(Conversation.anonymized_at.is_(None))))
+    for path in sorted(exports_dir.glob(f"*/{STORIES_FILE}")):
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        stories = data.get("stories") or []
+        kept = []
+        for story in stories:
+            match = _STORY_TITLE.match(str(story.get("story", "")))
+            if match is not None and int(match.group(1)) in live:
+                kept.append(story)
+        if len(kept) == len(stories):
+            continue
+        removed += len(stories) - len(kept)
+        data["version"] = DoubleQuotedScalarString(str(data.get("version", "3.1")))
+        data["stories"] = [
+            {
+                "story": DoubleQuotedScalarString(str(s["story"])),
+                **{k: v for k, v in s.items() if k != "story"},
+            }
+            for s in kept
+        ]
+        path.write_text(_dump(data), encoding="utf-8")
+    return removed
 
 
 def export(session: Session, out_dir: Path) -> ExportResult:
