@@ -224,3 +224,14 @@ def test_latest_is_the_newest_candidate_not_a_baseline_registered_after_it(
     candidate = _model(db_session, "candidate-1", tmp_path)
     _model(db_session, f"{registry.BASELINE_PREFIX}paychat-abc", tmp_path)
     assert registry.get_model(db_session, "latest").id == candidate
+
+
+def test_page_offsets_are_utf16_units_of_the_lf_text_and_convert_both_ways() -> None:
+    from tuning.review import LabelError, from_page_offset, to_page_offset
+
+    text = "hi\r\n\U0001f600 pay 40"
+    index = text.index("40")
+    assert to_page_offset(text, index) == len(text[:index].replace("\r\n", "\n").encode("utf-16-le")) // 2
+    assert from_page_offset(text, to_page_offset(text, index)) == index
+    with pytest.raises(LabelError):
+        from_page_offset(text, to_page_offset(text, text.index("\U0001f600")) + 1)  # inside the pair
