@@ -14,6 +14,8 @@ from tuning.export import annotated, nlu_yaml
 from tuning.review import EntitySpan, LabelView, is_correction, normalise
 from tuning.training import ROOT, refuse_sealed
 
+FULL = {"sets": ["dev", "own"], "stories": True}  # a comparison that allows promotion
+
 
 @pytest.mark.parametrize(
     ("text", "corrects"),
@@ -117,22 +119,30 @@ def test_serving_history_promote_refuse_rollback(db_session: Session, tmp_path: 
     with pytest.raises(registry.PromotionRefusedError):
         registry.promote(db_session, model_id=first, actor="ann", serve=served.append)
     registry.record_metrics(
-        db_session, first, {"compared_with": "base", "compared_with_id": baseline, "regressions": []}
+        db_session,
+        first,
+        {"compared_with": "base", "compared_with_id": baseline, "scored_on": FULL, "regressions": []},
     )
     view = registry.promote(db_session, model_id=first, actor="ann", serve=served.append)
     assert view.served and view.promoted_by == "ann" and served == [str(tmp_path / "cand1.tar.gz")]
 
     worse = [{"metric": "dev.macro_f1", "served": 0.9, "candidate": 0.8}]
     registry.record_metrics(
-        db_session, second, {"compared_with": "cand1", "compared_with_id": first, "regressions": worse}
+        db_session,
+        second,
+        {"compared_with": "cand1", "compared_with_id": first, "scored_on": FULL, "regressions": worse},
     )
     assert "dev.macro_f1" in (registry.promotion_refusal(db_session, second) or "")
     registry.record_metrics(
-        db_session, second, {"compared_with": "base", "compared_with_id": baseline, "regressions": []}
+        db_session,
+        second,
+        {"compared_with": "base", "compared_with_id": baseline, "scored_on": FULL, "regressions": []},
     )
     assert "run compare again" in (registry.promotion_refusal(db_session, second) or "")
     registry.record_metrics(
-        db_session, second, {"compared_with": "cand1", "compared_with_id": first, "regressions": []}
+        db_session,
+        second,
+        {"compared_with": "cand1", "compared_with_id": first, "scored_on": FULL, "regressions": []},
     )
     registry.promote(db_session, model_id=second, actor="bo", serve=served.append)
 
@@ -149,7 +159,9 @@ def test_a_failed_load_records_nothing(db_session: Session, tmp_path: Path) -> N
     baseline, candidate = _model(db_session, "b", tmp_path), _model(db_session, "c", tmp_path)
     registry.mark_served(db_session, baseline, "rasa")
     registry.record_metrics(
-        db_session, candidate, {"compared_with": "b", "compared_with_id": baseline, "regressions": []}
+        db_session,
+        candidate,
+        {"compared_with": "b", "compared_with_id": baseline, "scored_on": FULL, "regressions": []},
     )
 
     def broken(_path: str) -> None:
