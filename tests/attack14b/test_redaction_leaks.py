@@ -39,9 +39,6 @@ LEAKS = [
 @pytest.mark.parametrize(
     ("message", "fragment"), [(m, f) for _, m, f in LEAKS], ids=[name for name, _, _ in LEAKS]
 )
-@pytest.mark.xfail(
-    strict=True, reason="attack14b: personal data survives redact() (IBAN/phone/e-mail/name shape)"
-)
 def test_personal_data_is_masked(message: str, fragment: str) -> None:
     assert fragment.lower() not in redact(message).lower()
 
