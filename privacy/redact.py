@@ -305,7 +305,8 @@ _COMPANY_WORD_LIST = (
     "limited gmbh ag inc plc llc co company group utilities utility stadtwerke wasserbetriebe netz "
     "network networks tv sky telefonica verwaltung hausverwaltung properties property housing homes "
     "association finance credit card cards loans mortgage pay payments bills phone heating oil fuel "
-    "transport rail railway airlines airways shop store market markets direct online international"
+    "transport rail railway bahn airlines airways shop store market markets direct online international "
+    "sparkasse volksbank commerzbank deutsche postbank amazon paypal netflix spotify apple google o2 eon"
 )
 _COMPANY_WORDS = frozenset(_COMPANY_WORD_LIST.split())
 BILLERS_FILE = Path(__file__).resolve().parent.parent / "rasa_project" / "data" / "billers.yml"
