@@ -2,20 +2,26 @@
 
 Masked, each by a placeholder naming what was there (so reviewers still see the sentence's shape):
 card-like numbers (privacy.cards, the project's one detector), IBANs (groups separated by spaces,
-dashes, underscores, dots or slashes, or none), e-mail addresses (Unicode letters, plus-addressing,
-subdomains, and spelled out: "anna(at)gmail(dot)com", "anna dot weber at gmail dot com"), phone
-numbers (international "+44 20 7946 0958", "0049 …", national "(555) 123-4567", "0171 2345678") and
-person names. The text is NFKC-normalised first (full-width "@"/digits and other compatibility
-forms become the plain ones; the result is returned in that form) and invisible characters glued to
-a word are dropped. Names come from spaCy token rules on a blank English pipeline: after "my name
-is", "I am"/"I'm", "this is", "call me", "name:", titles ("Mr", "Dr"), greetings of a signature
-("thanks, Anna Weber", "regards\\nJohn", "- Maria") and a line that holds only a capitalised name at
-the end of a message; hyphenated names ("Anna-Lena Weber-Schmidt") are one word, and names written
-in lowercase are caught after "my name is"/"name:" and, as two or three words ending the sentence,
-after "this is"/"I am" (`_name_after_cue`). There is no statistical NER: no pretrained English
-spaCy pipeline is published on the package registry by its authors (third-party re-uploads are not
-used in a payments product), so names written elsewhere in a sentence without such a cue are not
-caught. Erring towards masking is deliberate, as in cards.
+dashes, underscores, dots or slashes, or none; printed loosely too: "DE 89 …", groups of two to
+five, double spaces), e-mail addresses (Unicode letters, plus-addressing, subdomains, and spelled
+out: "anna(at)gmail(dot)com", "anna dot weber at gmail dot com", "gmail[.]com", "gmail . com"),
+phone numbers (international "+44 20 7946 0958", "0049 …", national "(555) 123-4567", "0171
+2345678"; two joined by " / ", one glued to a label "mob0770…" or to "ext") and person names. The
+text is NFKC-normalised first (full-width "@"/digits and other compatibility forms become the plain
+ones; the result is returned in that form) and invisible characters glued to a word are dropped.
+Names come from spaCy token rules on a blank English pipeline: after "my name is", "I am"/"I'm",
+"this is", "call me", "name:", titles ("Mr", "Dr"), greetings of a signature ("thanks, Anna Weber",
+"regards\\nJohn", "- Maria"), "my full/first/last name is", "Account holder:"/"Recipient:", a line
+that holds only a capitalised name at the end of a message, two or three capitalised words after
+"to" in a message about money ("pay 50 EUR to Anna Weber") or before "here" at the start ("Anna
+Weber here"), unless they are a company (a known biller of rasa_project/data/billers.yml, or a
+company word: "British Gas", "Deutsche Telekom"; billers only in the database are not known here);
+hyphenated names ("Anna-Lena Weber-Schmidt") are one word, and names written in lowercase are caught
+after "my name is"/"name:" and, as two or three words ending the sentence, after "this is"/"I am"
+(`_name_after_cue`). There is no statistical NER: no pretrained English spaCy pipeline is published
+on the package registry by its authors (third-party re-uploads are not used in a payments product),
+so names written elsewhere in a sentence without such a cue are not caught. Erring towards masking
+is deliberate, as in cards.
 
 Needs spaCy (app environment); `privacy.cards` stays standard library only for the Rasa process.
 """
