@@ -247,3 +247,14 @@ def test_page_offsets_are_utf16_units_of_the_lf_text_and_convert_both_ways() -> 
     assert from_page_offset(text, to_page_offset(text, index)) == index
     with pytest.raises(LabelError):
         from_page_offset(text, to_page_offset(text, text.index("\U0001f600")) + 1)  # inside the pair
+
+
+def test_story_user_text_carries_no_entity_markup() -> None:
+    import re
+
+    from tuning.export import _escape_brackets
+
+    rasa_entity = re.compile(r"\[[^\]]+?\](?:\(|\{|\[)")  # an annotation starts like this
+    for typed in ["pay [all](amount) now", 'the [rent]{"entity": "biller"}', "I am [name][x] ok", "[a](b)"]:
+        assert not rasa_entity.search(_escape_brackets(typed))
+    assert _escape_brackets("I am [name], pay") == "I am [name], pay"  # placeholders kept as shown
