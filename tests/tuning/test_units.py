@@ -258,3 +258,44 @@ def test_story_user_text_carries_no_entity_markup() -> None:
     for typed in ["pay [all](amount) now", 'the [rent]{"entity": "biller"}', "I am [name][x] ok", "[a](b)"]:
         assert not rasa_entity.search(_escape_brackets(typed))
     assert _escape_brackets("I am [name], pay") == "I am [name], pay"  # placeholders kept as shown
+
+
+def test_prune_exports_drops_stories_of_conversations_gone_or_anonymized(
+    db_session: Session, tmp_path: Path
+) -> None:
+    from db.models import Conversation, utcnow
+    from tests.helpers.factories import make_user
+    from transcripts import record_turn
+    from tuning.export import STORIES_FILE, prune_exports, stories_yaml
+
+    user = make_user(db_session)
+    turn = {"parse": {"intent": {"name": "pay_bill", "confidence": 0.9}}, "replies": [], "events": []}
+    kept = record_turn(
+        db_session,
+        sender_id="tg-1",
+        channel="telegram",
+        user_id=user.id,
+        is_test=False,
+        user_text="pay the gas bill",
+        turn=turn,
+    )
+    anonymized = record_turn(
+        db_session,
+        sender_id="tg-2",
+        channel="telegram",
+        user_id=user.id,
+        is_test=False,
+        user_text="pay the water bill, Gartenstrasse",
+        turn=turn,
+    )
+    stories, _ = stories_yaml(db_session)
+    assert "Gartenstrasse" in stories
+    (tmp_path / "20260101T000000Z").mkdir()
+    (tmp_path / "20260101T000000Z" / STORIES_FILE).write_text(stories, encoding="utf-8")
+    conversation = db_session.get(Conversation, anonymized.conversation_id)
+    assert conversation is not None
+    conversation.anonymized_at = utcnow()
+    db_session.flush()
+    assert prune_exports(db_session, tmp_path) >= 1
+    left = (tmp_path / "20260101T000000Z" / STORIES_FILE).read_text(encoding="utf-8")
+    assert "Gartenstrasse" not in left and f"conversation {kept.conversation_id} (" in left
