@@ -27,6 +27,7 @@ from tuning.review import (
     labels_of,
     review_queue,
     save_label,
+    to_page_offset,
     turn_for_review,
 )
 
@@ -94,7 +95,16 @@ def _label_page(
             "entity_names": entities,
             "chosen_intent": mine.intent if mine else (intent if intent in intents else ""),
             "chosen_entities": json.dumps(
-                [{"start": e.start, "end": e.end, "entity": e.entity} for e in mine.entities] if mine else []
+                [
+                    {
+                        "start": to_page_offset(mine.text, e.start),
+                        "end": to_page_offset(mine.text, e.end),
+                        "entity": e.entity,
+                    }
+                    for e in mine.entities
+                ]
+                if mine
+                else []
             ),
             "error": error,
         },

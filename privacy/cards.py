@@ -5,7 +5,12 @@ rules). A card number is 13 to 19 digits passing the Luhn check, written togethe
 with anything between the groups that is neither a letter nor a digit: spaces of every kind,
 newlines, tabs, dots, dashes (with or without spaces), slashes, underscores, commas. People often
 type more after it ("4242 4242 4242 4242 12/27 123"), so every run of whole digit groups inside a
-longer number is checked too; a single unbroken run of more than 19 digits is not a card. Erring
+longer number is checked too. They also glue the expiry or CVC straight onto it
+("4242424242424242123"): so a digit sequence may also be a card number followed by up to
+`MAX_GLUED_DIGITS` more digits, when its 13-19 digit prefix passes Luhn AND starts in a card
+issuer range (`CARD_IIN_RANGES`); the issuer check keeps long order and reference numbers from
+being refused one time in two. A single unbroken run of more than 19 digits that does not start
+with such a card number is not a card. Erring
 towards "looks like a card" is deliberate: a wrongly refused message costs a retype, a leaked card
 number costs far more.
 
@@ -21,6 +26,32 @@ from typing import Any
 MIN_DIGITS = 13
 MAX_DIGITS = 19
 CARD_PLACEHOLDER = "[card number removed]"
+# An expiry (MMYY) and/or a CVC (3-4 digits) glued onto a card number: 3 to 8 more digits, onto
+# a card number of at least 14 digits (13-digit cards are long retired), so that a mistyped
+# 16-digit card number ("4242 4242 4242 4243") does not read as a shorter card with a CVC.
+MIN_GLUED_DIGITS = 3
+MAX_GLUED_DIGITS = 8
+MIN_GLUED_CARD_DIGITS = 14
+# Issuer identification number ranges of the card schemes (first digits, inclusive ranges of
+# prefixes of equal length): Visa, Mastercard (51-55 and 2221-2720), American Express, Diners
+# Club, Discover, JCB, UnionPay, Maestro. Used only for the glued form above.
+CARD_IIN_RANGES: tuple[tuple[str, str], ...] = (
+    ("4", "4"),
+    ("51", "55"),
+    ("2221", "2720"),
+    ("34", "34"),
+    ("37", "37"),
+    ("300", "305"),
+    ("36", "36"),
+    ("38", "39"),
+    ("6011", "6011"),
+    ("644", "649"),
+    ("65", "65"),
+    ("3528", "3589"),
+    ("62", "62"),
+    ("50", "50"),
+    ("56", "69"),
+)
 
 # Digit groups joined by separators: any run of characters that are neither letters nor digits.
 _DIGIT_RUN = re.compile(r"\d+(?:[\W_]+\d+)*")
@@ -44,16 +75,34 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def in_card_range(digits: str) -> bool:
+    """True when the digit string starts with the issuer prefix of a card scheme."""
+    return any(low <= digits[: len(low)] <= high for low, high in CARD_IIN_RANGES)
+
+
+def _glued_card_prefix(digits: str) -> bool:
+    """True when `digits` is a card number in an issuer range followed by the digits typed onto it."""
+    longest = min(MAX_DIGITS, len(digits) - MIN_GLUED_DIGITS)
+    for length in range(max(MIN_GLUED_CARD_DIGITS, len(digits) - MAX_GLUED_DIGITS), longest + 1):
+        prefix = digits[:length]
+        if in_card_range(prefix) and luhn_valid(prefix):
+            return True
+    return False
+
+
 def _run_holds_card(run: str) -> bool:
-    """True when some sequence of whole, consecutive digit groups of `run` is a card number."""
+    """True when some sequence of whole, consecutive digit groups of `run` is a card number, or a
+    card number with digits glued onto its end (`_glued_card_prefix`)."""
     groups = _GROUP.findall(run)
     for start in range(len(groups)):
         digits = ""
         for group in groups[start:]:
             digits += group
-            if len(digits) > MAX_DIGITS:
+            if len(digits) > MAX_DIGITS + MAX_GLUED_DIGITS:
                 break
-            if len(digits) >= MIN_DIGITS and luhn_valid(digits):
+            if MIN_DIGITS <= len(digits) <= MAX_DIGITS and luhn_valid(digits):
+                return True
+            if _glued_card_prefix(digits):
                 return True
     return False
 
@@ -63,12 +112,17 @@ def looks_like_card_number(text: str) -> bool:
     return any(_run_holds_card(run.group()) for run in _DIGIT_RUN.finditer(text))
 
 
-def redact_card_numbers(text: str) -> str:
+def redact_card_numbers(text: str, removed: list[str] | None = None) -> str:
     """The text with every digit run that holds a card number (expiry and CVC typed with it
-    included) replaced by `CARD_PLACEHOLDER`; the rest of the text is kept."""
+    included) replaced by `CARD_PLACEHOLDER`; the rest of the text is kept. Each run replaced
+    is appended to `removed` when given."""
 
     def replace(run: re.Match[str]) -> str:
-        return CARD_PLACEHOLDER if _run_holds_card(run.group()) else run.group()
+        if not _run_holds_card(run.group()):
+            return run.group()
+        if removed is not None:
+            removed.append(run.group())
+        return CARD_PLACEHOLDER
 
     return _DIGIT_RUN.sub(replace, text)
 

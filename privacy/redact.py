@@ -2,20 +2,26 @@
 
 Masked, each by a placeholder naming what was there (so reviewers still see the sentence's shape):
 card-like numbers (privacy.cards, the project's one detector), IBANs (groups separated by spaces,
-dashes, underscores, dots or slashes, or none), e-mail addresses (Unicode letters, plus-addressing,
-subdomains, and spelled out: "anna(at)gmail(dot)com", "anna dot weber at gmail dot com"), phone
-numbers (international "+44 20 7946 0958", "0049 …", national "(555) 123-4567", "0171 2345678") and
-person names. The text is NFKC-normalised first (full-width "@"/digits and other compatibility
-forms become the plain ones; the result is returned in that form) and invisible characters glued to
-a word are dropped. Names come from spaCy token rules on a blank English pipeline: after "my name
-is", "I am"/"I'm", "this is", "call me", "name:", titles ("Mr", "Dr"), greetings of a signature
-("thanks, Anna Weber", "regards\\nJohn", "- Maria") and a line that holds only a capitalised name at
-the end of a message; hyphenated names ("Anna-Lena Weber-Schmidt") are one word, and names written
-in lowercase are caught after "my name is"/"name:" and, as two or three words ending the sentence,
-after "this is"/"I am" (`_name_after_cue`). There is no statistical NER: no pretrained English
-spaCy pipeline is published on the package registry by its authors (third-party re-uploads are not
-used in a payments product), so names written elsewhere in a sentence without such a cue are not
-caught. Erring towards masking is deliberate, as in cards.
+dashes, underscores, dots or slashes, or none; printed loosely too: "DE 89 …", groups of two to
+five, double spaces), e-mail addresses (Unicode letters, plus-addressing, subdomains, and spelled
+out: "anna(at)gmail(dot)com", "anna dot weber at gmail dot com", "gmail[.]com", "gmail . com"),
+phone numbers (international "+44 20 7946 0958", "0049 …", national "(555) 123-4567", "0171
+2345678"; two joined by " / ", one glued to a label "mob0770…" or to "ext") and person names. The
+text is NFKC-normalised first (full-width "@"/digits and other compatibility forms become the plain
+ones; the result is returned in that form) and invisible characters glued to a word are dropped.
+Names come from spaCy token rules on a blank English pipeline: after "my name is", "I am"/"I'm",
+"this is", "call me", "name:", titles ("Mr", "Dr"), greetings of a signature ("thanks, Anna Weber",
+"regards\\nJohn", "- Maria"), "my full/first/last name is", "Account holder:"/"Recipient:", a line
+that holds only a capitalised name at the end of a message, two or three capitalised words after
+"to" in a message about money ("pay 50 EUR to Anna Weber") or before "here" at the start ("Anna
+Weber here"), unless they are a company (a known biller of rasa_project/data/billers.yml, or a
+company word: "British Gas", "Deutsche Telekom"; billers only in the database are not known here);
+hyphenated names ("Anna-Lena Weber-Schmidt") are one word, and names written in lowercase are caught
+after "my name is"/"name:" and, as two or three words ending the sentence, after "this is"/"I am"
+(`_name_after_cue`). There is no statistical NER: no pretrained English spaCy pipeline is published
+on the package registry by its authors (third-party re-uploads are not used in a payments product),
+so names written elsewhere in a sentence without such a cue are not caught. Erring towards masking
+is deliberate, as in cards.
 
 Needs spaCy (app environment); `privacy.cards` stays standard library only for the Rasa process.
 """
@@ -24,7 +30,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from privacy.cards import CARD_PLACEHOLDER, redact_card_numbers
@@ -53,7 +61,9 @@ def _bracketed(word: str) -> str:
 _AT_LITERAL = r"\s*@\s*|" + _bracketed("at")
 _AT = rf"(?:{_AT_LITERAL}|\s+at\s+)"
 _SPELLED_DOT = rf"(?:{_bracketed('dot')}|\s+dot\s+)"
-_DOT = rf"(?:\.|{_SPELLED_DOT})"
+# A dot may also be bracketed ("gmail[.]com") or spaced on both sides ("gmail . com").
+_BRACKETED_DOT = _bracketed(r"\.")
+_DOT = rf"(?:\.|{_SPELLED_DOT}|{_BRACKETED_DOT}|[ \t]+\.[ \t]+)"
 _LOCAL_PART = r"[\w.!#$%&'*+/=?^`{|}~-]+"
 _EMAIL = re.compile(
     rf"(?P<local>{_LOCAL_PART}(?:{_SPELLED_DOT}{_LOCAL_PART})*)(?P<at>{_AT})"
@@ -84,9 +94,24 @@ def _email(match: re.Match[str]) -> str:
 _IBAN = re.compile(
     r"\b[A-Z]{2}\d{2}(?:[ \-_./]?[A-Z0-9]{4}){2,7}(?:[ \-_./]?[A-Z0-9]{1,4})?(?![A-Z0-9])", re.IGNORECASE
 )
+# The same printed loosely: a space after the country code ("DE 89 3704 …"), groups of two to
+# five, up to two separators between groups ("DE89  3704  0044", "DE89 370 400 440 …"). Groups
+# after the first hold a digit or are all capitals, so a word after the IBAN stays.
+_LOOSE_IBAN = re.compile(
+    r"\b[A-Z]{2}[ ]?\d{2}(?:[ \-_./]{0,2}[A-Z0-9]{2,5})(?:[ \-_./]{1,2}(?:[A-Z]*\d[A-Z0-9]*|[A-Z]{2,5})){2,9}"
+    r"(?![A-Za-z0-9])"
+)
 # A phone number: optional +/00 country code, digit groups separated by spaces, dots, dashes,
 # slashes or parentheses, seven or more digits in all (money and dates have fewer, or their own shape).
-_PHONE = re.compile(r"(?<![\w+])(?:\+|\b00|\()?\d[\d\s().\-/]{5,}\d(?!\w)")
+# An extension may be glued on ("555-123-4567ext 12"), and a label before it ("mob07700900123").
+_PHONE = re.compile(r"(?<![\w+])(?:\+|\b00|\()?\d[\d\s().\-/]{5,}\d(?:(?!\w)|(?=(?i:ext|x)))")
+_LABELLED_PHONE = re.compile(
+    r"\b(?:mob|mobile|tel|telephone|phone|ph|cell|fax|whatsapp|call|nr|no)\.?:?"
+    r"((?:\+|00)?\d[\d\s().\-/]{5,}\d)(?:(?!\w)|(?=(?i:ext|x)))",
+    re.IGNORECASE,
+)
+# Two numbers joined by a slash with spaces ("0171 2345679 / 030 1234567") are two numbers.
+_NUMBER_JOIN = re.compile(r"\s+/\s*|\s*/\s+|\s{2,}|\s*;\s*")
 _DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _MIN_PHONE_DIGITS = 7
 _MAX_PHONE_DIGITS = 15
@@ -113,9 +138,19 @@ _CHAT_WORD_LIST = (
 _CHAT_WORDS = frozenset(_CHAT_WORD_LIST.split())
 _NAME_STOPS = _NOT_NAMES | _CHAT_WORDS
 _CUES: tuple[list[dict[str, Any]], ...] = (
-    [{"LOWER": "my"}, {"LOWER": {"IN": ["name", "names"]}}, {"LOWER": {"IN": ["is", "'s", "\u2019s", ":"]}}],
+    [
+        {"LOWER": "my"},
+        {"LOWER": {"IN": ["full", "first", "last", "real", "legal", "given", "family", "middle"]}, "OP": "?"},
+        {"LOWER": {"IN": ["name", "names", "surname", "firstname", "lastname"]}},
+        {"LOWER": {"IN": ["is", "'s", "\u2019s", ":"]}},
+    ],
     [{"LOWER": "my"}, {"LOWER": {"IN": ["name's", "name\u2019s"]}}],
     [{"LOWER": "name"}, {"ORTH": ":"}],
+    [
+        {"LOWER": {"IN": ["account", "card"]}, "OP": "?"},
+        {"LOWER": {"IN": ["holder", "owner", "beneficiary", "payee", "recipient"]}},
+        {"ORTH": ":"},
+    ],
     [{"LOWER": "i"}, {"LOWER": {"IN": ["am", "'m", "m", "\u2019m"]}}],
     [{"LOWER": {"IN": ["i'm", "im", "i\u2019m"]}}],
     [{"LOWER": "this"}, {"LOWER": "is"}],
@@ -133,7 +168,13 @@ _CUES: tuple[list[dict[str, Any]], ...] = (
     [{"LOWER": {"IN": ["dear", "hi", "hello", "hey"]}}],
 )
 # Cues after which a lowercase word is a name too (people type "my name is anna").
-_STRONG_CUES = frozenset({"name", "names", "name's", "call", "mr", "mrs", "ms", "miss", "dr", "prof", "mx"})
+_STRONG_CUES = frozenset(
+    {"name", "names", "name's", "surname", "firstname", "lastname", "call", "mr", "mrs", "ms", "miss", "dr"}
+    | {"prof", "mx"}
+)
+# Cues that name a payee or account holder: what follows may as well be a company ("Recipient:
+# British Gas"), so a span made only of company words or a known biller is not a name there.
+_PAYEE_CUES = frozenset({"holder", "owner", "beneficiary", "payee", "recipient"})
 _MAX_NAME_WORDS = 3
 
 
@@ -233,9 +274,12 @@ def _name_spans(text: str) -> list[tuple[int, int]]:
         strong = any(t.lower_.strip(".") in _STRONG_CUES for t in doc[start:end])
         cue_end = doc[end - 1].idx + len(doc[end - 1].text)
         span = _name_after_cue(text, cue_end, strong)
-        if span is not None:
-            spans.append(span)
-    return spans + _trailing_signature(text)
+        if span is None:
+            continue
+        if any(t.lower_ in _PAYEE_CUES for t in doc[start:end]) and _company(text[span[0] : span[1]]):
+            continue
+        spans.append(span)
+    return spans + _trailing_signature(text) + _payee_and_here_names(text)
 
 
 _CAPITALISED_WORD = rf"[A-ZÀ-Þ][^\W\d_]*(?:[{_JOINERS}][^\W\d_]+)*"
@@ -259,37 +303,162 @@ def _trailing_signature(text: str) -> list[tuple[int, int]]:
     return [(match.start(1), match.end(1))]
 
 
-def _phone_spans(text: str) -> list[tuple[int, int]]:
-    spans = []
-    for match in _PHONE.finditer(text):
-        value = match.group().strip()
-        digits = sum(ch.isdigit() for ch in value)
-        if not _MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS or _DATE_LIKE.match(value):
+# A company, not a person: a known biller (rasa_project/data/billers.yml) or a name holding a
+# word companies have ("British Gas", "Thames Water", "Deutsche Telekom", "Octopus Energy").
+_COMPANY_WORD_LIST = (
+    "gas water electric electricity energy energie power strom telekom telecom telecoms media mobile "
+    "broadband fibre fiber internet bank banking insurance versicherung council services service ltd "
+    "limited gmbh ag inc plc llc co company group utilities utility stadtwerke wasserbetriebe netz "
+    "network networks tv sky telefonica verwaltung hausverwaltung properties property housing homes "
+    "association finance credit card cards loans mortgage pay payments bills phone heating oil fuel "
+    "transport rail railway bahn airlines airways shop store market markets direct online international "
+    "sparkasse volksbank commerzbank deutsche postbank amazon paypal netflix spotify apple google o2 eon"
+)
+_COMPANY_WORDS = frozenset(_COMPANY_WORD_LIST.split())
+BILLERS_FILE = Path(__file__).resolve().parent.parent / "rasa_project" / "data" / "billers.yml"
+
+
+@lru_cache(maxsize=1)
+def _known_billers() -> frozenset[str]:
+    """Every biller word, name and synonym of rasa_project/data/billers.yml, casefolded."""
+    try:
+        lines = BILLERS_FILE.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return frozenset()
+    found: set[str] = set()
+    for line in lines:
+        stripped = line.strip()
+        for prefix in ("- synonym:", "- lookup:", "- "):
+            if stripped.startswith(prefix):
+                value = stripped.removeprefix(prefix).strip().strip("\"'").casefold()
+                if value:
+                    found.add(value)
+                    found.update(value.split())
+                break
+    return frozenset(found)
+
+
+def _company(span: str) -> bool:
+    words = [w.casefold() for w in _NAME_WORD.findall(span)]
+    billers = _known_billers()
+    return span.strip().casefold() in billers or any(w in _COMPANY_WORDS or w in billers for w in words)
+
+
+# "pay 50 EUR to Anna Weber", "send it to Anna Weber": two or three capitalised words after "to"
+# in a message about money; "Anna Weber here, …": the same at the start of the message (or after
+# a greeting) before "here". Never a company (`_company`) or a word of the chat ("to Pay Now").
+_PAYMENT_WORD = re.compile(
+    r"\b(?:pay|paid|paying|send|sent|sending|transfer|transferred|wire|wired|give|owe|owed|refund|money)\b",
+    re.IGNORECASE,
+)
+_CAPITALISED_RUN = rf"({_CAPITALISED_WORD}(?:[ \t]+{_CAPITALISED_WORD}){{1,2}})"
+_PAYEE = re.compile(rf"\bto[ \t]+{_CAPITALISED_RUN}(?=[ \t]*(?:$|[,.;:!?)\n]|[ \t]+[a-z0-9]))")
+_HERE = re.compile(
+    rf"(?:^|\n|(?:hi|hello|hey|hallo|morning)[ \t,!]+)[ \t]*{_CAPITALISED_RUN}[ \t]+here\b", re.IGNORECASE
+)
+
+
+def _payee_and_here_names(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    candidates = list(_HERE.finditer(text))
+    if _PAYMENT_WORD.search(text):
+        candidates += list(_PAYEE.finditer(text))
+    for match in candidates:
+        run = match.group(1)
+        words = run.split()
+        if not all(_capitalised(word) for word in words):
+            continue  # _HERE is case-insensitive for its greeting only
+        if any(word.casefold() in _NAME_STOPS for word in words) or _company(run):
             continue
-        if re.fullmatch(r"\d{1,3}(?:[,.]\d{3})+(?:[.,]\d{1,2})?", value):
-            continue  # 1,234,567.89: an amount
-        spans.append((match.start(), match.end()))
+        spans.append((match.start(1), match.end(1)))
     return spans
 
 
-def _replace(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
+def _loose_iban(value: str) -> bool:
+    """A loosely printed IBAN: 12 to 30 letters and digits after the country code and check
+    digits, 10 or more of them digits, and the first two letters capitals."""
+    body = re.sub(r"[^A-Za-z0-9]", "", value)[4:]
+    return 12 <= len(body) <= 30 and sum(c.isdigit() for c in body) >= 10
+
+
+def _phone_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    candidates = [(m.start(), m.end()) for m in _PHONE.finditer(text)]
+    candidates += [(m.start(1), m.end(1)) for m in _LABELLED_PHONE.finditer(text)]
+    for start, end in candidates:
+        spans.extend(_phone_parts(text, start, end))
+    return _merge(spans)
+
+
+def _phone_parts(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The phone numbers in text[start:end]: itself, or, when it holds too many digits for one,
+    each of its parts between slashes, semicolons or wide gaps."""
+    value = text[start:end].strip()
+    digits = sum(ch.isdigit() for ch in value)
+    if digits > _MAX_PHONE_DIGITS:
+        parts: list[tuple[int, int]] = []
+        position = start
+        for join in _NUMBER_JOIN.finditer(text, start, end):
+            parts.extend(_one_phone(text, position, join.start()))
+            position = join.end()
+        if position == start:
+            return []
+        return parts + _one_phone(text, position, end)
+    return _one_phone(text, start, end)
+
+
+def _one_phone(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    value = text[start:end].strip()
+    digits = sum(ch.isdigit() for ch in value)
+    if not _MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS or _DATE_LIKE.match(value):
+        return []
+    if re.fullmatch(r"\d{1,3}(?:[,.]\d{3})+(?:[.,]\d{1,2})?", value):
+        return []  # 1,234,567.89: an amount
+    return [(start, end)]
+
+
+def _replace(
+    text: str, spans: list[tuple[int, int]], placeholder: str, removed: list[tuple[str, str]]
+) -> str:
     for start, end in sorted(spans, reverse=True):
+        removed.append((text[start:end], placeholder))
         text = text[:start] + placeholder + text[end:]
     return text
 
 
 def redact(text: str) -> str:
     """`text` with card numbers, e-mail addresses, IBANs, phone numbers and person names masked."""
+    return _redact(text, [])
+
+
+def removed_fragments(text: str) -> list[tuple[str, str]]:
+    """What `redact(text)` takes out of the text: (fragment as typed after normalising, placeholder)."""
+    removed: list[tuple[str, str]] = []
+    _redact(text, removed)
+    return removed
+
+
+def _redact(text: str, removed: list[tuple[str, str]]) -> str:
     if not text:
         return text
     text = _normalise(text)
-    text = redact_card_numbers(text)
-    text = _EMAIL.sub(_email, text)
+    cards: list[str] = []
+    text = redact_card_numbers(text, cards)
+    removed.extend((card, CARD_PLACEHOLDER) for card in cards)
+
+    def masked(match: re.Match[str], placeholder: str) -> str:
+        removed.append((match.group(), placeholder))
+        return placeholder
+
+    text = _EMAIL.sub(lambda m: masked(m, EMAIL_PLACEHOLDER) if _email(m) != m.group() else m.group(), text)
     text = _IBAN.sub(
-        lambda m: IBAN_PLACEHOLDER if sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text
+        lambda m: masked(m, IBAN_PLACEHOLDER) if sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text
     )
-    text = _replace(text, _phone_spans(text), PHONE_PLACEHOLDER)
-    return _replace(text, _merge(_name_spans(text)), NAME_PLACEHOLDER)
+    text = _LOOSE_IBAN.sub(
+        lambda m: masked(m, IBAN_PLACEHOLDER) if _loose_iban(m.group()) else m.group(), text
+    )
+    text = _replace(text, _phone_spans(text), PHONE_PLACEHOLDER, removed)
+    return _replace(text, _merge(_name_spans(text)), NAME_PLACEHOLDER, removed)
 
 
 def _normalise(text: str) -> str:
@@ -307,12 +476,45 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def redact_value(value: Any) -> Any:
-    """A deep copy of a JSON-like value with every string passed through `redact`."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {key: redact_value(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_value(item) for item in value]
-    return value
+# The words of a removed fragment that are masked on their own wherever they appear in the
+# structured data of the same turn ("Weber" of "Anna Weber"): two characters or more.
+_FRAGMENT_WORD = re.compile(r"[^\W_]{2,}")
+
+
+def _fragment_pattern(removed: Iterable[tuple[str, str]]) -> tuple[re.Pattern[str], dict[str, str]] | None:
+    """One pattern for every removed fragment and each of its words, and the placeholder of each."""
+    placeholders: dict[str, str] = {}
+    for fragment, placeholder in removed:
+        for piece in [fragment.strip(), *_FRAGMENT_WORD.findall(fragment)]:
+            if piece:
+                placeholders.setdefault(piece.casefold(), placeholder)
+    if not placeholders:
+        return None
+    alternatives = "|".join(re.escape(piece) for piece in sorted(placeholders, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE), placeholders
+
+
+def redact_value(value: Any, removed: Iterable[tuple[str, str]] = ()) -> Any:
+    """A deep copy of a JSON-like value with every string passed through `redact`.
+
+    `removed` (from `removed_fragments` of the turn's message) is what the redaction of the
+    message took out: those fragments, and each of their words, are masked in every string too,
+    whether or not `redact` would recognise them without their sentence (an entity value "Anna
+    Weber" extracted from "my name is Anna Weber" has no cue of its own).
+    """
+    compiled = _fragment_pattern(removed)
+
+    def one(item: Any) -> Any:
+        if isinstance(item, str):
+            text = redact(item)
+            if compiled is None:
+                return text
+            pattern, placeholders = compiled
+            return pattern.sub(lambda m: placeholders.get(m.group().casefold(), NAME_PLACEHOLDER), text)
+        if isinstance(item, dict):
+            return {key: one(child) for key, child in item.items()}
+        if isinstance(item, list | tuple):
+            return [one(child) for child in item]
+        return item
+
+    return one(value)

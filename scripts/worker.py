@@ -17,13 +17,15 @@ from db.models import utcnow
 from payments import worker
 from settings import Settings, get_settings
 from transcripts.retention import RetentionResult, apply_retention, expire_tracker
+from tuning.export import prune_exports
 
 logger = logging.getLogger("paychat.worker")
 
 
 def retention_step(settings: Settings, session_factory: sessionmaker[Session]) -> Callable[[], object]:
     """The worker step that deletes or anonymizes transcripts older than TRANSCRIPT_RETENTION_DAYS,
-    and deletes the events of Rasa's tracker store (RASA_TRACKER_DB) older than that too."""
+    deletes the events of Rasa's tracker store (RASA_TRACKER_DB) older than that too, and drops
+    the conversations gone or anonymized from the test stories of earlier tuning exports."""
 
     def step() -> RetentionResult | None:
         days, now = settings.transcript_retention_days, utcnow()  # one cutoff for both stores
@@ -31,6 +33,10 @@ def retention_step(settings: Settings, session_factory: sessionmaker[Session]) -
             result = apply_retention(
                 session, older_than_days=days, mode=settings.transcript_retention_mode, now=now
             )
+        exports = settings.effective_tuning_dir / "exports"
+        if exports.is_dir():  # earlier tuning exports are copies of the transcripts too
+            with session_factory() as session:
+                prune_exports(session, exports)
         events = expire_tracker(settings.effective_rasa_tracker_db, older_than_days=days, now=now)
         result = replace(result, tracker_events=events)
         return result if result.conversations or result.tracker_events else None

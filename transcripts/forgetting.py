@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, delete, inspect, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from db.models import Conversation, ConversationTurn
+from db.models import Conversation, ConversationTurn, ReviewLabel
 
 TRACKER_EVENTS_TABLE = "events"  # rasa.core.tracker_store.SQLTrackerStore.SQLEvent
 
@@ -61,10 +61,14 @@ def export_conversations(
 
 
 def forget_conversations(session: Session, *, user_id: int | None, sender_ids: Sequence[str]) -> int:
-    """Delete the user's transcripts (conversations and turns); returns how many turns went."""
+    """Delete the user's transcripts (conversations and turns) and the review labels made from
+    their turns (a label holds the message text, and every later NLU export would write it);
+    returns how many turns went."""
     ids = list(session.scalars(select(Conversation.id).where(_theirs(user_id, sender_ids))))
     if not ids:
         return 0
+    turn_ids = select(ConversationTurn.id).where(ConversationTurn.conversation_id.in_(ids))
+    session.execute(delete(ReviewLabel).where(ReviewLabel.turn_id.in_(turn_ids)))
     turns = session.execute(delete(ConversationTurn).where(ConversationTurn.conversation_id.in_(ids)))
     session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
     return int(getattr(turns, "rowcount", 0) or 0)

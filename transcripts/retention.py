@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db.models import Conversation, ConversationTurn, utcnow
-from privacy.redact import redact, redact_value
+from privacy.redact import redact, redact_value, removed_fragments
 from transcripts.forgetting import forget_tracker_before
 
 RetentionMode = Literal["delete", "anonymize"]
@@ -71,9 +71,10 @@ def apply_retention(
         conversation.sender_id = f"anonymized-{conversation.id}"
         conversation.anonymized_at = stamp
     for turn in turns:
+        removed = removed_fragments(turn.user_text)
         turn.user_text = redact(turn.user_text)
         turn.replies = [{"text": redact(str(r.get("text") or ""))} for r in (turn.replies or [])]
-        turn.entities = redact_value(turn.entities or [])
+        turn.entities = redact_value(turn.entities or [], removed)
         turn.ranking = list(turn.ranking or [])
         turn.slots = {}
         turn.events = []

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from db.models import ConversationTurn
-from privacy.redact import redact, redact_value
+from privacy.redact import redact, redact_value, removed_fragments
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,9 @@ def actions_run(events: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def turn_view(row: ConversationTurn, previous_status: str | None) -> TurnView:
-    """The turn as staff may see it: every text redacted (module docstring)."""
+    """The turn as staff may see it: every text redacted (module docstring); what the redaction
+    of the message removed is masked in its entities, slots and events too."""
+    removed = removed_fragments(row.user_text)
     return TurnView(
         id=row.id,
         conversation_id=row.conversation_id,
@@ -97,9 +99,9 @@ def turn_view(row: ConversationTurn, previous_status: str | None) -> TurnView:
         intent=row.intent,
         confidence=row.confidence,
         ranking=list(row.ranking or []),
-        entities=redact_value(list(row.entities or [])),
-        slots=redact_value(dict(row.slots or {})),
-        events=redact_value(list(row.events or [])),
+        entities=redact_value(list(row.entities or []), removed),
+        slots=redact_value(dict(row.slots or {}), removed),
+        events=redact_value(list(row.events or []), removed),
         actions=actions_run(row.events or []),
         payment_id=row.payment_id,
         payment_status=row.payment_status,

@@ -118,6 +118,10 @@ def compare_command(
     if result.regressions:
         out.print("[red]not promotable: " + ", ".join(r.metric for r in result.regressions))
         raise typer.Exit(2)
+    if not registry.covers_promotion(result.candidate.metrics.get("scored_on")):
+        sets = ",".join(registry.PROMOTION_SETS)
+        out.print(f"[yellow]not promotable: a partial comparison (promote needs --sets {sets} --stories)")
+        raise typer.Exit(2)
     out.print("[green]promotable: no metric got worse beyond the tolerance")
 
 

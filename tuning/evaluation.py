@@ -11,6 +11,7 @@ TUNING_PROMOTE_TOLERANCE and no intent's F1 by more than TUNING_INTENT_TOLERANCE
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -28,6 +29,20 @@ SETS = {
     "dev": ROOT / "bench" / "data" / "independent" / "dev.yml",
 }
 STORIES = PROJECT / "tests"
+
+
+def data_digest(sets: list[str], *, stories: bool) -> str:
+    """sha256 of what a scoring reads: each chosen held-out set file (by name) and, with stories,
+    every file under STORIES. Kept scores are reused only for the same digest (tuning.loop)."""
+    digest = hashlib.sha256()
+    files = [(f"set:{name}", SETS[name]) for name in sorted(sets)]
+    if stories:
+        files += [(f"stories:{p.relative_to(STORIES)}", p) for p in sorted(STORIES.rglob("*")) if p.is_file()]
+    for label, path in files:
+        digest.update(label.encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

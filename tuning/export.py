@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 import transcripts
 from db.models import Conversation
-from privacy.redact import PLACEHOLDERS, redact
+from privacy.redact import redact
 from tuning.review import LabelView, agreed_examples, labels_by_key, text_key
 
 NLU_FILE = "reviewed_nlu.yml"
@@ -74,22 +75,47 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, str) else value
 
 
-def _escape_brackets(text: str) -> str:
-    # A placeholder like "[name]" followed by "(" would read as an entity annotation; a space breaks it.
-    for placeholder in PLACEHOLDERS:
-        text = text.replace(placeholder + "(", placeholder + " (").replace(
-            placeholder + "{", placeholder + " {"
-        )
+# Rasa reads "[text](entity)", "[text]{...}" and "[text][...]" as entity markup
+# (rasa.shared.nlu.training_data.entities_parser.ENTITY_REGEX), in NLU examples and in the "user:"
+# steps of test stories alike, and has no escape for it. Text nobody reviewed as an entity (what
+# the user typed, a placeholder like "[name]") must never form that shape: a "]" right before
+# "(", "{" or "[" gets a space, and a "[" with no "]" after it in the same stretch of text (it
+# would open an annotation closed by the reviewed entity that follows) becomes "(".
+_MARKUP_JOIN = re.compile(r"\](?=[(\[{])")
+
+
+def _escape_markup(text: str) -> str:
+    """`text` (never inside a reviewed span) in a form Rasa reads no entity markup in."""
+    text = _MARKUP_JOIN.sub("] ", text)
+    last_close = text.rfind("]")
+    opens = [i for i, ch in enumerate(text) if ch == "[" and i > last_close]
+    for index in opens:
+        text = text[:index] + "(" + text[index + 1 :]
+    if text.endswith("]"):
+        text += " "  # a reviewed entity's "[" may follow
     return text
 
 
+def _escape_brackets(text: str) -> str:
+    """A whole unreviewed text (a story's user step) with no entity markup Rasa would read."""
+    escaped = _escape_markup(text)
+    return escaped[:-1] if text.endswith("]") else escaped
+
+
+def _entity_text(value: str) -> str:
+    # Rasa's entity text stops at the first "]": a reviewed span over a placeholder ("[name]") is
+    # written with round brackets, "[(name)](biller)", so the entity is still read.
+    return value.replace("[", "(").replace("]", ")")
+
+
 def annotated(label: LabelView) -> str:
-    """The example in Rasa's markup: "pay [40](amount) of the [phone](biller) bill"."""
+    """The example in Rasa's markup: "pay [40](amount) of the [phone](biller) bill"; the rest of
+    the text is made free of markup (`_escape_markup`)."""
     text, out, last = label.text, "", 0
     for span in sorted(label.entities, key=lambda s: s.start):
         raw = text[span.start : span.end]
-        value = one_line(raw)
-        out += _escape_brackets(text[last : span.start])
+        value = _entity_text(one_line(raw))
+        out += _escape_markup(text[last : span.start])
         if value:  # whitespace a reviewer's span took in stays outside the brackets
             before = " " if one_line(raw[:1]) == "" else ""
             after = " " if one_line(raw[-1:]) == "" else ""
@@ -97,7 +123,7 @@ def annotated(label: LabelView) -> str:
         else:
             out += " "
         last = span.end
-    return one_line(out + _escape_brackets(text[last:]))
+    return one_line(out + _escape_markup(text[last:]))
 
 
 def nlu_yaml(labels: list[LabelView]) -> str:
@@ -174,6 +200,42 @@ def _slot_value(value: Any) -> Any:
     if value is None or isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
         return value
     return one_line(str(value))  # NaN/inf too: YAML's .nan would not compare equal on loading
+
+
+_STORY_TITLE = re.compile(r"conversation (\d+) \(")
+
+
+def prune_exports(session: Session, exports_dir: Path) -> int:
+    """Drop from every earlier export's test stories the conversations that are gone from the
+    database (retention, /forget) or anonymized since; returns how many stories went.
+
+    An export is a copy of transcripts: retention and erasure must reach it too (the worker's
+    retention step calls this). The stories file is rewritten without them; the NLU file holds
+    only reviewed labels, which /forget deletes at the source.
+    """
+    removed = 0
+    live = set(session.scalars(select(Conversation.id).where(Conversation.anonymized_at.is_(None))))
+    for path in sorted(exports_dir.glob(f"*/{STORIES_FILE}")):
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        stories = data.get("stories") or []
+        kept = []
+        for story in stories:
+            match = _STORY_TITLE.match(str(story.get("story", "")))
+            if match is not None and int(match.group(1)) in live:
+                kept.append(story)
+        if len(kept) == len(stories):
+            continue
+        removed += len(stories) - len(kept)
+        data["version"] = DoubleQuotedScalarString(str(data.get("version", "3.1")))
+        data["stories"] = [
+            {
+                "story": DoubleQuotedScalarString(str(s["story"])),
+                **{k: v for k, v in s.items() if k != "story"},
+            }
+            for s in kept
+        ]
+        path.write_text(_dump(data), encoding="utf-8")
+    return removed
 
 
 def export(session: Session, out_dir: Path) -> ExportResult:

@@ -24,7 +24,7 @@ from tuning import evaluation, registry
 from tuning.export import ExportResult, export
 from tuning.training import Candidate, train_candidate
 
-DEFAULT_SETS = ("own", "dev")
+DEFAULT_SETS = registry.PROMOTION_SETS
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,11 @@ def _digest(model: registry.ModelView) -> str:
     return digest
 
 
+def _scored_on(sets: list[str], stories: bool) -> dict[str, Any]:
+    """What scores were taken on: the set names, whether stories ran, a digest of their contents."""
+    return {"sets": sorted(sets), "stories": stories, "data": evaluation.data_digest(sets, stories=stories)}
+
+
 def _scores(
     model: registry.ModelView,
     digest: str,
@@ -124,9 +129,10 @@ def _scores(
     stories: bool,
     on_step: Callable[[str], None] | None,
 ) -> dict[str, Any]:
-    """The model's scores: those kept, if they were taken on these sets from this very file."""
+    """The model's scores: those kept, if they were taken from this very file on these sets and
+    stories with the same contents (`_scored_on`)."""
     cached = model.metrics.get("scores")
-    key = {"sets": sorted(sets), "stories": stories}
+    key = _scored_on(sets, stories)
     if cached and model.metrics.get("scored_on") == key and model.metrics.get(registry.DIGEST_KEY) == digest:
         return dict(cached)
     scores = evaluation.score_model(Path(model.path), sets, stories=stories, on_step=on_step)
@@ -170,7 +176,7 @@ def compare(
         found,
         tuning_dir(settings) / "reports" / candidate.name,
     )
-    key = {"sets": sorted(chosen), "stories": stories}
+    key = _scored_on(chosen, stories)
     with session_factory.begin() as session:
         registry.record_metrics(
             session,

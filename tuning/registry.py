@@ -228,6 +228,20 @@ def mark_served(session: Session, model_id: int, actor: str) -> None:
         _event(session, model_id, "promoted", actor, {"baseline": True})
 
 
+# What a comparison must have covered for its verdict to allow promotion: every held-out set the
+# loop compares on by default, and the test stories (a candidate worse only on the other set or on
+# whole conversations must not be served on the strength of a partial run).
+PROMOTION_SETS = ("own", "dev")
+
+
+def covers_promotion(scored_on: Any) -> bool:
+    """True when a comparison's `scored_on` key covers `PROMOTION_SETS` and the test stories."""
+    if not isinstance(scored_on, dict):
+        return False
+    sets = scored_on.get("sets")
+    return isinstance(sets, list) and set(PROMOTION_SETS) <= set(sets) and scored_on.get("stories") is True
+
+
 def promotion_refusal(session: Session, model_id: int) -> str | None:
     """Why `model_id` may not be served now, or None when its comparison allows it."""
     row = session.get(TunedModel, model_id)
@@ -241,6 +255,9 @@ def promotion_refusal(session: Session, model_id: int) -> str | None:
         return "never compared with the served model: run compare first"
     if served is not None and metrics.get("compared_with_id") != served:
         return "compared with another model than the one served now: run compare again"
+    if not covers_promotion(metrics.get("scored_on")):
+        sets = ", ".join(PROMOTION_SETS)
+        return f"the comparison did not cover the sets {sets} and the test stories: compare with the defaults"
     if metrics.get("regressions"):
         names = ", ".join(r["metric"] for r in metrics["regressions"])
         return f"metrics got worse beyond the tolerance: {names}"

@@ -237,6 +237,29 @@ def turn_for_review(session: Session, turn_id: int) -> tuple[int, str, str | Non
     return row.id, redact(row.user_text), row.intent, row.confidence
 
 
+def _page_offsets(text: str) -> list[int]:
+    """The page offset (module docstring of `save_label`) of every code-point index 0..len(text)."""
+    offsets, unit = [0], 0
+    for index, char in enumerate(text):
+        if not (char == "\r" and text[index + 1 : index + 2] == "\n"):  # the DOM holds CRLF as LF
+            unit += 2 if ord(char) > 0xFFFF else 1  # a UTF-16 surrogate pair
+        offsets.append(unit)
+    return offsets
+
+
+def to_page_offset(text: str, index: int) -> int:
+    """The review page's offset of code point `index` of `text`."""
+    return _page_offsets(text)[index]
+
+
+def from_page_offset(text: str, offset: int) -> int:
+    """The code-point index of the review page's `offset` into `text` (LabelError if none is)."""
+    offsets = _page_offsets(text)
+    if offset in offsets:
+        return offsets.index(offset)
+    raise LabelError(f"offset {offset} is not at a character of the text")
+
+
 def save_label(
     session: Session,
     *,
@@ -249,7 +272,11 @@ def save_label(
 ) -> LabelView:
     """Store (or replace) `staff_username`'s label of the turn's redacted text; the caller commits.
 
-    `entities` are {"start", "end", "entity"} offsets into the redacted text shown to the reviewer.
+    `entities` are {"start", "end", "entity"} offsets into the redacted text shown to the reviewer,
+    in the review page's unit: UTF-16 code units of the text as the browser's DOM holds it (CRLF
+    read as LF), which is what console/static/review.js counts. Stored labels (and everything past
+    this function: export, conflicts) use code-point offsets of the redacted text; the conversion
+    both ways is here only (`from_page_offset`, `to_page_offset`).
     """
     found = turn_for_review(session, turn_id)
     if found is None:
@@ -258,7 +285,7 @@ def save_label(
     intents, entity_names = domain_vocabulary()
     if intent not in intents:
         raise LabelError(f"unknown intent {intent!r}")
-    spans = _checked_spans(text, entities, entity_names)
+    spans = _checked_spans(text, [_from_page(text, raw) for raw in entities], entity_names)
     key = text_key(text)
     row = session.scalar(
         select(ReviewLabel).where(ReviewLabel.text_key == key, ReviewLabel.staff_username == staff_username)
@@ -274,6 +301,15 @@ def save_label(
     row.labelled_at = now or utcnow()
     session.flush()
     return _label_view(row)
+
+
+def _from_page(text: str, raw: dict[str, object]) -> dict[str, object]:
+    """One posted span with its page offsets made code-point offsets (`save_label`)."""
+    try:
+        start, end = int(str(raw["start"])), int(str(raw["end"]))
+    except (KeyError, ValueError) as error:
+        raise LabelError("each entity needs start, end and entity") from error
+    return {**raw, "start": from_page_offset(text, start), "end": from_page_offset(text, end)}
 
 
 def _checked_spans(text: str, entities: list[dict[str, object]], names: tuple[str, ...]) -> list[EntitySpan]:

@@ -1,5 +1,7 @@
-// Review page: mark entity spans by selecting text. Offsets count characters of the text as shown
-// (the redacted message); the list is posted as JSON [{start, end, entity}] with the label.
+// Review page: mark entity spans by selecting text. Offsets count UTF-16 code units of the text as
+// the DOM holds it (the redacted message, CRLF read as LF): JavaScript's own string unit. The list
+// is posted as JSON [{start, end, entity}] with the label; the server converts these offsets to
+// code points (tuning/review.py, save_label) and hands saved spans back in this unit.
 (function () {
   "use strict";
   const textBox = document.getElementById("review-text");

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from db.models import TunedModel
 from tuning import registry
 
+FULL = {"sets": ["dev", "own"], "stories": True}  # a comparison that allows promotion
+
 
 def test_a_model_file_replaced_after_compare_is_not_promoted(db_session: Session, tmp_path: Path) -> None:
     base_file, candidate_file = tmp_path / "base.tar.gz", tmp_path / "cand.tar.gz"
@@ -21,7 +23,9 @@ def test_a_model_file_replaced_after_compare_is_not_promoted(db_session: Session
     ).id
     registry.mark_served(db_session, baseline, "rasa")
     registry.record_metrics(
-        db_session, candidate, {"compared_with": "base", "compared_with_id": baseline, "regressions": []}
+        db_session,
+        candidate,
+        {"compared_with": "base", "compared_with_id": baseline, "scored_on": FULL, "regressions": []},
     )
     candidate_file.write_bytes(b"something else entirely, never compared")  # swapped on disk
 
@@ -42,7 +46,9 @@ def _compared(session: Session, folder: Path) -> tuple[int, int, Path]:
     ).id
     registry.mark_served(session, baseline, "rasa")
     registry.record_metrics(
-        session, candidate, {"compared_with": "base", "compared_with_id": baseline, "regressions": []}
+        session,
+        candidate,
+        {"compared_with": "base", "compared_with_id": baseline, "scored_on": FULL, "regressions": []},
     )
     return baseline, candidate, candidate_file
 
@@ -109,7 +115,7 @@ def test_compare_does_not_reuse_scores_of_another_file(
         return {"fresh": True}
 
     monkeypatch.setattr(loop.evaluation, "score_model", score)
-    key = {"sets": ["dev"], "stories": False}
+    key = loop._scored_on(["dev"], False)  # the same sets with the same contents
     view = registry.ModelView(
         id=1,
         name="m",

@@ -17,11 +17,6 @@ GLUED = [
 
 
 @pytest.mark.parametrize("message", GLUED[:2], ids=["pan_cvc", "pan_expiry"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack14b: a PAN glued to its CVC/expiry passes privacy.cards and redact(): it reaches Rasa, "
-    "the transcript table and every console view/export",
-)
 def test_a_card_number_glued_to_cvc_or_expiry_is_caught(message: str) -> None:
     assert looks_like_card_number(message)
     assert "4242424242424242" not in redact(message)

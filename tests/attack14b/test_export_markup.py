@@ -47,21 +47,11 @@ def _entities_rasa_reads(label: LabelView) -> list[tuple[str, str]]:
     ],
     ids=["round", "json", "synonym"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack14b: Rasa entity markup typed by an end user is exported verbatim, so the NLU file "
-    "trains entities (and synonyms) no reviewer marked",
-)
 def test_markup_in_user_text_is_not_an_entity(text: str) -> None:
     # The reviewer labelled the intent only, no entity spans.
     assert _entities_rasa_reads(_label(text)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack14b: a reviewer's entity span over a placeholder ('[name]') exports as '[[name]](biller)', "
-    "which Rasa does not read as an entity: the reviewed entity is silently lost",
-)
 def test_a_span_over_a_placeholder_is_an_entity_rasa_reads() -> None:
     text = "pay [name] 40 euros"
     spans = (EntitySpan(4, 10, "biller", "[name]"), EntitySpan(11, 13, "amount", "40"))

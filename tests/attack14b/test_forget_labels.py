@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,11 +19,6 @@ from tuning.review import save_label
 MESSAGE = "Account holder: Anna Weber, pay my rent"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack14b: /forget deletes turns but not the review labels made from them; the user's text "
-    "(with what redaction missed) stays in review_labels and in every later NLU export",
-)
 def test_forget_removes_the_users_text_from_labels_and_exports(db_session: Session, tmp_path: Path) -> None:
     user = make_user(db_session)
     view = record_turn(

@@ -28,11 +28,6 @@ def _browser_offset(text: str, index: int) -> int:
     ],
     ids=["emoji", "emoji_with_skin_tone", "crlf"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack14b: UTF-16/CRLF offsets from review.js are read as code-point offsets by save_label: "
-    "the saved entity is the wrong slice of text",
-)
 def test_a_span_marked_in_the_browser_is_the_text_the_reviewer_selected(
     db_session: Session, message: str
 ) -> None:

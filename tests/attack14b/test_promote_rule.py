@@ -28,12 +28,6 @@ def _view(path: Path, metrics: dict[str, object]) -> registry.ModelView:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack14b: kept scores are reused when the held-out set's contents changed (the cache key is the "
-    "set's name and the model file, not the data), so the served model's old scores are compared with the "
-    "candidate's scores on other data and a worse candidate can pass",
-)
 def test_scores_kept_from_another_version_of_the_held_out_set_are_not_reused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,11 +48,6 @@ def test_scores_kept_from_another_version_of_the_held_out_set_are_not_reused(
     assert loop._scores(view, digest, ["dev"], False, None) == {"scored on": "new dev set"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack14b: promote accepts a comparison run on fewer sets / without the test stories "
-    "(compare --sets own --no-stories), so a candidate worse on dev or on the conversations is served",
-)
 def test_a_partial_comparison_does_not_allow_promotion(db_session: Session, tmp_path: Path) -> None:
     base_file, candidate_file = tmp_path / "base.tar.gz", tmp_path / "cand.tar.gz"
     base_file.write_bytes(b"baseline model")

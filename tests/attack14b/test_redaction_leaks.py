@@ -39,9 +39,6 @@ LEAKS = [
 @pytest.mark.parametrize(
     ("message", "fragment"), [(m, f) for _, m, f in LEAKS], ids=[name for name, _, _ in LEAKS]
 )
-@pytest.mark.xfail(
-    strict=True, reason="attack14b: personal data survives redact() (IBAN/phone/e-mail/name shape)"
-)
 def test_personal_data_is_masked(message: str, fragment: str) -> None:
     assert fragment.lower() not in redact(message).lower()
 
@@ -68,11 +65,6 @@ def _row(**fields: object) -> ConversationTurn:
     return ConversationTurn(**base)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack14b: entity values and slots are redacted without their sentence, so a name the text "
-    "masks ('my name is Anna Weber') is shown in entities/slots/events of the console view and exports",
-)
 def test_a_name_masked_in_the_text_is_masked_in_entities_slots_and_events() -> None:
     text = "my name is Anna Weber, pay the phone bill"
     entity = {"entity": "biller", "value": "Anna Weber", "start": 11, "end": 21}

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import Conversation, utcnow
@@ -20,11 +18,6 @@ from tuning.loop import export_reviewed
 MESSAGE = "pay the water bill for flat 7, Gartenstrasse"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack14b: retention never reaches the tuning exports on disk; conversation_stories.yml of "
-    "every earlier export keeps the messages of conversations retention deleted",
-)
 def test_retention_leaves_no_copy_in_the_tuning_exports(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'paychat.db'}"  # a private database: this test commits
     upgrade(url)

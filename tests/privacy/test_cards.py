@@ -4,11 +4,16 @@ recognised whatever separates their digits; ordinary text (dates, amounts, phone
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from privacy.cards import (
     CARD_PLACEHOLDER,
+    MAX_DIGITS,
+    MAX_GLUED_DIGITS,
+    MIN_GLUED_CARD_DIGITS,
+    MIN_GLUED_DIGITS,
+    in_card_range,
     looks_like_card_number,
     luhn_valid,
     message_holds_card_number,
@@ -32,6 +37,17 @@ def _with_check_digit(body: str) -> str:
         if luhn_valid(body + digit):
             return body + digit
     raise AssertionError("unreachable: one check digit always fits")
+
+
+def _starts_with_card(digits: str) -> bool:
+    """True when `digits` is a Luhn-valid number in a card range with 3-8 digits glued on."""
+    return any(
+        in_card_range(digits[:n]) and luhn_valid(digits[:n])
+        for n in range(
+            max(MIN_GLUED_CARD_DIGITS, len(digits) - MAX_GLUED_DIGITS),
+            min(MAX_DIGITS, len(digits) - MIN_GLUED_DIGITS) + 1,
+        )
+    )
 
 
 def _break_luhn(number: str) -> str:
@@ -123,6 +139,8 @@ def test_any_luhn_number_anywhere_in_text_is_recognised(
 
 @given(number=card_numbers, data=st.data())
 def test_a_single_number_failing_luhn_is_not_a_card(number: str, data: st.DataObject) -> None:
+    # ... unless it is a shorter card number with digits glued on (see the glued tests below)
+    assume(not _starts_with_card(_break_luhn(number)))
     assert not looks_like_card_number(f"here: {_break_luhn(number)}.")
     if len(number) == 13:  # any grouping of 13 digits leaves no shorter run that could be a card
         assert not looks_like_card_number(f"here: {data.draw(grouped(_break_luhn(number)))}.")
@@ -136,8 +154,40 @@ def test_text_with_fewer_than_13_digits_is_never_a_card(text: str) -> None:
 
 
 @given(st.text("0123456789", min_size=20, max_size=40))
-def test_one_unbroken_run_longer_than_19_digits_is_not_a_card(digits: str) -> None:
-    assert not looks_like_card_number(f"ref {digits} end")
+def test_one_unbroken_run_longer_than_19_digits_is_a_card_only_when_it_starts_with_one(digits: str) -> None:
+    # A card number with its expiry/CVC glued on ("4242424242424242123") is a card; any other long
+    # reference number is not.
+    glued = len(digits) <= MAX_DIGITS + MAX_GLUED_DIGITS and _starts_with_card(digits)
+    assert looks_like_card_number(f"ref {digits} end") == glued
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 4242424242424242123",
+        "card 42424242424242421227",
+        "card 4242424242424242 1227123",
+        "5555555555554444123 please",
+        "3782822463100051227",
+        "4242 4242 4242 4242123",
+    ],
+)
+def test_a_card_number_glued_to_expiry_or_cvc_is_a_card(text: str) -> None:
+    assert looks_like_card_number(text)
+    assert redact_card_numbers(text).count(CARD_PLACEHOLDER) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 12345678901234567890",  # starts with no card issuer prefix
+        "ref 9000000000000000000000",
+        "tracking 00340434161094042557",
+        "invoice 7777777777777777123",
+    ],
+)
+def test_long_reference_numbers_outside_card_ranges_are_not_cards(text: str) -> None:
+    assert not looks_like_card_number(text)
 
 
 # Anything that is neither a letter nor a digit may stand between a card number's digit groups.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from privacy.redact import NAME_PLACEHOLDER, redact, redact_value
+from privacy.redact import NAME_PLACEHOLDER, redact, redact_value, removed_fragments
 from tests.helpers.pii_corpus import corpus, leaks
 
 CORPUS = corpus()
@@ -56,3 +56,16 @@ def test_redact_value_walks_json() -> None:
         "events": [{"text": "call [phone]"}],
         "n": 3,
     }
+
+
+def test_what_the_message_redaction_removed_is_masked_in_structured_data() -> None:
+    removed = removed_fragments("my name is Anna Weber, pay the phone bill")
+    assert ("Anna Weber", NAME_PLACEHOLDER) in removed
+    value = {"biller": "Anna Weber", "surname": "weber", "other": "Vodafone", "event": "slot"}
+    assert redact_value(value, removed) == {
+        "biller": NAME_PLACEHOLDER,
+        "surname": NAME_PLACEHOLDER,
+        "other": "Vodafone",
+        "event": "slot",
+    }
+    assert redact_value(value) == value  # without its sentence, no cue: nothing is recognised

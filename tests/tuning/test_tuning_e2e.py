@@ -189,9 +189,10 @@ def test_a_wrong_phrase_is_labelled_retrained_promoted_and_rolled_back(
                 trained = _tune(env, "train", "--actor", "tune-admin")
                 assert "1 reviewed examples added" in trained
                 lap("export + train candidate")
-                compared = _tune(env, "compare", "latest", "--sets", "own", "--no-stories")
-                assert "promotable" in compared
-                lap("compare on the own held-out split")
+                # promote refuses a partial comparison: the default sets and the test stories
+                compared = _tune(env, "compare", "latest")
+                assert "promotable" in compared and "not promotable" not in compared
+                lap("compare on the own and dev sets and the test stories")
                 _tune(env, "promote", "latest", "--actor", "tune-admin")
                 lap("promote (Rasa loads the candidate)")
                 served = rasa_client.served_model(assistant_stack.rasa_url, assistant_stack.rasa_secret)

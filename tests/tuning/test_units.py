@@ -14,6 +14,8 @@ from tuning.export import annotated, nlu_yaml
 from tuning.review import EntitySpan, LabelView, is_correction, normalise
 from tuning.training import ROOT, refuse_sealed
 
+FULL = {"sets": ["dev", "own"], "stories": True}  # a comparison that allows promotion
+
 
 @pytest.mark.parametrize(
     ("text", "corrects"),
@@ -117,22 +119,30 @@ def test_serving_history_promote_refuse_rollback(db_session: Session, tmp_path: 
     with pytest.raises(registry.PromotionRefusedError):
         registry.promote(db_session, model_id=first, actor="ann", serve=served.append)
     registry.record_metrics(
-        db_session, first, {"compared_with": "base", "compared_with_id": baseline, "regressions": []}
+        db_session,
+        first,
+        {"compared_with": "base", "compared_with_id": baseline, "scored_on": FULL, "regressions": []},
     )
     view = registry.promote(db_session, model_id=first, actor="ann", serve=served.append)
     assert view.served and view.promoted_by == "ann" and served == [str(tmp_path / "cand1.tar.gz")]
 
     worse = [{"metric": "dev.macro_f1", "served": 0.9, "candidate": 0.8}]
     registry.record_metrics(
-        db_session, second, {"compared_with": "cand1", "compared_with_id": first, "regressions": worse}
+        db_session,
+        second,
+        {"compared_with": "cand1", "compared_with_id": first, "scored_on": FULL, "regressions": worse},
     )
     assert "dev.macro_f1" in (registry.promotion_refusal(db_session, second) or "")
     registry.record_metrics(
-        db_session, second, {"compared_with": "base", "compared_with_id": baseline, "regressions": []}
+        db_session,
+        second,
+        {"compared_with": "base", "compared_with_id": baseline, "scored_on": FULL, "regressions": []},
     )
     assert "run compare again" in (registry.promotion_refusal(db_session, second) or "")
     registry.record_metrics(
-        db_session, second, {"compared_with": "cand1", "compared_with_id": first, "regressions": []}
+        db_session,
+        second,
+        {"compared_with": "cand1", "compared_with_id": first, "scored_on": FULL, "regressions": []},
     )
     registry.promote(db_session, model_id=second, actor="bo", serve=served.append)
 
@@ -149,7 +159,9 @@ def test_a_failed_load_records_nothing(db_session: Session, tmp_path: Path) -> N
     baseline, candidate = _model(db_session, "b", tmp_path), _model(db_session, "c", tmp_path)
     registry.mark_served(db_session, baseline, "rasa")
     registry.record_metrics(
-        db_session, candidate, {"compared_with": "b", "compared_with_id": baseline, "regressions": []}
+        db_session,
+        candidate,
+        {"compared_with": "b", "compared_with_id": baseline, "scored_on": FULL, "regressions": []},
     )
 
     def broken(_path: str) -> None:
@@ -224,3 +236,66 @@ def test_latest_is_the_newest_candidate_not_a_baseline_registered_after_it(
     candidate = _model(db_session, "candidate-1", tmp_path)
     _model(db_session, f"{registry.BASELINE_PREFIX}paychat-abc", tmp_path)
     assert registry.get_model(db_session, "latest").id == candidate
+
+
+def test_page_offsets_are_utf16_units_of_the_lf_text_and_convert_both_ways() -> None:
+    from tuning.review import LabelError, from_page_offset, to_page_offset
+
+    text = "hi\r\n\U0001f600 pay 40"
+    index = text.index("40")
+    assert to_page_offset(text, index) == len(text[:index].replace("\r\n", "\n").encode("utf-16-le")) // 2
+    assert from_page_offset(text, to_page_offset(text, index)) == index
+    with pytest.raises(LabelError):
+        from_page_offset(text, to_page_offset(text, text.index("\U0001f600")) + 1)  # inside the pair
+
+
+def test_story_user_text_carries_no_entity_markup() -> None:
+    import re
+
+    from tuning.export import _escape_brackets
+
+    rasa_entity = re.compile(r"\[[^\]]+?\](?:\(|\{|\[)")  # an annotation starts like this
+    for typed in ["pay [all](amount) now", 'the [rent]{"entity": "biller"}', "I am [name][x] ok", "[a](b)"]:
+        assert not rasa_entity.search(_escape_brackets(typed))
+    assert _escape_brackets("I am [name], pay") == "I am [name], pay"  # placeholders kept as shown
+
+
+def test_prune_exports_drops_stories_of_conversations_gone_or_anonymized(
+    db_session: Session, tmp_path: Path
+) -> None:
+    from db.models import Conversation, utcnow
+    from tests.helpers.factories import make_user
+    from transcripts import record_turn
+    from tuning.export import STORIES_FILE, prune_exports, stories_yaml
+
+    user = make_user(db_session)
+    turn = {"parse": {"intent": {"name": "pay_bill", "confidence": 0.9}}, "replies": [], "events": []}
+    kept = record_turn(
+        db_session,
+        sender_id="tg-1",
+        channel="telegram",
+        user_id=user.id,
+        is_test=False,
+        user_text="pay the gas bill",
+        turn=turn,
+    )
+    anonymized = record_turn(
+        db_session,
+        sender_id="tg-2",
+        channel="telegram",
+        user_id=user.id,
+        is_test=False,
+        user_text="pay the water bill, Gartenstrasse",
+        turn=turn,
+    )
+    stories, _ = stories_yaml(db_session)
+    assert "Gartenstrasse" in stories
+    (tmp_path / "20260101T000000Z").mkdir()
+    (tmp_path / "20260101T000000Z" / STORIES_FILE).write_text(stories, encoding="utf-8")
+    conversation = db_session.get(Conversation, anonymized.conversation_id)
+    assert conversation is not None
+    conversation.anonymized_at = utcnow()
+    db_session.flush()
+    assert prune_exports(db_session, tmp_path) >= 1
+    left = (tmp_path / "20260101T000000Z" / STORIES_FILE).read_text(encoding="utf-8")
+    assert "Gartenstrasse" not in left and f"conversation {kept.conversation_id} (" in left
