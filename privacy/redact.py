@@ -1,7 +1,9 @@
 """`redact(text)`: the one masking of personal data before a transcript is shown or exported.
 
 Masked, each by a placeholder naming what was there (so reviewers still see the sentence's shape):
-card-like numbers (privacy.cards, the project's one detector), IBANs (groups separated by spaces,
+signed links and secrets that act for whoever holds them (privacy.bearer: a 3-D Secure challenge
+link, a client secret, a link with a signature or token), card-like numbers (privacy.cards, the
+project's one detector), IBANs (groups separated by spaces,
 dashes, underscores, dots or slashes, or none), e-mail addresses (Unicode letters, plus-addressing,
 subdomains, and spelled out: "anna(at)gmail(dot)com", "anna dot weber at gmail dot com"), phone
 numbers (international "+44 20 7946 0958", "0049 …", national "(555) 123-4567", "0171 2345678") and
@@ -27,13 +29,22 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+from privacy.bearer import BEARER_PLACEHOLDER, SECRET_PLACEHOLDER, mask_bearer_links
 from privacy.cards import CARD_PLACEHOLDER, redact_card_numbers
 
 EMAIL_PLACEHOLDER = "[email]"
 IBAN_PLACEHOLDER = "[iban]"
 PHONE_PLACEHOLDER = "[phone]"
 NAME_PLACEHOLDER = "[name]"
-PLACEHOLDERS = (CARD_PLACEHOLDER, EMAIL_PLACEHOLDER, IBAN_PLACEHOLDER, PHONE_PLACEHOLDER, NAME_PLACEHOLDER)
+PLACEHOLDERS = (
+    CARD_PLACEHOLDER,
+    EMAIL_PLACEHOLDER,
+    IBAN_PLACEHOLDER,
+    PHONE_PLACEHOLDER,
+    NAME_PLACEHOLDER,
+    BEARER_PLACEHOLDER,
+    SECRET_PLACEHOLDER,
+)
 
 # Text is normalised first (`_normalise`): NFKC folds full-width and other compatibility forms
 # (full-width "@" U+FF20, "." U+FF0E and digits, no-break spaces) into the plain ones the patterns know, and
@@ -279,10 +290,11 @@ def _replace(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
 
 
 def redact(text: str) -> str:
-    """`text` with card numbers, e-mail addresses, IBANs, phone numbers and person names masked."""
+    """`text` with signed links, card numbers, e-mail addresses, IBANs, phone numbers and names masked."""
     if not text:
         return text
     text = _normalise(text)
+    text = mask_bearer_links(text)  # first: a link's signature must not be read as a phone number
     text = redact_card_numbers(text)
     text = _EMAIL.sub(_email, text)
     text = _IBAN.sub(
