@@ -119,4 +119,6 @@ def build_services(settings: Settings) -> BotServices:
         engine=engine,
         rights=PersonalDataRights(payments, payments.session_factory, settings.effective_rasa_tracker_db),
         demo_mode=settings.demo_mode,
+        payloads=PayloadStore(per_user=settings.bot_buttons_per_user),
+        pages=PageStore(per_user=settings.bot_paged_lists_per_user),
     )
