@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
+from bot.services import BotServices
 from bot.userstore import UserBoundStore
 
 
@@ -33,3 +36,11 @@ def test_the_whole_store_stays_bounded_and_the_biggest_holder_gives_way() -> Non
 def test_bounds_must_be_positive() -> None:
     with pytest.raises(ValueError):
         UserBoundStore(capacity=0, per_user=1)
+
+
+def test_another_chats_taps_never_reopen_a_used_keyboard() -> None:
+    services = BotServices(assistant=cast(Any, None), users=None, session_factory=None)
+    assert services.first_tap(1001, 10)
+    for n in range(60_000):  # more taps than the whole store holds, all in one chat
+        services.first_tap(6666, n)
+    assert services.was_tapped(1001, 10) and not services.first_tap(1001, 10)
