@@ -15,12 +15,12 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
+from bot.userstore import UserBoundStore
 
 PAGE_PREFIX = "pg:"
 PAGE_ITEMS = 10
@@ -85,29 +85,34 @@ class PageView:
     keyboard: InlineKeyboardMarkup
 
 
-@dataclass
 class PageStore:
-    """Paged lists by key, bound to their user and message; the oldest forgotten first."""
+    """Paged lists by key, bound to their user and message.
 
-    capacity: int = 5_000
-    _entries: OrderedDict[str, _Entry] = field(default_factory=OrderedDict)
+    Each user keeps at most `per_user` lists (their own oldest forgotten first), so one user asking
+    for lists again and again never expires another's pages; `capacity` bounds the whole store.
+    """
+
+    def __init__(self, capacity: int = 5_000, per_user: int = 50) -> None:
+        self._entries: UserBoundStore[_Entry] = UserBoundStore(capacity=capacity, per_user=per_user)
 
     def keep(self, user_id: int, pages: PagedList, below: InlineKeyboardMarkup | None = None) -> str:
         """Keep a list for `user_id` (with the reply's own buttons, if any); returns its key."""
         key = secrets.token_urlsafe(9)
-        self._entries[key] = _Entry(user_id, pages, below)
-        while len(self._entries) > self.capacity:
-            self._entries.popitem(last=False)
+        self._entries.put(key, user_id, _Entry(user_id, pages, below))
         return key
 
     def sent_as(self, key: str, chat_id: int, message_id: int) -> None:
         """Record the message the list was sent as (only that message's buttons turn its pages)."""
-        if key in self._entries:
-            self._entries[key].where = (chat_id, message_id)
+        found = self._entries.get(key)
+        if found is not None:
+            found[1].where = (chat_id, message_id)
 
     def page(self, key: str, page: int) -> PageView:
         """Page `page` of the list kept under `key` (which must exist)."""
-        entry = self._entries[key]
+        found = self._entries.get(key)
+        if found is None:
+            raise KeyError(key)
+        entry = found[1]
         keyboard = with_page_buttons(key, page, len(entry.pages.pages), entry.below)
         return PageView(entry.pages.text(page), keyboard)
 
@@ -116,7 +121,8 @@ class PageStore:
         match = PAGE_DATA.fullmatch(data)
         if match is None:
             return texts.PAGE_INVALID
-        entry = self._entries.get(match.group(1))
+        found = self._entries.get(match.group(1))
+        entry = found[1] if found is not None else None
         if entry is None or entry.user_id != user_id or entry.where != (chat_id, message_id):
             return texts.PAGE_EXPIRED  # the same answer for someone else's list: nothing is revealed
         page = int(match.group(2))

@@ -15,13 +15,13 @@ message as Telegram holds it (`offered_data`); anything else is answered and goe
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot import texts
 from bot.pages import PAGE_PREFIX, PageStore, paged
+from bot.userstore import UserBoundStore
 from rasa_client import AssistantTurn, Button
 
 MAX_MESSAGE_CHARS = 4096
@@ -73,11 +73,14 @@ class Tap:
 
 
 class PayloadStore:
-    """Short callback keys for payloads that do not fit in callback_data; oldest forgotten first."""
+    """Short callback keys for payloads that do not fit in callback_data.
 
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._capacity = capacity
-        self._entries: OrderedDict[str, tuple[int, Tap]] = OrderedDict()
+    Each user keeps at most `per_user` keys (their own oldest forgotten first), so one user's
+    chatter never pushes out another's buttons; `capacity` bounds the whole store (bot.userstore).
+    """
+
+    def __init__(self, capacity: int = 10_000, per_user: int = 300) -> None:
+        self._entries: UserBoundStore[Tap] = UserBoundStore(capacity=capacity, per_user=per_user)
 
     def callback_data(self, user_id: int, payload: str) -> str:
         """The callback_data for a button of `user_id` that should send `payload`."""
@@ -90,9 +93,7 @@ class PayloadStore:
         """Store `payload` for `user_id` under a new short key and return the key; `retry_of`: the
         tap (or typed message) a "Try again" button re-sends."""
         key = KEY_PREFIX + secrets.token_urlsafe(9)
-        self._entries[key] = (user_id, retry_of or Tap(payload))
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        self._entries.put(key, user_id, retry_of or Tap(payload))
         return key
 
     def resolve(self, user_id: int, data: str) -> str | None:
@@ -104,8 +105,8 @@ class PayloadStore:
         """The tap behind a button's data (payload, and what a retry re-sends), or None when unknown."""
         if not data.startswith(KEY_PREFIX):
             return Tap(data)
-        owner, tap = self._entries.get(data, (None, Tap("")))
-        return tap if owner == user_id else None
+        found = self._entries.get(data)
+        return found[1] if found is not None and found[0] == user_id else None
 
 
 def offered_data(message: object) -> frozenset[str] | None:

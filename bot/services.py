@@ -8,7 +8,6 @@ Tests may hand `build_application` their own `BotServices` (e.g. a stand-in assi
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.notify import NotificationSource
 from bot.pages import PageStore
 from bot.rendering import PayloadStore
+from bot.userstore import UserBoundStore
 from db.engine import make_engine
 from rasa_client import AssistantClient, RasaClient
 from settings import Settings
@@ -62,8 +62,11 @@ class BotServices:
     payloads: PayloadStore = field(default_factory=PayloadStore)
     pages: PageStore = field(default_factory=PageStore)
     known_users: dict[int, KnownUser] = field(default_factory=dict)
-    tapped: OrderedDict[tuple[int, int], None] = field(default_factory=OrderedDict)
-    tapped_capacity: int = 50_000
+    # Keyboard messages already tapped, per chat (a chat's own oldest forgotten past its share, so
+    # one chat's taps never make another's used keyboard answer again).
+    tapped: UserBoundStore[None] = field(
+        default_factory=lambda: UserBoundStore(capacity=50_000, per_user=1_000)
+    )
     # /mydata and /forget; None: the commands answer that they are not available (stand-in tests).
     rights: PersonalDataRights | None = None
     # The message id of the payment summary each chat was shown last (the one whose keyboard is live).
@@ -74,17 +77,15 @@ class BotServices:
 
     def first_tap(self, chat_id: int, message_id: int) -> bool:
         """Record a tap on a keyboard message; False when one was recorded before (a double tap)."""
-        where = (chat_id, message_id)
+        where = f"{chat_id}:{message_id}"
         if where in self.tapped:
             return False
-        self.tapped[where] = None
-        if len(self.tapped) > self.tapped_capacity:
-            self.tapped.popitem(last=False)
+        self.tapped.put(where, chat_id, None)
         return True
 
     def was_tapped(self, chat_id: int, message_id: int) -> bool:
         """True when a tap on this keyboard message was recorded (without recording one)."""
-        return (chat_id, message_id) in self.tapped
+        return f"{chat_id}:{message_id}" in self.tapped
 
     def replace_live_summary(self, chat_id: int, message_id: int) -> int | None:
         """Record `message_id` as the chat's live summary; return the one it replaces, if any."""
@@ -119,4 +120,6 @@ def build_services(settings: Settings) -> BotServices:
         engine=engine,
         rights=PersonalDataRights(payments, payments.session_factory, settings.effective_rasa_tracker_db),
         demo_mode=settings.demo_mode,
+        payloads=PayloadStore(per_user=settings.bot_buttons_per_user),
+        pages=PageStore(per_user=settings.bot_paged_lists_per_user),
     )

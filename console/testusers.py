@@ -88,15 +88,18 @@ def creation_brake(request: Request) -> ActionBrake:
 
 
 def create_braked(request: Request, staff: StaffView, body: TestUserRequest) -> UserView:
-    """Create a test user unless this staff member is braked (CreationThrottledError); a creation
-    that fails gives its slot back."""
+    """Create a test user unless this staff member is braked (CreationThrottledError).
+
+    A creation that reached the processor keeps its slot even when it failed there (a refusal under
+    a burst, the processor down): it cost a call and left rows to clean, and a loop must not keep
+    trying past the brake. Only a refusal before anything was made (PaymentsError) gives it back."""
     brake, key = creation_brake(request), action_key(CREATE, f"staff:{staff.id}")
     wait = brake.take(key)
     if wait is not None:
         raise CreationThrottledError(wait)
     try:
         return payments_of(request).create_test_user(name=body.name, card=body.card, created_by=_actor(staff))
-    except Exception:
+    except PaymentsError:
         brake.give_back(key)
         raise
 

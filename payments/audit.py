@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from db.models import AuditLogEntry, utcnow
+from privacy.bearer import scrub_bearer
 
 GENESIS_HASH = "0" * 64
 AUDIT_LOCK_KEY = 7_232_017  # any constant: the advisory lock id of the audit chain's tail
@@ -100,13 +101,18 @@ def append_audit(
     to_status: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditLogEntry:
-    """Append one row at the chain's tail, inside the caller's transaction."""
+    """Append one row at the chain's tail, inside the caller's transaction.
+
+    The row never keeps bearer material (privacy.bearer): a signed challenge link, a client secret
+    or a token in `data` is replaced by a placeholder before it is stored and hashed, since every
+    staff viewer reads the audit trail.
+    """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
     last = session.execute(select(AuditLogEntry.hash).order_by(AuditLogEntry.id.desc()).limit(1)).scalar()
     prev_hash = last or GENESIS_HASH
     created_at = utcnow()
-    payload = dict(data or {})
+    payload: dict[str, Any] = scrub_bearer(dict(data or {}))
     entry = AuditLogEntry(
         prev_hash=prev_hash,
         event=event,
@@ -243,7 +249,7 @@ def record_settings(session: Session, snapshot: dict[str, str]) -> bool:
         .limit(1)
     ).scalar()
     before: dict[str, str] = dict((last or {}).get("values", {}))
-    if before == snapshot:
+    if before == scrub_bearer(snapshot):  # what `append_audit` would have stored of it
         return False
     changed = sorted(
         name for name in snapshot.keys() | before.keys() if snapshot.get(name) != before.get(name)

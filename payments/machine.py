@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -68,7 +69,15 @@ class StateMachine:
         )
         if rowcount(result) != 1:
             return False
-        data: dict[str, Any] = {k: v for k, v in values.items() if isinstance(v, str | int) and v is not None}
+        data: dict[str, Any] = {
+            k: v
+            for k, v in values.items()
+            if isinstance(v, str | int) and v is not None and k != "next_action_url"
+        }
+        if values.get("next_action_url"):
+            # The challenge link acts for whoever holds it: the audit keeps only that one was sent.
+            data["challenge_sent"] = True
+            data["challenge_host"] = urlsplit(str(values["next_action_url"])).hostname or ""
         if reason:
             data["reason"] = reason
         data.update(audit_data or {})

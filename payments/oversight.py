@@ -22,6 +22,7 @@ from payments.money import Money, format_money
 from payments.refunds import RefundView, refundable, refunded_minor, refunds_of
 from payments.statuses import PaymentStatus, ScheduleStatus
 from payments.unit_of_work import UnitOfWork
+from privacy.bearer import scrub_bearer
 
 MAX_LIST = 500
 
@@ -207,7 +208,8 @@ class Oversight:
                     event=a.event,
                     from_status=a.from_status,
                     to_status=a.to_status,
-                    data=dict(a.data or {}),
+                    # Rows written before audit rows were scrubbed may still hold a signed link.
+                    data=scrub_bearer(dict(a.data or {})),
                     created_at=a.created_at,
                 )
                 for a in audit
@@ -224,7 +226,8 @@ class Oversight:
             held_until = schedule.not_before if schedule is not None else None
             failure_code, failure_message = payment.failure_code, payment.failure_message
         # Outside the transaction: the processor may be slow, and no row needs to stay read.
-        processor_object = self._gateway.charge_object(intent_id) if intent_id else None
+        # Without bearer material: the client secret and the challenge link act for the customer.
+        processor_object = scrub_bearer(self._gateway.charge_object(intent_id)) if intent_id else None
         return StaffPaymentDetail(
             row=row,
             bill_reference=reference,

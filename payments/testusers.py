@@ -69,8 +69,8 @@ class ResetReport:
     card: TestCard
 
 
-def owned_rows(user_id: int) -> dict[str, ColumnElement[bool]]:
-    """For every table not kept, the condition selecting the rows owned by `user_id`.
+def owned_rows(user_id: int, kept: frozenset[str] = KEPT_TABLES) -> dict[str, ColumnElement[bool]]:
+    """For every table not `kept`, the condition selecting the rows owned by `user_id`.
 
     A row is owned when one of its foreign keys points at the user or at an owned row; tables are
     visited parents first (`sorted_tables`), so each condition can use its parents' conditions.
@@ -78,7 +78,7 @@ def owned_rows(user_id: int) -> dict[str, ColumnElement[bool]]:
     conditions: dict[str, ColumnElement[bool]] = {}
     users: Table = Base.metadata.tables["users"]
     for table in Base.metadata.sorted_tables:
-        if table.name in KEPT_TABLES:
+        if table.name in kept:
             continue
         clauses: list[ColumnElement[bool]] = []
         for fk in table.foreign_keys:
@@ -125,9 +125,40 @@ class TestUsers:
                 data={"created_by": created_by, "card": card.value},
             )
             user_id = user.id
-        ensure_card(self._session_factory, self._gateway, user_id=user_id, card_number=card.number)
+        try:
+            ensure_card(self._session_factory, self._gateway, user_id=user_id, card_number=card.number)
+        except Exception as error:
+            # All or nothing: a user without their card is no test user (the processor refused or
+            # is down); remove what was made, audited, and let the caller see the failure.
+            self._remove_half_made(user_id, created_by=created_by, error=error)
+            raise
         with self._uow.tx() as session:
             return user_view(session.get_one(User, user_id))
+
+    def _remove_half_made(self, user_id: int, *, created_by: str, error: Exception) -> None:
+        """Delete a test user whose creation failed and everything made for them (audited)."""
+        with self._uow.tx() as session:
+            user = self._test_user(session, user_id)
+            conditions = owned_rows(user.id, kept=frozenset({"users", "audit_log"}))
+            removed: dict[str, int] = {}
+            for table in reversed(Base.metadata.sorted_tables):  # children first
+                condition = conditions.get(table.name)
+                if condition is None:
+                    continue
+                count = session.execute(delete(table).where(condition)).rowcount  # type: ignore[attr-defined]
+                if count:
+                    removed[table.name] = int(count)
+            session.execute(delete(User).where(User.id == user.id, User.is_test.is_(True)))
+            append_audit(
+                session,
+                event="test_user.creation_failed",
+                user_id=user_id,
+                data={
+                    "created_by": created_by,
+                    "error": type(error).__name__,
+                    "removed": dict(sorted(removed.items())),
+                },
+            )
 
     def reset_test_user(self, *, user_id: int, reset_by: str) -> ResetReport:
         """Put a test user back to a fresh start: no payments, fresh demo bills, their sandbox card."""

@@ -1,7 +1,9 @@
 """`redact(text)`: the one masking of personal data before a transcript is shown or exported.
 
 Masked, each by a placeholder naming what was there (so reviewers still see the sentence's shape):
-card-like numbers (privacy.cards, the project's one detector), IBANs (groups separated by spaces,
+signed links and secrets that act for whoever holds them (privacy.bearer: a 3-D Secure challenge
+link, a client secret, a link with a signature or token), card-like numbers (privacy.cards, the
+project's one detector), IBANs (groups separated by spaces,
 dashes, underscores, dots or slashes, or none; printed loosely too: "DE 89 …", groups of two to
 five, double spaces), e-mail addresses (Unicode letters, plus-addressing, subdomains, and spelled
 out: "anna(at)gmail(dot)com", "anna dot weber at gmail dot com", "gmail[.]com", "gmail . com"),
@@ -35,13 +37,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from privacy.bearer import BEARER_PLACEHOLDER, SECRET_PLACEHOLDER, mask_bearer_links
 from privacy.cards import CARD_PLACEHOLDER, redact_card_numbers
 
 EMAIL_PLACEHOLDER = "[email]"
 IBAN_PLACEHOLDER = "[iban]"
 PHONE_PLACEHOLDER = "[phone]"
 NAME_PLACEHOLDER = "[name]"
-PLACEHOLDERS = (CARD_PLACEHOLDER, EMAIL_PLACEHOLDER, IBAN_PLACEHOLDER, PHONE_PLACEHOLDER, NAME_PLACEHOLDER)
+PLACEHOLDERS = (
+    CARD_PLACEHOLDER,
+    EMAIL_PLACEHOLDER,
+    IBAN_PLACEHOLDER,
+    PHONE_PLACEHOLDER,
+    NAME_PLACEHOLDER,
+    BEARER_PLACEHOLDER,
+    SECRET_PLACEHOLDER,
+)
 
 # Text is normalised first (`_normalise`): NFKC folds full-width and other compatibility forms
 # (full-width "@" U+FF20, "." U+FF0E and digits, no-break spaces) into the plain ones the patterns know, and
@@ -427,7 +438,7 @@ def _replace(
 
 
 def redact(text: str) -> str:
-    """`text` with card numbers, e-mail addresses, IBANs, phone numbers and person names masked."""
+    """`text` with signed links, card numbers, e-mail addresses, IBANs, phone numbers and names masked."""
     return _redact(text, [])
 
 
@@ -442,6 +453,7 @@ def _redact(text: str, removed: list[tuple[str, str]]) -> str:
     if not text:
         return text
     text = _normalise(text)
+    text = mask_bearer_links(text)  # first: a link's signature must not be read as a phone number
     cards: list[str] = []
     text = redact_card_numbers(text, cards)
     removed.extend((card, CARD_PLACEHOLDER) for card in cards)

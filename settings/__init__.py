@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     telegram_webhook_port: int = Field(8443, alias="TELEGRAM_WEBHOOK_PORT")
     # How often the bot looks for payment outcomes to tell users (the notifications outbox).
     telegram_notify_interval_seconds: float = Field(5.0, gt=0, alias="TELEGRAM_NOTIFY_INTERVAL_SECONDS")
+    # Buttons and paged lists the bot keeps in memory per user (their own oldest forgotten first), so
+    # one user's chatter never expires another's; the whole store stays bounded as well.
+    bot_buttons_per_user: int = Field(300, ge=1, le=10_000, alias="BOT_BUTTONS_PER_USER")
+    bot_paged_lists_per_user: int = Field(50, ge=1, le=5_000, alias="BOT_PAGED_LISTS_PER_USER")
     # Demo mode links a new Telegram user to demo bills and a sandbox card. Off unless set (make run
     # sets it for development); production refuses it.
     demo_mode: bool = Field(False, alias="PAYCHAT_DEMO_MODE")

@@ -2,8 +2,9 @@
 
 `record_turn` is called by the edges (console and bot) after each assistant turn, with the Rasa
 channel's response as a dict. It resolves which payment the turn touched and its status, marks
-fallbacks, and redacts card numbers (privacy.cards, the project's one detector) from every stored
-string: a card number never reaches the database.
+fallbacks, and redacts card numbers (privacy.cards, the project's one detector) and bearer links
+(privacy.bearer: the signed 3-D Secure link of a reply) from every stored string: neither reaches
+the database. The user got the real link in their chat before the turn is recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Conversation, ConversationTurn, Payment, utcnow
+from privacy.bearer import mask_bearer_links
 from privacy.cards import redact_card_numbers
 from transcripts.views import TurnView, actions_run, turn_view
 
@@ -29,7 +31,7 @@ PAYMENT_SLOT_SUFFIX = "payment_id"
 def _scrub(value: Any) -> Any:
     """A deep copy of a JSON-like value with card numbers removed from every string."""
     if isinstance(value, str):
-        return redact_card_numbers(value)
+        return mask_bearer_links(redact_card_numbers(value))
     if isinstance(value, Mapping):
         return {str(key): _scrub(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -132,7 +134,7 @@ def record_turn(
     row = ConversationTurn(
         conversation_id=conversation.id,
         seq=(last_seq or 0) + 1,
-        user_text=redact_card_numbers(user_text),
+        user_text=mask_bearer_links(redact_card_numbers(user_text)),
         replies=clean.get("replies") or [],
         intent=intent,
         confidence=float(confidence) if isinstance(confidence, int | float) else None,

@@ -24,6 +24,7 @@ from console.roles import Role
 from console.services import ConsoleServices
 from console.testusers import CREATE, build_creation_brake
 from db.models import LoginThrottle
+from payments.errors import PaymentsError
 from payments.service import PaymentsService
 from rasa_client import RasaClient
 from settings import Settings
@@ -153,20 +154,22 @@ def test_after_the_wait_one_more_goes_through_and_the_next_wait_is_longer(
     assert [braked.create(f"w fresh {n}").status_code for n in range(3)] == [201, 201, 429]
 
 
-def test_a_creation_that_fails_gives_its_slot_back(
+def test_a_creation_refused_before_anything_is_made_gives_its_slot_back(
     braked: Braked,
     staff: dict[Role, str],  # noqa: F811
     payments_service: PaymentsService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A domain refusal (PaymentsError) made nothing and gives its slot back; a failure at the
+    processor keeps it (attack15b: test_brake_half_made_users)."""
     login(braked.client, staff[Role.TESTER])
 
-    def broken(**_: object) -> None:
-        raise RuntimeError("processor down")
+    def refused(**_: object) -> None:
+        raise PaymentsError("refused before anything was made")
 
-    monkeypatch.setattr(payments_service, "create_test_user", broken)
+    monkeypatch.setattr(payments_service, "create_test_user", refused)
     for _ in range(3):
-        with pytest.raises(RuntimeError):
+        with pytest.raises(PaymentsError):
             braked.create("never")
     monkeypatch.undo()
     assert [braked.create(f"after {n}").status_code for n in range(3)] == [201, 201, 429]

@@ -9,8 +9,6 @@ customer's "Try again" after an outage, their bill buttons or their pages then a
 
 from __future__ import annotations
 
-import pytest
-
 from bot import texts
 from bot.pages import PageStore, paged
 from bot.rendering import PayloadStore
@@ -20,9 +18,6 @@ LONG = '/pay_bill{"biller": "' + "Stadtwerke Musterstadt Energie " * 3 + '"}'  #
 LIST = "Your payments:\n" + "\n".join(f"• payment {n}" for n in range(25))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="attack15b: another user's requests evict a user's kept button payload"
-)
 def test_another_users_buttons_never_push_out_a_users_kept_payload() -> None:
     store = PayloadStore()  # the bot's default capacity
     data = store.callback_data(VICTIM, LONG)
@@ -33,7 +28,6 @@ def test_another_users_buttons_never_push_out_a_users_kept_payload() -> None:
     assert store.resolve(VICTIM, data) == LONG, "the victim's button now answers 'expired'"
 
 
-@pytest.mark.xfail(strict=True, reason="attack15b: another user's lists evict a user's paged list")
 def test_another_users_lists_never_push_out_a_users_pages() -> None:
     pages = paged(LIST)
     assert pages is not None

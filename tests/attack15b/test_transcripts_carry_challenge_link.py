@@ -43,9 +43,6 @@ def challenged(session_factory: sessionmaker[Session], seed: Seed) -> int:
     return seed.customer_id
 
 
-@pytest.mark.xfail(
-    strict=True, reason="attack15b: transcripts show and export the signed 3-D Secure link to viewers"
-)
 @pytest.mark.parametrize("path", ["/api/transcripts.json", "/api/transcripts.csv", "/transcripts"])
 def test_viewers_never_get_a_signed_challenge_link_from_transcripts(
     client: TestClient, challenged: int, path: str
