@@ -75,6 +75,9 @@ PROTECTED = [
     Route("GET", "/api/payments", Role.VIEWER),
     Route("GET", "/api/payments/999", Role.VIEWER),
     Route("POST", "/api/payments/999/refunds", Role.ADMIN, body={"idempotency_key": "key-12345678"}),
+    # Only admins cancel a payment held by its time lock.
+    Route("POST", "/payments/999/cancel", Role.ADMIN, form={"reason": "asked by phone"}),
+    Route("POST", "/api/payments/999/cancel", Role.ADMIN, body={"reason": "asked by phone"}),
     # Test users: testers and up (user 999 does not exist; the bodies are refused once admitted).
     Route("GET", "/test-users", Role.TESTER),
     Route("POST", "/test-users", Role.TESTER, form={"name": "  "}),
