@@ -456,7 +456,10 @@ def _words_minor(rest: str, *, digits: int, text: str) -> int:
         raise AmountInvalidError(text=text)
     if cents_at:
         words = words[:-1]
-        split = [i for i, w in enumerate(words) if w == "and"]
+        # "and" after a scale word is inside the number ("one hundred and twenty five cents" is
+        # 125 cents, as without "and"); elsewhere it splits whole units from cents ("five and
+        # fifty cents").
+        split = [i for i, w in enumerate(words) if w == "and" and (i == 0 or words[i - 1] not in SCALES)]
         if not split:
             return _number_from_words(words, text)
         major = _number_from_words(words[: split[-1]], text)
@@ -468,10 +471,17 @@ def _words_minor(rest: str, *, digits: int, text: str) -> int:
 
 
 def _number_from_words(words: list[str], text: str) -> int:
+    """English number words as an int, refusing what no one says: "zero hundred" (a spoken zero
+    before a scale), "hundred hundred", "thousand thousand" and "thousand million" (a scale word
+    repeated, or a larger one after a smaller one)."""
     if not words or any(w not in NUMBER_WORDS for w in words) or words[-1] == "and" or words[0] == "and":
+        raise AmountInvalidError(text=text)
+    if "zero" in words and len(words) > 1:
         raise AmountInvalidError(text=text)
     total = current = 0
     last_kind = ""
+    previous = ""
+    big_scales: list[int] = []
     for word in words:
         if word == "and":
             continue
@@ -487,12 +497,20 @@ def _number_from_words(words: list[str], text: str) -> int:
             last_kind = "tens"
         else:
             scale = SCALES[word]
+            if last_kind == "scale" and not (previous == "hundred" and scale > 100):
+                raise AmountInvalidError(text=text)  # "hundred hundred", "a million thousand"
             if scale == 100:
+                if current >= 100:
+                    raise AmountInvalidError(text=text)  # "two hundred five hundred"
                 current = (current or 1) * 100
             else:
+                if big_scales and scale >= big_scales[-1]:
+                    raise AmountInvalidError(text=text)  # "thousand thousand", "thousand million"
+                big_scales.append(scale)
                 total += (current or 1) * scale
                 current = 0
             last_kind = "scale"
+        previous = word
     return total + current
 
 
