@@ -397,8 +397,8 @@ def unread_amount(text: str) -> str | None:
     if match := re.search(r"\(\s*\)", raw):
         return match.group(0)  # "(20)" with the number cut out: accounting notation for minus
     for char in raw:
-        if char.isdigit() or char.isnumeric() or char in "\u00d7\u00f7*/^=%#":
-            return char  # a digit, "½", "²", "×", "^" outside every span
+        if char.isdigit() or char.isnumeric() or char in "\u00d7\u00f7*/^=%":
+            return char  # a digit, a vulgar fraction, a superscript, a times sign or "^" outside every span
     for word in raw.split():
         bare = word.strip(".,!?;:()\"'")
         if bare and all(char in SIGN_CHARS for char in bare):
