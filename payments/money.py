@@ -149,7 +149,7 @@ WORDS: dict[str, tuple[str, ...]] = {
 GENERIC_WORDS = {"bucks", "buck"}
 # Sub-unit words beyond the span rules' own: read as sub-units of the bill's currency when they
 # belong to it, refused otherwise (never whole units). "20c" is twenty cents.
-EXTRA_SUBUNIT_WORDS = {"pennies", "eurocent", "eurocents", "cts", "centime", "centimes", "c"}
+EXTRA_SUBUNIT_WORDS = {"c"}
 CENT_WORDS = {*SUBUNIT_WORDS, "p", *EXTRA_SUBUNIT_WORDS}
 # Which currencies each subunit word belongs to: "50 p" on a euro bill is pence, not cents.
 CENT_CURRENCIES = ("EUR", "USD", "CAD", "AUD", "NZD", "CHF")
