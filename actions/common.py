@@ -70,7 +70,13 @@ SLOTS_TO_CLEAR_BY_CODE: dict[str, tuple[str, ...]] = {
 
 # A refused tap on a summary that is not the live one: the live summary (and its slots) stay as they were.
 SUMMARY_KEPT_CODES = frozenset(
-    {"confirmation_stale", "confirmation_used", "confirmation_invalid", "consent_mismatch"}
+    {
+        "confirmation_stale",
+        "confirmation_used",
+        "confirmation_invalid",
+        "consent_mismatch",
+        "confirmation_amount",
+    }
 )
 
 # A used-up summary is worded by where its payment stands now: never "charged" when it was not,

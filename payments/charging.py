@@ -118,8 +118,15 @@ class Charging:
                 raise BillNotFoundError(bill_id=bill.id)
             amount = Money(payment.amount_minor, payment.currency)
             owed = outstanding(session, bill)
-            self._ledger.check_amount(session, user, amount=amount, owed=owed, pay_on=payment.pay_on)
             now = self._uow.now()
+            today = today_in(user.timezone, now)
+            if payment.pay_on < today:
+                # Drafted before the user's midnight (or month end), confirmed after it: it is
+                # charged today, so it counts against today's (and this month's) limits, checked
+                # below under the row lock, never against the day it was drafted on.
+                payment.pay_on = today
+                session.flush()
+            self._ledger.check_amount(session, user, amount=amount, owed=owed, pay_on=payment.pay_on)
             # Multi-signature: a large payment keeps its consent but waits for a second approver.
             # "Large" is what the user pays this biller within the period, this payment included,
             # so splitting a bill into smaller payments does not dodge it (issue 10). The user's

@@ -8,7 +8,8 @@ live summary is left exactly as it was. A nonce is compared in constant time, bo
 and the conversation it was issued to, and closed by its first accepted use (a compare-and-set),
 so a replayed or concurrent tap charges nothing more. The consent kept is the text the edge hands
 back, accepted only when it is the text issued for that draft. A typed "yes" carries no nonce: it
-confirms the conversation's live offer, never a superseded one.
+confirms the conversation's live offer, never a superseded one, and never when it names an
+amount of its own ("sure, 5 please"). Asking to change the summary withdraws its offer.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from payments.charging import Charging
 from payments.consent import TapEvidence
 from payments.drafting import Drafting
 from payments.errors import (
+    ConfirmationAmountError,
     ConfirmationInvalidError,
     ConfirmationStaleError,
     ConfirmationUsedError,
     ConsentMismatchError,
 )
+from payments.money import unread_amount
 from payments.offers import digest, summary_digest
 from payments.statuses import OfferClosedReason, PaymentStatus
 from payments.unit_of_work import UnitOfWork, owned_payment
@@ -61,6 +64,10 @@ class Confirmations:
         was not given here (ConfirmationInvalidError), a text other than the one issued
         (ConsentMismatchError).
         """
+        if nonce is None and (named := unread_amount(confirmation)) is not None:
+            # "sure, 5 please", "confirm 4": a typed yes that names an amount may mean another one
+            # than the summary's. Charge nothing; the summary stays live to confirm as shown.
+            raise ConfirmationAmountError(payment_id=payment_id, text=named)
         with self._uow.tx() as session:
             offer = self._live_offer(session, user_id, conversation, payment_id, nonce)
             if not hmac.compare_digest(summary_digest(shown_text), offer.summary_sha256):
@@ -84,6 +91,22 @@ class Confirmations:
             offer = self._live_offer(session, user_id, conversation, payment_id, nonce)
             self._close(session, offer, OfferClosedReason.CANCELLED)
             return self._drafting.cancel(session, user_id, payment_id)
+
+    def withdraw_offers(self, *, user_id: int, conversation: str) -> int:
+        """Close the conversation's open offers (the user asked to change the summary): a typed
+        "yes" or a tap afterwards charges nothing until a new summary is shown. Returns how many."""
+        with self._uow.tx() as session:
+            closed = session.execute(
+                update(SummaryOffer)
+                .where(
+                    SummaryOffer.user_id == user_id,
+                    SummaryOffer.conversation == conversation,
+                    SummaryOffer.closed_at.is_(None),
+                )
+                .values(closed_at=self._uow.now(), closed_reason=OfferClosedReason.SUPERSEDED.value)
+                .execution_options(synchronize_session=False)
+            )
+            return int(closed.rowcount)  # type: ignore[attr-defined]
 
     def _live_offer(
         self, session: Session, user_id: int, conversation: str, payment_id: int, nonce: str | None

@@ -31,8 +31,10 @@ WORD_LIKE_NAMES = frozenset(
 )
 # Symbols that are English words or common abbreviations: not a currency alone.
 WORD_LIKE_SYMBOLS = frozenset({"up", "um", "da", "den", "le", "ar", "km", "ft", "db", "fb", "rm", "sr"})
-# Sub-unit words: "50 cents", "20 euro cents", "30 pence".
-SUBUNIT_WORDS = ("cent", "cents", "ct", "penny", "pence")
+# Sub-unit words: "50 cents", "20 euro cents", "30 pence", "20 eurocents", "20 centimes".
+SUBUNIT_WORDS = (
+    "cent", "cents", "ct", "cts", "penny", "pence", "pennies", "eurocent", "eurocents", "centime", "centimes",
+)  # fmt: skip
 # Codes of test, precious-metal and accounting units: no one pays a bill in them.
 _ACCOUNTING = re.compile(r"^X(?!AF|OF|PF|CD|CG)")
 

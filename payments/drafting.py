@@ -123,11 +123,12 @@ class Drafting:
         if owed.amount_minor <= 0:
             raise BillNotFoundError(biller=biller.name)
         amount = owed
+        if unspanned_text and (unread := unread_amount(unspanned_text)) is not None:
+            # Money was written but no amount span holds it (all of it): never "pay the whole
+            # bill" for it, and never the part the span kept ("1 000,50" read as 0.50).
+            raise AmountUnreadError(text=unread, expected=bill.currency)
         if amount_text and amount_text.strip():
             amount = parse_amount(amount_text, currency=bill.currency, locale=user.locale, outstanding=owed)
-        elif unspanned_text and (unread := unread_amount(unspanned_text)) is not None:
-            # Money was written but no amount span holds it: never "pay the whole bill" for it.
-            raise AmountUnreadError(text=unread, expected=bill.currency)
         now = self._uow.now()
         pay_on = parse_pay_date(
             date_text, timezone=user.timezone, now=now, horizon_days=self._config.schedule_horizon_days

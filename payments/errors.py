@@ -157,6 +157,13 @@ class ConfirmationStaleError(PaymentsError):
     code = "confirmation_stale"
 
 
+class ConfirmationAmountError(PaymentsError):
+    """A typed confirmation names an amount (`text`), which the summary's may not be: nothing was
+    charged; the user confirms the summary as shown or states the new amount."""
+
+    code = "confirmation_amount"
+
+
 class ConfirmationUsedError(PaymentsError):
     """The summary's one-time confirmation was already used: nothing more was done.
 

@@ -138,6 +138,7 @@ WORDS: dict[str, tuple[str, ...]] = {
     "pound": ("GBP",),
     "pounds": ("GBP",),
     "quid": ("GBP",),
+    "sterling": ("GBP",),
     "yen": ("JPY",),
     "franken": ("CHF",),
     "francs": ("CHF",),
@@ -146,7 +147,10 @@ WORDS: dict[str, tuple[str, ...]] = {
     "kroner": ("NOK", "DKK"),
 }
 GENERIC_WORDS = {"bucks", "buck"}
-CENT_WORDS = {*SUBUNIT_WORDS, "p"}
+# Sub-unit words beyond the span rules' own: read as sub-units of the bill's currency when they
+# belong to it, refused otherwise (never whole units). "20c" is twenty cents.
+EXTRA_SUBUNIT_WORDS = {"c"}
+CENT_WORDS = {*SUBUNIT_WORDS, "p", *EXTRA_SUBUNIT_WORDS}
 # Which currencies each subunit word belongs to: "50 p" on a euro bill is pence, not cents.
 CENT_CURRENCIES = ("EUR", "USD", "CAD", "AUD", "NZD", "CHF")
 SUBUNIT_CURRENCIES: dict[str, tuple[str, ...]] = {
@@ -156,6 +160,13 @@ SUBUNIT_CURRENCIES: dict[str, tuple[str, ...]] = {
     "penny": ("GBP",),
     "pence": ("GBP",),
     "p": ("GBP",),
+    "pennies": ("GBP",),
+    "eurocent": ("EUR",),
+    "eurocents": ("EUR",),
+    "cts": CENT_CURRENCIES,
+    "centime": ("CHF",),
+    "centimes": ("CHF",),
+    "c": CENT_CURRENCIES,
 }
 # Every dash and minus sign Unicode has (phones autocorrect "-" to an en dash): all read as "-".
 DASHES = str.maketrans(dict.fromkeys(DASH_CHARS[1:], "-"))
@@ -204,7 +215,7 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
         raise (AmountNotPositiveError if signed.group(1) == "-" else AmountInvalidError)(text=text)
     if EXPONENT.search(raw):
         raise AmountNotationError(text=text)
-    if _has_currency_sign(raw) and any(word in CENT_WORDS for word in re.findall(r"[a-z]+", raw)):
+    if _has_currency_sign(raw) and any(word in CENT_WORDS for word in re.findall(r"[a-z]+(?![a-z$])", raw)):
         # "€20 cents": twenty euros or twenty cents? A sub-unit word goes with a currency word
         # ("20 euro cents"), never with a symbol: ask rather than pick one.
         raise AmountAmbiguousError(text=text)
@@ -352,24 +363,49 @@ def _has_currency_sign(raw: str) -> bool:
 _SIGNED_NUMBER = re.compile(r"(?:^|[\s(])[" + re.escape(SIGN_CHARS) + r"]\s*\S{0,3}\d")
 
 
+# Words that say an amount or change it, outside any amount span: slang for sums ("a fiver"),
+# multipliers ("2 tenners", "20 grand"), signs ("minus", "negative"), operators ("less", "times").
+MONEY_SLANG = frozenset(
+    {
+        "fiver", "fivers", "tenner", "tenners", "grand", "k", "quid", "bucks", "buck", "dozen",
+        "half", "quarter", "minus", "negative", "less", "plus",
+        "times", "x", "percent", "pct", "bitcoin", "bitcoins", "btc", "usdt", "tether", "eth",
+        "ether", "crypto", "satoshi", "sats", "cent", "cents",
+    }
+)  # fmt: skip
+# Number words that name an amount; "a", "one" and "and" are everyday words ("pay that one").
+_AMOUNT_WORDS = (set(UNITS) | set(TENS) | set(SCALES)) - {"a", "one"}
+# A count of bills or payments ("pay my 2 bills") is not money.
+_COUNTED = re.compile(r"\d+\s+(?:bills?|payments?)\b")
+
+
 def unread_amount(text: str) -> str | None:
     """The part of `text` (a message with its entity spans cut out) that names money, or None.
 
-    A draft without an amount pays the whole bill; that default is right only when the user wrote
-    no amount at all. A currency sign, symbol, code or name, a sub-unit word, a signed number or
-    exponent notation left outside every span is an amount that was written but not read: the
-    caller refuses it (AmountUnreadError) instead of paying the whole bill.
+    Whatever the amount span read is charged as the amount; that is right only when everything
+    about the amount is inside the span. A currency sign, symbol, code or name, a sub-unit word,
+    a digit or number word, a fraction or operator character, a sign (a lone "-", "minus", brackets
+    left empty around a cut-out number) or money slang left outside every span is an amount that
+    was written but not read: the caller refuses it (AmountUnreadError) and asks for it again.
     """
     raw = " ".join(text.strip().lower().translate(DASHES).split())
     if not raw or raw.startswith("/"):
         return None
     if match := _SIGNED_NUMBER.search(raw) or EXPONENT.search(raw):
         return match.group(0).strip()
+    raw = _COUNTED.sub(" ", raw)
+    if match := re.search(r"\(\s*\)", raw):
+        return match.group(0)  # "(20)" with the number cut out: accounting notation for minus
+    for char in raw:
+        if char.isdigit() or char.isnumeric() or char in "\u00d7\u00f7*/^=%":
+            return char  # a digit, a vulgar fraction, a superscript, a times sign or "^" outside every span
     for word in raw.split():
         bare = word.strip(".,!?;:()\"'")
+        if bare and all(char in SIGN_CHARS for char in bare):
+            return word  # "-twenty", "20-": the sign of a number cut out next to it
         if (
             _has_currency_sign(word)
-            or bare in CENT_WORDS - {"p", "ct"}
+            or bare in CENT_WORDS - {"p", "ct", "c"}
             or bare in babel_names()
             or bare in WORDS
         ):
@@ -378,6 +414,9 @@ def unread_amount(text: str) -> str | None:
             return word
         if re.fullmatch(r"[a-z]{3}", bare) and bare.upper() in iso_codes() and bare not in WORD_LIKE_CODES:
             return word
+        for part in re.split(r"[^a-z]+", bare):
+            if part in _AMOUNT_WORDS or part in MONEY_SLANG or part in CENT_WORDS - {"p", "ct", "c"}:
+                return word
     return None
 
 
@@ -456,7 +495,10 @@ def _words_minor(rest: str, *, digits: int, text: str) -> int:
         raise AmountInvalidError(text=text)
     if cents_at:
         words = words[:-1]
-        split = [i for i, w in enumerate(words) if w == "and"]
+        # "and" after a scale word is inside the number ("one hundred and twenty five cents" is
+        # 125 cents, as without "and"); elsewhere it splits whole units from cents ("five and
+        # fifty cents").
+        split = [i for i, w in enumerate(words) if w == "and" and (i == 0 or words[i - 1] not in SCALES)]
         if not split:
             return _number_from_words(words, text)
         major = _number_from_words(words[: split[-1]], text)
@@ -468,10 +510,17 @@ def _words_minor(rest: str, *, digits: int, text: str) -> int:
 
 
 def _number_from_words(words: list[str], text: str) -> int:
+    """English number words as an int, refusing what no one says: "zero hundred" (a spoken zero
+    before a scale), "hundred hundred", "thousand thousand" and "thousand million" (a scale word
+    repeated, or a larger one after a smaller one)."""
     if not words or any(w not in NUMBER_WORDS for w in words) or words[-1] == "and" or words[0] == "and":
+        raise AmountInvalidError(text=text)
+    if "zero" in words and len(words) > 1:
         raise AmountInvalidError(text=text)
     total = current = 0
     last_kind = ""
+    previous = ""
+    big_scales: list[int] = []
     for word in words:
         if word == "and":
             continue
@@ -487,12 +536,20 @@ def _number_from_words(words: list[str], text: str) -> int:
             last_kind = "tens"
         else:
             scale = SCALES[word]
+            if last_kind == "scale" and not (previous == "hundred" and scale > 100):
+                raise AmountInvalidError(text=text)  # "hundred hundred", "a million thousand"
             if scale == 100:
+                if current >= 100:
+                    raise AmountInvalidError(text=text)  # "two hundred five hundred"
                 current = (current or 1) * 100
             else:
+                if big_scales and scale >= big_scales[-1]:
+                    raise AmountInvalidError(text=text)  # "thousand thousand", "thousand million"
+                big_scales.append(scale)
                 total += (current or 1) * scale
                 current = 0
             last_kind = "scale"
+        previous = word
     return total + current
 
 

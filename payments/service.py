@@ -275,6 +275,10 @@ class PaymentsService:
             tap=tap,
         )
 
+    def withdraw_shown_summaries(self, *, user_id: int, conversation: str) -> int:
+        """The user asked to change the summary: its offer closes, so nothing confirms it any more."""
+        return self.confirmations.withdraw_offers(user_id=user_id, conversation=conversation)
+
     def cancel_shown_summary(
         self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
     ) -> PaymentView:

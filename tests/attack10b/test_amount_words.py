@@ -11,6 +11,7 @@ returns is what the summary offers and what Confirm charges. Written in words, i
   (a British billion): repeated or inverted scale words are added up instead of being refused.
 
 None of these is an amount a person means; each must be refused (or asked about), never read.
+Fixed in fix10b: `_number_from_words` refuses them and "and" after a scale word stays inside the number.
 """
 
 from __future__ import annotations
@@ -36,11 +37,6 @@ def test_the_same_cents_amount_reads_the_same_with_or_without_and() -> None:
     assert _read("twenty five cents") == Money(25, "EUR")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10b: 'one hundred and twenty five cents' is read as €100.25 (the 'and' splits euros "
-    "from cents), while the same amount without 'and' is €1.25",
-)
 @pytest.mark.parametrize(
     "text",
     ["one hundred and twenty five cents", "a hundred and fifty cents", "two hundred and five cents"],
@@ -52,19 +48,11 @@ def test_and_inside_a_cents_amount_never_makes_euros(text: str) -> None:
     assert _read(text) in (without_and, "amount_ambiguous", "amount_invalid")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="attack10b: a spoken zero before a scale word is read as one ('zero hundred' = €100)"
-)
 @pytest.mark.parametrize("text", ["zero hundred", "zero thousand", "zero hundred euros"])
 def test_zero_of_a_scale_is_never_an_amount(text: str) -> None:
     assert _read(text) in ("amount_not_positive", "amount_invalid")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10b: repeated or inverted scale words are summed ('hundred hundred' = €10,000, "
-    "'thousand million' = €1,001,000) instead of refused",
-)
 @pytest.mark.parametrize(
     "text", ["hundred hundred", "thousand thousand", "thousand million", "a million thousand"]
 )

@@ -19,6 +19,10 @@ Measured answers, each a summary with a Confirm button (or a charge) for money n
 - a typed confirmation that names another amount charges the summary's (and a typed "yes" after
   "change the amount" charges the old summary): after "Pay €2.00",
   "sure, 5 please" and "confirm 4" answer "Done ✅ Paid €2.00".
+
+Fixed in fix10b: payments refuses anything money-like left outside the amount span (amount_unread),
+reads the other sub-unit words as sub-units, refuses a typed confirmation naming an amount
+(confirmation_amount) and withdraws the live summary when the user asks to change it.
 """
 
 from __future__ import annotations
@@ -55,11 +59,6 @@ async def test_control_a_plain_amount_is_summarised(
     assert summary is not None and "€20.00" in summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10b: an amount written but not understood ('½', 'a fiver', '20c', '-twenty', '20-', "
-    "'2\u00d710', 'zero hundred') falls back to the whole bill in the summary",
-)
 @pytest.mark.parametrize(
     ("message", "meant"),
     [
@@ -83,11 +82,6 @@ async def test_a_written_amount_never_becomes_the_whole_bill(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10b: sub-unit words the rules do not know ('eurocents', 'euro-cents', 'cts', "
-    "'centimes', 'pennies') are dropped and the number is read as whole euros (€20.00)",
-)
 @pytest.mark.parametrize(
     "message",
     [
@@ -105,11 +99,6 @@ async def test_cents_in_other_words_are_never_whole_euros(
     assert summary is None, f"{message!r} was summarised: {summary!r}"  # €0.20 is below the minimum
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10b: a sign written as a word after the start or in accounting notation "
-    "('minus twenty', '20 negative', '(20)') is dropped: 'Pay €20.00'",
-)
 @pytest.mark.parametrize(
     "message", ["pay vodafone minus twenty", "pay vodafone 20 negative", "pay vodafone (20)"]
 )
@@ -120,12 +109,6 @@ async def test_a_sign_in_words_or_brackets_is_never_dropped(
     assert summary is None, f"{message!r} was summarised: {summary!r}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10b: a multiplier, operator or part of the number is dropped from the amount span "
-    "('2 tenners' = €2, '20 x 2' = €2, '10^1' = €1, '30 less 10' = €10, '20 grand' = €20, "
-    "'1 000,50' = €0.50, 'one hundred and twenty five cents' = €100.25)",
-)
 @pytest.mark.parametrize(
     ("message", "meant"),
     [
@@ -147,11 +130,6 @@ async def test_a_summary_names_the_amount_meant_or_none(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10b: a currency named by a word babel does not know ('sterling', 'bitcoin', 'usdt', "
-    "'in dollars') is dropped and the amount read as euros",
-)
 @pytest.mark.parametrize(
     "message",
     [
@@ -168,11 +146,6 @@ async def test_another_currency_word_is_never_read_as_euros(
     assert summary is None, f"{message!r} was summarised: {summary!r}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10b: a typed confirmation that names another amount ('sure, 5 please', 'confirm 4') "
-    "charges the summary's €2.00",
-)
 @pytest.mark.parametrize("reply", ["sure, 5 please", "confirm 4"])
 async def test_a_typed_yes_with_another_amount_charges_nothing(
     assistant_stack: AssistantStack, console_api: ConsoleAPI, reply: str
@@ -192,11 +165,6 @@ async def test_a_typed_yes_with_another_amount_charges_nothing(
     assert row["status"] != "succeeded", f"{reply!r} after 'Pay €2.00' answered {_said(turn)!r}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack10b: after 'change the amount' (the assistant asks for the new value) a typed 'yes' "
-    "charges the old summary's €2.00",
-)
 async def test_a_typed_yes_after_asking_to_change_charges_nothing(
     assistant_stack: AssistantStack, console_api: ConsoleAPI
 ) -> None:

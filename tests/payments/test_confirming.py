@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from db.models import Consent, Payment, SummaryOffer
 from payments.errors import (
+    ConfirmationAmountError,
     ConfirmationInvalidError,
     ConfirmationStaleError,
     ConfirmationUsedError,
@@ -287,3 +288,49 @@ def test_a_stale_cancel_leaves_the_live_summary_and_the_live_cancel_cancels_it(
             nonce=b.confirm_nonce,
             shown_text=b.summary_text,
         )
+
+
+@pytest.mark.parametrize("typed", ["sure, 5 please", "confirm 4", "yes, a fiver", "ok twenty"])
+def test_a_typed_yes_naming_an_amount_charges_nothing_and_keeps_the_summary(
+    payments_service: PaymentsService,
+    two_summaries: tuple[int, str, PaymentSummary, PaymentSummary],
+    typed: str,
+) -> None:
+    user_id, conversation, _, b = two_summaries
+    with pytest.raises(ConfirmationAmountError):
+        payments_service.confirm_shown_summary(
+            user_id=user_id,
+            conversation=conversation,
+            payment_id=b.payment_id,
+            nonce=None,
+            shown_text=b.summary_text,
+            confirmation=typed,
+        )
+    assert _status(payments_service, b.payment_id) == "draft"
+    result = payments_service.confirm_shown_summary(
+        user_id=user_id,
+        conversation=conversation,
+        payment_id=b.payment_id,
+        nonce=None,
+        shown_text=b.summary_text,
+        confirmation="yes",
+    )
+    assert result.status == PaymentStatus.SUCCEEDED
+
+
+def test_asking_to_change_withdraws_the_live_summary(
+    payments_service: PaymentsService, two_summaries: tuple[int, str, PaymentSummary, PaymentSummary]
+) -> None:
+    user_id, conversation, _, b = two_summaries
+    assert payments_service.withdraw_shown_summaries(user_id=user_id, conversation=conversation) == 1
+    for nonce in (None, b.confirm_nonce):
+        with pytest.raises(ConfirmationStaleError):
+            payments_service.confirm_shown_summary(
+                user_id=user_id,
+                conversation=conversation,
+                payment_id=b.payment_id,
+                nonce=nonce,
+                shown_text=b.summary_text,
+                confirmation="yes",
+            )
+    assert _status(payments_service, b.payment_id) == "draft"

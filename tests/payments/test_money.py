@@ -211,6 +211,37 @@ def test_a_currency_marker_of_the_bills_own_currency_is_read(text: str, currency
 @pytest.mark.parametrize(
     ("text", "currency", "expected"),
     [
+        ("20 eurocents", "EUR", 20),
+        ("20 cts", "EUR", 20),
+        ("20c", "EUR", 20),
+        ("20 centimes", "CHF", 20),
+        ("20 pennies", "GBP", 20),
+        ("20 sterling", "GBP", 2000),
+    ],
+)
+def test_other_sub_unit_words_are_sub_units_of_their_currency(
+    text: str, currency: str, expected: int
+) -> None:
+    assert parse_amount(text, currency=currency, locale="en_IE").amount_minor == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("20 centimes", "amount_currency_mismatch"),
+        ("20 pennies", "amount_currency_mismatch"),
+        ("20 sterling", "amount_currency_mismatch"),
+    ],
+)
+def test_a_sub_unit_word_of_another_currency_is_never_whole_euros(text: str, code: str) -> None:
+    with pytest.raises(PaymentsError) as refused:
+        parse_amount(text, currency="EUR", locale="en_IE")
+    assert refused.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "expected"),
+    [
         ("20 rupees", "INR", Money(2000, "INR")),
         ("20 swiss francs", "CHF", Money(2000, "CHF")),
         ("20 R$", "BRL", Money(2000, "BRL")),
@@ -230,6 +261,26 @@ def test_a_babel_currency_in_its_own_currency_is_read(text: str, currency: str, 
         ("pay ₽ to vodafone", "₽"),
         ("pay vodafone in USD", "usd"),
         ("pay vodafone a few cents", "cents"),
+        # What the amount span left behind (spans cut out as spaces): digits, signs, slang, words.
+        ("pay the rent 1       ", "1"),
+        ("pay vodafone \u00bd", "\u00bd"),
+        ("pay vodafone 2\u00d710", "2"),
+        ("pay vodafone a fiver", "fiver"),
+        ("pay vodafone   tenners", "tenners"),
+        ("pay vodafone    grand", "grand"),
+        ("pay vodafone -      ", "-"),
+        ("pay vodafone   -", "-"),
+        ("pay vodafone minus       ", "minus"),
+        ("pay vodafone    negative", "negative"),
+        ("pay vodafone (  )", "( )"),
+        ("pay vodafone   ^ ", "^"),
+        ("pay vodafone zero hundred", "zero"),
+        ("pay vodafone    eurocents", "eurocents"),
+        ("pay vodafone    euro-cents", "euro-cents"),
+        ("pay vodafone    sterling", "sterling"),
+        ("pay vodafone    bitcoin", "bitcoin"),
+        ("pay vodafone    usdt", "usdt"),
+        ("pay vodafone          in dollars", "dollars"),
     ],
 )
 def test_money_left_outside_every_span_is_found(message: str, unread: str) -> None:
