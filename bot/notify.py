@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Protocol
 
+from babel.dates import format_date
 from telegram import Bot
 from telegram.error import Forbidden, TelegramError
 
@@ -56,7 +57,15 @@ def notification_text(note: Any) -> str:
     """The message for one `payments.views.NotificationView` (with the receipt of a succeeded payment)."""
     reason = failure_reason(getattr(note, "failure_code", None), note.failure_message)
     template = texts.NOTIFICATIONS[str(note.kind)]
-    text = template.format(amount=note.amount_text, biller=note.biller_name, reason=reason)
+    due_date = getattr(note, "due_date", None)
+    due = format_date(due_date, format="long", locale=note.locale) if due_date is not None else ""
+    text = template.format(
+        amount=note.amount_text,
+        biller=note.biller_name,
+        reason=reason,
+        due=due,
+        code=getattr(note, "code", None) or "",
+    )
     receipt = getattr(note, "receipt", None)
     return f"{text}\n\n{receipt_text(receipt)}" if receipt is not None else text
 

@@ -76,7 +76,8 @@ HELP = (
 )
 
 # What the bot says by itself when a payment settles after the chat turn (the notifications outbox),
-# by `payments.statuses.NotificationKind` value. Placeholders: amount, biller, reason.
+# by `payments.statuses.NotificationKind` value. Placeholders: amount, biller, reason, due (the bill's
+# due day in the user's locale), code (a step-up one-time code).
 NOTIFICATIONS = {
     "payment_succeeded": "✅ Your payment of {amount} to {biller} went through.",
     "payment_failed": (
@@ -93,6 +94,15 @@ NOTIFICATIONS = {
     "payment_expired": (
         "Your payment of {amount} to {biller} was not completed in time and has been cancelled; "
         "nothing was charged. The bill is open again if you'd like to pay it."
+    ),
+    "step_up_code": (
+        "🔐 {code} is your one-time code for the payment of {amount} to {biller}. Type it in our chat "
+        "to go ahead. Never share it: nobody from paychat will ever ask you for it."
+    ),
+    "bill_reminder": "🔔 Your {biller} bill of {amount} is due on {due}.",
+    "bill_needs_you": (
+        "📄 A new {biller} bill of {amount} (due on {due}) arrived that your autopay could not pay "
+        "by itself. Would you like to pay it?"
     ),
 }
 # Under a succeeded payment's notification: the receipt (utter_payment_succeeded words the same in chat).

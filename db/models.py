@@ -62,6 +62,9 @@ NOTIFICATION_KINDS = (
     "payment_cancelled_by_staff",
     "payment_succeeded_late",
     "payment_expired",
+    "step_up_code",
+    "bill_reminder",
+    "bill_needs_you",
 )
 # What happened to a trained model in the registry (tuning/registry.py).
 MODEL_EVENTS = ("registered", "promoted", "refused", "rolled_back")
@@ -294,14 +297,23 @@ class ScheduledPayment(Base):
 
 
 class Notification(Base):
-    """Outbox row: tell a user a payment's final outcome; written with the status change, sent later."""
+    """Outbox row: tell a user something outside their chat turn; written in the transaction that causes it,
+    sent later by the bot."""
 
     __tablename__ = "notifications"
-    __table_args__ = (CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind_valid"),)
+    __table_args__ = (
+        CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind_valid"),
+        CheckConstraint("payment_id IS NOT NULL OR bill_id IS NOT NULL", name="has_subject"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    # What the message is about: a payment (its outcome, its step-up code) or a bill (a reminder,
+    # a bill a standing mandate could not pay). At least one is set.
+    payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("bills.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # NULL until delivered; the sender claims a row with a compare-and-set on `sent_at IS NULL`.

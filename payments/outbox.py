@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Biller, Notification, Payment, User
@@ -42,6 +42,17 @@ def queue_notification(
             hold_until=hold_until,
         )
     )
+
+
+def queue_bill_notification(
+    session: Session, bill: Bill, kind: NotificationKind, now: datetime
+) -> Notification:
+    """Queue a notification about a bill (a reminder, a bill a mandate could not pay) in the
+    caller's transaction; returns the row (flushed, so its id is known)."""
+    note = Notification(user_id=bill.user_id, bill_id=bill.id, kind=kind.value, created_at=now)
+    session.add(note)
+    session.flush()
+    return note
 
 
 class Outbox:
@@ -97,12 +108,14 @@ class Outbox:
             return rowcount(result)
 
     def _views(self, condition: ColumnElement[bool], *, limit: int) -> list[NotificationView]:
+        # A payment's notification names its bill through the payment; a bill's names it directly.
+        bill_id = func.coalesce(Payment.bill_id, Notification.bill_id)
         with self._uow.tx() as session:
             rows = session.execute(
-                select(Notification, Payment, User, Biller.name)
-                .join(Payment, Notification.payment_id == Payment.id)
+                select(Notification, Payment, User, Bill, Biller.name)
+                .outerjoin(Payment, Notification.payment_id == Payment.id)
                 .join(User, Notification.user_id == User.id)
-                .join(Bill, Payment.bill_id == Bill.id)
+                .join(Bill, bill_id == Bill.id)
                 .join(Biller, Bill.biller_id == Biller.id)
                 .where(
                     Notification.sent_at.is_(None),
@@ -115,20 +128,8 @@ class Outbox:
                 .limit(max(1, min(limit, 500)))
             ).all()
             return [
-                NotificationView(
-                    id=note.id,
-                    user_id=user.id,
-                    payment_id=payment.id,
-                    telegram_user_id=user.telegram_user_id,
-                    kind=NotificationKind(note.kind),
-                    biller_name=str(name),
-                    amount_text=format_money(Money(payment.amount_minor, payment.currency), user.locale),
-                    failure_message=payment.failure_message,
-                    locale=user.locale,
-                    failure_code=payment.failure_code,
-                    receipt=receipt_of(session, payment, user),
-                )
-                for note, payment, user, name in rows
+                _view(session, note, payment, user, bill, str(name))
+                for note, payment, user, bill, name in rows
             ]
 
     def mark_notification_sent(self, *, notification_id: int) -> bool:
@@ -141,3 +142,38 @@ class Outbox:
                 .execution_options(synchronize_session=False)
             )
             return rowcount(result) == 1
+
+
+def _view(
+    session: Session, note: Notification, payment: Payment | None, user: User, bill: Bill, biller: str
+) -> NotificationView:
+    """The view of one outbox row: a payment's amount and outcome, or the bill's amount and due day."""
+    if payment is None:
+        return NotificationView(
+            id=note.id,
+            user_id=user.id,
+            payment_id=None,
+            telegram_user_id=user.telegram_user_id,
+            kind=NotificationKind(note.kind),
+            biller_name=biller,
+            amount_text=format_money(Money(bill.amount_due_minor, bill.currency), user.locale),
+            failure_message=None,
+            locale=user.locale,
+            bill_id=bill.id,
+            due_date=bill.due_date,
+        )
+    return NotificationView(
+        id=note.id,
+        user_id=user.id,
+        payment_id=payment.id,
+        telegram_user_id=user.telegram_user_id,
+        kind=NotificationKind(note.kind),
+        biller_name=biller,
+        amount_text=format_money(Money(payment.amount_minor, payment.currency), user.locale),
+        failure_message=payment.failure_message,
+        locale=user.locale,
+        failure_code=payment.failure_code,
+        receipt=receipt_of(session, payment, user),
+        bill_id=bill.id,
+        due_date=bill.due_date,
+    )

@@ -39,7 +39,7 @@ class ScheduleStatus(StrEnum):
 
 
 class NotificationKind(StrEnum):
-    """The final outcome a user is told about when it happened outside their own chat turn."""
+    """What the outbox tells a user outside their own chat turn: a payment's outcome, a code, a bill."""
 
     SUCCEEDED = "payment_succeeded"
     FAILED = "payment_failed"
@@ -48,6 +48,13 @@ class NotificationKind(StrEnum):
     SUCCEEDED_LATE = "payment_succeeded_late"
     # A payment that waited past its deadline (approval, consent, 3-D Secure) and was cancelled.
     EXPIRED = "payment_expired"
+    # A one-time code for a payment that needs the user's step-up (issue 13, item 2).
+    STEP_UP_CODE = "step_up_code"
+    # A bill due soon, with a "Pay now" button (issue 13, item 4).
+    BILL_REMINDER = "bill_reminder"
+    # A new bill a standing mandate could not pay (over its cap or budget, paused): the user decides
+    # (issue 13, item 8).
+    BILL_NEEDS_YOU = "bill_needs_you"
 
 
 class OfferClosedReason(StrEnum):

@@ -290,11 +290,12 @@ class ReconcileReport:
 
 @dataclass(frozen=True)
 class NotificationView:
-    """An undelivered notification of a payment's final outcome, with what its message needs."""
+    """An undelivered notification (a payment's outcome or code, or a bill), with what its message needs."""
 
     id: int
     user_id: int
-    payment_id: int
+    # None for a notification about a bill (`bill_id` then names it).
+    payment_id: int | None
     telegram_user_id: int | None
     kind: NotificationKind
     biller_name: str
@@ -305,6 +306,11 @@ class NotificationView:
     failure_code: str | None = None
     # Set for a succeeded payment: what the user keeps.
     receipt: Receipt | None = None
+    # The bill the notification is about (through its payment, or directly) and its due day.
+    bill_id: int | None = None
+    due_date: date | None = None
+    # A step-up notification's one-time code (plain, only in memory on its way to the user).
+    code: str | None = None
 
 
 # --- builders ------------------------------------------------------------------------------------

@@ -282,3 +282,12 @@ async def test_a_turn_longer_than_the_bots_timeout_still_reaches_the_user(
     assert "not processed" in first["text"]  # nothing was settled yet when the bot gave up
     assert "went through" in second["text"]  # the outbox tells the outcome once its hold ends
     assert len(fake.sent_messages(telegram_id)) == 2
+
+
+def test_a_bill_reminder_tells_the_due_day_in_the_users_locale() -> None:
+    from datetime import date
+
+    note = dataclasses.replace(
+        _view(NotificationKind.BILL_REMINDER, None), payment_id=None, bill_id=7, due_date=date(2026, 12, 3)
+    )
+    assert "3 December 2026" in notification_text(note) and "Stadtwerke" in notification_text(note)

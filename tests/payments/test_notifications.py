@@ -190,3 +190,29 @@ def test_users_without_telegram_are_not_listed(payments_service: PaymentsService
     service.approve_payment(payment_id=payment_id, approver="staff:ana")
     assert len(_rows_for(service, payment_id)) == 1  # recorded: a later Telegram link could use it
     assert _pending_for(service, payment_id) == []
+
+
+def test_a_bill_notification_names_the_bill_and_its_due_day(payments_service: PaymentsService) -> None:
+    """The outbox carries bill notifications (issue 13: reminders, bills a mandate could not pay)."""
+    from db.models import Bill
+    from payments.outbox import queue_bill_notification
+
+    user_id, _, bill_id = _telegram_payer(payments_service)
+    with payments_service.session_factory.begin() as session:
+        bill = session.get(Bill, bill_id)
+        assert bill is not None
+        note_id = queue_bill_notification(session, bill, NotificationKind.BILL_REMINDER, utcnow()).id
+        due = bill.due_date
+    [note] = [n for n in payments_service.pending_notifications(limit=500) if n.id == note_id]
+    assert (note.payment_id, note.bill_id, note.due_date, note.user_id) == (None, bill_id, due, user_id)
+    assert note.kind is NotificationKind.BILL_REMINDER and note.amount_text == "€84.20"
+    assert payments_service.mark_notification_sent(notification_id=note_id)
+    assert note_id not in {n.id for n in payments_service.pending_notifications(limit=500)}
+
+
+def test_a_notification_about_nothing_is_refused(payments_service: PaymentsService) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    user_id, _, _ = _telegram_payer(payments_service)
+    with pytest.raises(IntegrityError), payments_service.session_factory.begin() as session:
+        session.add(Notification(user_id=user_id, kind=NotificationKind.BILL_REMINDER.value))
