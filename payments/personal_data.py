@@ -42,6 +42,23 @@ class ForgetReport:
     payments_kept: int
 
 
+# The payment columns a user's export shows.
+PAYMENT_FIELDS = (
+    "id",
+    "bill_id",
+    "amount_minor",
+    "currency",
+    "status",
+    "pay_on",
+    "summary_text",
+    "payment_intent_id",
+    "failure_code",
+    "created_at",
+    "confirmed_at",
+    "completed_at",
+)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -93,21 +110,7 @@ class PersonalData:
                     ).all()
                 ],
                 "payments": [
-                    _row(
-                        payment,
-                        "id",
-                        "bill_id",
-                        "amount_minor",
-                        "currency",
-                        "status",
-                        "pay_on",
-                        "summary_text",
-                        "payment_intent_id",
-                        "failure_code",
-                        "created_at",
-                        "confirmed_at",
-                        "completed_at",
-                    )
+                    _row(payment, *PAYMENT_FIELDS)
                     for payment in session.scalars(
                         select(Payment).where(Payment.user_id == user_id).order_by(Payment.id)
                     )
