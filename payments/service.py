@@ -76,7 +76,7 @@ class PaymentsService:
         self.config = config
         self._clock = clock
         uow = UnitOfWork(session_factory, clock)
-        machine = StateMachine(uow, outcome_hold=config.outcome_hold)
+        machine = StateMachine(uow, outcome_hold=config.outcome_hold, consent_key=config.consent_signing_key)
         self.users = Users(uow, config)
         self.ledger = Ledger(uow, config)
         self.drafting = Drafting(uow, self.ledger, machine, config)
