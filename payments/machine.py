@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from db.models import Bill, Payment, User
 from observability.context import payment as about_payment
 from payments.audit import append_audit
-from payments.config import DEV_CONSENT_KEY
 from payments.consent import bind_intent
 from payments.gateway import ChargeOutcome, ChargeStatus, FailureCode
 from payments.outbox import queue_notification
@@ -47,8 +46,8 @@ class StateMachine:
         self,
         uow: UnitOfWork,
         *,
+        consent_key: bytes,
         outcome_hold: timedelta = timedelta(seconds=60),
-        consent_key: bytes = DEV_CONSENT_KEY.encode(),
     ) -> None:
         self._uow = uow
         # How long an outcome told in the user's own chat turn waits in the outbox (see `settle`).
