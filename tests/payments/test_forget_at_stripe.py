@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import stripe
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
@@ -23,6 +23,7 @@ from payments.audit import verify_audit_chain
 from payments.personal_data import PROCESSOR_FORGOTTEN
 from payments.service import PaymentsService, ServiceConfig
 from testing.faultproxy import Fault, FaultProxy, Toxic, fault_proxies
+from tests.helpers.db import _create_postgres_database
 from tests.helpers.factories import make_paying_user
 from tests.helpers.sandbox import SANDBOX_KEY, sandbox_gateway
 
@@ -36,12 +37,28 @@ class Setup:
     sandbox: stripe.StripeClient
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def own_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of this test's own (a SQLite file, or a PostgreSQL database dropped after)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'forget.db'}"
+        upgrade(url)
+        yield url
+        return
+    url, admin = _create_postgres_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        admin.dispose()
+
+
 @pytest.fixture
-def setup(tmp_path: Path, stripe_sandbox: str) -> Iterator[Setup]:
-    """A service on a fresh SQLite file whose Stripe traffic goes through a fault proxy."""
-    url = f"sqlite:///{tmp_path / 'forget.db'}"
-    upgrade(url)
-    engine = make_engine(url)
+def setup(own_database: str, stripe_sandbox: str) -> Iterator[Setup]:
+    """A service on a database of its own whose Stripe traffic goes through a fault proxy."""
+    engine = make_engine(own_database)
     with fault_proxies() as proxies:
         proxy = proxies.add("stripe", stripe_sandbox)
         service = PaymentsService(
