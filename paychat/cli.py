@@ -184,7 +184,10 @@ def consent_verify(
         typer.echo(f"consent {consent_id}: NOT OK", err=True)
         raise typer.Exit(1)
     where = f"audit row {check.audit_row_id}" if check.audit_row_id else "a version 1 record (not chained)"
-    typer.echo(f"consent {consent_id}: ok (signature valid, {where}, audit chain intact)")
+    intent = (
+        f"PaymentIntent {check.payment_intent_id} signed" if check.payment_intent_id else "no PaymentIntent"
+    )
+    typer.echo(f"consent {consent_id}: ok (signature valid, {where}, {intent}, audit chain intact)")
 
 
 @keys_app.command("generate")

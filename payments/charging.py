@@ -26,7 +26,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from db.models import Bill, Payment, SavedPaymentMethod, ScheduledPayment, StripeCustomer, User
 from observability.context import payment as about_payment
 from payments.config import ServiceConfig
-from payments.consent import TapEvidence, bind_intent, record_consent
+from payments.consent import TapEvidence, record_consent
 from payments.dates import today_in
 from payments.errors import BillNotFoundError, ConsentMissingError, PaymentNotPendingError
 from payments.gateway import ChargeOutcome, ChargeRequest, ChargeStatus, PaymentGateway
@@ -306,7 +306,6 @@ class Charging:
                     session.refresh(payment)
                     self._machine.correct_late_success(session, payment, outcome, event="payment.charged")
                 session.refresh(payment)
-                bind_intent(session, payment=payment, key=self._config.consent_signing_key)
                 return payment_result(session, payment, self._uow.now())
         raise AssertionError("unreachable: tenacity reraises the last error")
 

@@ -6,7 +6,9 @@ the user, biller and bill reference, amount and currency, the card (brand, last 
 processor's payment-method id), the payment's idempotency key and the time of confirmation. Its
 SHA-256 goes into the hash-chained audit log in the same transaction (`consent.recorded`), so a
 receipt can neither be edited nor quietly replaced. The PaymentIntent id only exists once the
-gateway answers: `bind_intent` then signs (receipt hash, PaymentIntent id) and chains that too.
+gateway answers: `bind_intent` then signs (receipt hash, PaymentIntent id) and chains that too,
+called by the state machine wherever an intent is first recorded (the charge's answer, or one
+found later by reconciliation, a webhook, the 3-D Secure return or the worker).
 
 Version 1 rows (before receipts) keep their original signature over payment, user, amount,
 summary, confirmation and time, and still verify.
@@ -57,6 +59,8 @@ class ReceiptCheck:
     ok: bool
     problems: tuple[ReceiptProblem, ...] = ()
     audit_row_id: int | None = None
+    # The PaymentIntent signed into the receipt (None: not charged yet, or a version 1 consent).
+    payment_intent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,13 @@ def verify_receipt(session: Session, *, consent_id: int, key: bytes) -> ReceiptC
                 problems.append(ReceiptProblem.INTENT_MISMATCH)
     if not verify_audit_chain(session).ok:
         problems.append(ReceiptProblem.CHAIN_BROKEN)
-    return ReceiptCheck(consent_id=consent.id, ok=not problems, problems=tuple(problems), audit_row_id=row_id)
+    return ReceiptCheck(
+        consent_id=consent.id,
+        ok=not problems,
+        problems=tuple(problems),
+        audit_row_id=row_id,
+        payment_intent_id=consent.payment_intent_id,
+    )
 
 
 def consent_receipt(session: Session, *, consent_id: int) -> ConsentReceipt | None:

@@ -134,6 +134,14 @@ class PaymentGateway(Protocol):
         """True when the processor still knows this customer."""
         ...
 
+    def forget_customer(self, customer_id: str) -> bool:
+        """Remove what the processor holds about a forgotten user: the customer's name and our user id.
+
+        True when done, or when the processor no longer knows the customer (nothing left there);
+        False when it could not be asked or refused (the caller retries later). Never raises.
+        """
+        ...
+
     def add_test_card(self, *, customer_id: str, card_number: str, idempotency_key: str) -> CardDetails:
         """Attach a test card (raw number in the sandbox, a test token on real Stripe), keyed for retries."""
         ...

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from db.models import Bill, Payment, User
 from observability.context import payment as about_payment
 from payments.audit import append_audit
+from payments.consent import bind_intent
 from payments.gateway import ChargeOutcome, ChargeStatus, FailureCode
 from payments.outbox import queue_notification
 from payments.statuses import CORRECTIONS, BillStatus, NotificationKind, PaymentStatus, can_transition
@@ -41,10 +42,18 @@ NOTIFIED_OUTCOMES = {P.SUCCEEDED: NotificationKind.SUCCEEDED, P.FAILED: Notifica
 class StateMachine:
     """Compare-and-set transitions of payments (payments.statuses.TRANSITIONS), audited."""
 
-    def __init__(self, uow: UnitOfWork, *, outcome_hold: timedelta = timedelta(seconds=60)) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        consent_key: bytes,
+        outcome_hold: timedelta = timedelta(seconds=60),
+    ) -> None:
         self._uow = uow
         # How long an outcome told in the user's own chat turn waits in the outbox (see `settle`).
         self._outcome_hold = outcome_hold
+        # Signs a PaymentIntent into the consent receipt wherever one is first recorded (bind_intent).
+        self._consent_key = consent_key
 
     def move(
         self,
@@ -130,6 +139,9 @@ class StateMachine:
             values["completed_at"] = self._uow.now()
         if not self.move(session, payment, expected, new, audit_event=event, **values):
             return False
+        # The one place (with correct_late_success) a PaymentIntent is recorded: the charge's answer,
+        # reconciliation, a webhook, the 3-D Secure return or the worker. The receipt signs it here.
+        bind_intent(session, payment=payment, key=self._consent_key)
         if new == P.SUCCEEDED:
             self._mark_paid(session, bill)
         kind = NOTIFIED_OUTCOMES.get(new)
@@ -192,6 +204,7 @@ class StateMachine:
             },
         )
         session.refresh(payment)
+        bind_intent(session, payment=payment, key=self._consent_key)
         bill = session.execute(select(Bill).where(Bill.id == payment.bill_id).with_for_update()).scalar_one()
         self._mark_paid(session, bill)
         queue_notification(session, payment, NotificationKind.SUCCEEDED_LATE, now)

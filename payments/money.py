@@ -219,21 +219,8 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
         # "€20 cents": twenty euros or twenty cents? A sub-unit word goes with a currency word
         # ("20 euro cents"), never with a symbol: ask rather than pick one.
         raise AmountAmbiguousError(text=text)
-    if ALL_PHRASES.match(raw) or HALF_PHRASES.match(raw):
-        if outstanding is None:
-            raise AmountInvalidError(text=text)
-        if ALL_PHRASES.match(raw):
-            return outstanding
-        return _share(outstanding, Fraction(1, 2), text)
-    if match := PERCENT.match(raw):
-        if outstanding is None:
-            raise AmountInvalidError(text=text)
-        percent = Fraction(int(match.group(1))) + Fraction(
-            int(match.group(2) or 0), 10 ** len(match.group(2) or "")
-        )
-        if percent <= 0:
-            raise AmountNotPositiveError(text=text)
-        return _share(outstanding, percent * Fraction(1, 100), text)
+    if (relative := _relative_amount(raw, outstanding, text)) is not None:
+        return relative
 
     raw = re.sub(r"(?<=\d)e$", " eur", raw)  # "20e": 20 euros as typed on a phone
     named, rest = _extract_currency(raw, currency, text)
@@ -263,6 +250,26 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
             return _positive(_cents(numbers[0], text), currency, text)
         return _positive(_numeric_minor(numbers[0], digits=digits, locale=locale, text=text), currency, text)
     return _positive(_words_minor(rest, digits=digits, text=text), currency, text)
+
+
+def _relative_amount(raw: str, outstanding: Money | None, text: str) -> Money | None:
+    """What "all", "half" or "N%" names of `outstanding` (refused without one); else None."""
+    if ALL_PHRASES.match(raw) or HALF_PHRASES.match(raw):
+        if outstanding is None:
+            raise AmountInvalidError(text=text)
+        if ALL_PHRASES.match(raw):
+            return outstanding
+        return _share(outstanding, Fraction(1, 2), text)
+    if match := PERCENT.match(raw):
+        if outstanding is None:
+            raise AmountInvalidError(text=text)
+        percent = Fraction(int(match.group(1))) + Fraction(
+            int(match.group(2) or 0), 10 ** len(match.group(2) or "")
+        )
+        if percent <= 0:
+            raise AmountNotPositiveError(text=text)
+        return _share(outstanding, percent * Fraction(1, 100), text)
+    return None
 
 
 def _share(outstanding: Money, share: Fraction, text: str) -> Money:

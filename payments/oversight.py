@@ -151,6 +151,29 @@ def _row(session: Session, payment: Payment, user: User, biller: Biller) -> Staf
     )
 
 
+def _audit_record(entry: AuditLogEntry) -> AuditRecord:
+    """One audit row as staff see it, with any bearer material scrubbed from its data."""
+    return AuditRecord(
+        audit_id=entry.id,
+        event=entry.event,
+        from_status=entry.from_status,
+        to_status=entry.to_status,
+        # Rows written before audit rows were scrubbed may still hold a signed link.
+        data=scrub_bearer(dict(entry.data or {})),
+        created_at=entry.created_at,
+    )
+
+
+def _live_schedule(session: Session, payment_id: int) -> ScheduledPayment | None:
+    """The payment's schedule row while it still waits to run, else None."""
+    return session.execute(
+        select(ScheduledPayment).where(
+            ScheduledPayment.payment_id == payment_id,
+            ScheduledPayment.status == ScheduleStatus.SCHEDULED.value,
+        )
+    ).scalar_one_or_none()
+
+
 class Oversight:
     """The staff's read side of payments."""
 
@@ -189,39 +212,11 @@ class Oversight:
             ).scalars()
             row = _row(session, payment, user, biller)
             intent_id = payment.payment_intent_id
-            consent_record = None
-            if consent is not None:
-                consent_record = ConsentRecord(
-                    summary_text=consent.summary_text,
-                    confirmation=consent.confirmation,
-                    confirmed_at=consent.confirmed_at,
-                    signature_valid=verify_consent(
-                        self._config.consent_signing_key,
-                        consent,
-                        amount_minor=payment.amount_minor,
-                        currency=payment.currency,
-                    ),
-                )
-            trail = [
-                AuditRecord(
-                    audit_id=a.id,
-                    event=a.event,
-                    from_status=a.from_status,
-                    to_status=a.to_status,
-                    # Rows written before audit rows were scrubbed may still hold a signed link.
-                    data=scrub_bearer(dict(a.data or {})),
-                    created_at=a.created_at,
-                )
-                for a in audit
-            ]
+            consent_record = self._consent_record(consent, payment) if consent is not None else None
+            trail = [_audit_record(a) for a in audit]
             refunds = refunds_of(session, payment.id)
             left = refundable(session, payment)
-            schedule = session.execute(
-                select(ScheduledPayment).where(
-                    ScheduledPayment.payment_id == payment.id,
-                    ScheduledPayment.status == ScheduleStatus.SCHEDULED.value,
-                )
-            ).scalar_one_or_none()
+            schedule = _live_schedule(session, payment.id)
             waiting = schedule is not None and payment.status == PaymentStatus.APPROVED.value
             held_until = schedule.not_before if schedule is not None else None
             failure_code, failure_message = payment.failure_code, payment.failure_message
@@ -240,4 +235,18 @@ class Oversight:
             processor_object=processor_object,
             waiting=waiting,
             held_until=held_until,
+        )
+
+    def _consent_record(self, consent: Consent, payment: Payment) -> ConsentRecord:
+        """The consent as staff see it, with whether its signature still matches the payment."""
+        return ConsentRecord(
+            summary_text=consent.summary_text,
+            confirmation=consent.confirmation,
+            confirmed_at=consent.confirmed_at,
+            signature_valid=verify_consent(
+                self._config.consent_signing_key,
+                consent,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+            ),
         )

@@ -5,18 +5,24 @@ payments, consents and audit rows point at its id) with the name removed, the Te
 unlinked and `forgotten_at` set; drafts nobody confirmed are cancelled through the state machine;
 undelivered notifications are dropped. Payments keep amounts, statuses, dates and the signed
 consent receipts (evidence for disputes and bookkeeping); the audit chain is appended to, never
-rewritten, so it still verifies. Conversations are the transcripts' business (transcripts.forgetting).
+rewritten, so it still verifies. The processor's customer loses the name and our user id too, after
+the local commit: when the processor cannot be reached the user is forgotten here all the same and
+the worker finishes it later (`forget_pending_at_processor`; a `user.forgotten_at_processor` audit
+row marks it done). Conversations are the transcripts' business (transcripts.forgetting).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from db.models import (
+    AuditLogEntry,
     Bill,
     Biller,
     Consent,
@@ -24,12 +30,18 @@ from db.models import (
     Payment,
     SavedPaymentMethod,
     ScheduledPayment,
+    StripeCustomer,
     User,
 )
 from payments.audit import append_audit
+from payments.gateway import PaymentGateway
 from payments.machine import StateMachine
 from payments.statuses import PaymentStatus
 from payments.unit_of_work import UnitOfWork
+
+# The audit event that records a forgotten user's processor customer as anonymized.
+PROCESSOR_FORGOTTEN = "user.forgotten_at_processor"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,25 @@ class ForgetReport:
     drafts_cancelled: int
     notifications_dropped: int
     payments_kept: int
+    # True when the processor could not be told yet: the worker finishes it (forget_pending_at_processor).
+    processor_pending: bool = False
+
+
+# The payment columns a user's export shows.
+PAYMENT_FIELDS = (
+    "id",
+    "bill_id",
+    "amount_minor",
+    "currency",
+    "status",
+    "pay_on",
+    "summary_text",
+    "payment_intent_id",
+    "failure_code",
+    "created_at",
+    "confirmed_at",
+    "completed_at",
+)
 
 
 def _plain(value: Any) -> Any:
@@ -55,9 +86,10 @@ def _row(row: Any, *names: str) -> dict[str, Any]:
 class PersonalData:
     """Export and forget one user's personal data."""
 
-    def __init__(self, uow: UnitOfWork, machine: StateMachine) -> None:
+    def __init__(self, uow: UnitOfWork, machine: StateMachine, gateway: PaymentGateway) -> None:
         self._uow = uow
         self._machine = machine
+        self._gateway = gateway
 
     def telegram_user(self, *, telegram_user_id: int) -> int | None:
         """The id of the (not forgotten) user behind a Telegram account, if any."""
@@ -93,21 +125,7 @@ class PersonalData:
                     ).all()
                 ],
                 "payments": [
-                    _row(
-                        payment,
-                        "id",
-                        "bill_id",
-                        "amount_minor",
-                        "currency",
-                        "status",
-                        "pay_on",
-                        "summary_text",
-                        "payment_intent_id",
-                        "failure_code",
-                        "created_at",
-                        "confirmed_at",
-                        "completed_at",
-                    )
+                    _row(payment, *PAYMENT_FIELDS)
                     for payment in session.scalars(
                         select(Payment).where(Payment.user_id == user_id).order_by(Payment.id)
                     )
@@ -155,9 +173,67 @@ class PersonalData:
                 user.demo_key = None
                 user.forgotten_at = self._uow.now()
                 append_audit(session, event="user.forgotten", user_id=user_id, data={"payments_kept": kept})
-            return ForgetReport(
+            report = ForgetReport(
                 user_id=user_id,
                 drafts_cancelled=int(cancelled),
                 notifications_dropped=int(getattr(dropped, "rowcount", 0) or 0),
                 payments_kept=kept,
             )
+        # After the commit: the user is forgotten here whatever the processor answers.
+        return replace(report, processor_pending=not self._forget_at_processor(user_id))
+
+    def forget_pending_at_processor(self, *, limit: int = 50) -> int:
+        """Finish forgetting at the processor for users forgotten here while it was unreachable.
+
+        Returns how many customers were anonymized now; stops at the first failure (the processor
+        is most likely still unreachable: the next worker round tries again).
+        """
+        done = select(AuditLogEntry.id).where(
+            AuditLogEntry.user_id == User.id, AuditLogEntry.event == PROCESSOR_FORGOTTEN
+        )
+        with self._uow.tx() as session:
+            pending = list(
+                session.scalars(
+                    select(User.id)
+                    .join(StripeCustomer, StripeCustomer.user_id == User.id)
+                    .where(User.forgotten_at.is_not(None), ~done.exists())
+                    .order_by(User.id)
+                    .limit(limit)
+                )
+            )
+        forgotten = 0
+        for user_id in pending:
+            if not self._forget_at_processor(user_id):
+                break
+            forgotten += 1
+        return forgotten
+
+    def _forget_at_processor(self, user_id: int) -> bool:
+        """Anonymize the user's processor customer once (an audit row records it); False: not now."""
+        with self._uow.tx() as session:
+            customer_id = session.scalar(
+                select(StripeCustomer.stripe_customer_id).where(StripeCustomer.user_id == user_id)
+            )
+            if customer_id is None or _forgotten_at_processor(session, user_id):
+                return True
+        if not self._gateway.forget_customer(customer_id):
+            log.warning("user %s forgotten here but not yet at the processor: the worker retries", user_id)
+            return False
+        with self._uow.tx() as session:
+            # Under the user's row lock: two workers finishing the same user write one audit row.
+            session.execute(select(User.id).where(User.id == user_id).with_for_update())
+            if not _forgotten_at_processor(session, user_id):
+                append_audit(session, event=PROCESSOR_FORGOTTEN, user_id=user_id)
+        return True
+
+
+def _forgotten_at_processor(session: Session, user_id: int) -> bool:
+    """True when the user's processor customer has already been anonymized (its audit row exists)."""
+    return (
+        session.scalar(
+            select(AuditLogEntry.id)
+            .where(AuditLogEntry.user_id == user_id, AuditLogEntry.event == PROCESSOR_FORGOTTEN)
+            .limit(1)
+        )
+        is not None
+    )

@@ -76,7 +76,7 @@ class PaymentsService:
         self.config = config
         self._clock = clock
         uow = UnitOfWork(session_factory, clock)
-        machine = StateMachine(uow, outcome_hold=config.outcome_hold)
+        machine = StateMachine(uow, outcome_hold=config.outcome_hold, consent_key=config.consent_signing_key)
         self.users = Users(uow, config)
         self.ledger = Ledger(uow, config)
         self.drafting = Drafting(uow, self.ledger, machine, config)
@@ -88,7 +88,7 @@ class PaymentsService:
         self.sandbox_bank = SandboxBank(uow, gateway, self.settlement, config)
         self.history = History(uow)
         self.outbox = Outbox(uow)
-        self.personal_data = PersonalData(uow, machine)
+        self.personal_data = PersonalData(uow, machine, gateway)
         self.refunds = Refunds(uow, gateway, wait=config.confirm_wait)
         self.oversight = Oversight(uow, gateway, config)
         self.test_users = TestUsers(uow, session_factory, gateway)
@@ -405,6 +405,10 @@ class PaymentsService:
     def forget_user(self, *, user_id: int) -> ForgetReport:
         """Anonymize the user; payments, consent receipts and the audit chain stay (anonymized)."""
         return self.personal_data.forget(user_id=user_id)
+
+    def forget_pending_at_processor(self) -> int:
+        """Anonymize the processor customers of users forgotten while it was unreachable; how many."""
+        return self.personal_data.forget_pending_at_processor()
 
     # --- notifications (the outbox the Telegram bot delivers) -----------------------------------
 

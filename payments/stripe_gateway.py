@@ -121,6 +121,20 @@ class StripeGateway:
             return False
         return not bool(getattr(customer, "deleted", False))
 
+    def forget_customer(self, customer_id: str) -> bool:
+        """Clear the customer's name and the paychat user id in its metadata at Stripe."""
+        try:
+            # An empty value unsets a field (and a metadata key) at Stripe; a repeat changes nothing.
+            self._client.v1.customers.update(customer_id, {"name": "", "metadata": {"paychat_user_id": ""}})
+        except stripe.InvalidRequestError as error:
+            noted(error, "customer forget")
+            # No such customer (deleted in the Dashboard, a reset sandbox): nothing is left there.
+            return error.http_status == 404
+        except stripe.StripeError as error:
+            noted(error, "customer forget")
+            return False
+        return True
+
     def add_test_card(self, *, customer_id: str, card_number: str, idempotency_key: str) -> CardDetails:
         """Attach a test card: from the raw number in the sandbox, from a test token on Stripe."""
         # Each write carries its own stable key (one key may not be reused with other parameters),

@@ -40,6 +40,8 @@ class StripeCall:
 STRIPE_CALLS: tuple[StripeCall, ...] = (
     StripeCall("POST", r"/v1/customers", "Customers", Access.WRITE),  # a user's first card
     StripeCall("GET", r"/v1/customers/[A-Za-z0-9_]+", "Customers", Access.READ),  # still there?
+    # /forget: clear the customer's name and our user id in its metadata.
+    StripeCall("POST", r"/v1/customers/[A-Za-z0-9_]+", "Customers", Access.WRITE),
     # Attach a Stripe test card in demo mode (a real deployment's own card flow would add the same).
     StripeCall("POST", r"/v1/payment_methods/[A-Za-z0-9_]+/attach", "PaymentMethods", Access.WRITE),
     StripeCall("POST", r"/v1/payment_intents", "PaymentIntents", Access.WRITE),  # charge (confirm=true)

@@ -20,6 +20,7 @@ from console.staff import create_staff_user, set_active
 from console.tokens import create_api_token, revoke_api_token
 from db.models import AuditLogEntry, Payment
 from payments.audit import record_settings, verify_audit_chain
+from payments.config import ServiceConfig
 from payments.machine import StateMachine
 from payments.statuses import TRANSITIONS, PaymentStatus
 from payments.unit_of_work import UnitOfWork
@@ -48,7 +49,9 @@ def test_each_transition_writes_one_audit_row(
     db_session: Session, src: PaymentStatus, dst: PaymentStatus
 ) -> None:
     payment = _payment(db_session, src)
-    machine = StateMachine(UnitOfWork(sessionmaker(bind=db_session.get_bind())))
+    machine = StateMachine(
+        UnitOfWork(sessionmaker(bind=db_session.get_bind())), consent_key=ServiceConfig().consent_signing_key
+    )
     assert machine.move(db_session, payment, src, dst, reason="test")
     rows = (
         db_session.execute(select(AuditLogEntry).where(AuditLogEntry.payment_id == payment.id))

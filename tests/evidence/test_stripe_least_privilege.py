@@ -2,9 +2,9 @@
 
 The real stripe SDK talks to the sandbox through `PermissionProxy`, which refuses every request
 `payments.stripe_permissions` does not declare (as real Stripe refuses a restricted key). A
-payment that succeeds, one that is declined, one through 3-D Secure and a reconciliation by
-idempotency key all pass without a single refusal; taking PaymentIntents away from the "key" makes
-the charge fail, so the proxy really enforces.
+payment that succeeds, one that is declined, one through 3-D Secure, a reconciliation by
+idempotency key and forgetting a user all pass without a single refusal; taking PaymentIntents
+away from the "key" makes the charge fail, so the proxy really enforces.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def test_the_payment_flows_need_only_the_declared_permissions(
         idempotency_key=f"refund-{paid_user}",
     )  # fmt: skip
     assert refund.status in ("succeeded", "pending")
+    # /forget clears the name and our user id on the user's Stripe customer (a customer update).
+    assert service.forget_user(user_id=paid_user).processor_pending is False
     # A challenge nobody finished is cancelled at the processor (settlement's deadline does this).
     _, abandoned_id, status = _pay(service, VISA_3DS)
     assert status == "requires_action"

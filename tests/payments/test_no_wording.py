@@ -26,6 +26,8 @@ OPERATOR_FACING = {
     "worker step failed: %s",
     "settings changed since the last start: recorded in the audit log",
     "payments past their deadlines",
+    "forgotten users at the processor",
+    "user %s forgotten here but not yet at the processor: the worker retries",
     # Alerts and errors for staff (logged, never shown to a user).
     "ALERT payment %s of user %s was recorded failed (no charge found) but PaymentIntent %s "
     "succeeded: record corrected to succeeded; check the bill %s for a second payment to refund",
