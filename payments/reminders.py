@@ -98,29 +98,36 @@ class Reminders:
         self._uow = uow
         self._config = config
 
-    def remind_due_bills(self, *, limit: int = 500) -> ReminderRound:
+    def remind_due_bills(self, *, page: int = 500) -> ReminderRound:
         """Queue one BILL_REMINDER per bill due soon (see the module docstring); safe to run from
-        several workers at once. Returns counts (`ReminderRound`)."""
+        several workers at once. Candidates are read `page` at a time until none is left, so bills
+        waiting for their users' morning never crowd out the others. Returns counts (`ReminderRound`)."""
         now = self._uow.now()
         queued = waiting = lost = 0
-        for bill_id, due_date, timezone in self._candidates(now, limit):
-            if not within_hours(
-                now,
-                timezone=timezone,
-                start_hour=self._config.reminder_start_hour,
-                end_hour=self._config.reminder_end_hour,
-            ):
-                waiting += 1
-                continue
-            try:
-                queued += self._remind(bill_id, due_date, now)
-            except IntegrityError:  # another worker committed this bill's reminder first
-                lost += 1
+        after_id = 0
+        while batch := self._candidates(now, after_id=after_id, limit=page):
+            after_id = batch[-1][0]
+            for bill_id, due_date, timezone in batch:
+                if due_date is None:  # outside the window in the user's zone (kept for paging)
+                    continue
+                if not within_hours(
+                    now,
+                    timezone=timezone,
+                    start_hour=self._config.reminder_start_hour,
+                    end_hour=self._config.reminder_end_hour,
+                ):
+                    waiting += 1
+                    continue
+                try:
+                    queued += self._remind(bill_id, due_date, now)
+                except IntegrityError:  # another worker committed this bill's reminder first
+                    lost += 1
         return ReminderRound(queued=queued, waiting=waiting, lost_race=lost)
 
-    def _candidates(self, now: datetime, limit: int) -> list[tuple[int, date, str]]:
-        """Open bills of users with reminders on and a Telegram chat, not yet reminded for their due
-        date, due within the window of their user's today: (bill id, due date, time zone)."""
+    def _candidates(self, now: datetime, *, after_id: int, limit: int) -> list[tuple[int, date | None, str]]:
+        """The next `limit` open bills (by id, after `after_id`) of users with reminders on and a
+        Telegram chat, not yet reminded for their due date, due around now: (bill id, due date, time
+        zone), the due date None when the bill is not in the window of its user's today."""
         utc_today = now.date()
         reminded = exists().where(BillReminder.bill_id == Bill.id, BillReminder.due_date == Bill.due_date)
         with self._uow.tx() as session:
@@ -128,6 +135,7 @@ class Reminders:
                 select(Bill.id, Bill.due_date, User.timezone)
                 .join(User, Bill.user_id == User.id)
                 .where(
+                    Bill.id > after_id,
                     User.reminders_enabled.is_(True),
                     User.telegram_user_id.is_not(None),
                     User.forgotten_at.is_(None),
@@ -137,14 +145,17 @@ class Reminders:
                     Bill.due_date <= utc_today + timedelta(days=self._config.reminder_days + 1),
                     ~reminded,
                 )
-                .order_by(Bill.due_date, Bill.id)
+                .order_by(Bill.id)
                 .limit(max(1, limit))
             ).all()
         days = self._config.reminder_days
         return [
-            (int(bill_id), due, str(zone))
+            (
+                int(bill_id),
+                due if in_window(due, today=now.astimezone(ZoneInfo(str(zone))).date(), days=days) else None,
+                str(zone),
+            )
             for bill_id, due, zone in rows
-            if in_window(due, today=now.astimezone(ZoneInfo(str(zone))).date(), days=days)
         ]
 
     def _remind(self, bill_id: int, due_date: date, now: datetime) -> int:

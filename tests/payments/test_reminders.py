@@ -184,9 +184,10 @@ def test_a_paid_or_held_bill_is_not_reminded(payments_service: PaymentsService) 
     part = clock.draft_payment(
         user_id=user_id, bill_id=partly, amount_text="10", date_text=None, render_summary=edge_summary
     )
-    assert clock.confirm_payment(
-        user_id=user_id, payment_id=part.payment_id, consent_text="ok"
-    ).status == PaymentStatus.SUCCEEDED
+    assert (
+        clock.confirm_payment(user_id=user_id, payment_id=part.payment_id, consent_text="ok").status
+        == PaymentStatus.SUCCEEDED
+    )
 
     clock.remind_due_bills()
     assert _reminders(payments_service, paid) == [] and _reminders(payments_service, held) == []
@@ -221,11 +222,13 @@ def test_a_worker_that_saw_the_bill_before_the_other_committed_loses_on_the_key(
     _, [bill_id] = _telegram_user(payments_service, due=TODAY + timedelta(days=1))
     first, second = _at(payments_service, NOW), _at(payments_service, NOW)
     # The second worker's candidate list was read before the first worker's reminder committed.
-    stale = [c for c in second.reminders._candidates(NOW, 500) if c[0] == bill_id]
-    assert stale
+    stale = [c for c in second.reminders._candidates(NOW, after_id=0, limit=10_000) if c[0] == bill_id]
+    assert stale and stale[0][1] is not None
 
     assert first.remind_due_bills().queued >= 1
-    second.reminders._candidates = lambda now, limit: stale  # type: ignore[method-assign]
+    second.reminders._candidates = (  # type: ignore[method-assign]
+        lambda now, *, after_id, limit: stale if after_id < bill_id else []
+    )
     raced = second.remind_due_bills()
     assert (raced.queued, raced.lost_race) == (0, 1)
     assert len(_reminders(payments_service, bill_id)) == 1
@@ -249,3 +252,19 @@ def test_pay_now_drafts_that_bill_and_refuses_a_paid_one(payments_service: Payme
     with pytest.raises(Exception) as foreign:
         clock.pay_reminded_bill(user_id=stranger, bill_id=other, conversation="tg-stranger")
     assert getattr(foreign.value, "code", "") == "bill_not_found"
+
+
+def test_bills_waiting_for_their_morning_never_crowd_out_the_others(
+    payments_service: PaymentsService,
+) -> None:
+    # Two users: one where it is night (Tokyo, 18:00 UTC is 03:00), one where it is day (Berlin, 19:00).
+    # The night bills come first (lower ids): with one bill per page, the day bill is on a later page.
+    tomorrow = TODAY + timedelta(days=1)
+    _, night_bills = _telegram_user(payments_service, due=tomorrow, timezone="Asia/Tokyo", bills=3)
+    _, [day_bill] = _telegram_user(payments_service, due=TODAY + timedelta(days=1))
+
+    done = _at(payments_service, NOW.replace(hour=18)).reminders.remind_due_bills(page=1)  # a page per bill
+
+    assert done.waiting >= 3 and done.queued >= 1
+    assert len(_reminders(payments_service, day_bill)) == 1
+    assert all(_reminders(payments_service, bill_id) == [] for bill_id in night_bills)
