@@ -192,6 +192,9 @@ def test_a_paid_or_held_bill_is_not_reminded(payments_service: PaymentsService) 
     clock.remind_due_bills()
     assert _reminders(payments_service, paid) == [] and _reminders(payments_service, held) == []
     assert len(_reminders(payments_service, partly)) == 1
+    # The reminder names what is left: 84.22 less the 10.00 paid.
+    [told] = clock.outbox._views(Notification.bill_id == partly, limit=5)  # as the bot reads it
+    assert told.amount_text == "€74.22" and told.due_date == TODAY + timedelta(days=2)
 
 
 def test_two_concurrent_rounds_queue_one_reminder_per_bill(payments_service: PaymentsService) -> None:
