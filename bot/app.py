@@ -105,6 +105,7 @@ def build_application(settings: Settings, services: BotServices | None = None) -
     )
     application.add_handler(CommandHandler("forget", handlers.on_forget, filters=new_message))
     application.add_handler(CommandHandler("mydata", handlers.on_mydata, filters=new_message))
+    application.add_handler(CommandHandler("reminders", handlers.on_reminders, filters=new_message))
     application.add_handler(MessageHandler(new_message & filters.COMMAND, handlers.on_unknown_command))
     application.add_handler(MessageHandler(new_message & filters.TEXT, handlers.on_text))
     application.add_handler(

@@ -77,6 +77,25 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await relay(update, context, COMMAND_PAYLOADS[command])
 
 
+# --- issue 13 item 4 (reminders) ---
+# `/reminders on|off`: the same intents as "remind me again" / "stop reminding me" (wording in the domain).
+REMINDER_SWITCH_PAYLOADS = {"on": "/reminders_on", "off": "/reminders_off"}
+
+
+async def on_reminders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Switch bill reminders with `/reminders on|off` (sent as its intent); say how without an argument."""
+    assert update.effective_message is not None and update.effective_message.text is not None
+    words = update.effective_message.text.split()
+    payload = REMINDER_SWITCH_PAYLOADS.get(words[1].lower()) if len(words) == 2 else None
+    if payload is None:
+        await update.effective_message.reply_text(texts.REMINDERS_USAGE)
+    else:
+        await relay(update, context, payload)
+
+
+# --- end reminders ---
+
+
 class CardNumberFilter(filters.MessageFilter):
     """Matches a message (or an edit) whose text or caption looks like it holds a card number."""
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from babel.dates import format_date
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 
 from bot import texts
@@ -70,6 +70,31 @@ def notification_text(note: Any) -> str:
     return f"{text}\n\n{receipt_text(receipt)}" if receipt is not None else text
 
 
+# --- issue 13 item 4 (reminders) ---
+# A reminder's "Pay now" payload: pay_bill naming the reminded bill (rasa_project rules send it to
+# action_pay_reminded_bill). It fits Telegram's 64-byte callback_data, so it needs no in-memory key
+# and survives a bot restart; a tap counts only when it is a button under that very message
+# (bot.handlers.not_offered), and payments drafts only the tapping user's own, still open bill.
+REMINDER_KIND = "bill_reminder"
+
+
+def pay_now_payload(bill_id: int) -> str:
+    """The callback data of a reminder's "Pay now" button for bill `bill_id`."""
+    return '/pay_bill{"reminded_bill_id":' + str(int(bill_id)) + "}"
+
+
+def notification_keyboard(note: Any) -> InlineKeyboardMarkup | None:
+    """The buttons under a notification: "Pay now" under a bill reminder, none under the others."""
+    bill_id = getattr(note, "bill_id", None)
+    if str(note.kind) != REMINDER_KIND or bill_id is None:
+        return None
+    button = InlineKeyboardButton(texts.PAY_NOW, callback_data=pay_now_payload(bill_id))
+    return InlineKeyboardMarkup([[button]])
+
+
+# --- end reminders ---
+
+
 def receipt_text(receipt: Any) -> str:
     """A `payments.views.Receipt` worded for the user to keep."""
     return texts.RECEIPT.format(
@@ -102,7 +127,11 @@ async def deliver_pending(
         if note.telegram_user_id is None or note.telegram_user_id in unreachable:
             continue
         try:
-            await bot.send_message(chat_id=note.telegram_user_id, text=notification_text(note))
+            await bot.send_message(
+                chat_id=note.telegram_user_id,
+                text=notification_text(note),
+                reply_markup=notification_keyboard(note),
+            )
         except Forbidden:
             log.info(
                 "user %s blocked the bot: notification %s waits until they are back", note.user_id, note.id

@@ -67,6 +67,7 @@ COMMANDS: dict[str, dict[str, str]] = {
         "start": "Welcome and what I do",
         "mydata": "Get a copy of your data",
         "forget": "Delete your data",
+        "reminders": "Bill reminders: /reminders on or off",  # issue 13 item 4
     },
 }
 HELP = (
@@ -105,6 +106,16 @@ NOTIFICATIONS = {
         "by itself. Would you like to pay it?"
     ),
 }
+# --- issue 13 item 4 (reminders) ---
+# The button under a bill reminder: it starts paying that bill in the chat (summary, then Confirm).
+PAY_NOW = "Pay now"
+# /reminders without "on" or "off".
+REMINDERS_USAGE = (
+    "I remind you a few days before a bill is due, with a button to pay it. "
+    "Send /reminders off to stop that, /reminders on to start it again "
+    '(or just tell me "stop reminding me" / "remind me again").'
+)
+# --- end reminders ---
 # Under a succeeded payment's notification: the receipt (utter_payment_succeeded words the same in chat).
 RECEIPT = (
     "🧾 Receipt {reference}\n"

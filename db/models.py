@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
@@ -114,6 +115,10 @@ class User(Base):
     per_payment_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
     daily_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
     monthly_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # --- issue 13 item 4 (reminders) ---
+    # Whether the worker reminds this user of bills due soon (payments.reminders); they switch it in chat.
+    reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # --- end reminders ---
 
     @validates("name")
     def _no_card_number(self, _key: str, value: str) -> str:
@@ -321,6 +326,31 @@ class Notification(Base):
     # An outcome told in the user's own chat turn: not sent before this (the front end marks it sent
     # when the turn's reply was delivered). NULL: send at once.
     hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- issue 13 item 4 (reminders) ---
+class BillReminder(Base):
+    """One reminder of one bill for one due date (its window): the key makes it exactly once.
+
+    Written in the same transaction as the outbox row that tells it (payments.reminders); two
+    workers racing for the same bill and due date cannot both insert it. A bill whose due date
+    moves is a new window and may be reminded again.
+    """
+
+    __tablename__ = "bill_reminders"
+    __table_args__ = (UniqueConstraint("bill_id", "due_date", name="uq_bill_reminders_bill_due"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id", ondelete="CASCADE"))
+    due_date: Mapped[date] = mapped_column(Date)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="SET NULL")
+    )
+    reminded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- end reminders ---
 
 
 class Refund(Base):

@@ -58,6 +58,13 @@ class ServiceConfig:
     # Off here (the core's own default, which tests build on); settings turn it on
     # (PAYCHAT_TIME_LOCK_MINUTES, 10 by default).
     time_lock: timedelta = timedelta(0)
+    # --- issue 13 item 4 (reminders) ---
+    # Bills due within this many days of the user's today are reminded (PAYCHAT_REMINDER_DAYS), only
+    # from `reminder_start_hour` (inclusive) to `reminder_end_hour` (exclusive) of the user's clock.
+    reminder_days: int = 3
+    reminder_start_hour: int = 8
+    reminder_end_hour: int = 20
+    # --- end reminders ---
     # How often recording a gateway outcome is tried when the database is busy.
     outcome_write_attempts: int = 6
 
@@ -94,6 +101,10 @@ def service_config_from(settings: Settings) -> ServiceConfig:
         authentication_deadline=timedelta(minutes=settings.authentication_deadline_minutes),
         late_success_window=timedelta(hours=settings.late_success_window_hours),
         outcome_hold=timedelta(seconds=settings.outcome_hold_seconds),
+        # issue 13 item 4 (reminders)
+        reminder_days=settings.reminder_days,
+        reminder_start_hour=settings.reminder_start_hour,
+        reminder_end_hour=settings.reminder_end_hour,
     )
 
 

@@ -43,6 +43,17 @@ class BillNotFoundError(PaymentsError):
     code = "bill_not_found"
 
 
+# --- issue 13 item 4 (reminders) ---
+class BillSettledError(PaymentsError):
+    """A reminder's "Pay now" for a bill that is no longer to pay: paid, void, or already being paid
+    (a payment holds it, a scheduled one waits). `params`: biller (name)."""
+
+    code = "bill_settled"
+
+
+# --- end reminders ---
+
+
 class AmountInvalidError(PaymentsError):
     """The amount could not be read as money."""
 

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Biller, Notification, Payment, User
+from payments.ledger import outstanding
 from payments.money import Money, format_money
 from payments.statuses import NotificationKind
 from payments.unit_of_work import UnitOfWork, rowcount
@@ -147,8 +148,12 @@ class Outbox:
 def _view(
     session: Session, note: Notification, payment: Payment | None, user: User, bill: Bill, biller: str
 ) -> NotificationView:
-    """The view of one outbox row: a payment's amount and outcome, or the bill's amount and due day."""
+    """The view of one outbox row: a payment's amount and outcome, or what is owed on the bill and its
+    due day."""
     if payment is None:
+        # What is still owed now (issue 13 item 4: a reminder of a bill paid in part names the rest).
+        owed = outstanding(session, bill)
+        amount = owed if owed.amount_minor > 0 else Money(bill.amount_due_minor, bill.currency)
         return NotificationView(
             id=note.id,
             user_id=user.id,
@@ -156,7 +161,7 @@ def _view(
             telegram_user_id=user.telegram_user_id,
             kind=NotificationKind(note.kind),
             biller_name=biller,
-            amount_text=format_money(Money(bill.amount_due_minor, bill.currency), user.locale),
+            amount_text=format_money(amount, user.locale),
             failure_message=None,
             locale=user.locale,
             bill_id=bill.id,

@@ -104,7 +104,15 @@ class PersonalData:
                 return {}
             return {
                 "user": _row(
-                    user, "id", "name", "telegram_user_id", "locale", "timezone", "currency", "created_at"
+                    user,
+                    "id",
+                    "name",
+                    "telegram_user_id",
+                    "locale",
+                    "timezone",
+                    "currency",
+                    "created_at",
+                    "reminders_enabled",  # issue 13 item 4: their bill-reminder switch
                 ),
                 "cards": [
                     _row(card, "brand", "last4", "exp_month", "exp_year", "created_at")

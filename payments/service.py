@@ -32,6 +32,7 @@ from payments.outbox import Outbox
 from payments.oversight import BillerOption, Oversight, PaymentFilter, StaffPaymentDetail, StaffPaymentRow
 from payments.personal_data import ForgetReport, PersonalData
 from payments.refunds import RefundAmount, Refunds, RefundView
+from payments.reminders import ReminderRound, Reminders, ReminderSetting
 from payments.sandbox_bank import SandboxBank
 from payments.settlement import Settlement
 from payments.several import PayingAll
@@ -92,6 +93,7 @@ class PaymentsService:
         self.refunds = Refunds(uow, gateway, wait=config.confirm_wait)
         self.oversight = Oversight(uow, gateway, config)
         self.test_users = TestUsers(uow, session_factory, gateway)
+        self.reminders = Reminders(uow, config)  # issue 13 item 4
         self._uow = uow
 
     # --- users -----------------------------------------------------------------------------------
@@ -430,6 +432,44 @@ class PaymentsService:
     def mark_notification_sent(self, *, notification_id: int) -> bool:
         """Record a notification as delivered; False when it already was."""
         return self.outbox.mark_notification_sent(notification_id=notification_id)
+
+    # --- reminders of bills due soon (issue 13 item 4) -------------------------------------------
+
+    def remind_due_bills(self) -> ReminderRound:
+        """Worker step: queue one reminder per bill due soon and window (payments.reminders)."""
+        return self.reminders.remind_due_bills()
+
+    def set_reminders(self, *, user_id: int, enabled: bool) -> ReminderSetting:
+        """The user switches their bill reminders on or off (audited as their setting change)."""
+        return self.reminders.set_reminders(user_id=user_id, enabled=enabled, changed_by="user")
+
+    def reminders_enabled(self, *, user_id: int) -> bool:
+        """Whether the user's bill reminders are on."""
+        return self.reminders.reminders_enabled(user_id=user_id)
+
+    def pay_reminded_bill(
+        self,
+        *,
+        user_id: int,
+        bill_id: int,
+        conversation: str,
+        replacing_payment_id: int | None = None,
+        render_summary: SummaryRenderer = terms_line,
+    ) -> PaymentSummary:
+        """A reminder's "Pay now": draft the whole outstanding amount of that bill as the
+        conversation's live offer. BillSettledError when it was paid (or is being paid) since."""
+        with self._uow.tx() as session:
+            self.reminders.payable_bill(session, user_id=user_id, bill_id=bill_id)
+        return self.prepare_payment(
+            user_id=user_id,
+            biller_text=None,
+            bill_id=bill_id,
+            amount_text=None,
+            date_text=None,
+            replacing_payment_id=replacing_payment_id,
+            render_summary=render_summary,
+            conversation=conversation,
+        )
 
     # --- staff: payments oversight, refunds, test users -----------------------------------------
 

@@ -2,9 +2,10 @@
 
 Each round charges scheduled payments whose day has come, settles payments whose outcome is
 unknown by asking Stripe by their idempotency key (never before a charge's deadline), expires
-drafts and approvals nobody answered, and gives approved and 3-D Secure payments waiting past
-their deadlines a final status, so no payment waits forever; and finishes forgetting users at
-Stripe when it was unreachable at their /forget. Every step
+drafts and approvals nobody answered, gives approved and 3-D Secure payments waiting past
+their deadlines a final status, so no payment waits forever, reminds users of bills due soon
+(payments.reminders), and finishes forgetting users at Stripe when it was unreachable at their
+/forget. Every step
 is a use case of PaymentsService, idempotent and safe to run from several workers at once.
 """
 
@@ -38,6 +39,8 @@ def run_round(service: PaymentsService, extra_steps: Mapping[str, Step] | None =
         "expire stale drafts": service.expire_stale_drafts,
         "payments past their deadlines": service.settle_overdue_payments,
         "forgotten users at the processor": service.forget_pending_at_processor,
+        # issue 13 item 4: reminders of bills due soon (exactly once per bill and due date)
+        "remind bills due soon": service.remind_due_bills,
         **(extra_steps or {}),
     }
     for name, step in steps.items():

@@ -331,6 +331,42 @@ COUNT = {
     "payment_history": 170, "inform": 260, "out_of_scope": 110,
 }  # fmt: skip
 
+# --- issue 13 item 4 (reminders): switching bill reminders off and on --------------------------------
+# Appended after the other intents, so their examples (the same seeded draws, in order) stay as they were.
+REMINDER_TEMPLATES: dict[str, list[str]] = {
+    "reminders_off": [
+        "stop reminding me", "stop reminding me about bills", "stop reminding me about my bills",
+        "please stop the bill reminders", "turn off bill reminders", "turn off reminders",
+        "turn the reminders off", "turn my reminders off", "switch off reminders", "switch the reminders off",
+        "switch off the due date reminders", "disable reminders", "disable bill reminders",
+        "no more reminders", "no more bill reminders please", "no reminders please", "reminders off",
+        "i don't want reminders", "i don't want any more reminders", "i don't need bill reminders",
+        "don't remind me", "don't remind me about bills", "don't remind me anymore",
+        "don't remind me when bills are due", "you don't have to remind me about bills",
+        "quit reminding me", "stop the reminders", "stop the due date alerts", "stop bill alerts",
+        "mute the reminders", "mute bill reminders", "pause my reminders", "unsubscribe from reminders",
+        "opt out of bill reminders", "cancel my bill reminders", "no need to remind me, i keep track myself",
+        "i'd rather not get reminders", "enough with the reminders", "no more due bill messages",
+        "stop notifying me about due bills", "turn off the pay now reminders",
+    ],
+    "reminders_on": [
+        "remind me again", "remind me about my bills", "remind me when bills are due",
+        "remind me before a bill is due", "please remind me of due bills", "turn on bill reminders",
+        "turn on reminders", "turn the reminders back on", "turn my reminders on", "switch reminders on",
+        "switch the reminders back on", "enable reminders", "enable bill reminders", "reminders on",
+        "i want reminders again", "i want bill reminders", "i'd like reminders for my bills",
+        "start reminding me again", "resume reminders", "resume the bill reminders", "unmute reminders",
+        "send me reminders again", "bring back the reminders", "let me know when a bill is due",
+        "warn me before bills are due", "tell me when something is due", "notify me about upcoming bills",
+        "alert me when a bill is due", "can you remind me of bills that are due", "reminders back on please",
+        "yes i want the due date reminders", "opt in to bill reminders", "give me a heads up before bills are due",
+    ],
+}  # fmt: skip
+REMINDER_COUNT = {"reminders_off": 90, "reminders_on": 80}
+TEMPLATES.update(REMINDER_TEMPLATES)
+COUNT.update(REMINDER_COUNT)
+# --- end reminders ---
+
 # --- chat noise ----------------------------------------------------------------------------------------
 
 EMOJIS = ["🙏", "😅", "💸", "👍", "🙂", "😩", "🏠", "📱", "💡", "⚡", "🤞", "😊", "🤔"]

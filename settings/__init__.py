@@ -156,6 +156,15 @@ class Settings(BaseSettings):
     # every scheduled payment, is charged no sooner than this many minutes after the user confirmed
     # it; until then it is approved but held and can be cancelled in chat or the console. 0: off.
     time_lock_minutes: float = Field(10.0, ge=0, alias="PAYCHAT_TIME_LOCK_MINUTES")
+    # --- issue 13 item 4 (reminders) ---
+    # The worker reminds users (reminders on) of open bills due within this many days of their
+    # today (0: only bills due today), once per bill and due date, and only between these local
+    # hours of the user's time zone (start inclusive, end exclusive; outside them the next round
+    # in the hours sends it).
+    reminder_days: int = Field(3, ge=0, le=60, alias="PAYCHAT_REMINDER_DAYS")
+    reminder_start_hour: int = Field(8, ge=0, le=23, alias="PAYCHAT_REMINDER_START_HOUR")
+    reminder_end_hour: int = Field(20, ge=1, le=24, alias="PAYCHAT_REMINDER_END_HOUR")
+    # --- end reminders ---
     # Payments at or above this amount wait for a staff member's second approval ("multi-signature").
     second_approval_minor: int = Field(100_000, alias="PAYCHAT_SECOND_APPROVAL_MINOR")
     # ... counted over what the user pays one biller within this many days (rolling), so splitting a

@@ -65,7 +65,7 @@ async def test_each_language_of_the_table_gets_its_menu_and_its_help(
 
 
 def test_every_command_of_the_menu_is_handled_in_every_language() -> None:
-    handled = set(handlers.COMMAND_PAYLOADS) | {"start", "help", "mydata", "forget"}
+    handled = set(handlers.COMMAND_PAYLOADS) | {"start", "help", "mydata", "forget", "reminders"}
     for language, menu in texts.COMMANDS.items():
         assert set(menu) == handled, language
         assert all(0 < len(description) <= 256 for description in menu.values())

@@ -1,0 +1,83 @@
+"""Issue 13 item 4 in chat, through the actions (real Trackers, the real PaymentsService and the Stripe
+sandbox): a reminder's "Pay now" shows that bill's summary, a stale one says the bill is paid, and
+"stop reminding me" / "remind me again" switch the user's reminders and say so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.paying import ActionConfirmPayment
+from actions.reminders import ActionPayRemindedBill, ActionSetReminders
+from payments.service import PaymentsService
+from tests.actions.conftest import as_rasa_says, make_tracker, slot_events
+from tests.helpers.factories import make_paying_user
+
+pytestmark = pytest.mark.sandbox
+
+
+def _payer(service: PaymentsService) -> tuple[str, int, int, int]:
+    """A fresh user (console sender) with two bills; (sender, water bill, phone bill, user id)."""
+    user_id, bills = make_paying_user(
+        service.session_factory, service.gateway, bills=(("water", 3_150), ("phone", 4_999))
+    )
+    return f"console-{user_id}-reminder_test", bills["water"], bills["phone"], user_id
+
+
+async def _run(
+    action: Any, domain: dict[str, Any], sender: str, **kwargs: Any
+) -> tuple[list[Any], dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, make_tracker(sender, **kwargs), domain)
+    return [
+        as_rasa_says(domain, m) | {"response": m.get("response")} for m in dispatcher.messages
+    ], slot_events(events)
+
+
+def _pay_now(bill_id: int) -> dict[str, Any]:
+    """What Rasa makes of the tapped `/pay_bill{"reminded_bill_id": N}`."""
+    return {
+        "intent": "pay_bill",
+        "text": f'/pay_bill{{"reminded_bill_id":{bill_id}}}',
+        "entities": [{"entity": "reminded_bill_id", "value": bill_id}],
+    }
+
+
+async def test_pay_now_shows_that_bills_summary_and_a_stale_one_is_refused(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    sender, _water, phone, _ = _payer(service)  # two open bills: Pay now drafts the one it names
+
+    [summary], slots = await _run(ActionPayRemindedBill(), domain, sender, **_pay_now(phone))
+    assert summary["response"] == "utter_payment_summary" and "€49.99" in summary["text"]
+    assert [b["title"] for b in summary["buttons"]] == ["Confirm", "Change", "Cancel"]
+    assert slots["bill_id"] == str(phone) and slots["pending_payment_id"]
+    [paid], _ = await _run(ActionConfirmPayment(), domain, sender, slots=slots, intent="affirm", text="yes")
+    assert paid["response"] == "utter_payment_succeeded"
+
+    [stale], stale_slots = await _run(ActionPayRemindedBill(), domain, sender, **_pay_now(phone))
+    assert stale["response"] == "utter_error_bill_settled"
+    assert stale["text"].startswith(f"That {slots['biller']} bill is already paid or being paid")
+    assert stale_slots == {}  # nothing drafted, nothing forgotten
+
+
+async def test_the_switch_says_off_and_on_and_already(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    sender, _, _, user_id = _payer(service)
+
+    said = []
+    for intent in ("reminders_off", "reminders_off", "reminders_on", "reminders_on"):
+        [reply], _ = await _run(ActionSetReminders(), domain, sender, intent=intent, text="…")
+        said.append(reply["response"])
+
+    assert said == [
+        "utter_reminders_off",
+        "utter_reminders_off_already",
+        "utter_reminders_on",
+        "utter_reminders_on_already",
+    ]
+    assert service.reminders_enabled(user_id=user_id)
