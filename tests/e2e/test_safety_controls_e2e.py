@@ -1,0 +1,229 @@
+"""Issue 13's safety controls, one end-to-end conversation each, through the session's real stack.
+
+Real python-telegram-bot against the fake Bot API (HTTP level), the real Rasa server with the
+trained model, the action server, the Stripe sandbox and the stack's database; the operator's side
+is the real `python -m paychat` CLI in a subprocess with the stack's environment. Each test is a
+new Telegram user (fresh demo bills, never paid any biller).
+
+Covered elsewhere, end to end: /mydata, /forget → Yes with tracker and transcripts gone and the
+payment kept anonymized (tests/bot/test_e2e_telegram.py); this module adds that the next message
+after /forget is a new user to Rasa too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from db.engine import make_engine, make_session_factory
+from db.models import StripeCustomer, User, utcnow
+from payments import worker
+from payments.config import service_config_from
+from payments.service import PaymentsService
+from payments.stripe_gateway import build_gateway
+from scripts import procs
+from tests.bot.test_e2e_telegram import (
+    TURN_WAIT,
+    bot_on,
+    bot_settings,
+    button,
+    payments_of,
+    summary_for_electricity,
+)
+from tests.helpers.fake_telegram import FakeTelegram, fake_telegram_server
+from tests.helpers.stack import AssistantStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+LOCK_MINUTES = 10
+
+
+@pytest.fixture
+def engine(assistant_stack: AssistantStack) -> Iterator[Engine]:
+    """An engine on the stack's database, for checking what the conversation did."""
+    engine = make_engine(assistant_stack.database_url)
+    yield engine
+    engine.dispose()
+
+
+def paychat(stack: AssistantStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m paychat ARGS` as an operator runs it on the stack's host (the stack's environment)."""
+    return subprocess.run(
+        [str(procs.APP_PYTHON), "-m", "paychat", *args],
+        cwd=procs.ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def user_id_of(engine: Engine, telegram_user_id: int) -> int:
+    """Our user id behind a Telegram user."""
+    with Session(engine) as session:
+        return session.scalars(select(User.id).where(User.telegram_user_id == telegram_user_id)).one()
+
+
+def sandbox_intents(stack: AssistantStack, customer: str) -> list[dict[str, Any]]:
+    """Every PaymentIntent the sandbox holds for a Stripe customer (all pages)."""
+    found: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 100} | ({"starting_after": after} if after else {})
+        page = httpx.get(
+            f"{stack.stripe_api_base}/v1/payment_intents",
+            params=params,
+            headers={"Authorization": "Bearer sk_test_paychat_sandbox"},
+            timeout=10,
+        ).json()
+        found += [i for i in page["data"] if i.get("customer") == customer]
+        if not page.get("has_more") or not page["data"]:
+            return found
+        after = page["data"][-1]["id"]
+
+
+def customer_of(engine: Engine, user_id: int) -> str:
+    """The Stripe customer id of a user."""
+    with Session(engine) as session:
+        return session.scalars(
+            select(StripeCustomer.stripe_customer_id).where(StripeCustomer.user_id == user_id)
+        ).one()
+
+
+def said(fake: FakeTelegram, user: int, fragment: str) -> Any:
+    """A predicate: the latest message to `user` whose text holds `fragment`."""
+    return lambda: next((m for m in reversed(fake.sent_messages(user)) if fragment in m["text"]), None)
+
+
+# --- 1. Limits ---------------------------------------------------------------------------------
+
+
+async def test_over_an_own_daily_limit_the_chat_names_the_limit_what_is_left_and_the_reset(
+    assistant_stack: AssistantStack, engine: Engine
+) -> None:
+    """Operator sets a €50 daily limit (`paychat limits set`); asking to pay €84.20 is refused in
+    chat with the limit, what is left and when it resets; nothing reaches the sandbox."""
+    user = 555131
+    async with fake_telegram_server() as fake, bot_on(bot_settings(assistant_stack, fake)):
+        await fake.send_text(user, "/start")
+        await fake.wait_for_messages(user, 1, TURN_WAIT)
+        user_id = user_id_of(engine, user)
+        done = paychat(assistant_stack, "limits", "set", str(user_id), "--by", "e2e", "--daily", "5000")
+        assert done.returncode == 0, done.stderr
+        assert "daily: €50.00 (own)" in done.stdout
+
+        await fake.send_text(user, "pay my electricity bill")
+        refusal = await fake.wait_for(said(fake, user, "daily limit"), TURN_WAIT)
+
+    assert refusal["text"] == (
+        "That would go over your daily limit of €50.00: €50.00 is left for that day, and your daily "
+        "limit resets tomorrow at 00:00. You could pay less or schedule it for another day."
+    )
+    assert "reply_markup" not in refusal  # no Confirm to tap
+    assert not any(p.status != "draft" or p.payment_intent_id for p in payments_of(engine, user))
+    assert sandbox_intents(assistant_stack, customer_of(engine, user_id)) == []
+
+
+# --- 3. Time lock ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def time_locked_actions(assistant_stack: AssistantStack) -> Iterator[AssistantStack]:
+    """The stack's action server restarted with a time lock; the shared one (no lock) put back after.
+
+    Only the action server applies the lock (the core reads it from its settings), so Rasa, the
+    model and the database stay the session's.
+    """
+    supervisor = assistant_stack.supervisor
+    original = assistant_stack.process("action-server").spec
+    locked = dataclasses.replace(
+        original, env={**original.env, "PAYCHAT_TIME_LOCK_MINUTES": str(LOCK_MINUTES)}
+    )
+    supervisor.stop(assistant_stack.process("action-server"))
+    supervisor.start(locked)
+    try:
+        yield assistant_stack
+    finally:
+        supervisor.stop(assistant_stack.process("action-server"))
+        supervisor.start(original)
+
+
+def worker_after_the_lock(stack: AssistantStack, engine: Engine) -> PaymentsService:
+    """The worker's service on the stack, its clock moved past the cancel window."""
+    settings = stack.settings.model_copy(update={"time_lock_minutes": float(LOCK_MINUTES)})
+    return PaymentsService(
+        session_factory=make_session_factory(engine),
+        gateway=build_gateway(settings),
+        config=service_config_from(settings),
+        clock=lambda: utcnow() + timedelta(minutes=LOCK_MINUTES + 1),
+    )
+
+
+async def held_first_payment(fake: FakeTelegram, engine: Engine, user: int) -> dict[str, Any]:
+    """Confirm the electricity bill (a biller never paid): the reply that says when it will run."""
+    summary = await summary_for_electricity(fake, user)
+    await fake.tap(user, summary, button(summary, "Confirm"))
+    held: dict[str, Any] = await fake.wait_for(said(fake, user, "To keep you safe"), TURN_WAIT)
+    [payment] = payments_of(engine, user)
+    assert payment.status == "approved" and payment.payment_intent_id is None
+    assert re.fullmatch(
+        r"All set ⏳ To keep you safe, I'll send €84\.20 to Stadtwerke (today|tomorrow) at \d\d:\d\d "
+        r"\(your time\), not right away\. Until then you can still cancel it — just say “cancel”\.",
+        held["text"],
+    ), held["text"]
+    return held
+
+
+def charged_nothing_after_the_window(stack: AssistantStack, engine: Engine, user: int) -> None:
+    """A worker round with the clock past the window leaves the payment cancelled and uncharged."""
+    worker.run_round(worker_after_the_lock(stack, engine))
+    [after] = payments_of(engine, user)
+    assert (after.status, after.payment_intent_id) == ("cancelled", None)
+    assert sandbox_intents(stack, customer_of(engine, after.user_id)) == []
+
+
+async def test_a_first_payment_to_a_biller_is_held_says_when_and_is_cancelled_in_chat(
+    time_locked_actions: AssistantStack, engine: Engine
+) -> None:
+    """Confirm → "I'll send it today/tomorrow at HH:MM" → "cancel my electricity payment" → cancelled;
+    a worker round after the window charges nothing."""
+    stack, user = time_locked_actions, 555132
+    async with fake_telegram_server() as fake, bot_on(bot_settings(stack, fake)):
+        await held_first_payment(fake, engine, user)
+        await fake.send_text(user, "cancel my electricity payment")
+        cancelled = await fake.wait_for(said(fake, user, "Cancelled"), TURN_WAIT)
+
+    assert "€84.20" in cancelled["text"] and "Stadtwerke" in cancelled["text"]
+    charged_nothing_after_the_window(stack, engine, user)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the held reply says 'just say “cancel”', but the model reads 'cancel' as the stop intent; "
+        "action_stop_payment finds no pending payment (confirming cleared it) and answers "
+        "'Alright. Anything else…': the held payment stays approved and runs when the window ends"
+    ),
+)
+async def test_saying_cancel_as_the_held_reply_asks_cancels_the_held_payment(
+    time_locked_actions: AssistantStack, engine: Engine
+) -> None:
+    """The held reply's own instruction, followed word for word."""
+    stack, user = time_locked_actions, 555133
+    async with fake_telegram_server() as fake, bot_on(bot_settings(stack, fake)):
+        await held_first_payment(fake, engine, user)
+        answered = len(fake.sent_messages(user))
+        await fake.send_text(user, "cancel")
+        await fake.wait_for(lambda: len(fake.sent_messages(user)) > answered, TURN_WAIT)
+
+    assert payments_of(engine, user)[0].status == "cancelled", fake.sent_messages(user)[-1]["text"]
+    charged_nothing_after_the_window(stack, engine, user)
