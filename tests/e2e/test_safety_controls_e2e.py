@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sqlite3
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +28,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from db.engine import make_engine, make_session_factory
-from db.models import StripeCustomer, User, utcnow
+from db.models import AuditLogEntry, Consent, StripeCustomer, User, utcnow
 from payments import worker
 from payments.config import service_config_from
 from payments.service import PaymentsService
@@ -227,3 +230,91 @@ async def test_saying_cancel_as_the_held_reply_asks_cancels_the_held_payment(
 
     assert payments_of(engine, user)[0].status == "cancelled", fake.sent_messages(user)[-1]["text"]
     charged_nothing_after_the_window(stack, engine, user)
+
+
+async def pay_electricity(
+    fake: FakeTelegram, engine: Engine, user: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ask, tap Confirm, wait until charged: (the summary message shown, the tap's update)."""
+    summary = await summary_for_electricity(fake, user)
+    tapped = await fake.tap(user, summary, button(summary, "Confirm"))
+    await fake.wait_for(lambda: [p.status for p in payments_of(engine, user)] == ["succeeded"], TURN_WAIT)
+    return summary, tapped
+
+
+# --- 6. Audit ----------------------------------------------------------------------------------
+
+
+def copy_of(database_url: str, into: Path) -> str:
+    """A consistent copy of the stack's SQLite database (tampering with it leaves the stack's alone)."""
+    assert database_url.startswith("sqlite:///"), database_url
+    target = into / "tampered.db"
+    source = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+    with closing(source), closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{target}"
+
+
+async def test_a_paid_bill_is_in_the_audit_chain_and_an_altered_row_is_named(
+    assistant_stack: AssistantStack, engine: Engine, tmp_path: Path
+) -> None:
+    """A bill paid by chat: `paychat audit verify` passes and the chain holds each of the payment's
+    state changes; in a copy of the database one of them altered → exit 1 naming that row."""
+    user = 555134
+    async with fake_telegram_server() as fake, bot_on(bot_settings(assistant_stack, fake)):
+        await pay_electricity(fake, engine, user)
+    [payment] = payments_of(engine, user)
+
+    ok = paychat(assistant_stack, "audit", "verify")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("audit log: ok")
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(AuditLogEntry).where(AuditLogEntry.payment_id == payment.id).order_by(AuditLogEntry.id)
+        ).all()
+    moves = [(r.from_status, r.to_status) for r in rows if r.to_status]
+    assert moves == [
+        (None, "draft"),
+        ("draft", "approved"),
+        ("approved", "processing"),
+        ("processing", "succeeded"),
+    ]
+
+    tampered = copy_of(assistant_stack.database_url, tmp_path)
+    charged = next(r for r in rows if r.to_status == "succeeded")
+    with closing(sqlite3.connect(tampered.removeprefix("sqlite:///"))) as connection, connection:
+        connection.execute("DROP TRIGGER audit_log_no_update")  # an attacker with DDL rights
+        connection.execute("UPDATE audit_log SET to_status = 'failed' WHERE id = ?", (charged.id,))
+    bad = paychat(assistant_stack, "audit", "verify", "--database-url", tampered)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert bad.stdout.splitlines() == [f"row {charged.id}: altered: its content no longer matches its hash"]
+
+
+# --- 7. Consent receipts -----------------------------------------------------------------------
+
+
+async def test_a_tapped_confirm_is_a_receipt_paychat_consent_shows_and_verifies(
+    assistant_stack: AssistantStack, engine: Engine
+) -> None:
+    """Confirm tapped in Telegram → `paychat consent show` prints the summary the user saw, the tap's
+    callback_query id and the PaymentIntent; `paychat consent verify` exits 0."""
+    user = 555135
+    async with fake_telegram_server() as fake, bot_on(bot_settings(assistant_stack, fake)):
+        summary, tapped = await pay_electricity(fake, engine, user)
+    [payment] = payments_of(engine, user)
+    with Session(engine) as session:
+        consent_id = session.scalars(select(Consent.id).where(Consent.payment_id == payment.id)).one()
+
+    shown = paychat(assistant_stack, "consent", "show", str(consent_id))
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    start = lines.index("  summary shown to the user:") + 1
+    end = next(i for i, line in enumerate(lines) if line.startswith("  signature "))
+    assert [line.removeprefix("    ") for line in lines[start:end]] == summary["text"].splitlines()
+    assert f"  tap callback id   {tapped['callback_query']['id']}" in lines
+    assert f"  PaymentIntent     {payment.payment_intent_id}" in lines
+    assert f"  payment           {payment.id} (now succeeded)" in lines
+
+    verified = paychat(assistant_stack, "consent", "verify", str(consent_id))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.startswith(f"consent {consent_id}: ok (signature valid, audit row ")
