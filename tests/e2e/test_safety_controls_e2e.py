@@ -5,19 +5,19 @@ trained model, the action server, the Stripe sandbox and the stack's database; t
 is the real `python -m paychat` CLI in a subprocess with the stack's environment. Each test is a
 new Telegram user (fresh demo bills, never paid any biller).
 
-Covered elsewhere, end to end: /mydata, /forget → Yes with tracker and transcripts gone and the
-payment kept anonymized (tests/bot/test_e2e_telegram.py); this module adds that the next message
-after /forget is a new user to Rasa too.
+Settings a control needs that the shared stack does not have (a time lock, a restricted Stripe
+key) come from restarting only its action server with them (`action_server_with`), not a new stack.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sqlite3
 import subprocess
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,17 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bot import texts
 from db.engine import make_engine, make_session_factory
-from db.models import AuditLogEntry, Consent, StripeCustomer, User, utcnow
+from db.models import AuditLogEntry, Consent, Conversation, Payment, StripeCustomer, User, utcnow
 from payments import worker
 from payments.config import service_config_from
 from payments.service import PaymentsService
 from payments.stripe_gateway import build_gateway
+from payments.stripe_permissions import SANDBOX_ONLY_CALLS, STRIPE_CALLS
 from scripts import procs
+from testing.faultproxy import fault_proxies
+from testing.permission_proxy import add_permission_proxy
 from tests.bot.test_e2e_telegram import (
     TURN_WAIT,
     bot_on,
@@ -41,9 +45,11 @@ from tests.bot.test_e2e_telegram import (
     button,
     payments_of,
     summary_for_electricity,
+    with_keyboard,
 )
 from tests.helpers.fake_telegram import FakeTelegram, fake_telegram_server
 from tests.helpers.stack import AssistantStack
+from transcripts.forgetting import tracker_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -139,25 +145,28 @@ async def test_over_an_own_daily_limit_the_chat_names_the_limit_what_is_left_and
 # --- 3. Time lock ------------------------------------------------------------------------------
 
 
+@contextmanager
+def action_server_with(stack: AssistantStack, **env: str) -> Iterator[None]:
+    """The stack's action server restarted with `env` on top of its own; the shared one put back after.
+
+    Cheaper than a second stack: Rasa, the model, the sandbox and the database stay the session's.
+    """
+    supervisor = stack.supervisor
+    original = stack.process("action-server").spec
+    supervisor.stop(stack.process("action-server"))
+    supervisor.start(dataclasses.replace(original, env={**original.env, **env}))
+    try:
+        yield
+    finally:
+        supervisor.stop(stack.process("action-server"))
+        supervisor.start(original)
+
+
 @pytest.fixture
 def time_locked_actions(assistant_stack: AssistantStack) -> Iterator[AssistantStack]:
-    """The stack's action server restarted with a time lock; the shared one (no lock) put back after.
-
-    Only the action server applies the lock (the core reads it from its settings), so Rasa, the
-    model and the database stay the session's.
-    """
-    supervisor = assistant_stack.supervisor
-    original = assistant_stack.process("action-server").spec
-    locked = dataclasses.replace(
-        original, env={**original.env, "PAYCHAT_TIME_LOCK_MINUTES": str(LOCK_MINUTES)}
-    )
-    supervisor.stop(assistant_stack.process("action-server"))
-    supervisor.start(locked)
-    try:
+    """The stack with a time lock (only the action server applies it: the core reads its settings)."""
+    with action_server_with(assistant_stack, PAYCHAT_TIME_LOCK_MINUTES=str(LOCK_MINUTES)):
         yield assistant_stack
-    finally:
-        supervisor.stop(assistant_stack.process("action-server"))
-        supervisor.start(original)
 
 
 def worker_after_the_lock(stack: AssistantStack, engine: Engine) -> PaymentsService:
@@ -318,3 +327,81 @@ async def test_a_tapped_confirm_is_a_receipt_paychat_consent_shows_and_verifies(
     verified = paychat(assistant_stack, "consent", "verify", str(consent_id))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith(f"consent {consent_id}: ok (signature valid, audit row ")
+
+
+# --- 9. Privacy --------------------------------------------------------------------------------
+
+
+async def test_mydata_then_forget_and_the_next_message_is_a_new_user_with_no_old_context(
+    assistant_stack: AssistantStack, engine: Engine
+) -> None:
+    """A paid bill and a shown summary; /mydata holds both; /forget → Yes: tracker and transcripts
+    gone, payments kept anonymized; then "yes" finds no old summary to confirm and a new user answers."""
+    user, sender = 555136, "tg-555136"
+    tracker = Path(assistant_stack.process("rasa").spec.env["RASA_TRACKER_DB"])
+    async with fake_telegram_server() as fake, bot_on(bot_settings(assistant_stack, fake)):
+        await pay_electricity(fake, engine, user)
+        await fake.send_text(user, "pay my phone bill")
+        await fake.wait_for(said(fake, user, "Vodafone"), TURN_WAIT)
+        await fake.send_text(user, "/mydata")
+        await fake.wait_for(lambda: fake.documents, TURN_WAIT)
+        [document] = fake.documents.values()
+        old_user = user_id_of(engine, user)
+
+        await fake.send_text(user, "/forget")
+        ask = await fake.wait_for(with_keyboard(fake, user, texts.FORGET_YES), TURN_WAIT)
+        await fake.tap(user, ask, button(ask, texts.FORGET_YES))
+        await fake.wait_for(said(fake, user, texts.FORGOTTEN), TURN_WAIT)
+        assert tracker_events(tracker, sender) == 0
+        with Session(engine) as session:
+            assert session.scalar(select(Conversation.id).where(Conversation.sender_id == sender)) is None
+
+        await fake.send_text(user, "yes")
+        fresh = await fake.wait_for(said(fake, user, "nothing waiting for your confirmation"), TURN_WAIT)
+
+    mine = json.loads(document)
+    assert mine["user"]["id"] == old_user
+    assert sorted((p["status"], p["amount_minor"]) for p in mine["payments"])[-1] == ("succeeded", 8420)
+    assert len(mine["payments"]) == 2
+    new_user = user_id_of(engine, user)
+    assert new_user != old_user and payments_of(engine, user) == []
+    with Session(engine) as session:
+        forgotten = session.get_one(User, old_user)
+        assert (forgotten.name, forgotten.telegram_user_id) == ("", None)
+        kept = sorted(
+            (p.status, p.amount_minor, bool(p.payment_intent_id))
+            for p in session.scalars(select(Payment).where(Payment.user_id == old_user))
+        )
+    # The paid bill kept (under the anonymized user); the phone summary never confirmed, uncharged.
+    assert kept[-1] == ("succeeded", 8420, True)
+    assert len(kept) == 2 and kept[0][0] in ("draft", "cancelled") and kept[0][2] is False
+    assert fresh["text"].startswith("There's nothing waiting")
+    assert tracker_events(tracker, sender) > 0  # the new user's own conversation
+
+
+# --- 10. Least privilege -----------------------------------------------------------------------
+
+
+def bot_settings_through(stack: AssistantStack, stripe_base: str) -> Any:
+    """bot_settings for a fake Telegram, with the bot's own Stripe calls (demo cards) via `stripe_base`."""
+    return lambda fake: bot_settings(stack, fake).model_copy(update={"stripe_api_base": stripe_base})
+
+
+async def test_a_chat_payment_needs_only_the_declared_stripe_permissions(
+    assistant_stack: AssistantStack, engine: Engine
+) -> None:
+    """The action server and the bot reach Stripe only through the restricted-key proxy: a new user
+    (demo card set up) pays a bill by chat and no request is refused."""
+    user = 555137
+    with fault_proxies() as proxies:
+        proxy = add_permission_proxy(proxies, assistant_stack.stripe_api_base)
+        with action_server_with(assistant_stack, STRIPE_API_BASE=proxy.url):
+            settings = bot_settings_through(assistant_stack, proxy.url)
+            async with fake_telegram_server() as fake, bot_on(settings(fake)):
+                await pay_electricity(fake, engine, user)
+
+    assert proxy.log.refused == []
+    declared = {(c.method, c.path) for c in STRIPE_CALLS + SANDBOX_ONLY_CALLS}
+    assert proxy.log.used <= declared
+    # Both processes went through it: the bot set up the demo customer, the action server charged.
+    assert {("POST", "/v1/customers"), ("POST", "/v1/payment_intents")} <= proxy.log.used
