@@ -82,8 +82,10 @@ class ValidateStepUpForm(FormValidationAction):
         """6 digits → payments.verify_step_up_code → the payment's outcome; anything else: ask again."""
         from actions.paying import result_response, result_values
 
-        code = code_in(str(slot_value or ""))
-        if code is None or slot_value == DONE:
+        typed = str(slot_value or "")
+        # A button's payload ("/affirm{"draft_id": …}") is a tap on an older message, never a code.
+        code = None if typed.startswith("/") or typed == DONE else code_in(typed)
+        if code is None:
             return {CODE_SLOT: None}
         pending = tracker.get_slot(PAYMENT_SLOT)
         result = await call_as_sender(

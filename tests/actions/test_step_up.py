@@ -100,8 +100,9 @@ async def test_a_large_payment_says_why_it_waits_and_the_typed_code_pays_it(
     code = stepping.pending_codes_for(user_id=user_id)[0].code
     assert code is not None
 
-    nothing, kept = await _typed(domain, sender, slots, "what is this?")
-    assert nothing == [] and kept["step_up_code"] is None  # no code in it: asked again, no try spent
+    for other in ("what is this?", '/affirm{"draft_id":123456,"confirm_nonce":"x"}'):
+        nothing, kept = await _typed(domain, sender, slots, other)
+        assert nothing == [] and kept["step_up_code"] is None  # no code in it: asked again, no try spent
 
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     [refused], kept = await _typed(domain, sender, slots, wrong)
