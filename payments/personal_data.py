@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select, update
 
 from db.models import (
     Bill,
@@ -24,11 +24,12 @@ from db.models import (
     Payment,
     SavedPaymentMethod,
     ScheduledPayment,
+    StepUpChallenge,
     User,
 )
 from payments.audit import append_audit
 from payments.machine import StateMachine
-from payments.statuses import PaymentStatus
+from payments.statuses import PaymentStatus, StepUpStatus
 from payments.unit_of_work import UnitOfWork
 
 
@@ -147,6 +148,20 @@ class PersonalData:
             )
             dropped = session.execute(
                 delete(Notification).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
+            )
+            # Issue 13: pending codes die with their drafts; the words the user confirmed with go.
+            session.execute(
+                update(StepUpChallenge)
+                .where(StepUpChallenge.user_id == user_id)
+                .values(
+                    confirmation="",
+                    code_sealed=None,
+                    status=case(
+                        (StepUpChallenge.status == StepUpStatus.PENDING.value, StepUpStatus.CANCELLED.value),
+                        else_=StepUpChallenge.status,
+                    ),
+                )
+                .execution_options(synchronize_session=False)
             )
             kept = len(list(session.scalars(select(Payment.id).where(Payment.user_id == user_id))))
             if user.forgotten_at is None:

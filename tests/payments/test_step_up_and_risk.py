@@ -359,3 +359,21 @@ def test_a_new_card_and_a_new_payee_with_a_large_amount_ask_for_the_code(
 
     assert waiting.step_up is not None
     assert waiting.step_up.reasons == ("large_amount", "new_card", "new_payee_large")
+
+
+def test_forgetting_the_user_closes_their_pending_code(payments_service: PaymentsService) -> None:
+    service = _service(payments_service)
+    user_id, bills = make_paying_user(service.session_factory, service.gateway, bills=(("rent", 90_000),))
+    payment_id = _draft(service, user_id, bills["rent"], "600")
+    _confirm(service, user_id, payment_id)
+    code = _code(service, user_id)
+
+    service.forget_user(user_id=user_id)
+
+    with service.session_factory() as session:
+        challenge = session.execute(
+            select(StepUpChallenge).where(StepUpChallenge.payment_id == payment_id)
+        ).scalar_one()
+        assert (challenge.status, challenge.confirmation, challenge.code_sealed) == ("cancelled", "", None)
+    with pytest.raises(StepUpNotPendingError):
+        service.verify_step_up_code(user_id=user_id, code_text=code)
