@@ -43,7 +43,11 @@ PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")  # what Rasa's interpolator fills
 DEFAULT_LOCALE = "en_IE"
 
 # Slots that describe the payment in progress; cleared together when it ends.
-PAYMENT_SLOTS = ("biller", "amount", "date", "bill_id", "pending_payment_id", "payment_summary", "payment_id")
+PAYMENT_SLOTS = (
+    "biller", "amount", "date", "bill_id", "pending_payment_id", "payment_summary", "payment_id",
+    # issue 13 item 2: the payment waiting for its one-time code, and the form's code slot
+    "step_up_payment_id", "step_up_code",
+)  # fmt: skip
 
 # Which slot a refused value came from, so the user is asked for that value again.
 SLOTS_TO_CLEAR_BY_CODE: dict[str, tuple[str, ...]] = {
@@ -178,6 +182,11 @@ def utter_error(
     }
     for name, value in error.params.items():
         values[name] = moment_text(domain or {}, value) if isinstance(value, LocalMoment) else value
+    if isinstance(error.params.get("reasons"), list):
+        # Reason codes (a risk refusal's) worded by the domain (issue 13).
+        from actions.step_up import reasons_text
+
+        values["reasons_text"] = reasons_text(domain or {}, error.params["reasons"])
     buttons = [
         {"title": name, "payload": '/inform{"biller": "' + name.replace('"', "") + '"}'}
         for name in getattr(error, "candidates", [])

@@ -36,6 +36,7 @@ from actions.common import (
 )
 from actions.receipts import receipt_values
 from actions.services import get_services
+from actions.step_up import start_step_up
 from payments.consent import TapEvidence
 from payments.errors import PaymentsError
 from payments.views import DraftTerms, PaymentResult, PaymentSummary
@@ -275,6 +276,9 @@ class ActionConfirmPayment(Action):
             confirmation=str((tracker.latest_message or {}).get("text") or ""),
             tap=tap_evidence(tracker),
         )
+        if result.step_up is not None:
+            # Issue 13: the payment waits for the user's one-time code; it is not finished yet.
+            return start_step_up(dispatcher, domain, result, result.step_up)
         utter(dispatcher, result_response(result), result_values(domain, result))
         return payment_finished()
 

@@ -126,6 +126,10 @@ async def deliver_pending(
     for note in await asyncio.to_thread(source.pending_notifications):
         if note.telegram_user_id is None or note.telegram_user_id in unreachable:
             continue
+        if str(note.kind) == "step_up_code" and not getattr(note, "code", None):
+            # The code's payment was closed before delivery (cancelled, expired): nothing to send.
+            await asyncio.to_thread(source.mark_notification_sent, notification_id=note.id)
+            continue
         try:
             await bot.send_message(
                 chat_id=note.telegram_user_id,

@@ -130,6 +130,8 @@ class ChatResponse(BaseModel):
     user_id: int
     conversation_id: int
     seq: int
+    # Issue 13: messages sent apart from the turn (a one-time code), shown as their own bubbles.
+    separate_messages: list[str] = []
 
 
 class TestUserOut(BaseModel):
@@ -246,6 +248,7 @@ async def api_chat(
         user_id=result.user_id,
         conversation_id=result.conversation_id,
         seq=recorded.seq,
+        separate_messages=list(result.separate_messages),
     )
 
 

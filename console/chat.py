@@ -41,6 +41,9 @@ class ChatResult:
     sender_id: str
     user_id: int
     conversation_id: int
+    # Issue 13: messages the user would get apart from the turn (a one-time code): console test
+    # users have no Telegram, so the test chat shows them as their own bubble.
+    separate_messages: tuple[str, ...] = ()
 
 
 def sender_id_for(user_id: int, session_key: str) -> str:
@@ -134,4 +137,26 @@ async def chat_turn(
         sender_id=sender_id,
         user_id=user.id,
         conversation_id=recorded.conversation_id,
+        separate_messages=tuple(await asyncio.to_thread(_separate_messages, services, user.id)),
     )
+
+
+# --- issue 13 item 2: a one-time code's separate message, shown by the test chat ------------------
+# The console's own wording of the message the Telegram bot sends (bot/texts.py "step_up_code").
+CODE_MESSAGE = (
+    "🔐 {code} is your one-time code for the payment of {amount} to {biller}. "
+    "Type it in our chat to go ahead."
+)
+
+
+def _separate_messages(services: ConsoleServices, user_id: int) -> list[str]:
+    """The test user's undelivered one-time-code messages, as text, each marked delivered."""
+    if services.payments is None:
+        return []
+    texts = []
+    for note in services.payments.pending_codes_for(user_id=user_id):
+        if note.code and services.payments.mark_notification_sent(notification_id=note.id):
+            texts.append(
+                CODE_MESSAGE.format(code=note.code, amount=note.amount_text, biller=note.biller_name)
+            )
+    return texts

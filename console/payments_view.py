@@ -145,8 +145,18 @@ def payment_page(
             if detail.processor_object is not None
             else None,
             "money": lambda m: format_money(m, STAFF_LOCALE),
+            # Issue 13 item 5: every risk decision about this payment (score, reasons, verdict).
+            "risk": payments_of(request).staff_risk_decisions(payment_id=payment_id),
         },
     )
+
+
+# --- issue 13 item 5: payments the risk check flagged (asked for a code or refused) -----------------
+@router.get("/risk", include_in_schema=False)
+def risk_page(request: Request, _staff: Annotated[StaffView, Depends(require(Role.VIEWER))]) -> Response:
+    """The latest risk decisions that asked for a one-time code or refused, newest first."""
+    rows = payments_of(request).staff_flagged_decisions(limit=PAGE_SIZE)
+    return templates_of(request).TemplateResponse(request, "risk.html", {"rows": rows})
 
 
 @router.post("/payments/{payment_id}/refund", include_in_schema=False)

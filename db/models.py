@@ -560,6 +560,56 @@ class TunedModelEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+# --- issue 13 items 2 and 5: step-up codes and risk decisions (migration 0019) -------------------
+STEP_UP_STATUSES = ("pending", "verified", "failed", "expired", "cancelled")
+RISK_VERDICTS = ("allow", "step_up", "refuse")
+
+
+class StepUpChallenge(Base):
+    """A payment's one-time code (payments/step_up.py): only its keyed hash is kept for checking.
+
+    `code_sealed` holds the plain code encrypted (db/crypto) only until the outbox has delivered it,
+    then it is cleared. `confirmation` and the tap are the user's Confirm, kept to sign the consent
+    once the code is verified.
+    """
+
+    __tablename__ = "step_up_challenges"
+    __table_args__ = (
+        CheckConstraint(_in("status", STEP_UP_STATUSES), name="status_valid"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    code_sealed: Mapped[str | None] = mapped_column(EncryptedText())
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmation: Mapped[str] = mapped_column(EncryptedText(), default="")
+    tap_callback_id: Mapped[str | None] = mapped_column(String(128))
+    tapped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RiskDecision(Base):
+    """One risk check of a payment (payments/risk.py): score, reason codes, verdict; audited too."""
+
+    __tablename__ = "risk_decisions"
+    __table_args__ = (CheckConstraint(_in("decision", RISK_VERDICTS), name="decision_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    decision: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 # Ids are never reused (migration 0014): the audit log, consent receipts and transcripts keep ids of
 # rows that may be deleted later (a test user's reset, retention), and a reused id would pin that
 # history on an unrelated new row. PostgreSQL sequences never reuse; SQLite needs AUTOINCREMENT.

@@ -34,6 +34,7 @@ from payments.ledger import Ledger, outstanding
 from payments.machine import StateMachine
 from payments.money import Money
 from payments.statuses import PaymentStatus, ScheduleStatus
+from payments.step_up import StepUp, unverified_challenge
 from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user, lock_user, owned_payment
 from payments.views import PaymentResult, PendingReason, ScheduledPaymentView, payment_result, schedule_view
 
@@ -57,6 +58,7 @@ class Charging:
         self._machine = machine
         self._gateway = gateway
         self._config = config
+        self.step_up = StepUp(uow, machine, config)
 
     def confirm_payment(
         self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = "",
@@ -72,6 +74,16 @@ class Charging:
         """
         if not consent_text or not consent_text.strip():
             raise ConsentMissingError(payment_id=payment_id)
+        # Issue 13: risk check and the user's one-time code come before approval (payments/step_up.py).
+        waiting = self.step_up.gate(
+            user_id=user_id, payment_id=payment_id,
+            confirmation=confirmation.strip() or consent_text, tap=tap or TapEvidence(),
+        )  # fmt: skip
+        if waiting is not None:
+            with self._uow.tx() as session:
+                payment = owned_payment(session, user_id, payment_id)
+                held = payment_result(session, payment, self._uow.now())
+            return dataclasses.replace(held, pending_reason=PendingReason.STEP_UP_CODE.value, step_up=waiting)
         approved_now, scheduled = self.approve(
             user_id, payment_id, confirmation.strip() or consent_text, tap or TapEvidence()
         )
@@ -112,7 +124,7 @@ class Charging:
             ).scalar_one()
             # Re-read under the lock: a racing confirmation may have approved it meanwhile.
             session.refresh(payment)
-            if payment.status != P.DRAFT.value:
+            if payment.status != P.DRAFT.value or unverified_challenge(session, payment.id):
                 return False, False
             if bill.status not in OPEN_BILL_STATUSES:
                 raise BillNotFoundError(bill_id=bill.id)
@@ -262,6 +274,10 @@ class Charging:
                 ).one()
                 payment, not_before = row[0], row[1]
                 started = self._uow.now()
+                if unverified_challenge(session, payment_id):
+                    # Nothing is charged before the user's one-time code is verified, whoever asks.
+                    log.warning("payment %s waits for its step-up code: not charged", payment_id)
+                    return payment_result(session, payment, started)
                 if not_before is not None and started < _aware(not_before):
                     # Nothing is charged before its time lock, whoever asks: the worker's round after it does.
                     log.warning("payment %s is held by its time lock: not charged yet", payment_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,6 +12,23 @@ from settings import Settings
 DEV_CONSENT_KEY = "paychat-development-consent-key"
 # Only ever used with the sandbox (production refuses it); `make run` sets a random key instead.
 DEV_CHALLENGE_KEY = "paychat-development-sandbox-challenge-key"
+DEV_STEP_UP_KEY = "paychat-development-step-up-key"
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    """The risk check's thresholds (payments/risk.py); `enabled=False` allows everything unrecorded."""
+
+    enabled: bool = False
+    step_up_score: int = 40
+    refuse_score: int = 100
+    # "Far above the usual", in percent of the median (300: three times).
+    amount_ratio_percent: int = 300
+    min_history: int = 2
+    attempts_max: int = 5
+    attempts_window: timedelta = timedelta(minutes=10)
+    new_card_age: timedelta = timedelta(minutes=30)
+    new_payee_large_minor: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,14 @@ class ServiceConfig:
     # --- end reminders ---
     # How often recording a gateway outcome is tried when the database is busy.
     outcome_write_attempts: int = 6
+    # --- issue 13 items 2 and 5: step-up codes and risk checks. Off here (the core's own default,
+    # which tests build on); settings turn them on (PAYCHAT_STEP_UP_MINOR, PAYCHAT_RISK_ENABLED).
+    # 0: no code for size alone.
+    step_up_minor: int = 0
+    step_up_ttl: timedelta = timedelta(minutes=10)
+    step_up_max_attempts: int = 3
+    step_up_key: bytes = DEV_STEP_UP_KEY.encode()
+    risk: RiskConfig = RiskConfig()
 
     @property
     def charge_deadline(self) -> timedelta:
@@ -105,6 +132,34 @@ def service_config_from(settings: Settings) -> ServiceConfig:
         reminder_days=settings.reminder_days,
         reminder_start_hour=settings.reminder_start_hour,
         reminder_end_hour=settings.reminder_end_hour,
+        step_up_minor=settings.step_up_minor,
+        step_up_ttl=timedelta(minutes=settings.step_up_code_minutes),
+        step_up_max_attempts=settings.step_up_max_attempts,
+        step_up_key=step_up_key(settings),
+        risk=risk_config_from(settings),
+    )
+
+
+def step_up_key(settings: Settings) -> bytes:
+    """The HMAC key of one-time codes: PAYCHAT_STEP_UP_KEY, else derived from the consent key."""
+    if settings.step_up_key:
+        return settings.step_up_key.encode()
+    consent = (settings.consent_signing_key or DEV_CONSENT_KEY).encode()
+    return hmac.new(consent, b"paychat step-up codes", hashlib.sha256).digest()
+
+
+def risk_config_from(settings: Settings) -> RiskConfig:
+    """The risk check's thresholds from `settings.Settings`."""
+    return RiskConfig(
+        enabled=settings.risk_enabled,
+        step_up_score=settings.risk_step_up_score,
+        refuse_score=settings.risk_refuse_score,
+        amount_ratio_percent=settings.risk_amount_ratio_percent,
+        min_history=settings.risk_min_history,
+        attempts_max=settings.risk_attempts_max,
+        attempts_window=timedelta(minutes=settings.risk_attempts_window_minutes),
+        new_card_age=timedelta(minutes=settings.risk_new_card_minutes),
+        new_payee_large_minor=settings.risk_new_payee_large_minor,
     )
 
 

@@ -36,6 +36,7 @@ from payments.machine import StateMachine
 from payments.money import Money, format_money, parse_amount, unread_amount
 from payments.offers import issue_offer
 from payments.statuses import PaymentStatus, ScheduleStatus
+from payments.step_up import close_on_cancel
 from payments.unit_of_work import UnitOfWork, load_user, note_status_reached, owned_bill, owned_payment
 from payments.views import (
     CancelOutcome,
@@ -244,6 +245,7 @@ class Drafting:
         if current in (P.DRAFT, P.AWAITING_APPROVAL):
             # The user may withdraw a large payment while it still waits for its second approval.
             moved = self._machine.move(session, payment, current, P.CANCELLED)
+            close_on_cancel(session, payment.id, self._uow.now())  # a pending one-time code dies with it
         elif current == P.APPROVED:
             moved = self._cancel_scheduled(session, payment)
         else:

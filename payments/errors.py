@@ -250,3 +250,36 @@ class PaymentNotHeldError(StaffOnlyError):
     """Staff can cancel only a payment still waiting for its day or its cancel window."""
 
     code = "payment_not_held"
+
+
+# --- issue 13 items 2 and 5: step-up codes and risk refusals (payments/step_up.py, payments/risk.py) ---
+
+
+class RiskRefusedError(PaymentsError):
+    """The risk check refused the payment; it was cancelled, nothing charged. `reasons`: RiskReason values."""
+
+    code = "risk_refused"
+
+
+class StepUpCodeWrongError(PaymentsError):
+    """The one-time code typed is not the one sent; `attempts_left` more tries before it is cancelled."""
+
+    code = "step_up_code_wrong"
+
+
+class StepUpFailedError(PaymentsError):
+    """The one-time code was typed wrong too many times: the payment was cancelled, nothing charged."""
+
+    code = "step_up_failed"
+
+
+class StepUpExpiredError(PaymentsError):
+    """The one-time code expired before it was typed: the payment was cancelled, nothing charged."""
+
+    code = "step_up_expired"
+
+
+class StepUpNotPendingError(PaymentsError):
+    """No one-time code is waiting for this user (or for this payment)."""
+
+    code = "step_up_not_pending"

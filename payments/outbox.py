@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Bill, Biller, Notification, Payment, User
+from db.models import Bill, Biller, Notification, Payment, StepUpChallenge, User
 from payments.ledger import outstanding
 from payments.money import Money, format_money
-from payments.statuses import NotificationKind
+from payments.statuses import NotificationKind, StepUpStatus
 from payments.unit_of_work import UnitOfWork, rowcount
 from payments.views import NotificationView, receipt_of
 
@@ -108,7 +108,9 @@ class Outbox:
             )
             return rowcount(result)
 
-    def _views(self, condition: ColumnElement[bool], *, limit: int) -> list[NotificationView]:
+    def _views(
+        self, condition: ColumnElement[bool], *, limit: int, any_channel: bool = False
+    ) -> list[NotificationView]:
         # A payment's notification names its bill through the payment; a bill's names it directly.
         bill_id = func.coalesce(Payment.bill_id, Notification.bill_id)
         with self._uow.tx() as session:
@@ -120,7 +122,8 @@ class Outbox:
                 .join(Biller, Bill.biller_id == Biller.id)
                 .where(
                     Notification.sent_at.is_(None),
-                    User.telegram_user_id.is_not(None),
+                    # Telegram users (the console's test chat asks for its own users' codes).
+                    User.telegram_user_id.is_not(None) if not any_channel else Notification.id.is_not(None),
                     # Blocked the bot: kept unsent until they come back (no retries meanwhile).
                     User.telegram_unreachable_since.is_(None),
                     condition,
@@ -142,7 +145,20 @@ class Outbox:
                 .values(sent_at=self._uow.now())
                 .execution_options(synchronize_session=False)
             )
-            return rowcount(result) == 1
+            sent = rowcount(result) == 1
+            if sent:
+                _forget_delivered_code(session, notification_id)
+            return sent
+
+    # --- issue 13 item 2: the console's test chat shows a code's separate message itself ---------
+    def pending_codes_for(self, *, user_id: int) -> list[NotificationView]:
+        """A user's undelivered one-time-code messages, whatever their channel (the console's test
+        users have no Telegram: its chat shows them as a separate message and marks them sent)."""
+        return self._views(
+            (Notification.user_id == user_id) & (Notification.kind == NotificationKind.STEP_UP_CODE.value),
+            limit=10,
+            any_channel=True,
+        )
 
 
 def _view(
@@ -167,7 +183,11 @@ def _view(
             bill_id=bill.id,
             due_date=bill.due_date,
         )
+    code = (
+        _undelivered_code(session, payment.id) if note.kind == NotificationKind.STEP_UP_CODE.value else None
+    )
     return NotificationView(
+        code=code,
         id=note.id,
         user_id=user.id,
         payment_id=payment.id,
@@ -181,4 +201,29 @@ def _view(
         receipt=receipt_of(session, payment, user),
         bill_id=bill.id,
         due_date=bill.due_date,
+    )
+
+
+# --- issue 13 item 2: a one-time code travels in plain only on its way out ----------------------
+
+
+def _undelivered_code(session: Session, payment_id: int) -> str | None:
+    """The plain code of the payment's pending challenge while undelivered (decrypted from `code_sealed`)."""
+    return session.execute(
+        select(StepUpChallenge.code_sealed).where(
+            StepUpChallenge.payment_id == payment_id, StepUpChallenge.status == StepUpStatus.PENDING.value
+        )
+    ).scalar_one_or_none()
+
+
+def _forget_delivered_code(session: Session, notification_id: int) -> None:
+    """A code's message was delivered: only its hash stays (`code_sealed` cleared)."""
+    note = session.get(Notification, notification_id)
+    if note is None or note.kind != NotificationKind.STEP_UP_CODE.value or note.payment_id is None:
+        return
+    session.execute(
+        update(StepUpChallenge)
+        .where(StepUpChallenge.payment_id == note.payment_id)
+        .values(code_sealed=None)
+        .execution_options(synchronize_session=False)
     )

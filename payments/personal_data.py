@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -30,13 +30,14 @@ from db.models import (
     Payment,
     SavedPaymentMethod,
     ScheduledPayment,
+    StepUpChallenge,
     StripeCustomer,
     User,
 )
 from payments.audit import append_audit
 from payments.gateway import PaymentGateway
 from payments.machine import StateMachine
-from payments.statuses import PaymentStatus
+from payments.statuses import PaymentStatus, StepUpStatus
 from payments.unit_of_work import UnitOfWork
 
 # The audit event that records a forgotten user's processor customer as anonymized.
@@ -173,6 +174,20 @@ class PersonalData:
             )
             dropped = session.execute(
                 delete(Notification).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
+            )
+            # Issue 13: pending codes die with their drafts; the words the user confirmed with go.
+            session.execute(
+                update(StepUpChallenge)
+                .where(StepUpChallenge.user_id == user_id)
+                .values(
+                    confirmation="",
+                    code_sealed=None,
+                    status=case(
+                        (StepUpChallenge.status == StepUpStatus.PENDING.value, StepUpStatus.CANCELLED.value),
+                        else_=StepUpChallenge.status,
+                    ),
+                )
+                .execution_options(synchronize_session=False)
             )
             kept = len(list(session.scalars(select(Payment.id).where(Payment.user_id == user_id))))
             if user.forgotten_at is None:

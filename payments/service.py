@@ -33,6 +33,7 @@ from payments.oversight import BillerOption, Oversight, PaymentFilter, StaffPaym
 from payments.personal_data import ForgetReport, PersonalData
 from payments.refunds import RefundAmount, Refunds, RefundView
 from payments.reminders import ReminderRound, Reminders, ReminderSetting
+from payments.risk import RiskDecisionView, decisions_of, flagged_decisions
 from payments.sandbox_bank import SandboxBank
 from payments.settlement import Settlement
 from payments.several import PayingAll
@@ -54,6 +55,7 @@ from payments.views import (
     PaymentView,
     ReconcileReport,
     ScheduledPaymentView,
+    StepUpView,
     UserView,
 )
 from settings import Settings
@@ -521,6 +523,41 @@ class PaymentsService:
     def reset_test_user(self, *, user_id: int, reset_by: str) -> ResetReport:
         """Put a test user back to fresh demo bills and no payments (test users only)."""
         return self.test_users.reset_test_user(user_id=user_id, reset_by=reset_by)
+
+    # --- issue 13 items 2 and 5: step-up codes and risk decisions ----------------------------------
+
+    def verify_step_up_code(
+        self, *, user_id: int, code_text: str, payment_id: int | None = None
+    ) -> PaymentResult:
+        """Check the one-time code the user typed; once verified the payment goes on as confirmed
+        (second approval, time lock, charge) and its result is returned. Errors: payments.step_up."""
+        kept = self.charging.step_up.verify(user_id=user_id, code_text=code_text, payment_id=payment_id)
+        return self.charging.confirm_payment(
+            user_id=user_id, payment_id=kept.payment_id, consent_text=kept.consent_text,
+            confirmation=kept.confirmation, tap=kept.tap,
+        )  # fmt: skip
+
+    def pending_step_up(self, *, user_id: int) -> StepUpView | None:
+        """The user's one-time code waiting to be typed (why, until when, tries left), or None."""
+        return self.charging.step_up.pending(user_id=user_id)
+
+    def expire_step_up_codes(self) -> int:
+        """The worker's round: expired codes cancel their drafts (users told); how many."""
+        return self.charging.step_up.expire_codes()
+
+    def pending_codes_for(self, *, user_id: int) -> list[NotificationView]:
+        """A user's undelivered one-time-code messages (the console's test chat shows them)."""
+        return self.outbox.pending_codes_for(user_id=user_id)
+
+    def staff_risk_decisions(self, *, payment_id: int) -> list[RiskDecisionView]:
+        """Every risk decision about one payment, oldest first (staff)."""
+        with self.session_factory() as session:
+            return decisions_of(session, payment_id)
+
+    def staff_flagged_decisions(self, *, limit: int = 100) -> list[RiskDecisionView]:
+        """The latest risk decisions that asked for a code or refused, newest first (staff)."""
+        with self.session_factory() as session:
+            return flagged_decisions(session, limit=limit)
 
 
 def build_service(

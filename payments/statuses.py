@@ -108,3 +108,43 @@ RESERVING: frozenset[PaymentStatus] = frozenset(
 def can_transition(current: PaymentStatus, new: PaymentStatus) -> bool:
     """True when the state machine allows moving from `current` to `new`."""
     return new in TRANSITIONS[current]
+
+
+# --- issue 13 items 2 and 5: step-up codes and risk decisions (payments/step_up.py, payments/risk.py) ---
+
+
+class StepUpStatus(StrEnum):
+    """Where a payment's one-time code is (step_up_challenges.status)."""
+
+    PENDING = "pending"  # sent (or about to be), waiting for the user to type it
+    VERIFIED = "verified"  # typed correctly in time: the payment may go on
+    FAILED = "failed"  # wrong too many times: the payment was cancelled
+    EXPIRED = "expired"  # not typed in time: the payment was cancelled
+    CANCELLED = "cancelled"  # the user (or a newer summary) cancelled the payment meanwhile
+
+
+class RiskVerdict(StrEnum):
+    """What the risk check decided for a payment (risk_decisions.decision)."""
+
+    ALLOW = "allow"
+    STEP_UP = "step_up"
+    REFUSE = "refuse"
+
+
+class RiskReason(StrEnum):
+    """Why the risk check scored a payment (risk_decisions.reasons; worded at the edges)."""
+
+    AMOUNT_ABOVE_USUAL = "amount_above_usual"  # far above what the user usually pays this biller
+    RAPID_ATTEMPTS = "rapid_attempts"  # many payment attempts in a short time
+    NEW_CARD = "new_card"  # the card was added minutes ago
+    NEW_PAYEE_LARGE = "new_payee_large"  # a biller never paid before, and a large amount
+
+
+class StepUpReason(StrEnum):
+    """Why a payment needs the user's one-time code: its size, or a risk reason (same values)."""
+
+    LARGE_AMOUNT = "large_amount"  # at or over PAYCHAT_STEP_UP_MINOR
+    AMOUNT_ABOVE_USUAL = RiskReason.AMOUNT_ABOVE_USUAL.value
+    RAPID_ATTEMPTS = RiskReason.RAPID_ATTEMPTS.value
+    NEW_CARD = RiskReason.NEW_CARD.value
+    NEW_PAYEE_LARGE = RiskReason.NEW_PAYEE_LARGE.value

@@ -128,6 +128,25 @@ class PendingReason(StrEnum):
     # Approved with consent, but the charge could not be started (database busy): the worker
     # charges it after the approved-charge deadline and the user is told through the outbox.
     CHARGE_NOT_STARTED = "charge_not_started"
+    # Issue 13: the payment waits for the user's one-time code (`PaymentResult.step_up` says why);
+    # nothing happens to it, and nothing is charged, before the code is verified.
+    STEP_UP_CODE = "step_up_code"
+
+
+@dataclass(frozen=True)
+class StepUpView:
+    """A one-time code waiting for the user (issue 13): why it was asked, until when, tries left.
+
+    `reasons` are `payments.statuses.StepUpReason` values (worded at the edge); the code itself is
+    never part of a view the chat sees.
+    """
+
+    payment_id: int
+    reasons: tuple[str, ...]
+    expires_at: LocalMoment
+    attempts_left: int
+    amount_text: str
+    biller_name: str
 
 
 @dataclass(frozen=True)
@@ -179,6 +198,8 @@ class PaymentResult:
     # True while its time lock (cancel window), not its day, is what holds it: approved, cancellable,
     # not charged until `runs_at`.
     time_locked: bool = False
+    # Set while the payment waits for the user's one-time code (pending_reason `step_up_code`).
+    step_up: StepUpView | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ def run_round(service: PaymentsService, extra_steps: Mapping[str, Step] | None =
     steps: dict[str, Step] = {
         "due scheduled payments": service.run_due_payments,
         "reconcile unknown payments": service.reconcile_unknown_payments,
+        # Issue 13 item 2: codes not typed in time cancel their drafts (before draft expiry sees them).
+        "expired step-up codes": service.expire_step_up_codes,
         "expire stale drafts": service.expire_stale_drafts,
         "payments past their deadlines": service.settle_overdue_payments,
         "forgotten users at the processor": service.forget_pending_at_processor,

@@ -172,6 +172,34 @@ class Settings(BaseSettings):
     second_approval_period_days: int = Field(30, ge=1, alias="PAYCHAT_SECOND_APPROVAL_PERIOD_DAYS")
     schedule_horizon_days: int = Field(365, alias="PAYCHAT_SCHEDULE_HORIZON_DAYS")
 
+    # --- issue 13 items 2 and 5: step-up codes and risk checks (payments/step_up.py, risk.py) ---
+    # A payment at or above this amount (minor units) needs the user's one-time code, sent as a
+    # separate message, before anything else happens to it (0: only risk flags ask for a code).
+    step_up_minor: int = Field(50_000, ge=0, alias="PAYCHAT_STEP_UP_MINOR")
+    # How long a one-time code is valid, and how many wrong tries cancel the payment.
+    step_up_code_minutes: float = Field(10.0, gt=0, alias="PAYCHAT_STEP_UP_CODE_MINUTES")
+    step_up_max_attempts: int = Field(3, ge=1, alias="PAYCHAT_STEP_UP_MAX_ATTEMPTS")
+    # HMAC key the codes are hashed with; empty: derived from PAYCHAT_CONSENT_SIGNING_KEY (which
+    # production requires), so a separate key is optional.
+    step_up_key: str = Field("", alias="PAYCHAT_STEP_UP_KEY")
+    # The risk check at confirmation: off → every payment is allowed (and nothing is recorded).
+    risk_enabled: bool = Field(True, alias="PAYCHAT_RISK_ENABLED")
+    # Score at or above which a payment needs the code, and at or above which it is refused.
+    risk_step_up_score: int = Field(40, ge=1, alias="PAYCHAT_RISK_STEP_UP_SCORE")
+    risk_refuse_score: int = Field(100, ge=1, alias="PAYCHAT_RISK_REFUSE_SCORE")
+    # "Far above the usual": at least this percentage of the median of the user's succeeded payments
+    # to the biller (300: three times), once they have at least PAYCHAT_RISK_MIN_HISTORY of them.
+    risk_amount_ratio_percent: int = Field(300, gt=100, alias="PAYCHAT_RISK_AMOUNT_RATIO_PERCENT")
+    risk_min_history: int = Field(2, ge=1, alias="PAYCHAT_RISK_MIN_HISTORY")
+    # "Many attempts": this many confirmations (this one included) within the window.
+    risk_attempts_max: int = Field(5, ge=2, alias="PAYCHAT_RISK_ATTEMPTS_MAX")
+    risk_attempts_window_minutes: float = Field(10.0, gt=0, alias="PAYCHAT_RISK_ATTEMPTS_WINDOW_MINUTES")
+    # "A card added minutes ago": the card paying was saved less than this many minutes ago.
+    risk_new_card_minutes: float = Field(30.0, ge=0, alias="PAYCHAT_RISK_NEW_CARD_MINUTES")
+    # "A new payee and a large amount": a biller never paid successfully, and at least this much.
+    risk_new_payee_large_minor: int = Field(20_000, ge=0, alias="PAYCHAT_RISK_NEW_PAYEE_LARGE_MINOR")
+    # --- end of step-up and risk settings ---
+
     # Deadlines of the payment states that wait (payments/settlement.py; the worker enforces them).
     # A draft nobody confirmed is cancelled after this many minutes.
     draft_expiry_minutes: int = Field(30, ge=1, alias="PAYCHAT_DRAFT_EXPIRY_MINUTES")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from db.models import Conversation, ConversationTurn, Payment, utcnow
 from privacy.bearer import mask_bearer_links
 from privacy.cards import redact_card_numbers
+from privacy.codes import CODE_SLOT, mask_codes
 from transcripts.views import TurnView, actions_run, turn_view
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -37,6 +38,33 @@ def _scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_scrub(item) for item in value]
     return value
+
+
+def _mask_codes(value: Any) -> Any:
+    """A deep copy of a JSON-like value with one-time codes masked in every string."""
+    if isinstance(value, str):
+        return mask_codes(value)
+    if isinstance(value, Mapping):
+        return {str(key): _mask_codes(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_codes(item) for item in value]
+    return value
+
+
+def _answers_code_prompt(session: Session, sender_id: str, turn: Mapping[str, Any]) -> bool:
+    """True when this turn's message answered a one-time-code prompt: the code slot was filled in
+    it, or the conversation's previous turn had just asked for the code."""
+    for event in turn.get("events") or []:
+        if isinstance(event, Mapping) and event.get("event") == "slot" and event.get("name") == CODE_SLOT:
+            return True
+    previous = session.scalar(
+        select(ConversationTurn.slots)
+        .join(Conversation, ConversationTurn.conversation_id == Conversation.id)
+        .where(Conversation.sender_id == sender_id)
+        .order_by(ConversationTurn.seq.desc())
+        .limit(1)
+    )
+    return isinstance(previous, Mapping) and previous.get("requested_slot") == CODE_SLOT
 
 
 def _payment_id_from_turn(slots: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> int | None:
@@ -96,6 +124,11 @@ def record_turn(
 ) -> TurnView:
     """Store one turn (the channel response as a dict) and return it; the caller commits."""
     clean = cast(dict[str, Any], _scrub(dict(turn)))
+    if _answers_code_prompt(session, sender_id, clean):
+        # A one-time code typed in this turn is never kept (issue 13): the text, the parse, the slot
+        # and the events that repeat it are masked.
+        clean = cast(dict[str, Any], _mask_codes(clean))
+        user_text = mask_codes(user_text)
     parse: dict[str, Any] = clean.get("parse") or {}
     slots: dict[str, Any] = clean.get("slots") or {}
     events: list[dict[str, Any]] = clean.get("events") or []

@@ -136,6 +136,12 @@
       }
       turn.append(msg);
     }
+    // Issue 13: a message the user gets apart from the turn (a one-time code; on Telegram its own message).
+    for (const separate of data.separate_messages || []) {
+      const msg = el("div", "msg bot separate", separate);
+      msg.title = "sent as a separate message";
+      turn.append(msg);
+    }
     turn.append(annotations(data));
     log.append(turn);
     transcriptLink.href = "/transcripts/" + data.conversation_id;

@@ -66,6 +66,7 @@ PROTECTED = [
     # Payments: everyone reads, only admins refund (payment 999 does not exist: 404 once admitted).
     Route("GET", "/payments", Role.VIEWER),
     Route("GET", "/payments/999", Role.VIEWER),
+    Route("GET", "/risk", Role.VIEWER),  # issue 13: payments the risk check flagged
     Route(
         "POST",
         "/payments/999/refund",

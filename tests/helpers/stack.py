@@ -145,12 +145,14 @@ def start_assistant_stack(
     *,
     database_url: str | None = None,
     via: Callable[[str, str], str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[AssistantStack]:
     """Start sandbox, demo database, action server and Rasa server on free ports under `workdir`.
 
     `database_url` defaults to a SQLite file in `workdir`. `via(name, url)` may return another
     address through which the others reach the sandbox ("stripe-sandbox") or the action server
-    ("action-server"): the benchmarks put fault-injecting proxies there.
+    ("action-server"): the benchmarks put fault-injecting proxies there. `extra_env` overrides
+    settings for every process (tests/e2e/test_step_up.py turns one-time codes and risk checks on).
     """
     sandbox_port, action_port, rasa_port = procs.free_port(), procs.free_port(), procs.free_port()
     secret = secrets.token_urlsafe(24)
@@ -177,6 +179,11 @@ def start_assistant_stack(
             # Conversations here pay at once; the time lock has its own tests (tests/payments,
             # tests/actions/test_safety_controls.py).
             "PAYCHAT_TIME_LOCK_MINUTES": "0",
+            # Likewise no one-time codes and no risk check (a rent of 950.00 would ask for a code):
+            # they have their own stack in tests/e2e/test_step_up.py.
+            "PAYCHAT_STEP_UP_MINOR": "0",
+            "PAYCHAT_RISK_ENABLED": "false",
+            **(extra_env or {}),
         }
     )
     settings = Settings(
@@ -191,7 +198,11 @@ def start_assistant_stack(
         ACTION_SERVER_SECRET=action_secret,
         PAYCHAT_DEMO_MODE=True,
         PAYCHAT_TIME_LOCK_MINUTES=0,
+        PAYCHAT_STEP_UP_MINOR=0,
+        PAYCHAT_RISK_ENABLED=False,
     )
+    if extra_env:
+        settings = Settings(**{**settings.model_dump(by_alias=True), **extra_env})
     with procs.supervised(workdir / "log", env) as supervisor:
         supervisor.start(procs.sandbox_spec(sandbox_port))
         procs.run_checked([str(procs.APP_PYTHON), "-m", "payments.demo"], env=env)

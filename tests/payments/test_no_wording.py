@@ -21,6 +21,9 @@ OPERATOR_FACING = {
     "due scheduled payments",
     "reconcile unknown payments",
     "expire stale drafts",
+    # Issue 13 item 2 (step-up codes): a worker step's name and a log line for operators.
+    "expired step-up codes",
+    "payment %s waits for its step-up code: not charged",
     "worker started: a round every %.0f s",
     "%(asctime)s %(name)s %(levelname)s %(message)s",
     "worker step failed: %s",

@@ -22,6 +22,7 @@ COMPUTED_PREFIXES = (
     "utter_failure_reason_",
     "utter_day_",
     "utter_at_",
+    "utter_step_up_reason_",  # issue 13: a one-time code's (or a risk refusal's) reasons, by code
 )
 # Responses Rasa's own actions utter: form questions, the two-stage fallback's wording, the restart.
 RASA_PREFIXES = ("utter_ask_",)

@@ -1,0 +1,392 @@
+"""Step-up for the user: a one-time code, sent as a separate message, before a payment goes on.
+
+When the user confirms a draft, `StepUp.gate` runs first (before approval, under the user's row
+lock): the risk check (payments/risk.py) scores it and may refuse it (the draft is cancelled); a
+payment at or over `ServiceConfig.step_up_minor`, or one the risk check flags `step_up`, gets a
+challenge instead of an approval. Order of the controls: risk check → the user's code → the
+staff's second approval → the time lock → the charge; so staff never review a payment its own
+user has not proved, and the cancel window counts from the verified confirmation.
+
+The code: 6 digits from `secrets`, stored only as HMAC-SHA256 under the server key (`code_hash`)
+and, until the outbox delivered it, encrypted with db/crypto (`code_sealed`, cleared when the
+notification is marked sent). It expires (`step_up_ttl`), allows `step_up_max_attempts` tries,
+and is compared with `hmac.compare_digest`. Wrong too often or expired → the draft is cancelled
+and the user told. Every step is audited (never the code). Nothing is approved, so nothing can be
+charged, before the code is verified; `Charging` also refuses to start a charge of a payment
+whose challenge is not verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from db.models import Notification, Payment, StepUpChallenge, User
+from payments.audit import append_audit
+from payments.config import ServiceConfig
+from payments.consent import TapEvidence
+from payments.dates import local_moment
+from payments.errors import (
+    RiskRefusedError,
+    StepUpCodeWrongError,
+    StepUpExpiredError,
+    StepUpFailedError,
+    StepUpNotPendingError,
+)
+from payments.machine import StateMachine
+from payments.money import Money, format_money
+from payments.outbox import queue_notification
+from payments.risk import check_payment
+from payments.statuses import NotificationKind, PaymentStatus, RiskVerdict, StepUpReason, StepUpStatus
+from payments.unit_of_work import UnitOfWork, lock_user, owned_payment, rowcount
+from payments.views import StepUpView, biller_name
+
+P = PaymentStatus
+CODE_DIGITS = 6
+# Six digits in what the user typed, allowing spaces or dashes between groups ("482 913", "482-913").
+CODE_IN_TEXT = re.compile(r"(?<!\d)(\d(?:[ \-]?\d){5})(?!\d)")
+
+
+def new_code() -> str:
+    """A fresh 6-digit one-time code from the operating system's CSPRNG."""
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def code_hash(key: bytes, payment_id: int, code: str) -> str:
+    """HMAC-SHA256 of the code, bound to its payment (a code of one payment never fits another)."""
+    return hmac.new(key, f"{payment_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def code_in(text: str) -> str | None:
+    """The 6-digit code in what the user typed (spaces and dashes between digits ignored), or None."""
+    found = CODE_IN_TEXT.findall(text or "")
+    if len(found) != 1:
+        return None
+    return re.sub(r"[ \-]", "", found[0])
+
+
+class CheckResult(StrEnum):
+    """What checking a typed code found (committed before any error is raised)."""
+
+    VERIFIED = "verified"
+    WRONG = "wrong"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class VerifiedConsent:
+    """A verified code's payment and the user's Confirm kept for it, to approve it with."""
+
+    payment_id: int
+    consent_text: str
+    confirmation: str
+    tap: TapEvidence
+
+
+class StepUp:
+    """Risk check and one-time codes between the user's Confirm and the approval."""
+
+    def __init__(self, uow: UnitOfWork, machine: StateMachine, config: ServiceConfig) -> None:
+        self._uow = uow
+        self._machine = machine
+        self._config = config
+
+    def gate(
+        self, *, user_id: int, payment_id: int, confirmation: str, tap: TapEvidence
+    ) -> StepUpView | None:
+        """Before approving a draft: None when it may go on; a view when a code is pending for it.
+
+        Raises RiskRefusedError (the draft cancelled, the decision recorded and committed first)
+        and StepUpExpiredError (its code expired meanwhile; cancelled).
+        """
+        refused: tuple[str, ...] | None = None
+        expired = False
+        with self._uow.tx() as session:
+            payment = owned_payment(session, user_id, payment_id)
+            if payment.status != P.DRAFT.value:
+                return None  # approved meanwhile (or closed): approval reports where it stands
+            user = lock_user(session, user_id)
+            session.refresh(payment)
+            if payment.status != P.DRAFT.value:
+                return None
+            now = self._uow.now()
+            challenge = _challenge_of(session, payment.id)
+            if challenge is not None:
+                if challenge.status == StepUpStatus.VERIFIED.value:
+                    return None
+                if challenge.status == StepUpStatus.PENDING.value and now < _aware(challenge.expires_at):
+                    return self._view(session, challenge, payment, user, now)
+                self._close(session, challenge, payment, StepUpStatus.EXPIRED, now)
+                expired = True
+            else:
+                reasons = self._reasons(session, payment, now)
+                if isinstance(reasons, RiskRefusal):
+                    self._machine.move(
+                        session, payment, P.DRAFT, P.CANCELLED, reason="risk_refused",
+                        audit_data={"risk_reasons": list(reasons.reasons)},
+                    )  # fmt: skip
+                    refused = reasons.reasons
+                elif reasons:
+                    challenge = self._issue(session, payment, reasons, confirmation, tap, now)
+                    return self._view(session, challenge, payment, user, now)
+                else:
+                    return None
+        if refused is not None:
+            raise RiskRefusedError(payment_id=payment_id, reasons=list(refused))
+        assert expired
+        raise StepUpExpiredError(payment_id=payment_id)
+
+    def _reasons(
+        self, session: Session, payment: Payment, now: datetime
+    ) -> tuple[str, ...] | RiskRefusal:
+        """Why this draft needs a code (StepUpReason values; empty: it does not), or a refusal."""
+        reasons: list[str] = []
+        threshold = self._config.step_up_minor
+        if threshold > 0 and payment.amount_minor >= threshold:
+            reasons.append(StepUpReason.LARGE_AMOUNT.value)
+        risk = check_payment(session, payment, self._config.risk, now)
+        if risk.decision == RiskVerdict.REFUSE:
+            return RiskRefusal(tuple(reason.value for reason in risk.reasons))
+        if risk.decision == RiskVerdict.STEP_UP:
+            reasons.extend(reason.value for reason in risk.reasons)
+        return tuple(reasons)
+
+    def _issue(
+        self, session: Session, payment: Payment, reasons: tuple[str, ...], confirmation: str,
+        tap: TapEvidence, now: datetime,
+    ) -> StepUpChallenge:  # fmt: skip
+        """Record a challenge with a fresh code and queue its separate message (the outbox)."""
+        code = new_code()
+        challenge = StepUpChallenge(
+            payment_id=payment.id,
+            user_id=payment.user_id,
+            code_hash=code_hash(self._config.step_up_key, payment.id, code),
+            code_sealed=code,  # encrypted at rest by the column type; cleared once delivered
+            reasons=list(reasons),
+            status=StepUpStatus.PENDING.value,
+            attempts=0,
+            created_at=now,
+            expires_at=now + self._config.step_up_ttl,
+            confirmation=confirmation,
+            tap_callback_id=tap.callback_id,
+            tapped_at=tap.tapped_at,
+        )
+        session.add(challenge)
+        session.flush()
+        queue_notification(session, payment, NotificationKind.STEP_UP_CODE, now)
+        append_audit(
+            session, event="step_up.issued", payment_id=payment.id, user_id=payment.user_id,
+            data={"reasons": list(reasons), "expires_at": challenge.expires_at.isoformat()},
+        )  # fmt: skip
+        return challenge
+
+    def verify(self, *, user_id: int, code_text: str, payment_id: int | None = None) -> VerifiedConsent:
+        """Check the code the user typed against their pending challenge (the given payment's, or
+        their latest). Returns what approving the payment needs once it is verified.
+
+        Raises StepUpNotPendingError (none waiting), StepUpCodeWrongError (`attempts_left`),
+        StepUpFailedError (the last try: cancelled), StepUpExpiredError (cancelled). Every try is
+        counted and audited before an error is raised.
+        """
+        with self._uow.tx() as session:
+            lock_user(session, user_id)
+            challenge = _pending_of(session, user_id, payment_id)
+            if challenge is None:
+                raise StepUpNotPendingError(payment_id=payment_id)
+            payment = session.get(Payment, challenge.payment_id, populate_existing=True)
+            if payment is None:
+                raise StepUpNotPendingError(payment_id=payment_id)
+            if payment.status != P.DRAFT.value:
+                self._close(session, challenge, payment, StepUpStatus.CANCELLED, self._uow.now())
+                found, left = None, 0
+            else:
+                found, left = self._check(session, challenge, payment, code_text)
+            kept = VerifiedConsent(
+                payment_id=payment.id,
+                consent_text=payment.summary_text,
+                confirmation=challenge.confirmation or payment.summary_text,
+                tap=TapEvidence(callback_id=challenge.tap_callback_id, tapped_at=challenge.tapped_at),
+            )
+        return _verified_or_raise(found, left, kept)
+
+    def _check(
+        self, session: Session, challenge: StepUpChallenge, payment: Payment, code_text: str
+    ) -> tuple[CheckResult, int]:
+        """One try: verified, wrong (tries left), failed (last try) or expired; recorded and audited."""
+        now = self._uow.now()
+        if now >= _aware(challenge.expires_at):
+            self._close(session, challenge, payment, StepUpStatus.EXPIRED, now)
+            return CheckResult.EXPIRED, 0
+        typed = code_in(code_text) or ""
+        expected = challenge.code_hash
+        # Constant time: how much of the hash matched never shows in how long the check took.
+        if hmac.compare_digest(code_hash(self._config.step_up_key, payment.id, typed), expected):
+            self._close(session, challenge, payment, StepUpStatus.VERIFIED, now)
+            return CheckResult.VERIFIED, 0
+        attempts = challenge.attempts + 1
+        won = session.execute(
+            update(StepUpChallenge)
+            .where(StepUpChallenge.id == challenge.id, StepUpChallenge.attempts == challenge.attempts)
+            .values(attempts=attempts)
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(won) != 1:
+            return CheckResult.WRONG, max(0, self._config.step_up_max_attempts - attempts)
+        append_audit(
+            session, event="step_up.wrong_code", payment_id=payment.id, user_id=payment.user_id,
+            data={"attempt": attempts, "max_attempts": self._config.step_up_max_attempts},
+        )  # fmt: skip
+        if attempts >= self._config.step_up_max_attempts:
+            session.refresh(challenge)
+            self._close(session, challenge, payment, StepUpStatus.FAILED, now)
+            return CheckResult.FAILED, 0
+        return CheckResult.WRONG, self._config.step_up_max_attempts - attempts
+
+    def _close(
+        self, session: Session, challenge: StepUpChallenge, payment: Payment, status: StepUpStatus,
+        now: datetime,
+    ) -> None:  # fmt: skip
+        """Close a pending challenge; a failed or expired one cancels its draft (audited both)."""
+        won = session.execute(
+            update(StepUpChallenge)
+            .where(StepUpChallenge.id == challenge.id, StepUpChallenge.status == StepUpStatus.PENDING.value)
+            .values(status=status.value, closed_at=now, code_sealed=None)
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(won) != 1:
+            return
+        _drop_undelivered_code(session, payment.id, now)
+        append_audit(
+            session, event=f"step_up.{status.value}", payment_id=payment.id, user_id=payment.user_id,
+            data={"attempts": challenge.attempts},
+        )  # fmt: skip
+        if status in (StepUpStatus.FAILED, StepUpStatus.EXPIRED) and payment.status == P.DRAFT.value:
+            self._machine.move(session, payment, P.DRAFT, P.CANCELLED, reason=f"step_up_{status.value}")
+
+    def pending(self, *, user_id: int) -> StepUpView | None:
+        """The user's code waiting to be typed (their latest), or None."""
+        with self._uow.tx() as session:
+            challenge = _pending_of(session, user_id, None)
+            if challenge is None:
+                return None
+            payment = session.get(Payment, challenge.payment_id)
+            user = session.get(User, user_id)
+            assert payment is not None and user is not None
+            return self._view(session, challenge, payment, user, self._uow.now())
+
+    def expire_codes(self) -> int:
+        """The worker's round: pending codes past their time are closed and their drafts cancelled,
+        each user told (`payment_expired`); how many."""
+        now = self._uow.now()
+        with self._uow.tx() as session:
+            due = session.execute(
+                select(StepUpChallenge).where(
+                    StepUpChallenge.status == StepUpStatus.PENDING.value, StepUpChallenge.expires_at <= now
+                )
+            ).scalars().all()
+            for challenge in due:
+                payment = session.get(Payment, challenge.payment_id)
+                assert payment is not None
+                was_draft = payment.status == P.DRAFT.value
+                self._close(session, challenge, payment, StepUpStatus.EXPIRED, now)
+                if was_draft:
+                    queue_notification(session, payment, NotificationKind.EXPIRED, now)
+            return len(due)
+
+    def _view(
+        self, session: Session, challenge: StepUpChallenge, payment: Payment, user: User, now: datetime
+    ) -> StepUpView:
+        amount = Money(payment.amount_minor, payment.currency)
+        return StepUpView(
+            payment_id=payment.id,
+            reasons=tuple(challenge.reasons or ()),
+            expires_at=local_moment(_aware(challenge.expires_at), timezone=user.timezone, locale=user.locale,
+                                    now=now),
+            attempts_left=max(0, self._config.step_up_max_attempts - challenge.attempts),
+            amount_text=format_money(amount, user.locale),
+            biller_name=biller_name(session, payment.bill_id),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RiskRefusal:
+    """The risk check refused a draft, for these RiskReason values."""
+
+    reasons: tuple[str, ...]
+
+
+def unverified_challenge(session: Session, payment_id: int) -> bool:
+    """True when the payment has a one-time code that was never verified (it must not be charged)."""
+    challenge = _challenge_of(session, payment_id)
+    return challenge is not None and challenge.status != StepUpStatus.VERIFIED.value
+
+
+def close_on_cancel(session: Session, payment_id: int, now: datetime) -> None:
+    """The payment was cancelled: its pending code (if any) is closed and never delivered."""
+    session.execute(
+        update(StepUpChallenge)
+        .where(StepUpChallenge.payment_id == payment_id, StepUpChallenge.status == StepUpStatus.PENDING.value)
+        .values(status=StepUpStatus.CANCELLED.value, closed_at=now, code_sealed=None)
+        .execution_options(synchronize_session=False)
+    )
+    _drop_undelivered_code(session, payment_id, now)
+
+
+def _drop_undelivered_code(session: Session, payment_id: int, now: datetime) -> None:
+    """A closed code's message not yet delivered is never sent (marked done without sending)."""
+    session.execute(
+        update(Notification)
+        .where(
+            Notification.payment_id == payment_id,
+            Notification.kind == NotificationKind.STEP_UP_CODE.value,
+            Notification.sent_at.is_(None),
+        )
+        .values(sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _challenge_of(session: Session, payment_id: int) -> StepUpChallenge | None:
+    return session.execute(
+        select(StepUpChallenge)
+        .where(StepUpChallenge.payment_id == payment_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _pending_of(session: Session, user_id: int, payment_id: int | None) -> StepUpChallenge | None:
+    query = select(StepUpChallenge).where(
+        StepUpChallenge.user_id == user_id, StepUpChallenge.status == StepUpStatus.PENDING.value
+    )
+    if payment_id is not None:
+        query = query.where(StepUpChallenge.payment_id == payment_id)
+    return session.execute(
+        query.order_by(StepUpChallenge.id.desc()).limit(1).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _verified_or_raise(found: CheckResult | None, left: int, kept: VerifiedConsent) -> VerifiedConsent:
+    """After the commit: the consent to approve with, or the error for what the check found."""
+    if found == CheckResult.VERIFIED:
+        return kept
+    if found == CheckResult.WRONG:
+        raise StepUpCodeWrongError(payment_id=kept.payment_id, attempts_left=left)
+    if found == CheckResult.FAILED:
+        raise StepUpFailedError(payment_id=kept.payment_id)
+    if found == CheckResult.EXPIRED:
+        raise StepUpExpiredError(payment_id=kept.payment_id)
+    raise StepUpNotPendingError(payment_id=kept.payment_id)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite hands back naive ones)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
