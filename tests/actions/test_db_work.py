@@ -27,7 +27,9 @@ pytestmark = pytest.mark.sandbox
 BUDGET = {
     "validate_pay_bill_form": 5,  # before: 7 (the sender resolved again by every action)
     "action_prepare_payment": 12,  # before the cuts: 16 (+ the biller matched a second time)
-    "action_confirm_payment": 55,  # before the cuts: 35, with fewer safety checks (SQLite 54, PostgreSQL 55)
+    # before the cuts: 35, with fewer safety checks; 55 before issue 13's step-up gate (its own
+    # transaction: the payment, the user's row lock, any pending code, the risk history)
+    "action_confirm_payment": 61,
     "action_check_bills": 3,  # before: 10 (one outstanding sum per bill)
 }
 
