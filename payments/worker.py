@@ -33,6 +33,7 @@ def run_round(service: PaymentsService, extra_steps: Mapping[str, Step] | None =
     """
     steps: dict[str, Step] = {
         "due scheduled payments": service.run_due_payments,
+        "bills under standing mandates": service.run_mandates,  # issue 13, item 8
         "reconcile unknown payments": service.reconcile_unknown_payments,
         "expire stale drafts": service.expire_stale_drafts,
         "payments past their deadlines": service.settle_overdue_payments,
