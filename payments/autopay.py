@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -77,6 +77,30 @@ class AutopayReport:
         return bool(self.expired or self.paid or self.asked)
 
 
+def issue_bill(
+    session: Session, *, user_id: int, biller_name: str, reference: str, amount_minor: int, due_date: date,
+    now: datetime,
+) -> BillView:  # fmt: skip
+    """A new open bill of `biller_name` (exact name) for the user, in the biller's currency, audited
+    (`bill.issued`). PaymentNotFoundError for no such user, BillerUnknownError for an unknown biller,
+    IntegrityError when the user already has a bill of that biller with this reference."""
+    user = load_user(session, user_id)
+    biller = session.execute(select(Biller).where(Biller.name == biller_name)).scalar_one_or_none()
+    if biller is None:
+        raise BillerUnknownError(text=biller_name)
+    bill = Bill(
+        user_id=user_id, biller_id=biller.id, reference=reference, amount_due_minor=amount_minor,
+        currency=biller.currency, due_date=due_date, status="open", created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(bill)
+    session.flush()
+    append_audit(
+        session, event="bill.issued", user_id=user_id,
+        data={"bill_id": bill.id, "amount_minor": amount_minor, "currency": biller.currency},
+    )  # fmt: skip
+    return bill_view(bill, biller, Money(amount_minor, biller.currency), user.locale)
+
+
 class Autopay:
     """Bills arriving, and paying them under standing mandates."""
 
@@ -97,27 +121,12 @@ class Autopay:
     def issue_bill(
         self, *, user_id: int, biller_name: str, reference: str, amount_minor: int, due_date: date
     ) -> BillView:
-        """A new open bill of `biller_name` (exact name) for the user, in the biller's currency.
-
-        BillerUnknownError for an unknown biller; IntegrityError when the reference exists for them.
-        """
+        """A new open bill (see `issue_bill`) in its own transaction."""
         with self._uow.tx() as session:
-            user = load_user(session, user_id)
-            biller = session.execute(select(Biller).where(Biller.name == biller_name)).scalar_one_or_none()
-            if biller is None:
-                raise BillerUnknownError(text=biller_name)
-            now = self._uow.now()
-            bill = Bill(
-                user_id=user_id, biller_id=biller.id, reference=reference, amount_due_minor=amount_minor,
-                currency=biller.currency, due_date=due_date, status="open", created_at=now, updated_at=now,
+            return issue_bill(
+                session, user_id=user_id, biller_name=biller_name, reference=reference,
+                amount_minor=amount_minor, due_date=due_date, now=self._uow.now(),
             )  # fmt: skip
-            session.add(bill)
-            session.flush()
-            append_audit(
-                session, event="bill.issued", user_id=user_id,
-                data={"bill_id": bill.id, "amount_minor": amount_minor, "currency": biller.currency},
-            )  # fmt: skip
-            return bill_view(bill, biller, Money(amount_minor, biller.currency), user.locale)
 
     # --- the worker's step -----------------------------------------------------------------------
 
