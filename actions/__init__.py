@@ -4,6 +4,6 @@ Importing this package registers every action (rasa-sdk collects Action subclass
 else happens at import time — the payments service is built on first use (actions.services).
 """
 
-from actions import bills, fallback, forms, paying, paying_all
+from actions import bills, fallback, forms, mandates, paying, paying_all
 
-__all__ = ["bills", "fallback", "forms", "paying", "paying_all"]
+__all__ = ["bills", "fallback", "forms", "mandates", "paying", "paying_all"]

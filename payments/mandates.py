@@ -321,9 +321,12 @@ class Mandates:
         )
 
     def confirm(
-        self, *, user_id: int, offer_id: int, nonce: str, shown_text: str, confirmation: str = ""
+        self, *, user_id: int, offer_id: int, nonce: str | None, shown_text: str, confirmation: str = ""
     ) -> MandateView:
         """Make the live offer the mandate's terms with the user's signed consent (once).
+
+        A tap names the offer and carries its nonce; typed words (no nonce) mean the user's newest
+        offer, and only while it is still open.
 
         MandateOfferStaleError for an offer that is closed, too old, someone else's or whose nonce
         does not match; ConsentMismatchError when `shown_text` is not the summary offered;
@@ -384,7 +387,7 @@ class Mandates:
             },
         )  # fmt: skip
 
-    def cancel_offer(self, *, user_id: int, offer_id: int, nonce: str) -> None:
+    def cancel_offer(self, *, user_id: int, offer_id: int, nonce: str | None) -> None:
         """Withdraw the live offer whose Cancel was tapped (a new mandate is then cancelled)."""
         with self._uow.tx() as session:
             offer = self._live_offer(session, user_id, offer_id, nonce)
@@ -397,13 +400,24 @@ class Mandates:
                 .execution_options(synchronize_session=False)
             )
 
-    def _live_offer(self, session: Session, user_id: int, offer_id: int, nonce: str) -> MandateConsent:
-        offer = session.get(MandateConsent, offer_id, populate_existing=True)
+    def _live_offer(self, session: Session, user_id: int, offer_id: int, nonce: str | None) -> MandateConsent:
+        """The offer a tap names (`offer_id` with its nonce), or for typed words (no nonce) the user's
+        newest offer; MandateOfferStaleError unless it is open, fresh and theirs."""
+        if not nonce:
+            offer = session.execute(
+                select(MandateConsent)
+                .where(MandateConsent.user_id == user_id)
+                .order_by(MandateConsent.id.desc())
+                .limit(1)
+                .execution_options(populate_existing=True)
+            ).scalar_one_or_none()
+        else:
+            offer = session.get(MandateConsent, offer_id, populate_existing=True)
         fresh = offer is not None and _aware(offer.offered_at) + self._config.draft_expiry > self._uow.now()
         if (
             offer is None
             or offer.user_id != user_id
-            or not hmac.compare_digest(offer.nonce_sha256, _digest(nonce or ""))
+            or (nonce and not hmac.compare_digest(offer.nonce_sha256, _digest(nonce)))
             or offer.closed_at is not None
             or not fresh
         ):
