@@ -15,11 +15,13 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from db.models import (
     Bill,
     Biller,
     Consent,
+    Mandate,
     Notification,
     Payment,
     SavedPaymentMethod,
@@ -28,6 +30,7 @@ from db.models import (
 )
 from payments.audit import append_audit
 from payments.machine import StateMachine
+from payments.mandates import LIVE, MandateStatus
 from payments.statuses import PaymentStatus
 from payments.unit_of_work import UnitOfWork
 
@@ -50,6 +53,20 @@ def _plain(value: Any) -> Any:
 
 def _row(row: Any, *names: str) -> dict[str, Any]:
     return {name: _plain(getattr(row, name)) for name in names}
+
+
+def revoke_mandates_of(session: Session, user_id: int, now: datetime) -> int:
+    """Revoke a forgotten user's live standing mandates (audited): nothing is paid for them any more."""
+    live = list(
+        session.scalars(select(Mandate).where(Mandate.user_id == user_id, Mandate.status.in_(LIVE)))
+    )
+    for mandate in live:
+        append_audit(
+            session, event="mandate.revoked", user_id=user_id, from_status=mandate.status,
+            to_status=MandateStatus.REVOKED.value, data={"mandate_id": mandate.id, "actor": "forget"},
+        )  # fmt: skip
+        mandate.status, mandate.updated_at = MandateStatus.REVOKED.value, now
+    return len(live)
 
 
 class PersonalData:
@@ -145,6 +162,7 @@ class PersonalData:
                 )
                 for p in drafts
             )
+            revoke_mandates_of(session, user_id, self._uow.now())  # standing mandates (issue 13, item 8)
             dropped = session.execute(
                 delete(Notification).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
             )

@@ -282,3 +282,15 @@ def test_concurrent_rounds_charge_each_bill_once_and_keep_the_budget(
     assert sum(_needs_you(payments_service, bill_id) for bill_id in bills) == 1
     intents = {p.payment_intent_id for p in payments}
     assert len(intents) == 2 and None not in intents
+
+
+def test_forgetting_the_user_revokes_their_mandates(payments_service: PaymentsService) -> None:
+    user_id, biller = _user_with_biller(payments_service)
+    mandate_id = _mandate(payments_service, user_id, biller)
+    payments_service.forget_user(user_id=user_id)
+    bill_id = _bill(payments_service, user_id, biller, 1000)
+    payments_service.run_mandates()
+    assert _payments_of(payments_service, bill_id) == []
+    with payments_service.session_factory() as session:
+        mandate = session.get(Mandate, mandate_id)
+        assert mandate is not None and mandate.status == MandateStatus.REVOKED.value
