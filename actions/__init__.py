@@ -8,9 +8,10 @@ from actions import (
     bills,
     fallback,
     forms,
+    mandates,  # issue 13 item 8
     paying,
     paying_all,
     reminders,  # issue 13 item 4
 )
 
-__all__ = ["bills", "fallback", "forms", "paying", "paying_all", "reminders"]
+__all__ = ["bills", "fallback", "forms", "mandates", "paying", "paying_all", "reminders"]

@@ -57,6 +57,8 @@ def notification_text(note: Any) -> str:
     """The message for one `payments.views.NotificationView` (with the receipt of a succeeded payment)."""
     reason = failure_reason(getattr(note, "failure_code", None), note.failure_message)
     template = texts.NOTIFICATIONS[str(note.kind)]
+    if getattr(note, "autopay", False):  # an automatic charge under a standing mandate (issue 13, item 8)
+        template = texts.AUTOPAY_NOTIFICATIONS.get(str(note.kind), template)
     due_date = getattr(note, "due_date", None)
     due = format_date(due_date, format="long", locale=note.locale) if due_date is not None else ""
     text = template.format(

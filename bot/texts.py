@@ -116,6 +116,23 @@ REMINDERS_USAGE = (
     '(or just tell me "stop reminding me" / "remind me again").'
 )
 # --- end reminders ---
+# --- standing mandates (issue 13, item 8): outcomes of a payment the user's autopay made by itself ---
+AUTOPAY_NOTIFICATIONS = {
+    "payment_succeeded": (
+        "✅ Autopay: your new {biller} bill of {amount} was paid automatically under your standing "
+        "mandate. Say \"show my autopays\" to see or stop it."
+    ),
+    "payment_failed": (
+        "❌ Autopay: I tried to pay your new {biller} bill of {amount} under your standing mandate, "
+        "but it didn't go through. {reason} Nothing was charged."
+    ),
+    "payment_succeeded_late": NOTIFICATIONS["payment_succeeded_late"],
+    "payment_expired": (
+        "Autopay: the automatic payment of {amount} to {biller} was not completed in time and has "
+        "been cancelled; nothing was charged. The bill is open if you'd like to pay it."
+    ),
+}
+# --- end standing mandates ---
 # Under a succeeded payment's notification: the receipt (utter_payment_succeeded words the same in chat).
 RECEIPT = (
     "🧾 Receipt {reference}\n"

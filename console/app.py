@@ -27,6 +27,7 @@ from console import (
     api,
     approvals,
     docs,
+    mandates_view,
     payments_view,
     review,
     stripe_routes,
@@ -221,6 +222,7 @@ def create_app(settings: Settings, services: ConsoleServices | None = None) -> F
     app.include_router(stripe_routes.router)
     # After stripe_routes: its fixed /payments/return must win over /payments/{payment_id}.
     app.include_router(payments_view.router)
+    app.include_router(mandates_view.router)  # standing mandates (issue 13, item 8)
     app.include_router(testusers.router)
     app.include_router(transcript_export.router)
     return app

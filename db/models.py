@@ -224,6 +224,11 @@ class Payment(Base):
     # timeout plus a grace); reconciliation never fails the payment before that deadline.
     charge_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     charge_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # --- standing mandates (issue 13, item 8) ---
+    # Set on an automatic charge: the standing mandate whose consent it runs under (NULL: the user
+    # confirmed this payment in chat).
+    mandate_id: Mapped[int | None] = mapped_column(ForeignKey("mandates.id"), index=True)
+    # --- end standing mandates ---
 
 
 class Consent(Base):
@@ -608,6 +613,86 @@ class RiskDecision(Base):
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     decision: Mapped[str] = mapped_column(String(20), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+# --- standing mandates (issue 13, item 8; payments/mandates.py) ---------------------------------
+MANDATE_STATUSES = ("proposed", "active", "paused", "revoked", "expired", "cancelled")
+MANDATE_DECISIONS = ("paid", "asked")
+
+
+class Mandate(Base):
+    """A standing mandate (autopay): pay this user's bills from one biller with one card, each up
+    to `cap_minor`, together up to `budget_minor` per calendar month in the user's zone, until
+    `expires_on` (inclusive, the user's day). Its terms are those of its latest confirmed consent."""
+
+    __tablename__ = "mandates"
+    __table_args__ = (
+        CheckConstraint("cap_minor > 0", name="cap_positive"),
+        CheckConstraint("budget_minor > 0", name="budget_positive"),
+        CheckConstraint(_in("status", MANDATE_STATUSES), name="status_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    biller_id: Mapped[int] = mapped_column(ForeignKey("billers.id"))
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    cap_minor: Mapped[int] = mapped_column(BigInteger)
+    budget_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    expires_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="proposed", index=True)
+    # The latest confirmed consent (mandate_consents.id); NULL while only proposed.
+    consent_id: Mapped[int | None] = mapped_column(Integer)
+    # When it was first confirmed: only bills issued after this are paid under it.
+    active_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MandateConsent(Base):
+    """One set of terms offered for a mandate (creating or changing it) and, once the user confirmed
+    the exact summary, their signed consent (HMAC like a consent receipt, its hash in the audit log)."""
+
+    __tablename__ = "mandate_consents"
+    __table_args__ = (
+        CheckConstraint("cap_minor > 0", name="cap_positive"),
+        CheckConstraint("budget_minor > 0", name="budget_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mandate_id: Mapped[int] = mapped_column(ForeignKey("mandates.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    cap_minor: Mapped[int] = mapped_column(BigInteger)
+    budget_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    expires_on: Mapped[date] = mapped_column(Date)
+    summary_text: Mapped[str] = mapped_column(EncryptedText())
+    nonce_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Closed once: confirmed (then signed) or withdrawn ("cancelled", "superseded").
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
+    confirmation: Mapped[str | None] = mapped_column(EncryptedText())
+    signature: Mapped[str | None] = mapped_column(String(128))
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class MandateBillDecision(Base):
+    """What the worker did with one bill under a mandate, once: paid it (`payment_id`) or asked the
+    user (`reason`). Unique per bill, so two workers never both act on it."""
+
+    __tablename__ = "mandate_bill_decisions"
+    __table_args__ = (CheckConstraint(_in("decision", MANDATE_DECISIONS), name="decision_valid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id", ondelete="CASCADE"), unique=True)
+    mandate_id: Mapped[int] = mapped_column(ForeignKey("mandates.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- end standing mandates -----------------------------------------------------------------------
 
 
 # Ids are never reused (migration 0014): the audit log, consent receipts and transcripts keep ids of

@@ -1,5 +1,5 @@
 """`paychat audit verify`, `paychat consent show|verify ID`, `paychat keys generate|rotate`,
-`paychat limits show|set USER_ID`.
+`paychat limits show|set USER_ID`, `paychat bills add USER_ID` (a bill arrives: issue 13, item 8).
 
 Each command opens the configured database (DATABASE_URL, or the SQLite file under var/), makes one
 call into the core and prints the result; a failed check exits with status 1 so scripts and
@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 from cryptography.fernet import Fernet
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.crypto import KeyringError, encrypted_columns, keyring, rotate_column
 from db.engine import make_engine, make_session_factory
+from db.models import utcnow
 from payments.audit import AuditProblem, AuditProblemKind, verify_audit_chain
+from payments.autopay import issue_bill
 from payments.config import service_config_from
 from payments.consent import ReceiptProblem, consent_receipt, verify_receipt
-from payments.errors import PaymentNotFoundError
+from payments.errors import BillerUnknownError, PaymentNotFoundError
 from payments.ledger import LIMIT_COLUMNS, limits_for, set_user_limits
 from payments.money import Money, format_money
 from payments.unit_of_work import load_user
@@ -40,6 +44,8 @@ keys_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 limits_app = typer.Typer(help="one user's own payment limits (issue 13)", no_args_is_help=True)
 app.add_typer(limits_app, name="limits")
+bills_app = typer.Typer(help="bills arriving from billers (standing mandates pay them)", no_args_is_help=True)
+app.add_typer(bills_app, name="bills")
 
 RECEIPT_PROBLEMS = {
     ReceiptProblem.SIGNATURE: "the signature does not match: the consent was changed after it was signed",
@@ -260,4 +266,41 @@ def limits_set(
             _print_limits(session, user_id)
     except PaymentNotFoundError:
         typer.echo(f"no user {user_id}", err=True)
+        raise typer.Exit(2) from None
+
+
+# --- standing mandates (issue 13, item 8): making a bill arrive ---------------------------------
+
+
+@bills_app.command("add")
+def bills_add(
+    user_id: int,
+    biller: Annotated[str, typer.Option(help="the biller's exact name")],
+    reference: Annotated[str, typer.Option(help="the bill's reference, unique per user and biller")],
+    amount_minor: Annotated[int, typer.Option(min=1, help="the amount due, in minor units (cents)")],
+    due: Annotated[str, typer.Option(help="the due date, YYYY-MM-DD")],
+    database_url: Annotated[str | None, typer.Option(help="defaults to DATABASE_URL")] = None,
+) -> None:
+    """A new open bill for the user (audited); the worker's next round pays it under a live mandate."""
+    try:
+        due_date = date.fromisoformat(due)
+    except ValueError:
+        typer.echo(f"not a date (YYYY-MM-DD): {due}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        with database(database_url) as session:
+            bill = issue_bill(
+                session, user_id=user_id, biller_name=biller, reference=reference,
+                amount_minor=amount_minor, due_date=due_date, now=utcnow(),
+            )  # fmt: skip
+            shown = f"{bill.biller_name} {bill.reference} {bill.amount_due_text}"
+            typer.echo(f"bill {bill.id}: {shown} due {due}")
+    except PaymentNotFoundError:
+        typer.echo(f"no user {user_id}", err=True)
+        raise typer.Exit(2) from None
+    except BillerUnknownError:
+        typer.echo(f"no biller named {biller!r}", err=True)
+        raise typer.Exit(2) from None
+    except IntegrityError:
+        typer.echo(f"the user already has a {biller} bill {reference!r}", err=True)
         raise typer.Exit(2) from None

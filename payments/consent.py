@@ -145,10 +145,17 @@ def _receipt_fields(session: Session, payment: Payment, tap: TapEvidence, now: d
 
 
 def record_consent(
-    session: Session, *, payment: Payment, confirmation: str, now: datetime, key: bytes, tap: TapEvidence
-) -> Consent:
-    """Sign and keep the receipt of this confirmation, and chain its hash into the audit log."""
+    session: Session, *, payment: Payment, confirmation: str, now: datetime, key: bytes, tap: TapEvidence,
+    mandate: dict[str, Any] | None = None,
+) -> Consent:  # fmt: skip
+    """Sign and keep the receipt of this confirmation, and chain its hash into the audit log.
+
+    `mandate`: an automatic charge's standing mandate (its id, the consent it runs under and that
+    consent's hash, payments.autopay), signed into the receipt as what the user agreed to.
+    """
     receipt = _receipt_fields(session, payment, tap, now)
+    if mandate is not None:
+        receipt["mandate"] = mandate
     message = receipt_message(receipt, summary_text=payment.summary_text, confirmation=confirmation)
     receipt_hash = hashlib.sha256(message).hexdigest()
     consent = Consent(

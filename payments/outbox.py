@@ -201,6 +201,7 @@ def _view(
         receipt=receipt_of(session, payment, user),
         bill_id=bill.id,
         due_date=bill.due_date,
+        autopay=payment.mandate_id is not None,
     )
 
 

@@ -26,6 +26,7 @@ from db.models import (
     Bill,
     Biller,
     Consent,
+    Mandate,
     Notification,
     Payment,
     SavedPaymentMethod,
@@ -37,6 +38,7 @@ from db.models import (
 from payments.audit import append_audit
 from payments.gateway import PaymentGateway
 from payments.machine import StateMachine
+from payments.mandates import LIVE, MandateStatus
 from payments.statuses import PaymentStatus, StepUpStatus
 from payments.unit_of_work import UnitOfWork
 
@@ -82,6 +84,20 @@ def _plain(value: Any) -> Any:
 
 def _row(row: Any, *names: str) -> dict[str, Any]:
     return {name: _plain(getattr(row, name)) for name in names}
+
+
+def revoke_mandates_of(session: Session, user_id: int, now: datetime) -> int:
+    """Revoke a forgotten user's live standing mandates (audited): nothing is paid for them any more."""
+    live = list(
+        session.scalars(select(Mandate).where(Mandate.user_id == user_id, Mandate.status.in_(LIVE)))
+    )
+    for mandate in live:
+        append_audit(
+            session, event="mandate.revoked", user_id=user_id, from_status=mandate.status,
+            to_status=MandateStatus.REVOKED.value, data={"mandate_id": mandate.id, "actor": "forget"},
+        )  # fmt: skip
+        mandate.status, mandate.updated_at = MandateStatus.REVOKED.value, now
+    return len(live)
 
 
 class PersonalData:
@@ -172,6 +188,7 @@ class PersonalData:
                 )
                 for p in drafts
             )
+            revoke_mandates_of(session, user_id, self._uow.now())  # standing mandates (issue 13, item 8)
             dropped = session.execute(
                 delete(Notification).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
             )

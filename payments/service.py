@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import make_engine, make_session_factory
 from db.models import utcnow
 from payments.approvals import Approvals
+from payments.autopay import Autopay, AutopayReport
 from payments.charging import Charging
 from payments.config import ServiceConfig, service_config_from
 from payments.confirming import Confirmations
@@ -28,6 +29,7 @@ from payments.gateway import PaymentGateway
 from payments.history import History
 from payments.ledger import Ledger
 from payments.machine import StateMachine
+from payments.mandates import Mandates
 from payments.outbox import Outbox
 from payments.oversight import BillerOption, Oversight, PaymentFilter, StaffPaymentDetail, StaffPaymentRow
 from payments.personal_data import ForgetReport, PersonalData
@@ -96,6 +98,10 @@ class PaymentsService:
         self.oversight = Oversight(uow, gateway, config)
         self.test_users = TestUsers(uow, session_factory, gateway)
         self.reminders = Reminders(uow, config)  # issue 13 item 4
+        # --- standing mandates (issue 13, item 8): the edges call these rooms directly ---
+        self.mandates = Mandates(uow, config)
+        self.autopay = Autopay(uow, self.ledger, machine, self.charging, config)
+        # --- end standing mandates ---
         self._uow = uow
 
     # --- users -----------------------------------------------------------------------------------
@@ -338,6 +344,10 @@ class PaymentsService:
     def reconcile_unknown_payments(self, *, older_than: timedelta = timedelta(seconds=60)) -> ReconcileReport:
         """Settle `unknown` (and long-stuck `processing`) payments by asking the gateway by their key."""
         return self.settlement.reconcile_unknown_payments(older_than=older_than)
+
+    def run_mandates(self) -> AutopayReport:
+        """Worker: expire mandates past their day; pay (or ask about) new bills under live mandates."""
+        return self.autopay.run_mandates()
 
     def settle_overdue_payments(self) -> dict[int, PaymentStatus]:
         """Give approved and 3-D Secure payments waiting past their deadlines a final status (worker)."""

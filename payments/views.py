@@ -332,6 +332,8 @@ class NotificationView:
     due_date: date | None = None
     # A step-up notification's one-time code (plain, only in memory on its way to the user).
     code: str | None = None
+    # An automatic charge under a standing mandate (issue 13, item 8): worded as autopay.
+    autopay: bool = False
 
 
 # --- builders ------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ def run_round(service: PaymentsService, extra_steps: Mapping[str, Step] | None =
     """
     steps: dict[str, Step] = {
         "due scheduled payments": service.run_due_payments,
+        "bills under standing mandates": service.run_mandates,  # issue 13, item 8
         "reconcile unknown payments": service.reconcile_unknown_payments,
         # Issue 13 item 2: codes not typed in time cancel their drafts (before draft expiry sees them).
         "expired step-up codes": service.expire_step_up_codes,

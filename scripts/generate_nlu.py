@@ -366,6 +366,80 @@ REMINDER_COUNT = {"reminders_off": 90, "reminders_on": 80}
 TEMPLATES.update(REMINDER_TEMPLATES)
 COUNT.update(REMINDER_COUNT)
 # --- end reminders ---
+# --- standing mandates (issue 13, item 8) -------------------------------------------------------------
+# Generated with their own random stream (after the intents above), so adding intents elsewhere leaves
+# these examples as they are, and these leave the others. {e} is an expiry ("until June"), {c} a cap.
+MANDATE_TEMPLATES: dict[str, list[str]] = {
+    "mandate_create": [
+        "pay my {b} bill every month up to {a} until {m}", "pay my {b} bill every month up to {a}",
+        "pay {b} automatically every month up to {a} until {m}", "set up autopay for {b} up to {a}",
+        "set up autopay for {b} up to {a} until {m}", "autopay {b} up to {a} a month", "autopay my {b} bill",
+        "turn on autopay for {b}, max {a}", "i want {b} paid automatically each month, no more than {a}",
+        "pay {b} every month automatically as long as it's under {a}", "automatically pay {b} up to {a} until {m}",
+        "pay each new {b} bill by itself up to {a}", "whenever a {b} bill comes in pay it, up to {a}",
+        "pay the {b} bill when it arrives, max {a}, until {m}", "standing order for {b} up to {a} per month",
+        "create a mandate for {b} up to {a}", "set up a standing mandate for {b}, cap {a}",
+        "keep paying {b} every month up to {a} till {m}", "auto-pay {b} up to {a} until {m}",
+        "from now on pay {b} automatically, limit {a}", "pay my monthly {b} bill automatically up to {a}",
+        "can you pay {b} for me every month, up to {a}", "recurring payment for {b} up to {a} until {m}",
+        "put {b} on autopay, {a} max", "put my {b} bill on autopay until {m}",
+    ],
+    "mandate_list": [
+        "show my autopays", "what autopays do i have", "list my autopays", "my autopay", "show autopay",
+        "which bills do you pay automatically", "what do you pay for me automatically", "show my mandates",
+        "list my standing mandates", "what standing orders do i have", "show my recurring payments",
+        "which companies are on autopay", "is {b} on autopay", "what's my autopay limit for {b}",
+        "how much is left on my {b} autopay this month", "do i have any autopays", "autopay overview",
+        "show me what's set to pay automatically", "what automatic payments are set up",
+    ],
+    "mandate_pause": [
+        "pause my {b} autopay", "pause autopay for {b}", "pause the {b} autopay", "pause paying {b} automatically",
+        "hold off on the {b} autopay for now", "put the {b} autopay on hold", "suspend autopay for {b}",
+        "don't pay {b} automatically for a while", "pause my autopay", "pause all autopay for {b} this month",
+        "freeze the {b} autopay", "stop the {b} autopay for now, i'll turn it back on later",
+    ],
+    "mandate_resume": [
+        "resume my {b} autopay", "resume autopay for {b}", "turn the {b} autopay back on", "unpause {b} autopay",
+        "start paying {b} automatically again", "restart the {b} autopay", "reactivate autopay for {b}",
+        "switch {b} autopay on again", "resume my autopay", "continue the {b} autopay",
+    ],
+    "mandate_change": [
+        "raise my {b} autopay to {a}", "change my {b} autopay to {a}", "lower the {b} autopay to {a}",
+        "increase the {b} autopay limit to {a}", "set the {b} autopay cap to {a}", "change the {b} autopay limit to {a}",
+        "make the {b} autopay {a}", "bump my {b} autopay up to {a}", "reduce autopay for {b} to {a}",
+        "extend my {b} autopay until {m}", "keep the {b} autopay going until {m}", "change the {b} autopay to end in {m}",
+        "let the {b} autopay pay up to {a}", "my {b} autopay should allow {a}", "update the {b} autopay to {a} until {m}",
+        "raise the autopay for {b} to {a} a month", "autopay for {b} should be {a} now",
+    ],
+    "mandate_revoke": [
+        "stop paying my {b} bill automatically", "cancel my {b} autopay", "turn off autopay for {b}",
+        "revoke the {b} autopay", "revoke my {b} mandate", "delete the {b} autopay", "end the {b} autopay",
+        "remove {b} from autopay", "no more automatic payments to {b}", "i don't want {b} paid automatically anymore",
+        "switch off the {b} autopay for good", "cancel the standing mandate for {b}", "stop the autopay for {b}",
+        "kill the {b} autopay", "get rid of the {b} autopay", "cancel autopay", "stop autopay for {b} permanently",
+    ],
+    # Typed answers to an autopay summary (its buttons send these intents with the offer and nonce).
+    "confirm_mandate": [
+        "confirm the autopay", "yes, set up the autopay", "ok turn that autopay on", "confirm autopay",
+        "yes confirm the autopay for {b}", "go ahead with the autopay", "yes, start the autopay",
+        "confirm the autopay change", "yes change the autopay like that", "agree to the autopay",
+        "that autopay is fine, confirm", "autopay looks good, go ahead",
+    ],
+    "cancel_mandate": [
+        "don't set up the autopay", "no, not that autopay", "forget the autopay", "no autopay after all",
+        "leave the autopay as it was", "don't change the autopay", "never mind the autopay",
+        "scrap that autopay summary", "no, skip the autopay", "i changed my mind about the autopay",
+    ],
+}  # fmt: skip
+MANDATE_COUNT = {
+    "mandate_create": 160, "mandate_list": 60, "mandate_pause": 60, "mandate_resume": 50,
+    "mandate_change": 90, "mandate_revoke": 80, "confirm_mandate": 30, "cancel_mandate": 30,
+}  # fmt: skip
+EXPIRIES = [
+    "june", "June", "december", "the end of the year", "end of next year", "march", "next month", "may 2027",
+    "31 december", "the end of june", "september", "next year", "30.06.", "april",
+]  # fmt: skip
+# --- end standing mandates ---------------------------------------------------------------------------
 
 # --- chat noise ----------------------------------------------------------------------------------------
 
@@ -459,20 +533,30 @@ def _fill(template: str, rng: random.Random) -> str:
         "n": str(rng.randint(10000, 99999)),
         "k": str(rng.randint(2, 5)),
     }
+    if "{m}" in template:  # drawn only here, so the other intents' random stream stays as it was
+        values["m"] = rng.choice(EXPIRIES)
     text = template.format(**values)
     return " ".join(text.split())
 
 
 def generate(seed: int = SEED) -> dict[str, list[str]]:
     """Examples per intent: every template at least once, then random fills up to COUNT."""
-    rng = random.Random(seed)
+    examples = _generate(TEMPLATES, COUNT, random.Random(seed))
+    examples.update(_generate(MANDATE_TEMPLATES, MANDATE_COUNT, random.Random(seed + 8)))  # issue 13, item 8
+    return examples
+
+
+def _generate(
+    table: dict[str, list[str]], counts: dict[str, int], rng: random.Random
+) -> dict[str, list[str]]:
+    """Examples of the intents of `table` from one random stream."""
     examples: dict[str, list[str]] = {}
-    for intent, templates in TEMPLATES.items():
+    for intent, templates in table.items():
         seen: set[str] = set()
         chosen: list[str] = []
-        order = list(templates) + [rng.choice(templates) for _ in range(COUNT[intent] * 3)]
+        order = list(templates) + [rng.choice(templates) for _ in range(counts[intent] * 3)]
         for template in order:
-            if len(chosen) >= max(COUNT[intent], len(templates)):
+            if len(chosen) >= max(counts[intent], len(templates)):
                 break
             text = _fill(template, rng)
             if rng.random() < 0.6:

@@ -11,6 +11,7 @@ from rasa_sdk.executor import ActionExecutor
 
 import payments.errors
 import payments.limits  # the limit refusals subclass PaymentsError there
+import payments.mandates  # the standing mandates' refusals subclass PaymentsError there
 from actions.common import SLOTS_TO_CLEAR_BY_CODE
 from actions.paying import summary_buttons
 from payments.dates import DayRelation

@@ -10,7 +10,17 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from console import api, approvals, docs, payments_view, stripe_routes, testusers, transcript_export, views
+from console import (
+    api,
+    approvals,
+    docs,
+    mandates_view,
+    payments_view,
+    stripe_routes,
+    testusers,
+    transcript_export,
+    views,
+)
 from console.roles import Role
 from tests.console.conftest import PASSWORD, Seed, csrf_of, login
 
@@ -85,6 +95,11 @@ PROTECTED = [
     Route("POST", "/test-users/999/reset", Role.TESTER, form={}),
     Route("POST", "/api/test-users", Role.TESTER, body={"name": "x", "card": "amex"}),
     Route("POST", "/api/test-users/999/reset", Role.TESTER, body={}),
+    # Standing mandates: everyone reads, only admins pause, resume or revoke (mandate 999: 404 once admitted).
+    Route("GET", "/mandates", Role.VIEWER),
+    Route("GET", "/api/mandates", Role.VIEWER),
+    Route("POST", "/mandates/999/status", Role.ADMIN, form={"status": "paused", "reason": "fraud"}),
+    Route("POST", "/api/mandates/999/status", Role.ADMIN, body={"status": "paused", "reason": "fraud"}),
 ]
 PUBLIC = {
     ("GET", "/healthz"),
@@ -99,7 +114,9 @@ PUBLIC = {
 }
 
 
-ROUTERS = (views, api, docs, approvals, stripe_routes, payments_view, testusers, transcript_export)
+ROUTERS = (
+    views, api, docs, approvals, stripe_routes, payments_view, testusers, transcript_export, mandates_view,
+)
 
 
 def _template(path: str) -> str:
@@ -109,6 +126,8 @@ def _template(path: str) -> str:
         return path.replace("/999", "/{payment_id}")
     if "/assets/" in path:
         return path.rsplit("/", 1)[0] + "/{name}"
+    if "/mandates/" in path:
+        return path.replace("/999", "/{mandate_id}")
     if "/test-users/" in path:
         return path.replace("/999", "/{user_id}")
     return path.replace("/999", "/{conversation_id}").replace("/1/", "/{staff_id}/")

@@ -40,6 +40,11 @@ OPERATOR_FACING = {
     "the gateway's charge raised; the outcome is unknown until reconciled",
     "payment %s approved, its charge not started: the database stayed busy",
     "payment %s is held by its time lock: not charged yet",
+    # Standing mandates (issue 13, item 8): a worker step's name, and machine records kept in the
+    # consent and the audit log (who acted, which mandate consent an automatic charge runs under).
+    "bills under standing mandates",
+    "mandate:{}:consent:{}",
+    "staff:{}",
 }
 
 
