@@ -31,6 +31,7 @@ is a mandate (see the hooks below).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -67,7 +68,7 @@ from payments.audit import verify_audit_chain
 from payments.dates import today_in
 from payments.demo import VISA_3DS, VISA_DECLINES, VISA_SUCCEEDS
 from payments.errors import PaymentsError
-from payments.gateway import ChargeOutcome, ChargeRequest, ChargeStatus
+from payments.gateway import ChargeOutcome, ChargeRequest
 from payments.service import PaymentsService, ServiceConfig
 from payments.statuses import CORRECTIONS, RESERVING, TERMINAL, TRANSITIONS, PaymentStatus
 from payments.stripe_gateway import IDEMPOTENCY_METADATA_KEY
@@ -102,7 +103,7 @@ def _reachable() -> dict[str, set[str]]:
     changed = True
     while changed:
         changed = False
-        for start, seen in reach.items():
+        for _start, seen in reach.items():
             more = {n.value for s in list(seen) for n in TRANSITIONS[P(s)]} - seen
             if more:
                 seen |= more
@@ -259,7 +260,9 @@ class MoneyMachine(RuleBasedStateMachine):
             )
         except PaymentsError:
             return
-        self.shown.append(Shown(summary.payment_id, user_id, conversation, summary.confirm_nonce, summary.summary_text))
+        self.shown.append(
+            Shown(summary.payment_id, user_id, conversation, summary.confirm_nonce, summary.summary_text)
+        )
         self.payment_ids.append(summary.payment_id)
 
     @rule(
@@ -316,7 +319,9 @@ class MoneyMachine(RuleBasedStateMachine):
         except PaymentsError:
             pass
         else:
-            raise AssertionError(f"a tampered confirmation ({how}) was accepted for payment {shown.payment_id}")
+            raise AssertionError(
+                f"a tampered confirmation ({how}) was accepted for payment {shown.payment_id}"
+            )
         assert self._status(shown.payment_id) == before
 
     @precondition(lambda self: self.payment_ids)
@@ -364,7 +369,9 @@ class MoneyMachine(RuleBasedStateMachine):
             "reject": lambda: self.service.reject_payment(
                 payment_id=payment_id, approver="staff:prop", reason="property test"
             ),
-            "cancel_held": lambda: self.service.cancel_held_payment(payment_id=payment_id, staff="staff:prop"),
+            "cancel_held": lambda: self.service.cancel_held_payment(
+                payment_id=payment_id, staff="staff:prop"
+            ),
         }[decision]
         self._swallow(act)
 
@@ -394,14 +401,14 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(data=st.data(), success=st.booleans())
     def answer_at_the_bank(self, data: st.DataObject, success: bool) -> None:
         """The customer passes or fails a 3-D Secure challenge at the bank (in the sandbox)."""
-        waiting = [pi for pi in self._intents() if pi["status"] in ("requires_action", "requires_source_action")]
+        waiting = [
+            pi for pi in self._intents() if pi["status"] in ("requires_action", "requires_source_action")
+        ]
         if not waiting:
             return
         intent = data.draw(st.sampled_from(waiting))
-        try:
+        with contextlib.suppress(stripe.StripeError):  # cancelled at the processor meanwhile
             self.gateway.authenticate_in_sandbox(intent["id"], success=success)
-        except stripe.StripeError:
-            pass  # cancelled at the processor meanwhile
         self.snapshots.append(self._intent(intent["id"]))
 
     @precondition(lambda self: self.payment_ids)
@@ -416,7 +423,9 @@ class MoneyMachine(RuleBasedStateMachine):
                 return
             intent = data.draw(st.sampled_from(pool))
             event_type = (
-                "payment_intent.succeeded" if intent["status"] == "succeeded" else "payment_intent.payment_failed"
+                "payment_intent.succeeded"
+                if intent["status"] == "succeeded"
+                else "payment_intent.payment_failed"
             )
             body = json.dumps(
                 {
@@ -506,8 +515,13 @@ class MoneyMachine(RuleBasedStateMachine):
                 payment = payments.get(key or "")
                 assert payment is not None, f"PaymentIntent {intent['id']} is no payment of ours: {intent}"
                 per_key[key or ""] += 1
-                assert payment.id in consented, f"PaymentIntent {intent['id']} charged payment {payment.id} without consent"
-                assert intent["amount"] == payment.amount_minor and intent["currency"] == payment.currency.lower()
+                assert payment.id in consented, (
+                    f"PaymentIntent {intent['id']} charged payment {payment.id} without consent"
+                )
+                assert (
+                    intent["amount"] == payment.amount_minor
+                    and intent["currency"] == payment.currency.lower()
+                )
                 assert intent["customer"] == customers[payment.payment_method_id]
                 if payment.payment_intent_id is not None:
                     assert payment.payment_intent_id == intent["id"]
@@ -517,9 +531,7 @@ class MoneyMachine(RuleBasedStateMachine):
     def sandbox_charges_are_our_succeeded_payments(self) -> None:
         intents = {pi["id"]: pi for pi in self._intents()}
         with self.session_factory() as session:
-            by_key = {
-                p.idempotency_key: p for p in session.execute(select(Payment)).scalars()
-            }
+            by_key = {p.idempotency_key: p for p in session.execute(select(Payment)).scalars()}
         for payment in by_key.values():
             if payment.status == P.SUCCEEDED.value:
                 intent = intents.get(payment.payment_intent_id or "")
@@ -544,7 +556,9 @@ class MoneyMachine(RuleBasedStateMachine):
                 payment = session.execute(select(Payment).where(Payment.idempotency_key == key)).scalar_one()
                 zone = session.get_one(User, payment.user_id).timezone
                 assert payment.id in self.approved_at, f"payment {payment.id} charged, never approved"
-                assert today_in(zone, seen_at) >= payment.pay_on, f"payment {payment.id} charged before its day"
+                assert today_in(zone, seen_at) >= payment.pay_on, (
+                    f"payment {payment.id} charged before its day"
+                )
                 not_before = self._required_not_before(session, payment, zone)
                 if not_before is not None:
                     assert seen_at >= not_before, (
@@ -564,7 +578,9 @@ class MoneyMachine(RuleBasedStateMachine):
         daily: dict[tuple[int, date], int] = defaultdict(int)
         monthly: dict[tuple[int, int, int], int] = defaultdict(int)
         for user_id, pay_on, amount, payment_id in rows:
-            assert amount <= CONFIG.per_payment_limit_minor, f"payment {payment_id}: {amount} over the per-payment limit"
+            assert amount <= CONFIG.per_payment_limit_minor, (
+                f"payment {payment_id}: {amount} over the per-payment limit"
+            )
             daily[(user_id, pay_on)] += amount
             monthly[(user_id, pay_on.year, pay_on.month)] += amount
         assert all(v <= CONFIG.daily_limit_minor for v in daily.values()), dict(daily)
@@ -580,7 +596,9 @@ class MoneyMachine(RuleBasedStateMachine):
             corrected = (P(before), P(status)) in CORRECTIONS
             assert status in REACHABLE[before] or corrected, f"payment {payment_id}: {before} -> {status}"
             if P(before) in TERMINAL:
-                assert status == before or corrected, f"terminal payment {payment_id} moved {before} -> {status}"
+                assert status == before or corrected, (
+                    f"terminal payment {payment_id} moved {before} -> {status}"
+                )
         self.last_status = current
 
     @invariant()
@@ -602,7 +620,9 @@ class MoneyMachine(RuleBasedStateMachine):
     # --- hooks --------------------------------------------------------------------------------------
 
     def consented_payment_ids(self, session: Session) -> set[int]:
-        """Payments whose charge the user consented to: a signed consent row (a mandate subclass adds its own)."""
+        """Payments whose charge the user consented to: a signed consent row.
+
+        Hook: a mandate subclass adds the payments charged under a mandate (their consent)."""
         return set(session.execute(select(Consent.payment_id)).scalars())
 
     def teardown(self) -> None:
@@ -617,7 +637,9 @@ class MoneyMachine(RuleBasedStateMachine):
             with self.session_factory() as session:
                 ours = {
                     p.payment_intent_id
-                    for p in session.execute(select(Payment).where(Payment.status == P.SUCCEEDED.value)).scalars()
+                    for p in session.execute(
+                        select(Payment).where(Payment.status == P.SUCCEEDED.value)
+                    ).scalars()
                 }
             theirs = {pi["id"] for pi in self._intents() if pi["status"] == "succeeded"}
             assert ours == theirs, f"settled: ours {ours} != sandbox {theirs}"
@@ -628,10 +650,8 @@ class MoneyMachine(RuleBasedStateMachine):
 
     def _swallow(self, call: Callable[[], object]) -> None:
         """Run a use case; a coded refusal is a fine answer (the invariants judge what happened)."""
-        try:
+        with contextlib.suppress(PaymentsError):
             call()
-        except PaymentsError:
-            pass
 
     def _intents(self) -> list[dict[str, Any]]:
         return [pi.to_dict() for pi in self.client.v1.payment_intents.list({"limit": 100}).auto_paging_iter()]
@@ -643,7 +663,9 @@ class MoneyMachine(RuleBasedStateMachine):
         with self.session_factory() as session:
             bill = session.get_one(Bill, bill_id)
             held = session.execute(
-                select(Payment.amount_minor).where(Payment.bill_id == bill_id, Payment.status.in_(RESERVING_VALUES))
+                select(Payment.amount_minor).where(
+                    Payment.bill_id == bill_id, Payment.status.in_(RESERVING_VALUES)
+                )
             ).scalars()
             return bill.amount_due_minor - sum(held)
 
@@ -723,7 +745,11 @@ def run_money_machine(
             print_blob=True,
             # Shrinking a failure replays the real sandbox many times: bounded, but kept.
             phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+            suppress_health_check=[
+                HealthCheck.too_slow,
+                HealthCheck.filter_too_much,
+                HealthCheck.data_too_large,
+            ],
         ),
     )
     if seed_value is not None:
@@ -743,4 +769,6 @@ def test_money_invariants_long(migrated_template: Path, private_sandbox: str, tm
     examples = int(os.environ.get("PAYCHAT_PROPERTY_EXAMPLES", "200"))
     chosen = os.environ.get("PAYCHAT_PROPERTY_SEED")
     seed_value = int(chosen) if chosen else random.SystemRandom().randrange(2**32)
-    run_money_machine(migrated_template, tmp_path, private_sandbox, examples=examples, steps=50, seed_value=seed_value)
+    run_money_machine(
+        migrated_template, tmp_path, private_sandbox, examples=examples, steps=50, seed_value=seed_value
+    )
