@@ -82,10 +82,10 @@ WEBHOOK_SECRET = "whsec_paychat_properties"
 LOCK = timedelta(minutes=10)
 # Small enough that random drafts hit every limit and the second approval.
 CONFIG = ServiceConfig(
-    per_payment_limit_minor=20_000,
-    daily_limit_minor=30_000,
-    monthly_limit_minor=60_000,
-    second_approval_minor=18_000,
+    per_payment_limit_minor=15_000,
+    daily_limit_minor=20_000,
+    monthly_limit_minor=40_000,
+    second_approval_minor=12_000,
     time_lock=LOCK,
     stripe_webhook_secret=WEBHOOK_SECRET,
     # The test is one thread: nobody else could finish a charge it waits for.
@@ -207,7 +207,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @initialize(
         cards=st.lists(st.sampled_from(CARDS), min_size=2, max_size=2),
-        amounts=st.lists(st.integers(min_value=2_000, max_value=40_000), min_size=4, max_size=4),
+        amounts=st.lists(st.integers(min_value=2_000, max_value=30_000), min_size=4, max_size=4),
         data=st.data(),
     )
     def users_with_bills(self, cards: list[str], amounts: list[int], data: st.DataObject) -> None:
@@ -764,9 +764,10 @@ def test_money_invariants_quick(migrated_template: Path, private_sandbox: str, t
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(0)  # about 10 s an example: the suite's 600 s would cut it off
 def test_money_invariants_long(migrated_template: Path, private_sandbox: str, tmp_path: Path) -> None:
-    """Many random examples: PAYCHAT_PROPERTY_EXAMPLES (default 200), PAYCHAT_PROPERTY_SEED (printed)."""
-    examples = int(os.environ.get("PAYCHAT_PROPERTY_EXAMPLES", "200"))
+    """Many random examples: PAYCHAT_PROPERTY_EXAMPLES (default 100), PAYCHAT_PROPERTY_SEED (printed)."""
+    examples = int(os.environ.get("PAYCHAT_PROPERTY_EXAMPLES", "100"))
     chosen = os.environ.get("PAYCHAT_PROPERTY_SEED")
     seed_value = int(chosen) if chosen else random.SystemRandom().randrange(2**32)
     run_money_machine(
