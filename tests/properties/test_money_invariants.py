@@ -93,6 +93,11 @@ CONFIG = ServiceConfig(
 )
 RESERVING_VALUES = {s.value for s in RESERVING}
 CARDS = (VISA_SUCCEEDS, VISA_SUCCEEDS, VISA_DECLINES, VISA_3DS)
+# Bills around the limits: simple examples (Hypothesis starts with the first) already hit them;
+# two whole 140.00 bills on one day are over the daily limit, one 300.00 bill over a payment's.
+BILL_AMOUNTS = st.sampled_from([14_000, 9_000, 30_000, 2_000]) | st.integers(
+    min_value=2_000, max_value=30_000
+)
 # Mostly amounts the core accepts; over the bill and below the minimum now and then.
 AMOUNTS = st.sampled_from(["whole", "partial", "half", "whole", "partial", "over", "tiny"])
 
@@ -157,6 +162,10 @@ class NetworkGateway:
         return outcome
 
 
+# A test user: id, bill ids, conversation (sender id).
+User_ = tuple[int, list[int], str]
+
+
 @dataclasses.dataclass
 class Shown:
     """A summary shown in a conversation: what its buttons carry."""
@@ -193,7 +202,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.service = PaymentsService(
             session_factory=self.session_factory, gateway=self.gateway, config=CONFIG, clock=lambda: self.now
         )
-        self.users: list[tuple[int, list[int], str]] = []
+        self.users: list[User_] = []
         self.shown: list[Shown] = []
         self.payment_ids: list[int] = []
         self.last_status: dict[int, str] = {}
@@ -207,7 +216,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @initialize(
         cards=st.lists(st.sampled_from(CARDS), min_size=2, max_size=2),
-        amounts=st.lists(st.integers(min_value=2_000, max_value=30_000), min_size=4, max_size=4),
+        amounts=st.lists(BILL_AMOUNTS, min_size=4, max_size=4),
         data=st.data(),
     )
     def users_with_bills(self, cards: list[str], amounts: list[int], data: st.DataObject) -> None:
@@ -221,8 +230,9 @@ class MoneyMachine(RuleBasedStateMachine):
                 bills=(("electricity", amounts[2 * index]), ("water", amounts[2 * index + 1])),
             )
             self.users.append((user_id, list(bills.values()), f"tg-prop-{user_id}"))
-        for _ in self.users:
-            self.pay(data, data.draw(AMOUNTS), data.draw(st.sampled_from([0, 0, 1])))
+        for user in self.users:
+            for bill_id in user[1]:
+                self.pay(data, data.draw(AMOUNTS), data.draw(st.sampled_from([0, 0, 1])), (user, bill_id))
 
     # --- drafting and consent -------------------------------------------------------------------
 
@@ -231,10 +241,14 @@ class MoneyMachine(RuleBasedStateMachine):
         amount=AMOUNTS,
         days_ahead=st.sampled_from([0, 0, 0, 1, 3]),
     )
-    def draft(self, data: st.DataObject, amount: str, days_ahead: int) -> None:
-        """Show a summary of a payment on one of a user's bills (it becomes the conversation's live one)."""
-        user_id, bill_ids, conversation = data.draw(st.sampled_from(self.users))
-        bill_id = data.draw(st.sampled_from(bill_ids))
+    def draft(
+        self, data: st.DataObject, amount: str, days_ahead: int, on: tuple[User_, int] | None = None
+    ) -> None:
+        """Show a summary of a payment on one of a user's bills (it becomes the conversation's live
+        one); `on`: that user and bill, else drawn."""
+        user = on[0] if on else data.draw(st.sampled_from(self.users))
+        user_id, bill_ids, conversation = user
+        bill_id = on[1] if on else data.draw(st.sampled_from(bill_ids))
         owed = self._outstanding(bill_id)
         amount_text = {
             "whole": None,
@@ -270,12 +284,24 @@ class MoneyMachine(RuleBasedStateMachine):
         amount=AMOUNTS,
         days_ahead=st.sampled_from([0, 0, 0, 1, 3]),
     )
-    def pay(self, data: st.DataObject, amount: str, days_ahead: int) -> None:
+    def pay(
+        self, data: st.DataObject, amount: str, days_ahead: int, on: tuple[User_, int] | None = None
+    ) -> None:
         """The common path: a summary shown, then its Confirm tapped at once."""
         before = len(self.shown)
-        self.draft(data, amount, days_ahead)
+        self.draft(data, amount, days_ahead, on)
         if len(self.shown) > before:
-            self.confirm_shown(data, typed=False, live=True)
+            shown = self.shown[-1]
+            self._swallow(
+                lambda: self.service.confirm_shown_summary(
+                    user_id=shown.user_id,
+                    conversation=shown.conversation,
+                    payment_id=shown.payment_id,
+                    nonce=shown.nonce,
+                    shown_text=shown.text,
+                    confirmation="/affirm",
+                )
+            )
 
     @precondition(lambda self: self.shown)
     @rule(data=st.data(), typed=st.booleans(), live=st.sampled_from([True, True, True, False]))
@@ -760,7 +786,7 @@ def run_money_machine(
 
 def test_money_invariants_quick(migrated_template: Path, private_sandbox: str, tmp_path: Path) -> None:
     """A few derandomized examples (the same ones on every run), well under a minute."""
-    run_money_machine(migrated_template, tmp_path, private_sandbox, examples=8, steps=25, seed_value=None)
+    run_money_machine(migrated_template, tmp_path, private_sandbox, examples=6, steps=25, seed_value=None)
 
 
 @pytest.mark.slow
