@@ -339,6 +339,9 @@ class ActionStopPayment(Action):
         anything) stopped."""
         draft_id, nonce = tapped_offer(tracker)
         pending = tracker.get_slot("pending_payment_id")
+        offered = offered_for_cancelling(tracker)
+        if draft_id is None and pending and offered is not None:
+            return await ask_which_to_cancel(dispatcher, tracker, domain, offered)
         if draft_id is not None:
             await call_as_sender(
                 tracker,
@@ -351,7 +354,7 @@ class ActionStopPayment(Action):
         elif pending:
             await call_as_sender(tracker, get_services().cancel_payment, payment_id=int(pending))
             utter(dispatcher, "utter_payment_cancelled")
-        elif (offered := offered_for_cancelling(tracker)) is not None:
+        elif offered is not None:
             cancelled = await call_as_sender(tracker, get_services().cancel_payment, payment_id=offered)
             values = {"amount_text": cancelled.amount_text, "biller_name": cancelled.biller_name}
             utter(dispatcher, "utter_payment_cancelled_named", values)
@@ -361,6 +364,21 @@ class ActionStopPayment(Action):
         else:
             utter(dispatcher, "utter_nothing_in_progress")
         return payment_finished()
+
+
+async def ask_which_to_cancel(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], offered: int
+) -> list[EventType]:
+    """A summary waits and a confirmed payment was just said to be cancellable: ask which one is
+    meant (a button for the confirmed one; the summary has its own Cancel). Nothing changes yet."""
+    confirmed = await call_as_sender(tracker, get_services().get_payment, payment_id=offered)
+    values = {"amount_text": confirmed.amount_text, "biller_name": confirmed.biller_name}
+    button = {
+        "title": response_text(domain, "utter_button_cancel_confirmed", values),
+        "payload": '/cancel_payment{"payment_id": "' + str(offered) + '"}',
+    }
+    utter(dispatcher, "utter_ask_which_to_cancel", values, buttons=[button])
+    return []
 
 
 def resolved_this_turn(tracker: Tracker) -> bool:

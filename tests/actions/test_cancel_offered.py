@@ -196,3 +196,39 @@ async def test_a_new_summary_is_what_cancel_means_next(installed: Any, domain: d
     assert answer["response"] == "utter_payment_cancelled"  # the summary shown, not the held payment
     assert _status(service, sender, int(drafted["pending_payment_id"])) == PaymentStatus.CANCELLED
     assert _status(service, sender, held_id) == PaymentStatus.APPROVED
+
+
+async def test_with_a_summary_waiting_too_cancel_asks_which_and_changes_nothing(
+    installed: Any, domain: dict[str, Any]
+) -> None:
+    """A pay-everything round shows the next bill's summary right after "you can still cancel it"
+    (action_pay_next_bill keeps the offer): "cancel" could mean either, so it asks."""
+    service = installed(time_lock=LOCK)
+    sender, held_id, _, slots = await _confirmed(service, domain, amount="30")
+    again = {**slots, "bill_id": slots["paid_bill_id"], "amount": "10"}
+    [_], drafted = await _run(ActionPreparePayment(), domain, sender, slots=again)
+    both = {**slots, **drafted, CANCELLABLE_SLOT: str(held_id), "paying_all": True}
+
+    [ask], after = await _run(ActionStopPayment(), domain, sender, slots=both, intent="stop", text="cancel")
+
+    assert ask["response"] == "utter_ask_which_to_cancel"
+    assert ask["text"].startswith("Which one should I cancel? The €30.00 to ")
+    assert [b["payload"] for b in ask["buttons"]] == [f'/cancel_payment{{"payment_id": "{held_id}"}}']
+    assert after == {}  # the summary (and the round) go on; the offer is kept
+    draft_id = int(drafted["pending_payment_id"])
+    assert _status(service, sender, held_id) == PaymentStatus.APPROVED
+    assert _status(service, sender, draft_id) == PaymentStatus.DRAFT
+
+    # The button: that payment is cancelled, the summary still waits.
+    [done], later = await _run(
+        ActionCancelPayment(),
+        domain,
+        sender,
+        slots={**both, "payment_id": str(held_id)},
+        intent="cancel_payment",
+        text=ask["buttons"][0]["payload"],
+    )
+    assert done["response"] == "utter_payment_cancelled_named"
+    assert later[CANCELLABLE_SLOT] is None
+    assert _status(service, sender, held_id) == PaymentStatus.CANCELLED
+    assert _status(service, sender, draft_id) == PaymentStatus.DRAFT
