@@ -8,7 +8,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call_as_sender, guarded, latest_entity_values, response_text, utter
+from actions.common import (
+    CANCELLABLE_SLOT,
+    call_as_sender,
+    guarded,
+    latest_entity_values,
+    offered_for_cancelling,
+    response_text,
+    utter,
+)
 from actions.paying import when_text
 from actions.services import get_services
 from payments.errors import PaymentsError
@@ -91,12 +99,13 @@ class ActionPaymentHistory(Action):
 
 
 def forget_picked_payment(error: PaymentsError) -> list[EventType]:
-    """A refused cancellation forgets the payment the user picked."""
-    return [SlotSet("payment_id", None)]
+    """A refused cancellation forgets the payment the user picked (or was just offered to cancel)."""
+    return [SlotSet("payment_id", None), SlotSet(CANCELLABLE_SLOT, None)]
 
 
 class ActionCancelPayment(Action):
-    """Cancel the payment the user picked; without a pick, offer the cancellable ones as buttons."""
+    """Cancel the payment the user picked, else the one just said to be cancellable (when no biller
+    is named); otherwise offer the cancellable ones as buttons."""
 
     def name(self) -> str:
         """Action name used in domain.yml."""
@@ -109,11 +118,14 @@ class ActionCancelPayment(Action):
         """Call payments.cancel_pending_payment; render the cancellation or the candidates as buttons."""
         picked = tracker.get_slot("payment_id")
         named = latest_entity_values(tracker, "biller")
+        # A bare "cancel" / "undo" right after "you can still cancel it" means that payment.
+        offered = offered_for_cancelling(tracker) if not named else None
+        chosen = int(picked) if picked else offered
         outcome = await call_as_sender(
             tracker,
             get_services().cancel_pending_payment,
             biller_text=named[0] if named else None,
-            payment_id=int(picked) if picked else None,
+            payment_id=chosen,
         )
         if outcome.cancelled is not None:
             cancelled = outcome.cancelled
@@ -138,4 +150,7 @@ class ActionCancelPayment(Action):
                 for payment in outcome.candidates
             ]
             utter(dispatcher, "utter_ask_payment_to_cancel", buttons=buttons)
-        return [SlotSet("payment_id", None)]
+        events: list[EventType] = [SlotSet("payment_id", None)]
+        if outcome.cancelled is not None and outcome.cancelled.payment_id == offered:
+            events.append(SlotSet(CANCELLABLE_SLOT, None))
+        return events

@@ -49,6 +49,11 @@ PAYMENT_SLOTS = (
     "step_up_payment_id", "step_up_code",
 )  # fmt: skip
 
+# The confirmed payment the assistant just said can still be cancelled ("just say “cancel”"): a
+# following stop / deny / cancel_payment cancels that payment, not another one (actions.paying,
+# actions.bills). Set only by action_confirm_payment; cleared by a new summary or once used.
+CANCELLABLE_SLOT = "cancellable_payment_id"
+
 # Which slot a refused value came from, so the user is asked for that value again.
 SLOTS_TO_CLEAR_BY_CODE: dict[str, tuple[str, ...]] = {
     "biller_unknown": ("biller", "bill_id"),
@@ -267,6 +272,15 @@ def slots_cleared_after(error: PaymentsError) -> list[EventType]:
 def payment_finished(error: PaymentsError | None = None) -> list[EventType]:
     """SlotSet events that end the payment in progress."""
     return [SlotSet(name, None) for name in PAYMENT_SLOTS]
+
+
+def offered_for_cancelling(tracker: Tracker) -> int | None:
+    """The id of the payment the assistant last said can still be cancelled, if any."""
+    offered = tracker.get_slot(CANCELLABLE_SLOT)
+    try:
+        return int(offered) if offered else None
+    except (TypeError, ValueError):
+        return None
 
 
 def latest_entity_values(tracker: Tracker, entity: str) -> list[str]:

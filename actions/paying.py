@@ -23,12 +23,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
+    CANCELLABLE_SLOT,
     SUMMARY_KEPT_CODES,
     call_as_sender,
     guarded,
     has_response,
     latest_entity_values,
     moment_text,
+    offered_for_cancelling,
     payment_finished,
     response_text,
     slots_cleared_after,
@@ -53,6 +55,12 @@ RESULT_RESPONSES = {
     "awaiting_approval": "utter_payment_awaiting_approval",
     "draft": "utter_payment_processing",
 }
+
+# The outcomes that tell the user the payment can still be cancelled: the payment they name is the
+# one a following "cancel" / "stop" / "no" cancels (slot CANCELLABLE_SLOT).
+CANCELLABLE_RESPONSES = frozenset(
+    {"utter_payment_held", "utter_payment_scheduled", "utter_payment_awaiting_approval"}
+)
 
 
 def when_text(domain: dict[str, Any], day: str, date_text: str) -> str:
@@ -241,6 +249,8 @@ class ActionPreparePayment(Action):
             SlotSet("bill_id", str(summary.bill_id)),
             SlotSet("pending_payment_id", str(summary.payment_id)),
             SlotSet("payment_summary", summary.summary_text),
+            # A new summary is the latest question: "cancel" now means it, not a payment offered before.
+            SlotSet(CANCELLABLE_SLOT, None),
         ]
         if tracker.get_slot("paying_all"):
             # A correction inside a pay-everything round: the new draft is the round's too (its report).
@@ -279,8 +289,10 @@ class ActionConfirmPayment(Action):
         if result.step_up is not None:
             # Issue 13: the payment waits for the user's one-time code; it is not finished yet.
             return start_step_up(dispatcher, domain, result, result.step_up)
-        utter(dispatcher, result_response(result), result_values(domain, result))
-        return payment_finished()
+        response = result_response(result)
+        utter(dispatcher, response, result_values(domain, result))
+        offered = str(result.payment_id) if response in CANCELLABLE_RESPONSES else None
+        return [*payment_finished(), SlotSet(CANCELLABLE_SLOT, offered)]
 
 
 class ActionAskChange(Action):
@@ -304,21 +316,36 @@ class ActionAskChange(Action):
         return []
 
 
+def forget_after_refused_stop(error: PaymentsError) -> list[EventType]:
+    """A refused stop: as finished_unless_stale, and a payment offered for cancelling that cannot be
+    (charging or charged, someone else's) is no longer offered."""
+    events = finished_unless_stale(error)
+    if error.code in ("payment_not_pending", "payment_not_found"):
+        events = [*events, SlotSet(CANCELLABLE_SLOT, None)]
+    return events
+
+
 class ActionStopPayment(Action):
-    """Leave the payment in progress: cancel a shown draft, or just forget the details."""
+    """Leave the payment in progress: cancel a shown draft, or the confirmed payment just offered
+    for cancelling, or just forget the details."""
 
     def name(self) -> str:
         """Action name used in domain.yml."""
         return "action_stop_payment"
 
-    @guarded(forget=finished_unless_stale)
+    @guarded(forget=forget_after_refused_stop)
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         """Cancel the draft whose Cancel was tapped (only the live one), else the pending draft if
-        there is one; otherwise say what (if anything) stopped."""
+        there is one, else the payment the last outcome said can still be cancelled (held, scheduled,
+        awaiting approval: payments.cancel_payment refuses it once charging); otherwise say what (if
+        anything) stopped."""
         draft_id, nonce = tapped_offer(tracker)
         pending = tracker.get_slot("pending_payment_id")
+        offered = offered_for_cancelling(tracker)
+        if draft_id is None and pending and offered is not None:
+            return await ask_which_to_cancel(dispatcher, tracker, domain, offered)
         if draft_id is not None:
             await call_as_sender(
                 tracker,
@@ -331,11 +358,31 @@ class ActionStopPayment(Action):
         elif pending:
             await call_as_sender(tracker, get_services().cancel_payment, payment_id=int(pending))
             utter(dispatcher, "utter_payment_cancelled")
+        elif offered is not None:
+            cancelled = await call_as_sender(tracker, get_services().cancel_payment, payment_id=offered)
+            values = {"amount_text": cancelled.amount_text, "biller_name": cancelled.biller_name}
+            utter(dispatcher, "utter_payment_cancelled_named", values)
+            return [*payment_finished(), SlotSet(CANCELLABLE_SLOT, None)]
         elif tracker.get_slot("bill_id") or tracker.get_slot("biller") or _form_just_left(tracker):
             utter(dispatcher, "utter_stopped")
         else:
             utter(dispatcher, "utter_nothing_in_progress")
         return payment_finished()
+
+
+async def ask_which_to_cancel(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], offered: int
+) -> list[EventType]:
+    """A summary waits and a confirmed payment was just said to be cancellable: ask which one is
+    meant (a button for the confirmed one; the summary has its own Cancel). Nothing changes yet."""
+    confirmed = await call_as_sender(tracker, get_services().get_payment, payment_id=offered)
+    values = {"amount_text": confirmed.amount_text, "biller_name": confirmed.biller_name}
+    button = {
+        "title": response_text(domain, "utter_button_cancel_confirmed", values),
+        "payload": '/cancel_payment{"payment_id": "' + str(offered) + '"}',
+    }
+    utter(dispatcher, "utter_ask_which_to_cancel", values, buttons=[button])
+    return []
 
 
 def resolved_this_turn(tracker: Tracker) -> bool:

@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call_as_sender, guarded, latest_entity_values, utter
+from actions.common import CANCELLABLE_SLOT, call_as_sender, guarded, latest_entity_values, utter
 from actions.paying import summary_buttons, summary_renderer
 from actions.services import get_services
 
@@ -77,6 +77,7 @@ class ActionPayRemindedBill(Action):
             SlotSet("bill_id", str(summary.bill_id)),
             SlotSet("pending_payment_id", str(summary.payment_id)),
             SlotSet("payment_summary", summary.summary_text),
+            SlotSet(CANCELLABLE_SLOT, None),  # "cancel" now means this summary
         ]
 
 

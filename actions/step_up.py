@@ -16,7 +16,15 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import call_as_sender, guarded, moment_text, payment_finished, response_text, utter
+from actions.common import (
+    CANCELLABLE_SLOT,
+    call_as_sender,
+    guarded,
+    moment_text,
+    payment_finished,
+    response_text,
+    utter,
+)
 from actions.services import get_services
 from payments.errors import PaymentsError
 from payments.step_up import code_in
@@ -80,7 +88,7 @@ class ValidateStepUpForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
         """6 digits → payments.verify_step_up_code → the payment's outcome; anything else: ask again."""
-        from actions.paying import result_response, result_values
+        from actions.paying import CANCELLABLE_RESPONSES, result_response, result_values
 
         typed = str(slot_value or "")
         # A button's payload ("/affirm{"draft_id": …}") is a tap on an older message, never a code.
@@ -94,8 +102,11 @@ class ValidateStepUpForm(FormValidationAction):
             code_text=code,
             payment_id=int(pending) if pending else None,
         )
-        utter(dispatcher, result_response(result), result_values(domain, result))
-        return {CODE_SLOT: DONE}
+        response = result_response(result)
+        utter(dispatcher, response, result_values(domain, result))
+        # Held, scheduled or awaiting approval after the code: a following "cancel" means this one.
+        offered = str(result.payment_id) if response in CANCELLABLE_RESPONSES else None
+        return {CODE_SLOT: DONE, CANCELLABLE_SLOT: offered}
 
 
 class ActionStepUpDone(Action):

@@ -107,7 +107,9 @@ async def test_a_first_payment_to_a_biller_says_when_it_runs_and_is_cancelled_in
         held["text"],
     ), held["text"]
 
-    # "cancel": the held payment is offered like a scheduled one; picking it cancels it.
+    # "cancel" with no offer in the conversation (the slot cancellable_payment_id empty, as after a
+    # restart): the held payment is listed like a scheduled one; picking it cancels it. The words
+    # right after the held reply, with the model's real intents, are in test_cancel_offered.py.
     [offer], _ = await _run(ActionCancelPayment(), domain, sender, intent="cancel_payment", text="cancel")
     assert offer["response"] == "utter_ask_payment_to_cancel"
     assert [b["payload"] for b in offer["buttons"]] == [f'/cancel_payment{{"payment_id": "{payment_id}"}}']

@@ -218,18 +218,11 @@ async def test_a_first_payment_to_a_biller_is_held_says_when_and_is_cancelled_in
     charged_nothing_after_the_window(stack, engine, user)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the held reply says 'just say “cancel”', but the model reads 'cancel' as the stop intent; "
-        "action_stop_payment finds no pending payment (confirming cleared it) and answers "
-        "'Alright. Anything else…': the held payment stays approved and runs when the window ends"
-    ),
-)
 async def test_saying_cancel_as_the_held_reply_asks_cancels_the_held_payment(
     time_locked_actions: AssistantStack, engine: Engine
 ) -> None:
-    """The held reply's own instruction, followed word for word."""
+    """The held reply's own instruction, followed word for word ("cancel" is the stop intent to the
+    model): the held payment is cancelled and the reply names it."""
     stack, user = time_locked_actions, 555133
     async with fake_telegram_server() as fake, bot_on(bot_settings(stack, fake)):
         await held_first_payment(fake, engine, user)
@@ -237,7 +230,9 @@ async def test_saying_cancel_as_the_held_reply_asks_cancels_the_held_payment(
         await fake.send_text(user, "cancel")
         await fake.wait_for(lambda: len(fake.sent_messages(user)) > answered, TURN_WAIT)
 
-    assert payments_of(engine, user)[0].status == "cancelled", fake.sent_messages(user)[-1]["text"]
+    answer = fake.sent_messages(user)[-1]["text"]
+    assert payments_of(engine, user)[0].status == "cancelled", answer
+    assert answer == "Cancelled: €84.20 to Stadtwerke. Nothing will be charged."
     charged_nothing_after_the_window(stack, engine, user)
 
 
