@@ -175,3 +175,16 @@ def test_revoking_the_mandate_withdraws_its_payment_awaiting_second_approval(
 
     payment = _payment(service, bill_id)
     assert payment.status != PaymentStatus.SUCCEEDED.value, "charged under a revoked mandate"
+
+
+@pytest.mark.xfail(
+    strict=True, reason="/forget revokes the mandate but its held autopay payment is charged anyway"
+)
+def test_forget_stops_the_held_autopay_payment(payments_service: PaymentsService) -> None:
+    service, clock, user_id, _, bill_id = _held_autopay(payments_service)
+    clock.now = T0 + timedelta(minutes=2)
+    service.forget_user(user_id=user_id)
+
+    payment = _after_window(service, clock, bill_id)
+
+    assert payment.status != PaymentStatus.SUCCEEDED.value, "a forgotten user's card charged by autopay"
