@@ -259,3 +259,25 @@ def test_stepup_holds_the_code_is_dead_at_the_exact_expiry_instant(
     except Exception as refused:  # any refusal (payment not pending) is fine
         assert getattr(refused, "code", None), refused
     assert _status(service, payment_id) == "cancelled"
+
+
+def test_stepup_holds_a_forgotten_user_gets_no_code_and_it_no_longer_verifies(
+    payments_service: PaymentsService, stripe_sandbox: str
+) -> None:
+    service = _service(payments_service)
+    user_id, bills = make_paying_user(service.session_factory, service.gateway, bills=(("rent", 90_000),))
+    payment_id = _draft(service, user_id, bills["rent"], "600")
+    _confirm(service, user_id, payment_id)
+    code = _code(service, user_id)
+
+    service.forget_user(user_id=user_id)
+
+    assert not [n for n in service.pending_codes_for(user_id=user_id) if n.code]
+    with pytest.raises(StepUpNotPendingError):
+        service.verify_step_up_code(user_id=user_id, code_text=code)
+    assert _status(service, payment_id) == "cancelled"
+    with service.session_factory() as session:
+        challenge = session.execute(
+            select(StepUpChallenge).where(StepUpChallenge.payment_id == payment_id)
+        ).scalar_one()
+        assert challenge.code_sealed is None and challenge.status == "cancelled"
