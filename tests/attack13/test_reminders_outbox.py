@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -177,3 +178,21 @@ def test_holds_a_held_payment_cancelled_is_never_charged_at_the_window_edge(base
         worker.run_round(_at(base, moment, time_lock=lock))
     view = locked.get_payment(user_id=user_id, payment_id=summary.payment_id)
     assert view.status == PaymentStatus.CANCELLED
+
+
+@pytest.mark.parametrize(("zone", "utc_hour"), [("Pacific/Kiritimati", 20), ("Pacific/Pago_Pago", 5)])
+def test_holds_zones_far_from_utc_are_reminded_on_their_own_today(
+    base: PaymentsService, zone: str, utc_hour: int
+) -> None:
+    """Holds: UTC+14 and UTC-11 with PAYCHAT_REMINDER_DAYS=0: a bill due on the user's own today is
+    reminded in their morning, one due on UTC's today (their tomorrow / yesterday) is not."""
+    moment = NOW.replace(hour=utc_hour)
+    local_today = moment.astimezone(ZoneInfo(zone)).date()
+    assert local_today != moment.date()
+    user_id, _, [own, utc] = _telegram_user(base, due=local_today, bills=2)
+    with base.session_factory.begin() as session:
+        session.get_one(User, user_id).timezone = zone
+        session.get_one(Bill, utc).due_date = moment.date()
+    _at(base, moment, reminder_days=0).remind_due_bills()
+    reminded = {note.bill_id for note in base.pending_notifications(limit=500) if note.user_id == user_id}
+    assert reminded == {own}
