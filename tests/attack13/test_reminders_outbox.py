@@ -196,3 +196,14 @@ def test_holds_zones_far_from_utc_are_reminded_on_their_own_today(
     _at(base, moment, reminder_days=0).remind_due_bills()
     reminded = {note.bill_id for note in base.pending_notifications(limit=500) if note.user_id == user_id}
     assert reminded == {own}
+
+
+def test_holds_a_forgotten_user_gets_no_queued_or_later_reminder(base: PaymentsService) -> None:
+    """Holds: /forget after a reminder was queued drops it, and later rounds remind nothing."""
+    user_id, _, [bill_id] = _telegram_user(base, due=TODAY + timedelta(days=2))
+    clock = _at(base, NOW)
+    assert clock.remind_due_bills().queued == 1
+    clock.forget_user(user_id=user_id)
+    assert _pending_reminders(clock, bill_id) == []
+    _at(base, NOW + timedelta(days=1)).remind_due_bills()
+    assert _pending_reminders(clock, bill_id) == []
