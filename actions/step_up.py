@@ -116,6 +116,7 @@ class ActionStepUpDone(Action):
         """Action name used in domain.yml."""
         return "action_step_up_done"
 
+    @guarded()
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:

@@ -30,6 +30,8 @@ OPERATOR_FACING = {
     "settings changed since the last start: recorded in the audit log",
     "payments past their deadlines",
     "forgotten users at the processor",
+    # Issue 13 item 4 (reminders): a worker step's name.
+    "remind bills due soon",
     "user %s forgotten here but not yet at the processor: the worker retries",
     # Alerts and errors for staff (logged, never shown to a user).
     "ALERT payment %s of user %s was recorded failed (no charge found) but PaymentIntent %s "
