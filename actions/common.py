@@ -101,10 +101,13 @@ CONFIRMATION_USED_RESPONSES: dict[str, str] = {
 
 
 def error_response(error: PaymentsError) -> str:
-    """The response wording a domain error: `utter_error_<code>`; a used summary's by its payment's status."""
+    """The response wording a domain error: `utter_error_<code>`; a used summary's by its payment's
+    status; a wrong code's last try by its own (singular) response."""
     if error.code == "confirmation_used":
         status = str(error.params.get("payment_status") or "")
         return CONFIRMATION_USED_RESPONSES.get(status, "utter_error_confirmation_used")
+    if error.code == "step_up_code_wrong" and error.params.get("attempts_left") == 1:
+        return "utter_error_step_up_code_wrong_last"  # "1 more try", not "1 more tries"
     return f"utter_error_{error.code}"
 
 

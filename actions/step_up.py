@@ -6,6 +6,8 @@ active, whatever the NLU makes of "482913" (an amount, a bill reference, an unkn
 form, not the intent classifier, decides where the next message goes; only deny / stop /
 cancel_payment leave it (rules: the payment is cancelled). A message without 6 digits is asked
 again and costs no try. The slot never keeps the code: it is set to "done" once the code was checked.
+Inside a "pay everything" round, `action_step_up_done` hands over to `action_pay_next_bill`, so the
+round goes on after the code (whatever came of it).
 """
 
 from __future__ import annotations
@@ -110,7 +112,8 @@ class ValidateStepUpForm(FormValidationAction):
 
 
 class ActionStepUpDone(Action):
-    """The code was checked (or refused for good): the payment in progress ends, nothing said."""
+    """The code was checked (or refused for good): the payment in progress ends, nothing said; in a
+    "pay everything" round, the round goes on with its next bill (`action_pay_next_bill`)."""
 
     def name(self) -> str:
         """Action name used in domain.yml."""
@@ -120,5 +123,7 @@ class ActionStepUpDone(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Clear the payment and code slots."""
+        """Clear the payment and code slots; in a round, offer its next bill (or its report)."""
+        if tracker.get_slot("paying_all"):
+            return [*payment_finished(), FollowupAction("action_pay_next_bill")]
         return payment_finished()

@@ -58,7 +58,7 @@ class Charging:
         self._machine = machine
         self._gateway = gateway
         self._config = config
-        self.step_up = StepUp(uow, machine, config)
+        self.step_up = StepUp(uow, ledger, machine, config)
 
     def confirm_payment(
         self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = "",

@@ -93,6 +93,13 @@ class ServiceConfig:
     step_up_ttl: timedelta = timedelta(minutes=10)
     step_up_max_attempts: int = 3
     step_up_key: bytes = DEV_STEP_UP_KEY.encode()
+    # The step-up threshold counts what the user pays one biller within this rolling period (the
+    # same sum as the second approval's), so paying a large amount in parts still asks the code.
+    step_up_period: timedelta = timedelta(hours=24)
+    # This many failed codes (each `step_up_max_attempts` wrong tries) within `step_up_lock_window`
+    # refuse every new payment that needs a code until the oldest of them leaves the window.
+    step_up_lock_failures: int = 6
+    step_up_lock_window: timedelta = timedelta(hours=24)
     risk: RiskConfig = RiskConfig()
 
     @property
@@ -136,6 +143,9 @@ def service_config_from(settings: Settings) -> ServiceConfig:
         step_up_ttl=timedelta(minutes=settings.step_up_code_minutes),
         step_up_max_attempts=settings.step_up_max_attempts,
         step_up_key=step_up_key(settings),
+        step_up_period=timedelta(hours=settings.step_up_period_hours),
+        step_up_lock_failures=settings.step_up_lock_failures,
+        step_up_lock_window=timedelta(hours=settings.step_up_lock_hours),
         risk=risk_config_from(settings),
     )
 

@@ -261,6 +261,13 @@ class RiskRefusedError(PaymentsError):
     code = "risk_refused"
 
 
+class StepUpLockedError(RiskRefusedError):
+    """A payment that needs a one-time code, refused because the user failed too many codes lately
+    (someone may be guessing them); cancelled, nothing charged. `until`: LocalMoment they may try again."""
+
+    code = "step_up_locked"
+
+
 class StepUpCodeWrongError(PaymentsError):
     """The one-time code typed is not the one sent; `attempts_left` more tries before it is cancelled."""
 

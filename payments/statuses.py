@@ -148,3 +148,5 @@ class StepUpReason(StrEnum):
     RAPID_ATTEMPTS = RiskReason.RAPID_ATTEMPTS.value
     NEW_CARD = RiskReason.NEW_CARD.value
     NEW_PAYEE_LARGE = RiskReason.NEW_PAYEE_LARGE.value
+    # Not a reason to ask a code: why one that needs a code is refused (too many failed lately).
+    TOO_MANY_FAILED_CODES = "too_many_failed_codes"

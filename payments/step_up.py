@@ -22,8 +22,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -33,14 +34,16 @@ from db.models import Notification, Payment, StepUpChallenge, User
 from payments.audit import append_audit
 from payments.config import ServiceConfig
 from payments.consent import TapEvidence
-from payments.dates import local_moment
+from payments.dates import LocalMoment, local_moment
 from payments.errors import (
     RiskRefusedError,
     StepUpCodeWrongError,
     StepUpExpiredError,
     StepUpFailedError,
+    StepUpLockedError,
     StepUpNotPendingError,
 )
+from payments.ledger import Ledger
 from payments.machine import StateMachine
 from payments.money import Money, format_money
 from payments.outbox import queue_notification
@@ -66,11 +69,15 @@ def code_hash(key: bytes, payment_id: int, code: str) -> str:
 
 
 def code_in(text: str) -> str | None:
-    """The 6-digit code in what the user typed (spaces and dashes between digits ignored), or None."""
+    """The 6-digit code in what the user typed (spaces and dashes between digits ignored), or None.
+
+    Always ASCII digits: a code typed with another script's digits (fullwidth, Arabic-Indic, ...) is
+    the same code (`unicodedata.digit`), so it hashes as the one sent.
+    """
     found = CODE_IN_TEXT.findall(text or "")
     if len(found) != 1:
         return None
-    return re.sub(r"[ \-]", "", found[0])
+    return "".join(str(unicodedata.digit(char)) for char in re.sub(r"[ \-]", "", found[0]))
 
 
 class CheckResult(StrEnum):
@@ -95,8 +102,9 @@ class VerifiedConsent:
 class StepUp:
     """Risk check and one-time codes between the user's Confirm and the approval."""
 
-    def __init__(self, uow: UnitOfWork, machine: StateMachine, config: ServiceConfig) -> None:
+    def __init__(self, uow: UnitOfWork, ledger: Ledger, machine: StateMachine, config: ServiceConfig) -> None:
         self._uow = uow
+        self._ledger = ledger
         self._machine = machine
         self._config = config
 
@@ -105,10 +113,12 @@ class StepUp:
     ) -> StepUpView | None:
         """Before approving a draft: None when it may go on; a view when a code is pending for it.
 
-        Raises RiskRefusedError (the draft cancelled, the decision recorded and committed first)
-        and StepUpExpiredError (its code expired meanwhile; cancelled).
+        Raises RiskRefusedError (the draft cancelled, the decision recorded and committed first),
+        StepUpLockedError (a RiskRefusedError: it needs a code but the user failed too many codes
+        lately; cancelled; `until`: a LocalMoment) and StepUpExpiredError (its code expired
+        meanwhile; cancelled).
         """
-        refused: tuple[str, ...] | None = None
+        refused: RiskRefusal | None = None
         expired = False
         with self._uow.tx() as session:
             payment = owned_payment(session, user_id, payment_id)
@@ -128,37 +138,76 @@ class StepUp:
                 self._close(session, challenge, payment, StepUpStatus.EXPIRED, now)
                 expired = True
             else:
-                reasons = self._reasons(session, payment, now)
+                reasons = self._reasons(session, payment, user, now)
                 if isinstance(reasons, RiskRefusal):
                     self._machine.move(
-                        session, payment, P.DRAFT, P.CANCELLED, reason="risk_refused",
+                        session, payment, P.DRAFT, P.CANCELLED,
+                        reason="step_up_locked" if reasons.until else "risk_refused",
                         audit_data={"risk_reasons": list(reasons.reasons)},
                     )  # fmt: skip
-                    refused = reasons.reasons
+                    refused = reasons
                 elif reasons:
                     challenge = self._issue(session, payment, reasons, confirmation, tap, now)
                     return self._view(session, challenge, payment, user, now)
                 else:
                     return None
+        if refused is not None and refused.until is not None:
+            raise StepUpLockedError(payment_id=payment_id, reasons=list(refused.reasons), until=refused.until)
         if refused is not None:
-            raise RiskRefusedError(payment_id=payment_id, reasons=list(refused))
+            raise RiskRefusedError(payment_id=payment_id, reasons=list(refused.reasons))
         assert expired
         raise StepUpExpiredError(payment_id=payment_id)
 
     def _reasons(
-        self, session: Session, payment: Payment, now: datetime
+        self, session: Session, payment: Payment, user: User, now: datetime
     ) -> tuple[str, ...] | RiskRefusal:
-        """Why this draft needs a code (StepUpReason values; empty: it does not), or a refusal."""
+        """Why this draft needs a code (StepUpReason values; empty: it does not), or a refusal.
+
+        "Large" is what the user pays this biller within `step_up_period`, this payment included
+        (the second approval's sum, `Ledger.paid_to_biller_around`): parts of one large amount
+        confirmed one after the other need the code too. A draft that needs a code while the user
+        is locked out (`_locked_until`) is refused instead.
+        """
         reasons: list[str] = []
         threshold = self._config.step_up_minor
-        if threshold > 0 and payment.amount_minor >= threshold:
-            reasons.append(StepUpReason.LARGE_AMOUNT.value)
+        if threshold > 0:
+            before = self._ledger.paid_to_biller_around(session, payment, self._config.step_up_period)
+            if before.amount_minor + payment.amount_minor >= threshold:
+                reasons.append(StepUpReason.LARGE_AMOUNT.value)
         risk = check_payment(session, payment, self._config.risk, now)
         if risk.decision == RiskVerdict.REFUSE:
             return RiskRefusal(tuple(reason.value for reason in risk.reasons))
         if risk.decision == RiskVerdict.STEP_UP:
             reasons.extend(reason.value for reason in risk.reasons)
+        until = self._locked_until(session, payment.user_id, now) if reasons else None
+        if until is not None:
+            append_audit(
+                session, event="step_up.locked", payment_id=payment.id, user_id=payment.user_id,
+                data={"until": until.isoformat(), "failures": self._config.step_up_lock_failures},
+            )  # fmt: skip
+            moment = local_moment(until, timezone=user.timezone, locale=user.locale, now=now)
+            return RiskRefusal((StepUpReason.TOO_MANY_FAILED_CODES.value,), until=moment)
         return tuple(reasons)
+
+    def _locked_until(self, session: Session, user_id: int, now: datetime) -> datetime | None:
+        """Until when (UTC) the user may not be sent a new code: `step_up_lock_failures` codes of
+        theirs failed within `step_up_lock_window`; None when they may."""
+        cap, window = self._config.step_up_lock_failures, self._config.step_up_lock_window
+        if cap <= 0 or window <= timedelta(0):
+            return None
+        failed = session.execute(
+            select(StepUpChallenge.closed_at)
+            .where(
+                StepUpChallenge.user_id == user_id,
+                StepUpChallenge.status == StepUpStatus.FAILED.value,
+                StepUpChallenge.closed_at >= now - window,
+            )
+            .order_by(StepUpChallenge.closed_at.desc())
+            .limit(cap)
+        ).scalars().all()
+        if len(failed) < cap or failed[-1] is None:
+            return None
+        return _aware(failed[-1]) + window
 
     def _issue(
         self, session: Session, payment: Payment, reasons: tuple[str, ...], confirmation: str,
@@ -319,9 +368,11 @@ class StepUp:
 
 @dataclass(frozen=True)
 class RiskRefusal:
-    """The risk check refused a draft, for these RiskReason values."""
+    """The risk check refused a draft, for these RiskReason values; `until`: the user is locked out
+    of codes until then (`reasons` is then `too_many_failed_codes`)."""
 
     reasons: tuple[str, ...]
+    until: LocalMoment | None = None
 
 
 def unverified_challenge(session: Session, payment_id: int) -> bool:

@@ -182,6 +182,13 @@ class Settings(BaseSettings):
     # HMAC key the codes are hashed with; empty: derived from PAYCHAT_CONSENT_SIGNING_KEY (which
     # production requires), so a separate key is optional.
     step_up_key: str = Field("", alias="PAYCHAT_STEP_UP_KEY")
+    # The threshold counts what the user pays one biller within this many hours (rolling), so a
+    # large amount paid in parts still needs the code.
+    step_up_period_hours: float = Field(24.0, gt=0, alias="PAYCHAT_STEP_UP_PERIOD_HOURS")
+    # This many failed codes within this many hours refuse new payments that need a code (guessing
+    # codes by restarting payments) until the oldest failure is that old.
+    step_up_lock_failures: int = Field(6, ge=1, alias="PAYCHAT_STEP_UP_LOCK_FAILURES")
+    step_up_lock_hours: float = Field(24.0, gt=0, alias="PAYCHAT_STEP_UP_LOCK_HOURS")
     # The risk check at confirmation: off → every payment is allowed (and nothing is recorded).
     risk_enabled: bool = Field(True, alias="PAYCHAT_RISK_ENABLED")
     # Score at or above which a payment needs the code, and at or above which it is refused.

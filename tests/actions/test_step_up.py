@@ -116,6 +116,12 @@ async def test_a_large_payment_says_why_it_waits_and_the_typed_code_pays_it(
     assert (
         slot_events(finished)["step_up_payment_id"] is None and slot_events(finished)["step_up_code"] is None
     )
+    assert not [e for e in finished if e.get("event") == "followup"]  # no round: wait for the user
+
+    # Inside a "pay everything" round the round goes on with its next bill once the code was checked.
+    _, in_round = await _run(ActionStepUpDone(), domain, sender, slots=slots | done | {"paying_all": True})
+    assert slot_events(in_round)["pending_payment_id"] is None
+    assert [e["name"] for e in in_round if e.get("event") == "followup"] == ["action_pay_next_bill"]
 
 
 async def test_cancel_while_a_code_waits_cancels_the_payment(

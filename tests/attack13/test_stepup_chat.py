@@ -22,7 +22,6 @@ def _attempts(service: PaymentsService, payment_id: int) -> tuple[int, str]:
         return challenge.attempts, session.get_one(Payment, payment_id).status
 
 
-@pytest.mark.xfail(strict=True, reason="after the 2nd wrong code the user reads 'You have 1 more tries.'")
 async def test_stepup_the_last_try_is_worded_in_the_singular(
     stepping: PaymentsService,  # noqa: F811
     domain: dict[str, Any],  # noqa: F811

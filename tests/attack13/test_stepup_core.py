@@ -85,11 +85,6 @@ def _attempts(service: PaymentsService, payment_id: int) -> int:
 
 
 @pytest.mark.parametrize("digits", [FULLWIDTH, ARABIC_INDIC], ids=["fullwidth", "arabic_indic"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="code_in's \\d takes unicode digits but the HMAC compares them raw: the right code typed on a "
-    "CJK/Arabic keyboard is counted as a wrong try (3 of them cancel the payment)",
-)
 def test_stepup_the_right_code_in_unicode_digits_is_accepted(
     payments_service: PaymentsService, stripe_sandbox: str, digits: dict[int, int]
 ) -> None:
@@ -104,11 +99,6 @@ def test_stepup_the_right_code_in_unicode_digits_is_accepted(
     assert paid.status == PaymentStatus.SUCCEEDED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the step-up threshold is per payment: 570.00 paid as three 190.00 payments to the same bill "
-    "within a minute asks no code (the second approval sums per biller, step-up does not)",
-)
 def test_stepup_a_large_amount_split_in_two_still_needs_a_code(
     payments_service: PaymentsService, stripe_sandbox: str
 ) -> None:
@@ -125,11 +115,6 @@ def test_stepup_a_large_amount_split_in_two_still_needs_a_code(
     assert result.pending_reason == "step_up_code", result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no cap on fresh challenges: after 6 failed codes (18 wrong guesses) in minutes, a new "
-    "confirmation still gets a new code with 3 more guesses (risk check: rapid_attempts alone = step_up)",
-)
 def test_stepup_restarting_payments_to_guess_codes_is_stopped(
     payments_service: PaymentsService, stripe_sandbox: str
 ) -> None:

@@ -59,11 +59,6 @@ async def _settle(fake: Any, user: int, seconds: float = 8.0) -> None:
         await asyncio.sleep(seconds)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pay-all round: after the rent's one-time code is typed and paid, the round stalls (no next "
-    "bill offered, no 'left to pay' report); the user must start again",
-)
 async def test_stepup_a_code_inside_a_pay_all_round_keeps_the_round_going(
     stack: AssistantStack, engine: Engine
 ) -> None:

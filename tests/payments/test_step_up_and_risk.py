@@ -28,6 +28,7 @@ from payments.errors import (
     StepUpCodeWrongError,
     StepUpExpiredError,
     StepUpFailedError,
+    StepUpLockedError,
     StepUpNotPendingError,
 )
 from payments.service import PaymentsService
@@ -377,3 +378,35 @@ def test_forgetting_the_user_closes_their_pending_code(payments_service: Payment
         assert (challenge.status, challenge.confirmation, challenge.code_sealed) == ("cancelled", "", None)
     with pytest.raises(StepUpNotPendingError):
         service.verify_step_up_code(user_id=user_id, code_text=code)
+
+
+def test_too_many_failed_codes_lock_new_codes_until_the_oldest_failure_leaves_the_window(
+    payments_service: PaymentsService,
+) -> None:
+    start = utcnow()
+    service = _service(payments_service, step_up_lock_failures=1, step_up_lock_window=timedelta(hours=2))
+    user_id, bills = make_paying_user(service.session_factory, service.gateway, bills=(("rent", 90_000),))
+    failed = _draft(service, user_id, bills["rent"], "700")
+    _confirm(service, user_id, failed)
+    code = _code(service, user_id)
+    for _ in range(3):
+        with pytest.raises((StepUpCodeWrongError, StepUpFailedError)):
+            service.verify_step_up_code(user_id=user_id, code_text=_wrong(code))
+
+    locked = _draft(service, user_id, bills["rent"], "700")
+    with pytest.raises(StepUpLockedError) as refused:
+        _confirm(service, user_id, locked)
+
+    assert refused.value.code == "step_up_locked" and isinstance(refused.value, RiskRefusedError)
+    assert refused.value.params["reasons"] == ["too_many_failed_codes"]
+    assert refused.value.params["until"].time_text  # the user is told when they can try again
+    assert _status(service, locked) == "cancelled"
+    assert "step_up.locked" in _audit_events(service, locked)
+    assert service.pending_codes_for(user_id=user_id) == []  # no new code to guess
+    small = _draft(service, user_id, bills["rent"], "10")  # a payment that needs no code goes on
+    assert _confirm(service, user_id, small).status == PaymentStatus.SUCCEEDED
+    # Once the failure is older than the window, a code is asked again.
+    later = _service(service, clock=lambda: start + timedelta(hours=3), step_up_lock_failures=1,
+                     step_up_lock_window=timedelta(hours=2))  # fmt: skip
+    again = _draft(later, user_id, bills["rent"], "700")
+    assert _confirm(later, user_id, again).pending_reason == "step_up_code"
