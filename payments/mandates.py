@@ -35,6 +35,8 @@ from payments.config import ServiceConfig
 from payments.dates import MONTHS, first_of_next_month, format_day, parse_pay_date, today_in
 from payments.errors import ConsentMismatchError, PaymentsError
 from payments.ledger import RESERVING_VALUES, candidate, default_card
+from payments.machine import StateMachine
+from payments.mandate_guard import withdraw_unauthorised
 from payments.money import Money, format_money, parse_amount
 from payments.unit_of_work import UnitOfWork, load_user, lock_user, rowcount
 
@@ -204,9 +206,10 @@ def expiry_day(text: str | None, *, timezone: str, now: datetime) -> date:
 class Mandates:
     """Offer, confirm, list, pause, resume, change and revoke standing mandates."""
 
-    def __init__(self, uow: UnitOfWork, config: ServiceConfig) -> None:
+    def __init__(self, uow: UnitOfWork, config: ServiceConfig, machine: StateMachine) -> None:
         self._uow = uow
         self._config = config
+        self._machine = machine
 
     # --- offers ------------------------------------------------------------------------------
 
@@ -378,6 +381,7 @@ class Mandates:
             mandate.status = MandateStatus.ACTIVE.value
             mandate.active_since = now
         session.flush()
+        withdraw_unauthorised(session, self._machine, mandate.id, now)  # a cap lowered below a held one
         append_audit(
             session, event="mandate.consented", user_id=user.id, from_status=was, to_status=mandate.status,
             data={
@@ -502,6 +506,7 @@ class Mandates:
             to_status=new.value,
             data={"mandate_id": mandate.id, "actor": actor, **({"reason": reason} if reason else {})},
         )  # fmt: skip
+        withdraw_unauthorised(session, self._machine, mandate.id, self._uow.now())
 
     @staticmethod
     def _live(session: Session, user_id: int, biller_id: int) -> Mandate | None:
