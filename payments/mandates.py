@@ -17,13 +17,11 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -32,6 +30,8 @@ from db.models import Biller, Mandate, MandateConsent, Payment, SavedPaymentMeth
 from payments.audit import append_audit
 from payments.billers import match_biller
 from payments.config import ServiceConfig
+from payments.consent import mandate_consent_message
+from payments.consent import verify_mandate_consent as verify_mandate_consent  # re-exported
 from payments.dates import MONTHS, first_of_next_month, format_day, parse_pay_date, today_in
 from payments.errors import ConsentMismatchError, PaymentsError
 from payments.ledger import RESERVING_VALUES, candidate, default_card
@@ -155,26 +155,6 @@ def mandate_terms_line(terms: MandateTerms) -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def consent_message(offer: MandateConsent, *, biller: str) -> bytes:
-    """The canonical bytes a mandate consent's signature covers (terms, summary, confirmation, times)."""
-    body: dict[str, Any] = {
-        "kind": "mandate",
-        "mandate_id": offer.mandate_id,
-        "consent_id": offer.id,
-        "user_id": offer.user_id,
-        "biller": biller,
-        "payment_method_id": offer.payment_method_id,
-        "cap_minor": offer.cap_minor,
-        "budget_minor": offer.budget_minor,
-        "currency": offer.currency,
-        "period": "calendar_month",
-        "expires_on": offer.expires_on.isoformat(),
-        "summary": offer.summary_text,
-        "confirmation": offer.confirmation or "",
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def spent_in_month(session: Session, mandate: Mandate, day: date) -> int:
@@ -369,7 +349,7 @@ class Mandates:
         """Sign the consent, apply its terms to the mandate and chain its hash into the audit log."""
         now = self._uow.now()
         offer.confirmation = confirmation
-        message = consent_message(offer, biller=biller.name)
+        message = mandate_consent_message(offer, biller=biller.name)
         offer.signature = hmac.new(self._config.consent_signing_key, message, hashlib.sha256).hexdigest()
         offer.receipt_hash = hashlib.sha256(message).hexdigest()
         was = mandate.status
@@ -555,20 +535,6 @@ class Mandates:
             card_brand=card.brand, card_last4=card.last4, consent_id=mandate.consent_id,
             created_at=mandate.created_at,
         )  # fmt: skip
-
-
-def verify_mandate_consent(session: Session, *, consent_id: int, key: bytes) -> bool:
-    """True when a confirmed mandate consent is unchanged since it was signed (signature and hash)."""
-    offer = session.get(MandateConsent, consent_id)
-    if offer is None or offer.signature is None:
-        return False
-    mandate = session.get(Mandate, offer.mandate_id)
-    assert mandate is not None
-    biller = session.get(Biller, mandate.biller_id)
-    assert biller is not None
-    message = consent_message(offer, biller=biller.name)
-    signed = hmac.compare_digest(hmac.new(key, message, hashlib.sha256).hexdigest(), offer.signature)
-    return signed and hashlib.sha256(message).hexdigest() == offer.receipt_hash
 
 
 def _aware(moment: datetime) -> datetime:
