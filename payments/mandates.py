@@ -14,7 +14,6 @@ payments.autopay.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
 import secrets
@@ -32,7 +31,7 @@ from payments.billers import match_biller
 from payments.config import ServiceConfig
 from payments.consent import mandate_consent_message
 from payments.consent import verify_mandate_consent as verify_mandate_consent  # re-exported
-from payments.dates import MONTHS, first_of_next_month, format_day, parse_pay_date, today_in
+from payments.dates import first_of_next_month, format_day, month_end, parse_pay_date, today_in
 from payments.errors import ConsentMismatchError, PaymentsError
 from payments.ledger import RESERVING_VALUES, candidate, default_card
 from payments.machine import StateMachine
@@ -172,15 +171,15 @@ def spent_in_month(session: Session, mandate: Mandate, day: date) -> int:
 
 
 def expiry_day(text: str | None, *, timezone: str, now: datetime) -> date:
-    """The last day (inclusive) the user means: a month named alone means its last day ("until June");
+    """The last day (inclusive) the user means: a month named without a day means its last day, the
+    next one ("until June", "Juni", "June 2027", "end of next June", payments.dates.month_end);
     no text: a year from today. DateInPastError / DateTooFarError / DateInvalidError otherwise."""
     if not text or not text.strip():
         return today_in(timezone, now) + timedelta(days=DEFAULT_TERM_DAYS)
-    day = parse_pay_date(text, timezone=timezone, now=now, horizon_days=MAX_TERM_DAYS)
-    words = text.casefold().replace(".", " ").split()
-    if not any(ch.isdigit() for ch in text) and any(word in MONTHS for word in words):
-        return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-    return day
+    month = month_end(text, timezone=timezone, now=now, horizon_days=MAX_TERM_DAYS)
+    if month is not None:
+        return month
+    return parse_pay_date(text, timezone=timezone, now=now, horizon_days=MAX_TERM_DAYS)
 
 
 class Mandates:
