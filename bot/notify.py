@@ -67,6 +67,7 @@ def notification_text(note: Any) -> str:
         reason=reason,
         due=due,
         code=getattr(note, "code", None) or "",
+        when=getattr(note, "when_text", None) or "",
     )
     receipt = getattr(note, "receipt", None)
     return f"{text}\n\n{receipt_text(receipt)}" if receipt is not None else text

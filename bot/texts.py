@@ -105,6 +105,14 @@ NOTIFICATIONS = {
         "📄 A new {biller} bill of {amount} (due on {due}) arrived that your autopay could not pay "
         "by itself. Would you like to pay it?"
     ),
+    "autopay_held": (
+        "⏳ Autopay: your new {biller} bill of {amount} will be paid automatically at {when}. "
+        "To stop it, say \"cancel the {biller} payment\" before then."
+    ),
+    "autopay_cancelled": (
+        "Autopay: the automatic payment of {amount} to {biller} was cancelled because your standing "
+        "mandate no longer covers it; nothing was charged. The bill is open if you'd like to pay it."
+    ),
 }
 # --- issue 13 item 4 (reminders) ---
 # The button under a bill reminder: it starts paying that bill in the chat (summary, then Confirm).

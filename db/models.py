@@ -66,6 +66,8 @@ NOTIFICATION_KINDS = (
     "step_up_code",
     "bill_reminder",
     "bill_needs_you",
+    "autopay_held",
+    "autopay_cancelled",
 )
 # What happened to a trained model in the registry (tuning/registry.py).
 MODEL_EVENTS = ("registered", "promoted", "refused", "rolled_back")

@@ -53,6 +53,9 @@ RECEIPT_PROBLEMS = {
     ReceiptProblem.CHAIN_BROKEN: "the audit log does not verify (run `paychat audit verify`)",
     ReceiptProblem.INTENT_SIGNATURE: "the PaymentIntent bound to the receipt was changed",
     ReceiptProblem.INTENT_MISMATCH: "the payment now names a different PaymentIntent than the receipt",
+    ReceiptProblem.MANDATE_CONSENT: (
+        "the standing-mandate consent this automatic charge rests on was changed or is not the one referenced"
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from db.models import Payment, ScheduledPayment, User
 from payments.charging import Charging
 from payments.errors import PaymentNotFoundError, PaymentNotHeldError, PaymentNotPendingError
 from payments.machine import StateMachine
+from payments.mandate_guard import mandate_refusal, withdraw_payment
 from payments.money import Money, format_money
 from payments.outbox import queue_notification
 from payments.statuses import NotificationKind, PaymentStatus, ScheduleStatus
@@ -60,12 +61,23 @@ class Approvals:
 
         Approving twice or concurrently charges once: only the call whose compare-and-set wins
         charges; the others return the payment's result (waiting briefly while it is charged).
+        PaymentNotPendingError when it is no longer waiting; a payment whose standing mandate no
+        longer authorises it is cancelled instead (the user told) and refused the same way.
         """
         with self._uow.tx() as session:
             payment = session.get(Payment, payment_id)
             if payment is None:
                 raise PaymentNotFoundError(payment_id=payment_id)
             user_id = payment.user_id
+            user = load_user(session, user_id)
+            refusal = mandate_refusal(session, payment)
+            if refusal is not None and payment.status == P.AWAITING_APPROVAL.value:
+                withdraw_payment(session, self._machine, payment, refusal, self._uow.now())
+        if refusal is not None:
+            raise PaymentNotPendingError(payment_id=payment_id, status=P.CANCELLED.value, reason=refusal)
+        with self._uow.tx() as session:
+            payment = session.get(Payment, payment_id, populate_existing=True)
+            assert payment is not None
             user = load_user(session, user_id)
             won = self._machine.move(
                 session,

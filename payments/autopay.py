@@ -42,9 +42,10 @@ from payments.dates import today_in
 from payments.errors import BillerUnknownError, PaymentsError
 from payments.ledger import Ledger, outstanding
 from payments.machine import StateMachine
+from payments.mandate_guard import withdraw_unauthorised
 from payments.mandates import LIVE, MandateStatus, spent_in_month
 from payments.money import Money
-from payments.outbox import queue_bill_notification
+from payments.outbox import queue_bill_notification, queue_notification
 from payments.statuses import NotificationKind, PaymentStatus
 from payments.unit_of_work import UnitOfWork, load_user, lock_user
 from payments.views import BillView, bill_view
@@ -176,6 +177,7 @@ class Autopay:
                         from_status=mandate.status, to_status=MandateStatus.EXPIRED.value,
                         data={"mandate_id": mandate.id, "actor": "worker"},
                     )  # fmt: skip
+                    withdraw_unauthorised(session, self._machine, mandate.id, now)
         return count
 
     def _candidates(self) -> list[tuple[int, int]]:
@@ -303,6 +305,8 @@ class Autopay:
             return payment.id, False
         not_before = self._charging.time_lock(session, payment, user, consented_at=now)
         scheduled = self._charging.schedule_if_dated(session, payment, user, now, not_before=not_before)
+        if not_before is not None and now < not_before:  # held: its cancel window is the user's to use
+            queue_notification(session, payment, NotificationKind.AUTOPAY_HELD, now)
         return payment.id, not scheduled
 
     def _record(

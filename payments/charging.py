@@ -32,6 +32,7 @@ from payments.errors import BillNotFoundError, ConsentMissingError, PaymentNotPe
 from payments.gateway import ChargeOutcome, ChargeRequest, ChargeStatus, PaymentGateway
 from payments.ledger import Ledger, outstanding
 from payments.machine import StateMachine
+from payments.mandate_guard import mandate_refusal, withdraw_payment
 from payments.money import Money
 from payments.statuses import PaymentStatus, ScheduleStatus
 from payments.step_up import StepUp, unverified_challenge
@@ -281,6 +282,12 @@ class Charging:
                 if not_before is not None and started < _aware(not_before):
                     # Nothing is charged before its time lock, whoever asks: the worker's round after it does.
                     log.warning("payment %s is held by its time lock: not charged yet", payment_id)
+                    return payment_result(session, payment, started)
+                refusal = mandate_refusal(session, payment)
+                if refusal is not None:
+                    # Nothing is charged under a mandate that no longer authorises it, whoever asks.
+                    log.warning("payment %s: its mandate no longer authorises it (%s)", payment_id, refusal)
+                    withdraw_payment(session, self._machine, payment, refusal, started)
                     return payment_result(session, payment, started)
                 if not self._machine.move(
                     session,

@@ -27,7 +27,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import AuditLogEntry, Bill, Biller, Consent, Payment, SavedPaymentMethod
+from db.models import (
+    AuditLogEntry,
+    Bill,
+    Biller,
+    Consent,
+    Mandate,
+    MandateConsent,
+    Payment,
+    SavedPaymentMethod,
+)
 from payments.audit import append_audit, verify_audit_chain
 
 RECEIPT_VERSION = 2
@@ -49,6 +58,8 @@ class ReceiptProblem(StrEnum):
     CHAIN_BROKEN = "audit_chain_broken"  # the audit log itself does not verify
     INTENT_SIGNATURE = "intent_signature_mismatch"  # the PaymentIntent binding was changed
     INTENT_MISMATCH = "intent_differs_from_payment"  # the payment now names another PaymentIntent
+    # An automatic charge: the mandate consent it rests on does not verify, or is not the one referenced.
+    MANDATE_CONSENT = "mandate_consent_mismatch"
 
 
 @dataclass(frozen=True)
@@ -288,6 +299,8 @@ def verify_receipt(session: Session, *, consent_id: int, key: bytes) -> ReceiptC
                 problems.append(ReceiptProblem.INTENT_MISMATCH)
     if not verify_audit_chain(session).ok:
         problems.append(ReceiptProblem.CHAIN_BROKEN)
+    if not _mandate_consent_holds(session, consent, key):
+        problems.append(ReceiptProblem.MANDATE_CONSENT)
     return ReceiptCheck(
         consent_id=consent.id,
         ok=not problems,
@@ -295,6 +308,52 @@ def verify_receipt(session: Session, *, consent_id: int, key: bytes) -> ReceiptC
         audit_row_id=row_id,
         payment_intent_id=consent.payment_intent_id,
     )
+
+
+def mandate_consent_message(offer: MandateConsent, *, biller: str) -> bytes:
+    """The canonical bytes a mandate consent's signature covers (terms, summary, confirmation, times)."""
+    body: dict[str, Any] = {
+        "kind": "mandate",
+        "mandate_id": offer.mandate_id,
+        "consent_id": offer.id,
+        "user_id": offer.user_id,
+        "biller": biller,
+        "payment_method_id": offer.payment_method_id,
+        "cap_minor": offer.cap_minor,
+        "budget_minor": offer.budget_minor,
+        "currency": offer.currency,
+        "period": "calendar_month",
+        "expires_on": offer.expires_on.isoformat(),
+        "summary": offer.summary_text,
+        "confirmation": offer.confirmation or "",
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def verify_mandate_consent(session: Session, *, consent_id: int, key: bytes) -> bool:
+    """True when a confirmed mandate consent is unchanged since it was signed (signature and hash)."""
+    offer = session.get(MandateConsent, consent_id)
+    if offer is None or offer.signature is None:
+        return False
+    mandate = session.get(Mandate, offer.mandate_id)
+    assert mandate is not None
+    biller = session.get(Biller, mandate.biller_id)
+    assert biller is not None
+    message = mandate_consent_message(offer, biller=biller.name)
+    signed = hmac.compare_digest(hmac.new(key, message, hashlib.sha256).hexdigest(), offer.signature)
+    return signed and hashlib.sha256(message).hexdigest() == offer.receipt_hash
+
+
+def _mandate_consent_holds(session: Session, consent: Consent, key: bytes) -> bool:
+    """True unless the receipt is an automatic charge's whose mandate consent (id, sha256 it names)
+    is missing, altered since signed, or not the consent referenced."""
+    reference = (consent.receipt or {}).get("mandate")
+    if not reference:
+        return True
+    offer = session.get(MandateConsent, int(reference.get("consent_id", 0)))
+    if offer is None or not verify_mandate_consent(session, consent_id=offer.id, key=key):
+        return False
+    return hmac.compare_digest(str(reference.get("consent_sha256", "")), offer.receipt_hash or "")
 
 
 def consent_receipt(session: Session, *, consent_id: int) -> ConsentReceipt | None:

@@ -89,6 +89,11 @@ NUMERIC = re.compile(r"^(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?\.?$")
 ISO = re.compile(r"^(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})$")
 PERIOD = re.compile(r"^(next|this|last|the)\s+(week|weekend|month|year)$")
 END_OF = re.compile(r"^(?:the\s+)?end\s+of\s+(?:(the|this|next)\s+)?(month|week)$")
+# "until the end of next June", "bis Ende Juni": words around a month named without a day.
+MONTH_ALONE = re.compile(
+    r"^(?:(?:until|till|til|through|thru|to|by|bis|zum)\s+)*(?:(?:the\s+)?end\s+of\s+|ende\s+)?"
+    r"(?P<next>(?:next|nächsten|kommenden)\s+)?(?P<month>[a-zäöü]+\.?(?:\s+\d{4})?)$"
+)
 START_OF_NEXT_MONTH = re.compile(r"^(?:the\s+)?(?:start|beginning)\s+of\s+(?:the\s+)?next\s+month$")
 OFFSET = re.compile(
     r"^(?:in\s+)?(?:(a|an)\s+)?(\d{1,3}|[a-z]+)\s+(?:of\s+)?([a-z]+)(?:\s+(from\s+(?:now|today)|ago))?$"
@@ -173,6 +178,38 @@ def format_moment(moment: datetime, *, timezone: str, locale: str) -> str:
     day = format_date(local, format="medium", locale=babel_locale)
     clock = format_time(local, format="short", locale=babel_locale) + " " + format_time(local, "xxx")
     return str(Locale.parse(babel_locale).datetime_formats["medium"]).format(clock, day)
+
+
+def month_end(text: str, *, timezone: str, now: datetime, horizon_days: int) -> date | None:
+    """The last day of the month `text` names without a day ("June", "jun", "Juni", "June 2027",
+    "end of June", "next June"), English or German: with no year its next occurrence (this month's
+    end when it is this month, a year on after "next"). None when `text` does not name a month
+    alone (a day, a weekday, words dateparser does not read). DateInPastError for a month already
+    over, DateTooFarError beyond `horizon_days`."""
+    cleaned = " ".join(text.strip().casefold().split()).rstrip("!?,")
+    match = MONTH_ALONE.match(cleaned)
+    if match is None:
+        return None
+    today = today_in(timezone, now)
+    base = datetime.combine(today.replace(day=1), time(0))  # this month counts as the next occurrence
+    read = {
+        prefer: dateparser.parse(
+            match.group("month").replace(".", ""), languages=["en", "de"],
+            settings={"PREFER_DATES_FROM": "future", "RELATIVE_BASE": base, "PREFER_DAY_OF_MONTH": prefer},
+        )
+        for prefer in ("first", "last")
+    }  # fmt: skip
+    first, last = read["first"], read["last"]
+    if first is None or last is None or first.day != 1 or last.day == 1:
+        return None  # a day is named (or nothing dateparser reads): the day is what the user said
+    end: date = last.date().replace(day=calendar.monthrange(last.year, last.month)[1])
+    if match.group("next") and (end.year, end.month) == (today.year, today.month):
+        end = date(end.year + 1, end.month, calendar.monthrange(end.year + 1, end.month)[1])
+    if end < today:
+        raise DateInPastError(text=text, date=end)
+    if end > today + timedelta(days=horizon_days):
+        raise DateTooFarError(text=text, date=end, horizon_days=horizon_days)
+    return end
 
 
 def parse_pay_date(text: str | None, *, timezone: str, now: datetime, horizon_days: int) -> date:

@@ -14,16 +14,13 @@ payments.autopay.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -32,9 +29,13 @@ from db.models import Biller, Mandate, MandateConsent, Payment, SavedPaymentMeth
 from payments.audit import append_audit
 from payments.billers import match_biller
 from payments.config import ServiceConfig
-from payments.dates import MONTHS, first_of_next_month, format_day, parse_pay_date, today_in
+from payments.consent import mandate_consent_message
+from payments.consent import verify_mandate_consent as verify_mandate_consent  # re-exported
+from payments.dates import first_of_next_month, format_day, month_end, parse_pay_date, today_in
 from payments.errors import ConsentMismatchError, PaymentsError
 from payments.ledger import RESERVING_VALUES, candidate, default_card
+from payments.machine import StateMachine
+from payments.mandate_guard import withdraw_unauthorised
 from payments.money import Money, format_money, parse_amount
 from payments.unit_of_work import UnitOfWork, load_user, lock_user, rowcount
 
@@ -155,26 +156,6 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def consent_message(offer: MandateConsent, *, biller: str) -> bytes:
-    """The canonical bytes a mandate consent's signature covers (terms, summary, confirmation, times)."""
-    body: dict[str, Any] = {
-        "kind": "mandate",
-        "mandate_id": offer.mandate_id,
-        "consent_id": offer.id,
-        "user_id": offer.user_id,
-        "biller": biller,
-        "payment_method_id": offer.payment_method_id,
-        "cap_minor": offer.cap_minor,
-        "budget_minor": offer.budget_minor,
-        "currency": offer.currency,
-        "period": "calendar_month",
-        "expires_on": offer.expires_on.isoformat(),
-        "summary": offer.summary_text,
-        "confirmation": offer.confirmation or "",
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def spent_in_month(session: Session, mandate: Mandate, day: date) -> int:
     """Minor units the mandate's payments reserve (consented, in flight or paid) in `day`'s month."""
     first = day.replace(day=1)
@@ -190,23 +171,24 @@ def spent_in_month(session: Session, mandate: Mandate, day: date) -> int:
 
 
 def expiry_day(text: str | None, *, timezone: str, now: datetime) -> date:
-    """The last day (inclusive) the user means: a month named alone means its last day ("until June");
+    """The last day (inclusive) the user means: a month named without a day means its last day, the
+    next one ("until June", "Juni", "June 2027", "end of next June", payments.dates.month_end);
     no text: a year from today. DateInPastError / DateTooFarError / DateInvalidError otherwise."""
     if not text or not text.strip():
         return today_in(timezone, now) + timedelta(days=DEFAULT_TERM_DAYS)
-    day = parse_pay_date(text, timezone=timezone, now=now, horizon_days=MAX_TERM_DAYS)
-    words = text.casefold().replace(".", " ").split()
-    if not any(ch.isdigit() for ch in text) and any(word in MONTHS for word in words):
-        return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-    return day
+    month = month_end(text, timezone=timezone, now=now, horizon_days=MAX_TERM_DAYS)
+    if month is not None:
+        return month
+    return parse_pay_date(text, timezone=timezone, now=now, horizon_days=MAX_TERM_DAYS)
 
 
 class Mandates:
     """Offer, confirm, list, pause, resume, change and revoke standing mandates."""
 
-    def __init__(self, uow: UnitOfWork, config: ServiceConfig) -> None:
+    def __init__(self, uow: UnitOfWork, config: ServiceConfig, machine: StateMachine) -> None:
         self._uow = uow
         self._config = config
+        self._machine = machine
 
     # --- offers ------------------------------------------------------------------------------
 
@@ -366,7 +348,7 @@ class Mandates:
         """Sign the consent, apply its terms to the mandate and chain its hash into the audit log."""
         now = self._uow.now()
         offer.confirmation = confirmation
-        message = consent_message(offer, biller=biller.name)
+        message = mandate_consent_message(offer, biller=biller.name)
         offer.signature = hmac.new(self._config.consent_signing_key, message, hashlib.sha256).hexdigest()
         offer.receipt_hash = hashlib.sha256(message).hexdigest()
         was = mandate.status
@@ -378,6 +360,7 @@ class Mandates:
             mandate.status = MandateStatus.ACTIVE.value
             mandate.active_since = now
         session.flush()
+        withdraw_unauthorised(session, self._machine, mandate.id, now)  # a cap lowered below a held one
         append_audit(
             session, event="mandate.consented", user_id=user.id, from_status=was, to_status=mandate.status,
             data={
@@ -502,6 +485,7 @@ class Mandates:
             to_status=new.value,
             data={"mandate_id": mandate.id, "actor": actor, **({"reason": reason} if reason else {})},
         )  # fmt: skip
+        withdraw_unauthorised(session, self._machine, mandate.id, self._uow.now())
 
     @staticmethod
     def _live(session: Session, user_id: int, biller_id: int) -> Mandate | None:
@@ -550,20 +534,6 @@ class Mandates:
             card_brand=card.brand, card_last4=card.last4, consent_id=mandate.consent_id,
             created_at=mandate.created_at,
         )  # fmt: skip
-
-
-def verify_mandate_consent(session: Session, *, consent_id: int, key: bytes) -> bool:
-    """True when a confirmed mandate consent is unchanged since it was signed (signature and hash)."""
-    offer = session.get(MandateConsent, consent_id)
-    if offer is None or offer.signature is None:
-        return False
-    mandate = session.get(Mandate, offer.mandate_id)
-    assert mandate is not None
-    biller = session.get(Biller, mandate.biller_id)
-    assert biller is not None
-    message = consent_message(offer, biller=biller.name)
-    signed = hmac.compare_digest(hmac.new(key, message, hashlib.sha256).hexdigest(), offer.signature)
-    return signed and hashlib.sha256(message).hexdigest() == offer.receipt_hash
 
 
 def _aware(moment: datetime) -> datetime:

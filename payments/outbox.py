@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Bill, Biller, Notification, Payment, StepUpChallenge, User
+from db.models import Bill, Biller, Notification, Payment, ScheduledPayment, StepUpChallenge, User
+from payments.dates import format_moment
 from payments.ledger import outstanding
 from payments.money import Money, format_money
 from payments.statuses import NotificationKind, StepUpStatus
@@ -202,7 +203,20 @@ def _view(
         bill_id=bill.id,
         due_date=bill.due_date,
         autopay=payment.mandate_id is not None,
+        when_text=_runs_at(session, note, payment, user),
     )
+
+
+def _runs_at(session: Session, note: Notification, payment: Payment, user: User) -> str | None:
+    """When a held automatic payment runs (its time lock's end) in the user's zone and locale."""
+    if note.kind != NotificationKind.AUTOPAY_HELD.value:
+        return None
+    not_before = session.scalar(
+        select(ScheduledPayment.not_before).where(ScheduledPayment.payment_id == payment.id)
+    )
+    if not_before is None:
+        return None
+    return format_moment(not_before, timezone=user.timezone, locale=user.locale)
 
 
 # --- issue 13 item 2: a one-time code travels in plain only on its way out ----------------------

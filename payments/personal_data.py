@@ -38,6 +38,7 @@ from db.models import (
 from payments.audit import append_audit
 from payments.gateway import PaymentGateway
 from payments.machine import StateMachine
+from payments.mandate_guard import withdraw_unauthorised
 from payments.mandates import LIVE, MandateStatus
 from payments.statuses import PaymentStatus, StepUpStatus
 from payments.unit_of_work import UnitOfWork
@@ -86,7 +87,7 @@ def _row(row: Any, *names: str) -> dict[str, Any]:
     return {name: _plain(getattr(row, name)) for name in names}
 
 
-def revoke_mandates_of(session: Session, user_id: int, now: datetime) -> int:
+def revoke_mandates_of(session: Session, machine: StateMachine, user_id: int, now: datetime) -> int:
     """Revoke a forgotten user's live standing mandates (audited): nothing is paid for them any more."""
     live = list(
         session.scalars(select(Mandate).where(Mandate.user_id == user_id, Mandate.status.in_(LIVE)))
@@ -97,6 +98,7 @@ def revoke_mandates_of(session: Session, user_id: int, now: datetime) -> int:
             to_status=MandateStatus.REVOKED.value, data={"mandate_id": mandate.id, "actor": "forget"},
         )  # fmt: skip
         mandate.status, mandate.updated_at = MandateStatus.REVOKED.value, now
+        withdraw_unauthorised(session, machine, mandate.id, now)  # its held payments are not charged
     return len(live)
 
 
@@ -188,7 +190,8 @@ class PersonalData:
                 )
                 for p in drafts
             )
-            revoke_mandates_of(session, user_id, self._uow.now())  # standing mandates (issue 13, item 8)
+            # Standing mandates (issue 13, item 8), and their payments not charged yet.
+            revoke_mandates_of(session, self._machine, user_id, self._uow.now())
             dropped = session.execute(
                 delete(Notification).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
             )

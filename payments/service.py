@@ -99,7 +99,7 @@ class PaymentsService:
         self.test_users = TestUsers(uow, session_factory, gateway)
         self.reminders = Reminders(uow, config)  # issue 13 item 4
         # --- standing mandates (issue 13, item 8): the edges call these rooms directly ---
-        self.mandates = Mandates(uow, config)
+        self.mandates = Mandates(uow, config, machine)
         self.autopay = Autopay(uow, self.ledger, machine, self.charging, config)
         # --- end standing mandates ---
         self._uow = uow

@@ -55,6 +55,11 @@ class NotificationKind(StrEnum):
     # A new bill a standing mandate could not pay (over its cap or budget, paused): the user decides
     # (issue 13, item 8).
     BILL_NEEDS_YOU = "bill_needs_you"
+    # An automatic payment held in its cancel window: when it runs and how to cancel it (item 8).
+    AUTOPAY_HELD = "autopay_held"
+    # An automatic payment not charged yet, cancelled because its mandate stopped authorising it
+    # (paused, revoked, cap lowered below it, expired, the user forgotten).
+    AUTOPAY_CANCELLED = "autopay_cancelled"
 
 
 class OfferClosedReason(StrEnum):

@@ -334,6 +334,8 @@ class NotificationView:
     code: str | None = None
     # An automatic charge under a standing mandate (issue 13, item 8): worded as autopay.
     autopay: bool = False
+    # A held payment's end of its cancel window, the user's wall clock ("3 Dec 2025, 14:05 +01:00").
+    when_text: str | None = None
 
 
 # --- builders ------------------------------------------------------------------------------------

@@ -61,9 +61,6 @@ def test_holds_the_automatic_charges_receipt_verifies_and_names_the_mandate(
         assert consent is not None and "mandate:" in consent.confirmation
 
 
-@pytest.mark.xfail(
-    strict=True, reason="consent verify says ok for an autopay charge whose mandate consent was altered"
-)
 def test_verifying_an_automatic_charge_checks_the_mandate_consent_it_rests_on(
     payments_service: PaymentsService,
 ) -> None:

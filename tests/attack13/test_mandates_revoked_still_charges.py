@@ -107,9 +107,6 @@ def test_holds_without_revoking_the_held_autopay_payment_is_charged_after_its_wi
     assert _after_window(service, clock, bill_id).status == PaymentStatus.SUCCEEDED.value
 
 
-@pytest.mark.xfail(
-    strict=True, reason="revoking an autopay leaves its held (time-locked) payment scheduled: charged anyway"
-)
 def test_revoking_the_mandate_stops_its_held_payment(payments_service: PaymentsService) -> None:
     service, clock, user_id, biller, bill_id = _held_autopay(payments_service)
     clock.now = T0 + timedelta(minutes=2)  # well inside the cancel window
@@ -121,9 +118,6 @@ def test_revoking_the_mandate_stops_its_held_payment(payments_service: PaymentsS
     assert not payment.payment_intent_id
 
 
-@pytest.mark.xfail(
-    strict=True, reason="pausing an autopay leaves its held (time-locked) payment scheduled: charged anyway"
-)
 def test_pausing_the_mandate_stops_its_held_payment(payments_service: PaymentsService) -> None:
     service, clock, user_id, biller, bill_id = _held_autopay(payments_service)
     clock.now = T0 + timedelta(minutes=2)
@@ -134,9 +128,6 @@ def test_pausing_the_mandate_stops_its_held_payment(payments_service: PaymentsSe
     assert payment.status != PaymentStatus.SUCCEEDED.value, "charged under a paused mandate"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="an admin revoking a mandate leaves its held payment scheduled: charged anyway"
-)
 def test_staff_revoking_the_mandate_stops_its_held_payment(payments_service: PaymentsService) -> None:
     service, clock, _, _, bill_id = _held_autopay(payments_service)
     mandate_id = _payment(service, bill_id).mandate_id
@@ -151,9 +142,6 @@ def test_staff_revoking_the_mandate_stops_its_held_payment(payments_service: Pay
     assert payment.status != PaymentStatus.SUCCEEDED.value, "charged under a mandate staff revoked"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="revoking an autopay leaves its payment awaiting 2nd approval: approving charges it"
-)
 def test_revoking_the_mandate_withdraws_its_payment_awaiting_second_approval(
     payments_service: PaymentsService,
 ) -> None:
@@ -177,9 +165,6 @@ def test_revoking_the_mandate_withdraws_its_payment_awaiting_second_approval(
     assert payment.status != PaymentStatus.SUCCEEDED.value, "charged under a revoked mandate"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="/forget revokes the mandate but its held autopay payment is charged anyway"
-)
 def test_forget_stops_the_held_autopay_payment(payments_service: PaymentsService) -> None:
     service, clock, user_id, _, bill_id = _held_autopay(payments_service)
     clock.now = T0 + timedelta(minutes=2)
@@ -190,9 +175,6 @@ def test_forget_stops_the_held_autopay_payment(payments_service: PaymentsService
     assert payment.status != PaymentStatus.SUCCEEDED.value, "a forgotten user's card charged by autopay"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="lowering the autopay cap below a held payment (new consent) still charges it"
-)
 def test_lowering_the_cap_below_a_held_payment_stops_it(payments_service: PaymentsService) -> None:
     service, clock, user_id, biller, bill_id = _held_autopay(payments_service)  # €35 held, cap €40
     clock.now = T0 + timedelta(minutes=2)

@@ -28,9 +28,6 @@ from tests.attack13.test_mandates_revoked_still_charges import (
 pytestmark = pytest.mark.sandbox
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a held autopay payment's cancel window passes without a word to the user"
-)
 def test_the_user_hears_of_a_held_autopay_payment_while_they_can_still_cancel(
     payments_service: PaymentsService,
 ) -> None:

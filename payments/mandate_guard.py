@@ -1,0 +1,83 @@
+"""One rule: a payment made under a standing mandate is charged only while that mandate authorises it.
+
+A mandate authorises one of its payments while it is active and the payment is within its cap (in
+its currency). When a mandate stops authorising a payment not charged yet (draft, waiting for the
+second approval, or approved and held by its time lock), that payment is cancelled, its schedule
+cancelled, audited (`payment.mandate_withdrawn`, with the reason) and the user told through the
+outbox (`AUTOPAY_CANCELLED`). The mandate moves (pause, revoke by the user or staff, a new cap,
+expiry, /forget) call `withdraw_unauthorised`; the charging and approval paths call
+`mandate_refusal` again just before starting a charge, so no path slips through.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from db.models import Mandate, Payment, ScheduledPayment
+from payments.machine import StateMachine
+from payments.outbox import queue_notification
+from payments.statuses import NotificationKind, PaymentStatus, ScheduleStatus
+
+P = PaymentStatus
+# A mandate's payment that may still be stopped: nothing has reached the gateway for it.
+UNCHARGED = (P.DRAFT, P.AWAITING_APPROVAL, P.APPROVED)
+ACTIVE = "active"  # payments.mandates.MandateStatus.ACTIVE (that module imports this one's users)
+
+
+def mandate_refusal(session: Session, payment: Payment) -> str | None:
+    """Why the payment's mandate no longer authorises it — "mandate_<status>" (paused, revoked,
+    expired) or "mandate_over_cap" — or None when it does, or the payment has no mandate."""
+    if payment.mandate_id is None:
+        return None
+    mandate = session.get(Mandate, payment.mandate_id, populate_existing=True)
+    if mandate is None:
+        return "mandate_revoked"
+    if mandate.status != ACTIVE:
+        return f"mandate_{mandate.status}"
+    if payment.currency != mandate.currency or payment.amount_minor > mandate.cap_minor:
+        return "mandate_over_cap"
+    return None
+
+
+def withdraw_payment(
+    session: Session, machine: StateMachine, payment: Payment, reason: str, now: datetime
+) -> bool:
+    """Cancel one uncharged mandate payment (compare-and-set from its status), its schedule too,
+    audited with `reason`, the user told; False when it was no longer uncharged."""
+    status = P(payment.status)
+    if status not in UNCHARGED or not machine.move(
+        session, payment, status, P.CANCELLED, audit_event="payment.mandate_withdrawn", reason=reason,
+        audit_data={"mandate_id": payment.mandate_id},
+    ):  # fmt: skip
+        return False
+    session.execute(
+        update(ScheduledPayment)
+        .where(
+            ScheduledPayment.payment_id == payment.id,
+            ScheduledPayment.status == ScheduleStatus.SCHEDULED.value,
+        )
+        .values(status=ScheduleStatus.CANCELLED.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    queue_notification(session, payment, NotificationKind.AUTOPAY_CANCELLED, now)
+    session.refresh(payment)
+    return True
+
+
+def withdraw_unauthorised(session: Session, machine: StateMachine, mandate_id: int, now: datetime) -> int:
+    """Cancel every uncharged payment of the mandate it no longer authorises; how many."""
+    session.flush()
+    pending = session.scalars(
+        select(Payment).where(
+            Payment.mandate_id == mandate_id, Payment.status.in_([s.value for s in UNCHARGED])
+        )
+    ).all()
+    count = 0
+    for payment in pending:
+        reason = mandate_refusal(session, payment)
+        if reason is not None and withdraw_payment(session, machine, payment, reason, now):
+            count += 1
+    return count
