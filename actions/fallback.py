@@ -1,4 +1,9 @@
-"""The first stage of the two-stage fallback: offer the two likeliest intents as buttons."""
+"""The first stage of the two-stage fallback: offer the two likeliest intents as buttons.
+
+Right after a reply that offered cancelling a payment (a held or scheduled one: slot
+`cancellable_payment_id`), an unclear message ("don't send it") offers "Cancel a payment" first,
+whatever the ranking: its `/cancel_payment` cancels that very payment. Nothing is cancelled on a guess.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import guarded, response_text, utter
+from actions.common import guarded, offered_for_cancelling, response_text, utter
 
 # Not worth offering: the fallback itself, and bare yes/no without a question.
 NOT_OFFERED = {"nlu_fallback", "affirm", "deny", "out_of_scope"}
@@ -28,7 +33,10 @@ class ActionDefaultAskAffirmation(Action):
     ) -> list[EventType]:
         """Offer the top two intents (with the entities already understood) plus "Something else"."""
         ranking = tracker.latest_message.get("intent_ranking") or []
-        intents = [item["name"] for item in ranking if item.get("name") not in NOT_OFFERED][:2]
+        intents = [item["name"] for item in ranking if item.get("name") not in NOT_OFFERED]
+        if offered_for_cancelling(tracker) is not None:  # the payment just offered for cancelling
+            intents = ["cancel_payment", *(name for name in intents if name != "cancel_payment")]
+        intents = intents[:2]
         entities = {
             entity["entity"]: entity["value"]
             for entity in tracker.latest_message.get("entities") or []

@@ -5,10 +5,17 @@ bill through `payments.pay_reminded_bill` and shows the summary like any other (
 Cancel). A bill paid since the reminder is refused by payments (`bill_settled`), worded here by code.
 "Stop reminding me" / "remind me again" (intents `reminders_off` / `reminders_on`, also sent by the
 bot's `/reminders off|on`) make one call to `payments.set_reminders`.
+
+Switching off is read twice: the model's intent, then the words themselves (`negates_off`). A typed
+request that negates the switch-off ("don't stop reminding me", "never turn them off") or asks to keep
+them ("keep reminding me") changes nothing and asks with two buttons instead: a classifier can read
+such a sentence either way, and turning reminders off by mistake is silent (nothing tells the user
+a reminder they wanted is missing), so the deterministic check guards the one costly direction.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -29,6 +36,27 @@ SWITCH_RESPONSES = {
     (False, True): "utter_reminders_off",
     (False, False): "utter_reminders_off_already",
 }
+
+
+# A negation, then later a word that switches off: "don't stop", "never ... off", "not disable".
+_NEGATED_OFF = re.compile(
+    r"\b(?:don'?t|do not|dont|never|not|no need to)\b.*\b(?:stop\w*|off|disabl\w*|mut\w*|quit\w*|paus\w*"
+    r"|cancel\w*|end\w*|unsubscrib\w*)\b"
+)
+# Asking to keep them: "keep reminding me", "continue the reminders", "leave them on".
+_KEEP_ON = re.compile(
+    r"\b(?:keep|continue|leave)\b(?:\s+\w+){0,3}?\s+(?:remind\w*|them|alerts?|on|coming)\b"
+    r"|\bcontinue\s+(?:to\s+)?remind"
+)
+
+
+def negates_off(text: str) -> bool:
+    """True when a typed switch-off request negates itself or asks to keep reminders on (English
+    words; a button's `/reminders_off` payload never does)."""
+    words = text.lower().replace("\u2019", "'")
+    if words.startswith("/"):
+        return False
+    return bool(_NEGATED_OFF.search(words) or _KEEP_ON.search(words))
 
 
 def reminded_bill(tracker: Tracker) -> int | None:
@@ -97,6 +125,9 @@ class ActionSetReminders(Action):
         enabled = INTENT_SWITCHES.get(intent)
         if enabled is None:
             utter(dispatcher, "utter_nothing_in_progress")
+            return []
+        if not enabled and negates_off(str((tracker.latest_message or {}).get("text") or "")):
+            utter(dispatcher, "utter_reminders_keep_or_off")  # its buttons send /reminders_on|off
             return []
         setting = await call_as_sender(tracker, get_services().set_reminders, enabled=enabled)
         utter(dispatcher, SWITCH_RESPONSES[(setting.enabled, setting.changed)])

@@ -333,6 +333,9 @@ class Notification(Base):
     # An outcome told in the user's own chat turn: not sent before this (the front end marks it sent
     # when the turn's reply was delivered). NULL: send at once.
     hold_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A bill's row no longer relevant when it would be sent (reminders switched off, nothing left to
+    # pay, past due): kept with `sent_at` set and this reason code, never sent. NULL otherwise.
+    dropped_reason: Mapped[str | None] = mapped_column(String(40))
 
 
 # --- issue 13 item 4 (reminders) ---

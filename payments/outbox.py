@@ -3,23 +3,68 @@
 A row is queued in the same transaction as the status change it reports (`queue_notification`),
 so a committed outcome is never left untold and a rolled-back one is never told. The bot reads
 `pending_notifications` and marks each one sent (compare-and-set): delivery is at least once.
+
+A bill's row (a reminder, a bill that needs the user) is a promise made at queue time and delivered
+later, maybe days later: `pending_notifications` checks it again as it is read (`drop_reason`) and
+drops one no longer relevant (kept, with `sent_at` set and `dropped_reason`, never sent).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Bill, Biller, Notification, Payment, ScheduledPayment, StepUpChallenge, User
 from payments.dates import format_moment
 from payments.ledger import outstanding
 from payments.money import Money, format_money
-from payments.statuses import NotificationKind, StepUpStatus
-from payments.unit_of_work import UnitOfWork, rowcount
+from payments.statuses import RESERVING, NotificationKind, PaymentStatus, StepUpStatus
+from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, rowcount
 from payments.views import NotificationView, receipt_of
+
+# A payment in one of these holds the bill: it is being paid (succeeded ones only lower what is owed).
+HOLDING_VALUES = sorted(status.value for status in RESERVING - {PaymentStatus.SUCCEEDED})
+# The bill's rows checked again at delivery time (`drop_reason`).
+BILL_KINDS = (NotificationKind.BILL_REMINDER.value, NotificationKind.BILL_NEEDS_YOU.value)
+
+
+def _holding_payment(session: Session, bill_id: int) -> bool:
+    """True when a live payment (approved, scheduled, in flight, awaiting approval) holds the bill."""
+    return bool(
+        session.execute(
+            select(exists().where(Payment.bill_id == bill_id, Payment.status.in_(HOLDING_VALUES)))
+        ).scalar()
+    )
+
+
+def still_to_pay(session: Session, bill: Bill) -> bool:
+    """True when the bill is open, something is outstanding and no live payment holds it."""
+    if bill.status not in OPEN_BILL_STATUSES or _holding_payment(session, bill.id):
+        return False
+    return outstanding(session, bill).amount_minor > 0
+
+
+def drop_reason(session: Session, note: Notification, user: User, bill: Bill, now: datetime) -> str | None:
+    """Why a bill's row (BILL_REMINDER, BILL_NEEDS_YOU) is no longer worth sending at `now`, or None.
+
+    `reminders_off`: a reminder whose user switched reminders off since; `nothing_to_pay`: the bill
+    is paid, void or held by a live payment; `past_due`: a reminder whose due date has passed in the
+    user's zone (a bill that needs the user still does, overdue or not). Rows about payments: None.
+    """
+    if note.payment_id is not None or note.kind not in BILL_KINDS:
+        return None
+    reminder = note.kind == NotificationKind.BILL_REMINDER.value
+    if reminder and not user.reminders_enabled:
+        return "reminders_off"
+    if not still_to_pay(session, bill):
+        return "nothing_to_pay"
+    if reminder and bill.due_date < now.astimezone(ZoneInfo(user.timezone)).date():
+        return "past_due"
+    return None
 
 
 def queue_notification(
@@ -132,10 +177,15 @@ class Outbox:
                 .order_by(Notification.id)
                 .limit(max(1, min(limit, 500)))
             ).all()
-            return [
-                _view(session, note, payment, user, bill, str(name))
-                for note, payment, user, bill, name in rows
-            ]
+            now = self._uow.now()
+            views = []
+            for note, payment, user, bill, name in rows:
+                reason = drop_reason(session, note, user, bill, now)
+                if reason is None:
+                    views.append(_view(session, note, payment, user, bill, str(name)))
+                else:  # no longer relevant: kept as a record, never sent
+                    note.sent_at, note.dropped_reason = now, reason
+            return views
 
     def mark_notification_sent(self, *, notification_id: int) -> bool:
         """Record a notification as delivered; False when it already was (compare-and-set on sent_at)."""

@@ -2,8 +2,8 @@
 
 A bill is reminded when it is open, due within `ServiceConfig.reminder_days` of the user's today
 (their time zone), still has something outstanding, no live payment holds it (approved, scheduled,
-in flight, awaiting a second approval) and its user has reminders on and is reachable on Telegram.
-Only during the user's waking hours (`reminder_start_hour` to `reminder_end_hour` of their own
+in flight, awaiting a second approval) and its user has reminders on and is reachable on Telegram
+(not blocking the bot). Only during the user's waking hours (`reminder_start_hour` to `reminder_end_hour` of their own
 clock); outside them the bill simply waits for a later round.
 
 Exactly once per bill and due date (its window): the `bill_reminders` row, unique on the pair, is
@@ -26,17 +26,14 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import Bill, Biller, BillReminder, Payment, User
+from db.models import Bill, Biller, BillReminder, User
 from payments.audit import append_audit
 from payments.config import ServiceConfig
 from payments.errors import BillNotFoundError, BillSettledError
-from payments.ledger import outstanding
-from payments.outbox import queue_bill_notification
-from payments.statuses import RESERVING, BillStatus, NotificationKind, PaymentStatus
+from payments.outbox import queue_bill_notification, still_to_pay
+from payments.statuses import BillStatus, NotificationKind
 from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user
 
-# A payment in one of these holds the bill: it is being paid (succeeded ones only lower what is owed).
-HOLDING_VALUES = sorted(status.value for status in RESERVING - {PaymentStatus.SUCCEEDED})
 SETTLED_BILL_STATUSES = (BillStatus.PAID.value, BillStatus.VOID.value)
 
 
@@ -73,22 +70,6 @@ def within_hours(moment: datetime, *, timezone: str, start_hour: int, end_hour: 
 def in_window(due_date: date, *, today: date, days: int) -> bool:
     """True when a bill due on `due_date` is due within `days` days of `today` (not already past)."""
     return today <= due_date <= today + timedelta(days=days)
-
-
-def _holding_payment(session: Session, bill_id: int) -> bool:
-    """True when a live payment (approved, scheduled, in flight, awaiting approval) holds the bill."""
-    return bool(
-        session.execute(
-            select(exists().where(Payment.bill_id == bill_id, Payment.status.in_(HOLDING_VALUES)))
-        ).scalar()
-    )
-
-
-def still_to_pay(session: Session, bill: Bill) -> bool:
-    """True when the bill is open, something is outstanding and no live payment holds it."""
-    if bill.status not in OPEN_BILL_STATUSES or _holding_payment(session, bill.id):
-        return False
-    return outstanding(session, bill).amount_minor > 0
 
 
 class Reminders:
@@ -138,6 +119,8 @@ class Reminders:
                     Bill.id > after_id,
                     User.reminders_enabled.is_(True),
                     User.telegram_user_id.is_not(None),
+                    # Blocked the bot: nothing queued meanwhile (a later round reminds, if still due).
+                    User.telegram_unreachable_since.is_(None),
                     User.forgotten_at.is_(None),
                     Bill.status.in_(OPEN_BILL_STATUSES),
                     # A day either side of UTC's today covers every zone; refined per user below.

@@ -360,9 +360,17 @@ REMINDER_TEMPLATES: dict[str, list[str]] = {
         "warn me before bills are due", "tell me when something is due", "notify me about upcoming bills",
         "alert me when a bill is due", "can you remind me of bills that are due", "reminders back on please",
         "yes i want the due date reminders", "opt in to bill reminders", "give me a heads up before bills are due",
+        # Negated "off" and keep-on requests (attack 13): they keep reminders on, never switch them off.
+        "keep reminding me", "keep reminding me about my bills", "keep the reminders coming", "keep my reminders on",
+        "keep the bill reminders on please", "leave the reminders on", "continue the reminders",
+        "please continue reminding me", "don't stop the reminders", "don't stop reminding me about bills",
+        "do not stop the bill reminders", "never stop reminding me", "don't turn my reminders off",
+        "do not turn off bill reminders", "don't switch off the reminders", "don't disable my reminders",
+        "i don't want the reminders to stop", "i never want my bill reminders turned off",
+        "don't ever stop the reminders", "please don't mute the reminders", "never turn the reminders off",
     ],
 }  # fmt: skip
-REMINDER_COUNT = {"reminders_off": 90, "reminders_on": 80}
+REMINDER_COUNT = {"reminders_off": 90, "reminders_on": 110}
 TEMPLATES.update(REMINDER_TEMPLATES)
 COUNT.update(REMINDER_COUNT)
 # --- end reminders ---

@@ -151,6 +151,25 @@ async def test_fallback_offers_the_two_likeliest_intents(domain: dict[str, Any])
     assert buttons[1]["payload"] == '/pay_bill{"biller": "Vodafone"}'
 
 
+async def test_the_fallback_after_a_cancel_offer_offers_cancelling_first(domain: dict[str, Any]) -> None:
+    """An unclear "don't send it" after a reply that offered cancelling payment 7: its first button is
+    "Cancel a payment" (whose /cancel_payment cancels that payment), even when the model ranked it low."""
+    dispatcher = CollectingDispatcher()
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.5},
+        {"name": "pay_bill", "confidence": 0.3},
+        {"name": "check_bills", "confidence": 0.2},
+        {"name": "cancel_payment", "confidence": 0.05},
+    ]
+    tracker = make_tracker(
+        SOMEONE, intent="nlu_fallback", ranking=ranking, slots={"cancellable_payment_id": "7"}
+    )
+    await ActionDefaultAskAffirmation().run(dispatcher, tracker, domain)
+    buttons = dispatcher.messages[0]["buttons"]
+    assert [b["payload"] for b in buttons] == ["/cancel_payment", "/pay_bill", "/out_of_scope"]
+    assert buttons[0]["title"] == "Cancel a payment"
+
+
 async def test_asking_for_the_biller_offers_open_bills(
     service: PaymentsService, domain: dict[str, Any], alex: str
 ) -> None:

@@ -81,3 +81,47 @@ async def test_the_switch_says_off_and_on_and_already(
         "utter_reminders_on_already",
     ]
     assert service.reminders_enabled(user_id=user_id)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "don't stop reminding me",
+        "please keep reminding me",
+        "never turn the reminders off",
+        "don\u2019t stop them",  # a phone's apostrophe
+    ],
+)
+async def test_a_negated_switch_off_asks_and_changes_nothing(
+    service: PaymentsService, domain: dict[str, Any], text: str
+) -> None:
+    """Read as reminders_off by the model, negated in its words: a question with both buttons, still on;
+    its "Turn them off" button (a `/reminders_off` payload) does switch them off."""
+    sender, _, _, user_id = _payer(service)
+
+    [ask], _ = await _run(ActionSetReminders(), domain, sender, intent="reminders_off", text=text)
+    assert ask["response"] == "utter_reminders_keep_or_off"
+    assert [b["payload"] for b in ask["buttons"]] == ["/reminders_on", "/reminders_off"]
+    assert service.reminders_enabled(user_id=user_id)
+
+    [off], _ = await _run(ActionSetReminders(), domain, sender, intent="reminders_off", text="/reminders_off")
+    assert off["response"] == "utter_reminders_off"
+    assert not service.reminders_enabled(user_id=user_id)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "stop reminding me",
+        "please don't remind me about my bills any more",
+        "i don't want any more reminders",
+        "no need to remind me, i keep track myself",
+    ],
+)
+async def test_plain_switch_off_phrasings_still_switch_at_once(
+    service: PaymentsService, domain: dict[str, Any], text: str
+) -> None:
+    sender, _, _, user_id = _payer(service)
+    [off], _ = await _run(ActionSetReminders(), domain, sender, intent="reminders_off", text=text)
+    assert off["response"] == "utter_reminders_off"
+    assert not service.reminders_enabled(user_id=user_id)

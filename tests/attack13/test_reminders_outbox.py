@@ -84,10 +84,6 @@ def _pending_reminders(service: PaymentsService, bill_id: int) -> list[Any]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a reminder queued before the user said 'stop reminding me' is still delivered afterwards",
-)
 def test_reminders_switched_off_before_delivery_are_not_sent(base: PaymentsService) -> None:
     user_id, _, [bill_id] = _telegram_user(base, due=TODAY + timedelta(days=2))
     clock = _at(base, NOW)
@@ -99,10 +95,6 @@ def test_reminders_switched_off_before_delivery_are_not_sent(base: PaymentsServi
     assert _pending_reminders(_at(base, NOW + timedelta(seconds=5)), bill_id) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a reminder of a bill paid before delivery is still sent, naming the full amount as due",
-)
 def test_a_bill_paid_before_delivery_is_not_reminded(base: PaymentsService) -> None:
     user_id, _, [bill_id] = _telegram_user(base, due=TODAY + timedelta(days=2))
     clock = _at(base, NOW)
@@ -121,10 +113,6 @@ def test_a_bill_paid_before_delivery_is_not_reminded(base: PaymentsService) -> N
     assert stale == [], [(n.amount_text, n.due_date) for n in stale]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a reminder queued while the user blocked the bot is sent when they return, after the due date",
-)
 def test_a_reminder_is_not_delivered_after_the_bill_is_overdue(base: PaymentsService) -> None:
     _, telegram_id, [bill_id] = _telegram_user(base, due=TODAY + timedelta(days=1))
     clock = _at(base, NOW)
