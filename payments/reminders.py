@@ -3,8 +3,8 @@
 A bill is reminded when it is open, due within `ServiceConfig.reminder_days` of the user's today
 (their time zone), still has something outstanding, no live payment holds it (approved, scheduled,
 in flight, awaiting a second approval) and its user has reminders on and is reachable on Telegram
-(not blocking the bot). Only during the user's waking hours (`reminder_start_hour` to `reminder_end_hour` of their own
-clock); outside them the bill simply waits for a later round.
+(not blocking the bot). Only during the user's waking hours (`reminder_start_hour` to
+`reminder_end_hour` of their own clock); outside them the bill simply waits for a later round.
 
 Exactly once per bill and due date (its window): the `bill_reminders` row, unique on the pair, is
 inserted in the same transaction as the outbox row, so of two workers racing only one commits and

@@ -4,8 +4,8 @@
   (`reminders_off`, `nothing_to_pay`, `past_due`) for a row the outbox decided at delivery time not to
   send. The row is kept (with `sent_at` set, so no sender claims it) as the record of what was not told.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-01 00:10:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020"
-down_revision: str | None = "0019"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
