@@ -45,6 +45,7 @@ OPERATOR_FACING = {
     # Standing mandates (issue 13, item 8): a worker step's name, and machine records kept in the
     # consent and the audit log (who acted, which mandate consent an automatic charge runs under).
     "bills under standing mandates",
+    "payment %s: its mandate no longer authorises it (%s)",
     "mandate:{}:consent:{}",
     "staff:{}",
 }
