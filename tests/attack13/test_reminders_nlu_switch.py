@@ -24,9 +24,6 @@ from tests.helpers.stack import AssistantStack
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 SWITCHES = {"reminders_off", "reminders_on"}
-NEGATED_OFF = pytest.mark.xfail(
-    strict=True, reason="a negated or 'keep reminding' request is read as reminders_off and switches them off"
-)
 
 
 _senders = itertools.count(1)
@@ -51,11 +48,11 @@ def _intent(stack: AssistantStack, text: str) -> tuple[str, float]:
 @pytest.mark.parametrize(
     "text",
     [
-        pytest.param("don't stop reminding me", marks=NEGATED_OFF),
+        "don't stop reminding me",
         "remind me to pay later",
-        pytest.param("please keep reminding me", marks=NEGATED_OFF),
-        pytest.param("don't turn off the reminders", marks=NEGATED_OFF),
-        pytest.param("I never want the reminders to stop", marks=NEGATED_OFF),
+        "please keep reminding me",
+        "don't turn off the reminders",
+        "I never want the reminders to stop",
         "stop",
         "cancel",
         "cancel the payment, not the reminders",
@@ -102,9 +99,6 @@ def test_holds_the_documented_phrasings_switch(
     assert name == expected, (text, name, confidence)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="'don't stop reminding me' typed on Telegram switches the user's reminders off"
-)
 async def test_dont_stop_reminding_me_keeps_reminders_on_end_to_end(assistant_stack: AssistantStack) -> None:
     """Through the real bot (fake Telegram API), Rasa and the action server: the switch in the database."""
     user = 555_913
