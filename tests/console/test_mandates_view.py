@@ -82,7 +82,7 @@ def test_staff_list_mandates_and_an_admin_pauses_and_revokes_one_audited(
         rows = session.execute(
             select(AuditLogEntry).where(
                 AuditLogEntry.user_id == user_id, AuditLogEntry.event.like("mandate.%")
-            )
+            ).order_by(AuditLogEntry.id)  # the chain's order (PostgreSQL returns rows in any order)
         ).scalars()
         staff_rows = [
             (r.event, r.data.get("actor"), r.data.get("reason")) for r in rows if "reason" in r.data
