@@ -21,7 +21,9 @@ from tests.e2e.test_safety_controls_e2e import (  # noqa: F401  (pytest fixtures
 from tests.helpers.fake_telegram import fake_telegram_server
 from tests.helpers.stack import AssistantStack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+# Slow (restarts the action server with a time lock): runs in `make test-slow` and `make bench`;
+# tests/actions/test_cancel_offered.py and tests/e2e/test_safety_controls_e2e.py cover it in `make test`.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.mark.parametrize(

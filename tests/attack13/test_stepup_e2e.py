@@ -21,7 +21,9 @@ from tests.bot.test_e2e_telegram import TURN_WAIT, bot_on, bot_settings, button,
 from tests.helpers.fake_telegram import fake_telegram_server
 from tests.helpers.stack import AssistantStack, start_assistant_stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+# Slow (its own assistant stack, ~3 min): runs in `make test-slow` and `make bench`;
+# tests/actions/test_step_up.py covers the hand-over to the next bill inside `make test`.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 CODE_MESSAGE = re.compile(r"(\d{6}) is your one-time code")
 
