@@ -38,6 +38,11 @@ def settings_keys() -> Iterator[None]:
 
 def test_the_encrypted_columns_are_the_personal_ones() -> None:
     assert {(c.table, c.column) for c in encrypted_columns()} == {
+        # issue 13: the one-time code until delivered, and the words of a confirmation or mandate consent
+        ("step_up_challenges", "code_sealed"),
+        ("step_up_challenges", "confirmation"),
+        ("mandate_consents", "confirmation"),
+        ("mandate_consents", "summary_text"),
         ("users", "name"),
         ("payments", "summary_text"),
         ("consents", "summary_text"),
