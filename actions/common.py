@@ -278,12 +278,30 @@ def payment_finished(error: PaymentsError | None = None) -> list[EventType]:
 
 
 def offered_for_cancelling(tracker: Tracker) -> int | None:
-    """The id of the payment the assistant last said can still be cancelled, if any."""
+    """The id of the payment the assistant said can still be cancelled in its reply to the user's
+    previous message, if any.
+
+    The offer answers only the very next message: an offer set before an earlier user message is
+    stale (a "no" typed an hour later about something else must not cancel a scheduled payment), so
+    the slot counts only when its latest SlotSet event comes after the second-latest user event.
+    """
     offered = tracker.get_slot(CANCELLABLE_SLOT)
-    try:
-        return int(offered) if offered else None
-    except (TypeError, ValueError):
+    if not offered:
         return None
+    users = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            users += 1
+            if users > 1:
+                return None  # set before the user's previous message: stale
+        elif event.get("event") == "slot" and event.get("name") == CANCELLABLE_SLOT:
+            if not event.get("value"):
+                return None  # cleared since
+            try:
+                return int(event["value"])
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def latest_entity_values(tracker: Tracker, entity: str) -> list[str]:

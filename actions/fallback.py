@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import guarded, offered_for_cancelling, response_text, utter
+from actions.common import CANCELLABLE_SLOT, guarded, offered_for_cancelling, response_text, utter
 
 # Not worth offering: the fallback itself, and bare yes/no without a question.
 NOT_OFFERED = {"nlu_fallback", "affirm", "deny", "out_of_scope"}
@@ -34,7 +34,8 @@ class ActionDefaultAskAffirmation(Action):
         """Offer the top two intents (with the entities already understood) plus "Something else"."""
         ranking = tracker.latest_message.get("intent_ranking") or []
         intents = [item["name"] for item in ranking if item.get("name") not in NOT_OFFERED]
-        if offered_for_cancelling(tracker) is not None:  # the payment just offered for cancelling
+        offered = offered_for_cancelling(tracker)
+        if offered is not None:  # the payment just offered for cancelling
             intents = ["cancel_payment", *(name for name in intents if name != "cancel_payment")]
         intents = intents[:2]
         entities = {
@@ -49,4 +50,5 @@ class ActionDefaultAskAffirmation(Action):
         ]
         buttons.append({"title": response_text(domain, "utter_something_else"), "payload": "/out_of_scope"})
         utter(dispatcher, "utter_ask_affirmation", buttons=buttons)
-        return []
+        # The offer still stands for the tap on one of these buttons (the next message).
+        return [SlotSet(CANCELLABLE_SLOT, str(offered))] if offered is not None else []

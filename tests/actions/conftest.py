@@ -91,7 +91,7 @@ def make_tracker(
         sender_id,
         slots or {},
         latest,
-        events or [{"event": "user", "text": text, "parse_data": latest}],
+        events or _offer_then(slots or {}, {"event": "user", "text": text, "parse_data": latest}),
         False,
         None,
         {"name": active_loop} if active_loop else {},
@@ -134,3 +134,11 @@ def as_rasa_says(domain: dict[str, Any], message: dict[str, Any]) -> dict[str, A
 def said(domain: dict[str, Any], dispatcher: Any) -> list[str]:
     """The texts the user reads for everything the dispatcher collected."""
     return [str(as_rasa_says(domain, message).get("text")) for message in dispatcher.messages]
+
+
+def _offer_then(slots: dict[str, Any], user_event: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of a conversation whose previous reply set the slots given (as Rasa's tracker holds
+    them: the SlotSet before the user's latest message), then that message."""
+    offered = slots.get("cancellable_payment_id")
+    before = [{"event": "slot", "name": "cancellable_payment_id", "value": offered}] if offered else []
+    return [*before, user_event]

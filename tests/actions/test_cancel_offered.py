@@ -232,3 +232,24 @@ async def test_with_a_summary_waiting_too_cancel_asks_which_and_changes_nothing(
     assert later[CANCELLABLE_SLOT] is None
     assert _status(service, sender, held_id) == PaymentStatus.CANCELLED
     assert _status(service, sender, draft_id) == PaymentStatus.DRAFT
+
+
+async def test_an_offer_answers_only_the_next_message_a_later_no_cancels_nothing(
+    installed: Any, domain: dict[str, Any]
+) -> None:
+    """Outside review: the offer must not stay live. A "no" typed turns later, about something else,
+    leaves the scheduled payment alone (the slot is still set; its SlotSet is older than the user's
+    previous message)."""
+    service = installed()
+    sender, payment_id, scheduled, slots = await _confirmed(service, domain, amount="30", date="tomorrow")
+    assert scheduled["response"] == "utter_payment_scheduled"
+    events = [
+        {"event": "slot", "name": CANCELLABLE_SLOT, "value": str(payment_id)},
+        {"event": "user", "text": "what did I pay last month?", "parse_data": {}},
+        {"event": "bot", "text": "Here is your history"},
+        {"event": "user", "text": "no", "parse_data": {}},
+    ]
+
+    await _run(ActionStopPayment(), domain, sender, slots=slots, intent="deny", text="no", events=events)
+
+    assert _status(service, sender, payment_id) == PaymentStatus.APPROVED
