@@ -315,17 +315,24 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="kind_valid"),
-        CheckConstraint("payment_id IS NOT NULL OR bill_id IS NOT NULL", name="has_subject"),
+        CheckConstraint(
+            "payment_id IS NOT NULL OR bill_id IS NOT NULL OR step_up_challenge_id IS NOT NULL",
+            name="has_subject",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # What the message is about: a payment (its outcome, its step-up code) or a bill (a reminder,
-    # a bill a standing mandate could not pay). At least one is set.
+    # a bill a standing mandate could not pay) or a mandate's step-up challenge. At least one is set.
     payment_id: Mapped[int | None] = mapped_column(
         ForeignKey("payments.id", ondelete="CASCADE"), index=True
     )
     bill_id: Mapped[int | None] = mapped_column(ForeignKey("bills.id", ondelete="CASCADE"), index=True)
+    # A standing mandate's one-time code (its challenge names the offer): no payment, no bill.
+    step_up_challenge_id: Mapped[int | None] = mapped_column(
+        ForeignKey("step_up_challenges.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # NULL until delivered; the sender claims a row with a compare-and-set on `sent_at IS NULL`.
@@ -587,10 +594,21 @@ class StepUpChallenge(Base):
     __table_args__ = (
         CheckConstraint(_in("status", STEP_UP_STATUSES), name="status_valid"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint(
+            "(payment_id IS NOT NULL AND mandate_consent_id IS NULL)"
+            " OR (payment_id IS NULL AND mandate_consent_id IS NOT NULL)",
+            name="one_subject",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), unique=True)
+    # What the code proves: a payment, or a standing mandate's offer (its terms; exactly one is set).
+    payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), unique=True
+    )
+    mandate_consent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mandate_consents.id", ondelete="CASCADE"), unique=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     code_sealed: Mapped[str | None] = mapped_column(EncryptedText())

@@ -18,9 +18,8 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -36,26 +35,16 @@ from payments.errors import ConsentMismatchError, PaymentsError
 from payments.ledger import RESERVING_VALUES, candidate, default_card
 from payments.machine import StateMachine
 from payments.mandate_guard import withdraw_unauthorised
+from payments.mandate_step_up import MandateCodePending, MandateCodes, cancel_codes, raise_for
 from payments.money import Money, format_money, parse_amount
+from payments.statuses import LIVE as LIVE  # re-exported
+from payments.statuses import MandateStatus as MandateStatus  # re-exported
+from payments.step_up import CheckResult
 from payments.unit_of_work import UnitOfWork, load_user, lock_user, rowcount
 
 # How far ahead an expiry may lie, and the term of a mandate the user gave no end for.
 MAX_TERM_DAYS = 3 * 366
 DEFAULT_TERM_DAYS = 365
-
-
-class MandateStatus(StrEnum):
-    """Where a standing mandate is (mandates.status)."""
-
-    PROPOSED = "proposed"  # offered in chat, not confirmed yet
-    ACTIVE = "active"
-    PAUSED = "paused"
-    REVOKED = "revoked"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"  # an offer the user cancelled or never confirmed
-
-
-LIVE = (MandateStatus.ACTIVE.value, MandateStatus.PAUSED.value)
 
 
 # --- errors (codes; the words are `utter_error_<code>` at the edge) -------------------------------
@@ -141,6 +130,9 @@ class MandateView:
     card_last4: str
     consent_id: int | None
     created_at: datetime
+    # Set when Confirm needs the user's one-time code first (payments.mandate_step_up): the offer
+    # stays unsigned (`status` unchanged) until `verify_code`.
+    code_pending: MandateCodePending | None = None
 
 
 MandateRenderer = Callable[[MandateTerms], str]
@@ -189,6 +181,7 @@ class Mandates:
         self._uow = uow
         self._config = config
         self._machine = machine
+        self.codes = MandateCodes(uow, config)
 
     # --- offers ------------------------------------------------------------------------------
 
@@ -289,6 +282,10 @@ class Mandates:
         open_ids = select(MandateConsent.mandate_id).where(
             MandateConsent.user_id == user_id, MandateConsent.closed_at.is_(None)
         )
+        offers = select(MandateConsent.id).where(
+            MandateConsent.user_id == user_id, MandateConsent.closed_at.is_(None)
+        )
+        cancel_codes(session, list(session.execute(offers).scalars()), now)
         session.execute(
             update(Mandate)
             .where(Mandate.id.in_(open_ids), Mandate.status == MandateStatus.PROPOSED.value)
@@ -313,33 +310,70 @@ class Mandates:
         MandateOfferStaleError for an offer that is closed, too old, someone else's or whose nonce
         does not match; ConsentMismatchError when `shown_text` is not the summary offered;
         MandateExistsError when another mandate for the biller went live meanwhile.
+        Terms that can move a large amount need the user's one-time code first
+        (payments.mandate_step_up): the view's `code_pending` says so and the offer stays open;
+        MandateStepUpLockedError / MandateStepUpExpiredError (the offer withdrawn) otherwise.
         """
         with self._uow.tx() as session:
             user = lock_user(session, user_id)
             offer = self._live_offer(session, user_id, offer_id, nonce)
             if not hmac.compare_digest(_digest(shown_text), _digest(offer.summary_text)):
                 raise ConsentMismatchError(mandate_id=offer.mandate_id)
-            mandate = session.get(Mandate, offer.mandate_id, populate_existing=True)
-            assert mandate is not None
-            biller = session.get(Biller, mandate.biller_id)
-            assert biller is not None
-            if mandate.status == MandateStatus.PROPOSED.value:
-                other = self._live(session, user_id, mandate.biller_id)
-                if other is not None:
-                    raise MandateExistsError(biller=biller.name)
-            elif mandate.status not in LIVE:
-                raise MandateNotChangeableError(status=mandate.status)
-            now = self._uow.now()
-            closed = session.execute(
-                update(MandateConsent)
-                .where(MandateConsent.id == offer.id, MandateConsent.closed_at.is_(None))
-                .values(closed_at=now, closed_reason="confirmed")
-                .execution_options(synchronize_session=False)
-            )
-            if rowcount(closed) != 1:
-                raise MandateOfferStaleError(offer_id=offer_id)
-            self._sign(session, offer, mandate, biller, user, confirmation.strip() or "confirm")
-            return self._view(session, mandate, user)
+            mandate = self._signable(session, offer)
+            gate = self.codes.gate(session, offer, mandate, user, confirmation.strip() or "confirm")
+            if gate is None:
+                return self._make_live(session, offer, mandate, user, confirmation.strip() or "confirm")
+            if isinstance(gate, MandateCodePending):
+                return replace(self._view(session, mandate, user), code_pending=gate)
+        raise gate
+
+    def verify_code(self, *, user_id: int, code_text: str) -> MandateView | None:
+        """Check the code the user typed when their latest pending code is a mandate offer's (None
+        otherwise: it is a payment's, or none waits); verified, the offer is signed and live.
+        MandateStepUpCodeWrongError / ...FailedError / ...ExpiredError (counted and committed first)."""
+        with self._uow.tx() as session:
+            user = lock_user(session, user_id)
+            check = self.codes.check(session, user_id, code_text)
+            if check is None:
+                return None
+            if check.result == CheckResult.VERIFIED:
+                offer = session.get(MandateConsent, check.offer_id, populate_existing=True)
+                assert offer is not None
+                mandate = self._signable(session, offer)
+                return self._make_live(session, offer, mandate, user, check.confirmation)
+        raise_for(check)
+        return None
+
+    def _signable(self, session: Session, offer: MandateConsent) -> Mandate:
+        """The offer's mandate, when its terms may still be signed (MandateExistsError,
+        MandateNotChangeableError otherwise)."""
+        mandate = session.get(Mandate, offer.mandate_id, populate_existing=True)
+        assert mandate is not None
+        if mandate.status == MandateStatus.PROPOSED.value:
+            other = self._live(session, offer.user_id, mandate.biller_id)
+            if other is not None:
+                biller = session.get(Biller, mandate.biller_id)
+                raise MandateExistsError(biller=biller.name if biller is not None else "")
+        elif mandate.status not in LIVE:
+            raise MandateNotChangeableError(status=mandate.status)
+        return mandate
+
+    def _make_live(
+        self, session: Session, offer: MandateConsent, mandate: Mandate, user: User, confirmation: str
+    ) -> MandateView:
+        """Close the offer as confirmed (once) and sign it: the mandate's terms from now on."""
+        closed = session.execute(
+            update(MandateConsent)
+            .where(MandateConsent.id == offer.id, MandateConsent.closed_at.is_(None))
+            .values(closed_at=self._uow.now(), closed_reason="confirmed")
+            .execution_options(synchronize_session=False)
+        )
+        if rowcount(closed) != 1:
+            raise MandateOfferStaleError(offer_id=offer.id)
+        biller = session.get(Biller, mandate.biller_id)
+        assert biller is not None
+        self._sign(session, offer, mandate, biller, user, confirmation)
+        return self._view(session, mandate, user)
 
     def _sign(
         self, session: Session, offer: MandateConsent, mandate: Mandate, biller: Biller, user: User,
@@ -375,6 +409,7 @@ class Mandates:
         with self._uow.tx() as session:
             offer = self._live_offer(session, user_id, offer_id, nonce)
             now = self._uow.now()
+            cancel_codes(session, [offer.id], now)
             offer.closed_at, offer.closed_reason = now, "cancelled"
             session.execute(
                 update(Mandate)

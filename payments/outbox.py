@@ -18,7 +18,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Bill, Biller, Notification, Payment, ScheduledPayment, StepUpChallenge, User
+from db.models import (
+    Bill,
+    Biller,
+    Mandate,
+    MandateConsent,
+    Notification,
+    Payment,
+    ScheduledPayment,
+    StepUpChallenge,
+    User,
+)
 from payments.dates import format_moment
 from payments.ledger import outstanding
 from payments.money import Money, format_money
@@ -164,8 +174,8 @@ class Outbox:
                 select(Notification, Payment, User, Bill, Biller.name)
                 .outerjoin(Payment, Notification.payment_id == Payment.id)
                 .join(User, Notification.user_id == User.id)
-                .join(Bill, bill_id == Bill.id)
-                .join(Biller, Bill.biller_id == Biller.id)
+                .outerjoin(Bill, bill_id == Bill.id)  # a mandate's code has no bill
+                .outerjoin(Biller, Bill.biller_id == Biller.id)
                 .where(
                     Notification.sent_at.is_(None),
                     # Telegram users (the console's test chat asks for its own users' codes).
@@ -180,6 +190,11 @@ class Outbox:
             now = self._uow.now()
             views = []
             for note, payment, user, bill, name in rows:
+                if note.step_up_challenge_id is not None:
+                    views.append(_mandate_code_view(session, note, user))
+                    continue
+                if bill is None:
+                    continue
                 reason = drop_reason(session, note, user, bill, now)
                 if reason is None:
                     views.append(_view(session, note, payment, user, bill, str(name)))
@@ -284,11 +299,40 @@ def _undelivered_code(session: Session, payment_id: int) -> str | None:
 def _forget_delivered_code(session: Session, notification_id: int) -> None:
     """A code's message was delivered: only its hash stays (`code_sealed` cleared)."""
     note = session.get(Notification, notification_id)
-    if note is None or note.kind != NotificationKind.STEP_UP_CODE.value or note.payment_id is None:
+    if note is None or note.kind != NotificationKind.STEP_UP_CODE.value:
+        return
+    if note.step_up_challenge_id is not None:  # a mandate offer's code
+        subject = StepUpChallenge.id == note.step_up_challenge_id
+    elif note.payment_id is not None:
+        subject = StepUpChallenge.payment_id == note.payment_id
+    else:
         return
     session.execute(
         update(StepUpChallenge)
-        .where(StepUpChallenge.payment_id == note.payment_id)
+        .where(subject)
         .values(code_sealed=None)
         .execution_options(synchronize_session=False)
+    )
+
+
+def _mandate_code_view(session: Session, note: Notification, user: User) -> NotificationView:
+    """A mandate offer's code message: its biller and monthly budget, and the code while undelivered."""
+    challenge = session.get(StepUpChallenge, note.step_up_challenge_id)
+    offer = session.get(MandateConsent, challenge.mandate_consent_id) if challenge is not None else None
+    mandate = session.get(Mandate, offer.mandate_id) if offer is not None else None
+    biller = session.get(Biller, mandate.biller_id) if mandate is not None else None
+    pending = challenge is not None and challenge.status == StepUpStatus.PENDING.value
+    budget = Money(offer.budget_minor, offer.currency) if offer is not None else None
+    return NotificationView(
+        id=note.id,
+        user_id=user.id,
+        payment_id=None,
+        telegram_user_id=user.telegram_user_id,
+        kind=NotificationKind(note.kind),
+        biller_name=biller.name if biller is not None else "",
+        amount_text=format_money(budget, user.locale) if budget is not None else "",
+        failure_message=None,
+        locale=user.locale,
+        code=challenge.code_sealed if pending and challenge is not None else None,
+        mandate_id=mandate.id if mandate is not None else None,
     )

@@ -29,7 +29,7 @@ from payments.gateway import PaymentGateway
 from payments.history import History
 from payments.ledger import Ledger
 from payments.machine import StateMachine
-from payments.mandates import Mandates
+from payments.mandates import Mandates, MandateView
 from payments.outbox import Outbox
 from payments.oversight import BillerOption, Oversight, PaymentFilter, StaffPaymentDetail, StaffPaymentRow
 from payments.personal_data import ForgetReport, PersonalData
@@ -538,9 +538,15 @@ class PaymentsService:
 
     def verify_step_up_code(
         self, *, user_id: int, code_text: str, payment_id: int | None = None
-    ) -> PaymentResult:
-        """Check the one-time code the user typed; once verified the payment goes on as confirmed
-        (second approval, time lock, charge) and its result is returned. Errors: payments.step_up."""
+    ) -> PaymentResult | MandateView:
+        """Check the one-time code the user typed against their latest pending code (or the given
+        payment's): a payment's, once verified, goes on as confirmed (second approval, time lock,
+        charge) and its result is returned; a mandate offer's is signed and the live mandate
+        returned. Errors: payments.step_up, payments.mandate_step_up."""
+        if payment_id is None:
+            mandate = self.mandates.verify_code(user_id=user_id, code_text=code_text)
+            if mandate is not None:
+                return mandate
         kept = self.charging.step_up.verify(user_id=user_id, code_text=code_text, payment_id=payment_id)
         return self.charging.confirm_payment(
             user_id=user_id, payment_id=kept.payment_id, consent_text=kept.consent_text,
@@ -552,8 +558,9 @@ class PaymentsService:
         return self.charging.step_up.pending(user_id=user_id)
 
     def expire_step_up_codes(self) -> int:
-        """The worker's round: expired codes cancel their drafts (users told); how many."""
-        return self.charging.step_up.expire_codes()
+        """The worker's round: expired codes cancel their drafts (users told) or withdraw their
+        mandate offers; how many."""
+        return self.charging.step_up.expire_codes() + self.mandates.codes.expire_codes()
 
     def pending_codes_for(self, *, user_id: int) -> list[NotificationView]:
         """A user's undelivered one-time-code messages (the console's test chat shows them)."""

@@ -155,3 +155,20 @@ class StepUpReason(StrEnum):
     NEW_PAYEE_LARGE = RiskReason.NEW_PAYEE_LARGE.value
     # Not a reason to ask a code: why one that needs a code is refused (too many failed lately).
     TOO_MANY_FAILED_CODES = "too_many_failed_codes"
+
+
+# --- issue 13 item 8: standing mandates (payments/mandates.py re-exports these) ---
+
+
+class MandateStatus(StrEnum):
+    """Where a standing mandate is (mandates.status)."""
+
+    PROPOSED = "proposed"  # offered in chat, not confirmed yet
+    ACTIVE = "active"
+    PAUSED = "paused"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"  # an offer the user cancelled or never confirmed
+
+
+LIVE = (MandateStatus.ACTIVE.value, MandateStatus.PAUSED.value)

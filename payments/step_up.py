@@ -190,24 +190,7 @@ class StepUp:
         return tuple(reasons)
 
     def _locked_until(self, session: Session, user_id: int, now: datetime) -> datetime | None:
-        """Until when (UTC) the user may not be sent a new code: `step_up_lock_failures` codes of
-        theirs failed within `step_up_lock_window`; None when they may."""
-        cap, window = self._config.step_up_lock_failures, self._config.step_up_lock_window
-        if cap <= 0 or window <= timedelta(0):
-            return None
-        failed = session.execute(
-            select(StepUpChallenge.closed_at)
-            .where(
-                StepUpChallenge.user_id == user_id,
-                StepUpChallenge.status == StepUpStatus.FAILED.value,
-                StepUpChallenge.closed_at >= now - window,
-            )
-            .order_by(StepUpChallenge.closed_at.desc())
-            .limit(cap)
-        ).scalars().all()
-        if len(failed) < cap or failed[-1] is None:
-            return None
-        return _aware(failed[-1]) + window
+        return locked_until(session, self._config, user_id, now)
 
     def _issue(
         self, session: Session, payment: Payment, reasons: tuple[str, ...], confirmation: str,
@@ -251,7 +234,7 @@ class StepUp:
             challenge = _pending_of(session, user_id, payment_id)
             if challenge is None:
                 raise StepUpNotPendingError(payment_id=payment_id)
-            payment = session.get(Payment, challenge.payment_id, populate_existing=True)
+            payment = session.get(Payment, challenge.payment_id or 0, populate_existing=True)
             if payment is None:
                 raise StepUpNotPendingError(payment_id=payment_id)
             if payment.status != P.DRAFT.value:
@@ -337,11 +320,17 @@ class StepUp:
         each user told (`payment_expired`); how many."""
         now = self._uow.now()
         with self._uow.tx() as session:
-            due = session.execute(
-                select(StepUpChallenge).where(
-                    StepUpChallenge.status == StepUpStatus.PENDING.value, StepUpChallenge.expires_at <= now
+            due = (
+                session.execute(
+                    select(StepUpChallenge).where(
+                        StepUpChallenge.status == StepUpStatus.PENDING.value,
+                        StepUpChallenge.expires_at <= now,
+                        StepUpChallenge.payment_id.is_not(None),  # a mandate's: payments.mandate_step_up
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             for challenge in due:
                 payment = session.get(Payment, challenge.payment_id)
                 assert payment is not None
@@ -373,6 +362,31 @@ class RiskRefusal:
 
     reasons: tuple[str, ...]
     until: LocalMoment | None = None
+
+
+def locked_until(session: Session, config: ServiceConfig, user_id: int, now: datetime) -> datetime | None:
+    """Until when (UTC) the user may not be sent a new code: `step_up_lock_failures` codes of
+    theirs (payments' and mandates') failed within `step_up_lock_window`; None when they may."""
+    cap, window = config.step_up_lock_failures, config.step_up_lock_window
+    if cap <= 0 or window <= timedelta(0):
+        return None
+    failed = (
+        session.execute(
+            select(StepUpChallenge.closed_at)
+            .where(
+                StepUpChallenge.user_id == user_id,
+                StepUpChallenge.status == StepUpStatus.FAILED.value,
+                StepUpChallenge.closed_at >= now - window,
+            )
+            .order_by(StepUpChallenge.closed_at.desc())
+            .limit(cap)
+        )
+        .scalars()
+        .all()
+    )
+    if len(failed) < cap or failed[-1] is None:
+        return None
+    return _aware(failed[-1]) + window
 
 
 def unverified_challenge(session: Session, payment_id: int) -> bool:
@@ -420,6 +434,8 @@ def _pending_of(session: Session, user_id: int, payment_id: int | None) -> StepU
     )
     if payment_id is not None:
         query = query.where(StepUpChallenge.payment_id == payment_id)
+    else:  # the user's latest payment code (a mandate's is checked by payments.mandate_step_up)
+        query = query.where(StepUpChallenge.payment_id.is_not(None))
     return session.execute(
         query.order_by(StepUpChallenge.id.desc()).limit(1).execution_options(populate_existing=True)
     ).scalar_one_or_none()

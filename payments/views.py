@@ -336,6 +336,8 @@ class NotificationView:
     autopay: bool = False
     # A held payment's end of its cancel window, the user's wall clock ("3 Dec 2025, 14:05 +01:00").
     when_text: str | None = None
+    # A standing mandate's one-time code (issue 13): `amount_text` is then its monthly budget.
+    mandate_id: int | None = None
 
 
 # --- builders ------------------------------------------------------------------------------------

@@ -28,9 +28,6 @@ from tests.attack13.test_mandates_revoked_still_charges import (
 pytestmark = pytest.mark.sandbox
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a mandate capped over the step-up threshold goes live with no one-time code"
-)
 def test_a_mandate_over_the_step_up_threshold_needs_the_code(payments_service: PaymentsService) -> None:
     clock = Clock(T0)
     service = _service(payments_service, clock, step_up_minor=1000)  # a €10 payment needs a code

@@ -148,11 +148,6 @@ def _mandate_user(service: PaymentsService) -> tuple[int, str]:
         return user_id, session.get_one(Biller, bill.biller_id).name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a standing mandate with a cap over the step-up threshold is set up without a code, then autopay "
-    "charges 900.00 with no code and no risk check: a hijacked chat moves a large amount",
-)
 def test_stepup_autopay_cannot_move_a_large_amount_without_any_code(
     payments_service: PaymentsService, stripe_sandbox: str
 ) -> None:
