@@ -45,9 +45,12 @@ DEFAULT_LOCALE = "en_IE"
 # Slots that describe the payment in progress; cleared together when it ends.
 PAYMENT_SLOTS = (
     "biller", "amount", "date", "bill_id", "pending_payment_id", "payment_summary", "payment_id",
-    # issue 13 item 2: the payment waiting for its one-time code, and the form's code slot
-    "step_up_payment_id", "step_up_code",
+    # issue 13 item 2: the payment (or autopay offer) waiting for its one-time code, the form's code slot
+    "step_up_payment_id", "step_up_mandate_offer", "step_up_code",
 )  # fmt: skip
+
+# A wrong one-time code (a payment's, an autopay's): asked again, its last try worded on its own.
+WRONG_CODE = ("step_up_code_wrong", "mandate_step_up_code_wrong")
 
 # The confirmed payment the assistant just said can still be cancelled ("just say “cancel”"): a
 # following stop / deny / cancel_payment cancels that payment, not another one (actions.paying,
@@ -106,8 +109,8 @@ def error_response(error: PaymentsError) -> str:
     if error.code == "confirmation_used":
         status = str(error.params.get("payment_status") or "")
         return CONFIRMATION_USED_RESPONSES.get(status, "utter_error_confirmation_used")
-    if error.code == "step_up_code_wrong" and error.params.get("attempts_left") == 1:
-        return "utter_error_step_up_code_wrong_last"  # "1 more try", not "1 more tries"
+    if error.code in WRONG_CODE and error.params.get("attempts_left") == 1:
+        return f"utter_error_{error.code}_last"  # "1 more try", not "1 more tries"
     return f"utter_error_{error.code}"
 
 

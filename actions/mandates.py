@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import call_as_sender, guarded, latest_entity_values, response_text, utter
 from actions.paying import tap_evidence
 from actions.services import get_services
+from actions.step_up import start_mandate_step_up
 from payments.errors import PaymentsError
 from payments.mandates import MandateOffer, MandateTerms, MandateView
 
@@ -188,6 +189,9 @@ class ActionConfirmMandate(Action):
             shown_text=shown_mandate_text(tracker),
             confirmation=confirmation,
         )
+        if view.code_pending is not None:  # large: the user's one-time code first
+            started = start_mandate_step_up(dispatcher, domain, view.code_pending)
+            return [SlotSet("mandate_summary", None), *started]
         utter(dispatcher, "utter_mandate_confirmed", mandate_values(view))
         return [SlotSet("mandate_summary", None)]
 

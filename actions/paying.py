@@ -363,6 +363,10 @@ class ActionStopPayment(Action):
             values = {"amount_text": cancelled.amount_text, "biller_name": cancelled.biller_name}
             utter(dispatcher, "utter_payment_cancelled_named", values)
             return [*payment_finished(), SlotSet(CANCELLABLE_SLOT, None)]
+        elif tracker.get_slot("step_up_mandate_offer"):  # an autopay waiting for its code: withdrawn
+            offer_id = int(str(tracker.get_slot("step_up_mandate_offer")))
+            await call_as_sender(tracker, get_services().mandates.cancel_offer, offer_id=offer_id, nonce=None)
+            utter(dispatcher, "utter_mandate_offer_cancelled")
         elif tracker.get_slot("bill_id") or tracker.get_slot("biller") or _form_just_left(tracker):
             utter(dispatcher, "utter_stopped")
         else:

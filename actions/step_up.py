@@ -1,7 +1,9 @@
 """The user's one-time code in chat (issue 13, step-up): thin glue to payments.verify_step_up_code.
 
 When a confirmation needs the code, `action_confirm_payment` says why (`utter_step_up_pending`)
-and starts `step_up_form`. Its one slot, `step_up_code`, is filled `from_text` while the form is
+and starts `step_up_form`; so does `action_confirm_mandate` for an autopay that can move a large
+amount (`utter_mandate_step_up_pending`; the code typed then switches the autopay on). Its one
+slot, `step_up_code`, is filled `from_text` while the form is
 active, whatever the NLU makes of "482913" (an amount, a bill reference, an unknown intent): the
 form, not the intent classifier, decides where the next message goes; only deny / stop /
 cancel_payment leave it (rules: the payment is cancelled). A message without 6 digits is asked
@@ -20,6 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
     CANCELLABLE_SLOT,
+    WRONG_CODE,
     call_as_sender,
     guarded,
     moment_text,
@@ -29,12 +32,16 @@ from actions.common import (
 )
 from actions.services import get_services
 from payments.errors import PaymentsError
+from payments.mandate_step_up import MandateCodePending
+from payments.mandates import MandateView
 from payments.step_up import code_in
 from payments.views import PaymentResult, StepUpView
 
 FORM = "step_up_form"
 CODE_SLOT = "step_up_code"
 PAYMENT_SLOT = "step_up_payment_id"
+# The autopay offer waiting for its code (a mandate's code is checked as the user's latest one).
+MANDATE_SLOT = "step_up_mandate_offer"
 # What the code slot holds once the code was checked (never the code itself).
 DONE = "done"
 
@@ -64,12 +71,35 @@ def start_step_up(
         },
         buttons=[{"title": response_text(domain, "utter_button_cancel"), "payload": "/deny"}],
     )
-    return [SlotSet(PAYMENT_SLOT, str(result.payment_id)), FollowupAction(FORM)]
+    return [SlotSet(PAYMENT_SLOT, str(result.payment_id)), SlotSet(MANDATE_SLOT, None), FollowupAction(FORM)]
+
+
+def start_mandate_step_up(
+    dispatcher: CollectingDispatcher, domain: dict[str, Any], pending: MandateCodePending
+) -> list[EventType]:
+    """An autopay waits for the user's code: say so (what it may move, why, until when), then hand
+    the next message to `step_up_form`."""
+    response = "utter_mandate_step_up_pending"
+    if pending.is_change:
+        response = "utter_mandate_change_step_up_pending"
+    utter(
+        dispatcher,
+        response,
+        {
+            "biller_name": pending.biller_name,
+            "cap_text": pending.cap_text,
+            "budget_text": pending.budget_text,
+            "reasons": reasons_text(domain, pending.reasons),
+            "expires": moment_text(domain, pending.expires_at),
+        },
+        buttons=[{"title": response_text(domain, "utter_button_cancel"), "payload": "/deny"}],
+    )
+    return [SlotSet(PAYMENT_SLOT, None), SlotSet(MANDATE_SLOT, str(pending.offer_id)), FollowupAction(FORM)]
 
 
 def _finish_unless_wrong(error: PaymentsError) -> list[EventType]:
     """A wrong code is asked again; any other refusal (failed, expired, none pending) ends the form."""
-    return [] if error.code == "step_up_code_wrong" else [SlotSet(CODE_SLOT, DONE)]
+    return [] if error.code in WRONG_CODE else [SlotSet(CODE_SLOT, DONE)]
 
 
 class ValidateStepUpForm(FormValidationAction):
@@ -90,6 +120,7 @@ class ValidateStepUpForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
         """6 digits → payments.verify_step_up_code → the payment's outcome; anything else: ask again."""
+        from actions.mandates import mandate_values
         from actions.paying import CANCELLABLE_RESPONSES, result_response, result_values
 
         typed = str(slot_value or "")
@@ -104,6 +135,9 @@ class ValidateStepUpForm(FormValidationAction):
             code_text=code,
             payment_id=int(pending) if pending else None,
         )
+        if isinstance(result, MandateView):  # an autopay's code: it is on now
+            utter(dispatcher, "utter_mandate_confirmed", mandate_values(result))
+            return {CODE_SLOT: DONE, MANDATE_SLOT: None}
         response = result_response(result)
         utter(dispatcher, response, result_values(domain, result))
         # Held, scheduled or awaiting approval after the code: a following "cancel" means this one.

@@ -125,6 +125,12 @@ REMINDERS_USAGE = (
 )
 # --- end reminders ---
 # --- standing mandates (issue 13, item 8): outcomes of a payment the user's autopay made by itself ---
+# A standing mandate's one-time code (issue 13): {amount} is the most it may move a month.
+MANDATE_STEP_UP_CODE = (
+    "🔐 {code} is your one-time code to set up autopay for {biller} up to {amount} a month. Type it in "
+    "our chat to switch it on. Never share it: nobody from paychat will ever ask you for it."
+)
+
 AUTOPAY_NOTIFICATIONS = {
     "payment_succeeded": (
         "✅ Autopay: your new {biller} bill of {amount} was paid automatically under your standing "

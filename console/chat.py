@@ -147,6 +147,11 @@ CODE_MESSAGE = (
     "🔐 {code} is your one-time code for the payment of {amount} to {biller}. "
     "Type it in our chat to go ahead."
 )
+# The same for a standing mandate's code (bot/texts.py MANDATE_STEP_UP_CODE).
+MANDATE_CODE_MESSAGE = (
+    "🔐 {code} is your one-time code to set up autopay for {biller} up to {amount} a month. "
+    "Type it in our chat to switch it on."
+)
 
 
 def _separate_messages(services: ConsoleServices, user_id: int) -> list[str]:
@@ -156,7 +161,6 @@ def _separate_messages(services: ConsoleServices, user_id: int) -> list[str]:
     texts = []
     for note in services.payments.pending_codes_for(user_id=user_id):
         if note.code and services.payments.mark_notification_sent(notification_id=note.id):
-            texts.append(
-                CODE_MESSAGE.format(code=note.code, amount=note.amount_text, biller=note.biller_name)
-            )
+            template = MANDATE_CODE_MESSAGE if note.mandate_id is not None else CODE_MESSAGE
+            texts.append(template.format(code=note.code, amount=note.amount_text, biller=note.biller_name))
     return texts

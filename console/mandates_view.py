@@ -51,7 +51,9 @@ def mandates_page(request: Request, staff: Annotated[StaffView, Depends(require(
     """Every live mandate (and ended ones with ?ended=1), or one user's (?user_id=)."""
     params = dict(request.query_params)
     rows = payments_of(request).mandates.list_mandates(
-        user_id=_parse_id(params.get("user_id")), include_ended=params.get("ended") == "1"
+        user_id=_parse_id(params.get("user_id")),
+        include_ended=params.get("ended") == "1",
+        include_awaiting_code=True,
     )
     return templates_of(request).TemplateResponse(
         request,

@@ -196,6 +196,20 @@ class MandateCodes:
             is_change=mandate.status != MandateStatus.PROPOSED.value,
         )  # fmt: skip
 
+    def pending_of(self, session: Session, mandate: Mandate, user: User) -> MandateCodePending | None:
+        """The mandate's offer waiting for the user's code (not yet expired), or None."""
+        now = self._uow.now()
+        row = session.execute(
+            select(StepUpChallenge, MandateConsent)
+            .join(MandateConsent, StepUpChallenge.mandate_consent_id == MandateConsent.id)
+            .where(
+                MandateConsent.mandate_id == mandate.id,
+                StepUpChallenge.status == StepUpStatus.PENDING.value,
+                StepUpChallenge.expires_at > now,
+            )
+        ).first()
+        return None if row is None else self._pending(session, row[0], row[1], mandate, user, now)
+
     def check(self, session: Session, user_id: int, code_text: str) -> CodeCheck | None:
         """One try of `code_text` against the user's latest pending code when it is a mandate's
         (None when it is a payment's or there is none); counted, audited, closed as it ends."""

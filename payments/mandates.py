@@ -444,21 +444,27 @@ class Mandates:
 
     # --- the user's mandates -----------------------------------------------------------------
 
-    def list_mandates(self, *, user_id: int | None = None, include_ended: bool = False) -> list[MandateView]:
+    def list_mandates(
+        self, *, user_id: int | None = None, include_ended: bool = False, include_awaiting_code: bool = False
+    ) -> list[MandateView]:
         """The user's mandates (every user's for staff when None), live ones first; ended ones
-        (revoked, expired) only with `include_ended`. Offers never confirmed are not listed."""
+        (revoked, expired) only with `include_ended`; with `include_awaiting_code` (staff), offers
+        waiting for the user's one-time code too (`code_pending` set, new or a change)."""
         shown = [*LIVE] + (
             [MandateStatus.REVOKED.value, MandateStatus.EXPIRED.value] if include_ended else []
         )
         with self._uow.tx() as session:
-            query = select(Mandate).where(Mandate.status.in_(shown)).order_by(Mandate.id)
+            proposed = [MandateStatus.PROPOSED.value] if include_awaiting_code else []
+            query = select(Mandate).where(Mandate.status.in_(shown + proposed)).order_by(Mandate.id)
             if user_id is not None:
                 query = query.where(Mandate.user_id == user_id)
             views = []
             for mandate in session.execute(query).scalars():
                 user = session.get(User, mandate.user_id)
                 assert user is not None
-                views.append(self._view(session, mandate, user))
+                pending = self.codes.pending_of(session, mandate, user) if include_awaiting_code else None
+                if mandate.status in shown or pending is not None:
+                    views.append(replace(self._view(session, mandate, user), code_pending=pending))
             return sorted(views, key=lambda view: view.status not in LIVE)
 
     def pause(self, *, user_id: int, biller_text: str) -> MandateView:
