@@ -7,6 +7,8 @@ is off here: every demo user's card is added on first contact, a minute before t
 
 1. A large payment (the rent, 950.00) asks for the code; the user types it from the separate
    message the bot's notifier delivered; it is paid.
+   The same user then sets up an autopay that may move 600.00 a month: it waits for its own code
+   (from its own message, worded for the autopay) and goes live once the code is typed.
 2. A smaller payment (300.00 of the rent) that the risk check flags (a first payment to the biller,
    and a large one) asks for the code too; typed, it is paid.
 """
@@ -22,7 +24,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from db.engine import make_engine
-from db.models import AuditLogEntry, RiskDecision
+from db.models import AuditLogEntry, Mandate, RiskDecision, User
 from scripts.train import current_model_path
 from tests.bot.test_e2e_telegram import (
     TURN_WAIT,
@@ -39,6 +41,7 @@ from tests.helpers.stack import AssistantStack, start_assistant_stack
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 CODE_MESSAGE = re.compile(r"(\d{6}) is your one-time code for the payment of (\S+) to (.+?)\.")
+MANDATE_CODE = re.compile(r"(\d{6}) is your one-time code to set up autopay for .+? up to (\S+) a month\.")
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +122,42 @@ async def test_a_large_payment_is_paid_after_the_code_from_the_separate_message(
     [payment] = payments_of(engine, user)
     assert payment.status == "succeeded" and (payment.payment_intent_id or "").startswith("pi_")
     _no_code_kept(engine, user, code)
+
+    # The same user sets up an autopay that may move 600.00 a month: the code first, as for the rent.
+    autopay_code = await _autopay_with_code(step_up_stack, engine, user)
+    _no_code_kept(engine, user, autopay_code)
+
+
+def _live_mandates(telegram_user_id: int) -> Any:
+    """The Telegram user's active mandates (a query)."""
+    return (
+        select(Mandate)
+        .join(User, Mandate.user_id == User.id)
+        .where(User.telegram_user_id == telegram_user_id, Mandate.status == "active")
+    )
+
+
+async def _autopay_with_code(stack: AssistantStack, engine: Engine, user: int) -> str:
+    """Ask for an autopay over the threshold, Confirm, read its code from its own message, type it."""
+    async with fake_telegram_server() as fake, bot_on(bot_settings(stack, fake)):
+        await fake.send_text(user, "pay my phone bill every month up to 600 € until June")
+        summary = await fake.wait_for(with_keyboard(fake, user, "Confirm"), TURN_WAIT)
+        assert "€600.00" in summary["text"], summary["text"]
+        await fake.tap(user, summary, button(summary, "Confirm"))
+        pending = await fake.wait_for(_containing(fake, user, "To switch on autopay"), TURN_WAIT)
+        assert "up to €600.00 a month" in pending["text"], pending["text"]
+        code_message = await fake.wait_for(_containing(fake, user, MANDATE_CODE.pattern), TURN_WAIT)
+        match = MANDATE_CODE.search(code_message["text"])
+        assert match is not None and match.group(2) == "€600.00"
+        with Session(engine) as session:  # nothing is live before the code
+            assert session.scalars(_live_mandates(user)).all() == []
+        await fake.send_text(user, match.group(1))
+        on = await fake.wait_for(_containing(fake, user, "Autopay is on"), TURN_WAIT)
+        assert "€600.00" in on["text"], on["text"]
+    with Session(engine) as session:
+        [mandate] = session.scalars(_live_mandates(user)).all()
+        assert mandate.consent_id is not None and mandate.cap_minor == 60_000
+    return match.group(1)
 
 
 async def test_a_payment_the_risk_check_flags_asks_for_the_code_too(
