@@ -152,6 +152,15 @@ def test_a_failure_is_told_with_its_reason() -> None:
     assert "declined it." in notification_text(_view(NotificationKind.FAILED, None))
 
 
+def test_a_mandates_code_is_worded_for_the_autopay() -> None:
+    note = dataclasses.replace(
+        _view(NotificationKind.STEP_UP_CODE, None), payment_id=None, code="482913", mandate_id=7
+    )
+    told = notification_text(note)
+    assert told.startswith("🔐 482913 is your one-time code to set up autopay for Stadtwerke up to €84.20")
+    assert "payment of" not in told
+
+
 def test_every_kind_has_a_text() -> None:
     for kind in NotificationKind:
         assert "€84.20" in notification_text(_view(kind, None))

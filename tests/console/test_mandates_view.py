@@ -4,6 +4,7 @@ and why."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,3 +93,24 @@ def test_staff_list_mandates_and_an_admin_pauses_and_revokes_one_audited(
         ("mandate.paused", admin, "customer called"),
         ("mandate.revoked", admin, "fraud report"),
     ]
+
+
+def test_staff_see_an_autopay_waiting_for_the_users_code(
+    client: TestClient, payments_service: PaymentsService, staff: dict[Role, str]
+) -> None:
+    stepping = PaymentsService(
+        session_factory=payments_service.session_factory,
+        gateway=payments_service.gateway,
+        config=dataclasses.replace(payments_service.config, step_up_minor=10_000),
+    )
+    user_id, biller = _user_with_biller(stepping)
+    offer = stepping.mandates.propose(user_id=user_id, biller_text=biller, cap_text="400")
+    waiting = stepping.mandates.confirm(
+        user_id=user_id, offer_id=offer.offer_id, nonce=offer.nonce, shown_text=offer.summary_text
+    )
+    assert waiting.code_pending is not None
+
+    login(client, staff[Role.VIEWER])
+    page = client.get(f"/mandates?user_id={user_id}")
+    assert page.status_code == 200 and f'id="mandate-{waiting.id}"' in page.text
+    assert "proposed" in page.text and "waiting for the user's code" in page.text
