@@ -3,10 +3,10 @@
 When a confirmation needs the code, `action_confirm_payment` says why (`utter_step_up_pending`)
 and starts `step_up_form`; so does `action_confirm_mandate` for an autopay that can move a large
 amount (`utter_mandate_step_up_pending`; the code typed then switches the autopay on). Its one
-slot, `step_up_code`, is filled `from_text` while the form is
-active, whatever the NLU makes of "482913" (an amount, a bill reference, an unknown intent): the
-form, not the intent classifier, decides where the next message goes; only deny / stop /
-cancel_payment leave it (rules: the payment is cancelled). A message without 6 digits is asked
+slot, `step_up_code`, is filled `from_text` while the form is active, whatever the NLU makes of
+"482913" (an amount, a bill reference, an unknown intent): the form, not the intent classifier,
+decides where the next message goes; only deny / stop / cancel_payment leave it (rules: the payment
+is cancelled, or the autopay offer withdrawn). A message without 6 digits is asked
 again and costs no try. The slot never keeps the code: it is set to "done" once the code was checked.
 Inside a "pay everything" round, `action_step_up_done` hands over to `action_pay_next_bill`, so the
 round goes on after the code (whatever came of it).

@@ -6,8 +6,9 @@ A mandate names the user, the biller, the card, a per-payment cap and a budget p
 edge worded for them (`MandateTerms` → text), with a one-time nonce for its Confirm and Cancel
 buttons; only `confirm` with that nonce and the exact text makes it active, and keeps the user's
 signed consent (HMAC-SHA256 over the terms, summary and confirmation, its SHA-256 chained into the
-audit log) like a payment's consent receipt. A change (cap, budget, expiry) is a new offer and a
-new consent; pausing, resuming and revoking (by the user or by staff, with who and why) are
+audit log) like a payment's consent receipt; terms that can move a large amount only once the
+user's one-time code is verified (payments.mandate_step_up). A change (cap, budget, expiry) is a
+new offer and a new consent; pausing, resuming and revoking (by the user or by staff, with who and why) are
 compare-and-set moves, each audited. The worker's side (bills that arrive, budgets) is
 payments.autopay.
 """
