@@ -75,23 +75,23 @@ def notification_text(note: Any) -> str:
     return f"{text}\n\n{receipt_text(receipt)}" if receipt is not None else text
 
 
-# --- issue 13 item 4 (reminders) ---
-# A reminder's "Pay now" payload: pay_bill naming the reminded bill (rasa_project rules send it to
-# action_pay_reminded_bill). It fits Telegram's 64-byte callback_data, so it needs no in-memory key
+# --- issue 13 items 4 and 8 (a bill's messages: reminders, bills a mandate could not pay) ---
+# "Pay now" payload: pay_bill naming the bill (rasa_project rules send it to action_pay_reminded_bill,
+# whatever message carried it). It fits Telegram's 64-byte callback_data, so it needs no in-memory key
 # and survives a bot restart; a tap counts only when it is a button under that very message
 # (bot.handlers.not_offered), and payments drafts only the tapping user's own, still open bill.
-REMINDER_KIND = "bill_reminder"
 
 
 def pay_now_payload(bill_id: int) -> str:
-    """The callback data of a reminder's "Pay now" button for bill `bill_id`."""
+    """The callback data of a "Pay now" button for bill `bill_id`."""
     return '/pay_bill{"reminded_bill_id":' + str(int(bill_id)) + "}"
 
 
 def notification_keyboard(note: Any) -> InlineKeyboardMarkup | None:
-    """The buttons under a notification: "Pay now" under a bill reminder, none under the others."""
-    bill_id = getattr(note, "bill_id", None)
-    if str(note.kind) != REMINDER_KIND or bill_id is None:
+    """The buttons under a notification: "Pay now" under a message the core offers paying its bill
+    from (`pay_bill_id`: a reminder, a bill a standing mandate could not pay), none under the others."""
+    bill_id = getattr(note, "pay_bill_id", None)
+    if bill_id is None:
         return None
     button = InlineKeyboardButton(texts.PAY_NOW, callback_data=pay_now_payload(bill_id))
     return InlineKeyboardMarkup([[button]])

@@ -115,7 +115,8 @@ NOTIFICATIONS = {
     ),
 }
 # --- issue 13 item 4 (reminders) ---
-# The button under a bill reminder: it starts paying that bill in the chat (summary, then Confirm).
+# The button under a bill reminder and under a bill a standing mandate could not pay: it starts
+# paying that bill in the chat (summary, then Confirm).
 PAY_NOW = "Pay now"
 # /reminders without "on" or "off".
 REMINDERS_USAGE = (

@@ -45,10 +45,18 @@ class BillNotFoundError(PaymentsError):
 
 # --- issue 13 item 4 (reminders) ---
 class BillSettledError(PaymentsError):
-    """A reminder's "Pay now" for a bill that is no longer to pay: paid, void, or already being paid
-    (a payment holds it, a scheduled one waits). `params`: biller (name)."""
+    """A bill message's "Pay now" (a reminder, a bill a mandate could not pay) for a bill that is no
+    longer to pay: paid, void, or already being paid (a payment holds it, a scheduled one waits).
+    `params`: biller (name)."""
 
     code = "bill_settled"
+
+
+class PayNowBillUnknownError(PaymentsError):
+    """A bill message's "Pay now" naming a bill that is not among the user's: missing, or another
+    user's (they look the same; nothing about it is told). `params`: bill_id."""
+
+    code = "pay_now_bill_unknown"
 
 
 # --- end reminders ---

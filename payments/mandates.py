@@ -175,6 +175,30 @@ def expiry_day(text: str | None, *, timezone: str, now: datetime) -> date:
     return parse_pay_date(text, timezone=timezone, now=now, horizon_days=MAX_TERM_DAYS)
 
 
+def close_open_offers(session: Session, user_id: int, reason: str, now: datetime) -> None:
+    """Withdraw the user's open offers (`reason`: superseded, cancelled); a proposed mandate whose
+    offer goes is cancelled."""
+    open_ids = select(MandateConsent.mandate_id).where(
+        MandateConsent.user_id == user_id, MandateConsent.closed_at.is_(None)
+    )
+    offers = select(MandateConsent.id).where(
+        MandateConsent.user_id == user_id, MandateConsent.closed_at.is_(None)
+    )
+    cancel_codes(session, list(session.execute(offers).scalars()), now)  # their pending codes, if any
+    session.execute(
+        update(Mandate)
+        .where(Mandate.id.in_(open_ids), Mandate.status == MandateStatus.PROPOSED.value)
+        .values(status=MandateStatus.CANCELLED.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(MandateConsent)
+        .where(MandateConsent.user_id == user_id, MandateConsent.closed_at.is_(None))
+        .values(closed_at=now, closed_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
 class Mandates:
     """Offer, confirm, list, pause, resume, change and revoke standing mandates."""
 
@@ -257,7 +281,7 @@ class Mandates:
     ) -> MandateOffer:  # fmt: skip
         """Close the user's older offers, record this one with its rendered summary and a nonce."""
         now = self._uow.now()
-        self._close_open_offers(session, user.id, "superseded")
+        close_open_offers(session, user.id, "superseded", now)
         terms = MandateTerms(
             biller_name=biller.name, cap=cap, budget=budget, cap_text=format_money(cap, user.locale),
             budget_text=format_money(budget, user.locale), expires_on=expires,
@@ -275,29 +299,6 @@ class Mandates:
         session.flush()
         return MandateOffer(
             mandate_id=mandate.id, offer_id=offer.id, nonce=nonce, summary_text=summary, terms=terms
-        )
-
-    def _close_open_offers(self, session: Session, user_id: int, reason: str) -> None:
-        """Withdraw the user's open offers; a proposed mandate whose offer goes is cancelled."""
-        now = self._uow.now()
-        open_ids = select(MandateConsent.mandate_id).where(
-            MandateConsent.user_id == user_id, MandateConsent.closed_at.is_(None)
-        )
-        offers = select(MandateConsent.id).where(
-            MandateConsent.user_id == user_id, MandateConsent.closed_at.is_(None)
-        )
-        cancel_codes(session, list(session.execute(offers).scalars()), now)
-        session.execute(
-            update(Mandate)
-            .where(Mandate.id.in_(open_ids), Mandate.status == MandateStatus.PROPOSED.value)
-            .values(status=MandateStatus.CANCELLED.value, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            update(MandateConsent)
-            .where(MandateConsent.user_id == user_id, MandateConsent.closed_at.is_(None))
-            .values(closed_at=now, closed_reason=reason)
-            .execution_options(synchronize_session=False)
         )
 
     def confirm(

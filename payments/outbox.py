@@ -38,7 +38,7 @@ from payments.views import NotificationView, receipt_of
 
 # A payment in one of these holds the bill: it is being paid (succeeded ones only lower what is owed).
 HOLDING_VALUES = sorted(status.value for status in RESERVING - {PaymentStatus.SUCCEEDED})
-# The bill's rows checked again at delivery time (`drop_reason`).
+# A bill's own rows: checked again at delivery time (`drop_reason`), and offering to pay the bill.
 BILL_KINDS = (NotificationKind.BILL_REMINDER.value, NotificationKind.BILL_NEEDS_YOU.value)
 
 
@@ -248,6 +248,7 @@ def _view(
             locale=user.locale,
             bill_id=bill.id,
             due_date=bill.due_date,
+            pay_bill_id=bill.id if note.kind in BILL_KINDS else None,
         )
     code = (
         _undelivered_code(session, payment.id) if note.kind == NotificationKind.STEP_UP_CODE.value else None

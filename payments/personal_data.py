@@ -4,11 +4,13 @@ Forgetting anonymizes instead of deleting what the law and the audit need: the u
 payments, consents and audit rows point at its id) with the name removed, the Telegram id
 unlinked and `forgotten_at` set; drafts nobody confirmed are cancelled through the state machine;
 undelivered notifications are dropped. Payments keep amounts, statuses, dates and the signed
-consent receipts (evidence for disputes and bookkeeping); the audit chain is appended to, never
-rewritten, so it still verifies. The processor's customer loses the name and our user id too, after
-the local commit: when the processor cannot be reached the user is forgotten here all the same and
-the worker finishes it later (`forget_pending_at_processor`; a `user.forgotten_at_processor` audit
-row marks it done). Conversations are the transcripts' business (transcripts.forgetting).
+consent receipts (evidence for disputes and bookkeeping); standing mandates are revoked and open
+mandate offers cancelled, signed mandate consents kept whole like consent receipts (the summaries of
+offers never signed are cleared); the audit chain is appended to, never rewritten, so it still
+verifies. The processor's customer loses the name and our user id too, after the local commit: when
+the processor cannot be reached the user is forgotten here all the same and the worker finishes it
+later (`forget_pending_at_processor`; a `user.forgotten_at_processor` audit row marks it done).
+Conversations are the transcripts' business (transcripts.forgetting).
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ from db.models import (
     Biller,
     Consent,
     Mandate,
+    MandateBillDecision,
+    MandateConsent,
     Notification,
     Payment,
+    RiskDecision,
     SavedPaymentMethod,
     ScheduledPayment,
     StepUpChallenge,
@@ -39,7 +44,7 @@ from payments.audit import append_audit
 from payments.gateway import PaymentGateway
 from payments.machine import StateMachine
 from payments.mandate_guard import withdraw_unauthorised
-from payments.mandates import LIVE, MandateStatus
+from payments.mandates import LIVE, MandateStatus, close_open_offers
 from payments.statuses import PaymentStatus, StepUpStatus
 from payments.unit_of_work import UnitOfWork
 
@@ -76,10 +81,29 @@ PAYMENT_FIELDS = (
     "completed_at",
 )
 
+# Issue 13's safety controls as the user sees them in their export. Never exported: a code's keyed
+# hash or its sealed plain code (step_up_challenges.code_hash, code_sealed), an offer's nonce hash
+# (mandate_consents.nonce_sha256): secrets that check the user, not data about them.
+MANDATE_FIELDS = (
+    "id", "status", "cap_minor", "budget_minor", "currency", "expires_on", "consent_id", "active_since",
+    "created_at", "updated_at",
+)  # fmt: skip
+MANDATE_CONSENT_FIELDS = (
+    "id", "mandate_id", "cap_minor", "budget_minor", "currency", "expires_on", "summary_text",
+    "offered_at", "closed_at", "closed_reason", "confirmation", "signature", "receipt_hash",
+)  # fmt: skip
+MANDATE_DECISION_FIELDS = ("id", "mandate_id", "bill_id", "decision", "reason", "payment_id", "decided_at")
+RISK_FIELDS = ("id", "payment_id", "score", "reasons", "decision", "created_at")
+STEP_UP_FIELDS = (
+    "id", "payment_id", "status", "reasons", "attempts", "created_at", "expires_at", "closed_at",
+)  # fmt: skip
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
     return value
 
 
@@ -100,6 +124,66 @@ def revoke_mandates_of(session: Session, machine: StateMachine, user_id: int, no
         mandate.status, mandate.updated_at = MandateStatus.REVOKED.value, now
         withdraw_unauthorised(session, machine, mandate.id, now)  # its held payments are not charged
     return len(live)
+
+
+def withdraw_mandate_offers(session: Session, user_id: int, now: datetime) -> None:
+    """A forgotten user's open mandate offers are cancelled (a proposed mandate with them), and the
+    summaries of offers never signed are cleared: they are evidence of nothing. A signed consent stays
+    whole, like a payment's consent receipt: its signature covers its summary and confirmation, and
+    the automatic charges kept under the anonymized user id name it as their consent."""
+    close_open_offers(session, user_id, "cancelled", now)
+    session.execute(
+        update(MandateConsent)
+        .where(MandateConsent.user_id == user_id, MandateConsent.signature.is_(None))
+        .values(summary_text="", confirmation=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _safety_sections(session: Session, user_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The user's standing mandates, their consents, the worker's decisions on their bills under
+    them, their risk decisions and step-up codes (issue 13), oldest first."""
+    mandates = session.execute(
+        select(Mandate, Biller.name, SavedPaymentMethod.brand, SavedPaymentMethod.last4)
+        .join(Biller, Mandate.biller_id == Biller.id)
+        .outerjoin(SavedPaymentMethod, Mandate.payment_method_id == SavedPaymentMethod.id)
+        .where(Mandate.user_id == user_id)
+        .order_by(Mandate.id)
+    ).all()
+    decisions = (
+        select(MandateBillDecision)
+        .join(Mandate, MandateBillDecision.mandate_id == Mandate.id)
+        .where(Mandate.user_id == user_id)
+        .order_by(MandateBillDecision.id)
+    )
+    return {
+        "mandates": [
+            {"biller": biller, "card": {"brand": brand, "last4": last4}, **_row(mandate, *MANDATE_FIELDS)}
+            for mandate, biller, brand, last4 in mandates
+        ],
+        "mandate_consents": [
+            {
+                **_row(consent, *MANDATE_CONSENT_FIELDS),
+                "confirmed_at": _plain(consent.closed_at) if consent.closed_reason == "confirmed" else None,
+            }
+            for consent in session.scalars(
+                select(MandateConsent).where(MandateConsent.user_id == user_id).order_by(MandateConsent.id)
+            )
+        ],
+        "mandate_bill_decisions": [_row(row, *MANDATE_DECISION_FIELDS) for row in session.scalars(decisions)],
+        "risk_decisions": [
+            _row(row, *RISK_FIELDS)
+            for row in session.scalars(
+                select(RiskDecision).where(RiskDecision.user_id == user_id).order_by(RiskDecision.id)
+            )
+        ],
+        "step_up_challenges": [
+            _row(row, *STEP_UP_FIELDS)
+            for row in session.scalars(
+                select(StepUpChallenge).where(StepUpChallenge.user_id == user_id).order_by(StepUpChallenge.id)
+            )
+        ],
+    }
 
 
 class PersonalData:
@@ -171,6 +255,7 @@ class PersonalData:
                         select(Consent).where(Consent.user_id == user_id).order_by(Consent.id)
                     )
                 ],
+                **_safety_sections(session, user_id),
             }
 
     def forget(self, *, user_id: int) -> ForgetReport:
@@ -190,8 +275,9 @@ class PersonalData:
                 )
                 for p in drafts
             )
-            # Standing mandates (issue 13, item 8), and their payments not charged yet.
+            # Standing mandates (issue 13, item 8), and their payments not charged yet; open offers.
             revoke_mandates_of(session, self._machine, user_id, self._uow.now())
+            withdraw_mandate_offers(session, user_id, self._uow.now())
             dropped = session.execute(
                 delete(Notification).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
             )

@@ -11,9 +11,9 @@ inserted in the same transaction as the outbox row, so of two workers racing onl
 the other's insert fails on the key. A bill whose due date moves is a new window.
 
 The user's switch (`users.reminders_enabled`, default on) is changed in chat and audited as a
-setting change by the user (`user.reminders_changed`). A reminder's "Pay now" asks
-`payable_bill` first: a bill paid (or being paid) since the reminder is refused with
-`BillSettledError` rather than drafted again.
+setting change by the user (`user.reminders_changed`). A "Pay now" under a bill's message (a
+reminder, or a bill a standing mandate could not pay) asks `payable_bill` first: a bill paid (or
+being paid) since is refused with `BillSettledError` rather than drafted again.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from db.models import Bill, Biller, BillReminder, User
 from payments.audit import append_audit
 from payments.config import ServiceConfig
-from payments.errors import BillNotFoundError, BillSettledError
+from payments.errors import BillSettledError, PayNowBillUnknownError
 from payments.outbox import queue_bill_notification, still_to_pay
 from payments.statuses import BillStatus, NotificationKind
 from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user
@@ -182,13 +182,14 @@ class Reminders:
             return bool(load_user(session, user_id).reminders_enabled)
 
     def payable_bill(self, session: Session, *, user_id: int, bill_id: int) -> None:
-        """Check that a reminded bill is still to pay. BillSettledError (params: biller) when it is paid,
-        void or held by a live payment; BillNotFoundError (via the ledger) for another user's bill."""
+        """Check that the bill a "Pay now" names (under a reminder or a bill that needs the user) is
+        still to pay. BillSettledError (params: biller) when it is paid, void or held by a live
+        payment; PayNowBillUnknownError for a missing or another user's bill (told apart by nothing)."""
         row = session.execute(
             select(Bill, Biller.name).join(Biller, Bill.biller_id == Biller.id).where(Bill.id == bill_id)
         ).first()
         if row is None or row[0].user_id != user_id:  # another user's bill looks like a missing one
-            raise BillNotFoundError(bill_id=bill_id, biller="")
+            raise PayNowBillUnknownError(bill_id=bill_id)
         bill, biller = row
         if bill.status in SETTLED_BILL_STATUSES or not still_to_pay(session, bill):
             raise BillSettledError(biller=str(biller))

@@ -468,8 +468,9 @@ class PaymentsService:
         replacing_payment_id: int | None = None,
         render_summary: SummaryRenderer = terms_line,
     ) -> PaymentSummary:
-        """A reminder's "Pay now": draft the whole outstanding amount of that bill as the
-        conversation's live offer. BillSettledError when it was paid (or is being paid) since."""
+        """A bill message's "Pay now" (a reminder, a bill a mandate could not pay): draft the whole
+        outstanding amount of that bill as the conversation's live offer. BillSettledError when it was
+        paid (or is being paid) since; PayNowBillUnknownError when it is not the user's."""
         with self._uow.tx() as session:
             self.reminders.payable_bill(session, user_id=user_id, bill_id=bill_id)
         return self.prepare_payment(

@@ -338,6 +338,9 @@ class NotificationView:
     when_text: str | None = None
     # A standing mandate's one-time code (issue 13): `amount_text` is then its monthly budget.
     mandate_id: int | None = None
+    # The bill a "Pay now" under this message drafts: set on a bill's own message (a reminder, a bill
+    # a standing mandate could not pay), found still to pay as the row was read; None otherwise.
+    pay_bill_id: int | None = None
 
 
 # --- builders ------------------------------------------------------------------------------------

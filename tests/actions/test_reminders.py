@@ -1,10 +1,13 @@
 """Issue 13 item 4 in chat, through the actions (real Trackers, the real PaymentsService and the Stripe
 sandbox): a reminder's "Pay now" shows that bill's summary, a stale one says the bill is paid, and
-"stop reminding me" / "remind me again" switch the user's reminders and say so.
+"stop reminding me" / "remind me again" switch the user's reminders and say so. The same "Pay now"
+under a bill a standing mandate could not pay (item 8): that bill's summary, then once it is paid
+or for another user's bill a plain answer, nothing drafted.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -12,9 +15,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.paying import ActionConfirmPayment
 from actions.reminders import ActionPayRemindedBill, ActionSetReminders
+from db.models import Bill, Biller
 from payments.service import PaymentsService
 from tests.actions.conftest import as_rasa_says, make_tracker, slot_events
-from tests.helpers.factories import make_paying_user
+from tests.helpers.factories import make_paying_user, unique
 
 pytestmark = pytest.mark.sandbox
 
@@ -62,6 +66,46 @@ async def test_pay_now_shows_that_bills_summary_and_a_stale_one_is_refused(
     assert stale["response"] == "utter_error_bill_settled"
     assert stale["text"].startswith(f"That {slots['biller']} bill is already paid or being paid")
     assert stale_slots == {}  # nothing drafted, nothing forgotten
+
+
+def _asked(service: PaymentsService) -> tuple[str, int]:
+    """A fresh user whose phone autopay (cap €40) met a bill of €40.01 and asked them; (sender, bill)."""
+    sender, _water, phone, user_id = _payer(service)
+    with service.session_factory.begin() as session:
+        old = session.get_one(Bill, phone)
+        old.status = "void"  # only bills arriving after the mandate are its business
+        biller = session.get_one(Biller, old.biller_id).name
+    offer = service.mandates.propose(user_id=user_id, biller_text=biller, cap_text="40")
+    service.mandates.confirm(
+        user_id=user_id, offer_id=offer.offer_id, nonce=offer.nonce, shown_text=offer.summary_text
+    )
+    bill = service.autopay.issue_bill(
+        user_id=user_id, biller_name=biller, reference=unique("B"), amount_minor=4_001,
+        due_date=date.today() + timedelta(days=10),
+    )  # fmt: skip
+    assert bill.id in service.run_mandates().asked
+    return sender, bill.id
+
+
+async def test_pay_now_under_a_bill_autopay_could_not_pay_then_paid_or_foreign(
+    service: PaymentsService, domain: dict[str, Any]
+) -> None:
+    sender, bill_id = _asked(service)
+    stranger, _, _, _ = _payer(service)
+
+    [foreign], foreign_slots = await _run(ActionPayRemindedBill(), domain, stranger, **_pay_now(bill_id))
+    assert foreign["response"] == "utter_error_pay_now_bill_unknown" and foreign_slots == {}
+    assert foreign["text"].startswith("I can't find that bill among yours")
+    [summary], slots = await _run(ActionPayRemindedBill(), domain, sender, **_pay_now(bill_id))
+    assert summary["response"] == "utter_payment_summary" and "€40.01" in summary["text"]
+    assert slots["bill_id"] == str(bill_id)
+    [paid], _ = await _run(ActionConfirmPayment(), domain, sender, slots=slots, intent="affirm", text="yes")
+    assert paid["response"] == "utter_payment_succeeded"
+
+    [stale], stale_slots = await _run(ActionPayRemindedBill(), domain, sender, **_pay_now(bill_id))
+    assert stale["response"] == "utter_error_bill_settled" and stale_slots == {}
+    assert stale["text"].startswith(f"That {slots['biller']} bill is already paid or being paid")
+    assert "from that message" in stale["text"]
 
 
 async def test_the_switch_says_off_and_on_and_already(

@@ -122,6 +122,7 @@ def test_a_bill_within_the_mandate_is_paid_with_a_consent_that_references_it(
         assert note.kind == NotificationKind.SUCCEEDED.value
     [view] = [n for n in payments_service.pending_notifications(limit=500) if n.payment_id == payment.id]
     assert view.autopay and view.kind == NotificationKind.SUCCEEDED
+    assert view.pay_bill_id is None  # an outcome offers no "Pay now"
     # Once per bill: a second round does nothing more.
     assert not payments_service.run_mandates().paid
 
@@ -134,6 +135,9 @@ def test_a_bill_over_the_cap_is_asked_about_once(payments_service: PaymentsServi
     assert payments_service.run_mandates().asked == (bill_id,)
     payments_service.run_mandates()
     assert _payments_of(payments_service, bill_id) == [] and _needs_you(payments_service, bill_id) == 1
+    # Its message offers paying that bill, as a reminder does ("Pay now", bot.notify).
+    [view] = [n for n in payments_service.pending_notifications(limit=500) if n.bill_id == bill_id]
+    assert view.kind == NotificationKind.BILL_NEEDS_YOU and view.pay_bill_id == bill_id
 
 
 def test_the_monthly_budget_is_not_exceeded(payments_service: PaymentsService) -> None:

@@ -254,7 +254,7 @@ def test_pay_now_drafts_that_bill_and_refuses_a_paid_one(payments_service: Payme
     stranger, _ = _telegram_user(payments_service, due=TODAY)
     with pytest.raises(Exception) as foreign:
         clock.pay_reminded_bill(user_id=stranger, bill_id=other, conversation="tg-stranger")
-    assert getattr(foreign.value, "code", "") == "bill_not_found"
+    assert getattr(foreign.value, "code", "") == "pay_now_bill_unknown"
 
 
 def test_bills_waiting_for_their_morning_never_crowd_out_the_others(
