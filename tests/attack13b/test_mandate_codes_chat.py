@@ -13,7 +13,10 @@ from actions.mandates import ActionConfirmMandate, ActionProposeMandate
 from actions.paying import ActionPreparePayment, ActionStopPayment
 from db.models import Payment
 from payments.service import PaymentsService
-from tests.actions.conftest import domain, slot_events  # noqa: F401  (pytest fixture, used by name)
+from tests.actions.conftest import (
+    domain,  # noqa: F401  (pytest fixture, used by name)
+    slot_events,
+)
 from tests.actions.test_mandate_step_up import stepping  # noqa: F401  (pytest fixture, used by name)
 from tests.actions.test_step_up import _run, _typed
 from tests.payments.test_mandate_step_up import _user
@@ -22,18 +25,18 @@ pytestmark = pytest.mark.sandbox
 
 
 async def _autopay_waiting(
-    service: PaymentsService, domain: dict[str, Any], sender: str, slots: dict[str, Any], biller: str
+    service: PaymentsService, words: dict[str, Any], sender: str, slots: dict[str, Any], biller: str
 ) -> dict[str, Any]:
     """The user asks for a €600 autopay and taps its Confirm: the code form starts; the slots after."""
     entities = [{"entity": "biller", "value": biller}, {"entity": "amount", "value": "600 €"}]
     [summary], events = await _run(
-        ActionProposeMandate(), domain, sender, slots=slots, intent="mandate_create", entities=entities
+        ActionProposeMandate(), words, sender, slots=slots, intent="mandate_create", entities=entities
     )
     slots = slots | slot_events(events)
     payload = summary["buttons"][0]["payload"]
     tap = json.loads(payload[payload.index("{") :])
     [said], events = await _run(
-        ActionConfirmMandate(), domain, sender, slots=slots, intent="confirm_mandate", text=payload,
+        ActionConfirmMandate(), words, sender, slots=slots, intent="confirm_mandate", text=payload,
         entities=[{"entity": k, "value": v} for k, v in tap.items()],
         metadata={"shown_text": summary["v_summary_text"]},
     )  # fmt: skip
@@ -54,7 +57,9 @@ async def test_mandate_codes_cancel_in_the_autopay_code_form_cancels_the_autopay
     user_id, biller, rent = _user(stepping)
     sender = f"console-{user_id}-attack13b"
     # Earlier in the chat: a €20 rent payment's summary was shown (not confirmed, not cancelled).
-    _, events = await _run(ActionPreparePayment(), domain, sender, slots={"bill_id": str(rent), "amount": "20"})
+    _, events = await _run(
+        ActionPreparePayment(), domain, sender, slots={"bill_id": str(rent), "amount": "20"}
+    )
     slots = slot_events(events)
     assert slots.get("pending_payment_id")
     draft_id = int(slots["pending_payment_id"])
@@ -67,7 +72,9 @@ async def test_mandate_codes_cancel_in_the_autopay_code_form_cancels_the_autopay
     waiting = stepping.mandates.list_mandates(user_id=user_id, include_awaiting_code=True)
     # "cancel" answers the autopay the assistant just asked a code for, not an older payment summary.
     assert (said["response"], [v.code_pending is not None for v in waiting], draft_status) == (
-        "utter_mandate_offer_cancelled", [], "draft"
+        "utter_mandate_offer_cancelled",
+        [],
+        "draft",
     )
 
 
@@ -79,7 +86,7 @@ async def test_mandate_codes_holds_cancel_in_the_form_then_the_code_is_dead(
     sender = f"console-{user_id}-attack13b"
     slots = await _autopay_waiting(stepping, domain, sender, {}, biller)
     [note] = [n for n in stepping.pending_codes_for(user_id=user_id) if n.mandate_id is not None]
-    [said], events = await _run(ActionStopPayment(), domain, sender, slots=slots, intent="stop", text="stop")
+    [said], _ = await _run(ActionStopPayment(), domain, sender, slots=slots, intent="stop", text="stop")
     assert said["response"] == "utter_mandate_offer_cancelled"
     [late], _ = await _typed(domain, sender, slots, str(note.code))  # a stale form state, the code typed
     assert late["response"] == "utter_error_step_up_not_pending"

@@ -49,7 +49,9 @@ from tests.payments.test_mandate_step_up import (
 pytestmark = pytest.mark.sandbox
 
 
-def _live(service: PaymentsService, user_id: int, biller: str, cap: str = "300", **more: object) -> MandateView:
+def _live(
+    service: PaymentsService, user_id: int, biller: str, cap: str = "300", **more: object
+) -> MandateView:
     view = _confirm(service, user_id, _offer(service, user_id, biller, cap, **more))
     if view.code_pending is not None:
         done = service.verify_step_up_code(user_id=user_id, code_text=_mandate_code(service, user_id))
@@ -130,7 +132,9 @@ def test_mandate_codes_holds_another_card_needs_the_code_even_with_narrower_term
     user_id, biller, _ = _user(service)
     view = _live(service, user_id, biller, cap="300")
     with service.session_factory.begin() as session:
-        card = session.get_one(SavedPaymentMethod, view_card_id := _mandate(service, view.id).payment_method_id)
+        card = session.get_one(
+            SavedPaymentMethod, view_card_id := _mandate(service, view.id).payment_method_id
+        )
         other = SavedPaymentMethod(
             **{c.key: getattr(card, c.key) for c in SavedPaymentMethod.__table__.columns if c.key != "id"}
         )
@@ -235,7 +239,9 @@ def test_mandate_codes_holds_the_code_never_reaches_audit_export_or_a_withdrawn_
             for e in session.execute(select(AuditLogEntry).where(AuditLogEntry.user_id == user_id)).scalars()
         ]
         sealed = session.execute(
-            select(StepUpChallenge.code_sealed, StepUpChallenge.status).where(StepUpChallenge.user_id == user_id)
+            select(StepUpChallenge.code_sealed, StepUpChallenge.status).where(
+                StepUpChallenge.user_id == user_id
+            )
         ).all()
         undelivered = session.execute(
             select(Notification.id).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
@@ -243,7 +249,11 @@ def test_mandate_codes_holds_the_code_never_reaches_audit_export_or_a_withdrawn_
         offer_row = session.get_one(MandateConsent, offer.offer_id)
     assert code not in exported
     assert not any(code in line for line in audit)
-    assert sealed == [(None, StepUpStatus.CANCELLED.value)] and undelivered == [] and _codes(service, user_id) == []
+    assert (
+        sealed == [(None, StepUpStatus.CANCELLED.value)]
+        and undelivered == []
+        and _codes(service, user_id) == []
+    )
     assert offer_row.signature is None and _status(service, view.id) == MandateStatus.CANCELLED.value
 
 

@@ -57,7 +57,10 @@ def _waiting(engine: Engine, at_least: int) -> None:
     for _ in range(200):
         with engine.connect() as conn:
             waiting = conn.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
             ).scalar_one()
         if waiting >= at_least:
             return
