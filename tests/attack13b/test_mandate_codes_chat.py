@@ -91,3 +91,30 @@ async def test_mandate_codes_holds_cancel_in_the_form_then_the_code_is_dead(
     [late], _ = await _typed(domain, sender, slots, str(note.code))  # a stale form state, the code typed
     assert late["response"] == "utter_error_step_up_not_pending"
     assert stepping.mandates.list_mandates(user_id=user_id, include_awaiting_code=True) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "set up autopay for my phone up to 900 €",
+        "pay my rent 600",
+        "482913 or 482914",
+        "/affirm",
+        "\uff14\uff18\uff12",
+    ],
+    ids=["new_autopay", "new_payment", "two_codes", "payload", "fullwidth_short"],
+)
+async def test_mandate_codes_holds_other_requests_in_the_autopay_code_form_cost_no_try(
+    stepping: PaymentsService,  # noqa: F811
+    domain: dict[str, Any],  # noqa: F811
+    text: str,
+) -> None:
+    user_id, biller, _ = _user(stepping)
+    sender = f"console-{user_id}-attack13b"
+    slots = await _autopay_waiting(stepping, domain, sender, {}, biller)
+
+    said, kept = await _typed(domain, sender, slots, text)
+
+    assert said == [] and kept["step_up_code"] is None  # asked again
+    [waiting] = stepping.mandates.list_mandates(user_id=user_id, include_awaiting_code=True)
+    assert waiting.code_pending is not None and waiting.code_pending.attempts_left == 3

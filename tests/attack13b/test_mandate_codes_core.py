@@ -303,3 +303,15 @@ def test_mandate_codes_revoking_closes_the_pending_widening_code(payments_servic
             )
         ).all()
     assert (pending, _codes(service, user_id)) == ([], [])
+
+
+def test_mandate_codes_holds_the_right_code_in_fullwidth_digits_switches_it_on(
+    payments_service: PaymentsService,
+) -> None:
+    service = _service(payments_service, Clock())
+    user_id, biller, _ = _user(service)
+    view = _pending_mandate(service, user_id, biller)
+    code = _mandate_code(service, user_id)
+    fullwidth = code.translate(str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(10))))
+    live = service.verify_step_up_code(user_id=user_id, code_text=f"{fullwidth[:3]} {fullwidth[3:]}")
+    assert isinstance(live, MandateView) and live.id == view.id and live.status == MandateStatus.ACTIVE
