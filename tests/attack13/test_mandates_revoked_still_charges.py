@@ -192,8 +192,8 @@ def test_lowering_the_cap_below_a_held_payment_stops_it(payments_service: Paymen
 def test_lowering_the_budget_below_held_payments_stops_those_over_it(
     payments_service: PaymentsService,
 ) -> None:
-    """Found by the MandateMachine's charge-time invariant: two €35 payments held under a €100 budget,
-    the user lowers the budget to €40 (cap €40): only one of them may still be charged."""
+    """A case of MandateMachine's charge-time invariant (seen while writing it): two €35 payments
+    held under a €100 budget, the user lowers the budget to €40 (cap €40): only one may be charged."""
     clock = Clock(T0)
     service = _service(payments_service, clock, time_lock=timedelta(minutes=10))
     user_id, biller = _user_with_biller(service)
@@ -222,9 +222,9 @@ def test_lowering_the_budget_below_held_payments_stops_those_over_it(
 
 
 def test_a_held_payment_is_not_charged_after_its_mandates_last_day(payments_service: PaymentsService) -> None:
-    """Found by the MandateMachine's charge-time invariant: approved at 23:55 on the mandate's last day
-    (Berlin), held by the 10-minute lock; the worker's round after midnight charges due payments
-    before it expires mandates, so the payment was charged on a day the mandate no longer covers."""
+    """A case of MandateMachine's charge-time invariant (seen while writing it): approved at 23:55 on
+    the mandate's last day (Berlin), held by the 10-minute lock; the worker's round after midnight
+    charges due payments before it expires mandates: charged on a day the mandate no longer covers."""
     last_day = datetime(2026, 11, 30, 22, 50, tzinfo=UTC)  # 23:50 in Berlin on 30 November
     clock = Clock(last_day)
     service = _service(payments_service, clock, time_lock=timedelta(minutes=10))
