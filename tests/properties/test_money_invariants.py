@@ -31,12 +31,12 @@ the budget), then random mandates created, paused, resumed, revoked (by the user
 changed at any time — held payments included (payments/mandate_guard.py withdraws them) — bills
 arriving, autopay rounds and the clock crossing months in zones far from UTC. Its invariants: per
 mandate and month the payments holding money stay within the cap and budget of the consent each was
-decided under, each references a confirmed consent of its mandate, and no mandate payment is
-charged unless its mandate was live when it was (active, not past its last day, the payment within
-the cap, the month's charges within the budget).
+decided under, each references a confirmed consent of its mandate, and no mandate payment's charge
+starts unless its mandate was live then (active, not past its last day, the payment within the cap,
+the month's charges within the budget).
 
-Evidence that this tests something: `MANDATE_CHARGES` counts the mandate payments that reached the
-processor and the quick mode asserts some did during the steps; `test_mandate_budget_invariant_bites`
+Evidence that this tests something: `MANDATE_CHARGES` counts the mandate payments whose charge
+started and the quick mode asserts some did during the steps; `test_mandate_budget_invariant_bites`
 breaks the core's month spending (`spent_in_month` always 0) and asserts a fixed-seed run finds a
 mandate over its budget.
 """
@@ -785,7 +785,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
 # Zones far from UTC on both sides: a calendar month in the user's zone is not UTC's.
 ZONES = ("Pacific/Auckland", "America/Los_Angeles")
-# Coverage evidence: mandate payments that reached the processor, during the steps or settling at
+# Coverage evidence: mandate payments whose charge started, during the steps or settling at
 # the end of an example (`test_mandate_invariants_quick` asserts the steps charged some).
 MANDATE_CHARGES: Counter[str] = Counter()
 # The fixed seed `test_mandate_budget_invariant_bites` runs with.
@@ -814,9 +814,10 @@ class MandateMachine(MoneyMachine):
 
     Extra invariants: per mandate and calendar month of the user's zone, the payments holding money
     never sum over the budget of the consent each was decided under, none is over its cap; every
-    mandate payment's consent references a confirmed consent of its mandate; no mandate payment is
-    charged (a PaymentIntent created) unless its mandate, as it stood before that step, was live:
-    active, not past its last day, the payment within its cap, the month's charges within its budget.
+    mandate payment's consent references a confirmed consent of its mandate; no mandate payment's
+    charge starts (approved -> processing) unless its mandate, as it stood before that step, was
+    live: active, not past its last day, the payment within its cap, the month's charges within its
+    budget; no PaymentIntent of a mandate payment whose charge never started.
     """
 
     def __init__(self) -> None:
@@ -824,7 +825,7 @@ class MandateMachine(MoneyMachine):
         self.mandated: list[tuple[int, str]] = []  # (user id, biller name) ever offered a mandate
         # Each mandate's terms before the step just run: what a charge in that step rests on.
         self.mandate_terms_before: dict[int, LiveTerms] = {}
-        self.mandate_intents_checked: set[str] = set()
+        self.mandate_charges_checked: set[int] = set()  # mandate payments whose charge started
         self.settling = False  # in `teardown`: charges then are counted apart
 
     @initialize(
@@ -1099,36 +1100,41 @@ class MandateMachine(MoneyMachine):
 
     @invariant()
     def no_mandate_charge_while_not_live(self) -> None:
-        """A PaymentIntent first seen after a step charges a mandate payment only when its mandate,
-        as it stood before that step (nothing in one step both stops a mandate and charges), was live:
-        active, not past its last day (the user's today), the payment within its cap and currency, and
-        the mandate's charges in the payment's month (this one included) within its budget."""
-        intents = self._intents()
-        charged_keys = {intent["metadata"][IDEMPOTENCY_METADATA_KEY] for intent in intents}
+        """A mandate payment whose charge started in a step (approved -> processing, the write-ahead
+        before the request leaves; the request may land later) started only when its mandate, as it
+        stood before that step (nothing in one step both stops a mandate and charges), was live:
+        active, not past its last day (the user's today then), the payment within its cap and
+        currency, and the mandate's charges started in the payment's month (this one included)
+        within its budget. And no PaymentIntent exists for a mandate payment whose charge never
+        started."""
         with self.session_factory() as session:
-            for intent in intents:
-                if intent["id"] in self.mandate_intents_checked:
-                    continue
-                self.mandate_intents_checked.add(intent["id"])
+            for payment in session.execute(
+                select(Payment).where(Payment.mandate_id.is_not(None), Payment.charge_started_at.is_not(None))
+            ).scalars():
+                if payment.id not in self.mandate_charges_checked:
+                    self.mandate_charges_checked.add(payment.id)
+                    self._count_mandate_charge()
+                    self._check_live_at_charge(session, payment)
+            for intent in self._intents():
                 key = intent["metadata"][IDEMPOTENCY_METADATA_KEY]
                 payment = session.execute(select(Payment).where(Payment.idempotency_key == key)).scalar_one()
-                if payment.mandate_id is not None:
-                    self._count_mandate_charge()
-                    self._check_live_at_charge(session, payment, charged_keys)
+                assert payment.mandate_id is None or payment.charge_started_at is not None, (
+                    f"PaymentIntent {intent['id']} of mandate payment {payment.id} whose charge never started"
+                )
             self.mandate_terms_before = {
                 m.id: LiveTerms(m.status, m.cap_minor, m.budget_minor, m.currency, m.expires_on)
                 for m in session.execute(select(Mandate)).scalars()
             }
 
-    def _check_live_at_charge(self, session: Session, payment: Payment, charged_keys: set[str]) -> None:
-        assert payment.mandate_id is not None
+    def _check_live_at_charge(self, session: Session, payment: Payment) -> None:
+        assert payment.mandate_id is not None and payment.charge_started_at is not None
         terms = self.mandate_terms_before.get(payment.mandate_id)
         was = None if terms is None else terms.status
         assert terms is not None and was == MandateStatus.ACTIVE.value, (
             f"mandate payment {payment.id} charged while its mandate {payment.mandate_id} was {was}"
         )
         zone = session.get_one(User, payment.user_id).timezone
-        assert today_in(zone, self.now) <= terms.expires_on, (
+        assert today_in(zone, _aware(payment.charge_started_at)) <= terms.expires_on, (
             f"mandate payment {payment.id} charged after mandate {payment.mandate_id} ended "
             f"{terms.expires_on}"
         )
@@ -1141,10 +1147,12 @@ class MandateMachine(MoneyMachine):
             (other.id, other.amount_minor)
             for other in session.execute(
                 select(Payment).where(
-                    Payment.mandate_id == payment.mandate_id, Payment.status.in_(RESERVING_VALUES)
+                    Payment.mandate_id == payment.mandate_id,
+                    Payment.status.in_(RESERVING_VALUES),
+                    Payment.charge_started_at.is_not(None),
                 )
             ).scalars()
-            if other.idempotency_key in charged_keys and (other.pay_on.year, other.pay_on.month) == month
+            if (other.pay_on.year, other.pay_on.month) == month
         ]
         assert sum(amount for _, amount in charged) <= terms.budget_minor, (
             f"mandate {payment.mandate_id} charged over its monthly budget {terms.budget_minor} in "
@@ -1152,7 +1160,7 @@ class MandateMachine(MoneyMachine):
         )
 
     def _count_mandate_charge(self) -> None:
-        """Coverage evidence: a mandate payment reached the processor (in a step, or settling)."""
+        """Coverage evidence: a mandate payment's charge started (in a step, or settling)."""
         where = "settling" if self.settling else "steps"
         MANDATE_CHARGES[where] += 1
         event(f"mandate payment charged ({where})")
