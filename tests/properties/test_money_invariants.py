@@ -1282,3 +1282,29 @@ def test_mandate_budget_invariant_bites(
             machine=MandateMachine,
             shrink=False,
         )
+
+
+def test_mandate_live_invariant_bites(
+    migrated_template: Path, private_sandbox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evidence that the charge-time invariant can fail: with payments/mandate_guard.py's rule broken
+    (held payments never withdrawn, the charging path never refusing), a few fixed examples of
+    `MandateMachine` find a mandate payment charged after its mandate stopped authorising it."""
+    import payments.autopay
+    import payments.charging
+    import payments.mandates
+
+    monkeypatch.setattr(payments.charging, "mandate_refusal", lambda *_args: None)
+    for module in (payments.mandates, payments.autopay):
+        monkeypatch.setattr(module, "withdraw_unauthorised", lambda *_args: 0)
+    with pytest.raises(AssertionError, match=r"charged (while its mandate|after mandate|over)"):
+        run_money_machine(
+            migrated_template,
+            tmp_path,
+            private_sandbox,
+            examples=6,
+            steps=25,
+            seed_value=BITES_SEED,
+            machine=MandateMachine,
+            shrink=False,
+        )
