@@ -38,7 +38,8 @@ the month's charges within the budget).
 Evidence that this tests something: `MANDATE_CHARGES` counts the mandate payments whose charge
 started and the quick mode asserts some did during the steps; `test_mandate_budget_invariant_bites`
 breaks the core's month spending (`spent_in_month` always 0) and asserts a fixed-seed run finds a
-mandate over its budget.
+mandate over its budget; `test_mandate_live_invariant_bites` breaks payments/mandate_guard.py's rule
+and asserts one finds a payment charged under a mandate that stopped authorising it.
 """
 
 from __future__ import annotations
