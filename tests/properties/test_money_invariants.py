@@ -52,6 +52,7 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import time
 from collections import Counter, defaultdict
@@ -1122,6 +1123,11 @@ class MandateMachine(MoneyMachine):
                 assert payment.mandate_id is None or payment.charge_started_at is not None, (
                     f"PaymentIntent {intent['id']} of mandate payment {payment.id} whose charge never started"
                 )
+        self._snapshot_terms()
+
+    def _snapshot_terms(self) -> None:
+        """Each mandate's terms now: what a charge in the next step rests on."""
+        with self.session_factory() as session:
             self.mandate_terms_before = {
                 m.id: LiveTerms(m.status, m.cap_minor, m.budget_minor, m.currency, m.expires_on)
                 for m in session.execute(select(Mandate)).scalars()
@@ -1167,7 +1173,10 @@ class MandateMachine(MoneyMachine):
         event(f"mandate payment charged ({where})")
 
     def teardown(self) -> None:
+        """Settle as `MoneyMachine` does, the settling rounds judged against the mandates as they are
+        (after a failing step the invariants did not take their snapshot)."""
         self.settling = True
+        self._snapshot_terms()
         super().teardown()
 
 
@@ -1272,7 +1281,7 @@ def test_mandate_budget_invariant_bites(
     import payments.autopay
 
     monkeypatch.setattr(payments.autopay, "spent_in_month", lambda *_args: 0)
-    with pytest.raises(AssertionError, match="over its monthly budget"):
+    with pytest.raises(AssertionError) as found:
         run_money_machine(
             migrated_template,
             tmp_path,
@@ -1283,6 +1292,7 @@ def test_mandate_budget_invariant_bites(
             machine=MandateMachine,
             shrink=False,
         )
+    assert "over its monthly budget" in _messages(found.value)
 
 
 def test_mandate_live_invariant_bites(
@@ -1298,7 +1308,7 @@ def test_mandate_live_invariant_bites(
     monkeypatch.setattr(payments.charging, "mandate_refusal", lambda *_args: None)
     for module in (payments.mandates, payments.autopay):
         monkeypatch.setattr(module, "withdraw_unauthorised", lambda *_args: 0)
-    with pytest.raises(AssertionError, match=r"charged (while its mandate|after mandate|over)"):
+    with pytest.raises(AssertionError) as found:
         run_money_machine(
             migrated_template,
             tmp_path,
@@ -1309,3 +1319,18 @@ def test_mandate_live_invariant_bites(
             machine=MandateMachine,
             shrink=False,
         )
+    assert re.search(
+        r"mandate payment \d+ charged (while its mandate|after mandate|.* over the cap)",
+        _messages(found.value),
+    )
+
+
+def _messages(error: BaseException) -> str:
+    """The error's message and those of the errors it was raised while handling (a failing step's
+    error comes before the one the settling `teardown` may raise over it)."""
+    messages = []
+    current: BaseException | None = error
+    while current is not None:
+        messages.append(str(current))
+        current = current.__context__
+    return "\n".join(messages)
