@@ -37,8 +37,8 @@ the month's charges within the budget).
 
 Evidence that this tests something: `MANDATE_CHARGES` counts the mandate payments whose charge
 started and the quick mode asserts some did during the steps; `test_mandate_budget_invariant_bites`
-breaks the core's month spending (`spent_in_month` always 0) and asserts a fixed-seed run finds a
-mandate over its budget; `test_mandate_live_invariant_bites` breaks payments/mandate_guard.py's rule
+breaks the core's month spending (always 0: `spent_in_month` and mandate_guard's re-check) and
+asserts a fixed-seed run finds a mandate over its budget; `test_mandate_live_invariant_bites` breaks payments/mandate_guard.py's rule
 and asserts one finds a payment charged under a mandate that stopped authorising it.
 """
 
@@ -858,9 +858,11 @@ class MandateMachine(MoneyMachine):
         """The first user's confirmed mandate for their first biller and two bills from that biller
         arriving after it went live, then the first autopay round. The first bill is within the cap
         and under the second approval: it is paid under the mandate (approved, held by its time
-        lock, so a later round charges it). The second is within the cap and mostly over what is
-        left of the month's budget (else within it): the round asks the user about it (or pays it),
-        so every example meets the budget check. The bills' ids."""
+        lock). The second is within the cap and mostly over what is left of the month's budget (else
+        within it): the round asks the user about it (or pays it), so every example meets the budget
+        check. Then either the clock passes the lock and the worker charges what was paid (always in
+        the first, simplest example: the quick mode's coverage does not hang on the wall clock the
+        machine starts at), or the payments stay held for the steps to charge or stop. The ids."""
         user_id, bill_ids, _ = self.users[0]
         biller = self._biller_of(bill_ids[0])
         cap = data.draw(st.integers(min_value=2_000, max_value=10_000), label="seeded cap")
@@ -895,6 +897,11 @@ class MandateMachine(MoneyMachine):
         ]
         report = self.service.run_mandates()
         assert report.paid, f"the first seeded mandated bill {bills[0]} was not paid: {report}"
+        # Charged at once (the first, simplest example always), or left held for the steps to stop.
+        if data.draw(st.sampled_from([True, False]), label="seeded payments charged at once"):
+            self._snapshot_terms()  # the mandates this "step" charges under
+            self.now += LOCK + timedelta(minutes=1)
+            self.worker_round()
         return bills
 
     # --- helpers ----------------------------------------------------------------------------------
@@ -1276,11 +1283,14 @@ def test_mandate_budget_invariant_bites(
     migrated_template: Path, private_sandbox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Evidence that the budget invariants can fail: with the core's month spending broken (always
-    0, so autopay never sees the budget used up), a few fixed examples of `MandateMachine` find a
-    mandate over its monthly budget (not shrunk: finding it is the point)."""
+    0, in autopay's decision and in mandate_guard's re-check before a charge, which would otherwise
+    withdraw the payments over the budget), a few fixed examples of `MandateMachine` find a mandate
+    over its monthly budget (not shrunk: finding it is the point)."""
     import payments.autopay
+    import payments.mandate_guard
 
     monkeypatch.setattr(payments.autopay, "spent_in_month", lambda *_args: 0)
+    monkeypatch.setattr(payments.mandate_guard, "_counted_in_month", lambda *_args: 0)
     with pytest.raises(AssertionError) as found:
         run_money_machine(
             migrated_template,
