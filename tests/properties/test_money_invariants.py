@@ -36,10 +36,11 @@ starts unless its mandate was live then (active, not past its last day, the paym
 the month's charges within the budget).
 
 Evidence that this tests something: `MANDATE_CHARGES` counts the mandate payments whose charge
-started and the quick mode asserts some did during the steps; `test_mandate_budget_invariant_bites`
+started and the quick mode asserts some did during the steps. `test_mandate_budget_invariant_bites`
 breaks the core's month spending (always 0: `spent_in_month` and mandate_guard's re-check) and
-asserts a fixed-seed run finds a mandate over its budget; `test_mandate_live_invariant_bites` breaks payments/mandate_guard.py's rule
-and asserts one finds a payment charged under a mandate that stopped authorising it.
+asserts a fixed-seed run finds a mandate over its budget; `test_mandate_live_invariant_bites`
+breaks payments/mandate_guard.py's rule and asserts one finds a payment charged under a mandate
+that stopped authorising it.
 """
 
 from __future__ import annotations
