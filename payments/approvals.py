@@ -70,9 +70,10 @@ class Approvals:
                 raise PaymentNotFoundError(payment_id=payment_id)
             user_id = payment.user_id
             user = load_user(session, user_id)
-            refusal = mandate_refusal(session, payment)
+            now = self._uow.now()
+            refusal = mandate_refusal(session, payment, now)
             if refusal is not None and payment.status == P.AWAITING_APPROVAL.value:
-                withdraw_payment(session, self._machine, payment, refusal, self._uow.now())
+                withdraw_payment(session, self._machine, payment, refusal, now)
         if refusal is not None:
             raise PaymentNotPendingError(payment_id=payment_id, status=P.CANCELLED.value, reason=refusal)
         with self._uow.tx() as session:

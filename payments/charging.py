@@ -283,7 +283,7 @@ class Charging:
                     # Nothing is charged before its time lock, whoever asks: the worker's round after it does.
                     log.warning("payment %s is held by its time lock: not charged yet", payment_id)
                     return payment_result(session, payment, started)
-                refusal = mandate_refusal(session, payment)
+                refusal = mandate_refusal(session, payment, started)
                 if refusal is not None:
                     # Nothing is charged under a mandate that no longer authorises it, whoever asks.
                     log.warning("payment %s: its mandate no longer authorises it (%s)", payment_id, refusal)

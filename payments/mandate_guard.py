@@ -1,25 +1,29 @@
 """One rule: a payment made under a standing mandate is charged only while that mandate authorises it.
 
-A mandate authorises one of its payments while it is active and the payment is within its cap (in
-its currency). When a mandate stops authorising a payment not charged yet (draft, waiting for the
-second approval, or approved and held by its time lock), that payment is cancelled, its schedule
-cancelled, audited (`payment.mandate_withdrawn`, with the reason) and the user told through the
-outbox (`AUTOPAY_CANCELLED`). The mandate moves (pause, revoke by the user or staff, a new cap,
-expiry, /forget) call `withdraw_unauthorised`; the charging and approval paths call
-`mandate_refusal` again just before starting a charge, so no path slips through.
+A mandate authorises one of its payments while it is active, not past its last day (the user's
+today), the payment is within its cap (in its currency) and within its monthly budget: the
+payment's month counting the mandate's payments already charged or in flight and the uncharged
+ones decided before it (first decided, first served). When a mandate stops authorising a payment
+not charged yet (draft, waiting for the second approval, or approved and held by its time lock),
+that payment is cancelled, its schedule cancelled, audited (`payment.mandate_withdrawn`, with the
+reason) and the user told through the outbox (`AUTOPAY_CANCELLED`). The mandate moves (pause,
+revoke by the user or staff, a new cap or budget, expiry, /forget) call `withdraw_unauthorised`;
+the charging and approval paths call `mandate_refusal` again just before starting a charge, so no
+path slips through (a worker round charges due payments before its mandate step expires mandates).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from db.models import Mandate, Payment, ScheduledPayment
+from db.models import Mandate, Payment, ScheduledPayment, User
+from payments.dates import first_of_next_month, today_in
 from payments.machine import StateMachine
 from payments.outbox import queue_notification
-from payments.statuses import NotificationKind, PaymentStatus, ScheduleStatus
+from payments.statuses import RESERVING, NotificationKind, PaymentStatus, ScheduleStatus
 
 P = PaymentStatus
 # A mandate's payment that may still be stopped: nothing has reached the gateway for it.
@@ -27,9 +31,10 @@ UNCHARGED = (P.DRAFT, P.AWAITING_APPROVAL, P.APPROVED)
 ACTIVE = "active"  # payments.mandates.MandateStatus.ACTIVE (that module imports this one's users)
 
 
-def mandate_refusal(session: Session, payment: Payment) -> str | None:
-    """Why the payment's mandate no longer authorises it — "mandate_<status>" (paused, revoked,
-    expired) or "mandate_over_cap" — or None when it does, or the payment has no mandate."""
+def mandate_refusal(session: Session, payment: Payment, now: datetime) -> str | None:
+    """Why the payment's mandate no longer authorises it at `now` — "mandate_<status>" (paused,
+    revoked, expired; expired too once its last day is behind the user's today), "mandate_over_cap"
+    or "mandate_over_budget" — or None when it does, or the payment has no mandate."""
     if payment.mandate_id is None:
         return None
     mandate = session.get(Mandate, payment.mandate_id, populate_existing=True)
@@ -37,9 +42,31 @@ def mandate_refusal(session: Session, payment: Payment) -> str | None:
         return "mandate_revoked"
     if mandate.status != ACTIVE:
         return f"mandate_{mandate.status}"
+    user = session.get_one(User, payment.user_id)
+    if mandate.expires_on < today_in(user.timezone, now):
+        return "mandate_expired"
     if payment.currency != mandate.currency or payment.amount_minor > mandate.cap_minor:
         return "mandate_over_cap"
+    if _counted_in_month(session, payment) + payment.amount_minor > mandate.budget_minor:
+        return "mandate_over_budget"
     return None
+
+
+def _counted_in_month(session: Session, payment: Payment) -> int:
+    """Minor units of the mandate's other payments in the payment's month that its budget counts
+    first: charged or in flight (reserving, not uncharged), and uncharged ones decided before it."""
+    first = payment.pay_on.replace(day=1)
+    total = session.execute(
+        select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+            Payment.mandate_id == payment.mandate_id,
+            Payment.id != payment.id,
+            Payment.status.in_([s.value for s in RESERVING]),
+            or_(Payment.status.not_in([s.value for s in UNCHARGED]), Payment.id < payment.id),
+            Payment.pay_on >= first,
+            Payment.pay_on < first_of_next_month(first),
+        )
+    ).scalar_one()
+    return int(total)
 
 
 def withdraw_payment(
@@ -77,7 +104,7 @@ def withdraw_unauthorised(session: Session, machine: StateMachine, mandate_id: i
     ).all()
     count = 0
     for payment in pending:
-        reason = mandate_refusal(session, payment)
+        reason = mandate_refusal(session, payment, now)
         if reason is not None and withdraw_payment(session, machine, payment, reason, now):
             count += 1
     return count

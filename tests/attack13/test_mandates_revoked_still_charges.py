@@ -187,3 +187,62 @@ def test_lowering_the_cap_below_a_held_payment_stops_it(payments_service: Paymen
     payment = _after_window(service, clock, bill_id)
 
     assert payment.status != PaymentStatus.SUCCEEDED.value, "€35 charged after the user set the cap to €20"
+
+
+def test_lowering_the_budget_below_held_payments_stops_those_over_it(
+    payments_service: PaymentsService,
+) -> None:
+    """A case of MandateMachine's charge-time invariant (seen while writing it): two €35 payments
+    held under a €100 budget, the user lowers the budget to €40 (cap €40): only one may be charged."""
+    clock = Clock(T0)
+    service = _service(payments_service, clock, time_lock=timedelta(minutes=10))
+    user_id, biller = _user_with_biller(service)
+    offer = service.mandates.propose(
+        user_id=user_id, biller_text=biller, cap_text="40", budget_text="100", expiry_text="June"
+    )
+    service.mandates.confirm(
+        user_id=user_id, offer_id=offer.offer_id, nonce=offer.nonce, shown_text=offer.summary_text
+    )
+    clock.now = T0 + timedelta(minutes=1)
+    bills = [_bill(service, user_id, biller, 3500) for _ in range(2)]
+    assert len(service.run_mandates().paid) == 2
+    clock.now = T0 + timedelta(minutes=2)
+    change = service.mandates.propose_change(user_id=user_id, biller_text=biller, budget_text="40")
+    service.mandates.confirm(
+        user_id=user_id, offer_id=change.offer_id, nonce=change.nonce, shown_text=change.summary_text
+    )
+
+    clock.now = T0 + timedelta(minutes=30)
+    service.run_due_payments()
+
+    statuses = sorted(_payment(service, bill_id).status for bill_id in bills)
+    assert statuses == [PaymentStatus.CANCELLED.value, PaymentStatus.SUCCEEDED.value], (
+        f"{statuses}: €70 charged in a month after the user set the budget to €40"
+    )
+
+
+def test_a_held_payment_is_not_charged_after_its_mandates_last_day(payments_service: PaymentsService) -> None:
+    """A case of MandateMachine's charge-time invariant (seen while writing it): approved at 23:55 on
+    the mandate's last day (Berlin), held by the 10-minute lock; the worker's round after midnight
+    charges due payments before it expires mandates: charged on a day the mandate no longer covers."""
+    last_day = datetime(2026, 11, 30, 22, 50, tzinfo=UTC)  # 23:50 in Berlin on 30 November
+    clock = Clock(last_day)
+    service = _service(payments_service, clock, time_lock=timedelta(minutes=10))
+    user_id, biller = _user_with_biller(service)
+    offer = service.mandates.propose(
+        user_id=user_id, biller_text=biller, cap_text="40", expiry_text="2026-11-30"
+    )
+    service.mandates.confirm(
+        user_id=user_id, offer_id=offer.offer_id, nonce=offer.nonce, shown_text=offer.summary_text
+    )
+    clock.now = last_day + timedelta(minutes=5)
+    bill_id = _bill(service, user_id, biller, 3500)
+    assert service.run_mandates().paid
+
+    clock.now = last_day + timedelta(minutes=20)  # 00:10 in Berlin on 1 December
+    service.run_due_payments()  # the worker round's first step, before its mandate step expires it
+
+    payment = _payment(service, bill_id)
+    assert payment.status == PaymentStatus.CANCELLED.value and not payment.payment_intent_id, (
+        f"{payment.status}: charged the day after the mandate's last day"
+    )

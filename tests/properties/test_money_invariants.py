@@ -24,9 +24,23 @@ Quick mode runs in `make test` (derandomized, so CI is reproducible); the long m
 (`make test-slow`, `make bench`) and takes PAYCHAT_PROPERTY_EXAMPLES examples and
 PAYCHAT_PROPERTY_SEED (printed; random when unset).
 
-Mandates (issue 13 item 8) are built elsewhere: a later `mandate_charge` rule subclasses
-`MoneyMachine`, adds its rule, and extends `consented_payment_ids` with the payments whose consent
-is a mandate (see the hooks below).
+`MandateMachine` (issue 13 item 8) adds standing mandates: each example starts with a confirmed
+mandate, two bills from its biller that arrived after it went live and the first autopay round (the
+first bill paid under the mandate and held by its time lock, the second mostly over what is left of
+the budget), then random mandates created, paused, resumed, revoked (by the user or staff) or
+changed at any time — held payments included (payments/mandate_guard.py withdraws them) — bills
+arriving, autopay rounds and the clock crossing months in zones far from UTC. Its invariants: per
+mandate and month the payments holding money stay within the cap and budget of the consent each was
+decided under, each references a confirmed consent of its mandate, and no mandate payment's charge
+starts unless its mandate was live then (active, not past its last day, the payment within the cap,
+the month's charges within the budget).
+
+Evidence that this tests something: `MANDATE_CHARGES` counts the mandate payments whose charge
+started and the quick mode asserts some did during the steps. `test_mandate_budget_invariant_bites`
+breaks the core's month spending (always 0: `spent_in_month` and mandate_guard's re-check) and
+asserts a fixed-seed run finds a mandate over its budget; `test_mandate_live_invariant_bites`
+breaks payments/mandate_guard.py's rule and asserts one finds a payment charged under a mandate
+that stopped authorising it.
 """
 
 from __future__ import annotations
@@ -39,18 +53,19 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import pytest
 import stripe
-from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis import HealthCheck, Phase, event, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -773,27 +788,48 @@ class MoneyMachine(RuleBasedStateMachine):
 
 # Zones far from UTC on both sides: a calendar month in the user's zone is not UTC's.
 ZONES = ("Pacific/Auckland", "America/Los_Angeles")
-# Held: approved under a mandate but not charged (or not settled) yet.
-HELD_VALUES = {P.APPROVED.value, P.AWAITING_APPROVAL.value, P.PROCESSING.value, P.UNKNOWN.value}
+# Coverage evidence: mandate payments whose charge started, during the steps or settling at
+# the end of an example (`test_mandate_invariants_quick` asserts the steps charged some).
+MANDATE_CHARGES: Counter[str] = Counter()
+# The fixed seed `test_mandate_budget_invariant_bites` runs with.
+BITES_SEED = 13
+
+
+class LiveTerms(NamedTuple):
+    """A mandate's status and terms at one moment."""
+
+    status: str
+    cap_minor: int
+    budget_minor: int
+    currency: str
+    expires_on: date
+
+
 MANDATE_CAPS = st.sampled_from([5_000, 12_000, 14_000]) | st.integers(min_value=500, max_value=15_000)
 
 
 class MandateMachine(MoneyMachine):
-    """`MoneyMachine` plus standing mandates: create and confirm one (random cap, budget, expiry),
-    pause, resume, revoke or change it, bills arriving from a mandated biller (sometimes over the
-    cap), the autopay worker step, and the clock crossing a month boundary in the user's zone.
+    """`MoneyMachine` plus standing mandates: one seeded at the start with two bills and the first
+    autopay round (`_seed_mandate`); then create and confirm one (random cap, budget, expiry), pause,
+    resume, revoke or change it (also while one of its payments is held or scheduled), bills arriving
+    from a mandated biller (sometimes over the cap), the autopay worker step, and the clock crossing
+    a month boundary in the user's zone.
 
     Extra invariants: per mandate and calendar month of the user's zone, the payments holding money
     never sum over the budget of the consent each was decided under, none is over its cap; every
-    mandate payment's consent references a confirmed consent of its mandate; no mandate payment is
-    charged (a PaymentIntent created) while its mandate was not active or was past its last day.
+    mandate payment's consent references a confirmed consent of its mandate; no mandate payment's
+    charge starts (approved -> processing) unless its mandate, as it stood before that step, was
+    live: active, not past its last day, the payment within its cap, the month's charges within its
+    budget; no PaymentIntent of a mandate payment whose charge never started.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.mandated: list[tuple[int, str]] = []  # (user id, biller name) ever offered a mandate
-        self.mandate_status_before: dict[int, str] = {}
-        self.mandate_intents_checked: set[str] = set()
+        # Each mandate's terms before the step just run: what a charge in that step rests on.
+        self.mandate_terms_before: dict[int, LiveTerms] = {}
+        self.mandate_charges_checked: set[int] = set()  # mandate payments whose charge started
+        self.settling = False  # in `teardown`: charges then are counted apart
 
     @initialize(
         cards=st.lists(st.sampled_from(CARDS), min_size=2, max_size=2),
@@ -812,9 +848,62 @@ class MandateMachine(MoneyMachine):
             with self.session_factory.begin() as session:
                 session.get_one(User, user_id).timezone = ZONES[index % len(ZONES)]
             self.users.append((user_id, list(bills.values()), f"tg-prop-{user_id}"))
+        seeded = self._seed_mandate(data)
         for user in self.users:
             for bill_id in user[1]:
                 self.pay(data, data.draw(AMOUNTS), data.draw(st.sampled_from([0, 0, 1])), (user, bill_id))
+        for bill_id in seeded:
+            self._add_bill(self.users[0][0], bill_id)
+
+    def _seed_mandate(self, data: st.DataObject) -> list[int]:
+        """The first user's confirmed mandate for their first biller and two bills from that biller
+        arriving after it went live, then the first autopay round. The first bill is within the cap
+        and under the second approval: it is paid under the mandate (approved, held by its time
+        lock). The second is within the cap and mostly over what is left of the month's budget (else
+        within it): the round asks the user about it (or pays it), so every example meets the budget
+        check. Then either the clock passes the lock and the worker charges what was paid (always in
+        the first, simplest example: the quick mode's coverage does not hang on the wall clock the
+        machine starts at), or the payments stay held for the steps to charge or stop. The ids."""
+        user_id, bill_ids, _ = self.users[0]
+        biller = self._biller_of(bill_ids[0])
+        cap = data.draw(st.integers(min_value=2_000, max_value=10_000), label="seeded cap")
+        first = data.draw(
+            st.integers(min_value=cap // 2, max_value=min(cap, CONFIG.second_approval_minor - 1)),
+            label="seeded first bill",
+        )
+        extra = data.draw(st.sampled_from([0, 0, 1, first // 2]), label="seeded budget over the cap")
+        room = cap + extra - first  # < cap: a second bill within the cap can be over the budget
+        over = room < 1 or data.draw(st.sampled_from([True, True, False]), label="second over budget")
+        second = data.draw(
+            st.integers(min_value=room + 1, max_value=cap) if over else st.integers(1, room),
+            label="seeded second bill",
+        )
+        offer = self.service.mandates.propose(
+            user_id=user_id, biller_text=biller, cap_text=_text(cap), budget_text=_text(cap + extra)
+        )
+        self.service.mandates.confirm(
+            user_id=user_id, offer_id=offer.offer_id, nonce=offer.nonce, shown_text=offer.summary_text
+        )
+        self.mandated.append((user_id, biller))
+        due = today_in(self._zone(user_id), self.now) + timedelta(days=10)
+        bills = [
+            self.service.autopay.issue_bill(
+                user_id=user_id,
+                biller_name=biller,
+                reference=f"PROP-{next(self.event_ids)}",
+                amount_minor=amount,
+                due_date=due,
+            ).id
+            for amount in (first, second)
+        ]
+        report = self.service.run_mandates()
+        assert report.paid, f"the first seeded mandated bill {bills[0]} was not paid: {report}"
+        # Charged at once (the first, simplest example always), or left held for the steps to stop.
+        if data.draw(st.sampled_from([True, False]), label="seeded payments charged at once"):
+            self._snapshot_terms()  # the mandates this "step" charges under
+            self.now += LOCK + timedelta(minutes=1)
+            self.worker_round()
+        return bills
 
     # --- helpers ----------------------------------------------------------------------------------
 
@@ -837,11 +926,6 @@ class MandateMachine(MoneyMachine):
                 .order_by(Mandate.id.desc())
                 .limit(1)
             ).scalar_one_or_none()
-
-    def _holds(self, mandate_id: int) -> bool:
-        with self.session_factory() as session:
-            held = select(Payment.id).where(Payment.mandate_id == mandate_id, Payment.status.in_(HELD_VALUES))
-            return session.execute(held).first() is not None
 
     def _mandate_consents(self, session: Session) -> dict[int, MandateConsent]:
         """Confirmed mandate consents, by id."""
@@ -930,12 +1014,6 @@ class MandateMachine(MoneyMachine):
         mandate = self._mandate(user_id, biller)
         if mandate is None:
             return
-        if how in ("pause", "revoke", "staff_revoke") and self._holds(mandate.id):
-            # KNOWN HOLE (tests/attack13/test_mandates_revoked_still_charges.py, strict xfails): a
-            # payment the autopay worker approved but has not charged yet is still charged after its
-            # mandate is paused or revoked. `no_mandate_charge_while_not_live` catches it; until the
-            # core withdraws held payments, this combination is not generated. Remove this `if` then.
-            return
         mandates = self.service.mandates
         act: Callable[[], object] = {
             "pause": lambda: mandates.pause(user_id=user_id, biller_text=biller),
@@ -979,9 +1057,12 @@ class MandateMachine(MoneyMachine):
             amount_minor=amount,
             due_date=today_in(self._zone(user_id), self.now) + timedelta(days=10),
         )
+        self._add_bill(user_id, bill.id)
+
+    def _add_bill(self, user_id: int, bill_id: int) -> None:
         for index, user in enumerate(self.users):
             if user[0] == user_id:
-                self.users[index] = (user_id, [*user[1], bill.id], user[2])
+                self.users[index] = (user_id, [*user[1], bill_id], user[2])
 
     @precondition(lambda self: self.mandated)
     @rule()
@@ -1029,29 +1110,82 @@ class MandateMachine(MoneyMachine):
 
     @invariant()
     def no_mandate_charge_while_not_live(self) -> None:
-        """A PaymentIntent first seen after a step charges a mandate payment only when its mandate was
-        active before that step (nothing in one step both pauses and charges) and not past its day."""
+        """A mandate payment whose charge started in a step (approved -> processing, the write-ahead
+        before the request leaves; the request may land later) started only when its mandate, as it
+        stood before that step (nothing in one step both stops a mandate and charges), was live:
+        active, not past its last day (the user's today then), the payment within its cap and
+        currency, and the mandate's charges started in the payment's month (this one included)
+        within its budget. And no PaymentIntent exists for a mandate payment whose charge never
+        started."""
         with self.session_factory() as session:
-            statuses = dict(session.execute(select(Mandate.id, Mandate.status)).tuples().all())
+            for payment in session.execute(
+                select(Payment).where(Payment.mandate_id.is_not(None), Payment.charge_started_at.is_not(None))
+            ).scalars():
+                if payment.id not in self.mandate_charges_checked:
+                    self.mandate_charges_checked.add(payment.id)
+                    self._count_mandate_charge()
+                    self._check_live_at_charge(session, payment)
             for intent in self._intents():
-                if intent["id"] in self.mandate_intents_checked:
-                    continue
-                self.mandate_intents_checked.add(intent["id"])
                 key = intent["metadata"][IDEMPOTENCY_METADATA_KEY]
                 payment = session.execute(select(Payment).where(Payment.idempotency_key == key)).scalar_one()
-                if payment.mandate_id is None:
-                    continue
-                mandate = session.get_one(Mandate, payment.mandate_id)
-                zone = session.get_one(User, payment.user_id).timezone
-                was = self.mandate_status_before.get(mandate.id)
-                assert was == MandateStatus.ACTIVE.value, (
-                    f"mandate payment {payment.id} charged while its mandate {mandate.id} was {was}"
+                assert payment.mandate_id is None or payment.charge_started_at is not None, (
+                    f"PaymentIntent {intent['id']} of mandate payment {payment.id} whose charge never started"
                 )
-                assert today_in(zone, self.now) <= mandate.expires_on, (
-                    f"mandate payment {payment.id} charged after mandate {mandate.id} ended "
-                    f"{mandate.expires_on}"
+        self._snapshot_terms()
+
+    def _snapshot_terms(self) -> None:
+        """Each mandate's terms now: what a charge in the next step rests on."""
+        with self.session_factory() as session:
+            self.mandate_terms_before = {
+                m.id: LiveTerms(m.status, m.cap_minor, m.budget_minor, m.currency, m.expires_on)
+                for m in session.execute(select(Mandate)).scalars()
+            }
+
+    def _check_live_at_charge(self, session: Session, payment: Payment) -> None:
+        assert payment.mandate_id is not None and payment.charge_started_at is not None
+        terms = self.mandate_terms_before.get(payment.mandate_id)
+        was = None if terms is None else terms.status
+        assert terms is not None and was == MandateStatus.ACTIVE.value, (
+            f"mandate payment {payment.id} charged while its mandate {payment.mandate_id} was {was}"
+        )
+        zone = session.get_one(User, payment.user_id).timezone
+        assert today_in(zone, _aware(payment.charge_started_at)) <= terms.expires_on, (
+            f"mandate payment {payment.id} charged after mandate {payment.mandate_id} ended "
+            f"{terms.expires_on}"
+        )
+        assert payment.currency == terms.currency and payment.amount_minor <= terms.cap_minor, (
+            f"mandate payment {payment.id}: {payment.amount_minor} {payment.currency} charged over the cap "
+            f"{terms.cap_minor} {terms.currency} of mandate {payment.mandate_id}"
+        )
+        month = (payment.pay_on.year, payment.pay_on.month)
+        charged = [
+            (other.id, other.amount_minor)
+            for other in session.execute(
+                select(Payment).where(
+                    Payment.mandate_id == payment.mandate_id,
+                    Payment.status.in_(RESERVING_VALUES),
+                    Payment.charge_started_at.is_not(None),
                 )
-        self.mandate_status_before = statuses
+            ).scalars()
+            if (other.pay_on.year, other.pay_on.month) == month
+        ]
+        assert sum(amount for _, amount in charged) <= terms.budget_minor, (
+            f"mandate {payment.mandate_id} charged over its monthly budget {terms.budget_minor} in "
+            f"{month[0]}-{month[1]:02d} with payment {payment.id}: {charged}"
+        )
+
+    def _count_mandate_charge(self) -> None:
+        """Coverage evidence: a mandate payment's charge started (in a step, or settling)."""
+        where = "settling" if self.settling else "steps"
+        MANDATE_CHARGES[where] += 1
+        event(f"mandate payment charged ({where})")
+
+    def teardown(self) -> None:
+        """Settle as `MoneyMachine` does, the settling rounds judged against the mandates as they are
+        (after a failing step the invariants did not take their snapshot)."""
+        self.settling = True
+        self._snapshot_terms()
+        super().teardown()
 
 
 def run_money_machine(
@@ -1063,8 +1197,10 @@ def run_money_machine(
     steps: int,
     seed_value: int | None,
     machine: type[MoneyMachine] = MoneyMachine,
+    shrink: bool = True,
 ) -> None:
-    """Run `machine` for `examples` examples of up to `steps` steps (derandomized without a seed)."""
+    """Run `machine` for `examples` examples of up to `steps` steps (derandomized without a seed);
+    `shrink=False`: a failure is raised as found (evidence tests only want to see one)."""
     machine.template, machine.workdir, machine.sandbox_url = template, workdir, sandbox_url
     test = get_state_machine_test(
         machine,
@@ -1078,7 +1214,7 @@ def run_money_machine(
             database=None,
             print_blob=True,
             # Shrinking a failure replays the real sandbox many times: bounded, but kept.
-            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, *([Phase.shrink] * shrink)],
             suppress_health_check=[
                 HealthCheck.too_slow,
                 HealthCheck.filter_too_much,
@@ -1110,7 +1246,10 @@ def test_money_invariants_long(migrated_template: Path, private_sandbox: str, tm
 
 
 def test_mandate_invariants_quick(migrated_template: Path, private_sandbox: str, tmp_path: Path) -> None:
-    """`MandateMachine`: a few derandomized examples, standing mandates among the money operations."""
+    """`MandateMachine`: a few derandomized examples, standing mandates among the money operations;
+    and they reach what the mandate invariants are about: mandate payments charged automatically
+    during the steps (not only when the example settles), so they cannot silently test nothing."""
+    MANDATE_CHARGES.clear()
     run_money_machine(
         migrated_template,
         tmp_path,
@@ -1120,6 +1259,7 @@ def test_mandate_invariants_quick(migrated_template: Path, private_sandbox: str,
         seed_value=None,
         machine=MandateMachine,
     )
+    assert MANDATE_CHARGES["steps"] >= 1, f"no mandate payment charged during the steps: {MANDATE_CHARGES}"
 
 
 @pytest.mark.slow
@@ -1138,3 +1278,70 @@ def test_mandate_invariants_long(migrated_template: Path, private_sandbox: str, 
         seed_value=seed_value,
         machine=MandateMachine,
     )
+
+
+def test_mandate_budget_invariant_bites(
+    migrated_template: Path, private_sandbox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evidence that the budget invariants can fail: with the core's month spending broken (always
+    0, in autopay's decision and in mandate_guard's re-check before a charge, which would otherwise
+    withdraw the payments over the budget), a few fixed examples of `MandateMachine` find a mandate
+    over its monthly budget (not shrunk: finding it is the point)."""
+    import payments.autopay
+    import payments.mandate_guard
+
+    monkeypatch.setattr(payments.autopay, "spent_in_month", lambda *_args: 0)
+    monkeypatch.setattr(payments.mandate_guard, "_counted_in_month", lambda *_args: 0)
+    with pytest.raises(AssertionError) as found:
+        run_money_machine(
+            migrated_template,
+            tmp_path,
+            private_sandbox,
+            examples=4,
+            steps=25,
+            seed_value=BITES_SEED,
+            machine=MandateMachine,
+            shrink=False,
+        )
+    assert "over its monthly budget" in _messages(found.value)
+
+
+def test_mandate_live_invariant_bites(
+    migrated_template: Path, private_sandbox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evidence that the charge-time invariant can fail: with payments/mandate_guard.py's rule broken
+    (held payments never withdrawn, the charging path never refusing), a few fixed examples of
+    `MandateMachine` find a mandate payment charged after its mandate stopped authorising it."""
+    import payments.autopay
+    import payments.charging
+    import payments.mandates
+
+    monkeypatch.setattr(payments.charging, "mandate_refusal", lambda *_args: None)
+    for module in (payments.mandates, payments.autopay):
+        monkeypatch.setattr(module, "withdraw_unauthorised", lambda *_args: 0)
+    with pytest.raises(AssertionError) as found:
+        run_money_machine(
+            migrated_template,
+            tmp_path,
+            private_sandbox,
+            examples=6,
+            steps=25,
+            seed_value=BITES_SEED,
+            machine=MandateMachine,
+            shrink=False,
+        )
+    assert re.search(
+        r"mandate payment \d+ charged (while its mandate|after mandate|.* over the cap)",
+        _messages(found.value),
+    )
+
+
+def _messages(error: BaseException) -> str:
+    """The error's message and those of the errors it was raised while handling (a failing step's
+    error comes before the one the settling `teardown` may raise over it)."""
+    messages = []
+    current: BaseException | None = error
+    while current is not None:
+        messages.append(str(current))
+        current = current.__context__
+    return "\n".join(messages)
