@@ -36,8 +36,11 @@ validate: spacy-pipeline
 	@cd rasa_project && ../$(RASA) data validate --fail-on-warnings --quiet
 
 ## test: lint, types, import contracts, Rasa data validation and the whole pytest suite
+# The suite waits on servers much of the time (one process kept 0.6 of a core busy): three pytest-xdist
+# workers, each test file on one worker (its module-scoped stack starts once). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
 test: train lint typecheck imports validate
-	@$(APP_PY) -m pytest $(PYTEST_ARGS)
+	@$(APP_PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## bench: NLU quality report and latency benchmarks into bench/results/
 bench: train
