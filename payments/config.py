@@ -96,7 +96,7 @@ class ServiceConfig:
     # The step-up threshold counts what the user pays one biller within this rolling period (the
     # same sum as the second approval's), so paying a large amount in parts still asks the code.
     step_up_period: timedelta = timedelta(hours=24)
-    # Wrong tries worth this many failed codes (`step_up_lock_failures` × `step_up_max_attempts`),
+    # Wrong tries worth this many failed codes (`step_up_lock_failures` * `step_up_max_attempts`),
     # summed over all the user's codes sent within `step_up_lock_window` whatever their end
     # (failed, cancelled, superseded, expired), refuse every new code (payment or mandate) until
     # the code that reached the sum leaves the window (payments.step_up.locked_until).

@@ -298,7 +298,9 @@ class MandateCodes:
 
 
 def cancel_codes(session: Session, offer_ids: list[int], now: datetime) -> None:
-    """Offers withdrawn (cancelled, superseded): their pending codes are closed, never delivered."""
+    """Offers withdrawn (cancelled, superseded): their pending codes are closed, never delivered.
+    Only a pending code is closed (guarded in the UPDATE): a code verified meanwhile stays verified.
+    Callers hold the user's row lock (`lock_user`), as the code's check does."""
     if not offer_ids:
         return
     ids = list(
@@ -313,11 +315,28 @@ def cancel_codes(session: Session, offer_ids: list[int], now: datetime) -> None:
         return
     session.execute(
         update(StepUpChallenge)
-        .where(StepUpChallenge.id.in_(ids))
+        .where(StepUpChallenge.id.in_(ids), StepUpChallenge.status == StepUpStatus.PENDING.value)
         .values(status=StepUpStatus.CANCELLED.value, closed_at=now, code_sealed=None)
         .execution_options(synchronize_session=False)
     )
     _drop_undelivered(session, ids, now)
+
+
+def close_mandate_offers(session: Session, mandate_id: int, reason: str, now: datetime) -> int:
+    """The mandate left the live states (paused, revoked, expired, cancelled): its open offers (a
+    change waiting for Confirm or for its code) are withdrawn and their pending codes closed, never
+    delivered (audited `mandate.offer_withdrawn`); how many."""
+    offers = list(
+        session.execute(
+            select(MandateConsent).where(
+                MandateConsent.mandate_id == mandate_id, MandateConsent.closed_at.is_(None)
+            )
+        ).scalars()
+    )
+    cancel_codes(session, [offer.id for offer in offers], now)
+    for offer in offers:
+        _withdraw(session, offer, reason, now)
+    return len(offers)
 
 
 MandateStepUpError = MandateStepUpLockedError | MandateStepUpExpiredError

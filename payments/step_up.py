@@ -370,7 +370,7 @@ def locked_until(session: Session, config: ServiceConfig, user_id: int, now: dat
 
     The rule counts wrong tries, not failed codes: the wrong tries on every code of theirs
     (payments' and mandates', however it ended: failed, expired, cancelled, superseded, verified or
-    still pending) sent within `step_up_lock_window` add up; at `step_up_lock_failures` ×
+    still pending) sent within `step_up_lock_window` add up; at `step_up_lock_failures` *
     `step_up_max_attempts` they are locked out until the code that reached that sum is that old.
     So cancelling before the last try, or starting a new offer, buys no extra guesses.
     """

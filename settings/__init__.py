@@ -185,7 +185,7 @@ class Settings(BaseSettings):
     # The threshold counts what the user pays one biller within this many hours (rolling), so a
     # large amount paid in parts still needs the code.
     step_up_period_hours: float = Field(24.0, gt=0, alias="PAYCHAT_STEP_UP_PERIOD_HOURS")
-    # Wrong tries worth this many failed codes (this × PAYCHAT_STEP_UP_MAX_ATTEMPTS), summed over all
+    # Wrong tries worth this many failed codes (this * PAYCHAT_STEP_UP_MAX_ATTEMPTS), summed over all
     # the user's codes sent within this many hours however each ended (failed, cancelled before the
     # last try, superseded, expired), refuse new payments and autopays that need a code (guessing
     # codes by restarting) until the code that reached the sum is that old.
