@@ -262,9 +262,9 @@ class MandateCodes:
     def close(
         self, session: Session, challenge: StepUpChallenge, offer: MandateConsent, status: StepUpStatus,
         now: datetime,
-    ) -> None:  # fmt: skip
+    ) -> bool:  # fmt: skip
         """Close a pending code (its undelivered message never sent); failed or expired, the offer is
-        withdrawn and a proposed mandate cancelled. Audited."""
+        withdrawn and a proposed mandate cancelled. Audited. False when it was no longer pending."""
         won = session.execute(
             update(StepUpChallenge)
             .where(StepUpChallenge.id == challenge.id, StepUpChallenge.status == StepUpStatus.PENDING.value)
@@ -272,7 +272,7 @@ class MandateCodes:
             .execution_options(synchronize_session=False)
         )
         if rowcount(won) != 1:
-            return
+            return False
         _drop_undelivered(session, [challenge.id], now)
         append_audit(
             session, event=f"step_up.{status.value}", user_id=offer.user_id,
@@ -280,9 +280,11 @@ class MandateCodes:
         )  # fmt: skip
         if status in (StepUpStatus.FAILED, StepUpStatus.EXPIRED):
             _withdraw(session, offer, f"step_up_{status.value}", now)
+        return True
 
     def expire_codes(self) -> int:
-        """The worker's round: mandate codes past their time are closed, their offers withdrawn."""
+        """The worker's round: mandate codes past their time are closed, their offers withdrawn and
+        each user told (`mandate_code_expired`, naming the challenge); how many."""
         now = self._uow.now()
         with self._uow.tx() as session:
             due = session.execute(
@@ -293,7 +295,13 @@ class MandateCodes:
                 )
             ).all()
             for challenge, offer in due:
-                self.close(session, challenge, offer, StepUpStatus.EXPIRED, now)
+                if self.close(session, challenge, offer, StepUpStatus.EXPIRED, now):
+                    session.add(
+                        Notification(
+                            user_id=offer.user_id, step_up_challenge_id=challenge.id,
+                            kind=NotificationKind.MANDATE_CODE_EXPIRED.value, created_at=now,
+                        )
+                    )  # fmt: skip
             return len(due)
 
 

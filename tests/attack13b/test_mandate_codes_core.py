@@ -265,11 +265,6 @@ def test_mandate_codes_holds_the_code_never_reaches_audit_export_or_a_withdrawn_
 # --- weak spots the builder named, pinned as holes -----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weak spot: the worker withdraws an autopay whose code expired and tells the user "
-    "nothing (an expired payment's code queues `payment_expired`)",
-)
 def test_mandate_codes_an_expired_autopay_code_is_told_to_the_user(payments_service: PaymentsService) -> None:
     clock = Clock()
     service = _service(payments_service, clock)
