@@ -110,7 +110,7 @@ def mandate_code_withdrawn() -> list[EventType]:
 
 
 async def withdraw_waiting_mandate(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-    """"Cancel" while an autopay waits for its code: that offer (and its code) is withdrawn."""
+    """The user says cancel while an autopay waits for its code: that offer (and its code) goes."""
     offer_id = int(str(tracker.get_slot(MANDATE_SLOT)))
     await call_as_sender(tracker, get_services().mandates.cancel_offer, offer_id=offer_id, nonce=None)
     utter(dispatcher, "utter_mandate_offer_cancelled")
