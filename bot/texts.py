@@ -138,6 +138,12 @@ MANDATE_STEP_UP_CODE = (
     "🔐 {code} is your one-time code to set up autopay for {biller} up to {amount} a month. Type it in "
     "our chat to switch it on. Never share it: nobody from paychat will ever ask you for it."
 )
+# The same for new, wider terms of a live autopay: {amount} is the new monthly budget.
+MANDATE_CHANGE_STEP_UP_CODE = (
+    "🔐 {code} is your one-time code to change your autopay for {biller} to up to {amount} a month. "
+    "Type it in our chat to make the change. Never share it: nobody from paychat will ever ask you "
+    "for it."
+)
 
 AUTOPAY_NOTIFICATIONS = {
     "payment_succeeded": (
