@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import call_as_sender, guarded, latest_entity_values, response_text, utter
 from actions.paying import tap_evidence
 from actions.services import get_services
-from actions.step_up import start_mandate_step_up
+from actions.step_up import FORM, MANDATE_SLOT, mandate_code_withdrawn, start_mandate_step_up
 from payments.errors import PaymentsError
 from payments.mandates import MandateOffer, MandateTerms, MandateView
 
@@ -207,11 +207,13 @@ class ActionCancelMandateOffer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Call mandates.cancel_offer."""
+        """Call mandates.cancel_offer; tapped while its code is asked for, the code form ends too
+        (one offer is open at a time: the tapped one is the one waiting)."""
         offer_id, nonce = tapped_mandate_offer(tracker)
         await call_as_sender(tracker, get_services().mandates.cancel_offer, offer_id=offer_id, nonce=nonce)
         utter(dispatcher, "utter_mandate_offer_cancelled")
-        return [SlotSet("mandate_summary", None)]
+        in_form = (tracker.active_loop or {}).get("name") == FORM or tracker.get_slot(MANDATE_SLOT)
+        return [SlotSet("mandate_summary", None), *(mandate_code_withdrawn() if in_form else [])]
 
 
 class ActionListMandates(Action):

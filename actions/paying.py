@@ -38,7 +38,7 @@ from actions.common import (
 )
 from actions.receipts import receipt_values
 from actions.services import get_services
-from actions.step_up import start_step_up
+from actions.step_up import MANDATE_SLOT, start_step_up, withdraw_waiting_mandate
 from payments.consent import TapEvidence
 from payments.errors import PaymentsError
 from payments.views import DraftTerms, PaymentResult, PaymentSummary
@@ -337,11 +337,14 @@ class ActionStopPayment(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Cancel the draft whose Cancel was tapped (only the live one), else the pending draft if
+        """Cancel the draft whose Cancel was tapped (only the live one), else the autopay offer whose
+        code is asked for (an earlier draft untouched), else the pending draft if
         there is one, else the payment the last outcome said can still be cancelled (held, scheduled,
         awaiting approval: payments.cancel_payment refuses it once charging); otherwise say what (if
         anything) stopped."""
         draft_id, nonce = tapped_offer(tracker)
+        if draft_id is None and tracker.get_slot(MANDATE_SLOT):  # an autopay waiting for its code
+            return await withdraw_waiting_mandate(dispatcher, tracker)  # not an earlier draft
         pending = tracker.get_slot("pending_payment_id")
         offered = offered_for_cancelling(tracker)
         if draft_id is None and pending and offered is not None:
@@ -363,10 +366,6 @@ class ActionStopPayment(Action):
             values = {"amount_text": cancelled.amount_text, "biller_name": cancelled.biller_name}
             utter(dispatcher, "utter_payment_cancelled_named", values)
             return [*payment_finished(), SlotSet(CANCELLABLE_SLOT, None)]
-        elif tracker.get_slot("step_up_mandate_offer"):  # an autopay waiting for its code: withdrawn
-            offer_id = int(str(tracker.get_slot("step_up_mandate_offer")))
-            await call_as_sender(tracker, get_services().mandates.cancel_offer, offer_id=offer_id, nonce=None)
-            utter(dispatcher, "utter_mandate_offer_cancelled")
         elif tracker.get_slot("bill_id") or tracker.get_slot("biller") or _form_just_left(tracker):
             utter(dispatcher, "utter_stopped")
         else:

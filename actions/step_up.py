@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
@@ -95,6 +95,26 @@ def start_mandate_step_up(
         buttons=[{"title": response_text(domain, "utter_button_cancel"), "payload": "/deny"}],
     )
     return [SlotSet(PAYMENT_SLOT, None), SlotSet(MANDATE_SLOT, str(pending.offer_id)), FollowupAction(FORM)]
+
+
+def mandate_code_withdrawn() -> list[EventType]:
+    """The autopay offer waiting for its code was withdrawn: the code form ends, its slots cleared
+    (nothing else of the conversation: a payment summary shown earlier stays as it was)."""
+    return [
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        SlotSet(PAYMENT_SLOT, None),
+        SlotSet(MANDATE_SLOT, None),
+        SlotSet(CODE_SLOT, None),
+    ]
+
+
+async def withdraw_waiting_mandate(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The user says cancel while an autopay waits for its code: that offer (and its code) goes."""
+    offer_id = int(str(tracker.get_slot(MANDATE_SLOT)))
+    await call_as_sender(tracker, get_services().mandates.cancel_offer, offer_id=offer_id, nonce=None)
+    utter(dispatcher, "utter_mandate_offer_cancelled")
+    return mandate_code_withdrawn()
 
 
 def _finish_unless_wrong(error: PaymentsError) -> list[EventType]:

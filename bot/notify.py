@@ -60,7 +60,8 @@ def notification_text(note: Any) -> str:
     if getattr(note, "autopay", False):  # an automatic charge under a standing mandate (issue 13, item 8)
         template = texts.AUTOPAY_NOTIFICATIONS.get(str(note.kind), template)
     if getattr(note, "mandate_id", None) is not None and str(note.kind) == "step_up_code":
-        template = texts.MANDATE_STEP_UP_CODE  # the code that switches an autopay on
+        # the code that switches an autopay on, or widens a live one
+        template = texts.MANDATE_CHANGE_STEP_UP_CODE if note.mandate_change else texts.MANDATE_STEP_UP_CODE
     due_date = getattr(note, "due_date", None)
     due = format_date(due_date, format="long", locale=note.locale) if due_date is not None else ""
     text = template.format(

@@ -113,6 +113,13 @@ NOTIFICATIONS = {
         "Autopay: the automatic payment of {amount} to {biller} was cancelled because your standing "
         "mandate no longer covers it; nothing was charged. The bill is open if you'd like to pay it."
     ),
+    # An autopay offer (new, or a change) whose one-time code was not typed in time: {amount} is the
+    # monthly budget it asked for.
+    "mandate_code_expired": (
+        "⌛ The one-time code for your autopay with {biller} (up to {amount} a month) expired before "
+        "it was typed, so I withdrew that request: nothing was set up or changed. Ask me again "
+        "whenever you like."
+    ),
 }
 # --- issue 13 item 4 (reminders) ---
 # The button under a bill reminder and under a bill a standing mandate could not pay: it starts
@@ -130,6 +137,12 @@ REMINDERS_USAGE = (
 MANDATE_STEP_UP_CODE = (
     "🔐 {code} is your one-time code to set up autopay for {biller} up to {amount} a month. Type it in "
     "our chat to switch it on. Never share it: nobody from paychat will ever ask you for it."
+)
+# The same for new, wider terms of a live autopay: {amount} is the new monthly budget.
+MANDATE_CHANGE_STEP_UP_CODE = (
+    "🔐 {code} is your one-time code to change your autopay for {biller} to up to {amount} a month. "
+    "Type it in our chat to make the change. Never share it: nobody from paychat will ever ask you "
+    "for it."
 )
 
 AUTOPAY_NOTIFICATIONS = {

@@ -152,6 +152,11 @@ MANDATE_CODE_MESSAGE = (
     "🔐 {code} is your one-time code to set up autopay for {biller} up to {amount} a month. "
     "Type it in our chat to switch it on."
 )
+# New, wider terms of a live autopay (bot/texts.py MANDATE_CHANGE_STEP_UP_CODE).
+MANDATE_CHANGE_CODE_MESSAGE = (
+    "🔐 {code} is your one-time code to change your autopay for {biller} to up to {amount} a month. "
+    "Type it in our chat to make the change."
+)
 
 
 def _separate_messages(services: ConsoleServices, user_id: int) -> list[str]:
@@ -161,6 +166,8 @@ def _separate_messages(services: ConsoleServices, user_id: int) -> list[str]:
     texts = []
     for note in services.payments.pending_codes_for(user_id=user_id):
         if note.code and services.payments.mark_notification_sent(notification_id=note.id):
-            template = MANDATE_CODE_MESSAGE if note.mandate_id is not None else CODE_MESSAGE
+            template = CODE_MESSAGE
+            if note.mandate_id is not None:
+                template = MANDATE_CHANGE_CODE_MESSAGE if note.mandate_change else MANDATE_CODE_MESSAGE
             texts.append(template.format(code=note.code, amount=note.amount_text, biller=note.biller_name))
     return texts

@@ -68,6 +68,7 @@ NOTIFICATION_KINDS = (
     "bill_needs_you",
     "autopay_held",
     "autopay_cancelled",
+    "mandate_code_expired",
 )
 # What happened to a trained model in the registry (tuning/registry.py).
 MODEL_EVENTS = ("registered", "promoted", "refused", "rolled_back")

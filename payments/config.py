@@ -96,8 +96,10 @@ class ServiceConfig:
     # The step-up threshold counts what the user pays one biller within this rolling period (the
     # same sum as the second approval's), so paying a large amount in parts still asks the code.
     step_up_period: timedelta = timedelta(hours=24)
-    # This many failed codes (each `step_up_max_attempts` wrong tries) within `step_up_lock_window`
-    # refuse every new payment that needs a code until the oldest of them leaves the window.
+    # Wrong tries worth this many failed codes (`step_up_lock_failures` * `step_up_max_attempts`),
+    # summed over all the user's codes sent within `step_up_lock_window` whatever their end
+    # (failed, cancelled, superseded, expired), refuse every new code (payment or mandate) until
+    # the code that reached the sum leaves the window (payments.step_up.locked_until).
     step_up_lock_failures: int = 6
     step_up_lock_window: timedelta = timedelta(hours=24)
     risk: RiskConfig = RiskConfig()

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from db.models import Mandate, Payment, ScheduledPayment, User
 from payments.dates import first_of_next_month, today_in
 from payments.machine import StateMachine
+from payments.mandate_step_up import close_mandate_offers
 from payments.outbox import queue_notification
 from payments.statuses import RESERVING, NotificationKind, PaymentStatus, ScheduleStatus
 
@@ -29,6 +30,7 @@ P = PaymentStatus
 # A mandate's payment that may still be stopped: nothing has reached the gateway for it.
 UNCHARGED = (P.DRAFT, P.AWAITING_APPROVAL, P.APPROVED)
 ACTIVE = "active"  # payments.mandates.MandateStatus.ACTIVE (that module imports this one's users)
+PROPOSED = "proposed"
 
 
 def mandate_refusal(session: Session, payment: Payment, now: datetime) -> str | None:
@@ -95,8 +97,13 @@ def withdraw_payment(
 
 
 def withdraw_unauthorised(session: Session, machine: StateMachine, mandate_id: int, now: datetime) -> int:
-    """Cancel every uncharged payment of the mandate it no longer authorises; how many."""
+    """Cancel every uncharged payment of the mandate it no longer authorises; how many. A mandate
+    that left the live states (paused, revoked, expired, cancelled) also loses its open offers and
+    their pending codes (payments.mandate_step_up.close_mandate_offers): every move calls this."""
     session.flush()
+    mandate = session.get(Mandate, mandate_id, populate_existing=True)
+    if mandate is not None and mandate.status not in (ACTIVE, PROPOSED):
+        close_mandate_offers(session, mandate_id, mandate.status, now)
     pending = session.scalars(
         select(Payment).where(
             Payment.mandate_id == mandate_id, Payment.status.in_([s.value for s in UNCHARGED])

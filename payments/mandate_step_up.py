@@ -262,9 +262,9 @@ class MandateCodes:
     def close(
         self, session: Session, challenge: StepUpChallenge, offer: MandateConsent, status: StepUpStatus,
         now: datetime,
-    ) -> None:  # fmt: skip
+    ) -> bool:  # fmt: skip
         """Close a pending code (its undelivered message never sent); failed or expired, the offer is
-        withdrawn and a proposed mandate cancelled. Audited."""
+        withdrawn and a proposed mandate cancelled. Audited. False when it was no longer pending."""
         won = session.execute(
             update(StepUpChallenge)
             .where(StepUpChallenge.id == challenge.id, StepUpChallenge.status == StepUpStatus.PENDING.value)
@@ -272,7 +272,7 @@ class MandateCodes:
             .execution_options(synchronize_session=False)
         )
         if rowcount(won) != 1:
-            return
+            return False
         _drop_undelivered(session, [challenge.id], now)
         append_audit(
             session, event=f"step_up.{status.value}", user_id=offer.user_id,
@@ -280,9 +280,11 @@ class MandateCodes:
         )  # fmt: skip
         if status in (StepUpStatus.FAILED, StepUpStatus.EXPIRED):
             _withdraw(session, offer, f"step_up_{status.value}", now)
+        return True
 
     def expire_codes(self) -> int:
-        """The worker's round: mandate codes past their time are closed, their offers withdrawn."""
+        """The worker's round: mandate codes past their time are closed, their offers withdrawn and
+        each user told (`mandate_code_expired`, naming the challenge); how many."""
         now = self._uow.now()
         with self._uow.tx() as session:
             due = session.execute(
@@ -293,12 +295,20 @@ class MandateCodes:
                 )
             ).all()
             for challenge, offer in due:
-                self.close(session, challenge, offer, StepUpStatus.EXPIRED, now)
+                if self.close(session, challenge, offer, StepUpStatus.EXPIRED, now):
+                    session.add(
+                        Notification(
+                            user_id=offer.user_id, step_up_challenge_id=challenge.id,
+                            kind=NotificationKind.MANDATE_CODE_EXPIRED.value, created_at=now,
+                        )
+                    )  # fmt: skip
             return len(due)
 
 
 def cancel_codes(session: Session, offer_ids: list[int], now: datetime) -> None:
-    """Offers withdrawn (cancelled, superseded): their pending codes are closed, never delivered."""
+    """Offers withdrawn (cancelled, superseded): their pending codes are closed, never delivered.
+    Only a pending code is closed (guarded in the UPDATE): a code verified meanwhile stays verified.
+    Callers hold the user's row lock (`lock_user`), as the code's check does."""
     if not offer_ids:
         return
     ids = list(
@@ -313,11 +323,28 @@ def cancel_codes(session: Session, offer_ids: list[int], now: datetime) -> None:
         return
     session.execute(
         update(StepUpChallenge)
-        .where(StepUpChallenge.id.in_(ids))
+        .where(StepUpChallenge.id.in_(ids), StepUpChallenge.status == StepUpStatus.PENDING.value)
         .values(status=StepUpStatus.CANCELLED.value, closed_at=now, code_sealed=None)
         .execution_options(synchronize_session=False)
     )
     _drop_undelivered(session, ids, now)
+
+
+def close_mandate_offers(session: Session, mandate_id: int, reason: str, now: datetime) -> int:
+    """The mandate left the live states (paused, revoked, expired, cancelled): its open offers (a
+    change waiting for Confirm or for its code) are withdrawn and their pending codes closed, never
+    delivered (audited `mandate.offer_withdrawn`); how many."""
+    offers = list(
+        session.execute(
+            select(MandateConsent).where(
+                MandateConsent.mandate_id == mandate_id, MandateConsent.closed_at.is_(None)
+            )
+        ).scalars()
+    )
+    cancel_codes(session, [offer.id for offer in offers], now)
+    for offer in offers:
+        _withdraw(session, offer, reason, now)
+    return len(offers)
 
 
 MandateStepUpError = MandateStepUpLockedError | MandateStepUpExpiredError

@@ -41,7 +41,7 @@ from payments.money import Money, format_money, parse_amount
 from payments.statuses import LIVE as LIVE  # re-exported
 from payments.statuses import MandateStatus as MandateStatus  # re-exported
 from payments.step_up import CheckResult
-from payments.unit_of_work import UnitOfWork, load_user, lock_user, rowcount
+from payments.unit_of_work import UnitOfWork, lock_user, rowcount
 
 # How far ahead an expiry may lie, and the term of a mandate the user gave no end for.
 MAX_TERM_DAYS = 3 * 366
@@ -177,7 +177,7 @@ def expiry_day(text: str | None, *, timezone: str, now: datetime) -> date:
 
 def close_open_offers(session: Session, user_id: int, reason: str, now: datetime) -> None:
     """Withdraw the user's open offers (`reason`: superseded, cancelled); a proposed mandate whose
-    offer goes is cancelled."""
+    offer goes is cancelled. The caller holds the user's row lock (`lock_user`)."""
     open_ids = select(MandateConsent.mandate_id).where(
         MandateConsent.user_id == user_id, MandateConsent.closed_at.is_(None)
     )
@@ -218,7 +218,7 @@ class Mandates:
         in the biller's currency, until `expiry_text`. MandateExistsError when one is live already;
         amount, date, biller and card errors as when drafting a payment."""
         with self._uow.tx() as session:
-            user = load_user(session, user_id)
+            user = lock_user(session, user_id)  # closes older offers: as the code's check
             everyone = [candidate(b) for b in session.execute(select(Biller)).scalars()]
             biller = session.get(Biller, match_biller(biller_text, everyone).biller_id)
             assert biller is not None
@@ -248,7 +248,7 @@ class Mandates:
         """Offer new terms for the user's live mandate of that biller; what is not named stays (the
         budget follows a new cap when not named). Confirming it is a new consent."""
         with self._uow.tx() as session:
-            user = load_user(session, user_id)
+            user = lock_user(session, user_id)  # closes older offers: as the code's check
             mandate, biller = self._named(session, user_id, biller_text)
             card = default_card(session, user_id)
             now = self._uow.now()
@@ -407,8 +407,10 @@ class Mandates:
         )  # fmt: skip
 
     def cancel_offer(self, *, user_id: int, offer_id: int, nonce: str | None) -> None:
-        """Withdraw the live offer whose Cancel was tapped (a new mandate is then cancelled)."""
+        """Withdraw the live offer whose Cancel was tapped (a new mandate is then cancelled). Under
+        the user's lock, as the code's check: a code verified meanwhile made the offer stale."""
         with self._uow.tx() as session:
+            lock_user(session, user_id)
             offer = self._live_offer(session, user_id, offer_id, nonce)
             now = self._uow.now()
             cancel_codes(session, [offer.id], now)

@@ -32,7 +32,7 @@ from db.models import (
 from payments.dates import format_moment
 from payments.ledger import outstanding
 from payments.money import Money, format_money
-from payments.statuses import RESERVING, NotificationKind, PaymentStatus, StepUpStatus
+from payments.statuses import RESERVING, MandateStatus, NotificationKind, PaymentStatus, StepUpStatus
 from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, rowcount
 from payments.views import NotificationView, receipt_of
 
@@ -336,4 +336,5 @@ def _mandate_code_view(session: Session, note: Notification, user: User) -> Noti
         locale=user.locale,
         code=challenge.code_sealed if pending and challenge is not None else None,
         mandate_id=mandate.id if mandate is not None else None,
+        mandate_change=mandate is not None and mandate.status != MandateStatus.PROPOSED.value,
     )

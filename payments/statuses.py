@@ -60,6 +60,9 @@ class NotificationKind(StrEnum):
     # An automatic payment not charged yet, cancelled because its mandate stopped authorising it
     # (paused, revoked, cap lowered below it, expired, the user forgotten).
     AUTOPAY_CANCELLED = "autopay_cancelled"
+    # An autopay offer whose one-time code expired untyped: the worker withdrew it, nothing was set
+    # up or changed (issue 13). The row names the challenge, as the code's own message does.
+    MANDATE_CODE_EXPIRED = "mandate_code_expired"
 
 
 class OfferClosedReason(StrEnum):

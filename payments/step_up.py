@@ -11,7 +11,8 @@ The code: 6 digits from `secrets`, stored only as HMAC-SHA256 under the server k
 and, until the outbox delivered it, encrypted with db/crypto (`code_sealed`, cleared when the
 notification is marked sent). It expires (`step_up_ttl`), allows `step_up_max_attempts` tries,
 and is compared with `hmac.compare_digest`. Wrong too often or expired → the draft is cancelled
-and the user told. Every step is audited (never the code). Nothing is approved, so nothing can be
+and the user told. Too many wrong tries across all the user's codes lately lock new codes out
+(`locked_until`). Every step is audited (never the code). Nothing is approved, so nothing can be
 charged, before the code is verified; `Charging` also refuses to start a charge of a payment
 whose challenge is not verified.
 """
@@ -365,28 +366,33 @@ class RiskRefusal:
 
 
 def locked_until(session: Session, config: ServiceConfig, user_id: int, now: datetime) -> datetime | None:
-    """Until when (UTC) the user may not be sent a new code: `step_up_lock_failures` codes of
-    theirs (payments' and mandates') failed within `step_up_lock_window`; None when they may."""
+    """Until when (UTC) the user may not be sent a new code, or None when they may.
+
+    The rule counts wrong tries, not failed codes: the wrong tries on every code of theirs
+    (payments' and mandates', however it ended: failed, expired, cancelled, superseded, verified or
+    still pending) sent within `step_up_lock_window` add up; at `step_up_lock_failures` *
+    `step_up_max_attempts` they are locked out until the code that reached that sum is that old.
+    So cancelling before the last try, or starting a new offer, buys no extra guesses.
+    """
     cap, window = config.step_up_lock_failures, config.step_up_lock_window
     if cap <= 0 or window <= timedelta(0):
         return None
-    failed = (
-        session.execute(
-            select(StepUpChallenge.closed_at)
-            .where(
-                StepUpChallenge.user_id == user_id,
-                StepUpChallenge.status == StepUpStatus.FAILED.value,
-                StepUpChallenge.closed_at >= now - window,
-            )
-            .order_by(StepUpChallenge.closed_at.desc())
-            .limit(cap)
+    most = cap * max(1, config.step_up_max_attempts)
+    rows = session.execute(
+        select(StepUpChallenge.created_at, StepUpChallenge.attempts)
+        .where(
+            StepUpChallenge.user_id == user_id,
+            StepUpChallenge.attempts > 0,
+            StepUpChallenge.created_at >= now - window,
         )
-        .scalars()
-        .all()
-    )
-    if len(failed) < cap or failed[-1] is None:
-        return None
-    return _aware(failed[-1]) + window
+        .order_by(StepUpChallenge.created_at.desc(), StepUpChallenge.id.desc())
+    ).all()
+    wrong = 0
+    for created_at, attempts in rows:
+        wrong += attempts
+        if wrong >= most:
+            return _aware(created_at) + window
+    return None
 
 
 def unverified_challenge(session: Session, payment_id: int) -> bool:

@@ -336,8 +336,10 @@ class NotificationView:
     autopay: bool = False
     # A held payment's end of its cancel window, the user's wall clock ("3 Dec 2025, 14:05 +01:00").
     when_text: str | None = None
-    # A standing mandate's one-time code (issue 13): `amount_text` is then its monthly budget.
+    # A standing mandate's one-time code (issue 13): `amount_text` is then its monthly budget;
+    # `mandate_change`: the code is for new terms of a live mandate (not a new one).
     mandate_id: int | None = None
+    mandate_change: bool = False
     # The bill a "Pay now" under this message drafts: set on a bill's own message (a reminder, a bill
     # a standing mandate could not pay), found still to pay as the row was read; None otherwise.
     pay_bill_id: int | None = None

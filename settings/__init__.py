@@ -185,8 +185,10 @@ class Settings(BaseSettings):
     # The threshold counts what the user pays one biller within this many hours (rolling), so a
     # large amount paid in parts still needs the code.
     step_up_period_hours: float = Field(24.0, gt=0, alias="PAYCHAT_STEP_UP_PERIOD_HOURS")
-    # This many failed codes within this many hours refuse new payments that need a code (guessing
-    # codes by restarting payments) until the oldest failure is that old.
+    # Wrong tries worth this many failed codes (this * PAYCHAT_STEP_UP_MAX_ATTEMPTS), summed over all
+    # the user's codes sent within this many hours however each ended (failed, cancelled before the
+    # last try, superseded, expired), refuse new payments and autopays that need a code (guessing
+    # codes by restarting) until the code that reached the sum is that old.
     step_up_lock_failures: int = Field(6, ge=1, alias="PAYCHAT_STEP_UP_LOCK_FAILURES")
     step_up_lock_hours: float = Field(24.0, gt=0, alias="PAYCHAT_STEP_UP_LOCK_HOURS")
     # The risk check at confirmation: off → every payment is allowed (and nothing is recorded).

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from actions.mandates import ActionConfirmMandate, ActionProposeMandate
+from actions.mandates import ActionCancelMandateOffer, ActionConfirmMandate, ActionProposeMandate
 from actions.paying import ActionStopPayment
 from actions.services import reset_services, set_services
 from payments.mandates import MandateStatus
@@ -121,3 +121,39 @@ async def test_failing_the_code_or_cancelling_sets_nothing_up(
     [late], _ = await _typed(domain, sender, slots, "123456")
     assert late["response"] == "utter_error_step_up_not_pending"
     assert stepping.mandates.list_mandates(user_id=user_id, include_awaiting_code=True) == []
+
+
+async def test_the_summarys_cancel_during_the_code_form_withdraws_it_and_ends_the_form(
+    stepping: PaymentsService, domain: dict[str, Any]
+) -> None:
+    user_id, biller = _user_with_biller(stepping)
+    sender = f"console-{user_id}-mandate_step_up_test"
+    entities = [{"entity": "biller", "value": biller}, {"entity": "amount", "value": "900 €"}]
+    [summary], _ = await _run(
+        ActionProposeMandate(), domain, sender, intent="mandate_create", entities=entities
+    )
+    payload = summary["buttons"][0]["payload"]
+    tap = [{"entity": k, "value": v} for k, v in json.loads(payload[payload.index("{") :]).items()]
+    _, events = await _run(
+        ActionConfirmMandate(), domain, sender, intent="confirm_mandate", text=payload, entities=tap,
+        metadata={"shown_text": summary["v_summary_text"]},
+    )  # fmt: skip
+    slots = slot_events(events)
+    cancel = summary["buttons"][1]["payload"]
+    [said], events = await _run(
+        ActionCancelMandateOffer(), domain, sender, slots=slots | {"requested_slot": "step_up_code"},
+        intent="cancel_mandate", text=cancel, active_loop="step_up_form",
+        entities=[{"entity": k, "value": v} for k, v in json.loads(cancel[cancel.index("{") :]).items()],
+    )  # fmt: skip
+    assert said["response"] == "utter_mandate_offer_cancelled"
+    assert {"event": "active_loop", "name": None} in [
+        {"event": e["event"], "name": e.get("name")} for e in events if e["event"] == "active_loop"
+    ]
+    after = slot_events(events)
+    assert after["step_up_mandate_offer"] is None and after["requested_slot"] is None
+    assert stepping.mandates.list_mandates(user_id=user_id, include_awaiting_code=True) == []
+    assert _codes_left(stepping, user_id) == []
+
+
+def _codes_left(service: PaymentsService, user_id: int) -> list[Any]:
+    return [n for n in service.pending_codes_for(user_id=user_id) if n.mandate_id is not None]

@@ -44,12 +44,6 @@ async def _autopay_waiting(
     return slots | slot_events(events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: with a payment summary still shown earlier (pending_payment_id set), 'cancel' in the "
-    "autopay's code form cancels that payment draft, says 'payment cancelled', and leaves the autopay "
-    "offer open with its code pending",
-)
 async def test_mandate_codes_cancel_in_the_autopay_code_form_cancels_the_autopay(
     stepping: PaymentsService,  # noqa: F811
     domain: dict[str, Any],  # noqa: F811

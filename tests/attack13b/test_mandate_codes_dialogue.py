@@ -38,12 +38,6 @@ stories:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: tapping the autopay summary's Cancel while its code waits withdraws the offer, then the "
-    "model falls back (action_default_fallback: 'sorry' and the tap reverted) with step_up_form still "
-    "active, asking for the code of an autopay that no longer exists",
-)
 def test_mandate_codes_the_summarys_cancel_during_the_code_form_ends_cleanly(
     spacy_pipeline: Path,  # noqa: F811
     tmp_path: Path,

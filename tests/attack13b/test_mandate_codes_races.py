@@ -68,11 +68,6 @@ def _waiting(engine: Engine, at_least: int) -> None:
     raise AssertionError("the race did not line up")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: cancel_offer takes no user lock and cancel_codes overwrites a just-VERIFIED code; the "
-    "user is told the autopay offer was cancelled while the verify beside it made the autopay live",
-)
 def test_mandate_codes_cancel_racing_the_right_code_leaves_a_live_autopay_after_cancelled(
     payments_service: PaymentsService, db_engine: Engine
 ) -> None:

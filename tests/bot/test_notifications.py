@@ -159,6 +159,9 @@ def test_a_mandates_code_is_worded_for_the_autopay() -> None:
     told = notification_text(note)
     assert told.startswith("🔐 482913 is your one-time code to set up autopay for Stadtwerke up to €84.20")
     assert "payment of" not in told
+    change = notification_text(dataclasses.replace(note, mandate_change=True))
+    assert change.startswith("🔐 482913 is your one-time code to change your autopay for Stadtwerke to up")
+    assert "set up" not in change
 
 
 def test_every_kind_has_a_text() -> None:

@@ -365,3 +365,17 @@ def test_cancelling_or_replacing_the_offer_closes_its_code(payments_service: Pay
             select(Notification).where(Notification.user_id == user_id, Notification.sent_at.is_(None))
         ).all()
     assert statuses == {StepUpStatus.CANCELLED.value} and undelivered == []
+
+
+def test_a_changes_code_message_says_it_is_a_change(payments_service: PaymentsService) -> None:
+    service = _service(payments_service, Clock())
+    user_id, biller, _ = _user(service)
+    _pending_mandate(service, user_id, biller)
+    [new] = [n for n in _codes(service, user_id) if n.mandate_id is not None]
+    assert new.mandate_change is False
+    live = service.verify_step_up_code(user_id=user_id, code_text=str(new.code))
+    assert isinstance(live, MandateView)
+    wider = service.mandates.propose_change(user_id=user_id, biller_text=biller, cap_text="800")
+    assert _confirm(service, user_id, wider).code_pending is not None
+    [change] = [n for n in _codes(service, user_id) if n.mandate_id is not None and n.code != new.code]
+    assert change.mandate_change is True and change.amount_text == "€800.00"
