@@ -32,7 +32,7 @@ from payments.dates import LocalMoment, local_moment
 from payments.errors import StepUpCodeWrongError, StepUpExpiredError, StepUpFailedError, StepUpLockedError
 from payments.money import Money, format_money
 from payments.statuses import MandateStatus, NotificationKind, StepUpReason, StepUpStatus
-from payments.step_up import CheckResult, code_in, locked_until, new_code
+from payments.step_up import CheckResult, code_in, locked_until, new_code, tally_try
 from payments.unit_of_work import UnitOfWork, rowcount
 
 
@@ -236,28 +236,16 @@ class MandateCodes:
             self.close(session, challenge, offer, StepUpStatus.EXPIRED, now)
             return CheckResult.EXPIRED, 0
         typed = mandate_code_hash(self._config.step_up_key, offer.id, code_in(code_text) or "")
-        if hmac.compare_digest(typed, challenge.code_hash):  # constant time
-            self.close(session, challenge, offer, StepUpStatus.VERIFIED, now)
-            return CheckResult.VERIFIED, 0
-        attempts, most = challenge.attempts + 1, self._config.step_up_max_attempts
-        won = session.execute(
-            update(StepUpChallenge)
-            .where(StepUpChallenge.id == challenge.id, StepUpChallenge.attempts == challenge.attempts)
-            .values(attempts=attempts)
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(won) != 1:
-            return CheckResult.WRONG, max(0, most - attempts)
-        append_audit(
-            session, event="step_up.wrong_code", user_id=offer.user_id,
-            data={"mandate_id": offer.mandate_id, "consent_id": offer.id, "attempt": attempts,
-                  "max_attempts": most},
+        found, left = tally_try(
+            session, challenge, typed, self._config.step_up_max_attempts,
+            audit={
+                "user_id": offer.user_id, "data": {"mandate_id": offer.mandate_id, "consent_id": offer.id}
+            },
         )  # fmt: skip
-        if attempts >= most:
-            session.refresh(challenge)
-            self.close(session, challenge, offer, StepUpStatus.FAILED, now)
-            return CheckResult.FAILED, 0
-        return CheckResult.WRONG, most - attempts
+        if found in (CheckResult.VERIFIED, CheckResult.FAILED):
+            status = StepUpStatus.VERIFIED if found == CheckResult.VERIFIED else StepUpStatus.FAILED
+            self.close(session, challenge, offer, status, now)
+        return found, left
 
     def close(
         self, session: Session, challenge: StepUpChallenge, offer: MandateConsent, status: StepUpStatus,

@@ -27,6 +27,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -259,30 +260,15 @@ class StepUp:
         if now >= _aware(challenge.expires_at):
             self._close(session, challenge, payment, StepUpStatus.EXPIRED, now)
             return CheckResult.EXPIRED, 0
-        typed = code_in(code_text) or ""
-        expected = challenge.code_hash
-        # Constant time: how much of the hash matched never shows in how long the check took.
-        if hmac.compare_digest(code_hash(self._config.step_up_key, payment.id, typed), expected):
-            self._close(session, challenge, payment, StepUpStatus.VERIFIED, now)
-            return CheckResult.VERIFIED, 0
-        attempts = challenge.attempts + 1
-        won = session.execute(
-            update(StepUpChallenge)
-            .where(StepUpChallenge.id == challenge.id, StepUpChallenge.attempts == challenge.attempts)
-            .values(attempts=attempts)
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(won) != 1:
-            return CheckResult.WRONG, max(0, self._config.step_up_max_attempts - attempts)
-        append_audit(
-            session, event="step_up.wrong_code", payment_id=payment.id, user_id=payment.user_id,
-            data={"attempt": attempts, "max_attempts": self._config.step_up_max_attempts},
+        typed = code_hash(self._config.step_up_key, payment.id, code_in(code_text) or "")
+        found, left = tally_try(
+            session, challenge, typed, self._config.step_up_max_attempts,
+            audit={"payment_id": payment.id, "user_id": payment.user_id},
         )  # fmt: skip
-        if attempts >= self._config.step_up_max_attempts:
-            session.refresh(challenge)
-            self._close(session, challenge, payment, StepUpStatus.FAILED, now)
-            return CheckResult.FAILED, 0
-        return CheckResult.WRONG, self._config.step_up_max_attempts - attempts
+        if found in (CheckResult.VERIFIED, CheckResult.FAILED):
+            status = StepUpStatus.VERIFIED if found == CheckResult.VERIFIED else StepUpStatus.FAILED
+            self._close(session, challenge, payment, status, now)
+        return found, left
 
     def _close(
         self, session: Session, challenge: StepUpChallenge, payment: Payment, status: StepUpStatus,
@@ -355,6 +341,38 @@ class StepUp:
             biller_name=biller_name(session, payment.bill_id),
         )  # fmt: skip
 
+
+
+def tally_try(
+    session: Session, challenge: StepUpChallenge, typed_hash: str, max_attempts: int, *, audit: dict[str, Any]
+) -> tuple[CheckResult, int]:
+    """One try at a pending challenge, for a payment's code and a mandate's alike: VERIFIED when
+    `typed_hash` (the keyed hash of what was typed, bound to the challenge's subject) equals the
+    stored one (constant time: how much matched never shows in how long it took); else the wrong try
+    is counted (once, even when two tries race: optimistic update on `attempts`) and audited as
+    `step_up.wrong_code` with `audit` (payment_id/user_id, or user_id and data for a mandate), then
+    WRONG with the tries left, or FAILED on the last one. The caller closes a VERIFIED or FAILED one.
+    """
+    if hmac.compare_digest(typed_hash, challenge.code_hash):
+        return CheckResult.VERIFIED, 0
+    attempts = challenge.attempts + 1
+    won = session.execute(
+        update(StepUpChallenge)
+        .where(StepUpChallenge.id == challenge.id, StepUpChallenge.attempts == challenge.attempts)
+        .values(attempts=attempts)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(won) != 1:
+        return CheckResult.WRONG, max(0, max_attempts - attempts)
+    data = {**audit.get("data", {}), "attempt": attempts, "max_attempts": max_attempts}
+    append_audit(
+        session, event="step_up.wrong_code", payment_id=audit.get("payment_id"), user_id=audit["user_id"],
+        data=data,
+    )  # fmt: skip
+    if attempts >= max_attempts:
+        session.refresh(challenge)
+        return CheckResult.FAILED, 0
+    return CheckResult.WRONG, max_attempts - attempts
 
 @dataclass(frozen=True)
 class RiskRefusal:
