@@ -244,3 +244,30 @@ def test_expired_note_holds_not_sent_when_confirmed_cancelled_or_superseded_firs
     clock.now += timedelta(minutes=11)
     service.expire_step_up_codes()
     assert _expired_notes(service, user_id) == []
+
+
+def test_lock_holds_a_locked_user_gets_no_code_through_pay_now_or_a_mandate_change(
+    payments_service: PaymentsService,
+) -> None:
+    service = _service(payments_service, Clock(), step_up_lock_failures=1)
+    user_id, biller, rent = _user(service)
+    view = _confirm(service, user_id, _offer(service, user_id, biller, "50"))  # live, under the threshold
+    assert view.code_pending is None
+    _payment_waiting(service, user_id, rent)  # a payment code, then typed wrong 3 times: locked
+    payment_code = [n for n in _codes(service, user_id) if n.payment_id is not None][-1]
+    for n in range(1, 4):
+        with pytest.raises((StepUpCodeWrongError, StepUpFailedError)):
+            service.verify_step_up_code(
+                user_id=user_id, code_text=_wrong(str(payment_code.code), n), payment_id=payment_code.payment_id
+            )
+    with pytest.raises(MandateStepUpLockedError):  # a widening change
+        _confirm(service, user_id, service.mandates.propose_change(user_id=user_id, biller_text=biller, cap_text="500"))
+    summary = service.pay_reminded_bill(
+        user_id=user_id, bill_id=rent, conversation="atk13c-pay-now", render_summary=edge_summary
+    )  # a reminder's "Pay now": the whole €900
+    with pytest.raises(StepUpLockedError):
+        service.confirm_shown_summary(
+            user_id=user_id, conversation="atk13c-pay-now", payment_id=summary.payment_id,
+            nonce=summary.confirm_nonce, shown_text=summary.summary_text, confirmation="yes",
+        )  # fmt: skip
+    assert _codes(service, user_id) == []

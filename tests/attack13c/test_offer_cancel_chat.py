@@ -101,3 +101,39 @@ async def test_chat_holds_a_slot_naming_another_users_offer_never_touches_it(
         assert session.get_one(MandateConsent, victim_offer).closed_at is None
     [waiting] = stepping.mandates.list_mandates(user_id=victim_id, include_awaiting_code=True)
     assert waiting.code_pending is not None
+
+
+async def test_chat_holds_a_locked_autopay_refusal_says_until_when(
+    payments_service: PaymentsService,
+    domain: dict[str, Any],  # noqa: F811
+) -> None:
+    import dataclasses
+
+    from actions.mandates import ActionConfirmMandate
+    from actions.services import reset_services, set_services
+    from tests.attack13c.test_lock_and_offers_core import _fail_mandate_code
+
+    service = PaymentsService(
+        session_factory=payments_service.session_factory, gateway=payments_service.gateway,
+        config=dataclasses.replace(payments_service.config, step_up_minor=50_000, step_up_lock_failures=1),
+    )  # fmt: skip
+    set_services(service)
+    try:
+        user_id, biller, _ = _user(service)
+        _fail_mandate_code(service, user_id, biller)  # 3 wrong tries: locked
+        sender = f"console-{user_id}-attack13c"
+        [summary], events = await _run(
+            ActionProposeMandate(), domain, sender, intent="mandate_create",
+            entities=[{"entity": "biller", "value": biller}, {"entity": "amount", "value": "600 €"}],
+        )  # fmt: skip
+        payload = summary["buttons"][0]["payload"]
+        said, _ = await _run(
+            ActionConfirmMandate(), domain, sender, slots=slot_events(events), intent="confirm_mandate",
+            text=payload, entities=_tap_entities(payload), metadata={"shown_text": summary["v_summary_text"]},
+        )  # fmt: skip
+    finally:
+        reset_services()
+    [refusal] = said
+    assert refusal["response"] == "utter_error_mandate_step_up_locked"
+    assert "{" not in refusal["text"] and "try again" in refusal["text"], refusal["text"]
+    assert any(ch.isdigit() for ch in refusal["text"].split("try again", 1)[1]), refusal["text"]
