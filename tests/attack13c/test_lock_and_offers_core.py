@@ -62,8 +62,12 @@ def _expired_notes(service: PaymentsService, user_id: int | None = None) -> list
 # --- holes ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="lock checked only when a code is issued: codes already pending keep taking guesses")
-def test_lock_a_locked_user_keeps_guessing_on_a_code_sent_before_the_lock(payments_service: PaymentsService) -> None:
+@pytest.mark.xfail(
+    strict=True, reason="lock checked only when a code is issued: codes already pending keep taking guesses"
+)
+def test_lock_a_locked_user_keeps_guessing_on_a_code_sent_before_the_lock(
+    payments_service: PaymentsService,
+) -> None:
     # Lock at 1 failed code = 3 wrong tries a day. The user first gets a payment's code, then an
     # autopay's; 3 wrong on the autopay's lock them out, yet the payment's code takes 3 more guesses
     # (and the right one would approve the €600 payment while locked). With N drafts waiting: 3N.
@@ -76,7 +80,9 @@ def test_lock_a_locked_user_keeps_guessing_on_a_code_sent_before_the_lock(paymen
     extra = 0
     for n in range(1, 4):
         try:
-            service.verify_step_up_code(user_id=user_id, code_text=_wrong(payment_code, n), payment_id=payment_id)
+            service.verify_step_up_code(
+                user_id=user_id, code_text=_wrong(payment_code, n), payment_id=payment_id
+            )
         except (StepUpCodeWrongError, StepUpFailedError):
             extra += 1  # a guess checked against the code
         except PaymentsError:
@@ -84,7 +90,10 @@ def test_lock_a_locked_user_keeps_guessing_on_a_code_sent_before_the_lock(paymen
     assert extra == 0, f"{extra} more guesses after the lock"
 
 
-@pytest.mark.xfail(strict=True, reason="off by one: at the very moment the refusal named ('until X') the user is still locked")
+@pytest.mark.xfail(
+    strict=True,
+    reason="off by one: at the very moment the refusal named ('until X') the user is still locked",
+)
 def test_lock_ends_at_the_moment_the_refusal_named(payments_service: PaymentsService) -> None:
     clock = Clock()
     service = _service(payments_service, clock, step_up_lock_failures=1)
@@ -117,7 +126,9 @@ def test_lock_holds_boundary_one_try_short_then_the_last_one(payments_service: P
         draft = service.draft_payment(
             user_id=user_id, bill_id=rent, amount_text="600", date_text=None, render_summary=edge_summary
         )
-        service.confirm_payment(user_id=user_id, payment_id=draft.payment_id, consent_text="y", confirmation="y")
+        service.confirm_payment(
+            user_id=user_id, payment_id=draft.payment_id, consent_text="y", confirmation="y"
+        )
     assert isinstance(refused.value.params["until"], LocalMoment)
     assert refused.value.params["until"].at > clock.now
 
@@ -136,7 +147,11 @@ def test_lock_holds_the_right_code_after_wrong_ones_resets_nothing(payments_serv
     with pytest.raises(MandateStepUpCodeWrongError):  # the 3rd wrong try overall
         service.verify_step_up_code(user_id=user_id, code_text=_wrong(_mandate_code(service, user_id)))
     with pytest.raises(MandateStepUpLockedError):
-        _confirm(service, user_id, service.mandates.propose_change(user_id=user_id, biller_text=biller, cap_text="950"))
+        _confirm(
+            service,
+            user_id,
+            service.mandates.propose_change(user_id=user_id, biller_text=biller, cap_text="950"),
+        )
 
 
 def test_lock_holds_two_confirms_in_threads_while_locked_send_no_code(
@@ -171,11 +186,15 @@ def test_lock_holds_two_confirms_in_threads_while_locked_send_no_code(
     assert _codes(service, user_id) == []
 
 
-def test_offers_holds_pausing_during_a_widening_code_kills_the_code(payments_service: PaymentsService) -> None:
+def test_offers_holds_pausing_during_a_widening_code_kills_the_code(
+    payments_service: PaymentsService,
+) -> None:
     service = _service(payments_service, Clock())
     user_id, biller, _ = _user(service)
     view = _confirm(service, user_id, _offer(service, user_id, biller, "200"))
-    assert isinstance(service.verify_step_up_code(user_id=user_id, code_text=_mandate_code(service, user_id)), MandateView)
+    assert isinstance(
+        service.verify_step_up_code(user_id=user_id, code_text=_mandate_code(service, user_id)), MandateView
+    )
     wider = service.mandates.propose_change(user_id=user_id, biller_text=biller, cap_text="800")
     assert _confirm(service, user_id, wider).code_pending is not None
     code = _mandate_code(service, user_id)
@@ -190,30 +209,38 @@ def test_offers_holds_pausing_during_a_widening_code_kills_the_code(payments_ser
     assert _codes(service, user_id) == []
 
 
-def test_offers_holds_a_verified_code_is_never_overwritten_by_cancel(payments_service: PaymentsService) -> None:
+def test_offers_holds_a_verified_code_is_never_overwritten_by_cancel(
+    payments_service: PaymentsService,
+) -> None:
     service = _service(payments_service, Clock())
     user_id, biller, _ = _user(service)
     offer = _offer(service, user_id, biller, "500")
     view = _confirm(service, user_id, offer)
-    assert isinstance(service.verify_step_up_code(user_id=user_id, code_text=_mandate_code(service, user_id)), MandateView)
+    assert isinstance(
+        service.verify_step_up_code(user_id=user_id, code_text=_mandate_code(service, user_id)), MandateView
+    )
     with pytest.raises(MandateOfferStaleError):
         service.mandates.cancel_offer(user_id=user_id, offer_id=offer.offer_id, nonce=offer.nonce)
     with pytest.raises(MandateOfferStaleError):  # typed "cancel" (no nonce): the newest offer
         service.mandates.cancel_offer(user_id=user_id, offer_id=0, nonce=None)
     service.mandates.propose_change(user_id=user_id, biller_text=biller, cap_text="250")  # closes open offers
     with service.session_factory() as session:
-        statuses = session.execute(
-            select(StepUpChallenge.status).where(StepUpChallenge.user_id == user_id)
-        ).scalars().all()
+        statuses = (
+            session.execute(select(StepUpChallenge.status).where(StepUpChallenge.user_id == user_id))
+            .scalars()
+            .all()
+        )
     assert statuses == [StepUpStatus.VERIFIED.value]
     assert _status(service, view.id) == MandateStatus.ACTIVE.value
 
 
-def test_expired_note_holds_sent_once_to_the_owner_only_without_the_code(payments_service: PaymentsService) -> None:
+def test_expired_note_holds_sent_once_to_the_owner_only_without_the_code(
+    payments_service: PaymentsService,
+) -> None:
     clock = Clock()
     service = _service(payments_service, clock)
     user_id, biller, _ = _user(service)
-    other_id, other_biller, _ = _user(service)
+    other_id, _, _ = _user(service)
     _pending_mandate(service, user_id, biller)
     clock.now += timedelta(minutes=11)
     service.expire_step_up_codes()
@@ -224,7 +251,11 @@ def test_expired_note_holds_sent_once_to_the_owner_only_without_the_code(payment
     with service.session_factory() as session:
         challenge = session.get_one(StepUpChallenge, notes[0].step_up_challenge_id)
         assert challenge.user_id == user_id and challenge.code_sealed is None
-    told = [n for n in service.pending_codes_for(user_id=user_id) if n.kind == NotificationKind.MANDATE_CODE_EXPIRED]
+    told = [
+        n
+        for n in service.pending_codes_for(user_id=user_id)
+        if n.kind == NotificationKind.MANDATE_CODE_EXPIRED
+    ]
     assert all(n.code is None for n in told)
 
 
@@ -258,10 +289,16 @@ def test_lock_holds_a_locked_user_gets_no_code_through_pay_now_or_a_mandate_chan
     for n in range(1, 4):
         with pytest.raises((StepUpCodeWrongError, StepUpFailedError)):
             service.verify_step_up_code(
-                user_id=user_id, code_text=_wrong(str(payment_code.code), n), payment_id=payment_code.payment_id
+                user_id=user_id,
+                code_text=_wrong(str(payment_code.code), n),
+                payment_id=payment_code.payment_id,
             )
     with pytest.raises(MandateStepUpLockedError):  # a widening change
-        _confirm(service, user_id, service.mandates.propose_change(user_id=user_id, biller_text=biller, cap_text="500"))
+        _confirm(
+            service,
+            user_id,
+            service.mandates.propose_change(user_id=user_id, biller_text=biller, cap_text="500"),
+        )
     summary = service.pay_reminded_bill(
         user_id=user_id, bill_id=rent, conversation="atk13c-pay-now", render_summary=edge_summary
     )  # a reminder's "Pay now": the whole €900

@@ -51,7 +51,9 @@ async def test_chat_an_autopay_cancel_tapped_in_a_payments_code_form_ends_that_f
     assert cancel_payload.startswith("/cancel_mandate")
     slots = slot_events(events)
     # Then a €600 rent payment: confirmed, its code asked for.
-    _, events = await _run(ActionPreparePayment(), domain, sender, slots=slots | {"bill_id": str(rent), "amount": "600"})
+    _, events = await _run(
+        ActionPreparePayment(), domain, sender, slots=slots | {"bill_id": str(rent), "amount": "600"}
+    )
     slots = slots | slot_events(events)
     _, events = await _run(ActionConfirmPayment(), domain, sender, slots=slots, intent="affirm", text="yes")
     slots = slots | slot_events(events)
@@ -76,7 +78,9 @@ async def test_chat_holds_stop_after_the_autopay_code_verified_never_undoes_it(
     sender = f"console-{user_id}-attack13c"
     slots = await _autopay_waiting(stepping, domain, sender, {}, biller)
     # The code verified elsewhere (another front end) while this tracker still holds the slot.
-    assert isinstance(stepping.verify_step_up_code(user_id=user_id, code_text=_mandate_code(stepping, user_id)), MandateView)
+    assert isinstance(
+        stepping.verify_step_up_code(user_id=user_id, code_text=_mandate_code(stepping, user_id)), MandateView
+    )
     said, _ = await _run(ActionStopPayment(), domain, sender, slots=slots, intent="stop", text="stop")
     assert "utter_mandate_offer_cancelled" not in [m["response"] for m in said]
     [live] = stepping.mandates.list_mandates(user_id=user_id)
@@ -88,12 +92,14 @@ async def test_chat_holds_a_slot_naming_another_users_offer_never_touches_it(
     domain: dict[str, Any],  # noqa: F811
 ) -> None:
     victim_id, victim_biller, _ = _user(stepping)
-    victim_slots = await _autopay_waiting(stepping, domain, f"console-{victim_id}-attack13c", {}, victim_biller)
+    victim_slots = await _autopay_waiting(
+        stepping, domain, f"console-{victim_id}-attack13c", {}, victim_biller
+    )
     victim_offer = int(victim_slots["step_up_mandate_offer"])
     user_id, biller, _ = _user(stepping)
     sender = f"console-{user_id}-attack13c"
     slots = await _autopay_waiting(stepping, domain, sender, {}, biller)
-    said, _ = await _run(
+    await _run(
         ActionStopPayment(), domain, sender, slots=slots | {"step_up_mandate_offer": str(victim_offer)},
         intent="stop", text="stop",
     )  # fmt: skip
