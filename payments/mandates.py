@@ -206,7 +206,7 @@ class Mandates:
         self._uow = uow
         self._config = config
         self._machine = machine
-        self.codes = MandateCodes(uow, config)
+        self.codes = MandateCodes(uow, config, machine)
 
     # --- offers ------------------------------------------------------------------------------
 

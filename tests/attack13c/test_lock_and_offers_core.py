@@ -62,9 +62,6 @@ def _expired_notes(service: PaymentsService, user_id: int | None = None) -> list
 # --- holes ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="lock checked only when a code is issued: codes already pending keep taking guesses"
-)
 def test_lock_a_locked_user_keeps_guessing_on_a_code_sent_before_the_lock(
     payments_service: PaymentsService,
 ) -> None:
