@@ -455,7 +455,8 @@ def locked_until(session: Session, config: ServiceConfig, user_id: int, now: dat
     The rule counts wrong tries, not failed codes: the wrong tries on every code of theirs
     (payments' and mandates', however it ended: failed, expired, cancelled, superseded, verified or
     still pending) sent within `step_up_lock_window` add up; at `step_up_lock_failures` *
-    `step_up_max_attempts` they are locked out until the code that reached that sum is that old.
+    `step_up_max_attempts` they are locked out until the code that reached that sum is that old
+    (from that very moment on they are free again: the window excludes it).
     So cancelling before the last try, or starting a new offer, buys no extra guesses.
     """
     cap, window = config.step_up_lock_failures, config.step_up_lock_window
@@ -467,7 +468,7 @@ def locked_until(session: Session, config: ServiceConfig, user_id: int, now: dat
         .where(
             StepUpChallenge.user_id == user_id,
             StepUpChallenge.attempts > 0,
-            StepUpChallenge.created_at >= now - window,
+            StepUpChallenge.created_at > now - window,  # at `until` itself the user is free again
         )
         .order_by(StepUpChallenge.created_at.desc(), StepUpChallenge.id.desc())
     ).all()
