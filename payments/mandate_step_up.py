@@ -258,17 +258,22 @@ class MandateCodes:
             status = StepUpStatus.VERIFIED if tally.result == CheckResult.VERIFIED else StepUpStatus.FAILED
             self.close(session, challenge, offer, status, now)
         if tally.until is not None:
-            self.fail_pending(session, offer.user_id, now)
-            fail_payment_codes(session, self._machine, offer.user_id, now)
+            self.fail_pending(session, offer.user_id, challenge.id, now)
+            fail_payment_codes(session, self._machine, offer.user_id, challenge.id, now)
         return tally.result, tally.left, tally.until
 
-    def fail_pending(self, session: Session, user_id: int, now: datetime) -> None:
-        """The user's wrong tries reached the lock: their pending mandate codes are closed as failed
-        (offers withdrawn, undelivered messages never sent; audited)."""
+    def fail_pending(self, session: Session, user_id: int, keep_id: int, now: datetime) -> None:
+        """The user's wrong tries reached the lock: their pending mandate codes but `keep_id` (the one
+        just tried: its next try is refused as locked) are closed as failed (offers withdrawn,
+        undelivered messages never sent; audited)."""
         pending = session.execute(
             select(StepUpChallenge, MandateConsent)
             .join(MandateConsent, StepUpChallenge.mandate_consent_id == MandateConsent.id)
-            .where(StepUpChallenge.user_id == user_id, StepUpChallenge.status == StepUpStatus.PENDING.value)
+            .where(
+                StepUpChallenge.user_id == user_id,
+                StepUpChallenge.status == StepUpStatus.PENDING.value,
+                StepUpChallenge.id != keep_id,
+            )
             .execution_options(populate_existing=True)
         ).all()
         for challenge, offer in pending:

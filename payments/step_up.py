@@ -106,7 +106,7 @@ class Tally:
 
 # Closes a user's pending codes of the other kind when their wrong tries reach the lock (the
 # service wires the mandates' one into `StepUp.on_lock`; payments.mandate_step_up imports this).
-OnLock = Callable[[Session, int, datetime], None]
+OnLock = Callable[[Session, int, int, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -294,9 +294,9 @@ class StepUp:
             status = StepUpStatus.VERIFIED if tally.result == CheckResult.VERIFIED else StepUpStatus.FAILED
             self._close(session, challenge, payment, status, now)
         if tally.until is not None:
-            fail_payment_codes(session, self._machine, payment.user_id, now)
+            fail_payment_codes(session, self._machine, payment.user_id, challenge.id, now)
             if self.on_lock is not None:
-                self.on_lock(session, payment.user_id, now)
+                self.on_lock(session, payment.user_id, challenge.id, now)
         return tally
 
     def _close(
@@ -427,13 +427,20 @@ def close_payment_code(
         machine.move(session, payment, P.DRAFT, P.CANCELLED, reason=f"step_up_{status.value}")
 
 
-def fail_payment_codes(session: Session, machine: StateMachine, user_id: int, now: datetime) -> None:
-    """The user's wrong tries reached the lock: their pending payment codes are closed as failed
-    (drafts cancelled, undelivered messages never sent; audited)."""
+def fail_payment_codes(
+    session: Session, machine: StateMachine, user_id: int, keep_id: int, now: datetime
+) -> None:
+    """The user's wrong tries reached the lock: their pending payment codes but `keep_id` (the one
+    just tried: its next try is refused as locked) are closed as failed (drafts cancelled,
+    undelivered messages never sent; audited)."""
     pending = session.execute(
         select(StepUpChallenge, Payment)
         .join(Payment, StepUpChallenge.payment_id == Payment.id)
-        .where(StepUpChallenge.user_id == user_id, StepUpChallenge.status == StepUpStatus.PENDING.value)
+        .where(
+            StepUpChallenge.user_id == user_id,
+            StepUpChallenge.status == StepUpStatus.PENDING.value,
+            StepUpChallenge.id != keep_id,
+        )
         .execution_options(populate_existing=True)
     ).all()
     for challenge, payment in pending:

@@ -62,3 +62,31 @@ def test_a_locked_user_typing_a_mandates_right_code_is_refused(payments_service:
         offers = session.execute(select(MandateConsent).where(MandateConsent.user_id == user_id)).scalars()
         assert all(offer.closed_at is not None for offer in offers)
     assert strict.mandates.list_mandates(user_id=user_id, include_awaiting_code=True) == []
+
+
+def test_the_try_that_reaches_the_lock_closes_the_other_codes_and_the_next_is_refused(
+    payments_service: PaymentsService,
+) -> None:
+    from payments.errors import StepUpCodeWrongError
+    from payments.mandate_step_up import MandateStepUpCodeWrongError
+    from tests.payments.test_mandate_step_up import _wrong
+
+    service = _service(payments_service, Clock(), step_up_lock_failures=1)  # 3 wrong tries
+    user_id, biller, rent = _user(service)
+    payment_id, payment_code = _payment_waiting(service, user_id, rent)
+    _pending_mandate(service, user_id, biller)
+    mandate_code = _mandate_code(service, user_id)
+    for n in (1, 2):  # the autopay's code (the latest): 2 wrong
+        with pytest.raises(MandateStepUpCodeWrongError):
+            service.verify_step_up_code(user_id=user_id, code_text=_wrong(mandate_code, n))
+    with pytest.raises(StepUpCodeWrongError):  # the 3rd wrong try, on the payment's code: the lock
+        service.verify_step_up_code(user_id=user_id, code_text=_wrong(payment_code, 1), payment_id=payment_id)
+    assert service.mandates.list_mandates(user_id=user_id, include_awaiting_code=True) == []  # closed
+    with pytest.raises(StepUpLockedError):  # the right code now: refused, the draft cancelled
+        service.verify_step_up_code(user_id=user_id, code_text=payment_code, payment_id=payment_id)
+    with service.session_factory() as session:
+        assert session.get_one(Payment, payment_id).status == PaymentStatus.CANCELLED.value
+        pending = select(StepUpChallenge).where(
+            StepUpChallenge.user_id == user_id, StepUpChallenge.status == StepUpStatus.PENDING.value
+        )
+        assert session.execute(pending).first() is None
