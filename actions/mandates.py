@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call_as_sender, guarded, latest_entity_values, response_text, utter
@@ -207,13 +207,19 @@ class ActionCancelMandateOffer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Call mandates.cancel_offer; tapped while its code is asked for, the code form ends too
-        (one offer is open at a time: the tapped one is the one waiting)."""
+        """Call mandates.cancel_offer. The code form ends only when it asks for this offer's code
+        (`step_up_mandate_offer` names it); a payment's code form goes on and asks for its code again."""
         offer_id, nonce = tapped_mandate_offer(tracker)
+        waiting = str(tracker.get_slot(MANDATE_SLOT) or "")
+        if not nonce and waiting.isdigit():  # no tap read: only the offer waiting for its code
+            offer_id = int(waiting)
         await call_as_sender(tracker, get_services().mandates.cancel_offer, offer_id=offer_id, nonce=nonce)
         utter(dispatcher, "utter_mandate_offer_cancelled")
-        in_form = (tracker.active_loop or {}).get("name") == FORM or tracker.get_slot(MANDATE_SLOT)
-        return [SlotSet("mandate_summary", None), *(mandate_code_withdrawn() if in_form else [])]
+        if waiting and waiting == str(offer_id):
+            return [SlotSet("mandate_summary", None), *mandate_code_withdrawn()]
+        if (tracker.active_loop or {}).get("name") == FORM:
+            return [SlotSet("mandate_summary", None), FollowupAction(FORM)]
+        return [SlotSet("mandate_summary", None)]
 
 
 class ActionListMandates(Action):

@@ -110,7 +110,8 @@ def mandate_code_withdrawn() -> list[EventType]:
 
 
 async def withdraw_waiting_mandate(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-    """The user says cancel while an autopay waits for its code: that offer (and its code) goes."""
+    """The user says cancel while an autopay waits for its code: that offer (and its code) goes —
+    only that one (no nonce: the user's newest offer, refused as stale unless it is the slot's)."""
     offer_id = int(str(tracker.get_slot(MANDATE_SLOT)))
     await call_as_sender(tracker, get_services().mandates.cancel_offer, offer_id=offer_id, nonce=None)
     utter(dispatcher, "utter_mandate_offer_cancelled")

@@ -4,7 +4,8 @@ The rule (`code_reasons`, here only): with `ServiceConfig.step_up_minor` > 0, co
 offer whose monthly budget (the most it may move, >= its cap) is at or over the threshold needs the
 user's one-time code when it creates a mandate, or when it widens a live one (a higher cap or
 budget, a later expiry, another card). A change that only narrows needs none. A user locked out of
-codes (too many failed lately, `step_up.locked_until`) is refused as for a payment.
+codes (too many failed lately, `step_up.locked_until`) is refused as for a payment: no new code,
+and no try at a code sent before (the offer withdrawn).
 
 The code is the payments' (payments.step_up: 6 digits, HMAC-SHA256 under the server key, here
 bound to the offer — `mandate_code_hash` — so a payment's code never fits a mandate's and back;
@@ -30,9 +31,10 @@ from payments.audit import append_audit
 from payments.config import ServiceConfig
 from payments.dates import LocalMoment, local_moment
 from payments.errors import StepUpCodeWrongError, StepUpExpiredError, StepUpFailedError, StepUpLockedError
+from payments.machine import StateMachine
 from payments.money import Money, format_money
 from payments.statuses import MandateStatus, NotificationKind, StepUpReason, StepUpStatus
-from payments.step_up import CheckResult, code_in, locked_until, new_code, tally_try
+from payments.step_up import CheckResult, code_in, fail_payment_codes, locked_until, new_code, tally_try
 from payments.unit_of_work import UnitOfWork, rowcount
 
 
@@ -86,6 +88,7 @@ class CodeCheck:
     offer_id: int
     mandate_id: int
     confirmation: str
+    until: LocalMoment | None = None  # LOCKED: the user may try again then
 
 
 def mandate_code_hash(key: bytes, consent_id: int, code: str) -> str:
@@ -112,9 +115,10 @@ def code_reasons(config: ServiceConfig, offer: MandateConsent, mandate: Mandate)
 class MandateCodes:
     """One-time codes for mandate offers: issue (at Confirm), check, close and expire them."""
 
-    def __init__(self, uow: UnitOfWork, config: ServiceConfig) -> None:
+    def __init__(self, uow: UnitOfWork, config: ServiceConfig, machine: StateMachine) -> None:
         self._uow = uow
         self._config = config
+        self._machine = machine  # to cancel the user's payment drafts when their tries reach the lock
 
     def gate(
         self, session: Session, offer: MandateConsent, mandate: Mandate, user: User, confirmation: str
@@ -225,27 +229,55 @@ class MandateCodes:
         offer = session.get(MandateConsent, challenge.mandate_consent_id, populate_existing=True)
         assert offer is not None
         now = self._uow.now()
-        result, left = self._try(session, challenge, offer, code_text, now)
-        return CodeCheck(result, left, offer.id, offer.mandate_id, challenge.confirmation or "confirm")
+        result, left, until = self._try(session, challenge, offer, code_text, now)
+        user = session.get(User, user_id)
+        assert user is not None
+        moment = None
+        if result == CheckResult.LOCKED and until is not None:
+            moment = local_moment(until, timezone=user.timezone, locale=user.locale, now=now)
+        confirmation = challenge.confirmation or "confirm"
+        return CodeCheck(result, left, offer.id, offer.mandate_id, confirmation, moment)
 
     def _try(
         self, session: Session, challenge: StepUpChallenge, offer: MandateConsent, code_text: str,
         now: datetime,
-    ) -> tuple[CheckResult, int]:  # fmt: skip
+    ) -> tuple[CheckResult, int, datetime | None]:  # fmt: skip
+        """One try (payments.step_up.tally_try: a locked-out user refused, the code closed failed);
+        the try that reaches the lock closes the user's other pending codes, payments' too."""
         if offer.closed_at is not None or now >= _aware(challenge.expires_at):
             self.close(session, challenge, offer, StepUpStatus.EXPIRED, now)
-            return CheckResult.EXPIRED, 0
+            return CheckResult.EXPIRED, 0, None
         typed = mandate_code_hash(self._config.step_up_key, offer.id, code_in(code_text) or "")
-        found, left = tally_try(
-            session, challenge, typed, self._config.step_up_max_attempts,
+        tally = tally_try(
+            session, challenge, typed, self._config, now,
             audit={
                 "user_id": offer.user_id, "data": {"mandate_id": offer.mandate_id, "consent_id": offer.id}
             },
         )  # fmt: skip
-        if found in (CheckResult.VERIFIED, CheckResult.FAILED):
-            status = StepUpStatus.VERIFIED if found == CheckResult.VERIFIED else StepUpStatus.FAILED
+        if tally.result in (CheckResult.VERIFIED, CheckResult.FAILED, CheckResult.LOCKED):
+            status = StepUpStatus.VERIFIED if tally.result == CheckResult.VERIFIED else StepUpStatus.FAILED
             self.close(session, challenge, offer, status, now)
-        return found, left
+        if tally.until is not None:
+            self.fail_pending(session, offer.user_id, challenge.id, now)
+            fail_payment_codes(session, self._machine, offer.user_id, challenge.id, now)
+        return tally.result, tally.left, tally.until
+
+    def fail_pending(self, session: Session, user_id: int, keep_id: int, now: datetime) -> None:
+        """The user's wrong tries reached the lock: their pending mandate codes but `keep_id` (the one
+        just tried: its next try is refused as locked) are closed as failed (offers withdrawn,
+        undelivered messages never sent; audited)."""
+        pending = session.execute(
+            select(StepUpChallenge, MandateConsent)
+            .join(MandateConsent, StepUpChallenge.mandate_consent_id == MandateConsent.id)
+            .where(
+                StepUpChallenge.user_id == user_id,
+                StepUpChallenge.status == StepUpStatus.PENDING.value,
+                StepUpChallenge.id != keep_id,
+            )
+            .execution_options(populate_existing=True)
+        ).all()
+        for challenge, offer in pending:
+            self.close(session, challenge, offer, StepUpStatus.FAILED, now)
 
     def close(
         self, session: Session, challenge: StepUpChallenge, offer: MandateConsent, status: StepUpStatus,
@@ -346,6 +378,9 @@ def raise_for(check: CodeCheck) -> None:
         raise MandateStepUpFailedError(mandate_id=check.mandate_id)
     if check.result == CheckResult.EXPIRED:
         raise MandateStepUpExpiredError(mandate_id=check.mandate_id)
+    if check.result == CheckResult.LOCKED:
+        reasons = [StepUpReason.TOO_MANY_FAILED_CODES.value]
+        raise MandateStepUpLockedError(mandate_id=check.mandate_id, reasons=reasons, until=check.until)
 
 
 def _withdraw(session: Session, offer: MandateConsent, reason: str, now: datetime) -> None:

@@ -206,7 +206,7 @@ class Mandates:
         self._uow = uow
         self._config = config
         self._machine = machine
-        self.codes = MandateCodes(uow, config)
+        self.codes = MandateCodes(uow, config, machine)
 
     # --- offers ------------------------------------------------------------------------------
 
@@ -424,7 +424,8 @@ class Mandates:
 
     def _live_offer(self, session: Session, user_id: int, offer_id: int, nonce: str | None) -> MandateConsent:
         """The offer a tap names (`offer_id` with its nonce), or for typed words (no nonce) the user's
-        newest offer; MandateOfferStaleError unless it is open, fresh and theirs."""
+        newest offer — only when it is `offer_id`, if given (a code form's offer); MandateOfferStaleError
+        unless it is open, fresh and theirs."""
         if not nonce:
             offer = session.execute(
                 select(MandateConsent)
@@ -440,6 +441,7 @@ class Mandates:
             offer is None
             or offer.user_id != user_id
             or (nonce and not hmac.compare_digest(offer.nonce_sha256, _digest(nonce)))
+            or (not nonce and offer_id and offer.id != offer_id)
             or offer.closed_at is not None
             or not fresh
         ):

@@ -100,6 +100,7 @@ class PaymentsService:
         self.reminders = Reminders(uow, config)  # issue 13 item 4
         # --- standing mandates (issue 13, item 8): the edges call these rooms directly ---
         self.mandates = Mandates(uow, config, machine)
+        self.charging.step_up.on_lock = self.mandates.codes.fail_pending  # the lock closes both kinds
         self.autopay = Autopay(uow, self.ledger, machine, self.charging, config)
         # --- end standing mandates ---
         self._uow = uow

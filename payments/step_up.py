@@ -11,10 +11,11 @@ The code: 6 digits from `secrets`, stored only as HMAC-SHA256 under the server k
 and, until the outbox delivered it, encrypted with db/crypto (`code_sealed`, cleared when the
 notification is marked sent). It expires (`step_up_ttl`), allows `step_up_max_attempts` tries,
 and is compared with `hmac.compare_digest`. Wrong too often or expired → the draft is cancelled
-and the user told. Too many wrong tries across all the user's codes lately lock new codes out
-(`locked_until`). Every step is audited (never the code). Nothing is approved, so nothing can be
-charged, before the code is verified; `Charging` also refuses to start a charge of a payment
-whose challenge is not verified.
+and the user told. Too many wrong tries across all the user's codes lately lock the user out
+(`locked_until`): no new code, and no try at a code sent before (refused, closed as failed); the
+try that reaches the lock closes their other pending codes. Every step is audited (never the
+code). Nothing is approved, so nothing can be charged, before the code is verified; `Charging` also
+refuses to start a charge of a payment whose challenge is not verified.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import hmac
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -89,6 +91,22 @@ class CheckResult(StrEnum):
     WRONG = "wrong"
     FAILED = "failed"
     EXPIRED = "expired"
+    LOCKED = "locked"  # the user is locked out of codes: refused without a try, the code closed failed
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One try's outcome (`tally_try`); `until` (UTC): the user is locked out of codes until then —
+    refused (LOCKED), or this very try made their wrong tries reach the lock."""
+
+    result: CheckResult
+    left: int
+    until: datetime | None = None
+
+
+# Closes a user's pending codes of the other kind when their wrong tries reach the lock (the
+# service wires the mandates' one into `StepUp.on_lock`; payments.mandate_step_up imports this).
+OnLock = Callable[[Session, int, int, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -109,6 +127,7 @@ class StepUp:
         self._ledger = ledger
         self._machine = machine
         self._config = config
+        self.on_lock: OnLock | None = None
 
     def gate(
         self, *, user_id: int, payment_id: int, confirmation: str, tap: TapEvidence
@@ -228,11 +247,13 @@ class StepUp:
         their latest). Returns what approving the payment needs once it is verified.
 
         Raises StepUpNotPendingError (none waiting), StepUpCodeWrongError (`attempts_left`),
-        StepUpFailedError (the last try: cancelled), StepUpExpiredError (cancelled). Every try is
-        counted and audited before an error is raised.
+        StepUpFailedError (the last try: cancelled), StepUpExpiredError (cancelled),
+        StepUpLockedError (the user is locked out of codes: refused, cancelled; `until`). Every try
+        is counted and audited before an error is raised.
         """
+        until: LocalMoment | None = None
         with self._uow.tx() as session:
-            lock_user(session, user_id)
+            user = lock_user(session, user_id)
             challenge = _pending_of(session, user_id, payment_id)
             if challenge is None:
                 raise StepUpNotPendingError(payment_id=payment_id)
@@ -243,53 +264,47 @@ class StepUp:
                 self._close(session, challenge, payment, StepUpStatus.CANCELLED, self._uow.now())
                 found, left = None, 0
             else:
-                found, left = self._check(session, challenge, payment, code_text)
+                tally = self._check(session, challenge, payment, code_text)
+                found, left = tally.result, tally.left
+                if found == CheckResult.LOCKED and tally.until is not None:
+                    until = local_moment(tally.until, timezone=user.timezone, locale=user.locale,
+                                         now=self._uow.now())  # fmt: skip
             kept = VerifiedConsent(
                 payment_id=payment.id,
                 consent_text=payment.summary_text,
                 confirmation=challenge.confirmation or payment.summary_text,
                 tap=TapEvidence(callback_id=challenge.tap_callback_id, tapped_at=challenge.tapped_at),
             )
-        return _verified_or_raise(found, left, kept)
+        return _verified_or_raise(found, left, kept, until)
 
-    def _check(
-        self, session: Session, challenge: StepUpChallenge, payment: Payment, code_text: str
-    ) -> tuple[CheckResult, int]:
-        """One try: verified, wrong (tries left), failed (last try) or expired; recorded and audited."""
+    def _check(self, session: Session, challenge: StepUpChallenge, payment: Payment, code_text: str) -> Tally:
+        """One try: verified, wrong (tries left), failed (last try), expired or locked (the user is
+        locked out: refused, closed as failed); recorded and audited. A try that makes the user's
+        wrong tries reach the lock closes their other pending codes (payments' and mandates')."""
         now = self._uow.now()
         if now >= _aware(challenge.expires_at):
             self._close(session, challenge, payment, StepUpStatus.EXPIRED, now)
-            return CheckResult.EXPIRED, 0
+            return Tally(CheckResult.EXPIRED, 0)
         typed = code_hash(self._config.step_up_key, payment.id, code_in(code_text) or "")
-        found, left = tally_try(
-            session, challenge, typed, self._config.step_up_max_attempts,
+        tally = tally_try(
+            session, challenge, typed, self._config, now,
             audit={"payment_id": payment.id, "user_id": payment.user_id},
         )  # fmt: skip
-        if found in (CheckResult.VERIFIED, CheckResult.FAILED):
-            status = StepUpStatus.VERIFIED if found == CheckResult.VERIFIED else StepUpStatus.FAILED
+        if tally.result in (CheckResult.VERIFIED, CheckResult.FAILED, CheckResult.LOCKED):
+            status = StepUpStatus.VERIFIED if tally.result == CheckResult.VERIFIED else StepUpStatus.FAILED
             self._close(session, challenge, payment, status, now)
-        return found, left
+        if tally.until is not None:
+            fail_payment_codes(session, self._machine, payment.user_id, challenge.id, now)
+            if self.on_lock is not None:
+                self.on_lock(session, payment.user_id, challenge.id, now)
+        return tally
 
     def _close(
         self, session: Session, challenge: StepUpChallenge, payment: Payment, status: StepUpStatus,
         now: datetime,
     ) -> None:  # fmt: skip
         """Close a pending challenge; a failed or expired one cancels its draft (audited both)."""
-        won = session.execute(
-            update(StepUpChallenge)
-            .where(StepUpChallenge.id == challenge.id, StepUpChallenge.status == StepUpStatus.PENDING.value)
-            .values(status=status.value, closed_at=now, code_sealed=None)
-            .execution_options(synchronize_session=False)
-        )
-        if rowcount(won) != 1:
-            return
-        _drop_undelivered_code(session, payment.id, now)
-        append_audit(
-            session, event=f"step_up.{status.value}", payment_id=payment.id, user_id=payment.user_id,
-            data={"attempts": challenge.attempts},
-        )  # fmt: skip
-        if status in (StepUpStatus.FAILED, StepUpStatus.EXPIRED) and payment.status == P.DRAFT.value:
-            self._machine.move(session, payment, P.DRAFT, P.CANCELLED, reason=f"step_up_{status.value}")
+        close_payment_code(session, self._machine, challenge, payment, status, now)
 
     def pending(self, *, user_id: int) -> StepUpView | None:
         """The user's code waiting to be typed (their latest), or None."""
@@ -342,19 +357,33 @@ class StepUp:
         )  # fmt: skip
 
 
-
 def tally_try(
-    session: Session, challenge: StepUpChallenge, typed_hash: str, max_attempts: int, *, audit: dict[str, Any]
-) -> tuple[CheckResult, int]:
-    """One try at a pending challenge, for a payment's code and a mandate's alike: VERIFIED when
-    `typed_hash` (the keyed hash of what was typed, bound to the challenge's subject) equals the
-    stored one (constant time: how much matched never shows in how long it took); else the wrong try
-    is counted (once, even when two tries race: optimistic update on `attempts`) and audited as
+    session: Session, challenge: StepUpChallenge, typed_hash: str, config: ServiceConfig, now: datetime, *,
+    audit: dict[str, Any],
+) -> Tally:  # fmt: skip
+    """One try at a pending challenge, for a payment's code and a mandate's alike.
+
+    A user locked out of codes (`locked_until`: too many wrong tries lately) is refused first,
+    whatever they typed (a code sent before the lock takes no more guesses): LOCKED with `until`,
+    audited `step_up.locked`; the caller closes the code as failed. Else VERIFIED when `typed_hash`
+    (the keyed hash of what was typed, bound to the challenge's subject) equals the stored one
+    (constant time: how much matched never shows in how long it took); else the wrong try is
+    counted (once, even when two tries race: optimistic update on `attempts`) and audited as
     `step_up.wrong_code` with `audit` (payment_id/user_id, or user_id and data for a mandate), then
-    WRONG with the tries left, or FAILED on the last one. The caller closes a VERIFIED or FAILED one.
+    WRONG with the tries left, or FAILED on the last one — with `until` set when this try made the
+    user's wrong tries reach the lock (the caller then closes their other pending codes). The caller
+    closes a VERIFIED, FAILED or LOCKED one.
     """
+    max_attempts = config.step_up_max_attempts
+    until = locked_until(session, config, challenge.user_id, now)
+    if until is not None:
+        append_audit(
+            session, event="step_up.locked", payment_id=audit.get("payment_id"), user_id=audit["user_id"],
+            data={**audit.get("data", {}), "until": until.isoformat(), "at": "code_typed"},
+        )  # fmt: skip
+        return Tally(CheckResult.LOCKED, 0, until)
     if hmac.compare_digest(typed_hash, challenge.code_hash):
-        return CheckResult.VERIFIED, 0
+        return Tally(CheckResult.VERIFIED, 0)
     attempts = challenge.attempts + 1
     won = session.execute(
         update(StepUpChallenge)
@@ -363,16 +392,60 @@ def tally_try(
         .execution_options(synchronize_session=False)
     )
     if rowcount(won) != 1:
-        return CheckResult.WRONG, max(0, max_attempts - attempts)
+        return Tally(CheckResult.WRONG, max(0, max_attempts - attempts))
     data = {**audit.get("data", {}), "attempt": attempts, "max_attempts": max_attempts}
     append_audit(
         session, event="step_up.wrong_code", payment_id=audit.get("payment_id"), user_id=audit["user_id"],
         data=data,
     )  # fmt: skip
+    reached = locked_until(session, config, challenge.user_id, now)
     if attempts >= max_attempts:
         session.refresh(challenge)
-        return CheckResult.FAILED, 0
-    return CheckResult.WRONG, max_attempts - attempts
+        return Tally(CheckResult.FAILED, 0, reached)
+    return Tally(CheckResult.WRONG, max_attempts - attempts, reached)
+
+
+def close_payment_code(
+    session: Session, machine: StateMachine, challenge: StepUpChallenge, payment: Payment,
+    status: StepUpStatus, now: datetime,
+) -> None:  # fmt: skip
+    """Close a pending challenge; a failed or expired one cancels its draft (audited both)."""
+    won = session.execute(
+        update(StepUpChallenge)
+        .where(StepUpChallenge.id == challenge.id, StepUpChallenge.status == StepUpStatus.PENDING.value)
+        .values(status=status.value, closed_at=now, code_sealed=None)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(won) != 1:
+        return
+    _drop_undelivered_code(session, payment.id, now)
+    append_audit(
+        session, event=f"step_up.{status.value}", payment_id=payment.id, user_id=payment.user_id,
+        data={"attempts": challenge.attempts},
+    )  # fmt: skip
+    if status in (StepUpStatus.FAILED, StepUpStatus.EXPIRED) and payment.status == P.DRAFT.value:
+        machine.move(session, payment, P.DRAFT, P.CANCELLED, reason=f"step_up_{status.value}")
+
+
+def fail_payment_codes(
+    session: Session, machine: StateMachine, user_id: int, keep_id: int, now: datetime
+) -> None:
+    """The user's wrong tries reached the lock: their pending payment codes but `keep_id` (the one
+    just tried: its next try is refused as locked) are closed as failed (drafts cancelled,
+    undelivered messages never sent; audited)."""
+    pending = session.execute(
+        select(StepUpChallenge, Payment)
+        .join(Payment, StepUpChallenge.payment_id == Payment.id)
+        .where(
+            StepUpChallenge.user_id == user_id,
+            StepUpChallenge.status == StepUpStatus.PENDING.value,
+            StepUpChallenge.id != keep_id,
+        )
+        .execution_options(populate_existing=True)
+    ).all()
+    for challenge, payment in pending:
+        close_payment_code(session, machine, challenge, payment, StepUpStatus.FAILED, now)
+
 
 @dataclass(frozen=True)
 class RiskRefusal:
@@ -384,12 +457,13 @@ class RiskRefusal:
 
 
 def locked_until(session: Session, config: ServiceConfig, user_id: int, now: datetime) -> datetime | None:
-    """Until when (UTC) the user may not be sent a new code, or None when they may.
+    """Until when (UTC) the user may not be sent a new code nor try one sent before, or None.
 
     The rule counts wrong tries, not failed codes: the wrong tries on every code of theirs
     (payments' and mandates', however it ended: failed, expired, cancelled, superseded, verified or
     still pending) sent within `step_up_lock_window` add up; at `step_up_lock_failures` *
-    `step_up_max_attempts` they are locked out until the code that reached that sum is that old.
+    `step_up_max_attempts` they are locked out until the code that reached that sum is that old
+    (from that very moment on they are free again: the window excludes it).
     So cancelling before the last try, or starting a new offer, buys no extra guesses.
     """
     cap, window = config.step_up_lock_failures, config.step_up_lock_window
@@ -401,7 +475,7 @@ def locked_until(session: Session, config: ServiceConfig, user_id: int, now: dat
         .where(
             StepUpChallenge.user_id == user_id,
             StepUpChallenge.attempts > 0,
-            StepUpChallenge.created_at >= now - window,
+            StepUpChallenge.created_at > now - window,  # at `until` itself the user is free again
         )
         .order_by(StepUpChallenge.created_at.desc(), StepUpChallenge.id.desc())
     ).all()
@@ -465,10 +539,15 @@ def _pending_of(session: Session, user_id: int, payment_id: int | None) -> StepU
     ).scalar_one_or_none()
 
 
-def _verified_or_raise(found: CheckResult | None, left: int, kept: VerifiedConsent) -> VerifiedConsent:
+def _verified_or_raise(
+    found: CheckResult | None, left: int, kept: VerifiedConsent, until: LocalMoment | None
+) -> VerifiedConsent:
     """After the commit: the consent to approve with, or the error for what the check found."""
     if found == CheckResult.VERIFIED:
         return kept
+    if found == CheckResult.LOCKED:
+        reasons = [StepUpReason.TOO_MANY_FAILED_CODES.value]
+        raise StepUpLockedError(payment_id=kept.payment_id, reasons=reasons, until=until)
     if found == CheckResult.WRONG:
         raise StepUpCodeWrongError(payment_id=kept.payment_id, attempts_left=left)
     if found == CheckResult.FAILED:

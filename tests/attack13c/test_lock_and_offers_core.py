@@ -62,9 +62,6 @@ def _expired_notes(service: PaymentsService, user_id: int | None = None) -> list
 # --- holes ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="lock checked only when a code is issued: codes already pending keep taking guesses"
-)
 def test_lock_a_locked_user_keeps_guessing_on_a_code_sent_before_the_lock(
     payments_service: PaymentsService,
 ) -> None:
@@ -90,10 +87,6 @@ def test_lock_a_locked_user_keeps_guessing_on_a_code_sent_before_the_lock(
     assert extra == 0, f"{extra} more guesses after the lock"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="off by one: at the very moment the refusal named ('until X') the user is still locked",
-)
 def test_lock_ends_at_the_moment_the_refusal_named(payments_service: PaymentsService) -> None:
     clock = Clock()
     service = _service(payments_service, clock, step_up_lock_failures=1)

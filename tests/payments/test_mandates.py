@@ -260,6 +260,20 @@ def test_an_unconfirmed_offer_pays_nothing(payments_service: PaymentsService) ->
     )
 
 
+def test_a_cancel_without_a_tap_naming_an_offer_withdraws_only_that_one(
+    payments_service: PaymentsService,
+) -> None:
+    # "stop" in an autopay's code form names the form's offer (no nonce): a newer offer of the user's
+    # (a summary shown since) is never withdrawn in its place.
+    user_id, biller = _user_with_biller(payments_service)
+    older = payments_service.mandates.propose(user_id=user_id, biller_text=biller, cap_text="40")
+    newer = payments_service.mandates.propose(user_id=user_id, biller_text=biller, cap_text="30")
+    with pytest.raises(MandateOfferStaleError):
+        payments_service.mandates.cancel_offer(user_id=user_id, offer_id=older.offer_id, nonce=None)
+    # the newer one is still open:
+    payments_service.mandates.cancel_offer(user_id=user_id, offer_id=newer.offer_id, nonce=newer.nonce)
+
+
 def test_the_users_limits_still_hold(payments_service: PaymentsService) -> None:
     user_id, biller = _user_with_biller(payments_service)
     _mandate(payments_service, user_id, biller, cap="40")
