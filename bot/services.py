@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 class UserDirectory(Protocol):
     """The part of `payments.service.PaymentsService` the bot uses."""
 
-    def ensure_telegram_user(self, *, telegram_user_id: int, name: str, language_code: str | None) -> Any:
+    def ensure_telegram_user(
+        self, *, telegram_user_id: int, name: str | None, language_code: str | None
+    ) -> Any:
         """Create or find the customer of a Telegram user (demo mode links demo bills)."""
         ...
 

@@ -112,7 +112,7 @@ class PaymentsService:
         return self.users.user_id_for_sender(sender_id=sender_id)
 
     def ensure_telegram_user(
-        self, *, telegram_user_id: int, name: str, language_code: str | None
+        self, *, telegram_user_id: int, name: str | None, language_code: str | None
     ) -> UserView:
         """The user behind a Telegram account, created on first contact (with demo bills in demo mode)."""
         user, created = self.users.ensure_telegram_user(

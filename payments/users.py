@@ -88,10 +88,12 @@ class Users:
             return user_view(load_user(session, user_id))
 
     def ensure_telegram_user(
-        self, *, telegram_user_id: int, name: str, language_code: str | None, is_demo: bool = False
+        self, *, telegram_user_id: int, name: str | None, language_code: str | None, is_demo: bool = False
     ) -> tuple[UserView, bool]:
         """The user behind a Telegram account, created on first contact (a demo user in demo mode);
-        True when created now."""
+        True when created now. `name` is the account's display name as Telegram sent it: None, blank
+        or whitespace-only (a malformed update) gives "Telegram user"; runs of whitespace become one
+        space and it is cut to 200 characters."""
         with self._uow.tx() as session:
             user = session.execute(select(User).where(User.telegram_user_id == telegram_user_id)).scalar()
             if user is not None:
@@ -100,7 +102,7 @@ class Users:
             with self._uow.tx() as session:
                 user = User(
                     telegram_user_id=telegram_user_id,
-                    name=name[:200] or "Telegram user",
+                    name=" ".join((name or "").split())[:200] or "Telegram user",
                     locale=locale_for(language_code, self._config.default_locale),
                     timezone=self._config.default_timezone,
                     currency=self._config.default_currency,

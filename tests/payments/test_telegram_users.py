@@ -62,3 +62,22 @@ def test_a_demo_users_payments_are_not_listed_as_live_customers_payments(
     draft = payments_service.draft_payment(user_id=user.id, bill_id=bill.id, amount_text="1", date_text=None)
     [row] = payments_service.staff_payments(flt=PaymentFilter(user_id=user.id))
     assert row.payment_id == draft.payment_id and row.is_test_user
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        (None, "Telegram user"),
+        ("", "Telegram user"),
+        ("\r\u3000\n \t\xa0", "Telegram user"),
+        (" Ana \n  Li ", "Ana Li"),
+    ],
+)
+def test_a_missing_or_blank_telegram_name_still_creates_the_user(
+    payments_service: PaymentsService, sent: str | None, stored: str
+) -> None:
+    # A malformed update (found by bench.fuzz) carries no first_name: PTB's full_name is then None.
+    user = payments_service.ensure_telegram_user(
+        telegram_user_id=next(_telegram_ids), name=sent, language_code=None
+    )
+    assert payments_service.get_user(user_id=user.id).name == stored
