@@ -863,6 +863,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-edge", type=int, help="inputs per edge (written to bench/results/ like --long)"
     )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="folder for fuzz.md/json (default bench/results/)"
+    )
     args = parser.parse_args(argv)
     names = tuple(n for n in args.edges.split(",") if n)
     with tempfile.TemporaryDirectory(prefix="paychat-fuzz-") as workdir:
@@ -872,7 +875,7 @@ def main(argv: list[str] | None = None) -> int:
             long=long,
             names=names,
             workdir=Path(workdir),
-            out=RESULTS if long or args.per_edge else None,
+            out=args.out if long or args.per_edge else None,
             per_edge=args.per_edge,
         )
     print(markdown(report))
