@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from typing import Any, Final
 
 from rasa_sdk.constants import DEFAULT_KEEP_ALIVE_TIMEOUT
@@ -118,6 +119,19 @@ def create_action_app(secret: str, *, package: str = ACTIONS_PACKAGE) -> Sanic[A
     return app
 
 
+def warm_up() -> None:
+    """What the first payment turn of a fresh server paid before answering (issue 12): the payments
+    service (its modules, the Stripe SDK, the database engine) and the currency vocabulary of every
+    CLDR locale, built before the server listens. Database and Stripe are not contacted."""
+    from actions.services import get_services
+    from payments.money import warm_caches
+
+    started = time.perf_counter()
+    get_services()
+    warm_caches()
+    log.info("action server warmed up", extra={"seconds": round(time.perf_counter() - started, 3)})
+
+
 def main() -> None:
     """Serve the actions on ACTION_SERVER_HOST:ACTION_SERVER_PORT behind ACTION_SERVER_SECRET."""
     settings = get_settings()
@@ -128,6 +142,7 @@ def main() -> None:
             "(`make run` generates it into var/dev-secrets.json)"
         )
     app = create_action_app(settings.action_server_secret)
+    warm_up()
     log.info("action server on %s:%s", settings.action_server_host, settings.action_server_port)
     app.run(
         host=settings.action_server_host,

@@ -16,9 +16,9 @@ from typing import Any
 from console.services import ConsoleServices
 from observability.context import conversation
 from observability.metrics import TURN_SECONDS
-from payments.demo import demo_user_id
+from payments.demo import ALEX, demo_user_id
 from privacy.cards import looks_like_card_number
-from transcripts import TestUserView, TurnView, list_test_users, record_turn
+from transcripts import TestUserView, TurnView, find_test_user, list_test_users, record_turn
 
 CHANNEL = "console"
 log = logging.getLogger(__name__)
@@ -64,18 +64,25 @@ def default_test_user_id(services: ConsoleServices) -> int | None:
 
 
 def resolve_test_user(services: ConsoleServices, user_id: int | None) -> TestUserView:
-    """The requested test user, or the demo user Alex Demo when none is given."""
-    users = test_users(services)
-    if user_id is None:
-        alex = default_test_user_id(services)
-        demo = [u for u in users if u.id == alex] or users
-        if not demo:
-            raise TestUserError("there is no test user; load the demo data first")
-        return demo[0]
-    for user in users:
-        if user.id == user_id:
+    """The requested test user, or the demo user Alex Demo when none is given.
+
+    One query by key (the user's id, or Alex's demo key) per chat turn, not a list of every test
+    user; only without Alex (demo data not loaded) does the first test user by name stand in.
+    Raises TestUserError when the user is missing or not a test user.
+    """
+    with services.session_factory() as session:
+        if user_id is not None:
+            user = find_test_user(session, user_id=user_id)
+            if user is None:
+                raise TestUserError(f"user {user_id} is not a test user")
             return user
-    raise TestUserError(f"user {user_id} is not a test user")
+        user = find_test_user(session, demo_key=ALEX)
+        if user is not None:
+            return user
+        users = list_test_users(session)
+    if not users:
+        raise TestUserError("there is no test user; load the demo data first")
+    return users[0]
 
 
 def _turn_dict(turn: Any) -> dict[str, Any]:
@@ -128,8 +135,8 @@ async def chat_turn(
             seconds = time.perf_counter() - started
             TURN_SECONDS.labels(channel=CHANNEL, outcome=outcome).observe(seconds)
             log.info("turn %s", outcome, extra={"seconds": round(seconds, 4)})
-    recorded = await asyncio.to_thread(
-        _record, services, sender_id=sender_id, user_id=user.id, text=text, turn=turn
+    recorded, separate = await asyncio.to_thread(
+        _record_and_collect, services, sender_id=sender_id, user_id=user.id, text=text, turn=turn
     )
     return ChatResult(
         turn=turn,
@@ -137,8 +144,17 @@ async def chat_turn(
         sender_id=sender_id,
         user_id=user.id,
         conversation_id=recorded.conversation_id,
-        separate_messages=tuple(await asyncio.to_thread(_separate_messages, services, user.id)),
+        separate_messages=tuple(separate),
     )
+
+
+def _record_and_collect(
+    services: ConsoleServices, *, sender_id: str, user_id: int, text: str, turn: dict[str, Any]
+) -> tuple[TurnView, list[str]]:
+    """The turn recorded (committed before the answer goes out), then the user's code messages:
+    one worker-thread hop for both."""
+    recorded = _record(services, sender_id=sender_id, user_id=user_id, text=text, turn=turn)
+    return recorded, _separate_messages(services, user_id)
 
 
 # --- issue 13 item 2: a one-time code's separate message, shown by the test chat ------------------

@@ -360,6 +360,17 @@ def _compound_symbols() -> re.Pattern[str]:
     return re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, symbols)) + r")(?![a-z])")
 
 
+def warm_caches() -> None:
+    """Build the currency vocabulary (every CLDR locale's symbols and names) now, not in a turn.
+
+    The first amount read in a process loads babel's data for every locale (about 1.5 CPU seconds;
+    bench/results/profile.md): a server calls this at start-up so that no user's turn pays it.
+    """
+    iso_codes()
+    _multiword_names()
+    _compound_symbols()
+
+
 def _has_currency_sign(raw: str) -> bool:
     return any(unicodedata.category(char) == "Sc" for char in raw)
 

@@ -7,6 +7,7 @@ console reads them back. Card numbers are redacted with privacy.cards before any
 from privacy.cards import CARD_PLACEHOLDER
 from transcripts.queries import (
     conversation_id_for_sender,
+    find_test_user,
     get_conversation,
     list_conversation_users,
     list_conversations,
@@ -25,6 +26,7 @@ __all__ = [
     "TurnView",
     "actions_run",
     "conversation_id_for_sender",
+    "find_test_user",
     "get_conversation",
     "list_conversation_users",
     "list_conversations",

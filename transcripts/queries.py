@@ -174,6 +174,30 @@ def list_test_users(session: Session) -> list[TestUserView]:
     ]
 
 
+def find_test_user(
+    session: Session, *, user_id: int | None = None, demo_key: str | None = None
+) -> TestUserView | None:
+    """The test user with this id (or this demo key), or None when there is none: one query by key,
+    whatever the number of test users (the console resolves the user of every chat turn with it)."""
+    query = select(User).where(User.is_test.is_(True))
+    if user_id is not None:
+        query = query.where(User.id == user_id)
+    elif demo_key is not None:
+        query = query.where(User.demo_key == demo_key)
+    else:
+        raise ValueError("find_test_user needs a user_id or a demo_key")
+    user = session.scalar(query)
+    if user is None:
+        return None
+    return TestUserView(
+        id=user.id,
+        name=user.name,
+        locale=user.locale,
+        currency=user.currency,
+        telegram_user_id=user.telegram_user_id,
+    )
+
+
 def list_intents(session: Session) -> list[str]:
     """Every intent name seen in a recorded turn, for the transcript filter."""
     query = select(ConversationTurn.intent).where(ConversationTurn.intent.is_not(None)).distinct()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,20 +51,13 @@ def _mask_codes(value: Any) -> Any:
     return value
 
 
-def _answers_code_prompt(session: Session, sender_id: str, turn: Mapping[str, Any]) -> bool:
+def _answers_code_prompt(previous_slots: Mapping[str, Any] | None, turn: Mapping[str, Any]) -> bool:
     """True when this turn's message answered a one-time-code prompt: the code slot was filled in
-    it, or the conversation's previous turn had just asked for the code."""
+    it, or the conversation's previous turn (its slots: `previous_slots`) had just asked for the code."""
     for event in turn.get("events") or []:
         if isinstance(event, Mapping) and event.get("event") == "slot" and event.get("name") == CODE_SLOT:
             return True
-    previous = session.scalar(
-        select(ConversationTurn.slots)
-        .join(Conversation, ConversationTurn.conversation_id == Conversation.id)
-        .where(Conversation.sender_id == sender_id)
-        .order_by(ConversationTurn.seq.desc())
-        .limit(1)
-    )
-    return isinstance(previous, Mapping) and previous.get("requested_slot") == CODE_SLOT
+    return isinstance(previous_slots, Mapping) and previous_slots.get("requested_slot") == CODE_SLOT
 
 
 def _payment_id_from_turn(slots: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> int | None:
@@ -97,19 +90,41 @@ def _is_fallback(intent: str | None, actions: Iterable[str]) -> bool:
 
 def _conversation_for(
     session: Session, *, sender_id: str, channel: str, user_id: int | None, is_test: bool
-) -> Conversation:
-    row = session.scalar(select(Conversation).where(Conversation.sender_id == sender_id))
-    if row is not None:
-        return row
+) -> tuple[Conversation, int | None, dict[str, Any] | None]:
+    """The sender's conversation (created when new) with its last turn's seq and slots (None, None
+    when it has no turn yet): one query for a known sender."""
+    latest = (
+        select(func.max(ConversationTurn.seq))
+        .where(ConversationTurn.conversation_id == Conversation.id)
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    found = session.execute(
+        select(Conversation, ConversationTurn.seq, ConversationTurn.slots)
+        .outerjoin(
+            ConversationTurn,
+            and_(ConversationTurn.conversation_id == Conversation.id, ConversationTurn.seq == latest),
+        )
+        .where(Conversation.sender_id == sender_id)
+    ).first()
+    if found is not None:
+        return found[0], found[1], found[2]
     # Two turns of a new sender racing: the loser's insert fails on the unique sender_id and it
-    # reads the winner's row instead.
+    # reads the winner's row instead (whose first turn may be stored by now).
     try:
         with session.begin_nested():
             row = Conversation(sender_id=sender_id, channel=channel, user_id=user_id, is_test=is_test)
             session.add(row)
     except IntegrityError:
         row = session.scalars(select(Conversation).where(Conversation.sender_id == sender_id)).one()
-    return row
+        last = session.execute(
+            select(ConversationTurn.seq, ConversationTurn.slots)
+            .where(ConversationTurn.conversation_id == row.id)
+            .order_by(ConversationTurn.seq.desc())
+            .limit(1)
+        ).first()
+        return (row, last[0], last[1]) if last is not None else (row, None, None)
+    return row, None, None
 
 
 def record_turn(
@@ -122,9 +137,17 @@ def record_turn(
     user_text: str,
     turn: Mapping[str, Any],
 ) -> TurnView:
-    """Store one turn (the channel response as a dict) and return it; the caller commits."""
+    """Store one turn (the channel response as a dict) and return it; the caller commits.
+
+    Statements for a known sender: the conversation with its last turn (1), the payment's status
+    and its previous status when the turn touched a payment (2), the turn's insert and the
+    conversation's `last_message_at` (2).
+    """
     clean = cast(dict[str, Any], _scrub(dict(turn)))
-    if _answers_code_prompt(session, sender_id, clean):
+    conversation, last_seq, previous_slots = _conversation_for(
+        session, sender_id=sender_id, channel=channel, user_id=user_id, is_test=is_test
+    )
+    if _answers_code_prompt(previous_slots, clean):
         # A one-time code typed in this turn is never kept (issue 13): the text, the parse, the slot
         # and the events that repeat it are masked.
         clean = cast(dict[str, Any], _mask_codes(clean))
@@ -137,19 +160,10 @@ def record_turn(
     confidence = intent_info.get("confidence")
     actions = actions_run(events)
 
-    conversation = _conversation_for(
-        session, sender_id=sender_id, channel=channel, user_id=user_id, is_test=is_test
-    )
     payment_id = _payment_id_from_turn(slots, events)
     if payment_id is None:
         # A confirming turn clears the payment slots after charging, so its own events may not name
         # the payment: the payment it acted on is the one the previous turn left in the slots.
-        previous_slots = session.scalar(
-            select(ConversationTurn.slots)
-            .where(ConversationTurn.conversation_id == conversation.id)
-            .order_by(ConversationTurn.seq.desc())
-            .limit(1)
-        )
         payment_id = _payment_id_from_turn(previous_slots or {}, [])
     # Only a payment of the conversation's own user annotates the turn: a payment id in the slots
     # comes from the tracker, and a forged one must not show someone else's payment to staff.
@@ -160,9 +174,6 @@ def record_turn(
     )
     if payment_status is None:
         payment_id = None
-    last_seq = session.scalar(
-        select(func.max(ConversationTurn.seq)).where(ConversationTurn.conversation_id == conversation.id)
-    )
     now = utcnow()
     row = ConversationTurn(
         conversation_id=conversation.id,

@@ -365,8 +365,14 @@ async def _turn_details(agent: Any, sender: str, tracker: Any = None) -> dict[st
         tracker = await agent.tracker_store.retrieve(sender)
     if tracker is None:
         return {"parse": {}, "slots": {}, "events": []}
-    events = list(tracker.events)
-    last_user = max((i for i, e in enumerate(events) if e.type_name == "user"), default=0)
+    # This turn's events only, found from the end: the conversation's earlier events are neither
+    # copied nor serialised (the whole tracker when it has no user message yet).
+    events: list = []
+    for event in reversed(tracker.events):
+        events.append(event)
+        if event.type_name == "user":
+            break
+    events.reverse()
     parse = tracker.latest_message.parse_data if tracker.latest_message else {}
     return {
         "parse": {
@@ -376,5 +382,5 @@ async def _turn_details(agent: Any, sender: str, tracker: Any = None) -> dict[st
             "entities": parse.get("entities", []),
         },
         "slots": tracker.current_slot_values(),
-        "events": [e.as_dict() for e in events[last_user:]],  # this turn's only
+        "events": [e.as_dict() for e in events],
     }

@@ -1,0 +1,89 @@
+"""paychat's tracker store (rasa_project/channels/tracker_store.py) as endpoints.yml configures it,
+in the Rasa env: really the WAL / synchronous=NORMAL SQLite store (not Rasa's silent in-memory
+fallback for a class it cannot import), and a turn it saved survives the process being SIGKILLed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.rasa.conftest import PROJECT, RASA_PYTHON
+
+SCRIPT = r"""
+import asyncio, json, os, signal, sys
+from rasa.core.tracker_store import TrackerStore
+from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+mode, sender = sys.argv[1], sys.argv[2]
+domain = Domain.load("domain.yml")
+store = TrackerStore.create(AvailableEndpoints.read_endpoints("endpoints.yml").tracker_store, domain)
+inner = getattr(store, "_tracker_store", store)
+
+async def main():
+    if mode == "write":
+        with inner.engine.connect() as connection:
+            pragmas = {
+                name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "synchronous", "busy_timeout")
+            }
+        tracker = DialogueStateTracker(sender, domain.slots)
+        for n in range(3):
+            tracker.update(UserUttered(f"hello {n}", {"name": "greet", "confidence": 1.0}))
+            tracker.update(ActionExecuted("utter_greet"))
+            await store.save(tracker)
+        print(json.dumps({"class": type(inner).__name__, "pool": type(inner.engine.pool).__name__,
+                          "pragmas": pragmas}), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # a crash: no close, no checkpoint
+    tracker = await store.retrieve(sender)
+    texts = [e.text for e in tracker.events if isinstance(e, UserUttered)] if tracker else []
+    print(json.dumps({"texts": texts}), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def _run(mode: str, tracker_db: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT.parent)]),
+        RASA_TRACKER_DB=str(tracker_db),
+        ACTION_ENDPOINT_URL="http://127.0.0.1:9/webhook",
+        ACTION_SERVER_SECRET="unused",
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
+    return subprocess.run(
+        [str(RASA_PYTHON), "-c", SCRIPT, mode, "console-1-wal"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_endpoints_tracker_store_is_wal_and_a_saved_turn_survives_a_kill(tmp_path: Path) -> None:
+    if not RASA_PYTHON.exists():
+        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    tracker_db = tmp_path / "rasa-tracker.db"
+    written = _run("write", tracker_db)
+    assert written.returncode == -signal.SIGKILL, written.stderr[-2000:]
+    facts = json.loads(written.stdout.strip().splitlines()[-1])
+    assert facts["class"] == "PaychatSQLTrackerStore"
+    assert facts["pool"] == "QueuePool"
+    # synchronous: 1 = NORMAL (2 = FULL, SQLite's default; an fsync per commit).
+    assert facts["pragmas"] == {"journal_mode": "wal", "synchronous": 1, "busy_timeout": 30000}
+    # Not checkpointed: the turns are in the write-ahead log only, and the next reader replays it.
+    assert tracker_db.exists() and Path(f"{tracker_db}-wal").exists()
+
+    read = _run("read", tracker_db)
+    assert read.returncode == 0, read.stderr[-2000:]
+    assert json.loads(read.stdout.strip().splitlines()[-1]) == {"texts": ["hello 0", "hello 1", "hello 2"]}
