@@ -29,7 +29,7 @@ from bot.rendering import render_turn, retry_keyboard
 from bot.services import BotServices, KnownUser
 from observability.context import conversation, payment
 from observability.metrics import TURN_SECONDS
-from rasa_client import AssistantBusyError, AssistantTurn, AssistantUnavailableError
+from rasa_client import AssistantBusyError, AssistantNoAnswerError, AssistantTurn, AssistantUnavailableError
 from transcripts import record_turn
 
 # Where a turn names the payment it acted on: the tapped summary's entity, the payment slots.
@@ -163,7 +163,8 @@ async def _relay(
     # Outcomes the payments core reaches during this turn are created after this moment.
     started = datetime.now(UTC) - TURN_CLOCK_SKEW
     clock_started = time.perf_counter()
-    turn, busy = await ask(context.bot, services, update, chat.id, text, metadata)
+    turn, failure = await ask(context.bot, services, update, chat.id, text, metadata)
+    busy = failure == texts.BUSY
     # What the previous delivered turn left in the slots is known only up to a lost turn.
     if turn is None:
         services.turn_payments.pop(user.id, None)
@@ -193,7 +194,7 @@ async def _relay(
             shown_text=shown_text,
             message_id=tapped_message_id,
         )
-        await context.bot.send_message(chat.id, texts.BUSY if busy else texts.BRAIN_DOWN, reply_markup=markup)
+        await context.bot.send_message(chat.id, failure or texts.BRAIN_DOWN, reply_markup=markup)
         return
     for message in messages:
         sent = await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
@@ -211,9 +212,11 @@ async def _relay(
 
 async def ask(
     bot: Bot, services: BotServices, update: Update, chat_id: int, text: str, metadata: dict[str, Any]
-) -> tuple[AssistantTurn | None, bool]:
-    """The assistant's turn for `text` (None when it failed) and whether it was refused as busy
-    (then it was not sent: the queue in front of Rasa was full). "typing…" shows while it takes."""
+) -> tuple[AssistantTurn | None, str | None]:
+    """The assistant's turn for `text` (None when it failed) and, for a failure, what to tell the
+    user: BUSY when it was not sent (the queue in front of Rasa was full), NO_ANSWER when it went
+    out but no answer came (it may have been processed), BRAIN_DOWN otherwise (it was not).
+    "typing…" shows while it takes."""
     assert update.effective_user is not None
     try:
         async with typing(bot, chat_id):
@@ -221,11 +224,14 @@ async def ask(
             turn = await services.assistant.send(sender_id, text, metadata=metadata)
     except AssistantBusyError:
         log.warning("assistant busy: update %s not sent, kept for a retry", update.update_id)
-        return None, True
+        return None, texts.BUSY
+    except AssistantNoAnswerError:
+        log.warning("no answer from the assistant for update %s", update.update_id, exc_info=True)
+        return None, texts.NO_ANSWER
     except AssistantUnavailableError:
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
-        return None, False
-    return turn, False
+        return None, texts.BRAIN_DOWN
+    return turn, None
 
 
 async def retire_summary(bot: Bot, chat_id: int, message_id: int | None) -> None:

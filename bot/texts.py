@@ -12,6 +12,11 @@ BRAIN_DOWN = (
     'Your message was not processed; tap "Try again" when you\'re ready.'
 )
 TRY_AGAIN = "Try again"
+# Rasa got the message (or may have) but its answer never came: it may have been done.
+NO_ANSWER = (
+    "I couldn't answer that in time, so I can't tell whether I did it. If it was a payment, "
+    'I\'ll tell you here how it ended. Tap "Try again" to send it again.'
+)
 # The Rasa client's queue was full (rasa_client.admission): the message was kept, not sent.
 BUSY = (
     "Lots of people are writing to me right now, so I haven't read this message yet. "

@@ -15,6 +15,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from rasa_client.admission import Admission as Admission
 from rasa_client.errors import AssistantBusyError as AssistantBusyError
+from rasa_client.errors import AssistantNoAnswerError as AssistantNoAnswerError
 from rasa_client.errors import AssistantUnavailableError as AssistantUnavailableError
 from rasa_client.errors import MessageRefusedError as MessageRefusedError
 
@@ -177,6 +178,9 @@ class RasaClient:
             ):
                 with attempt:
                     return await self._http.post(CHANNEL_PATH, json=payload)
+        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            # The request went out: Rasa may have handled it and only the answer is missing.
+            raise AssistantNoAnswerError(f"no answer from Rasa: {exc!r}") from exc
         except httpx.HTTPError as exc:
             raise AssistantUnavailableError(f"Rasa server unreachable: {exc!r}") from exc
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover

@@ -119,3 +119,27 @@ async def test_with_capacity_left_a_typing_action_is_sent(fake: FakeTelegram) ->
         await bot.shutdown()
     assert len(fake.calls_to("sendChatAction", ALICE)) == 1
     assert limiter.skipped_chat_actions == 0
+
+
+async def test_a_message_rasa_took_but_never_answered_is_not_called_unprocessed(
+    fake: FakeTelegram, directory: RecordingDirectory
+) -> None:
+    # Rasa holds the call past the client's timeout: it has the message and may still act on it,
+    # so the answer must not say "not processed" (texts.BRAIN_DOWN); Try again sends it again.
+    release = asyncio.Event()
+    async with standin_rasa(hold=release) as rasa:
+        client = RasaClient(rasa.url, "s", 1.0, max_in_flight=4, max_waiting=10)
+        services = BotServices(assistant=client, users=directory, session_factory=None)
+        async with polling(build_application(bot_settings(fake), services)):
+            try:
+                await fake.send_text(ALICE, "pay my phone bill")
+                [late] = await fake.wait_for_messages(ALICE, 1)
+            finally:
+                release.set()
+            assert late["text"] == texts.NO_ANSWER
+            [[retry]] = late["reply_markup"]["inline_keyboard"]
+            await fake.tap(ALICE, late, retry["callback_data"])
+            answered = await fake.wait_for_messages(ALICE, 2)
+        await client.aclose()
+    assert answered[-1]["text"] == "echo: pay my phone bill"
+    assert rasa.received == ["pay my phone bill", "pay my phone bill"]
