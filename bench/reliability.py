@@ -87,7 +87,7 @@ class Conversation:
 
 
 def _category(reply: str) -> str:
-    if reply == texts.BRAIN_DOWN:
+    if reply in (texts.BRAIN_DOWN, texts.NO_ANSWER):  # not processed / no answer came: Try again
         return "assistant_unreachable"
     if reply == texts.SOMETHING_WENT_WRONG:
         return "something_went_wrong"
@@ -334,7 +334,7 @@ async def run_scenario(stack: BenchStack, scenario: Scenario, users: list[BenchU
         await scenario.heal(stack)
 
     async def recover(chat: TelegramUser, talk: Conversation) -> None:
-        if talk.replies and talk.replies[-1] == texts.BRAIN_DOWN:
+        if talk.replies and talk.replies[-1] in (texts.BRAIN_DOWN, texts.NO_ANSWER):
             talk.retried = await chat.tap(talk, texts.TRY_AGAIN)
 
     await asyncio.gather(*(recover(c, t) for c, t in zip(chats, talks, strict=True)))

@@ -397,7 +397,12 @@ def run(
     model = ensure_model()
     plan = QUICK if quick else FULL
     if levels:
-        plan = Plan(tuple(levels), plan.plain_turns, plan.payments)
+        # A level the chosen plan does not size (e.g. --quick --levels 100) takes the full plan's.
+        plan = Plan(
+            tuple(levels),
+            {n: plan.plain_turns.get(n, FULL.plain_turns.get(n, 2)) for n in levels},
+            {n: plan.payments.get(n, FULL.payments.get(n, 1)) for n in levels},
+        )
     with (
         tempfile.TemporaryDirectory(prefix="paychat-bench-") as tmp,
         start_bench_stack(

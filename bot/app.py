@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -28,6 +27,7 @@ from bot.commands import register_commands
 from bot.logs import configure_logging
 from bot.notify import run_notifier
 from bot.pages import PAGE_PREFIX
+from bot.ratelimit import RepliesFirstRateLimiter
 from bot.relay import SERVICES
 from bot.services import BotServices, build_services
 from bot.updates import MemorySeenUpdates, OrderedUpdateProcessor, RedisSeenUpdates, SeenUpdates
@@ -80,7 +80,7 @@ def build_application(settings: Settings, services: BotServices | None = None) -
         .base_url(settings.telegram_api_base)
         .http_version(HTTP_VERSION)
         .get_updates_http_version(HTTP_VERSION)
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        .rate_limiter(RepliesFirstRateLimiter(max_retries=2))
         .concurrent_updates(OrderedUpdateProcessor(seen_updates_for(settings)))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -29,7 +29,7 @@ from bot.rendering import render_turn, retry_keyboard
 from bot.services import BotServices, KnownUser
 from observability.context import conversation, payment
 from observability.metrics import TURN_SECONDS
-from rasa_client import AssistantTurn, AssistantUnavailableError
+from rasa_client import AssistantBusyError, AssistantNoAnswerError, AssistantTurn, AssistantUnavailableError
 from transcripts import record_turn
 
 # Where a turn names the payment it acted on: the tapped summary's entity, the payment slots.
@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 SERVICES = "services"
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing…" for about 5 s per chat action
+# "typing…" is shown only for a turn still unanswered after this long: a quick turn spends one
+# call of Telegram's ~30 per second (AIORateLimiter) on its reply, not two (issue 12).
+TYPING_DELAY_SECONDS = 1.0
 # The bot and the action server read the same machine clock; this covers their rounding.
 TURN_CLOCK_SKEW = timedelta(seconds=1)
 
@@ -98,19 +101,20 @@ async def set_reachable(services: BotServices, telegram_user_id: int, reachable:
 
 
 @asynccontextmanager
-async def typing(bot: Bot, chat_id: int) -> AsyncIterator[None]:
-    """Show "typing…" in the chat until the block ends."""
+async def typing(bot: Bot, chat_id: int, delay: float | None = None) -> AsyncIterator[None]:
+    """Show "typing…" in the chat from `delay` seconds into the block until it ends (renewed every
+    TYPING_REFRESH_SECONDS), also while the turn waits for a slot at Rasa (rasa_client.admission)."""
 
     async def show_typing() -> None:
         with suppress(TelegramError):
             await bot.send_chat_action(chat_id, ChatAction.TYPING)
 
     async def keep_typing() -> None:
+        await asyncio.sleep(TYPING_DELAY_SECONDS if delay is None else delay)
         while True:
-            await asyncio.sleep(TYPING_REFRESH_SECONDS)
             await show_typing()
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
 
-    await show_typing()
     task = asyncio.create_task(keep_typing())
     try:
         yield
@@ -159,12 +163,8 @@ async def _relay(
     # Outcomes the payments core reaches during this turn are created after this moment.
     started = datetime.now(UTC) - TURN_CLOCK_SKEW
     clock_started = time.perf_counter()
-    try:
-        async with typing(context.bot, chat.id):
-            turn = await services.assistant.send(sender_id, text, metadata=metadata)
-    except AssistantUnavailableError:
-        log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
-        turn = None
+    turn, failure = await ask(context.bot, services, update, chat.id, text, metadata)
+    busy = failure == texts.BUSY
     # What the previous delivered turn left in the slots is known only up to a lost turn.
     if turn is None:
         services.turn_payments.pop(user.id, None)
@@ -172,7 +172,7 @@ async def _relay(
         render_turn(turn, user_id=user.id, payloads=services.payloads, pages=services.pages) if turn else []
     )
     elapsed = time.perf_counter() - clock_started
-    outcome = "answered" if messages else "unavailable"
+    outcome = "answered" if messages else "busy" if busy else "unavailable"
     TURN_SECONDS.labels(channel=CHANNEL, outcome=outcome).observe(elapsed)
     with payment(payment_of(turn)):
         log.info("turn %s", outcome, extra={"update_id": update.update_id, "seconds": round(elapsed, 4)})
@@ -182,7 +182,10 @@ async def _relay(
         # unless a payment was settled in it after all: then that outcome is the answer.
         if turn is not None:
             log.warning("assistant gave no reply for update %s", update.update_id)
-        if await turn_outcomes_told(context.bot, services, account, chat_id=chat.id, since=started):
+        outcomes_told = not busy and await turn_outcomes_told(
+            context.bot, services, account, chat_id=chat.id, since=started
+        )
+        if outcomes_told:
             return
         markup = retry_keyboard(
             text,
@@ -191,7 +194,7 @@ async def _relay(
             shown_text=shown_text,
             message_id=tapped_message_id,
         )
-        await context.bot.send_message(chat.id, texts.BRAIN_DOWN, reply_markup=markup)
+        await context.bot.send_message(chat.id, failure or texts.BRAIN_DOWN, reply_markup=markup)
         return
     for message in messages:
         sent = await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
@@ -205,6 +208,30 @@ async def _relay(
     services.turn_payments[user.id] = frozenset(_ids(turn.slots.get(slot) for slot in PAYMENT_ID_SLOTS))
     await acknowledge_turn(services, account, since=started, payment_ids=told)
     await record(services, sender_id=sender_id, account=account, text=text, turn=turn)
+
+
+async def ask(
+    bot: Bot, services: BotServices, update: Update, chat_id: int, text: str, metadata: dict[str, Any]
+) -> tuple[AssistantTurn | None, str | None]:
+    """The assistant's turn for `text` (None when it failed) and, for a failure, what to tell the
+    user: BUSY when it was not sent (the queue in front of Rasa was full), NO_ANSWER when it went
+    out but no answer came (it may have been processed), BRAIN_DOWN otherwise (it was not).
+    "typing…" shows while it takes."""
+    assert update.effective_user is not None
+    try:
+        async with typing(bot, chat_id):
+            sender_id = sender_id_for(update.effective_user.id)
+            turn = await services.assistant.send(sender_id, text, metadata=metadata)
+    except AssistantBusyError:
+        log.warning("assistant busy: update %s not sent, kept for a retry", update.update_id)
+        return None, texts.BUSY
+    except AssistantNoAnswerError:
+        log.warning("no answer from the assistant for update %s", update.update_id, exc_info=True)
+        return None, texts.NO_ANSWER
+    except AssistantUnavailableError:
+        log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
+        return None, texts.BRAIN_DOWN
+    return turn, None
 
 
 async def retire_summary(bot: Bot, chat_id: int, message_id: int | None) -> None:

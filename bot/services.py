@@ -115,7 +115,7 @@ def build_services(settings: Settings) -> BotServices:
     engine = make_engine(settings.effective_database_url)
     payments = build_service(settings, engine=engine)
     return BotServices(
-        assistant=RasaClient(settings.rasa_url, settings.rasa_shared_secret, settings.rasa_timeout_seconds),
+        assistant=RasaClient.from_settings(settings),
         users=payments,
         notifications=payments,
         session_factory=payments.session_factory,

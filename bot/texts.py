@@ -12,6 +12,16 @@ BRAIN_DOWN = (
     'Your message was not processed; tap "Try again" when you\'re ready.'
 )
 TRY_AGAIN = "Try again"
+# Rasa got the message (or may have) but its answer never came: it may have been done.
+NO_ANSWER = (
+    "I couldn't answer that in time, so I can't tell whether I did it. If it was a payment, "
+    'I\'ll tell you here how it ended. Tap "Try again" to send it again.'
+)
+# The Rasa client's queue was full (rasa_client.admission): the message was kept, not sent.
+BUSY = (
+    "Lots of people are writing to me right now, so I haven't read this message yet. "
+    'I kept it: tap "Try again" in a few seconds and I\'ll answer it.'
+)
 CARD_NUMBER_REFUSED = (
     "Please never send a card number in chat: I deleted that message and did not keep it. "
     "Cards are saved only on our payment provider's secure card page, never through this chat."
@@ -107,7 +117,7 @@ NOTIFICATIONS = {
     ),
     "autopay_held": (
         "⏳ Autopay: your new {biller} bill of {amount} will be paid automatically at {when}. "
-        "To stop it, say \"cancel the {biller} payment\" before then."
+        'To stop it, say "cancel the {biller} payment" before then.'
     ),
     "autopay_cancelled": (
         "Autopay: the automatic payment of {amount} to {biller} was cancelled because your standing "
@@ -148,7 +158,7 @@ MANDATE_CHANGE_STEP_UP_CODE = (
 AUTOPAY_NOTIFICATIONS = {
     "payment_succeeded": (
         "✅ Autopay: your new {biller} bill of {amount} was paid automatically under your standing "
-        "mandate. Say \"show my autopays\" to see or stop it."
+        'mandate. Say "show my autopays" to see or stop it.'
     ),
     "payment_failed": (
         "❌ Autopay: I tried to pay your new {biller} bill of {amount} under your standing mandate, "

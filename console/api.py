@@ -26,7 +26,7 @@ from console.roles import Role
 from console.staff import StaffView
 from console.views import MAX_ID, MAX_OFFSET, MAX_TELEGRAM_ID, transcript_filters
 from payments.users import SESSION_KEY_PATTERN
-from rasa_client import AssistantUnavailableError, is_sendable
+from rasa_client import AssistantBusyError, AssistantUnavailableError, is_sendable
 from transcripts.search import search_conversations
 
 router = APIRouter(prefix="/api")
@@ -222,6 +222,12 @@ async def api_chat(
         raise HTTPException(404, str(exc)) from None
     except CardNumberRefusedError as exc:
         raise HTTPException(422, str(exc)) from None
+    except AssistantBusyError:
+        raise HTTPException(
+            503,
+            "the assistant is busy: this message was not processed; send it again in a few seconds",
+            headers={"Retry-After": "5"},
+        ) from None
     except AssistantUnavailableError:
         raise HTTPException(
             503, "the assistant is unreachable (Rasa or the action server is down); try again"

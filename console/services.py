@@ -42,7 +42,7 @@ def build_services(settings: Settings) -> ConsoleServices:
     session_factory = make_session_factory(engine)
     return ConsoleServices(
         session_factory=session_factory,
-        assistant=RasaClient(settings.rasa_url, settings.rasa_shared_secret, settings.rasa_timeout_seconds),
+        assistant=RasaClient.from_settings(settings),
         engine=engine,
         payments=build_service(settings, session_factory=session_factory),
     )

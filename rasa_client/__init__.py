@@ -8,10 +8,20 @@ entities, slots, events) so the console can show it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from rasa_client.admission import Admission as Admission
+from rasa_client.errors import AssistantBusyError as AssistantBusyError
+from rasa_client.errors import AssistantNoAnswerError as AssistantNoAnswerError
+from rasa_client.errors import AssistantUnavailableError as AssistantUnavailableError
+from rasa_client.errors import MessageRefusedError as MessageRefusedError
+
+if TYPE_CHECKING:
+    from settings import Settings
+
 
 CHANNEL_PATH = "/webhooks/paychat/webhook"
 HEALTH_PATH = "/webhooks/paychat/health"
@@ -35,14 +45,6 @@ class AssistantClient(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
-
-
-class AssistantUnavailableError(Exception):
-    """Rasa (or the action server behind it) could not be reached or failed; nothing was answered."""
-
-
-class MessageRefusedError(AssistantUnavailableError):
-    """The channel refused the message (4xx): it was not processed. Edges check `is_sendable` first."""
 
 
 def is_sendable(text: str) -> bool:
@@ -107,8 +109,18 @@ def turn_from_json(body: dict[str, Any]) -> AssistantTurn:
     )
 
 
+# Admission defaults (settings RASA_MAX_IN_FLIGHT, RASA_MAX_WAITING; rasa_client.admission).
+DEFAULT_MAX_IN_FLIGHT = 16
+DEFAULT_MAX_WAITING = 1000
+
+
 class RasaClient:
-    """Sends one user message to Rasa and returns its turn; safe to share across tasks."""
+    """Sends one user message to Rasa and returns its turn; safe to share across tasks.
+
+    At most `max_in_flight` calls are at Rasa at once; up to `max_waiting` more wait their turn
+    (first come, first served) and a call beyond that is refused with AssistantBusyError, unsent.
+    `timeout_seconds` bounds Rasa's answer to a call that holds a slot, never the wait for one.
+    """
 
     def __init__(
         self,
@@ -116,6 +128,9 @@ class RasaClient:
         secret: str,
         timeout_seconds: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_waiting: int = DEFAULT_MAX_WAITING,
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -124,10 +139,34 @@ class RasaClient:
             transport=transport,
             limits=POOL_LIMITS,
         )
+        self.admission = Admission(max_in_flight, max_waiting)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RasaClient:
+        """The process's client for the configured Rasa server (URL, secret, timeout, admission)."""
+        return cls(
+            settings.rasa_url,
+            settings.rasa_shared_secret,
+            settings.rasa_timeout_seconds,
+            max_in_flight=settings.rasa_max_in_flight,
+            max_waiting=settings.rasa_max_waiting,
+        )
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
-        """Deliver `text` from `sender_id`; raises AssistantUnavailableError if Rasa can't answer."""
+        """Deliver `text` from `sender_id`; raises AssistantUnavailableError if Rasa can't answer,
+        AssistantBusyError (a subclass) without sending when the admission queue is full."""
         payload = {"sender": sender_id, "message": text, "metadata": metadata or {}}
+        async with self.admission.slot():
+            response = await self._post(payload)
+        if response.status_code >= 500:
+            raise AssistantUnavailableError(f"Rasa server answered {response.status_code}")
+        if response.status_code != 200:
+            # Was an httpx.HTTPStatusError no caller expected (a blank message made the console
+            # answer 500 and the bot's handler fail): the message was not processed, say so.
+            raise MessageRefusedError(f"Rasa server answered {response.status_code}")
+        return turn_from_json(response.json())
+
+    async def _post(self, payload: dict[str, Any]) -> httpx.Response:
         try:
             # Only a refused connection is retried: then Rasa never saw the message, so a retry
             # cannot make it handle the message twice.
@@ -138,16 +177,13 @@ class RasaClient:
                 reraise=True,
             ):
                 with attempt:
-                    response = await self._http.post(CHANNEL_PATH, json=payload)
+                    return await self._http.post(CHANNEL_PATH, json=payload)
+        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            # The request went out: Rasa may have handled it and only the answer is missing.
+            raise AssistantNoAnswerError(f"no answer from Rasa: {exc!r}") from exc
         except httpx.HTTPError as exc:
             raise AssistantUnavailableError(f"Rasa server unreachable: {exc!r}") from exc
-        if response.status_code >= 500:
-            raise AssistantUnavailableError(f"Rasa server answered {response.status_code}")
-        if response.status_code != 200:
-            # Was an httpx.HTTPStatusError no caller expected (a blank message made the console
-            # answer 500 and the bot's handler fail): the message was not processed, say so.
-            raise MessageRefusedError(f"Rasa server answered {response.status_code}")
-        return turn_from_json(response.json())
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def is_ready(self) -> bool:
         """True when the Rasa server answers and has a model loaded."""

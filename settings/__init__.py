@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     rasa_url: str = Field("http://127.0.0.1:5005", alias="RASA_URL")
     rasa_shared_secret: str = Field("", alias="RASA_SHARED_SECRET")
     rasa_timeout_seconds: float = Field(30.0, alias="RASA_TIMEOUT_SECONDS")
+    # Admission control per process (rasa_client.admission): calls at Rasa at once, and calls that
+    # may wait for a slot (waiting does not count against RASA_TIMEOUT_SECONDS; beyond it: "busy").
+    rasa_max_in_flight: int = Field(16, ge=1, alias="RASA_MAX_IN_FLIGHT")
+    rasa_max_waiting: int = Field(1000, ge=0, alias="RASA_MAX_WAITING")
     action_server_port: int = Field(5055, alias="ACTION_SERVER_PORT")
     # Loopback unless a container network must reach it; never a public interface.
     action_server_host: str = Field("127.0.0.1", alias="ACTION_SERVER_HOST")

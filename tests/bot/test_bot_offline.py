@@ -40,7 +40,6 @@ async def test_a_text_message_goes_to_the_assistant_and_the_reply_comes_back(
     [reply] = await fake.wait_for_messages(ALICE, 1)
     assert reply["text"] == "echo: hello there"
     assert assistant.received == [(f"tg-{ALICE}", "hello there")]
-    assert fake.calls_to("sendChatAction", ALICE)[0].params["action"] == "typing"
     assert directory.calls == [{"telegram_user_id": ALICE, "name": "Test", "language_code": "en"}]
 
 
