@@ -100,3 +100,42 @@ def test_concurrent_turns_of_many_conversations_keep_their_own_events(assistant_
         assert stored.get(sender) == [f"hello {sender} {n}" for n in range(3)], (sender, stored.get(sender))
     log = (Path(stack.env["PAYCHAT_VAR_DIR"]) / "log").glob("*")
     assert not any("database is locked" in p.read_text(errors="replace") for p in log if p.is_file())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a turn in flight while /forget or retention deletes the sender's events saves them back: "
+    "Rasa's SQLTrackerStore.save inserts every tracker event past the count still stored, so the "
+    "forgotten messages return (channels/tracker_store.py keeps SQLTrackerStore.save; "
+    "transcripts/forgetting.py deletes outside Rasa's lock store). Reachable when the bot's Rasa "
+    "call times out on a slow action and the user then sends /forget, or the retention worker runs",
+)
+def test_a_turn_in_flight_does_not_bring_back_forgotten_events(assistant_stack: AssistantStack) -> None:
+    stack = assistant_stack
+    sender = f"tg-{uuid.uuid4().int % 10**9 + 10**9}"
+    secret = f"Anna Weber {uuid.uuid4().hex[:12]}"
+    _send(stack, sender, f"hi, I am {secret}")
+    tracker_db = _tracker_db(stack)
+
+    action_server = stack.process("action-server").popen.pid
+    os.kill(action_server, signal.SIGSTOP)  # the next turn's custom action waits: the turn is in flight
+    try:
+
+        async def in_flight() -> AssistantTurn:
+            client = stack.rasa_client(timeout_seconds=120)
+            try:
+                task = asyncio.create_task(client.send(sender, "what bills do I have"))
+                await asyncio.sleep(3)  # Rasa has read the tracker and is calling the action server
+                assert not task.done()
+                forgotten = await asyncio.to_thread(forget_tracker, tracker_db, [sender])
+                assert forgotten > 0 and tracker_events(tracker_db, sender) == 0
+                os.kill(action_server, signal.SIGCONT)
+                return await task
+            finally:
+                await client.aclose()
+
+        asyncio.run(in_flight())
+    finally:
+        os.kill(action_server, signal.SIGCONT)
+    remaining = _user_texts(tracker_db).get(sender, [])
+    assert not any(secret in (text or "") for text in remaining), remaining
