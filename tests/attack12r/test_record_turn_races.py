@@ -43,7 +43,7 @@ def _race(session_factory: sessionmaker[Session], sender: str, user_id: int) -> 
         barrier.wait()
         try:
             _record(session_factory, sender, user_id, f"turn {n}")
-        except BaseException as exc:  # noqa: BLE001  (every failure is the finding)
+        except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(WRITERS)]
@@ -97,7 +97,9 @@ def test_concurrent_turns_of_one_conversation_are_all_recorded(
     ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, POSTGRES_FIRST_TURNS])],
     indirect=True,
 )
-def test_first_turns_racing_share_one_conversation(session_factory: sessionmaker[Session], seed: Seed) -> None:
+def test_first_turns_racing_share_one_conversation(
+    session_factory: sessionmaker[Session], seed: Seed
+) -> None:
     sender = f"console-{seed.alex_id}-first-race"
     failures = _race(session_factory, sender, seed.alex_id)
     stored = _stored(session_factory)
@@ -112,7 +114,9 @@ def test_first_turns_racing_share_one_conversation(session_factory: sessionmaker
     ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
     indirect=True,
 )
-def test_a_forgotten_conversation_starts_again_at_one(session_factory: sessionmaker[Session], seed: Seed) -> None:
+def test_a_forgotten_conversation_starts_again_at_one(
+    session_factory: sessionmaker[Session], seed: Seed
+) -> None:
     sender = f"console-{seed.alex_id}-forgotten"
     for n in range(3):
         _record(session_factory, sender, seed.alex_id, f"before {n}")

@@ -41,7 +41,9 @@ def _send(stack: AssistantStack, sender: str, text: str) -> AssistantTurn:
 def _user_texts(tracker_db: Path) -> dict[str, list[str]]:
     """Every sender's user messages in Rasa's tracker store, in order (read-only connection)."""
     with sqlite3.connect(f"file:{tracker_db}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT sender_id, data FROM events WHERE type_name = 'user' ORDER BY id").fetchall()
+        rows = db.execute(
+            "SELECT sender_id, data FROM events WHERE type_name = 'user' ORDER BY id"
+        ).fetchall()
     texts: dict[str, list[str]] = {}
     for sender, data in rows:
         texts.setdefault(sender, []).append(json.loads(data).get("text"))
@@ -71,7 +73,9 @@ def test_a_forgotten_users_words_leave_the_tracker_files(assistant_stack: Assist
     assert holding == [], f"the forgotten words are still on disk in {holding}"
 
 
-def test_concurrent_turns_of_many_conversations_keep_their_own_events(assistant_stack: AssistantStack) -> None:
+def test_concurrent_turns_of_many_conversations_keep_their_own_events(
+    assistant_stack: AssistantStack,
+) -> None:
     """Probe that held: 24 conversations x 3 turns at once on the one kept connection."""
     stack = assistant_stack
     run_id = uuid.uuid4().hex[:8]
