@@ -143,3 +143,39 @@ def test_a_turn_in_flight_does_not_bring_back_forgotten_events(assistant_stack: 
         os.kill(action_server, signal.SIGCONT)
     remaining = _user_texts(tracker_db).get(sender, [])
     assert not any(secret in (text or "") for text in remaining), remaining
+
+
+def _users_of(turn: AssistantTurn) -> list[str]:
+    return [str(e.get("text")) for e in turn.events if e.get("event") == "user"]
+
+
+def test_one_senders_messages_at_once_each_get_their_own_turns_events(
+    assistant_stack: AssistantStack,
+) -> None:
+    """Probe that held: the lock store serialises one sender's turns; each answer shows its own."""
+    stack = assistant_stack
+    sender = f"console-9999-same_{uuid.uuid4().hex[:8]}"
+
+    async def run() -> list[AssistantTurn]:
+        client = stack.rasa_client(timeout_seconds=120)
+        try:
+            return await asyncio.gather(*(client.send(sender, f"hello number {n}") for n in range(6)))
+        finally:
+            await client.aclose()
+
+    turns = asyncio.run(run())
+    assert [_users_of(turn) for turn in turns] == [[f"hello number {n}"] for n in range(6)]
+    assert all(turn.events[0].get("event") == "user" for turn in turns)
+
+
+def test_a_restarted_conversation_shows_only_each_turns_events(assistant_stack: AssistantStack) -> None:
+    """Probe that held: /restart (what a test user's reset sends) and the turn after it."""
+    stack = assistant_stack
+    sender = f"console-9999-restart_{uuid.uuid4().hex[:8]}"
+    first = _send(stack, sender, "hello there")
+    restart = _send(stack, sender, "/restart")
+    after = _send(stack, sender, "hello again")
+    assert _users_of(first) == ["hello there"]
+    assert _users_of(restart) == ["/restart"] and restart.events[0].get("event") == "user"
+    assert _users_of(after) == ["hello again"] and after.events[0].get("event") == "user"
+    assert not any(e.get("event") == "restart" for e in after.events)
