@@ -179,3 +179,18 @@ def test_a_restarted_conversation_shows_only_each_turns_events(assistant_stack: 
     assert _users_of(restart) == ["/restart"] and restart.events[0].get("event") == "user"
     assert _users_of(after) == ["hello again"] and after.events[0].get("event") == "user"
     assert not any(e.get("event") == "restart" for e in after.events)
+
+
+def test_after_forget_the_next_turn_starts_from_nothing(assistant_stack: AssistantStack) -> None:
+    """Probe that held: Rasa, holding its kept connection, reads no forgotten event afterwards."""
+    stack = assistant_stack
+    sender = f"tg-{uuid.uuid4().int % 10**9 + 10**9}"
+    secret = f"Anna Weber {uuid.uuid4().hex[:12]}"
+    _send(stack, sender, f"hi, I am {secret}")
+    _send(stack, sender, "what bills do I have")
+    tracker_db = _tracker_db(stack)
+    assert forget_tracker(tracker_db, [sender]) > 0
+    turn = _send(stack, sender, "hello")
+    assert _users_of(turn) == ["hello"]
+    assert _user_texts(tracker_db).get(sender) == ["hello"]
+    assert secret not in json.dumps(turn.slots)
