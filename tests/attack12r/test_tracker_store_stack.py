@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,15 @@ def _send(stack: AssistantStack, sender: str, text: str) -> AssistantTurn:
             await client.aclose()
 
     return asyncio.run(run())
+
+
+def _events_of(stack: AssistantStack, sender: str) -> list[tuple[Any, ...]]:
+    """A sender's stored events (id, type, timestamp, start of data): the evidence in a failure."""
+    with sqlite3.connect(f"file:{_tracker_db(stack)}?mode=ro", uri=True) as db:
+        query = (
+            "SELECT id, type_name, timestamp, substr(data, 1, 90) FROM events WHERE sender_id = ? ORDER BY id"
+        )
+        return [tuple(row) for row in db.execute(query, (sender,))]
 
 
 def _user_texts(tracker_db: Path) -> dict[str, list[str]]:
@@ -101,7 +111,10 @@ def test_concurrent_turns_of_many_conversations_keep_their_own_events(
             assert texts == [f"hello {sender} {n}"], (sender, n, turn.events)
     stored = _user_texts(_tracker_db(stack))
     for sender in senders:
-        assert stored.get(sender) == [f"hello {sender} {n}" for n in range(3)], (sender, stored.get(sender))
+        # A message the NLU doubts gets Rasa's two-stage fallback, whose affirmation rewinds and logs
+        # the next message twice: compare first appearances; no other sender's text may be there.
+        texts = list(dict.fromkeys(stored.get(sender, [])))
+        assert texts == [f"hello {sender} {n}" for n in range(3)], _events_of(stack, sender)
     log = (Path(stack.env["PAYCHAT_VAR_DIR"]) / "log").glob("*")
     assert not any("database is locked" in p.read_text(errors="replace") for p in log if p.is_file())
 
@@ -111,8 +124,8 @@ def test_concurrent_turns_of_many_conversations_keep_their_own_events(
     reason="a turn in flight while /forget or retention deletes the sender's events saves them back: "
     "Rasa's SQLTrackerStore.save inserts every tracker event past the count still stored, so the "
     "forgotten messages return (channels/tracker_store.py keeps SQLTrackerStore.save; "
-    "transcripts/forgetting.py deletes outside Rasa's lock store). Reachable when the bot's Rasa "
-    "call times out on a slow action and the user then sends /forget, or the retention worker runs",
+    "transcripts/forgetting.py deletes outside Rasa's lock store). Reachable from the retention "
+    "worker (another process, no per-user order) and from /forget once the bot gave up waiting on Rasa",
 )
 def test_a_turn_in_flight_does_not_bring_back_forgotten_events(assistant_stack: AssistantStack) -> None:
     stack = assistant_stack
