@@ -16,17 +16,36 @@ what changes is how the SQLite file is opened:
 - One kept connection (a `QueuePool` of 1, overflow 4) instead of SQLAlchemy 1.4's `NullPool` for
   SQLite files, which opened and closed the file on every `retrieve` and `save`.
 - `busy_timeout` 30 s, as `transcripts.forgetting` uses: a delete in progress makes a turn wait, not fail.
+- `secure_delete=ON`: freed space is zeroed, so no page keeps a deleted event's words
+  (`transcripts.forgetting` also checkpoints and truncates the write-ahead log after deleting).
+- Tombstones: /forget and retention record in TOMBSTONE_TABLE (keyed by the sha256 of the sender id,
+  or RETENTION_KEY for retention's cutoff) the Unix time before which events are gone. A turn in
+  flight during the delete holds the tracker it read before; `save` drops its events older than the
+  tombstone instead of writing the forgotten events back. Names shared with transcripts/forgetting.py.
 
 Other dialects (PostgreSQL, for several Rasa servers) pass through unchanged.
 """
 
+import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
 
 # PRAGMAs run on every new SQLite connection; journal_mode=WAL is kept in the file itself.
-SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000")
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA secure_delete=ON",
+)
+TOMBSTONE_TABLE = "paychat_forgotten"  # transcripts.forgetting.TOMBSTONE_TABLE
+RETENTION_KEY = "*retention*"  # transcripts.forgetting.RETENTION_KEY
+TOMBSTONE_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {TOMBSTONE_TABLE} (sender_key TEXT PRIMARY KEY, cutoff REAL NOT NULL)"
+)
 POOL_SIZE = 1
 POOL_OVERFLOW = 4
 
@@ -50,6 +69,23 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
         )
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        with self.engine.begin() as connection:
+            connection.execute(sa.text(TOMBSTONE_DDL))
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """The events to insert (Rasa's: those past the count stored), less any older than the
+        sender's tombstone or retention's cutoff: events deleted while this turn was in flight."""
+        events = super()._additional_events(session, tracker)
+        if self.engine.dialect.name != "sqlite":
+            return events
+        key = hashlib.sha256(tracker.sender_id.encode()).hexdigest()
+        cutoff = session.execute(
+            sa.text(f"SELECT max(cutoff) FROM {TOMBSTONE_TABLE} WHERE sender_key IN (:key, :retention)"),
+            {"key": key, "retention": RETENTION_KEY},
+        ).scalar()
+        if cutoff is None:
+            return events
+        return (event for event in events if (event.timestamp or 0) >= cutoff)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
