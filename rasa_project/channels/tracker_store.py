@@ -23,10 +23,18 @@ what changes is how the SQLite file is opened:
   flight during the delete holds the tracker it read before; `save` drops its events older than the
   tombstone instead of writing the forgotten events back. Names shared with transcripts/forgetting.py.
 
+- A save that fails on the database (OperationalError: the file locked past busy_timeout by a long
+  retention delete) is retried SAVE_ATTEMPTS times with SAVE_RETRY_SECONDS between (the event loop
+  is free meanwhile). The turn may have charged, so it is never dropped: when every attempt fails,
+  an error names the conversation (sender id), the tracker is kept in memory, and the sender's next
+  turn stores it first (or, still failing, continues from it) instead of reading the older one.
+
 Other dialects (PostgreSQL, for several Rasa servers) pass through unchanged.
 """
 
+import asyncio
 import hashlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,14 +54,21 @@ RETENTION_KEY = "*retention*"  # transcripts.forgetting.RETENTION_KEY
 TOMBSTONE_DDL = (
     f"CREATE TABLE IF NOT EXISTS {TOMBSTONE_TABLE} (sender_key TEXT PRIMARY KEY, cutoff REAL NOT NULL)"
 )
+SAVE_ATTEMPTS = 4
+SAVE_RETRY_SECONDS = 2.0
 POOL_SIZE = 1
 POOL_OVERFLOW = 4
+
+
+log = logging.getLogger(__name__)
 
 
 class PaychatSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` whose SQLite connections use WAL, synchronous=NORMAL and are kept open."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Trackers whose save failed, by sender id: stored (or continued from) on the next turn.
+        self._unsaved: dict[str, DialogueStateTracker] = {}
         super().__init__(*args, **kwargs)  # builds the engine and creates the tables
         if self.engine.dialect.name != "sqlite":
             return
@@ -71,6 +86,34 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         with self.engine.begin() as connection:
             connection.execute(sa.text(TOMBSTONE_DDL))
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's save, retried on a database error; never raises one (see the module docstring)."""
+        self._unsaved.pop(tracker.sender_id, None)  # this tracker holds every event of an unsaved one
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            try:
+                await super().save(tracker)
+                return
+            except sa.exc.OperationalError as error:
+                log.warning("tracker of %s not saved (attempt %d): %s", tracker.sender_id, attempt, error)
+                if attempt < SAVE_ATTEMPTS:
+                    await asyncio.sleep(SAVE_RETRY_SECONDS)
+        self._unsaved[tracker.sender_id] = tracker
+        log.error(
+            "tracker of conversation %s NOT STORED after %d attempts: kept in memory, stored with its "
+            "next turn (lost if Rasa stops first)",
+            tracker.sender_id,
+            SAVE_ATTEMPTS,
+        )
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The sender's tracker; an unsaved one is stored first, or continued from when it still fails."""
+        unsaved = self._unsaved.get(sender_id)
+        if unsaved is not None:
+            await self.save(unsaved)
+            if sender_id in self._unsaved:
+                return self._unsaved[sender_id]  # save() drops it once stored
+        return await super().retrieve(sender_id)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """The events to insert (Rasa's: those past the count stored), less any older than the

@@ -195,12 +195,6 @@ def test_after_forget_the_next_turn_starts_from_nothing(assistant_stack: Assista
     assert secret not in json.dumps(turn.slots)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a turn whose save waits out busy_timeout (another process holding the write lock: a long "
-    "retention delete) is answered 200 but not stored: Rasa's FailSafeTrackerStore keeps it in memory "
-    "only, and the paychat channel (channels/tracker_store.py, paychat_channel._turn) does not notice",
-)
 def test_a_turn_answered_is_a_turn_stored_even_when_the_store_was_busy(
     assistant_stack: AssistantStack,
 ) -> None:
