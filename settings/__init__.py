@@ -272,6 +272,14 @@ class Settings(BaseSettings):
     def _known_environment(cls, value: Any) -> Environment:
         return parse_environment(value)
 
+    @field_validator("var_dir")
+    @classmethod
+    def _no_url_query_in_var_dir(cls, value: Path) -> Path:
+        # effective_database_url is a URL string: a '?' would start its query and open another file.
+        if "?" in str(value):
+            raise ValueError("PAYCHAT_VAR_DIR must not contain '?' (the SQLite URL would name another file)")
+        return value
+
     @property
     def uses_stripe_sandbox(self) -> bool:
         """True when no real Stripe key is configured: charges go to localstripe."""

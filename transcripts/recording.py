@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from db.models import Conversation, ConversationTurn, Payment, utcnow
@@ -91,40 +92,42 @@ def _is_fallback(intent: str | None, actions: Iterable[str]) -> bool:
 def _conversation_for(
     session: Session, *, sender_id: str, channel: str, user_id: int | None, is_test: bool
 ) -> tuple[Conversation, int | None, dict[str, Any] | None]:
-    """The sender's conversation (created when new) with its last turn's seq and slots (None, None
-    when it has no turn yet): one query for a known sender."""
-    latest = (
-        select(func.max(ConversationTurn.seq))
-        .where(ConversationTurn.conversation_id == Conversation.id)
-        .correlate(Conversation)
-        .scalar_subquery()
-    )
-    found = session.execute(
-        select(Conversation, ConversationTurn.seq, ConversationTurn.slots)
-        .outerjoin(
-            ConversationTurn,
-            and_(ConversationTurn.conversation_id == Conversation.id, ConversationTurn.seq == latest),
+    """The sender's conversation (created when new), locked until the caller's transaction ends,
+    with its last turn's seq and slots (None, None when it has no turn yet).
+
+    Turns of one conversation are recorded one at a time: the conversation row is locked
+    (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite serialises writers itself) before its last seq
+    is read, in a statement of its own so the read sees the turn a previous holder committed. A new
+    sender's racing first turns create one row: the insert does nothing when the row exists.
+    Statements for a known sender: 2 (lock, last turn); for a new one: 4.
+    """
+    conversation = _locked(session, sender_id)
+    if conversation is None:
+        insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(Conversation)
+            .values(sender_id=sender_id, channel=channel, user_id=user_id, is_test=is_test)
+            .on_conflict_do_nothing(index_elements=[Conversation.sender_id])
         )
-        .where(Conversation.sender_id == sender_id)
+        conversation = _locked(session, sender_id)
+        if conversation is None:  # the insert (or a racing one) created it: never reached
+            raise RuntimeError(f"conversation of {sender_id!r} neither created nor found")
+    last = session.execute(
+        select(ConversationTurn.seq, ConversationTurn.slots)
+        .where(ConversationTurn.conversation_id == conversation.id)
+        .order_by(ConversationTurn.seq.desc())
+        .limit(1)
     ).first()
-    if found is not None:
-        return found[0], found[1], found[2]
-    # Two turns of a new sender racing: the loser's insert fails on the unique sender_id and it
-    # reads the winner's row instead (whose first turn may be stored by now).
-    try:
-        with session.begin_nested():
-            row = Conversation(sender_id=sender_id, channel=channel, user_id=user_id, is_test=is_test)
-            session.add(row)
-    except IntegrityError:
-        row = session.scalars(select(Conversation).where(Conversation.sender_id == sender_id)).one()
-        last = session.execute(
-            select(ConversationTurn.seq, ConversationTurn.slots)
-            .where(ConversationTurn.conversation_id == row.id)
-            .order_by(ConversationTurn.seq.desc())
-            .limit(1)
-        ).first()
-        return (row, last[0], last[1]) if last is not None else (row, None, None)
-    return row, None, None
+    return (conversation, last[0], last[1]) if last is not None else (conversation, None, None)
+
+
+def _locked(session: Session, sender_id: str) -> Conversation | None:
+    return session.scalars(
+        select(Conversation)
+        .where(Conversation.sender_id == sender_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 def record_turn(
@@ -139,7 +142,7 @@ def record_turn(
 ) -> TurnView:
     """Store one turn (the channel response as a dict) and return it; the caller commits.
 
-    Statements for a known sender: the conversation with its last turn (1), the payment's status
+    Statements for a known sender: the conversation (locked) and its last turn (2), the payment's status
     and its previous status when the turn touched a payment (2), the turn's insert and the
     conversation's `last_message_at` (2).
     """

@@ -16,25 +16,59 @@ what changes is how the SQLite file is opened:
 - One kept connection (a `QueuePool` of 1, overflow 4) instead of SQLAlchemy 1.4's `NullPool` for
   SQLite files, which opened and closed the file on every `retrieve` and `save`.
 - `busy_timeout` 30 s, as `transcripts.forgetting` uses: a delete in progress makes a turn wait, not fail.
+- `secure_delete=ON`: freed space is zeroed, so no page keeps a deleted event's words
+  (`transcripts.forgetting` also checkpoints and truncates the write-ahead log after deleting).
+- Tombstones: /forget and retention record in TOMBSTONE_TABLE (keyed by the sha256 of the sender id,
+  or RETENTION_KEY for retention's cutoff) the Unix time before which events are gone. A turn in
+  flight during the delete holds the tracker it read before; `save` drops its events older than the
+  tombstone instead of writing the forgotten events back. Names shared with transcripts/forgetting.py.
+
+- A save that fails on the database (OperationalError: the file locked past busy_timeout by a long
+  retention delete) is retried SAVE_ATTEMPTS times with SAVE_RETRY_SECONDS between (the event loop
+  is free meanwhile). The turn may have charged, so it is never dropped: when every attempt fails,
+  an error names the conversation (sender id), the tracker is kept in memory, and the sender's next
+  turn stores it first (or, still failing, continues from it) instead of reading the older one.
 
 Other dialects (PostgreSQL, for several Rasa servers) pass through unchanged.
 """
 
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
 
 # PRAGMAs run on every new SQLite connection; journal_mode=WAL is kept in the file itself.
-SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000")
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA secure_delete=ON",
+)
+TOMBSTONE_TABLE = "paychat_forgotten"  # transcripts.forgetting.TOMBSTONE_TABLE
+RETENTION_KEY = "*retention*"  # transcripts.forgetting.RETENTION_KEY
+TOMBSTONE_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {TOMBSTONE_TABLE} (sender_key TEXT PRIMARY KEY, cutoff REAL NOT NULL)"
+)
+SAVE_ATTEMPTS = 4
+SAVE_RETRY_SECONDS = 2.0
 POOL_SIZE = 1
 POOL_OVERFLOW = 4
+
+
+log = logging.getLogger(__name__)
 
 
 class PaychatSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` whose SQLite connections use WAL, synchronous=NORMAL and are kept open."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Trackers whose save failed, by sender id: stored (or continued from) on the next turn.
+        self._unsaved: dict[str, DialogueStateTracker] = {}
         super().__init__(*args, **kwargs)  # builds the engine and creates the tables
         if self.engine.dialect.name != "sqlite":
             return
@@ -50,6 +84,51 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
         )
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        with self.engine.begin() as connection:
+            connection.execute(sa.text(TOMBSTONE_DDL))
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's save, retried on a database error; never raises one (see the module docstring)."""
+        self._unsaved.pop(tracker.sender_id, None)  # this tracker holds every event of an unsaved one
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            try:
+                await super().save(tracker)
+                return
+            except sa.exc.OperationalError as error:
+                log.warning("tracker of %s not saved (attempt %d): %s", tracker.sender_id, attempt, error)
+                if attempt < SAVE_ATTEMPTS:
+                    await asyncio.sleep(SAVE_RETRY_SECONDS)
+        self._unsaved[tracker.sender_id] = tracker
+        log.error(
+            "tracker of conversation %s NOT STORED after %d attempts: kept in memory, stored with its "
+            "next turn (lost if Rasa stops first)",
+            tracker.sender_id,
+            SAVE_ATTEMPTS,
+        )
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The sender's tracker; an unsaved one is stored first, or continued from when it still fails."""
+        unsaved = self._unsaved.get(sender_id)
+        if unsaved is not None:
+            await self.save(unsaved)
+            if sender_id in self._unsaved:
+                return self._unsaved[sender_id]  # save() drops it once stored
+        return await super().retrieve(sender_id)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """The events to insert (Rasa's: those past the count stored), less any older than the
+        sender's tombstone or retention's cutoff: events deleted while this turn was in flight."""
+        events = super()._additional_events(session, tracker)
+        if self.engine.dialect.name != "sqlite":
+            return events
+        key = hashlib.sha256(tracker.sender_id.encode()).hexdigest()
+        cutoff = session.execute(
+            sa.text(f"SELECT max(cutoff) FROM {TOMBSTONE_TABLE} WHERE sender_key IN (:key, :retention)"),
+            {"key": key, "retention": RETENTION_KEY},
+        ).scalar()
+        if cutoff is None:
+            return events
+        return (event for event in events if (event.timestamp or 0) >= cutoff)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

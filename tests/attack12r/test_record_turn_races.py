@@ -60,24 +60,9 @@ def _stored(session_factory: sessionmaker[Session]) -> list[tuple[int, str]]:
     return sorted((seq, text) for seq, text in rows)
 
 
-POSTGRES_LOSES_TURNS = pytest.mark.xfail(
-    strict=True,
-    reason="concurrent turns of one conversation on PostgreSQL: both read the same last seq "
-    "(transcripts/recording.py _conversation_for, no row lock) and the loser's insert fails on "
-    "uq_conversation_turns_conversation_seq: the turn is lost and the console answers 500",
-)
-
-POSTGRES_FIRST_TURNS = pytest.mark.xfail(
-    strict=True,
-    reason="a new sender's first turns racing on PostgreSQL: every loser of the conversation insert "
-    "(transcripts/recording.py _conversation_for, IntegrityError path) reads the winner's seq 1 and "
-    "all insert seq 2: all but one fail on uq_conversation_turns_conversation_seq, turns lost",
-)
-
-
 @pytest.mark.parametrize(
     "console_database_url",
-    ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, POSTGRES_LOSES_TURNS])],
+    ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
     indirect=True,
 )
 def test_concurrent_turns_of_one_conversation_are_all_recorded(
@@ -94,7 +79,7 @@ def test_concurrent_turns_of_one_conversation_are_all_recorded(
 
 @pytest.mark.parametrize(
     "console_database_url",
-    ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, POSTGRES_FIRST_TURNS])],
+    ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
     indirect=True,
 )
 def test_first_turns_racing_share_one_conversation(

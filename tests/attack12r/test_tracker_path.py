@@ -62,17 +62,9 @@ def _events(tracker_db: Path) -> int:
         return int(db.execute("SELECT count(*) FROM events WHERE sender_id = ?", (SENDER,)).fetchone()[0])
 
 
-QUESTION_MARK = pytest.mark.xfail(
-    strict=True,
-    reason="a '?' in RASA_TRACKER_DB: Rasa's store opens the exact file, but transcripts/forgetting.py "
-    "builds f'sqlite:///{path}' (the '?' starts a URL query) and opens another file: /forget and "
-    "retention delete nothing, report 0 and leave a stray empty file",
-)
-
-
 @pytest.mark.parametrize(
     "folder",
-    ["var dir ü #1 100%", pytest.param("var?dir", marks=QUESTION_MARK)],
+    ["var dir ü #1 100%", "var?dir"],
 )
 def test_forget_empties_the_file_rasa_writes(tmp_path: Path, folder: str) -> None:
     if not RASA_PYTHON.exists():

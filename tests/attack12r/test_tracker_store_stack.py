@@ -60,12 +60,6 @@ def _user_texts(tracker_db: Path) -> dict[str, list[str]]:
     return texts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="WAL keeps a forgotten user's messages on disk: after /forget's DELETE the text stays in "
-    "rasa-tracker.db-wal for as long as Rasa holds its kept connection (channels/tracker_store.py; "
-    "transcripts/forgetting.py deletes without a checkpoint)",
-)
 def test_a_forgotten_users_words_leave_the_tracker_files(assistant_stack: AssistantStack) -> None:
     stack = assistant_stack
     sender = f"tg-{uuid.uuid4().int % 10**9 + 10**9}"
@@ -119,14 +113,6 @@ def test_concurrent_turns_of_many_conversations_keep_their_own_events(
     assert not any("database is locked" in p.read_text(errors="replace") for p in log if p.is_file())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a turn in flight while /forget or retention deletes the sender's events saves them back: "
-    "Rasa's SQLTrackerStore.save inserts every tracker event past the count still stored, so the "
-    "forgotten messages return (channels/tracker_store.py keeps SQLTrackerStore.save; "
-    "transcripts/forgetting.py deletes outside Rasa's lock store). Reachable from the retention "
-    "worker (another process, no per-user order) and from /forget once the bot gave up waiting on Rasa",
-)
 def test_a_turn_in_flight_does_not_bring_back_forgotten_events(assistant_stack: AssistantStack) -> None:
     stack = assistant_stack
     sender = f"tg-{uuid.uuid4().int % 10**9 + 10**9}"
@@ -209,12 +195,6 @@ def test_after_forget_the_next_turn_starts_from_nothing(assistant_stack: Assista
     assert secret not in json.dumps(turn.slots)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a turn whose save waits out busy_timeout (another process holding the write lock: a long "
-    "retention delete) is answered 200 but not stored: Rasa's FailSafeTrackerStore keeps it in memory "
-    "only, and the paychat channel (channels/tracker_store.py, paychat_channel._turn) does not notice",
-)
 def test_a_turn_answered_is_a_turn_stored_even_when_the_store_was_busy(
     assistant_stack: AssistantStack,
 ) -> None:

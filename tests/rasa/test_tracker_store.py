@@ -87,3 +87,78 @@ def test_endpoints_tracker_store_is_wal_and_a_saved_turn_survives_a_kill(tmp_pat
     read = _run("read", tracker_db)
     assert read.returncode == 0, read.stderr[-2000:]
     assert json.loads(read.stdout.strip().splitlines()[-1]) == {"texts": ["hello 0", "hello 1", "hello 2"]}
+
+
+BUSY_SCRIPT = r"""
+import asyncio, json, sqlite3, sys
+import channels.tracker_store as paychat_store
+from rasa.core.tracker_store import TrackerStore
+from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+# The same store with a short busy_timeout and retry pause, so every attempt fails quickly.
+paychat_store.SQLITE_PRAGMAS = tuple(p.replace("30000", "100") for p in paychat_store.SQLITE_PRAGMAS)
+paychat_store.SAVE_RETRY_SECONDS = 0.01
+tracker_db, sender = sys.argv[1], sys.argv[2]
+domain = Domain.load("domain.yml")
+store = TrackerStore.create(AvailableEndpoints.read_endpoints("endpoints.yml").tracker_store, domain)
+
+def texts(tracker):
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)] if tracker else []
+
+def stored():
+    with sqlite3.connect(f"file:{tracker_db}?mode=ro", uri=True) as db:
+        query = "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id"
+        rows = db.execute(query, (sender,))
+        return [json.loads(data)["text"] for (data,) in rows]
+
+async def main():
+    tracker = DialogueStateTracker(sender, domain.slots)
+    tracker.update(UserUttered("hello 0", {"name": "greet", "confidence": 1.0}))
+    await store.save(tracker)
+    holder = sqlite3.connect(tracker_db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a long retention delete holding the write lock
+    tracker.update(UserUttered("hello 1", {"name": "greet", "confidence": 1.0}))
+    await store.save(tracker)  # every attempt fails
+    while_busy = texts(await store.retrieve(sender))
+    holder.execute("COMMIT")
+    after = texts(await store.retrieve(sender))
+    print(json.dumps({"while_busy": while_busy, "after": after, "stored": stored()}), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_save_that_fails_on_a_busy_store_is_kept_and_stored_with_the_next_turn(tmp_path: Path) -> None:
+    """Every save attempt meets the write lock: the turn is logged as not stored, the next turn of
+    the conversation continues from it (not from the older stored tracker) and stores it once free."""
+    if not RASA_PYTHON.exists():
+        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    tracker_db = tmp_path / "rasa-tracker.db"
+    sender = "console-1-busy"
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT.parent)]),
+        RASA_TRACKER_DB=str(tracker_db),
+        ACTION_ENDPOINT_URL="http://127.0.0.1:9/webhook",
+        ACTION_SERVER_SECRET="unused",
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-c", BUSY_SCRIPT, str(tracker_db), sender],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "while_busy": ["hello 0", "hello 1"],
+        "after": ["hello 0", "hello 1"],
+        "stored": ["hello 0", "hello 1"],
+    }
+    assert f"tracker of conversation {sender} NOT STORED" in done.stderr

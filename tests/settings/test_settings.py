@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from settings import Settings
 
@@ -75,3 +77,12 @@ def test_development_encrypts_with_the_development_key_and_production_with_its_o
     new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     values = production_values() | {"PAYCHAT_DATA_KEYS": f"{new}, {old}"}
     assert Settings(_env_file=None, **values).effective_data_keys == [new, old]
+
+
+def test_a_var_dir_with_a_question_mark_is_refused_and_odd_characters_kept(tmp_path: Path) -> None:
+    """The default database URL is a string: a '?' would open another file than the var folder's."""
+    with pytest.raises(ValidationError, match="PAYCHAT_VAR_DIR"):
+        Settings(_env_file=None, PAYCHAT_VAR_DIR=tmp_path / "var?dir")
+    odd = tmp_path / "var dir ü #1 100%"
+    url = Settings(_env_file=None, PAYCHAT_VAR_DIR=odd, DATABASE_URL="").effective_database_url
+    assert make_url(url).database == str(odd / "paychat.db")
