@@ -33,6 +33,21 @@ MAX_MESSAGE_CHARS = 4096
 # between turns: with httpx's default of 20 kept-alive connections, 100 users at once would open
 # and close 80 connections per round. Idle ones are dropped well before Rasa's 120 s keep-alive.
 POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=60.0)
+# Connections beyond the admission slots, for health checks (`is_ready`) next to full slots.
+POOL_HEADROOM = 8
+
+
+def pool_limits(max_in_flight: int) -> httpx.Limits:
+    """POOL_LIMITS, grown to `max_in_flight` + POOL_HEADROOM connections when that is more.
+
+    A call holding an admission slot then always finds a connection: it never queues inside httpx,
+    where the wait would count against the Rasa timeout (attack12b). The client's pool timeout is
+    also None, so even a health check crowding the pool cannot turn into a PoolTimeout.
+    """
+    wanted = max(POOL_LIMITS.max_connections or 0, max_in_flight + POOL_HEADROOM)
+    return httpx.Limits(
+        max_connections=wanted, max_keepalive_connections=wanted, keepalive_expiry=POOL_LIMITS.keepalive_expiry
+    )
 
 
 class AssistantClient(Protocol):
@@ -134,10 +149,12 @@ class RasaClient:
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout_seconds, connect=3.0),
+            # pool=None: waiting for a pooled connection is never on the Rasa clock; `pool_limits`
+            # sizes the pool so that a call holding a slot does not wait for one anyway.
+            timeout=httpx.Timeout(timeout_seconds, connect=3.0, pool=None),
             headers={SECRET_HEADER: secret},
             transport=transport,
-            limits=POOL_LIMITS,
+            limits=pool_limits(max_in_flight),
         )
         self.admission = Admission(max_in_flight, max_waiting)
 
