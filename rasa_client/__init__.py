@@ -46,7 +46,9 @@ def pool_limits(max_in_flight: int) -> httpx.Limits:
     """
     wanted = max(POOL_LIMITS.max_connections or 0, max_in_flight + POOL_HEADROOM)
     return httpx.Limits(
-        max_connections=wanted, max_keepalive_connections=wanted, keepalive_expiry=POOL_LIMITS.keepalive_expiry
+        max_connections=wanted,
+        max_keepalive_connections=wanted,
+        keepalive_expiry=POOL_LIMITS.keepalive_expiry,
     )
 
 

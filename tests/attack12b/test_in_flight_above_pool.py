@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 
-
 from rasa_client import POOL_LIMITS, RasaClient
 from settings import Settings
 
