@@ -129,6 +129,9 @@ def turn_from_json(body: dict[str, Any]) -> AssistantTurn:
 # Admission defaults (settings RASA_MAX_IN_FLIGHT, RASA_MAX_WAITING; rasa_client.admission).
 DEFAULT_MAX_IN_FLIGHT = 16
 DEFAULT_MAX_WAITING = 1000
+# Without an explicit bound, a call waits for a slot at most this many Rasa timeouts: long enough
+# for the queue to drain while Rasa answers, short of sending a message several timeouts stale.
+DEFAULT_QUEUE_WAIT_TIMEOUTS = 2.5
 
 
 class RasaClient:
@@ -136,7 +139,9 @@ class RasaClient:
 
     At most `max_in_flight` calls are at Rasa at once; up to `max_waiting` more wait their turn
     (first come, first served) and a call beyond that is refused with AssistantBusyError, unsent.
-    `timeout_seconds` bounds Rasa's answer to a call that holds a slot, never the wait for one.
+    `timeout_seconds` bounds Rasa's answer to a call that holds a slot, never the wait for one; that
+    wait is bounded by `max_queue_wait_seconds` (default DEFAULT_QUEUE_WAIT_TIMEOUTS x
+    `timeout_seconds`), after which the call is refused unsent with AssistantBusyError.
     """
 
     def __init__(
@@ -148,6 +153,7 @@ class RasaClient:
         *,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_waiting: int = DEFAULT_MAX_WAITING,
+        max_queue_wait_seconds: float | None = None,
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -158,7 +164,8 @@ class RasaClient:
             transport=transport,
             limits=pool_limits(max_in_flight),
         )
-        self.admission = Admission(max_in_flight, max_waiting)
+        queue_wait = max_queue_wait_seconds or DEFAULT_QUEUE_WAIT_TIMEOUTS * timeout_seconds
+        self.admission = Admission(max_in_flight, max_waiting, queue_wait)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RasaClient:
@@ -169,11 +176,13 @@ class RasaClient:
             settings.rasa_timeout_seconds,
             max_in_flight=settings.rasa_max_in_flight,
             max_waiting=settings.rasa_max_waiting,
+            max_queue_wait_seconds=settings.rasa_max_queue_wait_seconds,
         )
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
         """Deliver `text` from `sender_id`; raises AssistantUnavailableError if Rasa can't answer,
-        AssistantBusyError (a subclass) without sending when the admission queue is full."""
+        AssistantBusyError (a subclass) without sending when the admission queue is full or the
+        wait for a slot ran out."""
         payload = {"sender": sender_id, "message": text, "metadata": metadata or {}}
         async with self.admission.slot():
             response = await self._post(payload)
