@@ -47,6 +47,21 @@ def seen_updates_for(settings: Settings) -> SeenUpdates:
     return MemorySeenUpdates()
 
 
+# Updates in handlers beyond the Rasa admission queue: ones that never reach Rasa (taps, commands)
+# and a user's later updates waiting behind their earlier one.
+UPDATE_HEADROOM = 64
+
+
+def concurrent_updates_for(settings: Settings) -> int:
+    """How many updates PTB hands to handlers at once: RASA_MAX_IN_FLIGHT + RASA_MAX_WAITING + headroom.
+
+    With fewer (PTB's 64 before attack12b), the admission queue never filled: updates beyond that
+    waited inside PTB without limit, without "typing…" and never told "busy". With this many, every
+    message reaches the admission control, which queues it (bounded) or refuses it with the busy answer.
+    """
+    return settings.rasa_max_in_flight + settings.rasa_max_waiting + UPDATE_HEADROOM
+
+
 def build_application(settings: Settings, services: BotServices | None = None) -> Application:  # type: ignore[type-arg]
     """The bot's Application; services are built in post_init unless given (tests)."""
 
@@ -81,7 +96,9 @@ def build_application(settings: Settings, services: BotServices | None = None) -
         .http_version(HTTP_VERSION)
         .get_updates_http_version(HTTP_VERSION)
         .rate_limiter(RepliesFirstRateLimiter(max_retries=2))
-        .concurrent_updates(OrderedUpdateProcessor(seen_updates_for(settings)))
+        .concurrent_updates(
+            OrderedUpdateProcessor(seen_updates_for(settings), concurrent_updates_for(settings))
+        )
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

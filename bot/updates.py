@@ -94,9 +94,14 @@ def ordering_key(update: object) -> int | None:
 
 
 class OrderedUpdateProcessor(BaseUpdateProcessor):
-    """Processes different users concurrently, one user's updates in order, each update_id once."""
+    """Processes different users concurrently, one user's updates in order, each update_id once.
 
-    def __init__(self, seen: SeenUpdates, max_concurrent_updates: int = 64) -> None:
+    `max_concurrent_updates`: updates in handlers (or waiting for their user's earlier ones) at
+    once; the rest wait inside PTB. `concurrent_updates_for` sizes it so that the Rasa client's
+    admission control, not PTB, decides who waits and who is told "busy".
+    """
+
+    def __init__(self, seen: SeenUpdates, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
         self.seen = seen
         self._locks: dict[int, asyncio.Lock] = {}

@@ -26,7 +26,7 @@ from console.roles import Role
 from console.staff import StaffView
 from console.views import MAX_ID, MAX_OFFSET, MAX_TELEGRAM_ID, transcript_filters
 from payments.users import SESSION_KEY_PATTERN
-from rasa_client import AssistantBusyError, AssistantUnavailableError, is_sendable
+from rasa_client import AssistantBusyError, AssistantNoAnswerError, AssistantUnavailableError, is_sendable
 from transcripts.search import search_conversations
 
 router = APIRouter(prefix="/api")
@@ -203,7 +203,10 @@ def api_test_users(request: Request, _staff: Annotated[StaffView, Depends(requir
     responses={
         404: {"description": "user_id is not a test user"},
         422: {"description": "invalid request, or the text looks like a card number"},
-        503: {"description": "the assistant (Rasa or the action server) is unreachable"},
+        503: {
+            "description": "the assistant is busy (not processed; Retry-After), unreachable, or got "
+            "the message but did not answer in time (it may have acted: check before repeating)"
+        },
     },
 )
 async def api_chat(
@@ -227,6 +230,13 @@ async def api_chat(
             503,
             "the assistant is busy: this message was not processed; send it again in a few seconds",
             headers={"Retry-After": "5"},
+        ) from None
+    except AssistantNoAnswerError:
+        # Rasa got the message and may have acted on it (e.g. charged a confirmed payment).
+        raise HTTPException(
+            503,
+            "the assistant got this message but did not answer in time: it may have acted on it; "
+            "check the conversation and payments before sending it (or a confirmation) again",
         ) from None
     except AssistantUnavailableError:
         raise HTTPException(

@@ -33,6 +33,23 @@ MAX_MESSAGE_CHARS = 4096
 # between turns: with httpx's default of 20 kept-alive connections, 100 users at once would open
 # and close 80 connections per round. Idle ones are dropped well before Rasa's 120 s keep-alive.
 POOL_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=60.0)
+# Connections beyond the admission slots, for health checks (`is_ready`) next to full slots.
+POOL_HEADROOM = 8
+
+
+def pool_limits(max_in_flight: int) -> httpx.Limits:
+    """POOL_LIMITS, grown to `max_in_flight` + POOL_HEADROOM connections when that is more.
+
+    A call holding an admission slot then always finds a connection: it never queues inside httpx,
+    where the wait would count against the Rasa timeout (attack12b). The client's pool timeout is
+    also None, so even a health check crowding the pool cannot turn into a PoolTimeout.
+    """
+    wanted = max(POOL_LIMITS.max_connections or 0, max_in_flight + POOL_HEADROOM)
+    return httpx.Limits(
+        max_connections=wanted,
+        max_keepalive_connections=wanted,
+        keepalive_expiry=POOL_LIMITS.keepalive_expiry,
+    )
 
 
 class AssistantClient(Protocol):
@@ -112,6 +129,9 @@ def turn_from_json(body: dict[str, Any]) -> AssistantTurn:
 # Admission defaults (settings RASA_MAX_IN_FLIGHT, RASA_MAX_WAITING; rasa_client.admission).
 DEFAULT_MAX_IN_FLIGHT = 16
 DEFAULT_MAX_WAITING = 1000
+# Without an explicit bound, a call waits for a slot at most this many Rasa timeouts: long enough
+# for the queue to drain while Rasa answers, short of sending a message several timeouts stale.
+DEFAULT_QUEUE_WAIT_TIMEOUTS = 2.5
 
 
 class RasaClient:
@@ -119,7 +139,9 @@ class RasaClient:
 
     At most `max_in_flight` calls are at Rasa at once; up to `max_waiting` more wait their turn
     (first come, first served) and a call beyond that is refused with AssistantBusyError, unsent.
-    `timeout_seconds` bounds Rasa's answer to a call that holds a slot, never the wait for one.
+    `timeout_seconds` bounds Rasa's answer to a call that holds a slot, never the wait for one; that
+    wait is bounded by `max_queue_wait_seconds` (default DEFAULT_QUEUE_WAIT_TIMEOUTS x
+    `timeout_seconds`), after which the call is refused unsent with AssistantBusyError.
     """
 
     def __init__(
@@ -131,15 +153,19 @@ class RasaClient:
         *,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_waiting: int = DEFAULT_MAX_WAITING,
+        max_queue_wait_seconds: float | None = None,
     ) -> None:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout_seconds, connect=3.0),
+            # pool=None: waiting for a pooled connection is never on the Rasa clock; `pool_limits`
+            # sizes the pool so that a call holding a slot does not wait for one anyway.
+            timeout=httpx.Timeout(timeout_seconds, connect=3.0, pool=None),
             headers={SECRET_HEADER: secret},
             transport=transport,
-            limits=POOL_LIMITS,
+            limits=pool_limits(max_in_flight),
         )
-        self.admission = Admission(max_in_flight, max_waiting)
+        queue_wait = max_queue_wait_seconds or DEFAULT_QUEUE_WAIT_TIMEOUTS * timeout_seconds
+        self.admission = Admission(max_in_flight, max_waiting, queue_wait)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RasaClient:
@@ -150,11 +176,13 @@ class RasaClient:
             settings.rasa_timeout_seconds,
             max_in_flight=settings.rasa_max_in_flight,
             max_waiting=settings.rasa_max_waiting,
+            max_queue_wait_seconds=settings.rasa_max_queue_wait_seconds,
         )
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> AssistantTurn:
         """Deliver `text` from `sender_id`; raises AssistantUnavailableError if Rasa can't answer,
-        AssistantBusyError (a subclass) without sending when the admission queue is full."""
+        AssistantBusyError (a subclass) without sending when the admission queue is full or the
+        wait for a slot ran out."""
         payload = {"sender": sender_id, "message": text, "metadata": metadata or {}}
         async with self.admission.slot():
             response = await self._post(payload)

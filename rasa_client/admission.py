@@ -9,8 +9,11 @@ only once a slot is held), so only a call that Rasa itself leaves unanswered tim
 
 The queue is bounded (`max_waiting`): a call that finds it full is refused at once with
 `AssistantBusyError`, before anything is sent, so the caller can say truthfully that the message
-was not processed yet and keep it for a retry. Waiters are served first come, first served
-(asyncio.Semaphore is FIFO), so one chat's messages, sent one after another, stay in order.
+was not processed yet and keep it for a retry. So is the wait (`max_wait_seconds`): a call that did
+not get a slot in time is refused the same way, unsent, rather than acted on when the user has long
+given up (attack12b: with Rasa hanging, the 1000th queued message would go out 31 minutes late).
+Waiters are served first come, first served (asyncio.Semaphore is FIFO), so one chat's messages,
+sent one after another, stay in order.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ from rasa_client.errors import AssistantBusyError
 
 
 class Admission:
-    """A bound on concurrent calls (`max_in_flight` ≥ 1) with a bounded wait queue (`max_waiting` ≥ 0)."""
+    """A bound on concurrent calls (`max_in_flight` ≥ 1) with a bounded wait queue (`max_waiting` ≥ 0
+    calls, each waiting at most `max_wait_seconds` > 0)."""
 
-    def __init__(self, max_in_flight: int, max_waiting: int) -> None:
-        if max_in_flight < 1 or max_waiting < 0:
-            raise ValueError("max_in_flight must be ≥ 1 and max_waiting ≥ 0")
+    def __init__(self, max_in_flight: int, max_waiting: int, max_wait_seconds: float) -> None:
+        if max_in_flight < 1 or max_waiting < 0 or not max_wait_seconds > 0:
+            raise ValueError("max_in_flight must be ≥ 1, max_waiting ≥ 0 and max_wait_seconds > 0")
         self.max_in_flight = max_in_flight
         self.max_waiting = max_waiting
+        self.max_wait_seconds = max_wait_seconds
         self._slots = asyncio.Semaphore(max_in_flight)
         self.in_flight = 0  # calls holding a slot now
         self.waiting = 0  # calls queued for a slot now
@@ -37,9 +42,10 @@ class Admission:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold one slot for the block; wait (without limit) for it when all are taken.
+        """Hold one slot for the block; wait up to `max_wait_seconds` for it when all are taken.
 
-        Raises AssistantBusyError at once, holding nothing, when `max_waiting` calls already wait.
+        Raises AssistantBusyError, holding nothing, at once when `max_waiting` calls already wait,
+        or after `max_wait_seconds` without a slot: the block does not run (nothing is sent).
         """
         if (self._slots.locked() or self.waiting) and self.waiting >= self.max_waiting:
             raise AssistantBusyError(
@@ -47,7 +53,12 @@ class Admission:
             )
         self.waiting += 1
         try:
-            await self._slots.acquire()
+            async with asyncio.timeout(self.max_wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise AssistantBusyError(
+                f"no slot for Rasa within {self.max_wait_seconds} s ({self.in_flight} in flight); not sent"
+            ) from None
         finally:
             self.waiting -= 1
         self.in_flight += 1

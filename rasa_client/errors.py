@@ -12,7 +12,8 @@ class MessageRefusedError(AssistantUnavailableError):
 
 
 class AssistantBusyError(AssistantUnavailableError):
-    """More calls wait for Rasa than the queue holds (`RASA_MAX_WAITING`): this message was NOT sent,
+    """More calls wait for Rasa than the queue holds (`RASA_MAX_WAITING`), or this one waited for a
+    slot longer than `RASA_MAX_QUEUE_WAIT_SECONDS`: this message was NOT sent,
     so it was not processed; the caller keeps it and offers a retry (rasa_client.admission)."""
 
 

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     # may wait for a slot (waiting does not count against RASA_TIMEOUT_SECONDS; beyond it: "busy").
     rasa_max_in_flight: int = Field(16, ge=1, alias="RASA_MAX_IN_FLIGHT")
     rasa_max_waiting: int = Field(1000, ge=0, alias="RASA_MAX_WAITING")
+    # Seconds a call may wait for a slot; then it is refused unsent ("busy"), never sent stale.
+    rasa_max_queue_wait_seconds: float = Field(75.0, gt=0, alias="RASA_MAX_QUEUE_WAIT_SECONDS")
     action_server_port: int = Field(5055, alias="ACTION_SERVER_PORT")
     # Loopback unless a container network must reach it; never a public interface.
     action_server_host: str = Field("127.0.0.1", alias="ACTION_SERVER_HOST")

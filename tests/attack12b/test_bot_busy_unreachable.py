@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 
-import pytest
-
 from bot import texts
 from bot.app import build_application
 from bot.services import BotServices
@@ -27,11 +25,6 @@ from tests.rasa_client.standin import standin_rasa
 USERS = [616000 + i for i in range(80)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/app.py + bot/updates.py: PTB admits at most 64 updates, so RASA_MAX_WAITING "
-    "(1000) is never reached; messages beyond it queue in PTB unbounded, never told 'busy'",
-)
 async def test_messages_beyond_the_queue_are_told_busy_in_the_bot(
     fake: FakeTelegram, directory: RecordingDirectory
 ) -> None:

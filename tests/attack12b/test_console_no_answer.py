@@ -68,11 +68,6 @@ def silent_rasa() -> Iterator[tuple[str, list[bytes]]]:
     server.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console/api.py: AssistantNoAnswerError (Rasa got the message, no answer) is reported as "
-    "'unreachable (Rasa or the action server is down); try again'",
-)
 def test_a_message_rasa_got_but_never_answered_is_not_called_unreachable(
     console_settings: Settings,
     session_factory: sessionmaker[Session],

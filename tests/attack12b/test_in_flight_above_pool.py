@@ -17,17 +17,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from rasa_client import POOL_LIMITS, RasaClient
 from settings import Settings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settings accept RASA_MAX_IN_FLIGHT > POOL_LIMITS.max_connections (256) while the pool "
-    "timeout is RASA_TIMEOUT_SECONDS: the wait for a connection counts (PoolTimeout -> unavailable)",
-)
 def test_a_call_holding_a_slot_never_waits_for_a_pooled_connection_on_the_rasa_clock() -> None:
     settings = Settings(_env_file=None, RASA_MAX_IN_FLIGHT=1000)  # accepted today
     client = RasaClient.from_settings(settings)

@@ -12,17 +12,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from rasa_client import AssistantUnavailableError, RasaClient
 from tests.rasa_client.standin import standin_rasa
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rasa_client/admission.py: a queued call waits without limit and is then sent to Rasa, "
-    "however stale (31 min at the defaults when Rasa hangs)",
-)
 async def test_a_message_queued_longer_than_the_rasa_timeout_is_not_sent_late() -> None:
     never = asyncio.Event()
     async with standin_rasa(hold=never) as rasa:

@@ -89,7 +89,10 @@ async def test_a_call_beyond_a_full_queue_is_refused_unsent_and_the_others_are_a
 
 
 def test_the_bound_and_the_queue_come_from_settings() -> None:
-    settings = Settings(_env_file=None, RASA_MAX_IN_FLIGHT=5, RASA_MAX_WAITING=7)
+    settings = Settings(
+        _env_file=None, RASA_MAX_IN_FLIGHT=5, RASA_MAX_WAITING=7, RASA_MAX_QUEUE_WAIT_SECONDS=9.5
+    )
     client = RasaClient.from_settings(settings)
-    assert (client.admission.max_in_flight, client.admission.max_waiting) == (5, 7)
+    admission = client.admission
+    assert (admission.max_in_flight, admission.max_waiting, admission.max_wait_seconds) == (5, 7, 9.5)
     asyncio.run(client.aclose())
