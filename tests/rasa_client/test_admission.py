@@ -34,7 +34,11 @@ async def test_a_call_queued_for_a_slot_is_not_timed_out_while_an_unanswered_one
     # at once to Rasa would queue inside it and the last ones time out (3.2 s); queued on our side
     # (one in flight) each call waits for its slot, then Rasa answers it within 0.4 s.
     async with standin_rasa(seconds=0.4, serial=True) as rasa:
-        client = RasaClient(rasa.url, "s", 1.5, max_in_flight=1, max_waiting=100)
+        # The queue-wait bound (RASA_MAX_QUEUE_WAIT_SECONDS) is set far away: this test is about
+        # the Rasa clock, and a loaded machine must not turn a slow queue into a refusal here.
+        client = RasaClient(
+            rasa.url, "s", 1.5, max_in_flight=1, max_waiting=100, max_queue_wait_seconds=120.0
+        )
         try:
             turns = await asyncio.gather(*(client.send("u", f"m{i}") for i in range(8)))
         finally:
