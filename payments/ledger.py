@@ -110,6 +110,22 @@ def candidate(biller: Biller) -> BillerCandidate:
     )
 
 
+def match_user_biller(session: Session, user_id: int, text: str) -> Biller:
+    """The biller `text` names, looked for first among the billers that sent this user a bill ("my
+    phone bill" is the user's phone company, however many phone companies the catalogue holds), then
+    in the whole catalogue. BillerUnknownError / BillerAmbiguousError as `match_biller`."""
+    own_ids = select(Bill.biller_id).where(Bill.user_id == user_id)
+    own = [candidate(b) for b in session.execute(select(Biller).where(Biller.id.in_(own_ids))).scalars()]
+    try:
+        chosen = match_biller(text, own)
+    except BillerUnknownError:
+        everyone = [candidate(b) for b in session.execute(select(Biller)).scalars()]
+        chosen = match_biller(text, everyone)
+    biller = session.get(Biller, chosen.biller_id)
+    assert biller is not None
+    return biller
+
+
 def default_card(session: Session, user_id: int) -> SavedPaymentMethod:
     """The card a payment is drafted with: the default one, else the newest; NoCardError without any."""
     card = session.execute(

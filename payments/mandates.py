@@ -33,7 +33,7 @@ from payments.consent import mandate_consent_message
 from payments.consent import verify_mandate_consent as verify_mandate_consent  # re-exported
 from payments.dates import first_of_next_month, format_day, month_end, parse_pay_date, today_in
 from payments.errors import ConsentMismatchError, PaymentsError
-from payments.ledger import RESERVING_VALUES, candidate, default_card
+from payments.ledger import RESERVING_VALUES, candidate, default_card, match_user_biller
 from payments.machine import StateMachine
 from payments.mandate_guard import withdraw_unauthorised
 from payments.mandate_step_up import MandateCodePending, MandateCodes, cancel_codes, raise_for
@@ -219,9 +219,7 @@ class Mandates:
         amount, date, biller and card errors as when drafting a payment."""
         with self._uow.tx() as session:
             user = lock_user(session, user_id)  # closes older offers: as the code's check
-            everyone = [candidate(b) for b in session.execute(select(Biller)).scalars()]
-            biller = session.get(Biller, match_biller(biller_text, everyone).biller_id)
-            assert biller is not None
+            biller = match_user_biller(session, user_id, biller_text)
             if self._live(session, user_id, biller.id) is not None:
                 raise MandateExistsError(biller=biller.name)
             card = default_card(session, user_id)

@@ -312,3 +312,15 @@ def test_forgetting_the_user_revokes_their_mandates(payments_service: PaymentsSe
     with payments_service.session_factory() as session:
         mandate = session.get(Mandate, mandate_id)
         assert mandate is not None and mandate.status == MandateStatus.REVOKED.value
+
+
+def test_my_phone_bill_names_the_users_phone_company_whatever_else_the_catalogue_holds(
+    payments_service: PaymentsService,
+) -> None:
+    # CI found it by test order: another test had added a second biller of category "phone", and
+    # "pay my phone bill every month" was answered "could be more than one bill".
+    user_id, biller_name = _user_with_biller(payments_service)
+    with payments_service.session_factory.begin() as session:
+        session.add(Biller(name=unique("Other Phone Co"), category="phone", currency="EUR", aliases=[]))
+    offer = payments_service.mandates.propose(user_id=user_id, biller_text="phone", cap_text="40")
+    assert biller_name in offer.summary_text
