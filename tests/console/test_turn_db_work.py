@@ -92,9 +92,10 @@ def test_a_plain_turn_is_recorded_in_the_same_few_statements_however_long_the_co
         )
         counts.append(statements)
     assert view.seq == 6
-    # BEGIN IMMEDIATE, the conversation with its last turn, the turn's insert, last_message_at.
-    # Before issue 12's phase 3: conversation, previous slots (twice), max seq, insert, update = 6 + BEGIN.
-    assert set(counts) == {4}, counts
+    # BEGIN IMMEDIATE, the conversation (locked) with its last turn, the last seq read after the lock
+    # (fix12r: two turns racing on PostgreSQL both read one seq without it), the turn's insert,
+    # last_message_at. Before issue 12's phase 3: 6 + BEGIN.
+    assert set(counts) == {5}, counts
 
 
 def test_the_last_turn_read_with_the_conversation_still_masks_an_answered_code_prompt(
