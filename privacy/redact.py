@@ -437,9 +437,25 @@ def _replace(
     return text
 
 
+# Strings `redact` returned unchanged (nothing personal found): a turn's details repeat the same
+# action names, intents, event types and bot templates on every turn, and each costs ~0.1-0.8 ms to
+# check again. Only such strings are remembered, so the memo holds nothing redaction would have
+# removed (a forgotten user's data cannot linger here); bounded, emptied when full.
+_KNOWN_CLEAN: set[str] = set()
+_KNOWN_CLEAN_MAX_ITEMS = 8192
+_KNOWN_CLEAN_MAX_CHARS = 1024
+
+
 def redact(text: str) -> str:
     """`text` with signed links, card numbers, e-mail addresses, IBANs, phone numbers and names masked."""
-    return _redact(text, [])
+    if text in _KNOWN_CLEAN:
+        return text
+    result = _redact(text, [])
+    if result == text and len(text) <= _KNOWN_CLEAN_MAX_CHARS:
+        if len(_KNOWN_CLEAN) >= _KNOWN_CLEAN_MAX_ITEMS:
+            _KNOWN_CLEAN.clear()
+        _KNOWN_CLEAN.add(text)
+    return result
 
 
 def removed_fragments(text: str) -> list[tuple[str, str]]:

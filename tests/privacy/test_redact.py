@@ -69,3 +69,16 @@ def test_what_the_message_redaction_removed_is_masked_in_structured_data() -> No
         "event": "slot",
     }
     assert redact_value(value) == value  # without its sentence, no cue: nothing is recognised
+
+
+def test_the_clean_memo_keeps_only_text_redaction_left_unchanged() -> None:
+    from privacy import redact as module
+
+    module._KNOWN_CLEAN.clear()
+    for item in CORPUS:
+        first = redact(item.text)
+        assert redact(item.text) == first  # the same answer from the memo or without it
+        assert item.text not in module._KNOWN_CLEAN or first == item.text
+    assert all(redact(text) == text for text in module._KNOWN_CLEAN)
+    assert not any(leaks(text, item.secrets) for item in CORPUS for text in module._KNOWN_CLEAN)
+    assert redact("utter_greet") == "utter_greet" and "utter_greet" in module._KNOWN_CLEAN
