@@ -23,7 +23,15 @@ from bench.users import BenchUser
 from bot import texts
 from rasa_client import Button, RasaClient, Reply
 
-FAILURE_TEXTS = {texts.BRAIN_DOWN, texts.SOMETHING_WENT_WRONG, texts.BUSY, texts.NO_ANSWER}
+FAILURE_TEXTS = {
+    texts.BRAIN_DOWN,
+    texts.SOMETHING_WENT_WRONG,
+    texts.BUSY,
+    texts.NO_ANSWER,
+    texts.NO_ANSWER_PAYMENT,
+    texts.CONVERSATION_UNREADABLE,
+    texts.SLOW_DOWN,
+}
 TURN_TIMEOUT_SECONDS = 120.0
 LOGIN_ATTEMPTS = 4
 LOGINS_AT_ONCE = 8

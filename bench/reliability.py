@@ -89,6 +89,8 @@ class Conversation:
 def _category(reply: str) -> str:
     if reply in (texts.BRAIN_DOWN, texts.NO_ANSWER):  # not processed / no answer came: Try again
         return "assistant_unreachable"
+    if reply == texts.NO_ANSWER_PAYMENT:  # a Confirm left unanswered: told to check, not to confirm again
+        return "payment_status_offered"
     if reply == texts.SOMETHING_WENT_WRONG:
         return "something_went_wrong"
     for marker, name in (
@@ -379,6 +381,7 @@ CLEAR = {
     "told_declined",
     "told_processing_will_notify",
     "told_assistant_unreachable",
+    "told_payment_status_offered",
     "told_something_went_wrong",
 }
 
@@ -510,7 +513,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         'Outcomes: `paid` at the first Confirm; `paid_after_retry` after tapping "Try again"; '
         "`told_*` the user was told plainly what happened (assistant unreachable, processing and "
-        "will notify, declined...). Payments left `draft` were never confirmed and expire.",
+        "will notify, declined...; `payment_status_offered`: a Confirm left unanswered, the user is told "
+        "to check \"My payments\", never to confirm again). Payments left `draft` were never confirmed "
+        "and expire.",
         "",
         "What each user saw (distinct replies): see reliability.json.",
         "",

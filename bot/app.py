@@ -97,7 +97,11 @@ def build_application(settings: Settings, services: BotServices | None = None) -
         .get_updates_http_version(HTTP_VERSION)
         .rate_limiter(RepliesFirstRateLimiter(max_retries=2))
         .concurrent_updates(
-            OrderedUpdateProcessor(seen_updates_for(settings), concurrent_updates_for(settings))
+            OrderedUpdateProcessor(
+                seen_updates_for(settings),
+                concurrent_updates_for(settings),
+                max_updates_per_user=settings.bot_max_updates_per_user,
+            )
         )
         .post_init(post_init)
         .post_shutdown(post_shutdown)

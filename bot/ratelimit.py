@@ -7,13 +7,20 @@ turn, a plain turn spent two of the 30 and the Telegram path topped out at 15 tu
 Here a chat action goes out only when the limiter has room for it right now, and is otherwise
 skipped (it is a courtesy, renewed every few seconds while a turn lasts); every other call is
 limited exactly as before.
+
+The overall limit is this class's own aiolimiter.AsyncLimiter (`overall`, whose `has_capacity` is
+public), not AIORateLimiter's private one: PTB's overall limiter is switched off and ours applies to
+the same calls (those to a chat), so nothing here reads PTB's internals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
+from aiolimiter import AsyncLimiter
+from telegram.constants import FloodLimit
 from telegram.ext import AIORateLimiter
 
 CHAT_ACTION = "sendChatAction"
@@ -24,6 +31,16 @@ class RepliesFirstRateLimiter(AIORateLimiter):
 
     skipped_chat_actions: int = 0  # how many "typing…" were not sent for want of capacity
 
+    def __init__(
+        self,
+        overall_max_rate: float = FloodLimit.MESSAGES_PER_SECOND,
+        overall_time_period: float = 1,
+        **options: Any,
+    ) -> None:
+        super().__init__(overall_max_rate=0, overall_time_period=0, **options)  # ours below instead
+        limited = bool(overall_max_rate and overall_time_period)
+        self.overall = AsyncLimiter(overall_max_rate, overall_time_period) if limited else None
+
     async def process_request(
         self,
         callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
@@ -33,9 +50,14 @@ class RepliesFirstRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        """Skip a chat action (answering True, as Telegram would) when no capacity is free now."""
-        limiter = getattr(self, "_base_limiter", None)
-        if endpoint == CHAT_ACTION and limiter is not None and not limiter.has_capacity():
+        """Skip a chat action (answering True, as Telegram would) when no capacity is free now;
+        a call to a chat takes its place in the overall limit, then PTB's (group limits, retries)."""
+        to_chat = data.get("chat_id") is not None
+        if endpoint == CHAT_ACTION and self.overall is not None and not self.overall.has_capacity():
             self.skipped_chat_actions += 1
             return True
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        limit: AbstractAsyncContextManager[Any] = (
+            self.overall if to_chat and self.overall is not None else nullcontext()
+        )
+        async with limit:
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)

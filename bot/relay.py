@@ -3,7 +3,9 @@
 Every handler that talks to the assistant goes through `relay`. When the assistant is down the
 user is told plainly that the message was not processed, with a "Try again" button that re-sends
 it (kept in memory for that user), so nothing is silently lost and nothing is replayed without
-the user's say-so. A turn that comes back with no reply at all counts as a failure too. A payment
+the user's say-so. A turn that comes back with no reply at all counts as a failure too. A Confirm
+(or Cancel) tap that reached the assistant without an answer is the exception: it may have been
+carried out, so the user gets a "My payments" button (the payment's status), not "Try again". A payment
 settled in a turn whose reply was lost is told instead (payments holds each in-turn outcome in the
 outbox; a delivered reply acknowledges it, a lost one is answered with it).
 """
@@ -16,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from telegram import Bot, Update, User
@@ -25,11 +28,17 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.notify import tell_turn_outcomes
-from bot.rendering import render_turn, retry_keyboard
+from bot.rendering import is_summary_payload, render_turn, retry_keyboard, status_keyboard
 from bot.services import BotServices, KnownUser
 from observability.context import conversation, payment
 from observability.metrics import TURN_SECONDS
-from rasa_client import AssistantBusyError, AssistantNoAnswerError, AssistantTurn, AssistantUnavailableError
+from rasa_client import (
+    AssistantBusyError,
+    AssistantNoAnswerError,
+    AssistantTurn,
+    AssistantUnavailableError,
+    ConversationUnreadableError,
+)
 from transcripts import record_turn
 
 # Where a turn names the payment it acted on: the tapped summary's entity, the payment slots.
@@ -46,6 +55,23 @@ TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing…" for about 5 s per cha
 TYPING_DELAY_SECONDS = 1.0
 # The bot and the action server read the same machine clock; this covers their rounding.
 TURN_CLOCK_SKEW = timedelta(seconds=1)
+
+
+class TurnFailure(StrEnum):
+    """Why a turn has no answer; the words are chosen by it at the edge (FAILURE_TEXTS)."""
+
+    BUSY = "busy"  # not sent: the queue in front of Rasa was full, or the wait for it ran out
+    NO_ANSWER = "no_answer"  # sent, but no answer came: it may have been processed
+    UNREADABLE = "unreadable"  # Rasa could not read the conversation: not processed
+    UNAVAILABLE = "unavailable"  # Rasa or the action server failed: not processed
+
+
+FAILURE_TEXTS = {
+    TurnFailure.BUSY: texts.BUSY,
+    TurnFailure.NO_ANSWER: texts.NO_ANSWER,
+    TurnFailure.UNREADABLE: texts.CONVERSATION_UNREADABLE,
+    TurnFailure.UNAVAILABLE: texts.BRAIN_DOWN,
+}
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> BotServices:
@@ -164,7 +190,7 @@ async def _relay(
     started = datetime.now(UTC) - TURN_CLOCK_SKEW
     clock_started = time.perf_counter()
     turn, failure = await ask(context.bot, services, update, chat.id, text, metadata)
-    busy = failure == texts.BUSY
+    busy = failure is TurnFailure.BUSY
     # What the previous delivered turn left in the slots is known only up to a lost turn.
     if turn is None:
         services.turn_payments.pop(user.id, None)
@@ -187,6 +213,11 @@ async def _relay(
         )
         if outcomes_told:
             return
+        if failure is TurnFailure.NO_ANSWER and is_summary_payload(text):
+            # A Confirm may have charged: point to the payment's status, never offer to send it again.
+            status = status_keyboard(user_id=user.id, payloads=services.payloads)
+            await context.bot.send_message(chat.id, texts.NO_ANSWER_PAYMENT, reply_markup=status)
+            return
         markup = retry_keyboard(
             text,
             user_id=user.id,
@@ -194,7 +225,8 @@ async def _relay(
             shown_text=shown_text,
             message_id=tapped_message_id,
         )
-        await context.bot.send_message(chat.id, failure or texts.BRAIN_DOWN, reply_markup=markup)
+        words = FAILURE_TEXTS[failure or TurnFailure.UNAVAILABLE]
+        await context.bot.send_message(chat.id, words, reply_markup=markup)
         return
     for message in messages:
         sent = await context.bot.send_message(chat.id, message.text, reply_markup=message.keyboard)
@@ -212,10 +244,8 @@ async def _relay(
 
 async def ask(
     bot: Bot, services: BotServices, update: Update, chat_id: int, text: str, metadata: dict[str, Any]
-) -> tuple[AssistantTurn | None, str | None]:
-    """The assistant's turn for `text` (None when it failed) and, for a failure, what to tell the
-    user: BUSY when it was not sent (the queue in front of Rasa was full), NO_ANSWER when it went
-    out but no answer came (it may have been processed), BRAIN_DOWN otherwise (it was not).
+) -> tuple[AssistantTurn | None, TurnFailure | None]:
+    """The assistant's turn for `text` (None when it failed) and, for a failure, why (TurnFailure).
     "typing…" shows while it takes."""
     assert update.effective_user is not None
     try:
@@ -224,13 +254,16 @@ async def ask(
             turn = await services.assistant.send(sender_id, text, metadata=metadata)
     except AssistantBusyError:
         log.warning("assistant busy: update %s not sent, kept for a retry", update.update_id)
-        return None, texts.BUSY
+        return None, TurnFailure.BUSY
     except AssistantNoAnswerError:
         log.warning("no answer from the assistant for update %s", update.update_id, exc_info=True)
-        return None, texts.NO_ANSWER
+        return None, TurnFailure.NO_ANSWER
+    except ConversationUnreadableError:
+        log.warning("the assistant could not read the conversation of update %s", update.update_id)
+        return None, TurnFailure.UNREADABLE
     except AssistantUnavailableError:
         log.warning("assistant unavailable for update %s", update.update_id, exc_info=True)
-        return None, texts.BRAIN_DOWN
+        return None, TurnFailure.UNAVAILABLE
     return turn, None
 
 

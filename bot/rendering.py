@@ -33,6 +33,8 @@ ONE_ROW_MAX_TITLE = 20
 
 # A button payload naming a payment summary's one-time confirmation (docs/contracts.md).
 SUMMARY_PAYLOAD_MARK = '"confirm_nonce"'
+# What the "My payments" button sends: the /history command's intent (bot.handlers.COMMAND_PAYLOADS).
+PAYMENT_STATUS_PAYLOAD = "/payment_history"
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,12 @@ def render_turn(
         messages.extend(OutgoingMessage(part) for part in parts[:-1])
         messages.append(OutgoingMessage(parts[-1], markup, is_summary=is_summary_reply(reply.buttons)))
     return messages
+
+
+def status_keyboard(*, user_id: int, payloads: PayloadStore) -> InlineKeyboardMarkup:
+    """A button that asks what the user paid (/history): what to tap instead of confirming again."""
+    data = payloads.callback_data(user_id, PAYMENT_STATUS_PAYLOAD)
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.PAYMENT_STATUS, callback_data=data)]])
 
 
 def retry_keyboard(

@@ -17,6 +17,25 @@ NO_ANSWER = (
     "I couldn't answer that in time, so I can't tell whether I did it. If it was a payment, "
     'I\'ll tell you here how it ended. Tap "Try again" to send it again.'
 )
+# A Confirm (or Cancel) tap that reached Rasa with no answer back: the payment may have gone
+# through, so the user is pointed to its status, never offered to confirm again.
+NO_ANSWER_PAYMENT = (
+    "I couldn't answer that in time, so I can't tell yet whether your payment went through. "
+    "I'll tell you here how it ended. Please don't confirm it again: tap \"My payments\" "
+    "(or send /history) to see where it stands."
+)
+PAYMENT_STATUS = "My payments"
+# Rasa could not read the conversation (its tracker store failed): the message was not processed.
+CONVERSATION_UNREADABLE = (
+    "I couldn't read our conversation just now, so I didn't act on this message. "
+    'Tap "Try again" in a moment.'
+)
+# One user's messages beyond BOT_MAX_UPDATES_PER_USER waiting at once (bot.updates): not read.
+SLOW_DOWN = (
+    "Slow down a little, please: I'm still working on your earlier messages, so I didn't read this "
+    "one, and I won't read more until I've answered those. Send it again once I've replied."
+)
+SLOW_DOWN_TAP = "Slow down, please: I'm still on your earlier messages. Tap again once I've replied."
 # The Rasa client's queue was full (rasa_client.admission): the message was kept, not sent.
 BUSY = (
     "Lots of people are writing to me right now, so I haven't read this message yet. "

@@ -8,8 +8,14 @@ updates after a webhook timeout or a crash before the offset was confirmed).
 Seen ids are kept in Redis when REDIS_URL is set (SET NX with a TTL, so this holds across restarts
 and across several bot processes), otherwise in a bounded in-memory set, which forgets on restart:
 then a redelivered update is handled again, and the payments core's idempotency is the last guard.
-Limitation: a processor slot is held while an update waits for its user's lock, so one user
-flooding more than `max_concurrent_updates` messages delays others until theirs are worked off.
+
+One user's updates are capped (`max_updates_per_user`, BOT_MAX_UPDATES_PER_USER): a processor slot is
+held while an update waits for its user's lock, so without a cap one user flooding messages took the
+slots other users' updates need, and those waited behind the flood. Past the cap, an update is not
+handled: a message gets the "slow down, I didn't read this one" answer (texts.SLOW_DOWN, once per
+burst: until that user's updates in progress are done, every further one is refused the same way, as
+the answer says), a tap gets it as the tap's answer. Refused before a slot is taken, so the flood
+costs other users nothing but those answers.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any, Protocol
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import BaseUpdateProcessor
+
+from bot import texts
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +107,40 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
 
     `max_concurrent_updates`: updates in handlers (or waiting for their user's earlier ones) at
     once; the rest wait inside PTB. `concurrent_updates_for` sizes it so that the Rasa client's
-    admission control, not PTB, decides who waits and who is told "busy".
+    admission control, not PTB, decides who waits and who is told "busy". `max_updates_per_user`:
+    one user's updates waiting for a slot, for their earlier ones or in a handler; more are refused
+    with the "slow down" answer (module docstring).
     """
 
-    def __init__(self, seen: SeenUpdates, max_concurrent_updates: int) -> None:
+    def __init__(
+        self, seen: SeenUpdates, max_concurrent_updates: int, max_updates_per_user: int = 10
+    ) -> None:
         super().__init__(max_concurrent_updates)
         self.seen = seen
+        self.max_updates_per_user = max_updates_per_user
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}
+        self._told: set[int] = set()  # users told "slow down" since their updates were last all done
+        self.refused = 0  # updates refused for their user's cap (tests, logs)
+
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Refuse an update past its user's cap before it takes a slot; otherwise PTB's processing."""
+        key = ordering_key(update)
+        if key is None:
+            await super().process_update(update, coroutine)
+            return
+        if key in self._told or self._users.get(key, 0) >= self.max_updates_per_user:
+            await self._refuse(key, update, coroutine)
+            return
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            await super().process_update(update, coroutine)
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
+                self._locks.pop(key, None)
+                self._told.discard(key)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for this user's earlier updates, skip a repeated update_id, then handle the update."""
@@ -113,15 +148,27 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         if key is None:
             await self._once(update, coroutine)
             return
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] = self._users.get(key, 0) + 1
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            await self._once(update, coroutine)
+
+    async def _refuse(self, key: int, update: object, coroutine: Awaitable[Any]) -> None:
+        """Answer an update past its user's cap with "slow down" (a message: once per burst)."""
+        if isinstance(coroutine, Coroutine):
+            coroutine.close()
+        if not isinstance(update, Update) or not await self.seen.first_time(update.update_id):
+            return  # a repeated delivery was handled (or refused) the first time
+        self.refused += 1
+        in_progress = self._users.get(key, 0)
+        log.warning("update %s refused: %d of its user's in progress", update.update_id, in_progress)
         try:
-            async with lock:
-                await self._once(update, coroutine)
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key], self._locks[key]
+            if update.callback_query is not None:
+                await update.callback_query.answer(texts.SLOW_DOWN_TAP)
+            elif key not in self._told and update.effective_chat is not None:
+                if self._users.get(key):  # still busy (checked after the await above): covers the burst
+                    self._told.add(key)
+                await update.get_bot().send_message(update.effective_chat.id, texts.SLOW_DOWN)
+        except TelegramError:
+            log.warning("the slow-down answer to update %s was not sent", update.update_id, exc_info=True)
 
     async def _once(self, update: object, coroutine: Awaitable[Any]) -> None:
         if isinstance(update, Update) and not await self.seen.first_time(update.update_id):

@@ -26,7 +26,13 @@ from console.roles import Role
 from console.staff import StaffView
 from console.views import MAX_ID, MAX_OFFSET, MAX_TELEGRAM_ID, transcript_filters
 from payments.users import SESSION_KEY_PATTERN
-from rasa_client import AssistantBusyError, AssistantNoAnswerError, AssistantUnavailableError, is_sendable
+from rasa_client import (
+    AssistantBusyError,
+    AssistantNoAnswerError,
+    AssistantUnavailableError,
+    ConversationUnreadableError,
+    is_sendable,
+)
 from transcripts.search import search_conversations
 
 router = APIRouter(prefix="/api")
@@ -237,6 +243,13 @@ async def api_chat(
             503,
             "the assistant got this message but did not answer in time: it may have acted on it; "
             "check the conversation and payments before sending it (or a confirmation) again",
+        ) from None
+    except ConversationUnreadableError:
+        raise HTTPException(
+            503,
+            "could not read the conversation (the assistant's conversation store failed): this message "
+            "was not processed; send it again in a moment",
+            headers={"Retry-After": "5"},
         ) from None
     except AssistantUnavailableError:
         raise HTTPException(

@@ -17,6 +17,7 @@ from rasa_client.admission import Admission as Admission
 from rasa_client.errors import AssistantBusyError as AssistantBusyError
 from rasa_client.errors import AssistantNoAnswerError as AssistantNoAnswerError
 from rasa_client.errors import AssistantUnavailableError as AssistantUnavailableError
+from rasa_client.errors import ConversationUnreadableError as ConversationUnreadableError
 from rasa_client.errors import MessageRefusedError as MessageRefusedError
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 CHANNEL_PATH = "/webhooks/paychat/webhook"
 HEALTH_PATH = "/webhooks/paychat/health"
 SECRET_HEADER = "X-Paychat-Secret"
+# The channel's 503 code for a conversation its tracker store could not read.
+UNREADABLE_CODE = "conversation_unreadable"
 # What the paychat channel accepts (rasa_project/channels/paychat_channel.py): 1..4096 characters,
 # not blank. The edges refuse anything else themselves, with words of their own.
 MAX_MESSAGE_CHARS = 4096
@@ -186,6 +189,8 @@ class RasaClient:
         payload = {"sender": sender_id, "message": text, "metadata": metadata or {}}
         async with self.admission.slot():
             response = await self._post(payload)
+        if response.status_code == 503 and _error_code(response) == UNREADABLE_CODE:
+            raise ConversationUnreadableError("Rasa could not read the conversation")
         if response.status_code >= 500:
             raise AssistantUnavailableError(f"Rasa server answered {response.status_code}")
         if response.status_code != 200:
@@ -224,6 +229,16 @@ class RasaClient:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The `code` of the channel's JSON error answer, if it has one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 MODEL_PATH = "/webhooks/paychat/model"

@@ -21,3 +21,8 @@ class AssistantNoAnswerError(AssistantUnavailableError):
     """The message reached Rasa (or may have) but no answer came back: a read timeout, or the
     connection dropped after the request went out. It may have been processed: callers must not
     say it was not (payment outcomes reached meanwhile are told by the outbox, issue 10)."""
+
+
+class ConversationUnreadableError(AssistantUnavailableError):
+    """Rasa could not read this conversation from its tracker store (503 `conversation_unreadable`):
+    the message was refused before the turn ran, so it was not processed; it can be sent again."""

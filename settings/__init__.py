@@ -85,8 +85,9 @@ class Settings(BaseSettings):
     # may wait for a slot (waiting does not count against RASA_TIMEOUT_SECONDS; beyond it: "busy").
     rasa_max_in_flight: int = Field(16, ge=1, alias="RASA_MAX_IN_FLIGHT")
     rasa_max_waiting: int = Field(1000, ge=0, alias="RASA_MAX_WAITING")
-    # Seconds a call may wait for a slot; then it is refused unsent ("busy"), never sent stale.
-    rasa_max_queue_wait_seconds: float = Field(75.0, gt=0, alias="RASA_MAX_QUEUE_WAIT_SECONDS")
+    # Seconds a call may wait for a slot; then it is refused unsent ("busy"), never sent stale. Unset:
+    # rasa_client.DEFAULT_QUEUE_WAIT_TIMEOUTS (2.5) x RASA_TIMEOUT_SECONDS, so it follows the timeout.
+    rasa_max_queue_wait_seconds: float | None = Field(None, gt=0, alias="RASA_MAX_QUEUE_WAIT_SECONDS")
     action_server_port: int = Field(5055, alias="ACTION_SERVER_PORT")
     # Loopback unless a container network must reach it; never a public interface.
     action_server_host: str = Field("127.0.0.1", alias="ACTION_SERVER_HOST")
@@ -137,6 +138,9 @@ class Settings(BaseSettings):
     # one user's chatter never expires another's; the whole store stays bounded as well.
     bot_buttons_per_user: int = Field(300, ge=1, le=10_000, alias="BOT_BUTTONS_PER_USER")
     bot_paged_lists_per_user: int = Field(50, ge=1, le=5_000, alias="BOT_PAGED_LISTS_PER_USER")
+    # One user's updates in handlers or waiting for their earlier ones at once (bot.updates); more
+    # are answered "slow down" at once, so a flood never holds the slots other users need.
+    bot_max_updates_per_user: int = Field(10, ge=1, le=1_000, alias="BOT_MAX_UPDATES_PER_USER")
     # Demo mode links a new Telegram user to demo bills and a sandbox card. Off unless set (make run
     # sets it for development); production refuses it.
     demo_mode: bool = Field(False, alias="PAYCHAT_DEMO_MODE")

@@ -21,6 +21,11 @@ up front until a health check (at most one a second) sees the server back. Rasa'
 action server share one pooled connection session instead of opening one per call, and give up
 after 25 s. The turn's details come from the tracker the turn saved, not read back from the store.
 
+A conversation the tracker store cannot read (the database failing past the store's retries) is
+refused with 503 `{"code": "conversation_unreadable"}`: Rasa's FailSafeTrackerStore would answer
+"no tracker" and the turn would go on from an empty conversation (a confirmation waiting, slots,
+all gone), or the turn's details would come back empty.
+
 The channel's own log lines are paychat's JSON lines (observability.logs, standard library only),
 one per turn with its conversation id (a hash of the sender id), outcome and duration; Rasa's own
 lines keep Rasa's format.
@@ -64,6 +69,12 @@ _SAVED: contextvars.ContextVar[Optional[dict]] = contextvars.ContextVar("paychat
 # The domain response that refuses a card number; the constant is used only if the domain lacks it.
 CARD_REFUSAL_RESPONSE = "utter_card_number_refused"
 CARD_REFUSAL_FALLBACK = "Please never send a card number in chat. I did not keep it."
+# The 503 of a turn whose conversation could not be read (rasa_client.ConversationUnreadableError).
+UNREADABLE = {"error": "could not read the conversation", "code": "conversation_unreadable"}
+
+
+class ConversationUnreadableError(Exception):
+    """The tracker store failed to read a conversation: the turn must not start it afresh."""
 
 
 class PaychatInput(InputChannel):
@@ -174,11 +185,14 @@ class PaychatInput(InputChannel):
         _ACTION_CALLS.set(calls)
         saved: dict = {}
         _SAVED.set(saved)
-        _keep_saved_trackers(agent)
+        _watch_tracker_store(agent)
         try:
             await on_new_message(
                 UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
             )
+        except ConversationUnreadableError:
+            logger.exception("paychat channel: the conversation could not be read")
+            return response.json(UNREADABLE, status=503)
         except Exception:  # a model error, a tracker store failure: the caller must know
             logger.exception("paychat channel: handling a message failed")
             return response.json({"error": "assistant unavailable"}, status=503)
@@ -190,7 +204,11 @@ class PaychatInput(InputChannel):
             # Every paychat turn answers something; silence means an action failed inside Rasa.
             logger.error("paychat channel: no reply")
             return response.json({"error": "assistant produced no reply"}, status=503)
-        turn = await _turn_details(agent, sender, saved.get(sender))
+        try:
+            turn = await _turn_details(agent, sender, saved.get(sender))
+        except ConversationUnreadableError:
+            logger.exception("paychat channel: the turn's conversation could not be read back")
+            return response.json(UNREADABLE, status=503)
         turn["replies"] = [_reply(m) for m in collector.messages]
         return response.json(turn)
 
@@ -339,8 +357,9 @@ def _log_as_json() -> None:
     logger.propagate = False
 
 
-def _keep_saved_trackers(agent: Any) -> None:
-    """Let the channel see the tracker each turn saves, instead of reading it back from the store."""
+def _watch_tracker_store(agent: Any) -> None:
+    """Let the channel see the tracker each turn saves, instead of reading it back from the store,
+    and make a failed read raise ConversationUnreadableError instead of FailSafeTrackerStore's None."""
     store = agent.tracker_store
     if store is None or getattr(store, "_paychat_keeps_saved", False):
         return
@@ -352,7 +371,17 @@ def _keep_saved_trackers(agent: Any) -> None:
         if kept is not None:
             kept[tracker.sender_id] = tracker
 
+    primary = getattr(store, "_tracker_store", None)  # FailSafeTrackerStore wraps the configured one
+
+    async def retrieve_or_raise(sender_id: str) -> Any:
+        try:
+            return await primary.retrieve(sender_id)
+        except Exception as error:
+            raise ConversationUnreadableError(sender_id) from error
+
     store.save = save_and_keep
+    if primary is not None:
+        store.retrieve = retrieve_or_raise
     store._paychat_keeps_saved = True
 
 
@@ -360,11 +389,12 @@ async def _turn_details(agent: Any, sender: str, tracker: Any = None) -> dict[st
     """What the model understood in the latest turn, the slots after it and its events.
 
     `tracker` is the one the turn saved; without it (none was saved) it is read from the store.
+    Raises ConversationUnreadableError when there is none to read: empty details are no answer.
     """
     if tracker is None:
         tracker = await agent.tracker_store.retrieve(sender)
     if tracker is None:
-        return {"parse": {}, "slots": {}, "events": []}
+        raise ConversationUnreadableError(sender)
     # This turn's events only, found from the end: the conversation's earlier events are neither
     # copied nor serialised (the whole tracker when it has no user message yet).
     events: list = []

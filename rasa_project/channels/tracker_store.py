@@ -15,7 +15,10 @@ what changes is how the SQLite file is opened:
   events) and Rasa do not block each other.
 - One kept connection (a `QueuePool` of 1, overflow 4) instead of SQLAlchemy 1.4's `NullPool` for
   SQLite files, which opened and closed the file on every `retrieve` and `save`.
-- `busy_timeout` 30 s, as `transcripts.forgetting` uses: a delete in progress makes a turn wait, not fail.
+- `busy_timeout` BUSY_TIMEOUT_MS (a quarter second), not 30 s: Rasa runs the store's SQL on its
+  event loop, so SQLite's busy wait stalls every conversation, not just the one saving. A long
+  retention delete in another process holding the write lock makes a save fail quickly instead, and
+  the save is retried after an asyncio sleep (below), with the event loop free meanwhile.
 - `secure_delete=ON`: freed space is zeroed, so no page keeps a deleted event's words
   (`transcripts.forgetting` also checkpoints and truncates the write-ahead log after deleting).
 - Tombstones: /forget and retention record in TOMBSTONE_TABLE (keyed by the sha256 of the sender id,
@@ -24,29 +27,40 @@ what changes is how the SQLite file is opened:
   tombstone instead of writing the forgotten events back. Names shared with transcripts/forgetting.py.
 
 - A save that fails on the database (OperationalError: the file locked past busy_timeout by a long
-  retention delete) is retried SAVE_ATTEMPTS times with SAVE_RETRY_SECONDS between (the event loop
-  is free meanwhile). The turn may have charged, so it is never dropped: when every attempt fails,
-  an error names the conversation (sender id), the tracker is kept in memory, and the sender's next
-  turn stores it first (or, still failing, continues from it) instead of reading the older one.
+  retention delete) is retried for up to SAVE_RETRY_WINDOW_SECONDS, the pause doubling from
+  RETRY_FIRST_PAUSE_SECONDS to RETRY_MAX_PAUSE_SECONDS. While the store is busy, saves of every
+  conversation wait for one shared next attempt (`_busy_until`), so the loop is blocked at most one
+  busy_timeout per pause, however many turns wait. The turn may have charged, so it is never dropped:
+  when the window runs out, an error names the conversation (sender id), the tracker is kept in
+  memory, and the sender's next turn stores it first (or, still failing, continues from it) instead
+  of reading the older one. A kept tracker never outlives a tombstone: one kept longer than
+  UNSAVED_MAX_SECONDS (less than a tombstone lives) is dropped with an error, and one the sender's
+  tombstone postdates (forgotten while kept) is dropped too (issue 12 review).
+- A read that fails on the database is retried for up to READ_RETRY_WINDOW_SECONDS, then raises:
+  Rasa's FailSafeTrackerStore would turn that into "no tracker" and start the conversation afresh;
+  the paychat channel refuses the turn with 503 "could not read the conversation" instead.
 
-Other dialects (PostgreSQL, for several Rasa servers) pass through unchanged.
+Other dialects (PostgreSQL, for several Rasa servers) get the same retries and nothing else: no
+PRAGMAs, no kept connection, no tombstones.
 """
 
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
+BUSY_TIMEOUT_MS = 250  # SQLite's busy wait blocks Rasa's event loop: keep it short
 # PRAGMAs run on every new SQLite connection; journal_mode=WAL is kept in the file itself.
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=30000",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA secure_delete=ON",
 )
 TOMBSTONE_TABLE = "paychat_forgotten"  # transcripts.forgetting.TOMBSTONE_TABLE
@@ -54,13 +68,19 @@ RETENTION_KEY = "*retention*"  # transcripts.forgetting.RETENTION_KEY
 TOMBSTONE_DDL = (
     f"CREATE TABLE IF NOT EXISTS {TOMBSTONE_TABLE} (sender_key TEXT PRIMARY KEY, cutoff REAL NOT NULL)"
 )
-SAVE_ATTEMPTS = 4
-SAVE_RETRY_SECONDS = 2.0
+SAVE_RETRY_WINDOW_SECONDS = 60.0  # a retention delete of many rows; Rasa holds only this sender's lock
+READ_RETRY_WINDOW_SECONDS = 3.0
+RETRY_FIRST_PAUSE_SECONDS = 0.25
+RETRY_MAX_PAUSE_SECONDS = 4.0
+# transcripts.forgetting.TOMBSTONE_SECONDS is 24 h: a kept tracker is dropped well before a
+# tombstone written while it was kept can expire.
+UNSAVED_MAX_SECONDS = 12 * 3600
 POOL_SIZE = 1
 POOL_OVERFLOW = 4
 
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PaychatSQLTrackerStore(SQLTrackerStore):
@@ -69,6 +89,9 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Trackers whose save failed, by sender id: stored (or continued from) on the next turn.
         self._unsaved: dict[str, DialogueStateTracker] = {}
+        self._unsaved_at: dict[str, float] = {}  # when each was kept (time.time())
+        self._busy_until = 0.0  # monotonic time of the next write attempt while the file is locked
+        self._busy_pause = 0.0  # the pause before it (doubles while the file stays locked)
         super().__init__(*args, **kwargs)  # builds the engine and creates the tables
         if self.engine.dialect.name != "sqlite":
             return
@@ -80,7 +103,7 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
             # Rasa uses the store from its event loop thread; a model load runs in a worker thread.
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
         )
         sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
@@ -89,31 +112,86 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Rasa's save, retried on a database error; never raises one (see the module docstring)."""
-        self._unsaved.pop(tracker.sender_id, None)  # this tracker holds every event of an unsaved one
-        for attempt in range(1, SAVE_ATTEMPTS + 1):
-            try:
-                await super().save(tracker)
-                return
-            except sa.exc.OperationalError as error:
-                log.warning("tracker of %s not saved (attempt %d): %s", tracker.sender_id, attempt, error)
-                if attempt < SAVE_ATTEMPTS:
-                    await asyncio.sleep(SAVE_RETRY_SECONDS)
+        kept_at = self._unsaved_at.get(tracker.sender_id)  # a chain of failed saves dates from its first
+        self._forget_unsaved(tracker.sender_id)  # this tracker holds every event of an unsaved one
+        try:
+            write = lambda: SQLTrackerStore.save(self, tracker)  # noqa: E731
+            await self._retrying(write, SAVE_RETRY_WINDOW_SECONDS, shared=True)
+            return
+        except sa.exc.OperationalError as error:
+            log.warning("tracker of %s not saved: %s", tracker.sender_id, error)
         self._unsaved[tracker.sender_id] = tracker
+        self._unsaved_at[tracker.sender_id] = kept_at or time.time()
         log.error(
-            "tracker of conversation %s NOT STORED after %d attempts: kept in memory, stored with its "
+            "tracker of conversation %s NOT STORED within %.0f s: kept in memory, stored with its "
             "next turn (lost if Rasa stops first)",
             tracker.sender_id,
-            SAVE_ATTEMPTS,
+            SAVE_RETRY_WINDOW_SECONDS,
         )
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        """The sender's tracker; an unsaved one is stored first, or continued from when it still fails."""
+        """The sender's tracker; an unsaved one is stored first, or continued from when it still fails.
+        Raises OperationalError when the file cannot be read within READ_RETRY_WINDOW_SECONDS."""
         unsaved = self._unsaved.get(sender_id)
+        if unsaved is not None and not await self._still_wanted(unsaved):
+            self._forget_unsaved(sender_id)
+            unsaved = None
         if unsaved is not None:
             await self.save(unsaved)
             if sender_id in self._unsaved:
                 return self._unsaved[sender_id]  # save() drops it once stored
-        return await super().retrieve(sender_id)
+        read = lambda: SQLTrackerStore.retrieve(self, sender_id)  # noqa: E731
+        return await self._retrying(read, READ_RETRY_WINDOW_SECONDS, shared=False)
+
+    def _forget_unsaved(self, sender_id: str) -> None:
+        self._unsaved.pop(sender_id, None)
+        self._unsaved_at.pop(sender_id, None)
+
+    async def _still_wanted(self, unsaved: DialogueStateTracker) -> bool:
+        """False for a kept tracker that may hold forgotten events: kept longer than a tombstone is
+        sure to live (its tombstone may be gone), or the sender's tombstone postdates its events."""
+        sender_id = unsaved.sender_id
+        kept_at = self._unsaved_at.get(sender_id, time.time())
+        if time.time() - kept_at > UNSAVED_MAX_SECONDS:
+            log.error("unsaved tracker of conversation %s kept too long: dropped (never stored)", sender_id)
+            return False
+        try:
+            with self.session_scope() as session:
+                cutoff = self._cutoff(session, sender_id)
+        except sa.exc.OperationalError:
+            return True  # unknown yet: save() still drops events older than a tombstone
+        latest = max((event.timestamp or 0 for event in unsaved.events), default=0)
+        if cutoff is not None and cutoff >= latest:
+            log.warning("unsaved tracker of conversation %s was forgotten meanwhile: dropped", sender_id)
+            return False
+        return True
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], window: float, *, shared: bool) -> T:
+        """`attempt()`, retried on OperationalError for up to `window` seconds after pauses (asyncio
+        sleeps) that double up to RETRY_MAX_PAUSE_SECONDS. `shared` (writes): while the file is busy,
+        every caller waits for the same next attempt, so one busy wait per pause blocks the loop."""
+        deadline = time.monotonic() + window
+        pause = 0.0
+        while True:
+            # The shared next attempt may move on while this one sleeps (another caller failed).
+            while shared and (wait := min(self._busy_until, deadline) - time.monotonic()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            try:
+                result = await attempt()
+            except sa.exc.OperationalError:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise
+                if not shared:
+                    pause = _next_pause(pause)
+                    await asyncio.sleep(pause)
+                elif self._busy_until <= now:  # no next attempt scheduled yet: this one schedules it
+                    self._busy_pause = _next_pause(self._busy_pause)
+                    self._busy_until = now + self._busy_pause
+                continue
+            if shared:
+                self._busy_until, self._busy_pause = 0.0, 0.0
+            return result
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """The events to insert (Rasa's: those past the count stored), less any older than the
@@ -121,14 +199,26 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
         events = super()._additional_events(session, tracker)
         if self.engine.dialect.name != "sqlite":
             return events
-        key = hashlib.sha256(tracker.sender_id.encode()).hexdigest()
+        cutoff = self._cutoff(session, tracker.sender_id)
+        if cutoff is None:
+            return events
+        return (event for event in events if (event.timestamp or 0) >= cutoff)
+
+    def _cutoff(self, session: Any, sender_id: str) -> float | None:
+        """The Unix time before which the sender's events are gone (tombstone or retention), if any."""
+        if self.engine.dialect.name != "sqlite":
+            return None
+        key = hashlib.sha256(sender_id.encode()).hexdigest()
         cutoff = session.execute(
             sa.text(f"SELECT max(cutoff) FROM {TOMBSTONE_TABLE} WHERE sender_key IN (:key, :retention)"),
             {"key": key, "retention": RETENTION_KEY},
         ).scalar()
-        if cutoff is None:
-            return events
-        return (event for event in events if (event.timestamp or 0) >= cutoff)
+        return None if cutoff is None else float(cutoff)
+
+
+def _next_pause(pause: float) -> float:
+    """The pause after `pause`: RETRY_FIRST_PAUSE_SECONDS, then doubling up to RETRY_MAX_PAUSE_SECONDS."""
+    return min(max(pause * 2, RETRY_FIRST_PAUSE_SECONDS), RETRY_MAX_PAUSE_SECONDS)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,11 +1,13 @@
 """A stand-in Rasa channel over real HTTP on loopback (aiohttp), for the Rasa client's admission
 control: it counts the calls it is answering at once, can answer one call at a time (a saturated
-Rasa: a call queued inside it waits for those before it) and can hold every answer until released."""
+Rasa: a call queued inside it waits for those before it) and can hold every answer until released
+(or only some: `held`), and can answer a message with scripted replies (`scripted`) instead of its
+echo."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -16,11 +18,14 @@ from rasa_client import CHANNEL_PATH
 
 @dataclass
 class StandInRasa:
-    """Answers "echo: <message>"; `seconds` per call; `serial`: one call at a time; `hold`: wait for it."""
+    """Answers "echo: <message>" (or `scripted[message]`); `seconds` per call; `serial`: one call at a
+    time; `hold`: wait for it (only the calls `held(sender, message)` is True for, when given)."""
 
     seconds: float = 0.0
     serial: bool = False
     hold: asyncio.Event | None = None
+    held: Callable[[str, str], bool] | None = None
+    scripted: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     received: list[str] = field(default_factory=list)
     now: int = 0
     peak: int = 0
@@ -43,11 +48,12 @@ class StandInRasa:
                     await asyncio.sleep(self.seconds)
             else:
                 await asyncio.sleep(self.seconds)
-            if self.hold is not None:
+            if self.hold is not None and (self.held is None or self.held(body["sender"], body["message"])):
                 await self.hold.wait()
         finally:
             self.now -= 1
-        return web.json_response({"replies": [{"text": f"echo: {body['message']}"}]})
+        replies = self.scripted.get(body["message"]) or [{"text": f"echo: {body['message']}"}]
+        return web.json_response({"replies": replies})
 
 
 @asynccontextmanager
