@@ -53,6 +53,11 @@ class FakeTelegram:
         self.listeners: list[Callable[[ApiCall, Any], None]] = []
         self._updates: list[dict[str, Any]] = []
         self._changed = asyncio.Condition()
+        # Long polling as the bot sees it: getUpdates requests so far (counted when one arrives), and
+        # the request that handed each update id to the bot (`wait_polled` waits on these).
+        self.polls = 0
+        self.served_by: dict[int, int] = {}
+        self._polled = asyncio.Condition()
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._runner: web.AppRunner | None = None
@@ -201,6 +206,16 @@ class FakeTelegram:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
 
+    async def wait_polled(self, predicate: Callable[[], Any], within: float) -> bool:
+        """Wait until predicate() is truthy, checked whenever a getUpdates arrives or hands out
+        updates (see `polls`, `served_by`); False after `within` seconds."""
+        async with self._polled:
+            try:
+                await asyncio.wait_for(self._polled.wait_for(predicate), within)
+            except TimeoutError:
+                return bool(predicate())
+        return True
+
     async def wait_for_messages(self, chat_id: int, count: int, within: float = 30.0) -> list[dict[str, Any]]:
         """Wait until the bot has sent at least `count` messages to the chat; return them all."""
         return await self.wait_for(  # type: ignore[no-any-return]
@@ -215,9 +230,19 @@ class FakeTelegram:
         method = request.match_info["method"]
         params = _decode(dict(await request.post()))
         if method == "getUpdates":
+            async with self._polled:
+                self.polls += 1
+                poll = self.polls
+                self._polled.notify_all()
             result: Any = await self._get_updates(params)
-            # Polls are recorded but do not wake waiters: they would spin on every empty poll.
+            # Polls are recorded but do not wake `wait_for`: it would spin on every empty poll.
             self.calls.append(ApiCall(method, params))
+            if result:
+                async with self._polled:
+                    for update in result:
+                        if isinstance(update.get("update_id"), int):
+                            self.served_by[update["update_id"]] = poll
+                    self._polled.notify_all()
             return web.json_response({"ok": True, "result": result})
         async with self._changed:
             call = ApiCall(method, params)
