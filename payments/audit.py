@@ -23,6 +23,9 @@ from privacy.bearer import scrub_bearer
 
 GENESIS_HASH = "0" * 64
 AUDIT_LOCK_KEY = 7_232_017  # any constant: the advisory lock id of the audit chain's tail
+# session.info key: (the transaction that last appended, the hash it appended). Appends are
+# serialized until that transaction ends, so its own last row is still the tail for its next append.
+AUDIT_TAIL = "paychat_audit_tail"
 
 
 class AuditProblemKind(StrEnum):
@@ -91,6 +94,23 @@ def _digest(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _chain_tail(session: Session, transaction: object) -> str:
+    """The hash the next row links to: read under the chain's lock, unless this transaction
+    appended the tail itself (it holds the lock since, so its own last row is still the tail)."""
+    tail = session.info.get(AUDIT_TAIL)
+    if (
+        tail is not None
+        and transaction is not None
+        and tail[0] is transaction
+        and not session.in_nested_transaction()
+    ):
+        return str(tail[1])
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+    last = session.execute(select(AuditLogEntry.hash).order_by(AuditLogEntry.id.desc()).limit(1)).scalar()
+    return last or GENESIS_HASH
+
+
 def append_audit(
     session: Session,
     *,
@@ -107,10 +127,8 @@ def append_audit(
     or a token in `data` is replaced by a placeholder before it is stored and hashed, since every
     staff viewer reads the audit trail.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
-    last = session.execute(select(AuditLogEntry.hash).order_by(AuditLogEntry.id.desc()).limit(1)).scalar()
-    prev_hash = last or GENESIS_HASH
+    transaction = session.get_transaction()
+    prev_hash = _chain_tail(session, transaction)
     created_at = utcnow()
     payload: dict[str, Any] = scrub_bearer(dict(data or {}))
     entry = AuditLogEntry(
@@ -137,6 +155,9 @@ def append_audit(
     )
     session.add(entry)
     session.flush()
+    # A savepoint could roll this row back alone: only a plain transaction keeps its tail.
+    if transaction is not None and not session.in_nested_transaction():
+        session.info[AUDIT_TAIL] = (transaction, entry.hash)
     return entry
 
 

@@ -23,19 +23,32 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from db.models import Bill, Payment, SavedPaymentMethod, ScheduledPayment, StripeCustomer, User
+from db.models import (
+    Bill,
+    Payment,
+    SavedPaymentMethod,
+    ScheduledPayment,
+    StepUpChallenge,
+    StripeCustomer,
+    User,
+)
 from observability.context import payment as about_payment
 from payments.config import ServiceConfig
 from payments.consent import TapEvidence, record_consent
 from payments.dates import today_in
-from payments.errors import BillNotFoundError, ConsentMissingError, PaymentNotPendingError
+from payments.errors import (
+    BillNotFoundError,
+    ConsentMissingError,
+    PaymentNotFoundError,
+    PaymentNotPendingError,
+)
 from payments.gateway import ChargeOutcome, ChargeRequest, ChargeStatus, PaymentGateway
 from payments.ledger import Ledger, outstanding
 from payments.machine import StateMachine
 from payments.mandate_guard import mandate_refusal, withdraw_payment
 from payments.money import Money
 from payments.statuses import PaymentStatus, ScheduleStatus
-from payments.step_up import StepUp, unverified_challenge
+from payments.step_up import GateVerdict, StepUp, unverified
 from payments.unit_of_work import OPEN_BILL_STATUSES, UnitOfWork, load_user, lock_user, owned_payment
 from payments.views import PaymentResult, PendingReason, ScheduledPaymentView, payment_result, schedule_view
 
@@ -63,23 +76,28 @@ class Charging:
 
     def confirm_payment(
         self, *, user_id: int, payment_id: int, consent_text: str, confirmation: str = "",
-        tap: TapEvidence | None = None,
+        tap: TapEvidence | None = None, gated: GateVerdict | None = None,
     ) -> PaymentResult:  # fmt: skip
         """Approve a draft with the user's consent and charge it (or schedule it for its day).
 
         `consent_text` is the summary the user was shown; `confirmation` is what they sent to
         confirm it (the button's payload or their words), kept in the signed consent; `tap` is the
         platform's record of the button tap (callback id, time), kept in the receipt too.
+        `gated`: the step-up gate's verdict when the caller ran it in its own committed
+        transaction (payments.confirming); otherwise the gate runs here first.
         Idempotent: a repeated or concurrent call returns the first call's result and never
         charges twice.
         """
         if not consent_text or not consent_text.strip():
             raise ConsentMissingError(payment_id=payment_id)
         # Issue 13: risk check and the user's one-time code come before approval (payments/step_up.py).
-        waiting = self.step_up.gate(
-            user_id=user_id, payment_id=payment_id,
-            confirmation=confirmation.strip() or consent_text, tap=tap or TapEvidence(),
-        )  # fmt: skip
+        if gated is None:
+            waiting = self.step_up.gate(
+                user_id=user_id, payment_id=payment_id,
+                confirmation=confirmation.strip() or consent_text, tap=tap or TapEvidence(),
+            )  # fmt: skip
+        else:
+            waiting = gated.outcome()
         if waiting is not None:
             with self._uow.tx() as session:
                 payment = owned_payment(session, user_id, payment_id)
@@ -113,20 +131,26 @@ class Charging:
     ) -> tuple[bool, bool]:
         """draft → approved with a signed consent; returns (this call approved it, it is scheduled)."""
         with self._uow.tx() as session:
-            payment = owned_payment(session, user_id, payment_id)
-            if payment.status != P.DRAFT.value:
-                return False, False
             # Row locks on PostgreSQL (SQLite transactions are already serialized by BEGIN IMMEDIATE):
             # the user's row serializes the daily limit across all their bills, the bill's row the
             # outstanding amount. Always user first, then bill, so two approvals never deadlock.
             user = lock_user(session, user_id)
+            # Read under the user's lock (a racing confirmation may have approved it meanwhile), with
+            # its one-time code's status: nothing is approved before the code is verified.
+            row = session.execute(
+                select(Payment, StepUpChallenge.status)
+                .outerjoin(StepUpChallenge, StepUpChallenge.payment_id == Payment.id)
+                .where(Payment.id == payment_id)
+                .execution_options(populate_existing=True)
+            ).first()
+            if row is None or row[0].user_id != user_id:
+                raise PaymentNotFoundError(payment_id=payment_id)
+            payment, code_status = row[0], row[1]
+            if payment.status != P.DRAFT.value or unverified(code_status):
+                return False, False
             bill = session.execute(
                 select(Bill).where(Bill.id == payment.bill_id).with_for_update()
             ).scalar_one()
-            # Re-read under the lock: a racing confirmation may have approved it meanwhile.
-            session.refresh(payment)
-            if payment.status != P.DRAFT.value or unverified_challenge(session, payment.id):
-                return False, False
             if bill.status not in OPEN_BILL_STATUSES:
                 raise BillNotFoundError(bill_id=bill.id)
             amount = Money(payment.amount_minor, payment.currency)
@@ -266,16 +290,17 @@ class Charging:
             reraise=True,
         ):
             with attempt, self._uow.tx() as session:
-                # The payment with its time lock (if it has one), in one statement.
+                # The payment with its time lock and its one-time code's status (if any), in one statement.
                 row = session.execute(
-                    select(Payment, ScheduledPayment.not_before)
+                    select(Payment, ScheduledPayment.not_before, StepUpChallenge.status)
                     .outerjoin(ScheduledPayment, ScheduledPayment.payment_id == Payment.id)
+                    .outerjoin(StepUpChallenge, StepUpChallenge.payment_id == Payment.id)
                     .where(Payment.id == payment_id)
                     .execution_options(populate_existing=True)
                 ).one()
-                payment, not_before = row[0], row[1]
+                payment, not_before, code_status = row[0], row[1], row[2]
                 started = self._uow.now()
-                if unverified_challenge(session, payment_id):
+                if unverified(code_status):
                     # Nothing is charged before the user's one-time code is verified, whoever asks.
                     log.warning("payment %s waits for its step-up code: not charged", payment_id)
                     return payment_result(session, payment, started)
@@ -316,6 +341,8 @@ class Charging:
             with attempt, self._uow.tx() as session:
                 payment = session.get(Payment, payment_id, populate_existing=True)
                 assert payment is not None
+                # Held for the transaction: settling and the result read the user once (identity map).
+                owner = session.get(User, payment.user_id)
                 settled = self._machine.settle(
                     session,
                     payment,
@@ -328,16 +355,19 @@ class Charging:
                     # Reconciliation failed it meanwhile (it found no charge): a success corrects that.
                     session.refresh(payment)
                     self._machine.correct_late_success(session, payment, outcome, event="payment.charged")
-                session.refresh(payment)
-                return payment_result(session, payment, self._uow.now())
+                # The payment holds what was written (StateMachine.move), or was refreshed above.
+                result = payment_result(session, payment, self._uow.now())
+                del owner
+                return result
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     @staticmethod
     def _charge_request(session: Session, payment: Payment) -> ChargeRequest:
-        card = session.get(SavedPaymentMethod, payment.payment_method_id)
-        assert card is not None
-        customer = session.get(StripeCustomer, card.customer_id)
-        assert customer is not None
+        card, customer = session.execute(
+            select(SavedPaymentMethod, StripeCustomer)
+            .join(StripeCustomer, SavedPaymentMethod.customer_id == StripeCustomer.id)
+            .where(SavedPaymentMethod.id == payment.payment_method_id)
+        ).one()
         return ChargeRequest(
             amount=Money(payment.amount_minor, payment.currency),
             customer_id=customer.stripe_customer_id,

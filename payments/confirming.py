@@ -19,7 +19,7 @@ import hmac
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from db.models import SummaryOffer
+from db.models import Payment, SummaryOffer
 from payments.charging import Charging
 from payments.consent import TapEvidence
 from payments.drafting import Drafting
@@ -29,11 +29,12 @@ from payments.errors import (
     ConfirmationStaleError,
     ConfirmationUsedError,
     ConsentMismatchError,
+    ConsentMissingError,
 )
 from payments.money import unread_amount
 from payments.offers import digest, summary_digest
 from payments.statuses import OfferClosedReason, PaymentStatus
-from payments.unit_of_work import UnitOfWork, owned_payment
+from payments.unit_of_work import UnitOfWork, lock_user, owned_payment
 from payments.views import PaymentResult, PaymentView
 
 
@@ -68,12 +69,24 @@ class Confirmations:
             # "sure, 5 please", "confirm 4": a typed yes that names an amount may mean another one
             # than the summary's. Charge nothing; the summary stays live to confirm as shown.
             raise ConfirmationAmountError(payment_id=payment_id, text=named)
+        tap = tap or TapEvidence()
         with self._uow.tx() as session:
+            # The user's row first, as approval takes it: the payment is read under it, and the
+            # step-up gate runs in this same transaction (one commit with the offer's use, issue 12).
+            user = lock_user(session, user_id)
+            # Held for the transaction: the checks below and the gate read it once (identity map).
+            draft = session.get(Payment, payment_id)
             offer = self._live_offer(session, user_id, conversation, payment_id, nonce)
             if not hmac.compare_digest(summary_digest(shown_text), offer.summary_sha256):
                 raise ConsentMismatchError(payment_id=payment_id)
             self._close(session, offer, OfferClosedReason.USED)
             consent_text = owned_payment(session, user_id, offer.payment_id).summary_text
+            if not consent_text.strip():
+                raise ConsentMissingError(payment_id=payment_id)
+            gated = self._charging.step_up.decide(
+                session, user, payment_id, confirmation=confirmation.strip() or consent_text, tap=tap
+            )
+            del draft
         # The consent kept is the payment's own summary, which the check above proved is the text shown.
         return self._charging.confirm_payment(
             user_id=user_id,
@@ -81,6 +94,7 @@ class Confirmations:
             consent_text=consent_text,
             confirmation=confirmation,
             tap=tap,
+            gated=gated,
         )
 
     def cancel_shown_summary(

@@ -8,12 +8,13 @@ was not waiting for in chat). Both run inside the caller's transaction.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import Bill, Payment, User
 from observability.context import payment as about_payment
@@ -70,14 +71,22 @@ class StateMachine:
         """One compare-and-set UPDATE of the status; audited when it wins. False when it lost."""
         if not can_transition(expected, new):
             raise ValueError(f"illegal transition {expected} → {new}")
+        written = {"status": new.value, "updated_at": self._uow.now(), **values}
         result = session.execute(
             update(Payment)
             .where(Payment.id == payment.id, Payment.status == expected.value)
-            .values(status=new.value, updated_at=self._uow.now(), **values)
+            .values(**written)
             .execution_options(synchronize_session=False)
         )
         if rowcount(result) != 1:
             return False
+        # The compare-and-set won: the row holds exactly what was written (no re-read, issue 12),
+        # as the database hands it back (SQLite: naive UTC datetimes).
+        naive = session.get_bind().dialect.name == "sqlite"
+        for key, value in written.items():
+            if naive and isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            set_committed_value(payment, key, value)
         data: dict[str, Any] = {
             k: v
             for k, v in values.items()
@@ -102,7 +111,6 @@ class StateMachine:
         note_status_reached(session, new.value)
         with about_payment(payment.id):
             log.info("payment %s -> %s", expected.value, new.value, extra={"event": audit_event})
-        session.refresh(payment)
         return True
 
     def settle(

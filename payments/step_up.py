@@ -40,6 +40,7 @@ from payments.config import ServiceConfig
 from payments.consent import TapEvidence
 from payments.dates import LocalMoment, local_moment
 from payments.errors import (
+    PaymentsError,
     RiskRefusedError,
     StepUpCodeWrongError,
     StepUpExpiredError,
@@ -119,6 +120,20 @@ class VerifiedConsent:
     tap: TapEvidence
 
 
+@dataclass(frozen=True)
+class GateVerdict:
+    """What the gate decided: go on (neither set), wait for the code (`waiting`), or `refused`."""
+
+    waiting: StepUpView | None = None
+    refused: PaymentsError | None = None
+
+    def outcome(self) -> StepUpView | None:
+        """The pending code's view (None: go on); raises the refusal. Call after the commit."""
+        if self.refused is not None:
+            raise self.refused
+        return self.waiting
+
+
 class StepUp:
     """Risk check and one-time codes between the user's Confirm and the approval."""
 
@@ -139,45 +154,45 @@ class StepUp:
         lately; cancelled; `until`: a LocalMoment) and StepUpExpiredError (its code expired
         meanwhile; cancelled).
         """
-        refused: RiskRefusal | None = None
-        expired = False
         with self._uow.tx() as session:
-            payment = owned_payment(session, user_id, payment_id)
-            if payment.status != P.DRAFT.value:
-                return None  # approved meanwhile (or closed): approval reports where it stands
             user = lock_user(session, user_id)
-            session.refresh(payment)
-            if payment.status != P.DRAFT.value:
-                return None
-            now = self._uow.now()
-            challenge = _challenge_of(session, payment.id)
-            if challenge is not None:
-                if challenge.status == StepUpStatus.VERIFIED.value:
-                    return None
-                if challenge.status == StepUpStatus.PENDING.value and now < _aware(challenge.expires_at):
-                    return self._view(session, challenge, payment, user, now)
-                self._close(session, challenge, payment, StepUpStatus.EXPIRED, now)
-                expired = True
-            else:
-                reasons = self._reasons(session, payment, user, now)
-                if isinstance(reasons, RiskRefusal):
-                    self._machine.move(
-                        session, payment, P.DRAFT, P.CANCELLED,
-                        reason="step_up_locked" if reasons.until else "risk_refused",
-                        audit_data={"risk_reasons": list(reasons.reasons)},
-                    )  # fmt: skip
-                    refused = reasons
-                elif reasons:
-                    challenge = self._issue(session, payment, reasons, confirmation, tap, now)
-                    return self._view(session, challenge, payment, user, now)
-                else:
-                    return None
-        if refused is not None and refused.until is not None:
-            raise StepUpLockedError(payment_id=payment_id, reasons=list(refused.reasons), until=refused.until)
-        if refused is not None:
-            raise RiskRefusedError(payment_id=payment_id, reasons=list(refused.reasons))
-        assert expired
-        raise StepUpExpiredError(payment_id=payment_id)
+            verdict = self.decide(session, user, payment_id, confirmation=confirmation, tap=tap)
+        return verdict.outcome()
+
+    def decide(
+        self, session: Session, user: User, payment_id: int, *, confirmation: str, tap: TapEvidence
+    ) -> GateVerdict:
+        """`gate` inside the caller's transaction, which holds `user`'s row lock (taken before the
+        payment was read). Its refusal is returned, to be raised once that transaction committed
+        (`GateVerdict.outcome`): the cancelled draft and the recorded decision must stay."""
+        payment = owned_payment(session, user.id, payment_id)
+        if payment.status != P.DRAFT.value:
+            return GateVerdict()  # approved meanwhile (or closed): approval reports where it stands
+        now = self._uow.now()
+        challenge = _challenge_of(session, payment.id)
+        if challenge is not None:
+            if challenge.status == StepUpStatus.VERIFIED.value:
+                return GateVerdict()
+            if challenge.status == StepUpStatus.PENDING.value and now < _aware(challenge.expires_at):
+                return GateVerdict(waiting=self._view(session, challenge, payment, user, now))
+            self._close(session, challenge, payment, StepUpStatus.EXPIRED, now)
+            return GateVerdict(refused=StepUpExpiredError(payment_id=payment_id))
+        reasons = self._reasons(session, payment, user, now)
+        if isinstance(reasons, RiskRefusal):
+            self._machine.move(
+                session, payment, P.DRAFT, P.CANCELLED,
+                reason="step_up_locked" if reasons.until else "risk_refused",
+                audit_data={"risk_reasons": list(reasons.reasons)},
+            )  # fmt: skip
+            why = list(reasons.reasons)
+            if reasons.until is not None:
+                locked = StepUpLockedError(payment_id=payment_id, reasons=why, until=reasons.until)
+                return GateVerdict(refused=locked)
+            return GateVerdict(refused=RiskRefusedError(payment_id=payment_id, reasons=why))
+        if reasons:
+            challenge = self._issue(session, payment, reasons, confirmation, tap, now)
+            return GateVerdict(waiting=self._view(session, challenge, payment, user, now))
+        return GateVerdict()
 
     def _reasons(
         self, session: Session, payment: Payment, user: User, now: datetime
@@ -487,10 +502,9 @@ def locked_until(session: Session, config: ServiceConfig, user_id: int, now: dat
     return None
 
 
-def unverified_challenge(session: Session, payment_id: int) -> bool:
-    """True when the payment has a one-time code that was never verified (it must not be charged)."""
-    challenge = _challenge_of(session, payment_id)
-    return challenge is not None and challenge.status != StepUpStatus.VERIFIED.value
+def unverified(code_status: str | None) -> bool:
+    """True for the status of a payment's one-time code that was never verified (None: it has none)."""
+    return code_status is not None and code_status != StepUpStatus.VERIFIED.value
 
 
 def close_on_cancel(session: Session, payment_id: int, now: datetime) -> None:

@@ -105,9 +105,12 @@ def owned_bill(session: Session, user_id: int, bill_id: int) -> tuple[Bill, Bill
     return row[0], row[1]
 
 
-def owned_payment(session: Session, user_id: int, payment_id: int) -> Payment:
-    """The user's payment; PaymentNotFoundError for a missing or foreign one."""
-    payment = session.get(Payment, payment_id)
+def owned_payment(session: Session, user_id: int, payment_id: int, *, fresh: bool = False) -> Payment:
+    """The user's payment; PaymentNotFoundError for a missing or foreign one.
+
+    `fresh`: read from the database even when the session holds it (after taking a row lock).
+    """
+    payment = session.get(Payment, payment_id, populate_existing=fresh)
     if payment is None or payment.user_id != user_id:
         raise PaymentNotFoundError(payment_id=payment_id)
     return payment

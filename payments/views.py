@@ -396,8 +396,13 @@ def _owner(session: Session, user_id: int) -> User:
     return user
 
 
-def receipt_of(session: Session, payment: Payment, user: User) -> Receipt | None:
-    """The receipt of a succeeded payment, with times in the user's zone; None for any other status."""
+def receipt_of(
+    session: Session, payment: Payment, user: User, *, biller: str | None = None
+) -> Receipt | None:
+    """The receipt of a succeeded payment, with times in the user's zone; None for any other status.
+
+    `biller`: the bill's biller name when the caller has read it already.
+    """
     if payment.status != PaymentStatus.SUCCEEDED.value:
         return None
     card = session.get(SavedPaymentMethod, payment.payment_method_id)
@@ -409,7 +414,7 @@ def receipt_of(session: Session, payment: Payment, user: User) -> Receipt | None
         payment_id=payment.id,
         amount=amount,
         amount_text=format_money(amount, user.locale),
-        biller_name=biller_name(session, payment.bill_id),
+        biller_name=biller if biller is not None else biller_name(session, payment.bill_id),
         bill_reference=bill.reference if bill else "",
         card_brand=card.brand if card else "",
         card_last4=card.last4 if card else "",
@@ -424,16 +429,20 @@ def payment_result(session: Session, payment: Payment, now: datetime) -> Payment
     """The result view of a payment (its outcome, or where it stands)."""
     user = _owner(session, payment.user_id)
     amount = Money(payment.amount_minor, payment.currency)
-    schedule = session.execute(
-        select(ScheduledPayment).where(ScheduledPayment.payment_id == payment.id)
-    ).scalar_one_or_none()
+    # The bill (kept for the receipt), its biller's name and the payment's schedule in one query.
+    _bill, biller, schedule = session.execute(
+        select(Bill, Biller.name, ScheduledPayment)
+        .join(Biller, Bill.biller_id == Biller.id)
+        .outerjoin(ScheduledPayment, ScheduledPayment.payment_id == payment.id)
+        .where(Bill.id == payment.bill_id)
+    ).one()
     runs_at, time_locked = _run_time(schedule, user, now)
     return PaymentResult(
         payment_id=payment.id,
         status=PaymentStatus(payment.status),
         amount=amount,
         amount_text=format_money(amount, user.locale),
-        biller_name=biller_name(session, payment.bill_id),
+        biller_name=str(biller),
         payment_intent_id=payment.payment_intent_id,
         failure_code=payment.failure_code,
         failure_message=payment.failure_message,
@@ -442,7 +451,7 @@ def payment_result(session: Session, payment: Payment, now: datetime) -> Payment
         scheduled_payment_id=schedule.id if schedule is not None else None,
         pay_on_text=format_day(payment.pay_on, user.locale),
         day=day_relation(payment.pay_on, timezone=user.timezone, now=now),
-        receipt=receipt_of(session, payment, user),
+        receipt=receipt_of(session, payment, user, biller=str(biller)),
         pending_reason=(
             PendingReason.CHARGE_IN_FLIGHT.value
             if payment.status in (PaymentStatus.PROCESSING.value, PaymentStatus.UNKNOWN.value)

@@ -28,8 +28,13 @@ PRIVATE_UMASK = 0o077
 # localstripe is GPL-3.0: it runs as its own process and is never imported by paychat's code.
 # Its `localstripe` command binds every interface; running its app ourselves keeps it on loopback
 # (and starts from scratch: the demo loader recreates the sandbox customers it needs).
+# It also pickles its whole store to /tmp/localstripe.pickle after every write (`Store.dump_to_disk`:
+# 77 % of the sandbox's CPU in the payment turn, growing with every object a run creates) so that
+# its own CLI can reload it. The sandbox we start never reloads it (from scratch, above), so the dump
+# is switched off in its process: its state lives in memory and ends with it, as before.
+SANDBOX_SETUP = "import localstripe.resources as resources; resources.Store.dump_to_disk = lambda self: None"
 SANDBOX_CODE = (
-    "import sys; from aiohttp import web; from localstripe.server import app; "
+    f"import sys; from aiohttp import web; {SANDBOX_SETUP}; from localstripe.server import app; "
     "web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), print=None)"
 )
 

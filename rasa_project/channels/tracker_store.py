@@ -40,19 +40,30 @@ what changes is how the SQLite file is opened:
   Rasa's FailSafeTrackerStore would turn that into "no tracker" and start the conversation afresh;
   the paychat channel refuses the turn with 503 "could not read the conversation" instead.
 
+- The last saved tracker of each sender is kept in this process (`KEPT_TRACKERS`, least recently
+  used dropped) and `retrieve` hands it back instead of reading and replaying every event of the
+  session, when ONE indexed query (`_stamp`: the sender's newest event id and event count, and the
+  forget/retention tombstone's cutoff) finds the store as this process left it after that save, and
+  the tracker gained no event since (a turn that failed before saving). A delete by
+  `transcripts.forgetting` (another process: /forget, retention) changes the count or the cutoff,
+  so the next turn reads the store. Only a tracker equal to what `retrieve` would read is kept: none
+  whose save dropped events older than a tombstone, none that started a new session this turn.
+
 Other dialects (PostgreSQL, for several Rasa servers) get the same retries and nothing else: no
-PRAGMAs, no kept connection, no tombstones.
+PRAGMAs, no kept connection, no tombstones, no kept trackers.
 """
 
 import asyncio
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Optional, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
 BUSY_TIMEOUT_MS = 250  # SQLite's busy wait blocks Rasa's event loop: keep it short
@@ -77,6 +88,9 @@ RETRY_MAX_PAUSE_SECONDS = 4.0
 UNSAVED_MAX_SECONDS = 12 * 3600
 POOL_SIZE = 1
 POOL_OVERFLOW = 4
+KEPT_TRACKERS = 2000  # senders whose last saved tracker this process keeps (least recently used out)
+# What `_stamp` reads: (newest event id, event count, tombstone cutoff) of one sender.
+Stamp = tuple[Optional[int], int, Optional[float]]
 
 
 log = logging.getLogger(__name__)
@@ -92,6 +106,9 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
         self._unsaved_at: dict[str, float] = {}  # when each was kept (time.time())
         self._busy_until = 0.0  # monotonic time of the next write attempt while the file is locked
         self._busy_pause = 0.0  # the pause before it (doubles while the file stays locked)
+        # The last saved tracker per sender: (tracker, its event count then, the store's stamp then,
+        # the domain it was built with: a model loaded since, with other slots, reads the store).
+        self._kept: OrderedDict[str, tuple[DialogueStateTracker, int, Stamp, Any]] = OrderedDict()
         super().__init__(*args, **kwargs)  # builds the engine and creates the tables
         if self.engine.dialect.name != "sqlite":
             return
@@ -114,9 +131,11 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
         """Rasa's save, retried on a database error; never raises one (see the module docstring)."""
         kept_at = self._unsaved_at.get(tracker.sender_id)  # a chain of failed saves dates from its first
         self._forget_unsaved(tracker.sender_id)  # this tracker holds every event of an unsaved one
+        self._kept.pop(tracker.sender_id, None)
         try:
             write = lambda: SQLTrackerStore.save(self, tracker)  # noqa: E731
             await self._retrying(write, SAVE_RETRY_WINDOW_SECONDS, shared=True)
+            self._keep(tracker)
             return
         except sa.exc.OperationalError as error:
             log.warning("tracker of %s not saved: %s", tracker.sender_id, error)
@@ -140,8 +159,54 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
             await self.save(unsaved)
             if sender_id in self._unsaved:
                 return self._unsaved[sender_id]  # save() drops it once stored
+        kept = self._kept.pop(sender_id, None)
+        if kept is not None and self._still_current(sender_id, kept):
+            self._kept[sender_id] = kept  # most recently used
+            return kept[0]
         read = lambda: SQLTrackerStore.retrieve(self, sender_id)  # noqa: E731
         return await self._retrying(read, READ_RETRY_WINDOW_SECONDS, shared=False)
+
+    def _still_current(self, sender_id: str, kept: tuple[DialogueStateTracker, int, Stamp, Any]) -> bool:
+        """True when the kept tracker is what the store holds (module docstring); False when unsure."""
+        tracker, length, stamp, domain = kept
+        if domain is not self.domain or len(tracker.events) != length:
+            return False
+        try:
+            return self._stamp(sender_id) == stamp
+        except sa.exc.OperationalError:
+            return False  # the read below retries and raises
+
+    def _stamp(self, sender_id: str) -> Stamp:
+        """The sender's newest event id and event count, and the tombstone cutoff (one query)."""
+        table = self.SQLEvent.__tablename__
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.text(
+                    f"SELECT (SELECT max(id) FROM {table} WHERE sender_id = :sender), "
+                    f"(SELECT count(*) FROM {table} WHERE sender_id = :sender), "
+                    f"(SELECT max(cutoff) FROM {TOMBSTONE_TABLE} WHERE sender_key IN (:key, :retention))"
+                ),
+                {"sender": sender_id, "key": _sender_key(sender_id), "retention": RETENTION_KEY},
+            ).one()
+        return row[0], int(row[1]), row[2]
+
+    def _keep(self, tracker: DialogueStateTracker) -> None:
+        """Keep the tracker just saved when it is what `retrieve` would read back (module docstring)."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        events = list(tracker.events)
+        starts = [event.timestamp for event in events if isinstance(event, SessionStarted)]
+        if starts and any(event.timestamp < max(starts) for event in events):
+            return  # a new session began: `retrieve` reads from its start only
+        try:
+            stamp = self._stamp(tracker.sender_id)
+        except sa.exc.OperationalError:
+            return  # not kept: the next turn reads the store
+        if stamp[2] is not None and any((event.timestamp or 0) < stamp[2] for event in events):
+            return  # events older than a tombstone were not stored (`_additional_events`)
+        self._kept[tracker.sender_id] = (tracker, len(events), stamp, self.domain)
+        while len(self._kept) > KEPT_TRACKERS:
+            self._kept.popitem(last=False)
 
     def _forget_unsaved(self, sender_id: str) -> None:
         self._unsaved.pop(sender_id, None)
@@ -208,7 +273,7 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
         """The Unix time before which the sender's events are gone (tombstone or retention), if any."""
         if self.engine.dialect.name != "sqlite":
             return None
-        key = hashlib.sha256(sender_id.encode()).hexdigest()
+        key = _sender_key(sender_id)
         cutoff = session.execute(
             sa.text(f"SELECT max(cutoff) FROM {TOMBSTONE_TABLE} WHERE sender_key IN (:key, :retention)"),
             {"key": key, "retention": RETENTION_KEY},
@@ -219,6 +284,11 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
 def _next_pause(pause: float) -> float:
     """The pause after `pause`: RETRY_FIRST_PAUSE_SECONDS, then doubling up to RETRY_MAX_PAUSE_SECONDS."""
     return min(max(pause * 2, RETRY_FIRST_PAUSE_SECONDS), RETRY_MAX_PAUSE_SECONDS)
+
+
+def _sender_key(sender_id: str) -> str:
+    """The tombstone key of a sender (transcripts.forgetting keys them the same way)."""
+    return hashlib.sha256(sender_id.encode()).hexdigest()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

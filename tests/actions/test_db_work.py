@@ -27,9 +27,10 @@ pytestmark = pytest.mark.sandbox
 BUDGET = {
     "validate_pay_bill_form": 5,  # before: 7 (the sender resolved again by every action)
     "action_prepare_payment": 12,  # before the cuts: 16 (+ the biller matched a second time)
-    # before the cuts: 35, with fewer safety checks; 55 before issue 13's step-up gate (its own
-    # transaction: the payment, the user's row lock, any pending code, the risk history)
-    "action_confirm_payment": 61,
+    # before the cuts: 35, with fewer safety checks; 55 before issue 13's step-up gate; 61 before
+    # issue 12's confirm cut (the gate in the offer's transaction, no re-read after a transition,
+    # the audit tail read once per transaction, the payment and user read once per transaction)
+    "action_confirm_payment": 42,
     "action_check_bills": 3,  # before: 10 (one outstanding sum per bill)
 }
 

@@ -322,3 +322,84 @@ def test_a_tracker_kept_after_a_failed_save_never_brings_back_a_forgotten_conver
     script = f"import sys; sys.path.insert(0, {str(helpers)!r})\n" + FORGOTTEN_SCRIPT
     result = _run_script(script, "tg-777", tracker_db=tmp_path / "rasa-tracker.db")
     assert result == {"locked_next_turn": [], "stored_a": [], "day_later_turn": [], "stored_b": []}
+
+
+KEPT_SCRIPT = r"""
+import asyncio, json, sqlite3, sys, time
+from rasa.core.tracker_store import TrackerStore
+from rasa.core.utils import AvailableEndpoints
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from channels.tracker_store import RETENTION_KEY, TOMBSTONE_TABLE, _sender_key
+
+tracker_db = sys.argv[1]
+domain = Domain.load("domain.yml")
+store = TrackerStore.create(AvailableEndpoints.read_endpoints("endpoints.yml").tracker_store, domain)
+inner = getattr(store, "_tracker_store", store)
+
+def texts(tracker):
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)] if tracker else []
+
+def other_process(*statements):
+    # What transcripts.forgetting does from another process: its own connection to the file.
+    with sqlite3.connect(tracker_db, isolation_level=None) as db:
+        for sql, args in statements:
+            db.execute(sql, args)
+
+async def talk(sender, *words):
+    tracker = await store.retrieve(sender) or DialogueStateTracker(sender, domain.slots)
+    for word in words:
+        tracker.update(UserUttered(word, {"name": "greet", "confidence": 1.0}))
+        tracker.update(ActionExecuted("utter_greet"))
+        await store.save(tracker)
+    return tracker
+
+async def main():
+    facts = {}
+    saved = await talk("console-1-kept", "hello 0", "hello 1")
+    again = await store.retrieve("console-1-kept")
+    facts["kept"] = again is saved
+    facts["kept_texts"] = texts(again)
+    # A turn that failed before saving: the tracker gained an event the store does not hold.
+    again.update(UserUttered("never stored", {"name": "greet", "confidence": 1.0}))
+    facts["after_failed_turn"] = texts(await store.retrieve("console-1-kept"))
+    # /forget from another process: the sender's events deleted, a tombstone recorded.
+    await talk("console-2-forgotten", "secret 0", "secret 1")
+    await store.retrieve("console-2-forgotten")
+    other_process(
+        ("DELETE FROM events WHERE sender_id = ?", ("console-2-forgotten",)),
+        (f"INSERT INTO {TOMBSTONE_TABLE} (sender_key, cutoff) VALUES (?, ?)",
+         (_sender_key("console-2-forgotten"), time.time())),
+    )
+    facts["after_forget"] = texts(await store.retrieve("console-2-forgotten"))
+    # Retention from another process: every event older than the cutoff deleted, whoever sent it.
+    await talk("console-3-retained", "old 0")
+    cutoff = time.time()
+    await talk("console-3-retained", "new 1")
+    await store.retrieve("console-3-retained")
+    other_process(
+        ("DELETE FROM events WHERE timestamp < ?", (cutoff,)),
+        (f"INSERT INTO {TOMBSTONE_TABLE} (sender_key, cutoff) VALUES (?, ?)", (RETENTION_KEY, cutoff)),
+    )
+    facts["after_retention"] = texts(await store.retrieve("console-3-retained"))
+    print(json.dumps(facts), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_the_last_saved_tracker_is_kept_until_the_store_changes_under_it(tmp_path: Path) -> None:
+    """`retrieve` hands back the tracker the last turn saved (no read and replay of the session)
+    while the store is as that save left it; a failed turn, /forget or retention from another
+    process makes it read the store again, so forgotten words never come back."""
+    if not RASA_PYTHON.exists():
+        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    result = _run_script(KEPT_SCRIPT, tracker_db=tmp_path / "rasa-tracker.db")
+    assert result == {
+        "kept": True,
+        "kept_texts": ["hello 0", "hello 1"],
+        "after_failed_turn": ["hello 0", "hello 1"],
+        "after_forget": [],
+        "after_retention": ["new 1"],
+    }
