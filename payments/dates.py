@@ -1,10 +1,11 @@
 """Payment dates from what people write, as a calendar day in the user's time zone.
 
 "tomorrow", "next friday", "on the 1st", "Dec 3", "end of the month", "in two weeks", "am 1.",
-"übermorgen". Every date span the NLU rules mark (scripts/build_spacy_pipeline.py) is read here
-by explicit rules, so the same words always give the same day; dateparser only reads what no
-rule covers. Past days and days beyond the horizon are refused with a reason; text that is not a
-date is refused, never guessed.
+"übermorgen", "the twenty eighth" (ordinals said aloud: payments.number_words), "EOM", "15.12.".
+Every date span the NLU rules mark (scripts/build_spacy_pipeline.py) is read here by explicit rules,
+so the same words always give the same day; dateparser only reads what no rule covers. Past days and
+days beyond the horizon are refused with a reason; text that is not a date is refused, never
+guessed.
 
 Vague periods become their first day that is not past: "this week"/"this month" today, "next
 week" next Monday, "next month" its 1st, "the weekend" the coming Saturday; "end of the
@@ -26,6 +27,7 @@ from babel import Locale
 from babel.dates import format_date, format_time
 
 from payments.errors import DateInPastError, DateInvalidError, DateTooFarError
+from payments.number_words import ordinals_as_digits
 
 TODAY_WORDS = {
     "today",
@@ -74,7 +76,9 @@ COUNT_WORDS = {
 UNIT_DAYS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "wk": 7, "wks": 7}
 MONTH_UNITS = {"month", "months"}
 
-LEADING_WORDS = re.compile(r"^(?:(?:on|by|before|until|till|from|am|for|at)\s+)+")
+LEADING_WORDS = re.compile(r"^(?:(?:on|by|before|b4|until|till|from|am|for|at|due|date)\s+)+")
+# Shorthand for a period's end, as busy people write it ("EOM").
+SHORTHANDS = {"eom": "end of the month", "eow": "end of the week"}
 TIME_OF_DAY = re.compile(r"\s+(?:in\s+the\s+)?(?:morning|afternoon|evening|night|noon|am|pm)$")
 WEEKDAY_TEXT = re.compile(
     r"^(?:(next|this\s+coming|this|coming|last|nächsten|kommenden)\s+)?([a-zäöü]+)"
@@ -85,7 +89,7 @@ DAY_WORD = r"(\d{1,2}(?:st|nd|rd|th)?|" + "|".join(ORDINAL_WORDS) + r"|last)"
 DAY_OF_MONTH = re.compile(rf"^(?:the\s+)?{DAY_WORD}(?:\s+of\s+(the|this|next)\s+month)?$")
 DAY_MONTH = re.compile(rf"^(?:the\s+)?{DAY_WORD}\s+(?:of\s+)?([a-z]+)\.?(?:,?\s+(\d{{4}}))?$")
 MONTH_DAY = re.compile(rf"^([a-z]+)\.?\s+(?:the\s+)?{DAY_TOKEN}(?:,?\s+(\d{{4}}))?$")
-NUMERIC = re.compile(r"^(\d{1,2})([/.])(\d{1,2})(?:\2(\d{2}|\d{4}))?\.?$")
+NUMERIC = re.compile(r"^(\d{1,2})([/.-])(\d{1,2})(?:\2(\d{2}|\d{4}))?\.?$")
 ISO = re.compile(r"^(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})$")
 PERIOD = re.compile(r"^(next|this|last|the)\s+(week|weekend|month|year)$")
 END_OF = re.compile(r"^(?:the\s+)?end\s+of\s+(?:(the|this|next)\s+)?(month|week)$")
@@ -225,7 +229,8 @@ def parse_pay_date(text: str | None, *, timezone: str, now: datetime, horizon_da
 
 def _parse(text: str, *, timezone: str, now: datetime, today: date) -> date:
     cleaned = " ".join(text.strip().casefold().replace("\u2019", "'").split()).rstrip(".!?,")
-    cleaned = LEADING_WORDS.sub("", cleaned)
+    cleaned = LEADING_WORDS.sub("", ordinals_as_digits(cleaned))  # "the twenty eighth" → "the 28th"
+    cleaned = SHORTHANDS.get(cleaned, re.sub(r"^the\s+(?=\d{1,2}[./-]\d)", "", cleaned))  # "the 1.2."
     if cleaned not in TODAY_WORDS:
         cleaned = TIME_OF_DAY.sub("", cleaned)
     day = _by_rules(cleaned, today, text)
@@ -241,6 +246,8 @@ def _parse(text: str, *, timezone: str, now: datetime, today: date) -> date:
             "PREFER_DATES_FROM": "future",
             "RELATIVE_BASE": local_now,
             "STRICT_PARSING": False,
+            # Day first, as the rules read numeric dates ("03-12-2026" is 3 December).
+            "DATE_ORDER": "DMY",
         },
     )
     if parsed is None:

@@ -37,6 +37,15 @@ from payments.errors import (
     AmountNotPositiveError,
     AmountTooPreciseError,
 )
+from payments.number_words import (
+    NUMBER_WORDS,
+    SCALES,
+    TENS,
+    UNITS,
+    cents_after_currency,
+    number_from_words,
+    spoken_price_minor,
+)
 
 # Above this many major units an amount is out of range for a bill (and for int64 columns).
 MAX_MAJOR_UNITS = 10**9
@@ -127,7 +136,10 @@ SYMBOLS: dict[str, tuple[str, ...]] = {
     "¥": ("JPY", "CNY"),
     "₹": ("INR",),
     "chf": ("CHF",),
+    "sfr.": ("CHF",),
+    "sfr": ("CHF",),
     "fr.": ("CHF",),
+    "fr": ("CHF",),
 }
 WORDS: dict[str, tuple[str, ...]] = {
     "euro": ("EUR",),
@@ -176,17 +188,6 @@ SIGNED = re.compile(r"(?:^|[\s(])([-+])\s*(?:[^\w\s]{1,3}\s*)?\d")
 EXPONENT = re.compile(r"\d\s*e\s*[-+]?\d")
 FILLER_WORDS = {"pay", "please", "only", "just", "about", "of", "it", "the", "amount", "me", "zahle"}
 
-UNITS = {
-    "zero": 0, "one": 1, "a": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-}  # fmt: skip
-TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-    "ninety": 90,
-}  # fmt: skip
-SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-NUMBER_WORDS = set(UNITS) | set(TENS) | set(SCALES) | {"and"}
 _NOT_SYMBOLS = NUMBER_WORDS | set(CENT_WORDS) | set(FILLER_WORDS) | set(GENERIC_WORDS) | {".", ",", "'"}
 
 # "minus 20", "negative 5 euros": a sign written as a word.
@@ -223,6 +224,7 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
         return relative
 
     raw = re.sub(r"(?<=\d)e$", " eur", raw)  # "20e": 20 euros as typed on a phone
+    raw = cents_after_currency(raw, {*WORDS, *GENERIC_WORDS})  # "sixty seven pounds fifty"
     named, rest = _extract_currency(raw, currency, text)
     if named is not None and named != currency:
         raise AmountCurrencyMismatchError(text=text, currency=named, expected=currency)
@@ -249,7 +251,8 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
                     raise AmountCurrencyMismatchError(text=text, currency=owner, expected=currency)
             return _positive(_cents(numbers[0], text), currency, text)
         return _positive(_numeric_minor(numbers[0], digits=digits, locale=locale, text=text), currency, text)
-    return _positive(_words_minor(rest, digits=digits, text=text), currency, text)
+    ceiling = outstanding.amount_minor if outstanding is not None else None
+    return _positive(_words_minor(rest, digits=digits, ceiling=ceiling, text=text), currency, text)
 
 
 def _relative_amount(raw: str, outstanding: Money | None, text: str) -> Money | None:
@@ -501,8 +504,9 @@ def _join(whole: str, fraction: str, digits: int, text: str) -> int:
     return int(whole) * _pow10(digits) + int(fraction.ljust(digits, "0") or "0")
 
 
-def _words_minor(rest: str, *, digits: int, text: str) -> int:
-    """English number words: "fifty", "twenty-five and fifty cents", "a hundred and five"."""
+def _words_minor(rest: str, *, digits: int, ceiling: int | None, text: str) -> int:
+    """English number words: "fifty", "twenty-five and fifty cents", "a hundred and five", and the
+    spoken price "forty two fifty" (read within `ceiling`, what is owed: payments.number_words)."""
     words = [w for w in re.split(r"[\s-]+", rest) if w and w not in FILLER_WORDS - {"a"}]
     while words and words[-1] in ("and", "a"):  # a span cut after a connective: "fifty and"
         words.pop()
@@ -518,57 +522,16 @@ def _words_minor(rest: str, *, digits: int, text: str) -> int:
         # fifty cents").
         split = [i for i, w in enumerate(words) if w == "and" and (i == 0 or words[i - 1] not in SCALES)]
         if not split:
-            return _number_from_words(words, text)
-        major = _number_from_words(words[: split[-1]], text)
-        minor = _number_from_words(words[split[-1] + 1 :], text)
+            return number_from_words(words, text)
+        major = number_from_words(words[: split[-1]], text)
+        minor = number_from_words(words[split[-1] + 1 :], text)
         if minor >= _pow10(digits):
             raise AmountInvalidError(text=text)
         return major * _pow10(digits) + minor
-    return _number_from_words(words, text) * _pow10(digits)
-
-
-def _number_from_words(words: list[str], text: str) -> int:
-    """English number words as an int, refusing what no one says: "zero hundred" (a spoken zero
-    before a scale), "hundred hundred", "thousand thousand" and "thousand million" (a scale word
-    repeated, or a larger one after a smaller one)."""
-    if not words or any(w not in NUMBER_WORDS for w in words) or words[-1] == "and" or words[0] == "and":
-        raise AmountInvalidError(text=text)
-    if "zero" in words and len(words) > 1:
-        raise AmountInvalidError(text=text)
-    total = current = 0
-    last_kind = ""
-    previous = ""
-    big_scales: list[int] = []
-    for word in words:
-        if word == "and":
-            continue
-        if word in UNITS:
-            if last_kind in ("unit", "teen"):
-                raise AmountInvalidError(text=text)
-            current += UNITS[word]
-            last_kind = "unit"
-        elif word in TENS:
-            if last_kind in ("unit", "tens"):
-                raise AmountInvalidError(text=text)
-            current += TENS[word]
-            last_kind = "tens"
-        else:
-            scale = SCALES[word]
-            if last_kind == "scale" and not (previous == "hundred" and scale > 100):
-                raise AmountInvalidError(text=text)  # "hundred hundred", "a million thousand"
-            if scale == 100:
-                if current >= 100:
-                    raise AmountInvalidError(text=text)  # "two hundred five hundred"
-                current = (current or 1) * 100
-            else:
-                if big_scales and scale >= big_scales[-1]:
-                    raise AmountInvalidError(text=text)  # "thousand thousand", "thousand million"
-                big_scales.append(scale)
-                total += (current or 1) * scale
-                current = 0
-            last_kind = "scale"
-        previous = word
-    return total + current
+    try:
+        return number_from_words(words, text) * _pow10(digits)
+    except AmountInvalidError:
+        return spoken_price_minor(words, digits=digits, ceiling=ceiling, text=text)
 
 
 # --- the gateway's smallest charge --------------------------------------------------------------

@@ -75,8 +75,8 @@ class Rule:
 SIGN_WORDS = ["minus", "negative"]
 # A sign: every dash and minus sign Unicode has, and "+" (the core refuses each, never drops it).
 SIGN = "[" + re.escape(SIGN_CHARS) + "]"
-# Numbers as people type them: 45, 45.20, 45,20, 1,200, 1.200,50, with an optional sign.
-NUMBER = rf"^{SIGN}?(\d{{1,3}}([.,]\d{{3}})+|\d{{1,7}})([.,]\d{{1,2}})?$"
+# Numbers as people type them: 45, 45.20, 45,20, 1,200, 1.200,50, 45,- (exactly 45), with an optional sign.
+NUMBER = rf"^{SIGN}?(\d{{1,3}}([.,]\d{{3}})+|\d{{1,7}})([.,]\d{{1,2}}|[.,]-)?$"
 # "k" shorthand for thousands: 1.5k, 2k, 1,5k.
 NUMBER_K = rf"^{SIGN}?\d{{1,4}}([.,]\d{{1,2}})?[kK]$"
 # Exponent notation ("1e3", "2.5E2"): never an amount a person means, so the core refuses the span.
@@ -150,6 +150,15 @@ NUMBER_WORDS_LEAD = [
     "a",
 ]
 NUMBER_WORDS = [*NUMBER_WORDS_LEAD, "thousand", "and", "-"]
+# Spoken money without a currency (issue 11, dictation): a unit or teen word before a scale or a
+# tens word ("twelve hundred", "a hundred and twenty", "six forty" = 6.40, "nine ninety five").
+SPOKEN_LEAD = ["a", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+               "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+               "nineteen"]  # fmt: skip
+TENS_WORDS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+UNIT_WORDS = ["two", "three", "four", "five", "six", "seven", "eight", "nine"]
+# Two-letter currency abbreviations written before a number without their dot ("Rs 1,450", "Fr 39").
+LETTER_SYMBOLS_BEFORE = ["rs", "fr", "sfr", "kr"]
 # Without a currency, number words are an amount only when they start with a tens or teens word
 # ("fifty", "twenty five", "a hundred"): "one" and "two" are too often "that one", "two bills".
 NUMBER_WORDS_ALONE_LEAD = [w for w in NUMBER_WORDS_LEAD if w.endswith(("ty", "teen")) or w == "eleven"]
@@ -322,17 +331,34 @@ ORDINAL_WORDS = [
     "eighth",
     "ninth",
     "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
     "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
     "twentieth",
+    "thirtieth",
     "last",
 ]
+# Days said aloud past the twentieth: "twenty eighth", "thirty first" (two tokens, or one with a hyphen).
+UNIT_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"]
+# Ordinals that are days with only "the" before them: past the tenth. "The first", "the fifth", "the
+# last" count things too ("the first payment failed"): they are days only after "on" or with a month.
+DAY_ORDINAL_WORDS = ORDINAL_WORDS[ORDINAL_WORDS.index("eleventh") : ORDINAL_WORDS.index("last")]
 DAY_NUMBER = r"^([1-9]|0[1-9]|[12]\d|3[01])$"
 SLASH_DATE = r"^\d{1,2}/\d{1,2}(/(\d{2}|\d{4}))?$"
 DOTTED_DATE_FULL = r"^\d{1,2}\.\d{1,2}\.(\d{2}|\d{4})$"
+MONTH_NUMBER = r"^(0?[1-9]|1[0-2])$"
+YEAR_DIGITS = r"^(\d{2}|\d{4})$"
 DOTTED_DATE_SHORT = r"^(0?[1-9]|[12]\d|3[01])\.(0?[1-9]|1[0-2])\.?$"
 COUNTS = ["a", "an", "one", "two", "three", "four", "five", "six", "seven", "ten", "couple", "few"]
 UNITS = ["day", "days", "week", "weeks", "month", "months", "wk", "wks"]
-PREPOSITIONS = ["on", "by", "before", "until", "till", "from", "am"]
+# Words after which a short dotted "15.12." is a day, not money (day-first writers: "pay rent the 1.2.").
+PREPOSITIONS = ["on", "by", "before", "until", "till", "from", "am", "the", "at", "for", "due", "date"]
 
 
 # --- token helpers --------------------------------------------------------------------------------
@@ -425,7 +451,46 @@ def amount_rules() -> list[Rule]:
         ),
         # A bare number is an amount too ("make it 40", "pay 20 on the gas bill"), unless a date or
         # money rule took it already, or a longer BLOCK rule says what else it is.
-        Rule("bare number", AMOUNT, [_NUM], ("40", "39.99", "61,20", "1,200", "-20"), weak=True),
+        Rule(
+            "spoken number led by a unit",
+            AMOUNT,
+            [_in(SPOKEN_LEAD), _in(["hundred", "thousand", *TENS_WORDS]), _in(NUMBER_WORDS, "*")],
+            ("a hundred and twenty", "twelve hundred", "six forty", "nine ninety five", "one hundred twenty"),
+            weak=True,
+        ),
+        Rule(
+            "number words with a currency and cents",
+            AMOUNT,
+            [
+                _in(NUMBER_WORDS_LEAD),
+                _in(NUMBER_WORDS, "*"),
+                _in(CURRENCY_WORDS),
+                _word("and", "?"),
+                _in(NUMBER_WORDS_LEAD),
+                _in(NUMBER_WORDS, "*"),
+                _SUBUNIT,
+            ],
+            ("ninety two dollars and forty cents", "five euros fifty cents", "forty euros and five cents"),
+        ),
+        Rule(
+            "number words with a currency, then the cents",
+            AMOUNT,
+            [
+                _in(NUMBER_WORDS_LEAD),
+                _in(NUMBER_WORDS, "*"),
+                _in(CURRENCY_WORDS),
+                _in(TENS_WORDS),
+                _in(UNIT_WORDS, "?"),
+            ],
+            ("sixty seven pounds fifty", "forty two dollars ninety nine"),
+        ),
+        Rule(
+            "two-letter symbol before",
+            AMOUNT,
+            [_in(LETTER_SYMBOLS_BEFORE), _ANY_NUM],
+            ("Rs 1,450", "Fr 39", "kr 450", "SFr 20"),
+        ),
+        Rule("bare number", AMOUNT, [_NUM], ("40", "39.99", "61,20", "1,200", "-20", "54,-"), weak=True),
         Rule("bare k", AMOUNT, [_NUM_K], ("1.5k", "2k", "1,5k")),
         # A sign in words keeps the span whole, so the core refuses it as not positive (the bare
         # number alone would pay 20).
@@ -595,6 +660,44 @@ def date_rules() -> list[Rule]:
             ),
         ),
         Rule("ordinal", DATE, [_THE, _ORDINAL], ("the 3rd", "the 15th", "1st")),
+        Rule("end of month shorthand", DATE, [_in(["eom", "eow"])], ("EOM", "eow")),
+        Rule(
+            "spoken day",
+            DATE,
+            [_word("the"), _in(["twenty", "thirty"]), _in(UNIT_ORDINALS)],
+            ("the twenty eighth", "the thirty first", "the twenty second"),
+        ),
+        Rule(
+            "spoken day past the tenth",
+            DATE,
+            [_word("the"), _in(DAY_ORDINAL_WORDS)],
+            ("the eleventh", "the fifteenth"),
+        ),
+        Rule(
+            "spoken day, hyphenated",
+            DATE,
+            [_THE, _in(["twenty", "thirty"]), {"ORTH": "-"}, _in(UNIT_ORDINALS)],
+            ("the twenty-eighth", "thirty-first"),
+        ),
+        Rule(
+            "spoken day of a month",
+            DATE,
+            [
+                _THE,
+                _in(["twenty", "thirty"], "?"),
+                _in(ORDINAL_WORDS + UNIT_ORDINALS),
+                _word("of"),
+                _MONTH,
+                year,
+            ],
+            ("the twenty eighth of december", "twenty first of march", "the eleventh of june 2027"),
+        ),
+        Rule(
+            "month, spoken day",
+            DATE,
+            [_MONTH, _THE, _in(["twenty", "thirty"], "?"), _in(ORDINAL_WORDS + UNIT_ORDINALS), year],
+            ("december twenty eighth", "march the first", "june thirtieth"),
+        ),
         Rule(
             "ordinal of a month",
             DATE,
@@ -623,12 +726,30 @@ def date_rules() -> list[Rule]:
         Rule("day month", DATE, [day, _MONTH, year], ("20 june", "3 dec")),
         Rule("month alone", DATE, [_in(MONTHS_ALONE)], ("march", "December")),
         Rule("slash date", DATE, [{"TEXT": {"REGEX": SLASH_DATE}}], ("12/15", "15/12/2026")),
-        Rule("dotted date with year", DATE, [{"TEXT": {"REGEX": DOTTED_DATE_FULL}}], ("15.12.2026",)),
+        Rule(
+            "dotted date with year",
+            DATE,
+            [{"TEXT": {"REGEX": DOTTED_DATE_FULL}}],
+            ("15.12.2026", "30.11.2026"),
+        ),
         Rule(
             "dotted date after a preposition",
             DATE,
             [_in(PREPOSITIONS), {"TEXT": {"REGEX": DOTTED_DATE_SHORT}}, {"TEXT": ".", "OP": "?"}],
-            ("on 01.06.", "by 15.12"),
+            ("on 01.06.", "by 15.12", "the 1.2.", "for 15.12.", "date 30.11."),
+        ),
+        # spaCy splits "15-12-2026" at each hyphen.
+        Rule(
+            "dashed date",
+            DATE,
+            [
+                day,
+                {"ORTH": "-"},
+                {"TEXT": {"REGEX": MONTH_NUMBER}},
+                {"ORTH": "-"},
+                {"TEXT": {"REGEX": YEAR_DIGITS}},
+            ],
+            ("15-12-2026", "03-12-26"),
         ),
         Rule(
             "ISO date",

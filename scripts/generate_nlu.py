@@ -17,6 +17,10 @@ card, council tax, ...), real company names and invented ones (so DIET learns wh
 sits in a sentence, not a list of names). Company names seen while studying the dev set are
 deliberately left out, so the dev set measures billers the model has never seen.
 
+Ways of writing (issue 11: dictation, second-language English, terse fragments, formal letters,
+teenage slang, upset users) are tables of their own in scripts/nlu_styles.py, drawn from their own
+random stream and appended, so the examples above stay as they were.
+
 Only `biller` is annotated: amounts and dates are marked by the spaCy rules
 (scripts/build_spacy_pipeline.py), so DIET never learns them.
 """
@@ -29,6 +33,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: the style tables are a sibling module
+    sys.path.insert(0, str(ROOT))
+
+from scripts import nlu_styles  # noqa: E402
+
 OUT = ROOT / "rasa_project" / "data" / "nlu_generated.yml"
 SEED = 20261130
 
@@ -625,6 +634,12 @@ def generate(seed: int = SEED) -> dict[str, list[str]]:
     examples.update(_generate(MANDATE_TEMPLATES, MANDATE_COUNT, random.Random(seed + 8)))  # issue 13, item 8
     outside = _generate(OUTSIDE_TEMPLATES, OUTSIDE_COUNT, random.Random(seed + 11))  # issue 11
     for intent, texts in outside.items():
+        known = {re.sub(r"\]\([a-z]+\)", "]", t).casefold() for t in examples[intent]}
+        fresh = [t for t in texts if re.sub(r"\]\([a-z]+\)", "]", t).casefold() not in known]
+        examples[intent] = sorted(examples[intent] + fresh)
+    # issue 11: ways of writing (scripts/nlu_styles.py), from their own random stream
+    styles = nlu_styles.generate(random.Random(seed + 23))
+    for intent, texts in styles.items():
         known = {re.sub(r"\]\([a-z]+\)", "]", t).casefold() for t in examples[intent]}
         fresh = [t for t in texts if re.sub(r"\]\([a-z]+\)", "]", t).casefold() not in known]
         examples[intent] = sorted(examples[intent] + fresh)

@@ -55,6 +55,25 @@ SENTENCES: list[tuple[str, list[tuple[str, str]]]] = [
     ("can i get a refund for a purchase", []),
     ("why was i charged a fee on my statement", []),
     ("the first payment failed", []),
+    # Issue 11's ways of writing: dictation, second-language English, terse fragments.
+    ("um pay the t mobile bill forty two fifty", [(AMOUNT, "forty two fifty")]),
+    (
+        "pay pg and e a hundred and twenty on the twenty eighth",
+        [(AMOUNT, "a hundred and twenty"), (DATE, "the twenty eighth")],
+    ),
+    (
+        "pay the water bill twelve hundred the day after tomorrow",
+        [(AMOUNT, "twelve hundred"), (DATE, "the day after tomorrow")],
+    ),
+    ("send at and t ninety two dollars and forty cents", [(AMOUNT, "ninety two dollars and forty cents")]),
+    ("uh pay the gym six forty", [(AMOUNT, "six forty")]),
+    ("make payment of the light 48,99 € on 15.12.", [(AMOUNT, "48,99 €"), (DATE, "on 15.12.")]),
+    ("please pay rent € 54,- the 1.2.", [(AMOUNT, "€ 54,-"), (DATE, "the 1.2.")]),
+    ("pay Fr. 39.- to the gym until 30.11.2026", [(AMOUNT, "Fr. 39.-"), (DATE, "30.11.2026")]),
+    ("kindly pay Rs 1,450 for the current bill", [(AMOUNT, "Rs 1,450")]),
+    ("Schedule rent, $1200, EOM.", [(AMOUNT, "$1200"), (DATE, "EOM")]),
+    ("the fifth bill is wrong", []),
+    ("pay the second one please", []),
 ]
 
 
