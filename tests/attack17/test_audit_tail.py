@@ -1,0 +1,39 @@
+"""Attack 17: the audit chain's tail kept per transaction (d977d29, payments/audit.py `_chain_tail`).
+
+`append_audit` remembers (transaction, hash) of the last row a plain transaction appended and links
+the next row to it without reading the table. A row appended inside a savepoint is not remembered;
+when that savepoint is RELEASED (committed into the transaction) its row stays, yet the
+transaction's next append still links to the remembered, older row: two rows with the same
+previous hash, a forked chain that `verify_audit_chain` reports as broken.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from db.engine import make_engine
+from payments.audit import append_audit, verify_audit_chain
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hole: audit row after a released savepoint links to the tail remembered before it (forked chain)",
+)
+def test_audit_after_released_savepoint_links_to_the_savepoints_row(database_url: str) -> None:
+    engine = make_engine(database_url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    try:
+        with factory.begin() as session:
+            first = append_audit(session, event="attack17.first")
+            with session.begin_nested():
+                inner = append_audit(session, event="attack17.savepoint")
+            last = append_audit(session, event="attack17.after_savepoint")
+            assert inner.prev_hash == first.hash
+            hashes = (first.hash, inner.hash, last.prev_hash)
+        with factory() as session:
+            verification = verify_audit_chain(session)
+        assert hashes[2] == hashes[1], "the row after the savepoint skips the savepoint's row"
+        assert verification.ok, verification.problems
+    finally:
+        engine.dispose()
