@@ -3,8 +3,9 @@
 `append_audit` remembers (transaction, hash) of the last row a plain transaction appended and links
 the next row to it without reading the table. A row appended inside a savepoint is not remembered;
 when that savepoint is RELEASED (committed into the transaction) its row stays, yet the
-transaction's next append still links to the remembered, older row: two rows with the same
-previous hash, a forked chain that `verify_audit_chain` reports as broken.
+transaction's next append still links to the remembered, older row. audit_log.prev_hash is UNIQUE,
+so the fork is not stored: the append raises IntegrityError and the caller's whole transaction (a
+payment's move, a consent) is rolled back; without that constraint it would be a forked chain.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from payments.audit import append_audit, verify_audit_chain
 
 @pytest.mark.xfail(
     strict=True,
-    reason="hole: audit row after a released savepoint links to the tail remembered before it (forked chain)",
+    reason="hole: audit after a released savepoint links to the stale remembered tail (fork -> IntegrityError)",
 )
 def test_audit_after_released_savepoint_links_to_the_savepoints_row(database_url: str) -> None:
     engine = make_engine(database_url)
