@@ -19,7 +19,7 @@ from payments.audit import append_audit, verify_audit_chain
 
 @pytest.mark.xfail(
     strict=True,
-    reason="hole: audit after a released savepoint links to the stale remembered tail (fork -> IntegrityError)",
+    reason="hole: audit after a released savepoint links to the stale kept tail (fork -> IntegrityError)",
 )
 def test_audit_after_released_savepoint_links_to_the_savepoints_row(database_url: str) -> None:
     engine = make_engine(database_url)

@@ -46,7 +46,7 @@ def _draft(service: PaymentsService, user_id: int, bill_id: int, amount: str) ->
 
 @pytest.mark.xfail(
     strict=True,
-    reason="hole: step-up 'large amount' sum is decided before approval's lock; two parts confirmed together skip the code",
+    reason="hole: step-up large-amount sum decided outside approval's lock; two parts raced skip the code",
 )
 def test_two_parts_confirmed_together_still_need_the_code(payments_service: PaymentsService) -> None:
     service = _service(payments_service)
@@ -70,14 +70,16 @@ def test_two_parts_confirmed_together_still_need_the_code(payments_service: Paym
             for payment_id in (first, second)
         }
         codes = session.execute(
-            select(func.count()).select_from(StepUpChallenge).where(StepUpChallenge.payment_id.in_([first, second]))
+            select(func.count())
+            .select_from(StepUpChallenge)
+            .where(StepUpChallenge.payment_id.in_([first, second]))
         ).scalar_one()
     reserving = {PaymentStatus.APPROVED.value, PaymentStatus.PROCESSING.value, PaymentStatus.SUCCEEDED.value}
     both_out = all(status in reserving for status in statuses.values())
     assert not (both_out and codes == 0), f"600.00 to one biller approved without a code: {statuses}"
 
 
-def test_control_two_parts_confirmed_one_after_the_other_need_the_code(payments_service: PaymentsService) -> None:
+def test_control_parts_confirmed_one_after_the_other_need_the_code(payments_service: PaymentsService) -> None:
     """The same two parts confirmed one after the other: the second waits for its code."""
     service = _service(payments_service)
     user_id, bills = make_paying_user(service.session_factory, service.gateway, bills=(("rent", 90_000),))
@@ -86,7 +88,11 @@ def test_control_two_parts_confirmed_one_after_the_other_need_the_code(payments_
     for payment_id in (first, second):
         service.confirm_payment(user_id=user_id, payment_id=payment_id, consent_text="y", confirmation="yes")
     with service.session_factory() as session:
-        codes = session.execute(
-            select(StepUpChallenge.payment_id).where(StepUpChallenge.payment_id.in_([first, second]))
-        ).scalars().all()
+        codes = (
+            session.execute(
+                select(StepUpChallenge.payment_id).where(StepUpChallenge.payment_id.in_([first, second]))
+            )
+            .scalars()
+            .all()
+        )
     assert codes == [second]
