@@ -114,7 +114,7 @@ async def test_a_message_resent_after_replies_is_never_silently_dropped(
                 # The user saw replies and the "slow down"; as told, they send it again.
                 await fake.send_text(user, "one more")
                 await asyncio.sleep(3.0)
-                after = [m["text"] for m in fake.sent_messages(user)][len(first):]
+                after = [m["text"] for m in fake.sent_messages(user)][len(first) :]
             finally:
                 release.set()
             await asyncio.sleep(1.0)
