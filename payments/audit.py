@@ -24,7 +24,8 @@ from privacy.bearer import scrub_bearer
 GENESIS_HASH = "0" * 64
 AUDIT_LOCK_KEY = 7_232_017  # any constant: the advisory lock id of the audit chain's tail
 # session.info key: (the transaction that last appended, the hash it appended). Appends are
-# serialized until that transaction ends, so its own last row is still the tail for its next append.
+# serialized until that transaction ends, so its own last row is still the tail for its next append
+# (dropped by an append inside a savepoint: see `append_audit`).
 AUDIT_TAIL = "paychat_audit_tail"
 
 
@@ -155,9 +156,13 @@ def append_audit(
     )
     session.add(entry)
     session.flush()
-    # A savepoint could roll this row back alone: only a plain transaction keeps its tail.
+    # A savepoint could roll this row back alone: only a plain transaction keeps its tail. A row
+    # appended inside a savepoint drops the kept one (released, that row is the tail; rolled back,
+    # the older one is): the transaction's next append reads the tail again (it holds the lock).
     if transaction is not None and not session.in_nested_transaction():
         session.info[AUDIT_TAIL] = (transaction, entry.hash)
+    else:
+        session.info.pop(AUDIT_TAIL, None)
     return entry
 
 

@@ -98,18 +98,21 @@ class Charging:
             )  # fmt: skip
         else:
             waiting = gated.outcome()
-        if waiting is not None:
-            with self._uow.tx() as session:
-                payment = owned_payment(session, user_id, payment_id)
-                held = payment_result(session, payment, self._uow.now())
-            return dataclasses.replace(held, pending_reason=PendingReason.STEP_UP_CODE.value, step_up=waiting)
-        approved_now, scheduled = self.approve(
-            user_id, payment_id, confirmation.strip() or consent_text, tap or TapEvidence()
-        )
-        if approved_now and not scheduled:
-            # The user is waiting in chat: the result is their reply, so no notification for it.
-            return self.charge(payment_id, user_waiting=True)
-        return self.wait_for_result(user_id, payment_id)
+        if waiting is None:
+            approval = self.approve(
+                user_id, payment_id, confirmation.strip() or consent_text, tap or TapEvidence()
+            )
+            if not isinstance(approval, GateVerdict):
+                approved_now, scheduled = approval
+                if approved_now and not scheduled:
+                    # The user is waiting in chat: the result is their reply, so no notification for it.
+                    return self.charge(payment_id, user_waiting=True)
+                return self.wait_for_result(user_id, payment_id)
+            waiting = approval.outcome()  # large now (StepUp.recheck): the gate's verdict after all
+        with self._uow.tx() as session:
+            payment = owned_payment(session, user_id, payment_id)
+            held = payment_result(session, payment, self._uow.now())
+        return dataclasses.replace(held, pending_reason=PendingReason.STEP_UP_CODE.value, step_up=waiting)
 
     def schedule_payment(self, *, user_id: int, payment_id: int, consent_text: str) -> ScheduledPaymentView:
         """Confirm a draft dated in the future: it is charged on its day by `run_due_payments`."""
@@ -128,8 +131,9 @@ class Charging:
 
     def approve(
         self, user_id: int, payment_id: int, confirmation: str, tap: TapEvidence | None = None
-    ) -> tuple[bool, bool]:
-        """draft → approved with a signed consent; returns (this call approved it, it is scheduled)."""
+    ) -> tuple[bool, bool] | GateVerdict:
+        """draft → approved with a signed consent; returns (this call approved it, it is scheduled),
+        or the step-up gate's verdict when the draft turned out to need a code (`StepUp.recheck`)."""
         with self._uow.tx() as session:
             # Row locks on PostgreSQL (SQLite transactions are already serialized by BEGIN IMMEDIATE):
             # the user's row serializes the daily limit across all their bills, the bill's row the
@@ -137,15 +141,7 @@ class Charging:
             user = lock_user(session, user_id)
             # Read under the user's lock (a racing confirmation may have approved it meanwhile), with
             # its one-time code's status: nothing is approved before the code is verified.
-            row = session.execute(
-                select(Payment, StepUpChallenge.status)
-                .outerjoin(StepUpChallenge, StepUpChallenge.payment_id == Payment.id)
-                .where(Payment.id == payment_id)
-                .execution_options(populate_existing=True)
-            ).first()
-            if row is None or row[0].user_id != user_id:
-                raise PaymentNotFoundError(payment_id=payment_id)
-            payment, code_status = row[0], row[1]
+            payment, code_status = _with_code_status(session, user_id, payment_id)
             if payment.status != P.DRAFT.value or unverified(code_status):
                 return False, False
             bill = session.execute(
@@ -163,6 +159,14 @@ class Charging:
                 # below under the row lock, never against the day it was drafted on.
                 payment.pay_on = today
                 session.flush()
+            if code_status is None:
+                # The gate committed before this transaction: a part to this biller approved since
+                # (a concurrent confirmation) may make this draft need the code after all (issue 13).
+                gated = self.step_up.recheck(
+                    session, user, payment, confirmation=confirmation, tap=tap or TapEvidence()
+                )
+                if gated is not None:
+                    return gated
             self._ledger.check_amount(session, user, amount=amount, owed=owed, pay_on=payment.pay_on)
             # Multi-signature: a large payment keeps its consent but waits for a second approver.
             # "Large" is what the user pays this biller within the period, this payment included,
@@ -397,6 +401,19 @@ class Charging:
                 if not in_flight or time.monotonic() >= deadline:
                     return payment_result(session, payment, self._uow.now())
             time.sleep(0.05)
+
+
+def _with_code_status(session: Session, user_id: int, payment_id: int) -> tuple[Payment, str | None]:
+    """The user's payment, read afresh, and its one-time code's status (None: it has none)."""
+    row = session.execute(
+        select(Payment, StepUpChallenge.status)
+        .outerjoin(StepUpChallenge, StepUpChallenge.payment_id == Payment.id)
+        .where(Payment.id == payment_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None or row[0].user_id != user_id:
+        raise PaymentNotFoundError(payment_id=payment_id)
+    return row[0], row[1]
 
 
 def _aware(moment: datetime) -> datetime:

@@ -3,7 +3,9 @@
 When the user confirms a draft, `StepUp.gate` runs first (before approval, under the user's row
 lock): the risk check (payments/risk.py) scores it and may refuse it (the draft is cancelled); a
 payment at or over `ServiceConfig.step_up_minor`, or one the risk check flags `step_up`, gets a
-challenge instead of an approval. Order of the controls: risk check → the user's code → the
+challenge instead of an approval. The gate's transaction commits before approval's, so approval
+looks again under the lock (`StepUp.recheck`): a part to the same biller approved since (confirmed
+concurrently) can make a draft large. Order of the controls: risk check → the user's code → the
 staff's second approval → the time lock → the charge; so staff never review a payment its own
 user has not proved, and the cancel window counts from the verified confirmation.
 
@@ -178,6 +180,23 @@ class StepUp:
             self._close(session, challenge, payment, StepUpStatus.EXPIRED, now)
             return GateVerdict(refused=StepUpExpiredError(payment_id=payment_id))
         reasons = self._reasons(session, payment, user, now)
+        return self._verdict(session, payment, user, reasons, confirmation, tap, now)
+
+    def recheck(
+        self, session: Session, user: User, payment: Payment, *, confirmation: str, tap: TapEvidence
+    ) -> GateVerdict | None:
+        """Approval's look again, under `user`'s row lock, at a draft the gate let on without a code
+        (module docstring): the gate's verdict if it is large now (a code, or a locked-out user's
+        refusal), None to go on. The risk check is not run twice for one confirmation."""
+        now = self._uow.now()
+        reasons = self._reasons(session, payment, user, now, risk=False)
+        return self._verdict(session, payment, user, reasons, confirmation, tap, now) if reasons else None
+
+    def _verdict(
+        self, session: Session, payment: Payment, user: User, reasons: tuple[str, ...] | RiskRefusal,
+        confirmation: str, tap: TapEvidence, now: datetime,
+    ) -> GateVerdict:  # fmt: skip
+        """A refusal cancels the draft; reasons issue a code; none: go on."""
         if isinstance(reasons, RiskRefusal):
             self._machine.move(
                 session, payment, P.DRAFT, P.CANCELLED,
@@ -186,16 +205,16 @@ class StepUp:
             )  # fmt: skip
             why = list(reasons.reasons)
             if reasons.until is not None:
-                locked = StepUpLockedError(payment_id=payment_id, reasons=why, until=reasons.until)
+                locked = StepUpLockedError(payment_id=payment.id, reasons=why, until=reasons.until)
                 return GateVerdict(refused=locked)
-            return GateVerdict(refused=RiskRefusedError(payment_id=payment_id, reasons=why))
+            return GateVerdict(refused=RiskRefusedError(payment_id=payment.id, reasons=why))
         if reasons:
             challenge = self._issue(session, payment, reasons, confirmation, tap, now)
             return GateVerdict(waiting=self._view(session, challenge, payment, user, now))
         return GateVerdict()
 
     def _reasons(
-        self, session: Session, payment: Payment, user: User, now: datetime
+        self, session: Session, payment: Payment, user: User, now: datetime, *, risk: bool = True
     ) -> tuple[str, ...] | RiskRefusal:
         """Why this draft needs a code (StepUpReason values; empty: it does not), or a refusal.
 
@@ -210,11 +229,11 @@ class StepUp:
             before = self._ledger.paid_to_biller_around(session, payment, self._config.step_up_period)
             if before.amount_minor + payment.amount_minor >= threshold:
                 reasons.append(StepUpReason.LARGE_AMOUNT.value)
-        risk = check_payment(session, payment, self._config.risk, now)
-        if risk.decision == RiskVerdict.REFUSE:
-            return RiskRefusal(tuple(reason.value for reason in risk.reasons))
-        if risk.decision == RiskVerdict.STEP_UP:
-            reasons.extend(reason.value for reason in risk.reasons)
+        found = check_payment(session, payment, self._config.risk, now) if risk else None
+        if found is not None and found.decision == RiskVerdict.REFUSE:
+            return RiskRefusal(tuple(reason.value for reason in found.reasons))
+        if found is not None and found.decision == RiskVerdict.STEP_UP:
+            reasons.extend(reason.value for reason in found.reasons)
         until = self._locked_until(session, payment.user_id, now) if reasons else None
         if until is not None:
             append_audit(

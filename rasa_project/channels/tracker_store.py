@@ -32,8 +32,9 @@ what changes is how the SQLite file is opened:
   conversation wait for one shared next attempt (`_busy_until`), so the loop is blocked at most one
   busy_timeout per pause, however many turns wait. The turn may have charged, so it is never dropped:
   when the window runs out, an error names the conversation (sender id), the tracker is kept in
-  memory, and the sender's next turn stores it first (or, still failing, continues from it) instead
-  of reading the older one. A kept tracker never outlives a tombstone: one kept longer than
+  memory, and the sender's next turn stores it first (or, still failing, continues from a copy of
+  it: a turn that fails before its save leaves the kept one as it was) instead of reading the older
+  one. A kept tracker never outlives a tombstone: one kept longer than
   UNSAVED_MAX_SECONDS (less than a tombstone lives) is dropped with an error, and one the sender's
   tombstone postdates (forgotten while kept) is dropped too (issue 12 review).
 - A read that fails on the database is retried for up to READ_RETRY_WINDOW_SECONDS, then raises:
@@ -54,6 +55,7 @@ PRAGMAs, no kept connection, no tombstones, no kept trackers.
 """
 
 import asyncio
+import copy
 import hashlib
 import logging
 import time
@@ -157,8 +159,10 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
             unsaved = None
         if unsaved is not None:
             await self.save(unsaved)
-            if sender_id in self._unsaved:
-                return self._unsaved[sender_id]  # save() drops it once stored
+            if sender_id in self._unsaved:  # save() drops it once stored
+                # A copy: the turn appends to what it gets, and a turn failing before its save
+                # must leave the kept tracker as it was (the kept-tracker path checks the length).
+                return copy.deepcopy(self._unsaved[sender_id])
         kept = self._kept.pop(sender_id, None)
         if kept is not None and self._still_current(sender_id, kept):
             self._kept[sender_id] = kept  # most recently used

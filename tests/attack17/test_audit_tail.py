@@ -6,21 +6,17 @@ when that savepoint is RELEASED (committed into the transaction) its row stays, 
 transaction's next append still links to the remembered, older row. audit_log.prev_hash is UNIQUE,
 so the fork is not stored: the append raises IntegrityError and the caller's whole transaction (a
 payment's move, a consent) is rolled back; without that constraint it would be a forked chain.
+Fixed: an append inside a savepoint drops the kept tail, so the next one reads it again.
 """
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy.orm import sessionmaker
 
 from db.engine import make_engine
 from payments.audit import append_audit, verify_audit_chain
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: audit after a released savepoint links to the stale kept tail (fork -> IntegrityError)",
-)
 def test_audit_after_released_savepoint_links_to_the_savepoints_row(database_url: str) -> None:
     engine = make_engine(database_url)
     factory = sessionmaker(bind=engine, expire_on_commit=False)

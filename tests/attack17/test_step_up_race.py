@@ -11,6 +11,7 @@ pass the gate: neither part sees the other, and the whole amount goes out withou
 The interleaving is driven step by step with the service's own calls, exactly as
 `Confirmations.confirm` splits them (the verdict from the gate's transaction handed to
 `confirm_payment(gated=...)`), on SQLite and PostgreSQL.
+Fixed: approval recomputes the sum under the user's lock (`StepUp.recheck`) and issues the code.
 """
 
 from __future__ import annotations
@@ -44,10 +45,6 @@ def _draft(service: PaymentsService, user_id: int, bill_id: int, amount: str) ->
     ).payment_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hole: step-up large-amount sum decided outside approval's lock; two parts raced skip the code",
-)
 def test_two_parts_confirmed_together_still_need_the_code(payments_service: PaymentsService) -> None:
     service = _service(payments_service)
     user_id, bills = make_paying_user(service.session_factory, service.gateway, bills=(("rent", 90_000),))
