@@ -30,7 +30,13 @@ from bot.pages import PAGE_PREFIX
 from bot.ratelimit import RepliesFirstRateLimiter
 from bot.relay import SERVICES
 from bot.services import BotServices, build_services
-from bot.updates import MemorySeenUpdates, OrderedUpdateProcessor, RedisSeenUpdates, SeenUpdates
+from bot.updates import (
+    MemorySeenUpdates,
+    OrderedUpdateProcessor,
+    OverCapHandler,
+    RedisSeenUpdates,
+    SeenUpdates,
+)
 from observability import metrics
 from settings import Settings, get_settings
 
@@ -89,6 +95,11 @@ def build_application(settings: Settings, services: BotServices | None = None) -
         if built is not None and services is None:
             await built.aclose()
 
+    processor = OrderedUpdateProcessor(
+        seen_updates_for(settings),
+        concurrent_updates_for(settings),
+        max_updates_per_user=settings.bot_max_updates_per_user,
+    )
     application = (
         Application.builder()
         .token(settings.telegram_bot_token)
@@ -96,13 +107,7 @@ def build_application(settings: Settings, services: BotServices | None = None) -
         .http_version(HTTP_VERSION)
         .get_updates_http_version(HTTP_VERSION)
         .rate_limiter(RepliesFirstRateLimiter(max_retries=2))
-        .concurrent_updates(
-            OrderedUpdateProcessor(
-                seen_updates_for(settings),
-                concurrent_updates_for(settings),
-                max_updates_per_user=settings.bot_max_updates_per_user,
-            )
-        )
+        .concurrent_updates(processor)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
@@ -111,9 +116,10 @@ def build_application(settings: Settings, services: BotServices | None = None) -
     private_user = filters.ChatType.PRIVATE & filters.USER
     application.add_handler(MessageHandler(private_user, handlers.on_private_message), group=-2)
     # Group -1 runs next for every update: a card number stops there (in any chat), and so does
-    # anything from a group or a channel — private chats only.
+    # anything from a group or a channel — private chats only — and a new turn past the user's cap.
     application.add_handler(MessageHandler(handlers.CardNumberFilter(), handlers.on_card_number), group=-1)
     application.add_handler(handlers.OutsidePrivateChatHandler(handlers.on_outside_private_chat), group=-1)
+    application.add_handler(OverCapHandler(processor), group=-1)
     # Edits are not new turns: they are answered and never reach the assistant (a pending summary
     # stays as it was). The chat filter repeats the rule above per handler.
     new_message = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE

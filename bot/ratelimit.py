@@ -10,13 +10,14 @@ limited exactly as before.
 
 The overall limit is this class's own aiolimiter.AsyncLimiter (`overall`, whose `has_capacity` is
 public), not AIORateLimiter's private one: PTB's overall limiter is switched off and ours applies to
-the same calls (those to a chat), so nothing here reads PTB's internals.
+the same calls (those to a chat), so nothing here reads PTB's internals. It is taken by every
+attempt (PTB retries a call Telegram answered 429 inside its process_request), as PTB's own is, so
+the retries after a flood wait count against the limit like any other call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -51,13 +52,18 @@ class RepliesFirstRateLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         """Skip a chat action (answering True, as Telegram would) when no capacity is free now;
-        a call to a chat takes its place in the overall limit, then PTB's (group limits, retries)."""
+        otherwise PTB's (group limits, retries), each attempt of a call to a chat taking its place
+        in the overall limit: PTB retries a 429 (RetryAfter) inside its process_request."""
         to_chat = data.get("chat_id") is not None
         if endpoint == CHAT_ACTION and self.overall is not None and not self.overall.has_capacity():
             self.skipped_chat_actions += 1
             return True
-        limit: AbstractAsyncContextManager[Any] = (
-            self.overall if to_chat and self.overall is not None else nullcontext()
-        )
-        async with limit:
+        overall = self.overall
+        if not to_chat or overall is None:
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+        async def attempt(*a: Any, **kw: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
+            async with overall:  # every attempt, so PTB's RetryAfter retries pass the limit too
+                return await callback(*a, **kw)
+
+        return await super().process_request(attempt, args, kwargs, endpoint, data, rate_limit_args)

@@ -33,7 +33,7 @@ CONVERSATION_UNREADABLE = (
 # One user's messages beyond BOT_MAX_UPDATES_PER_USER waiting at once (bot.updates): not read.
 SLOW_DOWN = (
     "Slow down a little, please: I'm still working on your earlier messages, so I didn't read this "
-    "one, and I won't read more until I've answered those. Send it again once I've replied."
+    "one (nor any you send before I reply). Send it again once I've replied."
 )
 SLOW_DOWN_TAP = "Slow down, please: I'm still on your earlier messages. Tap again once I've replied."
 # The Rasa client's queue was full (rasa_client.admission): the message was kept, not sent.

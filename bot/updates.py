@@ -9,32 +9,42 @@ Seen ids are kept in Redis when REDIS_URL is set (SET NX with a TTL, so this hol
 and across several bot processes), otherwise in a bounded in-memory set, which forgets on restart:
 then a redelivered update is handled again, and the payments core's idempotency is the last guard.
 
-One user's updates are capped (`max_updates_per_user`, BOT_MAX_UPDATES_PER_USER): a processor slot is
-held while an update waits for its user's lock, so without a cap one user flooding messages took the
-slots other users' updates need, and those waited behind the flood. Past the cap, an update is not
-handled: a message gets the "slow down, I didn't read this one" answer (texts.SLOW_DOWN, once per
-burst: until that user's updates in progress are done, every further one is refused the same way, as
-the answer says), a tap gets it as the tap's answer. Refused before a slot is taken, so the flood
-costs other users nothing but those answers.
+One user's new turns are capped (`max_updates_per_user`, BOT_MAX_UPDATES_PER_USER): a processor slot
+is held while an update waits for its user's lock, so without a cap one user flooding messages took
+the slots other users' updates need, and those waited behind the flood. Only an update that would
+start a turn counts: a message or a button tap in the user's private chat with the bot. At the cap
+such an update takes no slot and no place in the user's order, and runs the handlers that run for
+every update (group -2, the card-number and outside-private-chat handlers of group -1: a typed card
+number is still deleted); then `OverCapHandler` answers it instead of a turn: a tap with
+texts.SLOW_DOWN_TAP, a message with texts.SLOW_DOWN ("I didn't read this one; send it again"). Every
+refused message is covered by an answer sent after it: at most one answer per `slow_down_every`
+seconds while none of the user's turns finishes, and a new one once any has (the user then saw a reply
+and may think they were read again). Other updates (a block or unblock of the bot, an edit, anything
+from a group) are not counted and never refused; they keep their own order per user, apart from the
+user's turns, so blocking the bot is recorded at once even while turns are in progress.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from telegram import Update
-from telegram.error import TelegramError
-from telegram.ext import BaseUpdateProcessor
+from telegram.constants import ChatType
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import ApplicationHandlerStop, BaseHandler, BaseUpdateProcessor, ContextTypes
 
 from bot import texts
 
 log = logging.getLogger(__name__)
 
 SEEN_TTL_SECONDS = 24 * 3600
+SLOW_DOWN_EVERY_SECONDS = 10.0  # one user's "slow down" answers while none of their turns finishes
 
 
 class SeenUpdates(Protocol):
@@ -102,34 +112,48 @@ def ordering_key(update: object) -> int | None:
     return update.effective_chat.id if update.effective_chat is not None else None
 
 
+def starts_turn(update: object) -> bool:
+    """True for what counts against the per-user cap: a message or a tap in a private chat."""
+    if not isinstance(update, Update) or (update.message is None and update.callback_query is None):
+        return False
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
 class OrderedUpdateProcessor(BaseUpdateProcessor):
     """Processes different users concurrently, one user's updates in order, each update_id once.
 
     `max_concurrent_updates`: updates in handlers (or waiting for their user's earlier ones) at
     once; the rest wait inside PTB. `concurrent_updates_for` sizes it so that the Rasa client's
     admission control, not PTB, decides who waits and who is told "busy". `max_updates_per_user`:
-    one user's updates waiting for a slot, for their earlier ones or in a handler; more are refused
-    with the "slow down" answer (module docstring).
+    one user's new turns waiting for a slot, for their earlier ones or in a handler; more are
+    refused with the "slow down" answer (module docstring; `OverCapHandler` answers them).
     """
 
     def __init__(
-        self, seen: SeenUpdates, max_concurrent_updates: int, max_updates_per_user: int = 10
+        self,
+        seen: SeenUpdates,
+        max_concurrent_updates: int,
+        max_updates_per_user: int = 10,
+        slow_down_every: float = SLOW_DOWN_EVERY_SECONDS,
     ) -> None:
         super().__init__(max_concurrent_updates)
         self.seen = seen
         self.max_updates_per_user = max_updates_per_user
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
-        self._told: set[int] = set()  # users told "slow down" since their updates were last all done
+        self.slow_down_every = slow_down_every
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._waiting: dict[tuple[int, str], int] = {}  # holders and waiters of each lock
+        self._users: dict[int, int] = {}  # each user's turns in progress (counted updates)
+        self._told: dict[int, float] = {}  # when a user was last told "slow down" (monotonic)
+        self._over_cap: set[int] = set()  # ids of the refused updates whose handlers are running
         self.refused = 0  # updates refused for their user's cap (tests, logs)
 
     async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Refuse an update past its user's cap before it takes a slot; otherwise PTB's processing."""
+        """Refuse a new turn past its user's cap without a slot; otherwise PTB's processing."""
         key = ordering_key(update)
-        if key is None:
+        if key is None or not starts_turn(update):
             await super().process_update(update, coroutine)
             return
-        if key in self._told or self._users.get(key, 0) >= self.max_updates_per_user:
+        if self._users.get(key, 0) >= self.max_updates_per_user:
             await self._refuse(key, update, coroutine)
             return
         self._users[key] = self._users.get(key, 0) + 1
@@ -139,8 +163,7 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             self._users[key] -= 1
             if not self._users[key]:
                 del self._users[key]
-                self._locks.pop(key, None)
-                self._told.discard(key)
+            self._told.pop(key, None)  # a turn finished: the next refusal is answered anew
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for this user's earlier updates, skip a repeated update_id, then handle the update."""
@@ -148,34 +171,65 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         if key is None:
             await self._once(update, coroutine)
             return
-        async with self._locks.setdefault(key, asyncio.Lock()):
+        async with self._in_order((key, "turn" if starts_turn(update) else "other")):
             await self._once(update, coroutine)
 
+    @asynccontextmanager
+    async def _in_order(self, lane: tuple[int, str]) -> AsyncIterator[None]:
+        """Hold the lane's lock (a user's turns, or their other updates); dropped when nobody waits."""
+        lock = self._locks.setdefault(lane, asyncio.Lock())
+        self._waiting[lane] = self._waiting.get(lane, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[lane] -= 1
+            if not self._waiting[lane]:
+                del self._waiting[lane], self._locks[lane]
+
     async def _refuse(self, key: int, update: object, coroutine: Awaitable[Any]) -> None:
-        """Answer an update past its user's cap with "slow down" (a message: once per burst)."""
-        if isinstance(coroutine, Coroutine):
-            coroutine.close()
-        if not isinstance(update, Update) or not await self.seen.first_time(update.update_id):
-            return  # a repeated delivery was handled (or refused) the first time
-        self.refused += 1
-        in_progress = self._users.get(key, 0)
-        log.warning("update %s refused: %d of its user's in progress", update.update_id, in_progress)
+        """Run a refused update's every-update handlers, then `OverCapHandler` answers it."""
+        assert isinstance(update, Update)  # starts_turn
+        log.warning(
+            "update %s refused: %d of its user's turns in progress", update.update_id, self._users.get(key, 0)
+        )
+        self._over_cap.add(update.update_id)
+        try:
+            await self._once(update, coroutine, refused=True)
+        finally:
+            self._over_cap.discard(update.update_id)
+
+    def is_refused(self, update: object) -> bool:
+        """True while a refused update's handlers run."""
+        return isinstance(update, Update) and update.update_id in self._over_cap
+
+    async def answer_refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer a refused tap, and a refused message unless an answer after it is already due."""
+        key = ordering_key(update)
         try:
             if update.callback_query is not None:
                 await update.callback_query.answer(texts.SLOW_DOWN_TAP)
-            elif key not in self._told and update.effective_chat is not None:
-                if self._users.get(key):  # still busy (checked after the await above): covers the burst
-                    self._told.add(key)
-                await update.get_bot().send_message(update.effective_chat.id, texts.SLOW_DOWN)
+            elif key is not None and update.effective_chat is not None:
+                now, told = time.monotonic(), self._told.get(key)
+                if told is not None and now - told < self.slow_down_every:
+                    log.info("update %s refused; told to slow down %.1f s ago", update.update_id, now - told)
+                else:
+                    if self._users.get(key):  # until one of their turns finishes (or the time is up)
+                        self._told[key] = now
+                    await context.bot.send_message(update.effective_chat.id, texts.SLOW_DOWN)
+        except Forbidden:
+            raise  # they blocked the bot: on_error records it
         except TelegramError:
             log.warning("the slow-down answer to update %s was not sent", update.update_id, exc_info=True)
+        raise ApplicationHandlerStop
 
-    async def _once(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def _once(self, update: object, coroutine: Awaitable[Any], refused: bool = False) -> None:
         if isinstance(update, Update) and not await self.seen.first_time(update.update_id):
             log.info("update %s was delivered again; skipped", update.update_id)
             if isinstance(coroutine, Coroutine):
                 coroutine.close()
             return
+        self.refused += refused
         await coroutine
 
     async def initialize(self) -> None:
@@ -184,3 +238,16 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         """Release the seen-id store."""
         await self.seen.aclose()
+
+
+class OverCapHandler(BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
+    """Matches an update refused for its user's cap (group -1, after the card-number and
+    outside-private-chat handlers): answers it "slow down" and stops there, so no turn starts."""
+
+    def __init__(self, processor: OrderedUpdateProcessor) -> None:
+        super().__init__(processor.answer_refused)
+        self.processor = processor
+
+    def check_update(self, update: object) -> bool:
+        """True for an update its processor refused."""
+        return self.processor.is_refused(update)

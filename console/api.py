@@ -38,6 +38,11 @@ from transcripts.search import search_conversations
 router = APIRouter(prefix="/api")
 SESSION_PATTERN = f"^{SESSION_KEY_PATTERN}$"
 MAX_LIMIT = 500
+# On a 503 whose message was NOT processed (busy, conversation unreadable, unreachable): the page
+# may send it again, so it gives back the text and the buttons it had spent (console/static/chat.js).
+# Absent when the assistant may have acted (no answer in time): repeating could act twice.
+NOT_PROCESSED_HEADER = "X-Not-Processed"
+NOT_PROCESSED = {NOT_PROCESSED_HEADER: "1"}
 # C0 control characters other than tab, newline and carriage return: PostgreSQL refuses NUL in
 # text and JSON, and none of them belongs in a chat message. Lone surrogates cannot be stored either.
 _FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
@@ -211,7 +216,8 @@ def api_test_users(request: Request, _staff: Annotated[StaffView, Depends(requir
         422: {"description": "invalid request, or the text looks like a card number"},
         503: {
             "description": "the assistant is busy (not processed; Retry-After), unreachable, or got "
-            "the message but did not answer in time (it may have acted: check before repeating)"
+            "the message but did not answer in time (it may have acted: check before repeating); "
+            f"{NOT_PROCESSED_HEADER}: 1 when the message was not processed and can be sent again"
         },
     },
 )
@@ -235,7 +241,7 @@ async def api_chat(
         raise HTTPException(
             503,
             "the assistant is busy: this message was not processed; send it again in a few seconds",
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": "5", **NOT_PROCESSED},
         ) from None
     except AssistantNoAnswerError:
         # Rasa got the message and may have acted on it (e.g. charged a confirmed payment).
@@ -249,11 +255,13 @@ async def api_chat(
             503,
             "could not read the conversation (the assistant's conversation store failed): this message "
             "was not processed; send it again in a moment",
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": "5", **NOT_PROCESSED},
         ) from None
     except AssistantUnavailableError:
         raise HTTPException(
-            503, "the assistant is unreachable (Rasa or the action server is down); try again"
+            503,
+            "the assistant is unreachable (Rasa or the action server is down); try again",
+            headers=NOT_PROCESSED,
         ) from None
     recorded = result.recorded
     payment = (

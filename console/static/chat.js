@@ -148,11 +148,18 @@
     transcriptLink.hidden = false;
   }
 
-  async function send(text, shown, underText) {
+  // Sends so far: only the latest one's "not processed" answer gives back what it spent.
+  let sends = 0;
+
+  // `typed`: the text box's text this send cleared (given back if the message was not processed).
+  async function send(text, shown, underText, typed) {
+    const mine = ++sends;
     errorBox.hidden = true;
     // A button answers the turn it belongs to: once anything is sent, earlier buttons are spent.
-    for (const used of log.querySelectorAll("button.quick")) used.disabled = true;
-    log.append(el("div", "msg user", shown || text));
+    const spent = Array.from(log.querySelectorAll("button.quick")).filter((b) => !b.disabled);
+    for (const used of spent) used.disabled = true;
+    const bubble = el("div", "msg user", shown || text);
+    log.append(bubble);
     sendButton.disabled = true;
     try {
       const response = await fetch("/api/chat", {
@@ -168,6 +175,13 @@
       });
       const data = await response.json().catch(() => ({}));
       if (response.status === 401) { window.location = "/login?next=/chat"; return; }
+      if (response.headers.get("X-Not-Processed") === "1" && mine === sends) {
+        // Not processed ("send it again"): the spent buttons and the typed text come back.
+        for (const b of spent) { b.disabled = false; b.classList.remove("chosen"); }
+        if (typed && !input.value) input.value = typed;
+        bubble.classList.add("not-processed");
+        bubble.title = "not processed";
+      }
       if (!response.ok) throw new Error(data.detail || "error " + response.status);
       render(data);
     } catch (err) {
@@ -184,7 +198,7 @@
     const text = input.value.trim();
     if (!text) return;
     input.value = "";
-    send(text);
+    send(text, null, "", text);
   });
   document.getElementById("new-conversation").addEventListener("click", newSession);
   userSelect.addEventListener("change", newSession);

@@ -85,11 +85,6 @@ def console(payments_service: PaymentsService, tmp_path: Path) -> Iterator[tuple
     thread.join(timeout=10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console/static/chat.js disables the earlier turn's buttons before the answer: a Confirm "
-    "answered 503 'not processed; send it again' cannot be sent again from the page",
-)
 def test_a_confirm_the_assistant_could_not_read_can_be_sent_again_from_the_page(
     console: tuple[str, str, list[str]], payments_service: PaymentsService
 ) -> None:

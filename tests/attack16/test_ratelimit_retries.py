@@ -14,7 +14,6 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
 from aiohttp import web
 from telegram.ext import AIORateLimiter, BaseRateLimiter, ExtBot
 
@@ -80,10 +79,5 @@ async def test_ptbs_own_limiter_keeps_retries_within_the_limit() -> None:
     assert await _burst(AIORateLimiter(max_retries=2)) <= ALLOWED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/ratelimit.py takes the overall AsyncLimiter once around PTB's process_request, whose "
-    "RetryAfter retries then bypass it: right after a flood wait the retries and the next calls burst out",
-)
 async def test_retries_after_a_flood_wait_stay_within_the_overall_limit() -> None:
     assert await _burst(RepliesFirstRateLimiter(max_retries=2)) <= ALLOWED

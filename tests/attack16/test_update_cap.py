@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bot import texts
 from bot.app import build_application
 from bot.services import BotServices
@@ -25,11 +23,6 @@ CAP = 2
 CARD_TEXT = "my card is 4242 4242 4242 4242 exp 12/29"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a typed card number past BOT_MAX_UPDATES_PER_USER is refused before on_card_number runs: "
-    "it is never deleted and stays in the chat (bot/updates.py OrderedUpdateProcessor.process_update)",
-)
 async def test_a_card_number_sent_past_the_cap_is_still_deleted(
     fake: FakeTelegram, directory: RecordingDirectory
 ) -> None:
@@ -55,12 +48,6 @@ async def test_a_card_number_sent_past_the_cap_is_still_deleted(
     assert deleted == [card["message"]["message_id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a my_chat_member 'kicked' (the user blocked the bot) past BOT_MAX_UPDATES_PER_USER is refused: "
-    "the user is never recorded unreachable, and the bot messages a user who blocked it "
-    "(bot/updates.py refuses every update type, not only new turns)",
-)
 async def test_blocking_the_bot_while_capped_is_still_recorded(
     fake: FakeTelegram, directory: RecordingDirectory
 ) -> None:
@@ -87,12 +74,6 @@ async def test_blocking_the_bot_while_capped_is_still_recorded(
     assert texts.SLOW_DOWN not in told  # nobody to tell: they blocked the bot
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after one 'slow down', every later message is refused with no answer at all until ALL the "
-    "user's updates are done (bot/updates.py _told): one slow turn silences a user whose other "
-    "messages were answered, and their resent message is silently lost",
-)
 async def test_a_message_resent_after_replies_is_never_silently_dropped(
     fake: FakeTelegram, directory: RecordingDirectory
 ) -> None:
@@ -127,12 +108,6 @@ async def test_a_message_resent_after_replies_is_never_silently_dropped(
 GROUP = {"id": -1001716, "type": "group", "title": "Flatmates"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the cap is keyed by the user across all chats and _refuse answers in the update's chat: a "
-    "group message (not even addressed to the bot) gets 'slow down, I'm still working on your earlier "
-    "messages' in the group, telling the group the user is busy with the payment bot",
-)
 async def test_a_capped_users_group_message_gets_no_answer_in_the_group(
     fake: FakeTelegram, directory: RecordingDirectory
 ) -> None:

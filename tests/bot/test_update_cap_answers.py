@@ -1,0 +1,55 @@
+"""The per-user cap's "slow down" answers (bot.updates): limited by time, never once per burst.
+
+Real PTB long-polling the fake Bot API, the real Rasa client against the stand-in Rasa channel
+holding the user's first turn (as tests/attack16/test_update_cap.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot import texts
+from bot.app import build_application
+from bot.services import BotServices
+from bot.updates import OrderedUpdateProcessor
+from rasa_client import RasaClient
+from testing.fake_telegram import FakeTelegram
+from tests.bot.conftest import RecordingDirectory, bot_settings
+from tests.helpers.fake_telegram import polling
+from tests.rasa_client.standin import standin_rasa
+
+EVERY = 1.0  # seconds between two "slow down" answers to one user while none of their turns ends
+
+
+async def test_refused_messages_are_answered_again_once_the_interval_is_over(
+    fake: FakeTelegram, directory: RecordingDirectory
+) -> None:
+    user = 716501
+    release = asyncio.Event()
+    async with standin_rasa(hold=release) as rasa:
+        client = RasaClient(rasa.url, "s", 30.0, max_in_flight=4, max_waiting=10)
+        services = BotServices(assistant=client, users=directory, session_factory=None)
+        application = build_application(bot_settings(fake, BOT_MAX_UPDATES_PER_USER=1), services)
+        processor = application.update_processor
+        assert isinstance(processor, OrderedUpdateProcessor)
+        processor.slow_down_every = EVERY
+        async with polling(application):
+            try:
+                await fake.send_text(user, "pay bill")
+                await fake.wait_for(lambda: len(rasa.received) == 1)  # held: the user is at the cap
+                await fake.send_text(user, "a")
+                await fake.wait_for_messages(user, 1, within=10.0)
+                await fake.send_text(user, "b")  # covered by the answer just sent
+                await fake.wait_for(lambda: processor.refused == 2, within=10.0)
+                await asyncio.sleep(EVERY + 0.2)
+                await fake.send_text(user, "c")  # the interval is over: answered again
+                await fake.wait_for_messages(user, 2, within=10.0)
+                await asyncio.sleep(0.5)
+                told = [m["text"] for m in fake.sent_messages(user)]
+            finally:
+                release.set()
+            await fake.wait_for_messages(user, 3)
+        await client.aclose()
+    assert told == [texts.SLOW_DOWN, texts.SLOW_DOWN]
+    assert processor.refused == 3
+    assert rasa.received == ["pay bill"]
