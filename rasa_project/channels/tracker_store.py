@@ -26,8 +26,12 @@ what changes is how the SQLite file is opened:
   flight during the delete holds the tracker it read before; `save` drops its events older than the
   tombstone instead of writing the forgotten events back. Names shared with transcripts/forgetting.py.
 
-- A save that fails on the database (OperationalError: the file locked past busy_timeout by a long
-  retention delete) is retried for up to SAVE_RETRY_WINDOW_SECONDS, the pause doubling from
+- A save keeps the tracker for the sender's next turn first, then a per-sender writer task (not the
+  turn's: Sanic cancelling a request the edge gave up on cannot stop it) writes it, and the turn waits
+  for that at most SAVE_ANSWER_WITHIN_SECONDS, so it answers within the edges' timeout and leaves
+  Rasa's ticket lock in time. A write that fails on the database (OperationalError: the file locked
+  past busy_timeout by a long retention delete) is retried for up to SAVE_RETRY_WINDOW_SECONDS after
+  the sender's last save, the pause doubling from
   RETRY_FIRST_PAUSE_SECONDS to RETRY_MAX_PAUSE_SECONDS. While the store is busy, saves of every
   conversation wait for one shared next attempt (`_busy_until`), so the loop is blocked at most one
   busy_timeout per pause, however many turns wait. The turn may have charged, so it is never dropped:
