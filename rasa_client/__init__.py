@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 CHANNEL_PATH = "/webhooks/paychat/webhook"
 HEALTH_PATH = "/webhooks/paychat/health"
 SECRET_HEADER = "X-Paychat-Secret"
+TIMEOUT_HEADER = "X-Paychat-Timeout"  # rasa_project/channels/paychat_channel.TIMEOUT_HEADER
 # The channel's 503 code for a conversation its tracker store could not read.
 UNREADABLE_CODE = "conversation_unreadable"
 # The channel's 503 code for a message refused before its turn ran (the action server known down).
@@ -165,7 +166,8 @@ class RasaClient:
             # pool=None: waiting for a pooled connection is never on the Rasa clock; `pool_limits`
             # sizes the pool so that a call holding a slot does not wait for one anyway.
             timeout=httpx.Timeout(timeout_seconds, connect=3.0, pool=None),
-            headers={SECRET_HEADER: secret},
+            # The channel answers before this timeout (its saves wait for the store until then).
+            headers={SECRET_HEADER: secret, TIMEOUT_HEADER: str(timeout_seconds)},
             transport=transport,
             limits=pool_limits(max_in_flight),
         )

@@ -48,6 +48,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.tracker_store import ANSWER_BY
 from observability.context import conversation
 from observability.logs import JsonFormatter
 from privacy.cards import message_holds_card_number
@@ -76,6 +77,11 @@ UNREADABLE = {"error": "could not read the conversation", "code": "conversation_
 # The 503 of a turn that RAN but failed (an action call failed, no reply): it may have acted (charged),
 # unlike the "action server unavailable" refused before the turn (rasa_client.AssistantNoAnswerError).
 TURN_FAILED_CODE = "turn_failed"
+# The caller's own timeout (rasa_client sends it): the turn answers this much before it, and never
+# later than TURN_ANSWER_MAX_SECONDS after arriving (Rasa's ticket lock lives 60 s from arrival).
+TIMEOUT_HEADER = "X-Paychat-Timeout"
+ANSWER_MARGIN_SECONDS = 4.0
+TURN_ANSWER_MAX_SECONDS = 45.0
 # The 503 of a message refused BEFORE its turn (the action server known down): not processed.
 REFUSED = "refused"  # an action call whose connection was refused (in _ACTION_CALLS): it did not run
 ACTION_SERVER_DOWN = {"error": "action server unavailable", "code": "action_server_down"}
@@ -188,6 +194,7 @@ class PaychatInput(InputChannel):
         if watch is not None and not await watch.usable():
             # Rasa would carry on without the actions and answer nothing useful; say so instead.
             return response.json(ACTION_SERVER_DOWN, status=503)
+        ANSWER_BY.set(time.monotonic() + _answer_within(request))
         collector = CollectingOutputChannel()
         calls: list = []
         _ACTION_CALLS.set(calls)
@@ -428,3 +435,12 @@ async def _turn_details(agent: Any, sender: str, tracker: Any = None) -> dict[st
         "slots": tracker.current_slot_values(),
         "events": [e.as_dict() for e in events],
     }
+
+
+def _answer_within(request: Request) -> float:
+    """Seconds from now by which the turn answers: the caller's timeout less a margin, capped."""
+    try:
+        timeout = float(request.headers.get(TIMEOUT_HEADER, ""))
+    except ValueError:
+        return TURN_ANSWER_MAX_SECONDS
+    return max(min(timeout - ANSWER_MARGIN_SECONDS, TURN_ANSWER_MAX_SECONDS), 0.0)

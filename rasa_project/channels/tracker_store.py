@@ -58,6 +58,7 @@ PRAGMAs, no kept connection, no tombstones, no kept trackers.
 """
 
 import asyncio
+import contextvars
 import functools
 import hashlib
 import logging
@@ -88,6 +89,9 @@ SAVE_RETRY_WINDOW_SECONDS = 60.0  # a retention delete of many rows; retried aft
 # How long a turn waits for its save before answering: the edges wait RASA_TIMEOUT_SECONDS (30 s), and
 # a turn (its retrieve of a kept tracker, then its save: twice this) stays within Rasa's 60 s ticket lock.
 SAVE_ANSWER_WITHIN_SECONDS = 18.0
+# The paychat channel's deadline for the current turn's answer (time.monotonic()), from the caller's
+# own timeout: a save waits for its writer until then instead of SAVE_ANSWER_WITHIN_SECONDS.
+ANSWER_BY: contextvars.ContextVar[Optional[float]] = contextvars.ContextVar("paychat_answer_by", default=None)
 READ_RETRY_WINDOW_SECONDS = 3.0
 RETRY_FIRST_PAUSE_SECONDS = 0.25
 RETRY_MAX_PAUSE_SECONDS = 4.0
@@ -157,7 +161,9 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
         writer = self._writers.get(sender)
         if writer is None:
             writer = self._writers[sender] = asyncio.create_task(self._write_behind(sender))
-        await asyncio.wait({writer}, timeout=SAVE_ANSWER_WITHIN_SECONDS)  # never cancels the writer
+        answer_by = ANSWER_BY.get()
+        wait = SAVE_ANSWER_WITHIN_SECONDS if answer_by is None else max(answer_by - time.monotonic(), 0.0)
+        await asyncio.wait({writer}, timeout=wait)  # never cancels the writer
 
     async def _write_behind(self, sender: str) -> None:
         """Store the sender's kept trackers (older ones first), retried until its deadline (the last
