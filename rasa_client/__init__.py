@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 CHANNEL_PATH = "/webhooks/paychat/webhook"
 HEALTH_PATH = "/webhooks/paychat/health"
 SECRET_HEADER = "X-Paychat-Secret"
+TIMEOUT_HEADER = "X-Paychat-Timeout"  # rasa_project/channels/paychat_channel.TIMEOUT_HEADER
 # The channel's 503 code for a conversation its tracker store could not read.
 UNREADABLE_CODE = "conversation_unreadable"
+# The channel's 503 code for a message refused before its turn ran (the action server known down).
+NOT_RUN_CODES = frozenset({"action_server_down"})
 # What the paychat channel accepts (rasa_project/channels/paychat_channel.py): 1..4096 characters,
 # not blank. The edges refuse anything else themselves, with words of their own.
 MAX_MESSAGE_CHARS = 4096
@@ -163,7 +166,8 @@ class RasaClient:
             # pool=None: waiting for a pooled connection is never on the Rasa clock; `pool_limits`
             # sizes the pool so that a call holding a slot does not wait for one anyway.
             timeout=httpx.Timeout(timeout_seconds, connect=3.0, pool=None),
-            headers={SECRET_HEADER: secret},
+            # The channel answers before this timeout (its saves wait for the store until then).
+            headers={SECRET_HEADER: secret, TIMEOUT_HEADER: str(timeout_seconds)},
             transport=transport,
             limits=pool_limits(max_in_flight),
         )
@@ -191,7 +195,11 @@ class RasaClient:
             response = await self._post(payload)
         if response.status_code == 503 and _error_code(response) == UNREADABLE_CODE:
             raise ConversationUnreadableError("Rasa could not read the conversation")
-        if response.status_code >= 500:
+        if response.status_code == 503 and _error_code(response) not in NOT_RUN_CODES:
+            # The channel's answer to a turn that ran and failed (`turn_failed`: an action call failed
+            # or timed out, no reply; or uncoded): the message may have been processed (charged).
+            raise AssistantNoAnswerError("Rasa server answered 503 after the turn: may have run")
+        if response.status_code >= 500:  # refused before the turn, or a gateway that did not reach Rasa
             raise AssistantUnavailableError(f"Rasa server answered {response.status_code}")
         if response.status_code != 200:
             # Was an httpx.HTTPStatusError no caller expected (a blank message made the console

@@ -16,7 +16,9 @@ the shared secret.
 
 The action server's state is learnt from the action calls themselves (`ActionServerWatch`), not
 probed before every message: Rasa carries on when an action call fails, so the channel notes the
-failure and answers 503 for that turn; while the last call failed, new messages are refused
+failure and answers 503 `{"code": "turn_failed"}` for that turn (it ran and may have acted, so
+rasa_client raises AssistantNoAnswerError, not "not processed"; `action_server_down` when every
+failed call was refused, so no failed action ran); while the last call failed, new messages are refused
 up front until a health check (at most one a second) sees the server back. Rasa's calls to the
 action server share one pooled connection session instead of opening one per call, and give up
 after 25 s. The turn's details come from the tracker the turn saved, not read back from the store.
@@ -46,6 +48,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.tracker_store import ANSWER_BY
 from observability.context import conversation
 from observability.logs import JsonFormatter
 from privacy.cards import message_holds_card_number
@@ -71,6 +74,17 @@ CARD_REFUSAL_RESPONSE = "utter_card_number_refused"
 CARD_REFUSAL_FALLBACK = "Please never send a card number in chat. I did not keep it."
 # The 503 of a turn whose conversation could not be read (rasa_client.ConversationUnreadableError).
 UNREADABLE = {"error": "could not read the conversation", "code": "conversation_unreadable"}
+# The 503 of a turn that RAN but failed (an action call failed, no reply): it may have acted (charged),
+# unlike the "action server unavailable" refused before the turn (rasa_client.AssistantNoAnswerError).
+TURN_FAILED_CODE = "turn_failed"
+# The caller's own timeout (rasa_client sends it): the turn answers this much before it, and never
+# later than TURN_ANSWER_MAX_SECONDS after arriving (Rasa's ticket lock lives 60 s from arrival).
+TIMEOUT_HEADER = "X-Paychat-Timeout"
+ANSWER_MARGIN_SECONDS = 4.0
+TURN_ANSWER_MAX_SECONDS = 45.0
+# The 503 of a message refused BEFORE its turn (the action server known down): not processed.
+REFUSED = "refused"  # an action call whose connection was refused (in _ACTION_CALLS): it did not run
+ACTION_SERVER_DOWN = {"error": "action server unavailable", "code": "action_server_down"}
 
 
 class ConversationUnreadableError(Exception):
@@ -179,7 +193,8 @@ class PaychatInput(InputChannel):
         watch = ActionServerWatch.of(agent)
         if watch is not None and not await watch.usable():
             # Rasa would carry on without the actions and answer nothing useful; say so instead.
-            return response.json({"error": "action server unavailable"}, status=503)
+            return response.json(ACTION_SERVER_DOWN, status=503)
+        ANSWER_BY.set(time.monotonic() + _answer_within(request))
         collector = CollectingOutputChannel()
         calls: list = []
         _ACTION_CALLS.set(calls)
@@ -196,14 +211,18 @@ class PaychatInput(InputChannel):
         except Exception:  # a model error, a tracker store failure: the caller must know
             logger.exception("paychat channel: handling a message failed")
             return response.json({"error": "assistant unavailable"}, status=503)
-        if not all(calls):
+        if not all(call is True for call in calls):
             # Rasa logged the failed action call and carried on without its events.
             logger.error("paychat channel: an action call failed")
-            return response.json({"error": "action server unavailable"}, status=503)
+            if all(call is True or call == REFUSED for call in calls):  # no failed action ran
+                return response.json(ACTION_SERVER_DOWN, status=503)
+            failed = {"error": "action server unavailable", "code": TURN_FAILED_CODE}
+            return response.json(failed, status=503)
         if not collector.messages:
             # Every paychat turn answers something; silence means an action failed inside Rasa.
             logger.error("paychat channel: no reply")
-            return response.json({"error": "assistant produced no reply"}, status=503)
+            silent = {"error": "assistant produced no reply", "code": TURN_FAILED_CODE}
+            return response.json(silent, status=503)
         try:
             turn = await _turn_details(agent, sender, saved.get(sender))
         except ConversationUnreadableError:
@@ -261,7 +280,9 @@ class ActionServerWatch:
                 self._drop_pool()
             if calls is not None:
                 # A 4xx answer is a form validation rejecting a slot: a normal turn. A 5xx is not.
-                calls.append(status is not None and 400 <= status < 500)
+                # A refused connection never reached the server: that action did not run.
+                refused = isinstance(error, aiohttp.ClientConnectorError)
+                calls.append(REFUSED if refused else status is not None and 400 <= status < 500)
             raise
         self._down = False
         if calls is not None:
@@ -414,3 +435,12 @@ async def _turn_details(agent: Any, sender: str, tracker: Any = None) -> dict[st
         "slots": tracker.current_slot_values(),
         "events": [e.as_dict() for e in events],
     }
+
+
+def _answer_within(request: Request) -> float:
+    """Seconds from now by which the turn answers: the caller's timeout less a margin, capped."""
+    try:
+        timeout = float(request.headers.get(TIMEOUT_HEADER, ""))
+    except ValueError:
+        return TURN_ANSWER_MAX_SECONDS
+    return max(min(timeout - ANSWER_MARGIN_SECONDS, TURN_ANSWER_MAX_SECONDS), 0.0)

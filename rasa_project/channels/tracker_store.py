@@ -26,8 +26,12 @@ what changes is how the SQLite file is opened:
   flight during the delete holds the tracker it read before; `save` drops its events older than the
   tombstone instead of writing the forgotten events back. Names shared with transcripts/forgetting.py.
 
-- A save that fails on the database (OperationalError: the file locked past busy_timeout by a long
-  retention delete) is retried for up to SAVE_RETRY_WINDOW_SECONDS, the pause doubling from
+- A save keeps the tracker for the sender's next turn first, then a per-sender writer task (not the
+  turn's: Sanic cancelling a request the edge gave up on cannot stop it) writes it, and the turn waits
+  for that at most SAVE_ANSWER_WITHIN_SECONDS, so it answers within the edges' timeout and leaves
+  Rasa's ticket lock in time. A write that fails on the database (OperationalError: the file locked
+  past busy_timeout by a long retention delete) is retried for up to SAVE_RETRY_WINDOW_SECONDS after
+  the sender's last save, the pause doubling from
   RETRY_FIRST_PAUSE_SECONDS to RETRY_MAX_PAUSE_SECONDS. While the store is busy, saves of every
   conversation wait for one shared next attempt (`_busy_until`), so the loop is blocked at most one
   busy_timeout per pause, however many turns wait. The turn may have charged, so it is never dropped:
@@ -55,7 +59,9 @@ PRAGMAs, no kept connection, no tombstones, no kept trackers.
 """
 
 import asyncio
+import contextvars
 import copy
+import functools
 import hashlib
 import logging
 import time
@@ -81,7 +87,13 @@ RETENTION_KEY = "*retention*"  # transcripts.forgetting.RETENTION_KEY
 TOMBSTONE_DDL = (
     f"CREATE TABLE IF NOT EXISTS {TOMBSTONE_TABLE} (sender_key TEXT PRIMARY KEY, cutoff REAL NOT NULL)"
 )
-SAVE_RETRY_WINDOW_SECONDS = 60.0  # a retention delete of many rows; Rasa holds only this sender's lock
+SAVE_RETRY_WINDOW_SECONDS = 60.0  # a retention delete of many rows; retried after the turn answered
+# How long a turn waits for its save before answering: the edges wait RASA_TIMEOUT_SECONDS (30 s), and
+# a turn (its retrieve of a kept tracker, then its save: twice this) stays within Rasa's 60 s ticket lock.
+SAVE_ANSWER_WITHIN_SECONDS = 18.0
+# The paychat channel's deadline for the current turn's answer (time.monotonic()), from the caller's
+# own timeout: a save waits for its writer until then instead of SAVE_ANSWER_WITHIN_SECONDS.
+ANSWER_BY: contextvars.ContextVar[Optional[float]] = contextvars.ContextVar("paychat_answer_by", default=None)
 READ_RETRY_WINDOW_SECONDS = 3.0
 RETRY_FIRST_PAUSE_SECONDS = 0.25
 RETRY_MAX_PAUSE_SECONDS = 4.0
@@ -106,6 +118,10 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
         # Trackers whose save failed, by sender id: stored (or continued from) on the next turn.
         self._unsaved: dict[str, DialogueStateTracker] = {}
         self._unsaved_at: dict[str, float] = {}  # when each was kept (time.time())
+        # Kept trackers the newest one does not contain (written before it), by sender id.
+        self._older: dict[str, list[DialogueStateTracker]] = {}
+        self._deadline: dict[str, float] = {}  # monotonic end of each sender's save retries
+        self._writers: dict[str, "asyncio.Task[None]"] = {}  # each sender's running `_write_behind`
         self._busy_until = 0.0  # monotonic time of the next write attempt while the file is locked
         self._busy_pause = 0.0  # the pause before it (doubles while the file stays locked)
         # The last saved tracker per sender: (tracker, its event count then, the store's stamp then,
@@ -130,25 +146,62 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
             connection.execute(sa.text(TOMBSTONE_DDL))
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Rasa's save, retried on a database error; never raises one (see the module docstring)."""
-        kept_at = self._unsaved_at.get(tracker.sender_id)  # a chain of failed saves dates from its first
-        self._forget_unsaved(tracker.sender_id)  # this tracker holds every event of an unsaved one
-        self._kept.pop(tracker.sender_id, None)
+        """Rasa's save, written by the sender's writer task (`_write_behind`, retried on a database
+        error); waits for it at most SAVE_ANSWER_WITHIN_SECONDS and never raises one. The tracker is
+        kept for the sender's next turn before the first attempt, and the writer is not this turn's
+        task: a turn cancelled meanwhile (the edge gave up) loses nothing (module docstring)."""
+        sender = tracker.sender_id
+        unsaved = self._unsaved.get(sender)
+        self._kept.pop(sender, None)
+        if unsaved is not None and unsaved is not tracker and not _contains(tracker, unsaved):
+            # Not continued from the kept one: it is written first, never dropped.
+            log.error("tracker of conversation %s lacks the events of its unsaved one", sender)
+            self._older.setdefault(sender, []).append(unsaved)
+        self._unsaved[sender] = tracker
+        self._unsaved_at.setdefault(sender, time.time())  # a chain of failed saves dates from its first
+        self._deadline[sender] = time.monotonic() + SAVE_RETRY_WINDOW_SECONDS
+        writer = self._writers.get(sender)
+        if writer is None:
+            writer = self._writers[sender] = asyncio.create_task(self._write_behind(sender))
+        answer_by = ANSWER_BY.get()
+        wait = SAVE_ANSWER_WITHIN_SECONDS if answer_by is None else max(answer_by - time.monotonic(), 0.0)
+        await asyncio.wait({writer}, timeout=wait)  # never cancels the writer
+
+    async def _write_behind(self, sender: str) -> None:
+        """Store the sender's kept trackers (older ones first), retried until its deadline (the last
+        save plus SAVE_RETRY_WINDOW_SECONDS); what is still unsaved then stays kept for the next turn."""
         try:
-            write = lambda: SQLTrackerStore.save(self, tracker)  # noqa: E731
-            await self._retrying(write, SAVE_RETRY_WINDOW_SECONDS, shared=True)
-            self._keep(tracker)
-            return
-        except sa.exc.OperationalError as error:
-            log.warning("tracker of %s not saved: %s", tracker.sender_id, error)
-        self._unsaved[tracker.sender_id] = tracker
-        self._unsaved_at[tracker.sender_id] = kept_at or time.time()
-        log.error(
-            "tracker of conversation %s NOT STORED within %.0f s: kept in memory, stored with its "
-            "next turn (lost if Rasa stops first)",
-            tracker.sender_id,
-            SAVE_RETRY_WINDOW_SECONDS,
-        )
+            while True:
+                older = self._older.get(sender) or []
+                tracker = older[0] if older else self._unsaved.get(sender)
+                if tracker is None:
+                    return
+                window = max(self._deadline.get(sender, 0.0) - time.monotonic(), 0.0)
+                write = functools.partial(SQLTrackerStore.save, self, tracker)
+                try:
+                    await self._retrying(write, window, shared=True)
+                except sa.exc.OperationalError as error:
+                    if self._deadline.get(sender, 0.0) > time.monotonic():
+                        continue  # a newer save moved the deadline on
+                    log.warning("tracker of %s not saved: %s", sender, error)
+                    log.error(
+                        "tracker of conversation %s NOT STORED within %.0f s: kept in memory, stored with "
+                        "its next turn (lost if Rasa stops first)",
+                        sender,
+                        SAVE_RETRY_WINDOW_SECONDS,
+                    )
+                    return
+                if older:
+                    older.pop(0)
+                    if not older:
+                        self._older.pop(sender, None)
+                elif self._unsaved.get(sender) is tracker:
+                    self._forget_unsaved(sender)
+                    self._keep(tracker)
+                    return
+                # else a newer turn's tracker came meanwhile: write it too
+        finally:
+            self._writers.pop(sender, None)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The sender's tracker; an unsaved one is stored first, or continued from when it still fails.
@@ -215,6 +268,8 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
     def _forget_unsaved(self, sender_id: str) -> None:
         self._unsaved.pop(sender_id, None)
         self._unsaved_at.pop(sender_id, None)
+        self._older.pop(sender_id, None)
+        self._deadline.pop(sender_id, None)
 
     async def _still_wanted(self, unsaved: DialogueStateTracker) -> bool:
         """False for a kept tracker that may hold forgotten events: kept longer than a tombstone is
@@ -283,6 +338,16 @@ class PaychatSQLTrackerStore(SQLTrackerStore):
             {"key": key, "retention": RETENTION_KEY},
         ).scalar()
         return None if cutoff is None else float(cutoff)
+
+
+def _contains(tracker: DialogueStateTracker, unsaved: DialogueStateTracker) -> bool:
+    """True when `tracker` begins with every event of `unsaved` (a turn continued from it)."""
+    if len(tracker.events) < len(unsaved.events):
+        return False
+    return all(
+        type(new) is type(old) and new.timestamp == old.timestamp
+        for new, old in zip(tracker.events, unsaved.events, strict=False)
+    )
 
 
 def _next_pause(pause: float) -> float:

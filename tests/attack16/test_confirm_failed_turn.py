@@ -68,12 +68,6 @@ async def channel_failing_the_confirm(error: str) -> AsyncIterator[tuple[str, li
         await runner.cleanup()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the channel's 503 after a turn ran (an action call failed / no reply) is "
-    "AssistantUnavailableError in rasa_client: the bot tells a Confirm 'not processed' and its "
-    "Try again sends the Confirm a second time",
-)
 @pytest.mark.parametrize("error", ["action server unavailable", "assistant produced no reply"])
 async def test_a_confirm_whose_turn_ran_but_failed_is_never_offered_again(
     fake: FakeTelegram, directory: RecordingDirectory, error: str

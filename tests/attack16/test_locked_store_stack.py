@@ -56,11 +56,6 @@ def _locked_turn(stack: AssistantStack, sender: str) -> AssistantTurn | Assistan
     return asyncio.run(run())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a turn whose busy save outlasts the edge's timeout is cancelled by Sanic inside the save's "
-    "asyncio.sleep: processed, never stored, not kept (tracker_store._retrying is not cancellation-safe)",
-)
 def test_a_turn_processed_while_the_store_is_locked_is_never_lost(assistant_stack: AssistantStack) -> None:
     stack = assistant_stack
     sender = f"console-9999-lost_{uuid.uuid4().hex[:8]}"
@@ -71,11 +66,6 @@ def test_a_turn_processed_while_the_store_is_locked_is_never_lost(assistant_stac
     assert _user_texts(tracker_db).get(sender) == ["hello first", "hello second", "hello third"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SAVE_RETRY_WINDOW_SECONDS (60) holds the turn's answer longer than RASA_TIMEOUT_SECONDS (30): "
-    "a store locked ~40 s makes a processed turn 'no answer' at the edges",
-)
 def test_a_turn_processed_while_the_store_is_locked_is_answered_within_the_edges_timeout(
     assistant_stack: AssistantStack,
 ) -> None:

@@ -78,12 +78,6 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SAVE_RETRY_WINDOW_SECONDS (60) is not shorter than Rasa's ticket lock lifetime (60, from the "
-    "turn's arrival): a save still retrying outlives the sender's lock, the next turn runs on the stale "
-    "tracker, and one of the two turns' events is never stored (_additional_events slices by count)",
-)
 def test_two_turns_of_one_conversation_are_both_stored_when_the_store_was_locked(tmp_path: Path) -> None:
     if not RASA_PYTHON.exists():
         pytest.skip("the Rasa environment is missing (run `make setup`)")
