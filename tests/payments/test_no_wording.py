@@ -48,6 +48,12 @@ OPERATOR_FACING = {
     "payment %s: its mandate no longer authorises it (%s)",
     "mandate:{}:consent:{}",
     "staff:{}",
+    # Issue 11 (spoken and shorthand input): what a user typed, rewritten into the shapes the
+    # amount and date readers take ("EOM" -> "end of the month" for dateparser, "sixty pounds
+    # fifty" -> "sixty pounds and fifty cents"); parser input, never shown to anyone.
+    "end of the month",
+    "end of the week",
+    "{} {} and {} cents",
 }
 
 
