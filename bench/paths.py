@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from bench.stack import CONSOLE_TESTER, BenchStack
+from bench.stack import BenchStack
 from bench.users import BenchUser
 from bot import texts
 from rasa_client import Button, RasaClient, Reply
@@ -159,6 +159,7 @@ class Console:
 
     base_url: str
     cookie: bool
+    login: tuple[str, str]  # the stack's tester account (BenchStack.console_login)
     name: str = ""
     http: httpx.AsyncClient | None = None
     sessions: dict[int, tuple[httpx.AsyncClient, str]] = field(default_factory=dict)
@@ -169,7 +170,7 @@ class Console:
             self.http = httpx.AsyncClient(
                 base_url=self.base_url,
                 timeout=TURN_TIMEOUT_SECONDS,
-                auth=CONSOLE_TESTER,
+                auth=self.login,
                 limits=CONSOLE_LIMITS,
             )
 
@@ -178,7 +179,7 @@ class Console:
             client = httpx.AsyncClient(
                 base_url=self.base_url, timeout=TURN_TIMEOUT_SECONDS, limits=CONSOLE_LIMITS
             )
-            username, password = CONSOLE_TESTER
+            username, password = self.login
             for attempt in range(LOGIN_ATTEMPTS):  # set-up, not a measured turn: a 5xx is retried
                 response = await client.post("/api/login", json={"username": username, "password": password})
                 if response.status_code < 500 or attempt == LOGIN_ATTEMPTS - 1:
@@ -313,7 +314,9 @@ def build_paths(stack: BenchStack, names: list[str]) -> list[Path]:
             made.append(Channel(stack.assistant.rasa_url, stack.assistant.rasa_secret))
         elif name in ("console_cookie", "console_basic"):
             assert stack.console_url
-            made.append(Console(stack.console_url, cookie=name == "console_cookie"))
+            made.append(
+                Console(stack.console_url, cookie=name == "console_cookie", login=stack.console_login)
+            )
         elif name == "telegram":
             made.append(Telegram(stack))
         else:

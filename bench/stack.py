@@ -35,7 +35,15 @@ from testing.faultproxy import FaultProxies, rewrite_base
 from testing.loop import BackgroundLoop
 from tests.helpers.stack import AssistantStack, start_assistant_stack
 
-CONSOLE_TESTER = ("bench_tester", "bench-tester-password-1")
+CONSOLE_TESTER_PASSWORD = "bench-tester-password-1"
+
+
+def new_console_tester() -> tuple[str, str]:
+    """A tester login of its own for one stack: stacks started in turn around one test session's
+    assistant share its database, where a second account of the same name is refused."""
+    return f"bench_tester_{secrets.token_hex(4)}", CONSOLE_TESTER_PASSWORD
+
+
 TELEGRAM_TOKEN = "123456:BENCH-token"
 
 
@@ -83,6 +91,7 @@ class BenchStack:
     supervisor: procs.Supervisor
     rasa_url: str  # as the bot and the console reach it (through a proxy when there are proxies)
     console_url: str | None = None
+    console_login: tuple[str, str] = field(default_factory=new_console_tester)  # the tester account
     bare_url: str | None = None
     telegram: FakeTelegram | None = None
     telegram_loop: BackgroundLoop | None = None
@@ -225,7 +234,7 @@ def start_bench_stack(
             supervisor.start(bare_rasa_spec(model, port, action_url, secret, workdir / "bare-rasa"))
             bench.bare_url = f"http://127.0.0.1:{port}"
         if console:
-            bench.console_url = _start_console(supervisor, assistant, rasa_url)
+            bench.console_url = _start_console(supervisor, assistant, rasa_url, bench.console_login)
         if fake is not None:
             bot = procs.bot_spec()
             bot.env.update(
@@ -268,12 +277,14 @@ def _maybe_proxies(wanted: bool) -> Iterator[FaultProxies | None]:
         faults.close()
 
 
-def _start_console(supervisor: procs.Supervisor, assistant: AssistantStack, rasa_url: str) -> str:
+def _start_console(
+    supervisor: procs.Supervisor, assistant: AssistantStack, rasa_url: str, login: tuple[str, str]
+) -> str:
     port = procs.free_port()
     env = dict(
         assistant.env, CONSOLE_PORT=str(port), CONSOLE_SECRET_KEY=secrets.token_urlsafe(24), RASA_URL=rasa_url
     )
-    username, password = CONSOLE_TESTER
+    username, password = login
     procs.run_checked(
         [
             str(procs.APP_PYTHON),
