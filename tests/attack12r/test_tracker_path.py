@@ -5,15 +5,13 @@ endpoints.yml configures it, in the Rasa env) writes the file it is given; /forg
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.rasa.conftest import PROJECT, RASA_PYTHON
+from tests.helpers.rasa_script import require_rasa_env, run_in_rasa_env
 from transcripts.forgetting import forget_tracker
 
 SCRIPT = r"""
@@ -35,23 +33,7 @@ SENDER = "tg-424242"
 
 
 def _rasa_saves(tracker_db: Path) -> None:
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT.parent)]),
-        RASA_TRACKER_DB=str(tracker_db),
-        ACTION_ENDPOINT_URL="http://127.0.0.1:9/webhook",
-        ACTION_SERVER_SECRET="unused",
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT, SENDER],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_in_rasa_env(SCRIPT, SENDER, tracker_db=tracker_db)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "PaychatSQLTrackerStore"
 
@@ -67,8 +49,7 @@ def _events(tracker_db: Path) -> int:
     ["var dir ü #1 100%", "var?dir"],
 )
 def test_forget_empties_the_file_rasa_writes(tmp_path: Path, folder: str) -> None:
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    require_rasa_env()
     tracker_db = tmp_path / folder / "rasa-tracker.db"
     tracker_db.parent.mkdir()
     _rasa_saves(tracker_db)

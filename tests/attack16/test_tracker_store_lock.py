@@ -13,13 +13,9 @@ with its default lifetime, another connection holding the write lock (a long ret
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.rasa.conftest import PROJECT, RASA_PYTHON
+from tests.helpers.rasa_script import require_rasa_env, run_in_rasa_env
 
 SCRIPT = r"""
 import asyncio, json, sqlite3, sys, time
@@ -79,27 +75,9 @@ asyncio.run(main())
 
 
 def test_two_turns_of_one_conversation_are_both_stored_when_the_store_was_locked(tmp_path: Path) -> None:
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    require_rasa_env()
     tracker_db = tmp_path / "rasa-tracker.db"
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT.parent)]),
-        RASA_TRACKER_DB=str(tracker_db),
-        ACTION_ENDPOINT_URL="http://127.0.0.1:9/webhook",
-        ACTION_SERVER_SECRET="unused",
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
-    env.pop("TICKET_LOCK_LIFETIME", None)
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT, str(tracker_db), "tg-716010"],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_in_rasa_env(SCRIPT, str(tracker_db), "tg-716010", tracker_db=tracker_db)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # Both turns ran (each was answered); both are stored, in the order they ran.

@@ -10,13 +10,9 @@ moves the sender's newest event id, so the first process reads the store too.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.rasa.conftest import PROJECT, RASA_PYTHON
+from tests.helpers.rasa_script import require_rasa_env, run_in_rasa_env
 
 SCRIPT = r"""
 import asyncio, json, sys
@@ -59,26 +55,9 @@ asyncio.run(main())
 
 
 def test_a_kept_tracker_is_not_served_after_a_reload_or_another_processs_turn(tmp_path: Path) -> None:
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    require_rasa_env()
     tracker_db = tmp_path / "rasa-tracker.db"
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT.parent)]),
-        RASA_TRACKER_DB=str(tracker_db),
-        ACTION_ENDPOINT_URL="http://127.0.0.1:9/webhook",
-        ACTION_SERVER_SECRET="unused",
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT, str(tracker_db)],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_in_rasa_env(SCRIPT, str(tracker_db), tracker_db=tracker_db)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "kept_before_reload": True,

@@ -14,13 +14,9 @@ Fixed: `retrieve` hands out a copy of the unsaved tracker.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.rasa.conftest import PROJECT, RASA_PYTHON
+from tests.helpers.rasa_script import require_rasa_env, run_in_rasa_env
 
 SCRIPT = r"""
 import asyncio, json, sqlite3, sys
@@ -70,26 +66,9 @@ asyncio.run(main())
 
 
 def test_a_failed_turn_on_an_unsaved_tracker_is_not_stored(tmp_path: Path) -> None:
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    require_rasa_env()
     tracker_db = tmp_path / "rasa-tracker.db"
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT.parent)]),
-        RASA_TRACKER_DB=str(tracker_db),
-        ACTION_ENDPOINT_URL="http://127.0.0.1:9/webhook",
-        ACTION_SERVER_SECRET="unused",
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT, str(tracker_db), "console-17-unsaved"],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_in_rasa_env(SCRIPT, str(tracker_db), "console-17-unsaved", tracker_db=tracker_db)
     assert done.returncode == 0, done.stderr[-2000:]
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert facts == {"after": ["hello 0", "hello 1"], "stored": ["hello 0", "hello 1"]}

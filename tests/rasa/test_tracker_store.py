@@ -5,14 +5,11 @@ fallback for a class it cannot import), and a turn it saved survives the process
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.rasa.conftest import PROJECT, RASA_PYTHON
+from tests.helpers.rasa_script import require_rasa_env, run_in_rasa_env, run_tracker_script
 
 SCRIPT = r"""
 import asyncio, json, os, signal, sys
@@ -51,28 +48,11 @@ asyncio.run(main())
 
 
 def _run(mode: str, tracker_db: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT.parent)]),
-        RASA_TRACKER_DB=str(tracker_db),
-        ACTION_ENDPOINT_URL="http://127.0.0.1:9/webhook",
-        ACTION_SERVER_SECRET="unused",
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
-    return subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT, mode, "console-1-wal"],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_in_rasa_env(SCRIPT, mode, "console-1-wal", tracker_db=tracker_db)
 
 
 def test_endpoints_tracker_store_is_wal_and_a_saved_turn_survives_a_kill(tmp_path: Path) -> None:
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    require_rasa_env()
     tracker_db = tmp_path / "rasa-tracker.db"
     written = _run("write", tracker_db)
     assert written.returncode == -signal.SIGKILL, written.stderr[-2000:]
@@ -134,27 +114,10 @@ asyncio.run(main())
 def test_a_save_that_fails_on_a_busy_store_is_kept_and_stored_with_the_next_turn(tmp_path: Path) -> None:
     """Every save attempt meets the write lock: the turn is logged as not stored, the next turn of
     the conversation continues from it (not from the older stored tracker) and stores it once free."""
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    require_rasa_env()
     tracker_db = tmp_path / "rasa-tracker.db"
     sender = "console-1-busy"
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT.parent)]),
-        RASA_TRACKER_DB=str(tracker_db),
-        ACTION_ENDPOINT_URL="http://127.0.0.1:9/webhook",
-        ACTION_SERVER_SECRET="unused",
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", BUSY_SCRIPT, str(tracker_db), sender],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_in_rasa_env(BUSY_SCRIPT, str(tracker_db), sender, tracker_db=tracker_db)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "while_busy": ["hello 0", "hello 1"],
@@ -162,29 +125,6 @@ def test_a_save_that_fails_on_a_busy_store_is_kept_and_stored_with_the_next_turn
         "stored": ["hello 0", "hello 1"],
     }
     assert f"tracker of conversation {sender} NOT STORED" in done.stderr
-
-
-def _run_script(script: str, *args: str, tracker_db: Path) -> dict[str, object]:
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(PROJECT.parent)]),
-        RASA_TRACKER_DB=str(tracker_db),
-        ACTION_ENDPOINT_URL="http://127.0.0.1:9/webhook",
-        ACTION_SERVER_SECRET="unused",
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", script, str(tracker_db), *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
 
 
 STALL_SCRIPT = r"""
@@ -235,9 +175,8 @@ asyncio.run(main())
 def test_a_write_lock_held_elsewhere_does_not_stall_rasas_event_loop(tmp_path: Path) -> None:
     """A long retention delete (another process holding the write lock) made the store's save wait in
     SQLite's busy handler (busy_timeout 30 s) on Rasa's event loop: every conversation stalled."""
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is missing (run `make setup`)")
-    result = _run_script(STALL_SCRIPT, "console-1-stall", "4", tracker_db=tmp_path / "rasa-tracker.db")
+    require_rasa_env()
+    result = run_tracker_script(STALL_SCRIPT, "console-1-stall", "4", tracker_db=tmp_path / "rasa-tracker.db")
     assert result["stored"] == ["hello 0", "hello 1"]  # saved once the lock was released
     assert isinstance(result["stall"], float) and result["stall"] < 1.0, result
 
@@ -314,13 +253,12 @@ def test_a_tracker_kept_after_a_failed_save_never_brings_back_a_forgotten_conver
     """A tracker kept in memory after a failed save held the words of a user who then said /forget:
     the next turn continued from it (store still locked), or stored it back once the 24 h tombstone
     had expired. Now a kept tracker is checked against the tombstone and outlives none."""
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is missing (run `make setup`)")
+    require_rasa_env()
     helpers = tmp_path / "helpers"
     helpers.mkdir()
     (helpers / "transcripts_tombstone.py").write_text(TOMBSTONE_HELPER)
     script = f"import sys; sys.path.insert(0, {str(helpers)!r})\n" + FORGOTTEN_SCRIPT
-    result = _run_script(script, "tg-777", tracker_db=tmp_path / "rasa-tracker.db")
+    result = run_tracker_script(script, "tg-777", tracker_db=tmp_path / "rasa-tracker.db")
     assert result == {"locked_next_turn": [], "stored_a": [], "day_later_turn": [], "stored_b": []}
 
 
@@ -393,9 +331,8 @@ def test_the_last_saved_tracker_is_kept_until_the_store_changes_under_it(tmp_pat
     """`retrieve` hands back the tracker the last turn saved (no read and replay of the session)
     while the store is as that save left it; a failed turn, /forget or retention from another
     process makes it read the store again, so forgotten words never come back."""
-    if not RASA_PYTHON.exists():
-        pytest.skip("the Rasa environment is missing (run `make setup`)")
-    result = _run_script(KEPT_SCRIPT, tracker_db=tmp_path / "rasa-tracker.db")
+    require_rasa_env()
+    result = run_tracker_script(KEPT_SCRIPT, tracker_db=tmp_path / "rasa-tracker.db")
     assert result == {
         "kept": True,
         "kept_texts": ["hello 0", "hello 1"],
