@@ -109,6 +109,31 @@ async def test_a_typing_action_gives_way_to_replies_when_the_rate_limit_is_spent
     assert limiter.skipped_chat_actions == 1
 
 
+async def test_a_typing_action_does_not_take_room_a_queued_reply_waits_for(fake: FakeTelegram) -> None:
+    # The first reply spends the budget; the second queues for it. When room appears before the
+    # limiter wakes the queued reply (here: the budget is raised while it waits), a "typing…" must
+    # not take that room ahead of it.
+    limiter = RepliesFirstRateLimiter(overall_max_rate=1, overall_time_period=3600)
+    assert limiter.overall is not None
+    bot: ExtBot[Any] = ExtBot(fake.token, base_url=fake.base_url, rate_limiter=limiter)
+    await bot.initialize()
+    try:
+        await bot.send_message(ALICE, "first reply")
+        queued = asyncio.create_task(bot.send_message(BOB, "queued reply"))
+        for _ in range(500):  # until the second reply is queued for the budget
+            if limiter.waiting:
+                break
+            await asyncio.sleep(0.01)
+        limiter.overall.max_rate = 2
+        assert limiter.overall.has_capacity()
+        assert await bot.send_chat_action(ALICE, ChatAction.TYPING) is True
+        queued.cancel()
+    finally:
+        await bot.shutdown()
+    assert fake.calls_to("sendChatAction", ALICE) == []
+    assert limiter.skipped_chat_actions == 1
+
+
 async def test_with_capacity_left_a_typing_action_is_sent(fake: FakeTelegram) -> None:
     limiter = RepliesFirstRateLimiter(overall_max_rate=30, overall_time_period=1)
     bot: ExtBot[Any] = ExtBot(fake.token, base_url=fake.base_url, rate_limiter=limiter)
