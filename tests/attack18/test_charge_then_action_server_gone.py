@@ -98,12 +98,12 @@ def test_a_confirm_that_charged_is_never_reported_as_not_processed(
     finally:
         if proxy.dead:  # it died: the action server is back for whatever runs next
             loop.run(proxy.revive())
-    statuses = [
-        r["status"]
-        for r in _rows(stack, "SELECT status FROM payments WHERE user_id = :u AND status != 'draft'", u=user_id)
-    ]
+    sql = "SELECT status FROM payments WHERE user_id = :u AND status != 'draft'"
+    statuses = [r["status"] for r in _rows(stack, sql, u=user_id)]
     assert proxy.forwarded[-1] == "action_confirm_payment", proxy.forwarded
     assert statuses == ["succeeded"], statuses  # the Confirm charged
     # Charged: the answer may be a reply or "no answer" (may have run), never "not processed".
-    not_processed = isinstance(answer, AssistantUnavailableError) and not isinstance(answer, AssistantNoAnswerError)
+    not_processed = isinstance(answer, AssistantUnavailableError) and not isinstance(
+        answer, AssistantNoAnswerError
+    )
     assert not not_processed, f"charged ({statuses}) but reported as not processed: {answer!r}"

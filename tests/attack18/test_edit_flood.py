@@ -72,12 +72,14 @@ async def _other_user_answered_during_flood(directory: RecordingDirectory, *, ed
         async with standin_rasa() as rasa:
             client = RasaClient(rasa.url, "s", 30.0, max_in_flight=1, max_waiting=1)
             services = BotServices(assistant=client, users=directory, session_factory=None)
-            settings = bot_settings(fake, RASA_MAX_IN_FLIGHT=1, RASA_MAX_WAITING=1, BOT_MAX_UPDATES_PER_USER=3)
+            settings = bot_settings(
+                fake, RASA_MAX_IN_FLIGHT=1, RASA_MAX_WAITING=1, BOT_MAX_UPDATES_PER_USER=3
+            )
             slots = concurrent_updates_for(settings)
             try:
                 async with polling(build_application(settings, services)):
                     await _flood(fake, slots + 30, edits=edits)
-                    # The flood is being handled (its first answers wait on Telegram) before the other user writes.
+                    # The flood is in the handlers (answers waiting on Telegram) before the other one writes.
                     await fake.wait_for(lambda: fake.held >= 1, within=20)
                     await fake.send_text(OTHER, "hello")
                     try:
