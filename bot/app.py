@@ -115,11 +115,12 @@ def build_application(settings: Settings, services: BotServices | None = None) -
     # Group -2 runs before anything else: the user is known, and back if they had blocked the bot.
     private_user = filters.ChatType.PRIVATE & filters.USER
     application.add_handler(MessageHandler(private_user, handlers.on_private_message), group=-2)
-    # Group -1 runs next for every update: a card number stops there (in any chat), and so does
-    # anything from a group or a channel — private chats only — and a new turn past the user's cap.
+    # Group -1 runs next for every update: a card number stops there (in any chat), and so does an
+    # update past its user's cap (answered cheaply, or not at all in a group), and anything else from
+    # a group or a channel — private chats only.
     application.add_handler(MessageHandler(handlers.CardNumberFilter(), handlers.on_card_number), group=-1)
-    application.add_handler(handlers.OutsidePrivateChatHandler(handlers.on_outside_private_chat), group=-1)
     application.add_handler(OverCapHandler(processor), group=-1)
+    application.add_handler(handlers.OutsidePrivateChatHandler(handlers.on_outside_private_chat), group=-1)
     # Edits are not new turns: they are answered and never reach the assistant (a pending summary
     # stays as it was). The chat filter repeats the rule above per handler.
     new_message = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE

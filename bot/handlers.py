@@ -10,6 +10,8 @@ one member's bills, and a member could act for another).
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
@@ -134,13 +136,39 @@ def addressed_to_bot(message: Message, bot: Bot) -> bool:
     return mention in text.lower()
 
 
+# One "private chats only" message per group this often, the rest skipped: Telegram allows a bot 20
+# messages a minute in a group, and answers queued for that budget held processor slots (attack18).
+GROUP_ANSWER_EVERY_SECONDS = 10.0
+GROUP_ANSWERS = "paychat:group-answers"  # bot_data key: group chat id -> when last answered (monotonic)
+GROUPS_REMEMBERED = 1024
+
+
 async def on_outside_private_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Say "private chats only" to a tap or to a message addressed to the bot, then stop there."""
+    """Say "private chats only" to a tap, or to a message addressed to the bot unless the group got
+    that answer in the last GROUP_ANSWER_EVERY_SECONDS; then stop there."""
     if update.callback_query is not None:
-        await update.callback_query.answer(texts.PRIVATE_ONLY)
-    elif update.message is not None and addressed_to_bot(update.message, context.bot):
+        await update.callback_query.answer(texts.PRIVATE_ONLY)  # no chat's message budget
+    elif (
+        update.message is not None
+        and addressed_to_bot(update.message, context.bot)
+        and _group_answer_due(context.bot_data, update.message.chat_id)
+    ):
         await update.message.reply_text(texts.PRIVATE_ONLY)
     raise ApplicationHandlerStop
+
+
+def _group_answer_due(bot_data: dict, chat_id: int) -> bool:
+    """True (and noted) when `chat_id` got no "private chats only" in the last interval."""
+    answered: OrderedDict[int, float] = bot_data.setdefault(GROUP_ANSWERS, OrderedDict())
+    now, last = time.monotonic(), answered.get(chat_id)
+    if last is not None and now - last < GROUP_ANSWER_EVERY_SECONDS:
+        log.info("no private-chats-only answer in chat %s: answered %.1f s ago", chat_id, now - last)
+        return False
+    answered[chat_id] = now
+    answered.move_to_end(chat_id)
+    while len(answered) > GROUPS_REMEMBERED:  # the longest answered: their interval is over first
+        answered.popitem(last=False)
+    return True
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

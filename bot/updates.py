@@ -9,19 +9,20 @@ Seen ids are kept in Redis when REDIS_URL is set (SET NX with a TTL, so this hol
 and across several bot processes), otherwise in a bounded in-memory set, which forgets on restart:
 then a redelivered update is handled again, and the payments core's idempotency is the last guard.
 
-One user's new turns are capped (`max_updates_per_user`, BOT_MAX_UPDATES_PER_USER): a processor slot
-is held while an update waits for its user's lock, so without a cap one user flooding messages took
-the slots other users' updates need, and those waited behind the flood. Only an update that would
-start a turn counts: a message or a button tap in the user's private chat with the bot. At the cap
-such an update takes no slot and no place in the user's order, and runs the handlers that run for
-every update (group -2, the card-number and outside-private-chat handlers of group -1: a typed card
-number is still deleted); then `OverCapHandler` answers it instead of a turn: a tap with
-texts.SLOW_DOWN_TAP, a message with texts.SLOW_DOWN ("I didn't read this one; send it again"). Every
-refused message is covered by an answer sent after it: at most one answer per `slow_down_every`
-seconds while none of the user's turns finishes, and a new one once any has (the user then saw a reply
-and may think they were read again). Other updates (a block or unblock of the bot, an edit, anything
-from a group) are not counted and never refused; they keep their own order per user, apart from the
-user's turns, so blocking the bot is recorded at once even while turns are in progress.
+One user's updates are capped (`max_updates_per_user`, BOT_MAX_UPDATES_PER_USER): a processor slot
+is held while an update waits for its user's lock and while its answer is on its way, so without a
+cap one user flooding updates took the slots other users' updates need, and those waited behind the
+flood. Every update from a user (or, without one, a chat) counts: a message or a tap, an edit (an
+edit flood starved other users, attack18), a message in a group. At the cap such an update takes no
+slot and no place in the user's order, and runs the handlers that run for every update (group -2,
+the card-number handler of group -1: a typed or edited card number is still deleted); then
+`OverCapHandler` answers it instead of anything else: a tap with texts.SLOW_DOWN_TAP, a message or an
+edit in the private chat with texts.SLOW_DOWN ("I didn't read this one; send it again"), anything
+else (from a group, a channel) with nothing. Every refused private message is covered by an answer
+sent after it: at most one answer per `slow_down_every` seconds while none of the user's updates
+finishes, and a new one once any has (the user then saw a reply and may think they were read again).
+A block or unblock of the bot (my_chat_member) counts but is never refused, so it is recorded at
+once. Updates other than a user's turns keep their own order per user, apart from the turns.
 """
 
 from __future__ import annotations
@@ -112,8 +113,13 @@ def ordering_key(update: object) -> int | None:
     return update.effective_chat.id if update.effective_chat is not None else None
 
 
+def never_refused(update: object) -> bool:
+    """True for an update handled even past its user's cap: a block or unblock of the bot."""
+    return isinstance(update, Update) and update.my_chat_member is not None
+
+
 def starts_turn(update: object) -> bool:
-    """True for what counts against the per-user cap: a message or a tap in a private chat."""
+    """True for a user's turn (its own lane of their order): a message or a tap in a private chat."""
     if not isinstance(update, Update) or (update.message is None and update.callback_query is None):
         return False
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
@@ -125,7 +131,7 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
     `max_concurrent_updates`: updates in handlers (or waiting for their user's earlier ones) at
     once; the rest wait inside PTB. `concurrent_updates_for` sizes it so that the Rasa client's
     admission control, not PTB, decides who waits and who is told "busy". `max_updates_per_user`:
-    one user's new turns waiting for a slot, for their earlier ones or in a handler; more are
+    one user's updates waiting for a slot, for their earlier ones or in a handler; more are
     refused with the "slow down" answer (module docstring; `OverCapHandler` answers them).
     """
 
@@ -148,12 +154,12 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         self.refused = 0  # updates refused for their user's cap (tests, logs)
 
     async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Refuse a new turn past its user's cap without a slot; otherwise PTB's processing."""
+        """Refuse an update past its user's cap without a slot; otherwise PTB's processing."""
         key = ordering_key(update)
-        if key is None or not starts_turn(update):
+        if key is None:
             await super().process_update(update, coroutine)
             return
-        if self._users.get(key, 0) >= self.max_updates_per_user:
+        if self._users.get(key, 0) >= self.max_updates_per_user and not never_refused(update):
             await self._refuse(key, update, coroutine)
             return
         self._users[key] = self._users.get(key, 0) + 1
@@ -189,9 +195,11 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
 
     async def _refuse(self, key: int, update: object, coroutine: Awaitable[Any]) -> None:
         """Run a refused update's every-update handlers, then `OverCapHandler` answers it."""
-        assert isinstance(update, Update)  # starts_turn
+        assert isinstance(update, Update)  # ordering_key
         log.warning(
-            "update %s refused: %d of its user's turns in progress", update.update_id, self._users.get(key, 0)
+            "update %s refused: %d of its user's updates in progress",
+            update.update_id,
+            self._users.get(key, 0),
         )
         self._over_cap.add(update.update_id)
         try:
@@ -204,19 +212,22 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         return isinstance(update, Update) and update.update_id in self._over_cap
 
     async def answer_refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Answer a refused tap, and a refused message unless an answer after it is already due."""
+        """Answer a refused tap, and a refused message or edit in the private chat unless an answer
+        after it is already due; anything else refused (from a group, a channel) gets no answer."""
         key = ordering_key(update)
+        chat = update.effective_chat
+        private = chat is not None and chat.type == ChatType.PRIVATE
         try:
             if update.callback_query is not None:
                 await update.callback_query.answer(texts.SLOW_DOWN_TAP)
-            elif key is not None and update.effective_chat is not None:
+            elif key is not None and chat is not None and private and update.effective_message is not None:
                 now, told = time.monotonic(), self._told.get(key)
                 if told is not None and now - told < self.slow_down_every:
                     log.info("update %s refused; told to slow down %.1f s ago", update.update_id, now - told)
                 else:
                     if self._users.get(key):  # until one of their turns finishes (or the time is up)
                         self._told[key] = now
-                    await context.bot.send_message(update.effective_chat.id, texts.SLOW_DOWN)
+                    await context.bot.send_message(chat.id, texts.SLOW_DOWN)
         except Forbidden:
             raise  # they blocked the bot: on_error records it
         except TelegramError:
@@ -241,8 +252,8 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
 
 
 class OverCapHandler(BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]):
-    """Matches an update refused for its user's cap (group -1, after the card-number and
-    outside-private-chat handlers): answers it "slow down" and stops there, so no turn starts."""
+    """Matches an update refused for its user's cap (group -1, after the card-number handler and
+    before the outside-private-chat one): answers it "slow down" (or not at all) and stops there."""
 
     def __init__(self, processor: OrderedUpdateProcessor) -> None:
         super().__init__(processor.answer_refused)

@@ -17,11 +17,12 @@ the shared secret.
 The action server's state is learnt from the action calls themselves (`ActionServerWatch`), not
 probed before every message: Rasa carries on when an action call fails, so the channel notes the
 failure and answers 503 `{"code": "turn_failed"}` for that turn (it ran and may have acted, so
-rasa_client raises AssistantNoAnswerError, not "not processed"; `action_server_down` when every
-failed call was refused, so no failed action ran); while the last call failed, new messages are refused
-up front until a health check (at most one a second) sees the server back. Rasa's calls to the
-action server share one pooled connection session instead of opening one per call, and give up
-after 25 s. The turn's details come from the tracker the turn saved, not read back from the store.
+rasa_client raises AssistantNoAnswerError, not "not processed"); `action_server_down` only when every
+action call of the turn was refused, so no action ran (not when one answered before the refusal: a
+charge, then the action server gone). While the last call failed, new messages are refused up front
+until a health check (at most one a second) sees the server back. Rasa's calls to the action server
+share one pooled connection session instead of opening one per call, and give up after 25 s. The
+turn's details come from the tracker the turn saved, not read back from the store.
 
 A conversation the tracker store cannot read (the database failing past the store's retries) is
 refused with 503 `{"code": "conversation_unreadable"}`: Rasa's FailSafeTrackerStore would answer
@@ -37,6 +38,7 @@ import asyncio
 import contextvars
 import hmac
 import logging
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -211,12 +213,10 @@ class PaychatInput(InputChannel):
         except Exception:  # a model error, a tracker store failure: the caller must know
             logger.exception("paychat channel: handling a message failed")
             return response.json({"error": "assistant unavailable"}, status=503)
-        if not all(call is True for call in calls):
+        failed = _failed_calls_answer(calls)
+        if failed is not None:
             # Rasa logged the failed action call and carried on without its events.
             logger.error("paychat channel: an action call failed")
-            if all(call is True or call == REFUSED for call in calls):  # no failed action ran
-                return response.json(ACTION_SERVER_DOWN, status=503)
-            failed = {"error": "action server unavailable", "code": TURN_FAILED_CODE}
             return response.json(failed, status=503)
         if not collector.messages:
             # Every paychat turn answers something; silence means an action failed inside Rasa.
@@ -230,6 +230,21 @@ class PaychatInput(InputChannel):
             return response.json(UNREADABLE, status=503)
         turn["replies"] = [_reply(m) for m in collector.messages]
         return response.json(turn)
+
+
+def _failed_calls_answer(calls: list) -> Optional[dict[str, str]]:
+    """The 503 body of a turn whose action calls (`_ACTION_CALLS`: True answered, REFUSED never
+    reached the server, False failed after reaching it or timing out) did not all succeed, else None.
+
+    "Not processed" (`action_server_down`) only when EVERY call of the turn was refused: no action
+    ran, none of its events were applied. A refusal after a call that got an answer (a charge, then
+    the action server gone before the next action of the round) is a turn that ran and failed.
+    """
+    if all(call is True for call in calls):
+        return None
+    if all(call == REFUSED for call in calls):
+        return ACTION_SERVER_DOWN
+    return {"error": "action server unavailable", "code": TURN_FAILED_CODE}
 
 
 class ActionServerWatch:
@@ -442,5 +457,7 @@ def _answer_within(request: Request) -> float:
     try:
         timeout = float(request.headers.get(TIMEOUT_HEADER, ""))
     except ValueError:
+        return TURN_ANSWER_MAX_SECONDS
+    if not math.isfinite(timeout):  # "nan" would make every comparison false, "inf" no deadline
         return TURN_ANSWER_MAX_SECONDS
     return max(min(timeout - ANSWER_MARGIN_SECONDS, TURN_ANSWER_MAX_SECONDS), 0.0)

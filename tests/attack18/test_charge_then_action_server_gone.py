@@ -65,11 +65,6 @@ def dying_stack(
         loop.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack18: a turn whose charging action succeeded and whose NEXT action call was refused "
-    "is answered 503 action_server_down, which the edges report as 'not processed'",
-)
 def test_a_confirm_that_charged_is_never_reported_as_not_processed(
     dying_stack: tuple[AssistantStack, DyingProxy, BackgroundLoop],
 ) -> None:

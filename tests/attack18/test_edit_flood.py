@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot import handlers
 from bot.app import build_application, concurrent_updates_for
 from bot.services import BotServices
 from rasa_client import RasaClient
@@ -50,7 +51,10 @@ class SlowChatTelegram(FakeTelegram):
         return await super()._handle(request)
 
 
-async def _flood(fake: FakeTelegram, count: int, *, edits: bool) -> None:
+GROUP = {"id": -1007180000, "type": "supergroup", "title": "Flood"}
+
+
+async def _flood(fake: FakeTelegram, count: int, *, kind: str) -> None:
     base: dict[str, Any] = {
         "message_id": 5,
         "date": int(time.time()),
@@ -59,14 +63,18 @@ async def _flood(fake: FakeTelegram, count: int, *, edits: bool) -> None:
         "text": "pay my phone bill",
     }
     for n in range(count):
-        if edits:
+        if kind == "edits":
             await fake.edit_text(FLOODER, {"message": base}, f"pay my phone bill {n}")
+        elif kind == "group":  # addressed to the bot: each one is answered "private chats only"
+            await fake.send_chat_text(FLOODER, GROUP, f"/bills@paychat_test_bot {n}")
         else:
             await fake.send_text(FLOODER, f"pay my phone bill {n}")
 
 
-async def _other_user_answered_during_flood(directory: RecordingDirectory, *, edits: bool) -> bool:
-    fake = SlowChatTelegram(FLOODER)
+async def _other_user_answered_during_flood(directory: RecordingDirectory, *, kind: str) -> tuple[bool, int]:
+    """Whether OTHER was answered while FLOODER's flood waited on Telegram; and how many answers to
+    the flooded chat had been sent by then."""
+    fake = SlowChatTelegram(GROUP["id"] if kind == "group" else FLOODER)
     await fake.start()
     try:
         async with standin_rasa() as rasa:
@@ -78,15 +86,15 @@ async def _other_user_answered_during_flood(directory: RecordingDirectory, *, ed
             slots = concurrent_updates_for(settings)
             try:
                 async with polling(build_application(settings, services)):
-                    await _flood(fake, slots + 30, edits=edits)
+                    await _flood(fake, slots + 30, kind=kind)
                     # The flood is in the handlers (answers waiting on Telegram) before the other one writes.
                     await fake.wait_for(lambda: fake.held >= 1, within=20)
                     await fake.send_text(OTHER, "hello")
                     try:
                         await fake.wait_for_messages(OTHER, 1, within=20)
-                        return True
+                        return True, fake.held
                     except AssertionError:
-                        return False
+                        return False, fake.held
                     finally:
                         fake.release.set()
             finally:
@@ -97,18 +105,24 @@ async def _other_user_answered_during_flood(directory: RecordingDirectory, *, ed
         await fake.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack18: edited messages are not counted by the per-user cap; one user's flood of edits "
-    "holds every processor slot and starves the other users",
-)
 async def test_a_flood_of_edits_does_not_starve_other_users(directory: RecordingDirectory) -> None:
-    answered = await _other_user_answered_during_flood(directory, edits=True)
+    answered, _held = await _other_user_answered_during_flood(directory, kind="edits")
     assert answered, "another user's message got no answer while one user flooded edits"
+
+
+async def test_a_flood_addressed_to_the_bot_in_a_group_does_not_starve_other_users(
+    directory: RecordingDirectory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fixed with attack18: group messages count against their sender's cap, and the group gets one
+    "private chats only" per interval (here longer than the test), the rest skipped, not queued."""
+    monkeypatch.setattr(handlers, "GROUP_ANSWER_EVERY_SECONDS", 3600.0)
+    answered, held = await _other_user_answered_during_flood(directory, kind="group")
+    assert answered, "another user's message got no answer while one user flooded a group"
+    assert held == 1, f"{held} private-chats-only answers to one group, one expected"
 
 
 async def test_control_a_flood_of_new_messages_does_not_starve_other_users(
     directory: RecordingDirectory,
 ) -> None:
-    answered = await _other_user_answered_during_flood(directory, edits=False)
+    answered, _held = await _other_user_answered_during_flood(directory, kind="messages")
     assert answered, "another user's message got no answer while one user flooded messages"
