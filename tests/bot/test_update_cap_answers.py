@@ -53,3 +53,36 @@ async def test_refused_messages_are_answered_again_once_the_interval_is_over(
     assert told == [texts.SLOW_DOWN, texts.SLOW_DOWN]
     assert processor.refused == 3
     assert rasa.received == ["pay bill"]
+
+
+async def test_edits_past_the_cap_are_refused_and_a_card_number_in_one_is_still_deleted(
+    fake: FakeTelegram, directory: RecordingDirectory
+) -> None:
+    """attack18: an edit counts against its user's cap like a message; past it, the edit is answered
+    "slow down" (once for the burst), never "send it again as a new message", and one holding a card
+    number is deleted all the same."""
+    user = 716502
+    release = asyncio.Event()
+    async with standin_rasa(hold=release) as rasa:
+        client = RasaClient(rasa.url, "s", 30.0, max_in_flight=4, max_waiting=10)
+        services = BotServices(assistant=client, users=directory, session_factory=None)
+        application = build_application(bot_settings(fake, BOT_MAX_UPDATES_PER_USER=1), services)
+        processor = application.update_processor
+        assert isinstance(processor, OrderedUpdateProcessor)
+        async with polling(application):
+            try:
+                sent = await fake.send_text(user, "pay bill")
+                await fake.wait_for(lambda: len(rasa.received) == 1)  # held: the user is at the cap
+                for n in range(5):
+                    await fake.edit_text(user, sent, f"pay bill {n}")
+                await fake.edit_text(user, sent, "my card is 4242 4242 4242 4242")
+                await fake.wait_for(lambda: processor.refused == 6, within=10.0)
+                await fake.wait_for(lambda: (user, sent["message"]["message_id"]) in fake.deleted)
+                told = [m["text"] for m in await fake.wait_for_messages(user, 2, within=10.0)]
+            finally:
+                release.set()
+            await fake.wait_for(lambda: any(m["text"] not in told for m in fake.sent_messages(user)))
+        await client.aclose()
+    assert sorted(told) == sorted([texts.SLOW_DOWN, texts.CARD_NUMBER_REFUSED])
+    assert texts.EDITED_MESSAGE not in told
+    assert rasa.received == ["pay bill"]
