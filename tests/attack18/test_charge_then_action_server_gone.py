@@ -14,6 +14,9 @@ outbox happens to hold a settled outcome.
 Real stack (tests/helpers/stack.py: sandbox, action server, Rasa with the trained model); the
 action server is reached through a proxy that stops listening right after forwarding the answer of
 action_confirm_payment (tests/attack18/dying_proxy.py).
+
+Fixed: the channel answers `action_server_down` only when EVERY action call of the turn was refused
+(paychat_channel._failed_calls_answer); a refusal after an answered call is `turn_failed`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ updates need").
 Real PTB long-polling the fake Bot API over HTTP (sendMessage to the flooding user's chat held
 until released: Telegram slow for that chat), the real Rasa client against the stand-in channel.
 The control shows the cap does protect the other user from a flood of NEW messages.
+
+Fixed: every update from a user counts against the cap (bot.updates), edits and group messages
+included; an over-cap one is answered without a slot (nothing at all in a group), and a group gets
+one "private chats only" answer per interval (bot.handlers.GROUP_ANSWER_EVERY_SECONDS).
 """
 
 from __future__ import annotations
