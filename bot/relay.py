@@ -39,7 +39,7 @@ from rasa_client import (
     AssistantUnavailableError,
     ConversationUnreadableError,
 )
-from transcripts import record_turn
+from transcripts import store_turn
 
 # Where a turn names the payment it acted on: the tapped summary's entity, the payment slots.
 PAYMENT_ID_ENTITIES = frozenset({"draft_id", "payment_id", "pending_payment_id"})
@@ -323,8 +323,8 @@ async def acknowledge_turn(
     """The turn's reply reached the user: the outcomes it told (of `payment_ids` only) need no
     second message. Acknowledged by payment, not by time: an outcome reached meanwhile for a turn
     the bot gave up on is not this reply's, and stays held until it is sent (issue 10)."""
-    if services.notifications is None or account is None:
-        return
+    if services.notifications is None or account is None or not payment_ids:
+        return  # no payment told: nothing to acknowledge (the outbox would do nothing), no thread hop
     try:
         await asyncio.to_thread(
             services.notifications.acknowledge_turn_outcomes,
@@ -358,7 +358,7 @@ async def record(
 
     def write() -> None:
         with session_factory.begin() as session:
-            record_turn(
+            store_turn(
                 session,
                 sender_id=sender_id,
                 channel=CHANNEL,

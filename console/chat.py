@@ -1,7 +1,7 @@
 """One test-chat turn: check the test user, ask the assistant, record the transcript.
 
 The sender id follows contracts.md (`console-<user_id>-<session>`); the turn is recorded with
-`transcripts.record_turn` exactly as the Telegram bot records its turns, marked is_test.
+`transcripts.store_turn` exactly as the Telegram bot records its turns, marked is_test.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from observability.context import conversation
 from observability.metrics import TURN_SECONDS
 from payments.demo import ALEX, demo_user_id
 from privacy.cards import looks_like_card_number
-from transcripts import TestUserView, TurnView, find_test_user, list_test_users, record_turn
+from transcripts import RecordedTurn, TestUserView, find_test_user, list_test_users, store_turn
 
 CHANNEL = "console"
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class ChatResult:
     """The assistant's turn as the API returns it, plus how it was recorded."""
 
     turn: dict[str, Any]
-    recorded: TurnView
+    recorded: RecordedTurn
     sender_id: str
     user_id: int
     conversation_id: int
@@ -96,9 +96,9 @@ def _turn_dict(turn: Any) -> dict[str, Any]:
 
 def _record(
     services: ConsoleServices, *, sender_id: str, user_id: int, text: str, turn: dict[str, Any]
-) -> TurnView:
+) -> RecordedTurn:
     with services.session_factory.begin() as session:
-        return record_turn(
+        return store_turn(
             session,
             sender_id=sender_id,
             channel=CHANNEL,
@@ -150,7 +150,7 @@ async def chat_turn(
 
 def _record_and_collect(
     services: ConsoleServices, *, sender_id: str, user_id: int, text: str, turn: dict[str, Any]
-) -> tuple[TurnView, list[str]]:
+) -> tuple[RecordedTurn, list[str]]:
     """The turn recorded (committed before the answer goes out), then the user's code messages:
     one worker-thread hop for both."""
     recorded = _record(services, sender_id=sender_id, user_id=user_id, text=text, turn=turn)

@@ -108,9 +108,16 @@ def _link(match: re.Match[str]) -> str:
     return (BEARER_PLACEHOLDER if _is_bearer_link(link) else link) + tail
 
 
+def _may_hold_bearer(text: str) -> bool:
+    """False only when no pattern above can match: a link needs "/" (scheme, path) or "." ("www."),
+    a client secret "_secret_", a bare parameter "=". Most strings of a turn (intent and action
+    names, slot names) have none of them and skip the three regular expressions (issue 12, perf13)."""
+    return "/" in text or "." in text or "=" in text or "_secret_" in text
+
+
 def mask_bearer_links(text: str) -> str:
     """`text` with signed links, challenge links and client secrets replaced by placeholders."""
-    if not text:
+    if not text or not _may_hold_bearer(text):
         return text
     text = _LINK.sub(_link, text)
     text = _CLIENT_SECRET.sub(SECRET_PLACEHOLDER, text)

@@ -15,13 +15,14 @@ from transcripts.queries import (
     list_test_users,
     sender_ids_of_user,
 )
-from transcripts.recording import record_turn
+from transcripts.recording import RecordedTurn, record_turn, store_turn
 from transcripts.views import ConversationDetail, ConversationSummary, TestUserView, TurnView, actions_run
 
 __all__ = [
     "CARD_PLACEHOLDER",
     "ConversationDetail",
     "ConversationSummary",
+    "RecordedTurn",
     "TestUserView",
     "TurnView",
     "actions_run",
@@ -34,4 +35,5 @@ __all__ = [
     "list_test_users",
     "record_turn",
     "sender_ids_of_user",
+    "store_turn",
 ]

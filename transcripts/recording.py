@@ -10,6 +10,7 @@ the database. The user got the real link in their chat before the turn is record
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import select
@@ -130,6 +131,21 @@ def _locked(session: Session, sender_id: str) -> Conversation | None:
     ).first()
 
 
+@dataclass(frozen=True)
+class RecordedTurn:
+    """What the edges need of a turn they just stored (no texts: nothing here is shown as a
+    transcript, so nothing is redacted for display; staff read transcripts through `turn_view`)."""
+
+    id: int
+    conversation_id: int
+    seq: int
+    actions: list[str]
+    payment_id: int | None
+    payment_status: str | None
+    previous_payment_status: str | None
+    is_fallback: bool
+
+
 def record_turn(
     session: Session,
     *,
@@ -140,7 +156,64 @@ def record_turn(
     user_text: str,
     turn: Mapping[str, Any],
 ) -> TurnView:
-    """Store one turn (the channel response as a dict) and return it; the caller commits.
+    """Store one turn (the channel response as a dict) and return it as staff see it (redacted,
+    transcripts.views.turn_view); the caller commits. Statements: those of `store_turn`."""
+    row, previous = _store(
+        session,
+        sender_id=sender_id,
+        channel=channel,
+        user_id=user_id,
+        is_test=is_test,
+        user_text=user_text,
+        turn=turn,
+    )
+    return turn_view(row, previous)
+
+
+def store_turn(
+    session: Session,
+    *,
+    sender_id: str,
+    channel: str,
+    user_id: int | None,
+    is_test: bool,
+    user_text: str,
+    turn: Mapping[str, Any],
+) -> RecordedTurn:
+    """Store one turn exactly as `record_turn` does, without building its redacted view (the bot
+    and the console's chat answer with the turn itself: issue 12, perf13); the caller commits."""
+    row, previous = _store(
+        session,
+        sender_id=sender_id,
+        channel=channel,
+        user_id=user_id,
+        is_test=is_test,
+        user_text=user_text,
+        turn=turn,
+    )
+    return RecordedTurn(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        seq=row.seq,
+        actions=actions_run(row.events or []),
+        payment_id=row.payment_id,
+        payment_status=row.payment_status,
+        previous_payment_status=previous,
+        is_fallback=row.is_fallback,
+    )
+
+
+def _store(
+    session: Session,
+    *,
+    sender_id: str,
+    channel: str,
+    user_id: int | None,
+    is_test: bool,
+    user_text: str,
+    turn: Mapping[str, Any],
+) -> tuple[ConversationTurn, str | None]:
+    """The stored row and the payment's status at the conversation's previous turn about it.
 
     Statements for a known sender: the conversation (locked) and its last turn (2), the payment's status
     and its previous status when the turn touched a payment (2), the turn's insert and the
@@ -197,8 +270,7 @@ def record_turn(
     session.add(row)
     conversation.last_message_at = now
     session.flush()
-    previous = _previous_status(session, conversation.id, row.seq, payment_id)
-    return turn_view(row, previous)
+    return row, _previous_status(session, conversation.id, row.seq, payment_id)
 
 
 def _previous_status(session: Session, conversation_id: int, seq: int, payment_id: int | None) -> str | None:

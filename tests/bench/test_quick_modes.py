@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import environment, reliability, turns
+from bench import cpu_per_turn, environment, reliability, turns
 from bench.stack import BenchStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -52,3 +52,25 @@ def test_reliability_quick_mode_keeps_every_invariant(bench_stack: BenchStack, t
     ]
     assert report["totals"]["double_charges"] == 0 and report["totals"]["unanswered"] == 0
     assert "| stripe_reset_after |" in (tmp_path / "reliability.md").read_text()
+
+
+def test_cpu_per_turn_mode_reads_every_process_of_every_door(bench_stack: BenchStack) -> None:
+    doors = ["bare_rest", "telegram", "console_cookie", "console_basic"]
+    report = asyncio.run(cpu_per_turn.play(bench_stack, doors, turns=2, payments=1, users=1, idle=0.5))
+
+    assert [(c["path"], c["kind"]) for c in report["cells"]] == [
+        (door, kind) for door in doors for kind in ("first", "plain", "payment")
+    ]
+    assert all(c["errors"] == 0 for c in report["cells"]), report["cells"]
+    for cell in report["cells"]:
+        cpu = cell["cpu_ms_per_turn"]
+        assert set(cpu) == {*cpu_per_turn.PROCESSES, cpu_per_turn.BENCH}
+        if cell["kind"] == "first":  # one turn: may be below psutil's 10 ms tick
+            continue
+        door = {"telegram": "telegram-bot", "bare_rest": "bare-rasa"}.get(cell["path"], "console")
+        # The door a turn went through worked for it (a positive amount, not a fixed one).
+        assert cpu[door] > 0, (cell["path"], cpu)
+        if cell["path"] != "bare_rest":
+            assert cpu["rasa"] > 0, (cell["path"], cpu)
+    table = cpu_per_turn.markdown({"environment": environment.finish(environment.describe(["x"])), **report})
+    assert "| telegram | 2 | 0 |" in table and "## payment turn" in table

@@ -115,7 +115,15 @@ PUBLIC = {
 
 
 ROUTERS = (
-    views, api, docs, approvals, stripe_routes, payments_view, testusers, transcript_export, mandates_view,
+    views,
+    api,
+    docs,
+    approvals,
+    stripe_routes,
+    payments_view,
+    testusers,
+    transcript_export,
+    mandates_view,
 )
 
 
@@ -283,3 +291,35 @@ def test_healthz_answers_without_login(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.text == "ok"
+
+
+SECURITY_HEADERS = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+
+
+def test_every_kind_of_response_carries_the_security_headers(client: TestClient, seed: Seed) -> None:
+    """Pages, API answers, refusals and errors (console/app.py SecurityHeadersMiddleware); a route's
+    own value wins (the docs' assets may be cached)."""
+    responses = [
+        client.get("/login"),  # a page
+        client.get("/api/me"),  # 401
+        client.get("/no-such-page"),  # 404
+        client.get("/healthz"),
+    ]
+    csrf = login(client, "tester")
+    responses.append(
+        client.post("/api/chat", json={"session": "s1", "text": "hi"}, headers={"X-CSRF-Token": csrf})
+    )
+    responses.append(client.post("/api/chat", json={"session": "s1"}, headers={"X-CSRF-Token": csrf}))  # 422
+    assert [r.status_code for r in responses] == [200, 401, 404, 200, 200, 422]
+    for response in responses:
+        assert {k: response.headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS, response.url
+        assert len(response.headers.get_list("cache-control")) == 1
+    login(client, "viewer")
+    asset = client.get("/api/docs/assets/swagger-ui.css")
+    assert asset.status_code == 200 and asset.headers.get_list("cache-control") == ["private, max-age=86400"]
+    assert asset.headers["x-frame-options"] == "DENY"

@@ -4,10 +4,12 @@ whatever the conversation's length. Counts, not timings (speed is measured in be
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from fastapi.testclient import TestClient
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import transcripts
@@ -16,7 +18,9 @@ from console.services import ConsoleServices
 from db.models import ConversationTurn, User
 from observability.statements import count_statements, counting
 from privacy.codes import CODE_SLOT
-from tests.console.conftest import Seed, channel_body
+from tests.console.conftest import PASSWORD, Seed, channel_body, login
+
+BUDGET_PLAIN_CONSOLE_TURN = 11
 
 
 def _services(session_factory: sessionmaker[Session]) -> ConsoleServices:
@@ -118,3 +122,48 @@ def test_the_last_turn_read_with_the_conversation_still_masks_an_answered_code_p
     with session_factory() as session:
         stored = session.scalars(select(ConversationTurn.user_text).order_by(ConversationTurn.id)).all()
     assert stored[-1] == view.user_text and "482913" not in stored[-1]
+
+
+def _request_statements(session_factory: sessionmaker[Session], send: Any) -> tuple[Any, int]:
+    """Every statement the engine runs while `send()` is served (the TestClient serves one request at
+    a time, so nothing else runs meanwhile)."""
+    engine = session_factory.kw["bind"]
+    seen: list[str] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = send()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return response, len(seen)
+
+
+@pytest.mark.parametrize("auth", ["cookie", "basic"])
+def test_a_plain_console_chat_turn_stays_within_its_statement_budget(
+    client: TestClient, session_factory: sessionmaker[Session], seed: Seed, auth: str
+) -> None:
+    """The whole request: who is asking, the test user, the transcript, the user's pending codes."""
+    if auth == "cookie":
+        headers = {"X-CSRF-Token": login(client, "tester")}
+    else:
+        headers = {"Authorization": "Basic " + base64.b64encode(f"tester:{PASSWORD}".encode()).decode()}
+        assert (
+            client.post("/api/chat", json={"session": "warm", "text": "hi"}, headers=headers).status_code
+            == 200
+        )
+    body = {"session": f"budget-{auth}", "text": "hi", "user_id": seed.other_test_id}
+    assert client.post("/api/chat", json=body, headers=headers).status_code == 200  # the conversation exists
+    counts = []
+    for _ in range(3):
+        response, statements = _request_statements(
+            session_factory, lambda: client.post("/api/chat", json=body, headers=headers)
+        )
+        assert response.status_code == 200, response.text
+        counts.append(statements)
+    assert response.json()["seq"] == 4
+    # BEGIN IMMEDIATE opens every SQLite transaction (db/engine.py). Before perf13: staff (2), test
+    # user (2), transcript (5), pending codes (2) = 11.
+    assert max(counts) <= BUDGET_PLAIN_CONSOLE_TURN, counts
