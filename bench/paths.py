@@ -29,6 +29,7 @@ FAILURE_TEXTS = {
     texts.BUSY,
     texts.NO_ANSWER,
     texts.NO_ANSWER_PAYMENT,
+    texts.NO_ANSWER_TAP_NOT_CARRIED_OUT,
     texts.CONVERSATION_UNREADABLE,
     texts.SLOW_DOWN,
 }

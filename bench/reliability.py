@@ -81,13 +81,13 @@ class Conversation:
         last = answers[-1] if answers else ""
         if last.startswith("Done"):
             return "paid_after_retry" if self.retried else "paid"
-        if "went through" in last:
+        if last != texts.NO_ANSWER_PAYMENT and "went through" in last:
             return "paid_then_notified"
         return "told_" + _category(last)
 
 
 def _category(reply: str) -> str:
-    if reply in (texts.BRAIN_DOWN, texts.NO_ANSWER):  # not processed / no answer came: Try again
+    if reply in (texts.BRAIN_DOWN, texts.NO_ANSWER, texts.NO_ANSWER_TAP_NOT_CARRIED_OUT):  # not processed / no answer came: Try again
         return "assistant_unreachable"
     if reply == texts.NO_ANSWER_PAYMENT:  # a Confirm left unanswered: told to check, not to confirm again
         return "payment_status_offered"

@@ -4,8 +4,9 @@ Every handler that talks to the assistant goes through `relay`. When the assista
 user is told plainly that the message was not processed, with a "Try again" button that re-sends
 it (kept in memory for that user), so nothing is silently lost and nothing is replayed without
 the user's say-so. A turn that comes back with no reply at all counts as a failure too. A Confirm
-(or Cancel) tap that reached the assistant without an answer is the exception: it may have been
-carried out, so the user gets a "My payments" button (the payment's status), not "Try again". A payment
+(or Cancel) tap that reached the assistant without an answer is the exception: unless payments
+still holds its summary open (nothing was done: "Try again" is safe, the nonce is used once), it
+may have been carried out, so the user gets a "My payments" button (the payment's status). A payment
 settled in a turn whose reply was lost is told instead (payments holds each in-turn outcome in the
 outbox; a delivered reply acknowledges it, a lost one is answered with it).
 """
@@ -28,7 +29,7 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.notify import tell_turn_outcomes
-from bot.rendering import is_summary_payload, render_turn, retry_keyboard, status_keyboard
+from bot.rendering import is_summary_payload, render_turn, retry_keyboard, status_keyboard, summary_tap
 from bot.services import BotServices, KnownUser
 from observability.context import conversation, payment
 from observability.metrics import TURN_SECONDS
@@ -213,11 +214,6 @@ async def _relay(
         )
         if outcomes_told:
             return
-        if failure is TurnFailure.NO_ANSWER and is_summary_payload(text):
-            # A Confirm may have charged: point to the payment's status, never offer to send it again.
-            status = status_keyboard(user_id=user.id, payloads=services.payloads)
-            await context.bot.send_message(chat.id, texts.NO_ANSWER_PAYMENT, reply_markup=status)
-            return
         markup = retry_keyboard(
             text,
             user_id=user.id,
@@ -225,6 +221,17 @@ async def _relay(
             shown_text=shown_text,
             message_id=tapped_message_id,
         )
+        if failure is TurnFailure.NO_ANSWER and is_summary_payload(text):
+            if await tap_not_carried_out(services, account, sender_id, text):
+                # payments still holds the summary open: nothing was done, sending it again is safe.
+                await context.bot.send_message(
+                    chat.id, texts.NO_ANSWER_TAP_NOT_CARRIED_OUT, reply_markup=markup
+                )
+                return
+            # A Confirm may have charged: point to the payment's status, never offer to send it again.
+            status = status_keyboard(user_id=user.id, payloads=services.payloads)
+            await context.bot.send_message(chat.id, texts.NO_ANSWER_PAYMENT, reply_markup=status)
+            return
         words = FAILURE_TEXTS[failure or TurnFailure.UNAVAILABLE]
         await context.bot.send_message(chat.id, words, reply_markup=markup)
         return
@@ -277,6 +284,28 @@ async def retire_summary(bot: Bot, chat_id: int, message_id: int | None) -> None
         log.info("summary %s in chat %s keeps its keyboard: %s", message_id, chat_id, err.message)
     except TelegramError:
         log.warning("could not remove the keyboard of summary %s in chat %s", message_id, chat_id)
+
+
+async def tap_not_carried_out(
+    services: BotServices, account: KnownUser | None, sender_id: str, payload: str
+) -> bool:
+    """True when payments still holds open the summary a Confirm/Cancel `payload` was tapped under:
+    no answer to it was accepted. False when it was (or may have been), or cannot be asked."""
+    tap = summary_tap(payload)
+    if services.summary_offers is None or account is None or tap is None:
+        return False
+    draft_id, nonce = tap
+    try:
+        return await asyncio.to_thread(
+            services.summary_offers.offer_still_open,
+            user_id=account.user_id,
+            conversation=sender_id,
+            payment_id=draft_id,
+            nonce=nonce,
+        )
+    except Exception:
+        log.exception("summary of draft %s not read", draft_id)
+        return False
 
 
 async def turn_outcomes_told(

@@ -14,6 +14,7 @@ message as Telegram holds it (`offered_data`); anything else is answered and goe
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 
@@ -52,6 +53,21 @@ class OutgoingMessage:
 def is_summary_payload(payload: str) -> bool:
     """True for a payload that confirms or cancels a payment summary (it carries a nonce)."""
     return SUMMARY_PAYLOAD_MARK in payload
+
+
+def summary_tap(payload: str) -> tuple[int, str] | None:
+    """(draft id, nonce) a payment summary's Confirm or Cancel payload carries
+    (`/affirm{"draft_id": 12, "confirm_nonce": "…"}`), or None for any other payload."""
+    if not is_summary_payload(payload) or "{" not in payload:
+        return None
+    try:
+        entities = json.loads(payload[payload.index("{") :])
+        draft_id, nonce = entities["draft_id"], entities["confirm_nonce"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(draft_id, bool) or not isinstance(draft_id, int) or not isinstance(nonce, str):
+        return None
+    return draft_id, nonce
 
 
 def is_summary_reply(buttons: list[Button]) -> bool:

@@ -40,6 +40,16 @@ class UserDirectory(Protocol):
         ...
 
 
+class SummaryOffers(Protocol):
+    """The part of `payments.confirming.Confirmations` the bot uses."""
+
+    def offer_still_open(
+        self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
+    ) -> bool:
+        """True while the tapped summary is live and its draft waits: the tap was not carried out."""
+        ...
+
+
 @dataclass
 class KnownUser:
     """A Telegram user the payments core knows: their users.id and whether they are a test (or demo)
@@ -59,6 +69,8 @@ class BotServices:
     engine: Engine | None = None
     # Where payment outcomes to tell users come from; None: no notifier runs (stand-in tests).
     notifications: NotificationSource | None = None
+    # Whether a tapped summary still waits (a Confirm whose answer was lost); None: not asked.
+    summary_offers: SummaryOffers | None = None
     # PAYCHAT_DEMO_MODE: new users get demo bills and a test card, and /start says so.
     demo_mode: bool = False
     payloads: PayloadStore = field(default_factory=PayloadStore)
@@ -118,6 +130,7 @@ def build_services(settings: Settings) -> BotServices:
         assistant=RasaClient.from_settings(settings),
         users=payments,
         notifications=payments,
+        summary_offers=payments.confirmations,
         session_factory=payments.session_factory,
         engine=engine,
         rights=PersonalDataRights(payments, payments.session_factory, settings.effective_rasa_tracker_db),

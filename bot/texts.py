@@ -24,6 +24,12 @@ NO_ANSWER_PAYMENT = (
     "I'll tell you here how it ended. Please don't confirm it again: tap \"My payments\" "
     "(or send /history) to see where it stands."
 )
+# A Confirm (or Cancel) tap with no answer back, whose summary payments still holds open: the tap
+# was not carried out, so sending it again is safe (its one-time nonce charges at most once).
+NO_ANSWER_TAP_NOT_CARRIED_OUT = (
+    "I couldn't carry that out in time: the payment is still waiting for your answer, and nothing "
+    'has been charged for it. Tap "Try again" to send your answer again.'
+)
 PAYMENT_STATUS = "My payments"
 # Rasa could not read the conversation (its tracker store failed): the message was not processed.
 CONVERSATION_UNREADABLE = (

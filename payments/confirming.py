@@ -30,6 +30,7 @@ from payments.errors import (
     ConfirmationUsedError,
     ConsentMismatchError,
     ConsentMissingError,
+    PaymentNotFoundError,
 )
 from payments.money import unread_amount
 from payments.offers import digest, summary_digest
@@ -105,6 +106,25 @@ class Confirmations:
             offer = self._live_offer(session, user_id, conversation, payment_id, nonce)
             self._close(session, offer, OfferClosedReason.CANCELLED)
             return self._drafting.cancel(session, user_id, payment_id)
+
+    def offer_still_open(
+        self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
+    ) -> bool:
+        """True while the summary a Confirm or Cancel was tapped under is live and its draft still
+        waits: no answer to it has been accepted, so nothing was charged or cancelled by that tap
+        (yet), and sending the tap again is safe (its nonce is used at most once). False for every
+        refusal `confirm_shown_summary` would give (used, superseded, cancelled, foreign, no draft)."""
+        try:
+            with self._uow.tx() as session:
+                self._live_offer(session, user_id, conversation, payment_id, nonce)
+        except (
+            ConfirmationStaleError,
+            ConfirmationUsedError,
+            ConfirmationInvalidError,
+            PaymentNotFoundError,
+        ):
+            return False
+        return True
 
     def withdraw_offers(self, *, user_id: int, conversation: str) -> int:
         """Close the conversation's open offers (the user asked to change the summary): a typed

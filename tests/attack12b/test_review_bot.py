@@ -14,6 +14,7 @@ import asyncio
 
 from bot import texts
 from bot.app import build_application
+from bot.rendering import summary_tap
 from bot.services import BotServices
 from rasa_client import RasaClient
 from testing.fake_telegram import FakeTelegram
@@ -102,3 +103,89 @@ async def test_a_confirm_tap_left_unanswered_points_to_the_payment_not_to_a_seco
     assert messages[-1]["text"] == "echo: /payment_history"
     assert answer["text"] == texts.NO_ANSWER_PAYMENT
     assert [b["text"] for b in buttons] == [texts.PAYMENT_STATUS]
+
+
+class OpenOffers:
+    """payments' answer to "is the tapped summary still open?" (payments.confirming, tested against
+    the real core in tests/payments/test_confirming.py), recorded."""
+
+    def __init__(self, still_open: bool) -> None:
+        self.still_open = still_open
+        self.asked: list[dict[str, object]] = []
+
+    def offer_still_open(
+        self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
+    ) -> bool:
+        self.asked.append(
+            dict(user_id=user_id, conversation=conversation, payment_id=payment_id, nonce=nonce)
+        )
+        return self.still_open
+
+
+async def _confirm_left_unanswered(
+    fake: FakeTelegram, directory: RecordingDirectory, offers: OpenOffers, user: int
+) -> tuple[list[str], dict[str, object], list[dict[str, object]]]:
+    """Summary, Confirm with no answer (Rasa holds it once), then every button under the answer tapped."""
+    first_confirm = asyncio.Event()
+    held = lambda _sender, message: message == CONFIRM and not first_confirm.is_set()  # noqa: E731
+    never = asyncio.Event()
+    async with standin_rasa(hold=never, held=held, scripted={"pay my phone bill": SUMMARY}) as rasa:
+        client = RasaClient(rasa.url, "s", 1.0, max_in_flight=4, max_waiting=10)
+        services = BotServices(assistant=client, users=directory, session_factory=None, summary_offers=offers)
+        async with polling(build_application(bot_settings(fake), services)):
+            try:
+                await fake.send_text(user, "pay my phone bill")
+                [summary] = await fake.wait_for_messages(user, 1)
+                [[confirm, _cancel]] = summary["reply_markup"]["inline_keyboard"]
+                await fake.tap(user, summary, confirm["callback_data"])
+                _, answer = await fake.wait_for_messages(user, 2)
+                first_confirm.set()
+                buttons = [b for row in answer["reply_markup"]["inline_keyboard"] for b in row]
+                for button in buttons:
+                    await fake.tap(user, answer, button["callback_data"])
+                await fake.wait_for_messages(user, 3)
+            finally:
+                never.set()
+        await client.aclose()
+    return rasa.received, answer, buttons
+
+
+async def test_a_confirm_left_unanswered_whose_summary_is_still_open_is_offered_again(
+    fake: FakeTelegram, directory: RecordingDirectory
+) -> None:
+    # payments holds the summary open: the Confirm was not carried out, so Try again is safe (its
+    # nonce is used at most once) and the user is not left waiting for news that never comes.
+    offers = OpenOffers(still_open=True)
+    received, answer, buttons = await _confirm_left_unanswered(fake, directory, offers, user=626004)
+    assert answer["text"] == texts.NO_ANSWER_TAP_NOT_CARRIED_OUT
+    assert [b["text"] for b in buttons] == [texts.TRY_AGAIN]
+    assert received == ["pay my phone bill", CONFIRM, CONFIRM]
+    [asked] = offers.asked
+    assert asked["conversation"] == "tg-626004" and asked["payment_id"] == 7 and asked["nonce"] == "n-7"
+
+
+async def test_a_confirm_left_unanswered_whose_summary_was_used_points_to_the_payment(
+    fake: FakeTelegram, directory: RecordingDirectory
+) -> None:
+    offers = OpenOffers(still_open=False)
+    received, answer, buttons = await _confirm_left_unanswered(fake, directory, offers, user=626005)
+    assert answer["text"] == texts.NO_ANSWER_PAYMENT
+    assert [b["text"] for b in buttons] == [texts.PAYMENT_STATUS]
+    assert received == ["pay my phone bill", CONFIRM, "/payment_history"]
+
+
+def test_only_a_summary_payload_with_an_integer_draft_and_a_nonce_names_a_tap() -> None:
+    assert summary_tap(CONFIRM) == (7, "n-7")
+    assert summary_tap(CANCEL) == (7, "n-7")
+    for payload in (
+        "/affirm",
+        '/affirm{"draft_id": 7}',
+        '/affirm{"confirm_nonce": "n-7"}',
+        '/affirm{"draft_id": true, "confirm_nonce": "n-7"}',
+        '/affirm{"draft_id": "7", "confirm_nonce": "n-7"}',
+        '/affirm{"draft_id": 7, "confirm_nonce": 7}',
+        '/affirm{"draft_id": 7, "confirm_nonce": "n-7"',
+        '/confirm_mandate{"mandate_offer": 3, "confirm_nonce": "n"}',
+        '/affirm["draft_id", "confirm_nonce"]',
+    ):
+        assert summary_tap(payload) is None, payload

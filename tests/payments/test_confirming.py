@@ -334,3 +334,37 @@ def test_asking_to_change_withdraws_the_live_summary(
                 confirmation="yes",
             )
     assert _status(payments_service, b.payment_id) == "draft"
+
+
+def test_an_offer_is_open_until_its_answer_is_accepted_and_only_to_its_own_user_and_nonce(
+    payments_service: PaymentsService, two_summaries: tuple[int, str, PaymentSummary, PaymentSummary]
+) -> None:
+    """What the bot asks after a Confirm whose answer was lost: was that tap carried out?"""
+    user_id, conversation, a, b = two_summaries
+    offers = payments_service.confirmations
+
+    def still_open(summary: PaymentSummary, **kw: object) -> bool:
+        args: dict[str, object] = dict(
+            user_id=user_id,
+            conversation=conversation,
+            payment_id=summary.payment_id,
+            nonce=summary.confirm_nonce,
+        )
+        args.update(kw)
+        return offers.offer_still_open(**args)  # type: ignore[arg-type]
+
+    assert still_open(b) is True
+    assert still_open(a) is False  # superseded by b: a tap under it charges nothing
+    assert still_open(b, nonce="forged") is False
+    assert still_open(b, user_id=user_id + 10_000) is False
+    assert still_open(b, conversation="tg-someone-else") is False
+    assert still_open(b, payment_id=b.payment_id + 10_000) is False
+    payments_service.confirm_shown_summary(
+        user_id=user_id,
+        conversation=conversation,
+        payment_id=b.payment_id,
+        nonce=b.confirm_nonce,
+        shown_text=b.summary_text,
+        confirmation="/affirm",
+    )
+    assert still_open(b) is False  # carried out: sending the tap again is refused as used
