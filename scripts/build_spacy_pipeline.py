@@ -162,8 +162,10 @@ LETTER_SYMBOLS_BEFORE = ["rs", "fr", "sfr", "kr"]
 # Without a currency, number words are an amount only when they start with a tens or teens word
 # ("fifty", "twenty five", "a hundred"): "one" and "two" are too often "that one", "two bills".
 NUMBER_WORDS_ALONE_LEAD = [w for w in NUMBER_WORDS_LEAD if w.endswith(("ty", "teen")) or w == "eleven"]
-# Share-of-the-bill phrases: payments/ decides what "half" or "everything" means. "The rest" or
-# "what I owe" are left unmarked on purpose: without an amount the draft pays what is owed.
+# Share-of-the-bill phrases: payments/ decides what "half" or "the full amount" means. "The rest" or
+# "what I owe" are left unmarked on purpose: without an amount the draft pays what is owed. So is
+# "everything": it names every open bill far more often than the whole of one ("pay everything
+# that's due", "clear everything i owe"), and the whole of one is what a draft pays anyway.
 SHARE_PHRASES = [
     "half",
     "half of it",
@@ -174,7 +176,6 @@ SHARE_PHRASES = [
     "the whole thing",
     "the whole bill",
     "the total",
-    "everything",
     "all of it",
     "it all",
     "in full",
@@ -556,9 +557,26 @@ def currency_marker_rules() -> list[Rule]:
     return rules
 
 
+# Words that call a request off: "the whole thing" or "it all" after them is the request, not money.
+CALL_OFF_WORDS = ["forget", "cancel", "scrap", "scratch", "drop", "abort", "stop", "skip", "nvm"]
+
+
 def block_rules() -> list[Rule]:
-    """Numbers that are not money: counts, names and numbers of things, years, times."""
+    """Numbers that are not money: counts, names and numbers of things, years, times; and the
+    share phrases when they name a request called off ("forget the whole thing")."""
     return [
+        Rule(
+            "called off",
+            BLOCK,
+            [
+                _in(CALL_OFF_WORDS),
+                _in(["the", "about"], "?"),
+                _in(["whole", "it", "all"]),
+                _in(["thing", "all", "of"]),
+                _word("it", "?"),
+            ],
+            ("forget the whole thing", "cancel it all", "scrap the whole thing", "forget about it all"),
+        ),
         Rule("counted", BLOCK, [_NUM, _in(COUNTED_NOUNS)], ("2 bills", "5 payments", "3 times"), weak=True),
         Rule("percentage", BLOCK, [_NUM, _in(["%", "percent", "pct"])], ("15%", "50 percent"), weak=True),
         Rule(

@@ -73,6 +73,12 @@ SENTENCES: list[tuple[str, list[tuple[str, str]]]] = [
     ("kindly pay Rs 1,450 for the current bill", [(AMOUNT, "Rs 1,450")]),
     ("Schedule rent, $1200, EOM.", [(AMOUNT, "$1200"), (DATE, "EOM")]),
     ("the fifth bill is wrong", []),
+    # "Everything" names every open bill; "the whole thing" after "forget" is the request called off.
+    ("could you settle everything i still owe", []),
+    ("pay vodafone everything", []),
+    ("no, cancel the whole thing", []),
+    ("forget it all, i'll do it later", []),
+    ("pay the gas bill, the whole thing", [(AMOUNT, "the whole thing")]),
     ("pay the second one please", []),
 ]
 
