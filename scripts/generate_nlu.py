@@ -30,6 +30,7 @@ from __future__ import annotations
 import random
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -518,8 +519,25 @@ OUTSIDE_TEMPLATES: dict[str, list[str]] = {
         "remind me {d} to {chore}", "don't let me forget to {chore}",
     ],
 }  # fmt: skip
+# Examples per intent whose billers are made-up brands (issue 11, biller recall).
+BRAND_COUNT = {
+    "pay_bill": 120, "schedule_payment": 60, "cancel_payment": 40, "check_bills": 40, "payment_history": 30,
+    "inform": 50, "pay_all": 20,
+}  # fmt: skip
 OUTSIDE_COUNT = {"payment_history": 60, "check_bills": 60, "pay_bill": 90, "inform": 70, "out_of_scope": 60}
-RELATIVES = ["sister", "brother", "mum", "mom", "dad", "son", "daughter", "friend", "flatmate", "cousin", "gran"]
+RELATIVES = [
+    "sister",
+    "brother",
+    "mum",
+    "mom",
+    "dad",
+    "son",
+    "daughter",
+    "friend",
+    "flatmate",
+    "cousin",
+    "gran",
+]
 CHORES = [
     "call mom", "buy milk", "water the plants", "walk the dog", "book a haircut", "pick up the kids",
     "send a birthday card", "take my pills", "call the plumber back", "renew my passport", "go to the gym",
@@ -601,11 +619,11 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:] if text[:1].isalpha() else text
 
 
-def _fill(template: str, rng: random.Random) -> str:
+def _fill(template: str, rng: random.Random, make_biller: Callable[[random.Random], str] = biller) -> str:
     """One example from a template, billers annotated, other slots plain text."""
-    billers = [biller(rng) for _ in range(3)]
+    billers = [make_biller(rng) for _ in range(3)]
     while len({b.lower() for b in billers}) < 3:
-        billers = [biller(rng) for _ in range(3)]
+        billers = [make_biller(rng) for _ in range(3)]
     values = {
         "b": f"[{billers[0]}](biller)",
         "b2": f"[{billers[1]}](biller)",
@@ -639,6 +657,13 @@ def generate(seed: int = SEED) -> dict[str, list[str]]:
         examples[intent] = sorted(examples[intent] + fresh)
     # issue 11: ways of writing (scripts/nlu_styles.py), from their own random stream
     styles = nlu_styles.generate(random.Random(seed + 23))
+    # issue 11, biller recall: the same request shapes paying made-up brands (nlu_styles.coined_brand)
+    brand_table = {intent: TEMPLATES[intent] for intent in BRAND_COUNT}
+    brands = _generate(
+        brand_table, BRAND_COUNT, random.Random(seed + 31), make_biller=nlu_styles.coined_brand
+    )
+    for intent, texts in brands.items():
+        styles[intent] = styles.get(intent, []) + texts
     for intent, texts in styles.items():
         known = {re.sub(r"\]\([a-z]+\)", "]", t).casefold() for t in examples[intent]}
         fresh = [t for t in texts if re.sub(r"\]\([a-z]+\)", "]", t).casefold() not in known]
@@ -647,7 +672,10 @@ def generate(seed: int = SEED) -> dict[str, list[str]]:
 
 
 def _generate(
-    table: dict[str, list[str]], counts: dict[str, int], rng: random.Random
+    table: dict[str, list[str]],
+    counts: dict[str, int],
+    rng: random.Random,
+    make_biller: Callable[[random.Random], str] = biller,
 ) -> dict[str, list[str]]:
     """Examples of the intents of `table` from one random stream."""
     examples: dict[str, list[str]] = {}
@@ -658,7 +686,7 @@ def _generate(
         for template in order:
             if len(chosen) >= max(counts[intent], len(templates)):
                 break
-            text = _fill(template, rng)
+            text = _fill(template, rng, make_biller)
             if rng.random() < 0.6:
                 text = _noisy(text, rng, intent)
             key = re.sub(r"\]\([a-z]+\)", "]", text).casefold()
