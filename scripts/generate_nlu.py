@@ -517,6 +517,12 @@ OUTSIDE_TEMPLATES: dict[str, list[str]] = {
         "split {a} with my {rel}", "move {a} to my savings", "top up my {rel}'s phone with {a}",
         "remind me to {chore}", "can you remind me to {chore} {d}", "set a reminder to {chore}",
         "remind me {d} to {chore}", "don't let me forget to {chore}",
+        # shopping for a supplier, paying people by name: a category or a name there is no bill
+        "find me a cheaper {cat} provider", "compare {cat} deals for me", "which {cat} company is the cheapest",
+        "should i switch my {cat} supplier", "do you sell {cat}", "can i get {cat} through you",
+        "recommend a good {cat} plan", "whats the best {cat} deal right now", "get me a quote for {cat}",
+        "pay my friend {name} {a}", "send {name} {a} for the tickets", "i owe {name} {a}, can you send it",
+        "transfer {a} to {name}", "give {name} {a} for dinner", "pay {name} back {a}", "{name} needs {a} from me, send it",
     ],
 }  # fmt: skip
 # Examples per intent whose billers are made-up brands (issue 11, biller recall).
@@ -524,7 +530,10 @@ BRAND_COUNT = {
     "pay_bill": 120, "schedule_payment": 60, "cancel_payment": 40, "check_bills": 40, "payment_history": 30,
     "inform": 50, "pay_all": 20,
 }  # fmt: skip
-OUTSIDE_COUNT = {"payment_history": 60, "check_bills": 60, "pay_bill": 90, "inform": 70, "out_of_scope": 60}
+OUTSIDE_COUNT = {"payment_history": 60, "check_bills": 60, "pay_bill": 90, "inform": 70, "out_of_scope": 100}
+# What people shop for (out of scope: no bill is named) and people paid back by name (not billers).
+SHOPPED = ["electricity", "energy", "broadband", "phone", "mobile", "car insurance", "home insurance", "insurance", "gas", "internet", "streaming", "credit card", "mortgage", "sim only"]  # fmt: skip
+PEOPLE = ["Dave", "Sarah", "Tom", "Priya", "Ahmed", "Lena", "Marco", "Chloe", "Jake", "Mei", "Olu", "Sven", "Rosa", "Ben"]  # fmt: skip
 RELATIVES = [
     "sister",
     "brother",
@@ -614,6 +623,18 @@ def _noisy(text: str, rng: random.Random, intent: str) -> str:
     return text
 
 
+DAY_NAMES = re.compile(
+    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|june|july"
+    r"|august|september|october|november|december|dec|jan|may(?= \d))\b"
+)
+
+
+def _capitalise_days(text: str) -> str:
+    """Day and month names with capitals ("next Friday", "in October": not billers), in every text
+    of odd length (a fixed half of them, no random draw)."""
+    return DAY_NAMES.sub(lambda match: match.group(0).capitalize(), text) if len(text) % 2 else text
+
+
 def _sentence_case(text: str) -> str:
     """Capitalise the first letter outside an annotation (where the biller text is kept as written)."""
     return text[:1].upper() + text[1:] if text[:1].isalpha() else text
@@ -642,6 +663,10 @@ def _fill(template: str, rng: random.Random, make_biller: Callable[[random.Rando
         values["rel"] = rng.choice(RELATIVES)
     if "{chore}" in template:
         values["chore"] = rng.choice(CHORES)
+    if "{cat}" in template:  # drawn only here (same reason)
+        values["cat"] = rng.choice(SHOPPED)
+    if "{name}" in template:
+        values["name"] = rng.choice(PEOPLE)
     text = template.format(**values)
     return " ".join(text.split())
 
@@ -663,7 +688,7 @@ def generate(seed: int = SEED) -> dict[str, list[str]]:
         brand_table, BRAND_COUNT, random.Random(seed + 31), make_biller=nlu_styles.coined_brand
     )
     for intent, texts in brands.items():
-        styles[intent] = styles.get(intent, []) + texts
+        styles[intent] = styles.get(intent, []) + [_capitalise_days(text) for text in texts]
     for intent, texts in styles.items():
         known = {re.sub(r"\]\([a-z]+\)", "]", t).casefold() for t in examples[intent]}
         fresh = [t for t in texts if re.sub(r"\]\([a-z]+\)", "]", t).casefold() not in known]

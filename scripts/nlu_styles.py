@@ -95,17 +95,17 @@ def coined_brand(rng: random.Random) -> str:
     letters, a legal form after it, or (sometimes) typed in lower case."""
     word = coined_word(rng)
     roll = rng.random()
-    if roll < 0.5:
+    if roll < 0.4:
         return word.capitalize()
+    if roll < 0.55:
+        return word  # people rarely press shift in chat
     if roll < 0.62:
         return word.capitalize() + coined_word(rng)[:5].capitalize()  # CamelCase: "VornLink"
     if roll < 0.7:
         return word[: rng.randint(2, 4)].upper()  # an acronym: "VOR", "QUE"
     if roll < 0.76:
         return f"{word[0].upper()}.{word[1:3].upper()}"  # dotted letters: "K.ON"
-    if roll < 0.9:
-        return f"{word.capitalize()} {rng.choice(LEGAL_FORMS)}"
-    return word  # people rarely press shift in chat
+    return f"{word.capitalize()} {rng.choice(LEGAL_FORMS)}"
 
 
 def world_biller(rng: random.Random) -> str:
