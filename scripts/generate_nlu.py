@@ -100,9 +100,10 @@ ODD_NAMES = [
 ]  # fmt: skip
 EVERYDAY_WORDS = {
     "three", "orange", "bell", "discover", "sunrise", "cricket", "sky", "frontier", "optimum", "progressive",
-    "nationwide", "ergo", "chase", "admiral", "zurich", "ee", "bt", "cox", "sprint", "spectrum", "yello",
-    "bulb", "bluebird", "lemonade", "o2", "sse", "agl", "hera", "a2a", "edf", "rogers",
+    "nationwide", "ergo", "chase", "admiral", "zurich", "cox", "sprint", "spectrum", "yello",
+    "bulb", "bluebird", "lemonade", "hera", "rogers",
 }  # fmt: skip
+# Acronym brands (EE, BT, O2, SSE, AGL, A2A, EDF) are no English words: they are typed in lower case too.
 TOWNS = ["Aachen", "Ulm", "Jena", "Passau", "Lüneburg", "Trier", "Gießen", "Husum", "Bamberg", "Görlitz"]
 
 

@@ -95,15 +95,15 @@ def coined_brand(rng: random.Random) -> str:
     letters, a legal form after it, or (sometimes) typed in lower case."""
     word = coined_word(rng)
     roll = rng.random()
-    if roll < 0.4:
+    if roll < 0.35:
         return word.capitalize()
-    if roll < 0.55:
+    if roll < 0.6:
         return word  # people rarely press shift in chat
-    if roll < 0.62:
+    if roll < 0.66:
         return word.capitalize() + coined_word(rng)[:5].capitalize()  # CamelCase: "VornLink"
-    if roll < 0.7:
+    if roll < 0.72:
         return word[: rng.randint(2, 4)].upper()  # an acronym: "VOR", "QUE"
-    if roll < 0.76:
+    if roll < 0.78:
         return f"{word[0].upper()}.{word[1:3].upper()}"  # dotted letters: "K.ON"
     return f"{word.capitalize()} {rng.choice(LEGAL_FORMS)}"
 
