@@ -77,13 +77,16 @@ SIGN_WORDS = ["minus", "negative"]
 SIGN = "[" + re.escape(SIGN_CHARS) + "]"
 # Numbers as people type them: 45, 45.20, 45,20, 1,200, 1.200,50, 45,- (exactly 45), with an optional sign.
 NUMBER = rf"^{SIGN}?(\d{{1,3}}([.,]\d{{3}})+|\d{{1,7}})([.,]\d{{1,2}}|[.,]-)?$"
+# A bare number (no currency) is money only up to five digits and without a leading zero: longer
+# ones and "0042" are account, customer, phone or reference numbers, not a bill anyone pays in chat.
+BARE_NUMBER = rf"^(?!{SIGN}?0\d){SIGN}?(\d{{1,3}}([.,]\d{{3}})+|\d{{1,5}})([.,]\d{{1,2}}|[.,]-)?$"
 # "k" shorthand for thousands: 1.5k, 2k, 1,5k.
 NUMBER_K = rf"^{SIGN}?\d{{1,4}}([.,]\d{{1,2}})?[kK]$"
 # Exponent notation ("1e3", "2.5E2"): never an amount a person means, so the core refuses the span.
 NUMBER_EXP = rf"^{SIGN}?\d+([.,]\d+)?e{SIGN}?\d+$"
 # Digits that are no well-formed number ("12.345.67", "1,2,3"): still the amount the user wrote,
 # marked so the core refuses it rather than the draft defaulting to the whole bill.
-NUMBER_MALFORMED = rf"^{SIGN}?\d[\d.,'\u2019]*\d$"
+NUMBER_MALFORMED = rf"^{SIGN}?\d[\d.,'\u2019]*[.,'\u2019][\d.,'\u2019]*\d$"
 CURRENCY_SYMBOLS = ["€", "$", "£", "¥", "₹", "us$", "ca$", "au$", "a$", "c$", "fr."]
 # babel's CLDR data: one-token currency words (names, name words, ISO codes, sub-units), symbols
 # of every locale, and multi-word names ("swiss francs"); see payments/currency_markers.py.
@@ -162,8 +165,10 @@ LETTER_SYMBOLS_BEFORE = ["rs", "fr", "sfr", "kr"]
 # Without a currency, number words are an amount only when they start with a tens or teens word
 # ("fifty", "twenty five", "a hundred"): "one" and "two" are too often "that one", "two bills".
 NUMBER_WORDS_ALONE_LEAD = [w for w in NUMBER_WORDS_LEAD if w.endswith(("ty", "teen")) or w == "eleven"]
-# Share-of-the-bill phrases: payments/ decides what "half" or "everything" means. "The rest" or
-# "what I owe" are left unmarked on purpose: without an amount the draft pays what is owed.
+# Share-of-the-bill phrases: payments/ decides what "half" or "the full amount" means. "The rest" or
+# "what I owe" are left unmarked on purpose: without an amount the draft pays what is owed. So is
+# "everything": it names every open bill far more often than the whole of one ("pay everything
+# that's due", "clear everything i owe"), and the whole of one is what a draft pays anyway.
 SHARE_PHRASES = [
     "half",
     "half of it",
@@ -174,7 +179,6 @@ SHARE_PHRASES = [
     "the whole thing",
     "the whole bill",
     "the total",
-    "everything",
     "all of it",
     "it all",
     "in full",
@@ -217,6 +221,12 @@ COUNTED_NOUNS = [
     "messages",
     "bots",
 ]
+# Words between a number and what it counts ("3 open bills", "5 most recent payments").
+COUNT_ADJECTIVES = [
+    "open", "unpaid", "outstanding", "pending", "due", "overdue", "scheduled", "recent", "latest", "last",
+    "previous", "past", "more", "other", "separate", "different", "upcoming", "old", "new", "monthly",
+    "failed",
+]  # fmt: skip
 NAMING_WORDS = [
     "number",
     "nr",
@@ -255,6 +265,11 @@ NAMING_WORDS = [
     "since",
     "during",
     "year",
+    "acc",
+    "client",
+    "postcode",
+    "zip",
+    "tel",
 ]
 YEAR = r"^(19|20)\d\d$"
 
@@ -356,7 +371,7 @@ MONTH_NUMBER = r"^(0?[1-9]|1[0-2])$"
 YEAR_DIGITS = r"^(\d{2}|\d{4})$"
 DOTTED_DATE_SHORT = r"^(0?[1-9]|[12]\d|3[01])\.(0?[1-9]|1[0-2])\.?$"
 COUNTS = ["a", "an", "one", "two", "three", "four", "five", "six", "seven", "ten", "couple", "few"]
-UNITS = ["day", "days", "week", "weeks", "month", "months", "wk", "wks"]
+UNITS = ["day", "days", "week", "weeks", "month", "months", "wk", "wks", "fortnight"]
 # Words after which a short dotted "15.12." is a day, not money (day-first writers: "pay rent the 1.2.").
 PREPOSITIONS = ["on", "by", "before", "until", "till", "from", "am", "the", "at", "for", "due", "date"]
 
@@ -490,7 +505,13 @@ def amount_rules() -> list[Rule]:
             [_in(LETTER_SYMBOLS_BEFORE), _ANY_NUM],
             ("Rs 1,450", "Fr 39", "kr 450", "SFr 20"),
         ),
-        Rule("bare number", AMOUNT, [_NUM], ("40", "39.99", "61,20", "1,200", "-20", "54,-"), weak=True),
+        Rule(
+            "bare number",
+            AMOUNT,
+            [_re(BARE_NUMBER)],
+            ("40", "39.99", "61,20", "1,200", "-20", "54,-"),
+            weak=True,
+        ),
         Rule("bare k", AMOUNT, [_NUM_K], ("1.5k", "2k", "1,5k")),
         # A sign in words keeps the span whole, so the core refuses it as not positive (the bare
         # number alone would pay 20).
@@ -556,16 +577,107 @@ def currency_marker_rules() -> list[Rule]:
     return rules
 
 
+# Words that call a request off: "the whole thing" or "it all" after them is the request, not money.
+CALL_OFF_WORDS = ["forget", "cancel", "scrap", "scratch", "drop", "abort", "stop", "skip", "nvm"]
+
+
 def block_rules() -> list[Rule]:
-    """Numbers that are not money: counts, names and numbers of things, years, times."""
+    """Numbers that are not money: counts, names and numbers of things, years, times; and the
+    share phrases when they name a request called off ("forget the whole thing")."""
     return [
+        # A number joined to a word or number by a hyphen is part of a code ("88214-003", "INV-2024-001"),
+        # not a negative amount; a sign after a space still is ("pay -20").
+        Rule(
+            "hyphenated code",
+            BLOCK,
+            [
+                {"TEXT": {"REGEX": r"\w$"}, "SPACY": False},
+                {"ORTH": {"IN": ["-", "\u2013"]}, "SPACY": False},
+                _re(r"^\d+$"),
+            ],
+            ("88214-003", "INV-2024-001"),
+        ),
+        Rule(
+            "hyphenated code, one token",
+            BLOCK,
+            [{"TEXT": {"REGEX": r"\w$"}, "SPACY": False}, _re(r"^[-\u2013]\d+$")],
+            ("88214-003", "INV-2024-001"),
+        ),
+        # "the 3rd time they've emailed me": an ordinal counting, not a day.
+        Rule(
+            "ordinal count",
+            BLOCK,
+            [
+                _THE,
+                _ORDINAL,
+                _in(["time", "times", "attempt", "try", "reminder", "email", "letter", "notice", "call"]),
+            ],
+            ("the 3rd time", "2nd reminder"),
+        ),
+        Rule(
+            "called off",
+            BLOCK,
+            [
+                _in(CALL_OFF_WORDS),
+                _in(["the", "about"], "?"),
+                _in(["whole", "it", "all"]),
+                _in(["thing", "all", "of"]),
+                _word("it", "?"),
+            ],
+            ("forget the whole thing", "cancel it all", "scrap the whole thing", "forget about it all"),
+        ),
         Rule("counted", BLOCK, [_NUM, _in(COUNTED_NOUNS)], ("2 bills", "5 payments", "3 times"), weak=True),
+        Rule(
+            "counted, described",
+            BLOCK,
+            [_NUM, _word("most", "?"), _in(COUNT_ADJECTIVES), _in(COUNTED_NOUNS)],
+            ("3 open bills", "5 most recent payments", "2 unpaid invoices"),
+            weak=True,
+        ),
+        Rule(
+            "some of them",
+            BLOCK,
+            [
+                _NUM,
+                _in(["of", "out"]),
+                _word("of", "?"),
+                _in(["them", "these", "those", "my", *map(str, range(2, 10))]),
+            ],
+            ("2 of them", "3 out of 4", "1 of my"),
+            weak=True,
+        ),
         Rule("percentage", BLOCK, [_NUM, _in(["%", "percent", "pct"])], ("15%", "50 percent"), weak=True),
         Rule(
             "named number",
             BLOCK,
             [_in(NAMING_WORDS), _NUM],
             ("number 55102", "last 5", "#12", "at 5"),
+            weak=True,
+        ),
+        Rule("number abbreviated", BLOCK, [_word("no"), _DOT, _NUM], ("no. 88213",), weak=True),
+        # Account, phone and reference numbers written in groups ("1200 4471 09", "07700 900461").
+        Rule(
+            "digit groups", BLOCK, [_NUM, _NUM, _re(NUMBER, "*")], ("1200 4471 09", "5531 0098 2"), weak=True
+        ),
+        Rule(
+            "named digit groups",
+            BLOCK,
+            [_in(NAMING_WORDS), _NUM, _NUM, _re(NUMBER, "*")],
+            ("ref 5531 0098 2", "account 1200 4471 09"),
+            weak=True,
+        ),
+        Rule(
+            "percentage of",
+            BLOCK,
+            [_NUM, _in(["%", "percent", "pct"]), _word("of"), _SYMBOL, _NUM],
+            ("15% of $240",),
+            weak=True,
+        ),
+        Rule(
+            "percentage of a number",
+            BLOCK,
+            [_NUM, _in(["%", "percent", "pct"]), _word("of"), _NUM],
+            ("15% of 240",),
             weak=True,
         ),
         Rule("ending in", BLOCK, [_word("ending"), _word("in"), _NUM], ("ending in 4242",), weak=True),
@@ -620,8 +732,8 @@ def date_rules() -> list[Rule]:
         Rule(
             "week, month, year",
             DATE,
-            [_in(["next", "this", "last"]), _in(["week", "month", "weekend", "year"])],
-            ("next week", "this weekend", "next month", "last month", "this year"),
+            [_in(["next", "this", "last"]), _in(["week", "wk", "month", "weekend", "year"])],
+            ("next week", "this weekend", "next month", "last month", "this year", "next wk"),
         ),
         Rule("the weekend", DATE, [_word("the"), _word("weekend")], ("the weekend",)),
         Rule(
@@ -660,6 +772,13 @@ def date_rules() -> list[Rule]:
             ),
         ),
         Rule("ordinal", DATE, [_THE, _ORDINAL], ("the 3rd", "the 15th", "1st")),
+        # A day written without its ordinal ending, after a preposition of time ("by the 3", "on the 15").
+        Rule(
+            "day number after a preposition",
+            DATE,
+            [_in(["on", "by", "before", "until", "till", "due"]), _word("the"), day],
+            ("on the 15", "by the 3", "before the 28"),
+        ),
         Rule("end of month shorthand", DATE, [_in(["eom", "eow"])], ("EOM", "eow")),
         Rule(
             "spoken day",
@@ -773,7 +892,7 @@ def date_rules() -> list[Rule]:
                 _word("of", "?"),
                 _in(UNITS),
             ],
-            ("in two weeks", "in 3 days", "in a week", "in a couple of days"),
+            ("in two weeks", "in 3 days", "in a week", "in a couple of days", "in a fortnight"),
         ),
         Rule(
             "a while from now",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import random
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,9 +100,10 @@ ODD_NAMES = [
 ]  # fmt: skip
 EVERYDAY_WORDS = {
     "three", "orange", "bell", "discover", "sunrise", "cricket", "sky", "frontier", "optimum", "progressive",
-    "nationwide", "ergo", "chase", "admiral", "zurich", "ee", "bt", "cox", "sprint", "spectrum", "yello",
-    "bulb", "bluebird", "lemonade", "o2", "sse", "agl", "hera", "a2a", "edf", "rogers",
+    "nationwide", "ergo", "chase", "admiral", "zurich", "cox", "sprint", "spectrum", "yello",
+    "bulb", "bluebird", "lemonade", "hera", "rogers",
 }  # fmt: skip
+# Acronym brands (EE, BT, O2, SSE, AGL, A2A, EDF) are no English words: they are typed in lower case too.
 TOWNS = ["Aachen", "Ulm", "Jena", "Passau", "Lüneburg", "Trier", "Gießen", "Husum", "Bamberg", "Görlitz"]
 
 
@@ -516,10 +518,36 @@ OUTSIDE_TEMPLATES: dict[str, list[str]] = {
         "split {a} with my {rel}", "move {a} to my savings", "top up my {rel}'s phone with {a}",
         "remind me to {chore}", "can you remind me to {chore} {d}", "set a reminder to {chore}",
         "remind me {d} to {chore}", "don't let me forget to {chore}",
+        # shopping for a supplier, paying people by name: a category or a name there is no bill
+        "find me a cheaper {cat} provider", "compare {cat} deals for me", "which {cat} company is the cheapest",
+        "should i switch my {cat} supplier", "do you sell {cat}", "can i get {cat} through you",
+        "recommend a good {cat} plan", "whats the best {cat} deal right now", "get me a quote for {cat}",
+        "pay my friend {name} {a}", "send {name} {a} for the tickets", "i owe {name} {a}, can you send it",
+        "transfer {a} to {name}", "give {name} {a} for dinner", "pay {name} back {a}", "{name} needs {a} from me, send it",
     ],
 }  # fmt: skip
-OUTSIDE_COUNT = {"payment_history": 60, "check_bills": 60, "pay_bill": 90, "inform": 70, "out_of_scope": 60}
-RELATIVES = ["sister", "brother", "mum", "mom", "dad", "son", "daughter", "friend", "flatmate", "cousin", "gran"]
+# Examples per intent whose billers are made-up brands (issue 11, biller recall).
+BRAND_COUNT = {
+    "pay_bill": 120, "schedule_payment": 60, "cancel_payment": 40, "check_bills": 40, "payment_history": 30,
+    "inform": 50, "pay_all": 20,
+}  # fmt: skip
+OUTSIDE_COUNT = {"payment_history": 60, "check_bills": 60, "pay_bill": 90, "inform": 70, "out_of_scope": 100}
+# What people shop for (out of scope: no bill is named) and people paid back by name (not billers).
+SHOPPED = ["electricity", "energy", "broadband", "phone", "mobile", "car insurance", "home insurance", "insurance", "gas", "internet", "streaming", "credit card", "mortgage", "sim only"]  # fmt: skip
+PEOPLE = ["Dave", "Sarah", "Tom", "Priya", "Ahmed", "Lena", "Marco", "Chloe", "Jake", "Mei", "Olu", "Sven", "Rosa", "Ben"]  # fmt: skip
+RELATIVES = [
+    "sister",
+    "brother",
+    "mum",
+    "mom",
+    "dad",
+    "son",
+    "daughter",
+    "friend",
+    "flatmate",
+    "cousin",
+    "gran",
+]
 CHORES = [
     "call mom", "buy milk", "water the plants", "walk the dog", "book a haircut", "pick up the kids",
     "send a birthday card", "take my pills", "call the plumber back", "renew my passport", "go to the gym",
@@ -596,16 +624,28 @@ def _noisy(text: str, rng: random.Random, intent: str) -> str:
     return text
 
 
+DAY_NAMES = re.compile(
+    r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|june|july"
+    r"|august|september|october|november|december|dec|jan|may(?= \d))\b"
+)
+
+
+def _capitalise_days(text: str) -> str:
+    """Day and month names with capitals ("next Friday", "in October": not billers), in every text
+    of odd length (a fixed half of them, no random draw)."""
+    return DAY_NAMES.sub(lambda match: match.group(0).capitalize(), text) if len(text) % 2 else text
+
+
 def _sentence_case(text: str) -> str:
     """Capitalise the first letter outside an annotation (where the biller text is kept as written)."""
     return text[:1].upper() + text[1:] if text[:1].isalpha() else text
 
 
-def _fill(template: str, rng: random.Random) -> str:
+def _fill(template: str, rng: random.Random, make_biller: Callable[[random.Random], str] = biller) -> str:
     """One example from a template, billers annotated, other slots plain text."""
-    billers = [biller(rng) for _ in range(3)]
+    billers = [make_biller(rng) for _ in range(3)]
     while len({b.lower() for b in billers}) < 3:
-        billers = [biller(rng) for _ in range(3)]
+        billers = [make_biller(rng) for _ in range(3)]
     values = {
         "b": f"[{billers[0]}](biller)",
         "b2": f"[{billers[1]}](biller)",
@@ -624,6 +664,10 @@ def _fill(template: str, rng: random.Random) -> str:
         values["rel"] = rng.choice(RELATIVES)
     if "{chore}" in template:
         values["chore"] = rng.choice(CHORES)
+    if "{cat}" in template:  # drawn only here (same reason)
+        values["cat"] = rng.choice(SHOPPED)
+    if "{name}" in template:
+        values["name"] = rng.choice(PEOPLE)
     text = template.format(**values)
     return " ".join(text.split())
 
@@ -639,6 +683,13 @@ def generate(seed: int = SEED) -> dict[str, list[str]]:
         examples[intent] = sorted(examples[intent] + fresh)
     # issue 11: ways of writing (scripts/nlu_styles.py), from their own random stream
     styles = nlu_styles.generate(random.Random(seed + 23))
+    # issue 11, biller recall: the same request shapes paying made-up brands (nlu_styles.coined_brand)
+    brand_table = {intent: TEMPLATES[intent] for intent in BRAND_COUNT}
+    brands = _generate(
+        brand_table, BRAND_COUNT, random.Random(seed + 31), make_biller=nlu_styles.coined_brand
+    )
+    for intent, texts in brands.items():
+        styles[intent] = styles.get(intent, []) + [_capitalise_days(text) for text in texts]
     for intent, texts in styles.items():
         known = {re.sub(r"\]\([a-z]+\)", "]", t).casefold() for t in examples[intent]}
         fresh = [t for t in texts if re.sub(r"\]\([a-z]+\)", "]", t).casefold() not in known]
@@ -647,7 +698,10 @@ def generate(seed: int = SEED) -> dict[str, list[str]]:
 
 
 def _generate(
-    table: dict[str, list[str]], counts: dict[str, int], rng: random.Random
+    table: dict[str, list[str]],
+    counts: dict[str, int],
+    rng: random.Random,
+    make_biller: Callable[[random.Random], str] = biller,
 ) -> dict[str, list[str]]:
     """Examples of the intents of `table` from one random stream."""
     examples: dict[str, list[str]] = {}
@@ -658,7 +712,7 @@ def _generate(
         for template in order:
             if len(chosen) >= max(counts[intent], len(templates)):
                 break
-            text = _fill(template, rng)
+            text = _fill(template, rng, make_biller)
             if rng.random() < 0.6:
                 text = _noisy(text, rng, intent)
             key = re.sub(r"\]\([a-z]+\)", "]", text).casefold()

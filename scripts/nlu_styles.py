@@ -74,6 +74,40 @@ SECOND_LANGUAGE_BILLERS = [
 ]  # fmt: skip
 
 
+# Made-up brand names (issue 11, biller recall): letters drawn at random into pronounceable words,
+# so the CRF learns that an unknown capitalised word where a payee goes is one, whatever its
+# letters (a real brand it never saw ends in any suffix, including "-ast" of "last" or "-ing").
+ONSETS = ["b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br", "ch", "cl", "cr", "dr", "fl", "gr", "kl", "pl", "pr", "qu", "sk", "sp", "st", "tr", "x", "y"]  # fmt: skip
+VOWELS = ["a", "e", "i", "o", "u", "a", "e", "o", "ai", "ea", "ie", "io", "ou", "y"]  # fmt: skip
+CODAS = ["", "", "", "n", "r", "s", "l", "m", "x", "t", "st", "nt", "rk", "ck", "nd", "ng", "z", "sh"]  # fmt: skip
+LEGAL_FORMS = ["GmbH", "AG", "Ltd", "Inc", "Inc.", "LLC", "S.A.", "SpA", "B.V.", "plc", "& Co", "Group", "Corp"]  # fmt: skip
+
+
+def coined_word(rng: random.Random) -> str:
+    """A pronounceable made-up word of one to three syllables, lower case ("vorlast", "quenix")."""
+    syllables = rng.choice([1, 2, 2, 2, 3])
+    word = "".join(rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS) for _ in range(syllables))
+    return word[:10] if len(word) >= 3 else word + rng.choice(["x", "n", "ra", "lo"])
+
+
+def coined_brand(rng: random.Random) -> str:
+    """A made-up company written the ways brands are: Title case, CamelCase, capitals, dotted
+    letters, a legal form after it, or (sometimes) typed in lower case."""
+    word = coined_word(rng)
+    roll = rng.random()
+    if roll < 0.35:
+        return word.capitalize()
+    if roll < 0.6:
+        return word  # people rarely press shift in chat
+    if roll < 0.66:
+        return word.capitalize() + coined_word(rng)[:5].capitalize()  # CamelCase: "VornLink"
+    if roll < 0.72:
+        return word[: rng.randint(2, 4)].upper()  # an acronym: "VOR", "QUE"
+    if roll < 0.78:
+        return f"{word[0].upper()}.{word[1:3].upper()}"  # dotted letters: "K.ON"
+    return f"{word.capitalize()} {rng.choice(LEGAL_FORMS)}"
+
+
 def world_biller(rng: random.Random) -> str:
     """An invented company or a household payee."""
     return rng.choice(WORLD_BILLERS) if rng.random() < 0.6 else rng.choice(HOUSEHOLD)

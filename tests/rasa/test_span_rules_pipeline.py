@@ -73,6 +73,25 @@ SENTENCES: list[tuple[str, list[tuple[str, str]]]] = [
     ("kindly pay Rs 1,450 for the current bill", [(AMOUNT, "Rs 1,450")]),
     ("Schedule rent, $1200, EOM.", [(AMOUNT, "$1200"), (DATE, "EOM")]),
     ("the fifth bill is wrong", []),
+    # "Everything" names every open bill; "the whole thing" after "forget" is the request called off.
+    ("could you settle everything i still owe", []),
+    ("pay vodafone everything", []),
+    ("no, cancel the whole thing", []),
+    ("forget it all, i'll do it later", []),
+    ("pay the gas bill, the whole thing", [(AMOUNT, "the whole thing")]),
+    # Numbers that name or count things (issue 11, amount precision), days without an ordinal ending.
+    ("my customer ref is 4410 2287 5", []),
+    ("the reference is 0042 please pay it", []),
+    ("pay the phone bill, acct 55120-002", []),
+    ("my account no is 12345678", []),
+    ("i have 3 unpaid invoices", []),
+    ("show my 4 most recent payments", []),
+    ("pay 2 of them now", []),
+    ("that's the 2nd time it failed", []),
+    ("pay rent by the 3", [(DATE, "by the 3")]),
+    ("pay the gym 25 in a fortnight", [(AMOUNT, "25"), (DATE, "in a fortnight")]),
+    ("pay vodafone 30 next wk", [(AMOUNT, "30"), (DATE, "next wk")]),
+    ("pay vodafone -20", [(AMOUNT, "-20")]),
     ("pay the second one please", []),
 ]
 
