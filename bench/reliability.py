@@ -87,7 +87,8 @@ class Conversation:
 
 
 def _category(reply: str) -> str:
-    if reply in (texts.BRAIN_DOWN, texts.NO_ANSWER, texts.NO_ANSWER_TAP_NOT_CARRIED_OUT):  # not processed / no answer came: Try again
+    # Not processed, or no answer came and nothing was carried out: Try again.
+    if reply in (texts.BRAIN_DOWN, texts.NO_ANSWER, texts.NO_ANSWER_TAP_NOT_CARRIED_OUT):
         return "assistant_unreachable"
     if reply == texts.NO_ANSWER_PAYMENT:  # a Confirm left unanswered: told to check, not to confirm again
         return "payment_status_offered"
