@@ -58,13 +58,19 @@ async def test_an_over_cap_card_number_flood_does_not_queue_its_answers_ahead_of
                 await fake.send_text(other, "hello")
                 await fake.wait_for_messages(other, 1, within=30.0)
                 calls = list(fake.calls)
-                await fake.wait_for(lambda: len(fake.calls_to("deleteMessage", flooder)) == FLOOD, within=30.0)
+                await fake.wait_for(
+                    lambda: len(fake.calls_to("deleteMessage", flooder)) == FLOOD, within=30.0
+                )
             finally:
                 release.set()
-            await fake.wait_for(lambda: any(m["text"] == "echo: pay bill" for m in fake.sent_messages(flooder)))
+            await fake.wait_for(
+                lambda: any(m["text"] == "echo: pay bill" for m in fake.sent_messages(flooder))
+            )
         await client.aclose()
     first_reply = next(
-        n for n, c in enumerate(calls) if c.method == "sendMessage" and str(c.params.get("chat_id")) == str(other)
+        n
+        for n, c in enumerate(calls)
+        if c.method == "sendMessage" and str(c.params.get("chat_id")) == str(other)
     )
     ahead = [
         c
