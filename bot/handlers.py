@@ -22,6 +22,7 @@ from bot import texts
 from bot.commands import help_text
 from bot.relay import known_user, relay, services_of, set_reachable
 from bot.rendering import MAX_MESSAGE_CHARS, is_summary_payload, offered_data
+from bot.updates import OrderedUpdateProcessor
 from privacy.cards import looks_like_card_number
 from rasa_client import is_sendable
 
@@ -107,9 +108,20 @@ class CardNumberFilter(filters.MessageFilter):
 
 
 async def on_card_number(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Delete a message holding a card number, explain how cards are saved, and stop there."""
-    assert update.effective_message is not None
-    await refuse_card_number(update.effective_message)
+    """Delete a message holding a card number, explain how cards are saved, and stop there. Every
+    one is deleted; the explanation is limited where a flood could spend the bot's Telegram budget:
+    past the user's cap as "slow down" is (bot.updates), in a group once per GROUP_ANSWER_EVERY_SECONDS."""
+    message = update.effective_message
+    assert message is not None
+    deleted = await delete_card_number(message)
+    answer = texts.CARD_NUMBER_REFUSED if deleted else texts.CARD_NUMBER_NOT_DELETED
+    processor = context.application.update_processor
+    if isinstance(processor, OrderedUpdateProcessor) and processor.is_refused(update):
+        await processor.tell_over_cap(update, context.bot, answer)
+    elif message.chat.type == ChatType.PRIVATE or _group_answer_due(
+        context.bot_data, message.chat_id, CARD_ANSWERS
+    ):
+        await context.bot.send_message(message.chat_id, answer)
     raise ApplicationHandlerStop
 
 
@@ -140,6 +152,7 @@ def addressed_to_bot(message: Message, bot: Bot) -> bool:
 # messages a minute in a group, and answers queued for that budget held processor slots (attack18).
 GROUP_ANSWER_EVERY_SECONDS = 10.0
 GROUP_ANSWERS = "paychat:group-answers"  # bot_data key: group chat id -> when last answered (monotonic)
+CARD_ANSWERS = "paychat:group-card-answers"  # the same for the card-number explanation
 GROUPS_REMEMBERED = 1024
 
 
@@ -151,18 +164,19 @@ async def on_outside_private_chat(update: Update, context: ContextTypes.DEFAULT_
     elif (
         update.message is not None
         and addressed_to_bot(update.message, context.bot)
-        and _group_answer_due(context.bot_data, update.message.chat_id)
+        and _group_answer_due(context.bot_data, update.message.chat_id, GROUP_ANSWERS)
     ):
         await update.message.reply_text(texts.PRIVATE_ONLY)
     raise ApplicationHandlerStop
 
 
-def _group_answer_due(bot_data: dict, chat_id: int) -> bool:
-    """True (and noted) when `chat_id` got no "private chats only" in the last interval."""
-    answered: OrderedDict[int, float] = bot_data.setdefault(GROUP_ANSWERS, OrderedDict())
+def _group_answer_due(bot_data: dict, chat_id: int, answers: str) -> bool:
+    """True (and noted) when `chat_id` got no answer of the kind `answers` (GROUP_ANSWERS,
+    CARD_ANSWERS: its bot_data key) in the last interval."""
+    answered: OrderedDict[int, float] = bot_data.setdefault(answers, OrderedDict())
     now, last = time.monotonic(), answered.get(chat_id)
     if last is not None and now - last < GROUP_ANSWER_EVERY_SECONDS:
-        log.info("no private-chats-only answer in chat %s: answered %.1f s ago", chat_id, now - last)
+        log.info("no answer (%s) in chat %s: answered %.1f s ago", answers, chat_id, now - last)
         return False
     answered[chat_id] = now
     answered.move_to_end(chat_id)
@@ -333,16 +347,14 @@ async def remove_keyboard(message: object) -> bool:
     return True
 
 
-async def refuse_card_number(message: Message) -> None:
-    """Delete a message holding a card number and explain how cards are saved instead."""
+async def delete_card_number(message: Message) -> bool:
+    """Delete a message holding a card number; False when Telegram would not."""
     try:
         deleted = await message.delete()
     except TelegramError:
         deleted = False
     log.warning("deleted a message that looked like a card number (chat %s)", message.chat.id)
-    await message.get_bot().send_message(
-        message.chat.id, texts.CARD_NUMBER_REFUSED if deleted else texts.CARD_NUMBER_NOT_DELETED
-    )
+    return deleted
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,8 +19,11 @@ the card-number handler of group -1: a typed or edited card number is still dele
 `OverCapHandler` answers it instead of anything else: a tap with texts.SLOW_DOWN_TAP, a message or an
 edit in the private chat with texts.SLOW_DOWN ("I didn't read this one; send it again"), anything
 else (from a group, a channel) with nothing. Every refused private message is covered by an answer
-sent after it: at most one answer per `slow_down_every` seconds while none of the user's updates
-finishes, and a new one once any has (the user then saw a reply and may think they were read again).
+sent after it: at most one answer delivered per `slow_down_every` seconds while none of the user's
+updates finishes, and a new one once any has (the user then saw a reply and may think they were read
+again). An answer counts once delivered: one whose send failed leaves the next refused message to
+answer, with at most one attempt in flight per user (attack18b). A refused card number is deleted
+every time, and explained under the same limit (`tell_over_cap`), not once per message (attack18b).
 A block or unblock of the bot (my_chat_member) counts but is never refused, so it is recorded at
 once. Updates other than a user's turns keep their own order per user, apart from the turns.
 """
@@ -35,7 +38,7 @@ from collections.abc import AsyncIterator, Awaitable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, BaseUpdateProcessor, ContextTypes
@@ -149,7 +152,8 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._waiting: dict[tuple[int, str], int] = {}  # holders and waiters of each lock
         self._users: dict[int, int] = {}  # each user's turns in progress (counted updates)
-        self._told: dict[int, float] = {}  # when a user was last told "slow down" (monotonic)
+        self._told: dict[int, dict[str, float]] = {}  # user -> answer -> when last delivered (monotonic)
+        self._telling: dict[tuple[int, str], bool] = {}  # answers in flight -> refused again meanwhile
         self._over_cap: set[int] = set()  # ids of the refused updates whose handlers are running
         self.refused = 0  # updates refused for their user's cap (tests, logs)
 
@@ -212,27 +216,56 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         return isinstance(update, Update) and update.update_id in self._over_cap
 
     async def answer_refused(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Answer a refused tap, and a refused message or edit in the private chat unless an answer
-        after it is already due; anything else refused (from a group, a channel) gets no answer."""
-        key = ordering_key(update)
-        chat = update.effective_chat
-        private = chat is not None and chat.type == ChatType.PRIVATE
+        """Answer a refused tap, and a refused message or edit in the private chat as `tell_over_cap`
+        says; anything else refused (from a group, a channel) gets no answer. Raises Forbidden."""
         try:
             if update.callback_query is not None:
                 await update.callback_query.answer(texts.SLOW_DOWN_TAP)
-            elif key is not None and chat is not None and private and update.effective_message is not None:
-                now, told = time.monotonic(), self._told.get(key)
-                if told is not None and now - told < self.slow_down_every:
-                    log.info("update %s refused; told to slow down %.1f s ago", update.update_id, now - told)
-                else:
-                    if self._users.get(key):  # until one of their turns finishes (or the time is up)
-                        self._told[key] = now
-                    await context.bot.send_message(chat.id, texts.SLOW_DOWN)
+            else:
+                await self.tell_over_cap(update, context.bot, texts.SLOW_DOWN)
         except Forbidden:
             raise  # they blocked the bot: on_error records it
         except TelegramError:
             log.warning("the slow-down answer to update %s was not sent", update.update_id, exc_info=True)
         raise ApplicationHandlerStop
+
+    async def tell_over_cap(self, update: Update, bot: Bot, text: str) -> None:
+        """Send `text` to the private chat of a refused message or edit, unless that answer was
+        delivered to its user in the last `slow_down_every` seconds while a turn of theirs runs, or
+        is on its way (at most one attempt per user and text in flight: if it fails, it is sent once
+        more for the refused messages that came meanwhile). Counted as told only once delivered:
+        a failed send (logged) leaves the next refused message to answer. Nothing outside a private
+        chat. Raises Forbidden (the user blocked the bot)."""
+        key, chat = ordering_key(update), update.effective_chat
+        if key is None or chat is None or chat.type != ChatType.PRIVATE or update.effective_message is None:
+            return
+        now, told = time.monotonic(), self._told.get(key, {}).get(text)
+        if told is not None and now - told < self.slow_down_every:
+            log.info("update %s refused; answered %.1f s ago", update.update_id, now - told)
+            return
+        lane = (key, text)
+        if lane in self._telling:
+            self._telling[lane] = True  # owed: should the answer in flight fail, it goes again
+            return
+        self._telling[lane] = False
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    await bot.send_message(chat.id, text)
+                except Forbidden:
+                    raise
+                except TelegramError:
+                    log.warning("over-cap answer to update %s not sent", update.update_id, exc_info=True)
+                    if not self._telling[lane]:
+                        return
+                    self._telling[lane] = False
+                    continue
+                if self._users.get(key):  # until one of their turns finishes (or the time is up)
+                    self._told.setdefault(key, {})[text] = started
+                return
+        finally:
+            del self._telling[lane]
 
     async def _once(self, update: object, coroutine: Awaitable[Any], refused: bool = False) -> None:
         if isinstance(update, Update) and not await self.seen.first_time(update.update_id):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot import texts
+from bot import handlers, texts
 from bot.app import build_application
 from bot.services import BotServices
 from db.engine import make_session_factory
@@ -183,3 +183,19 @@ async def test_a_card_number_in_a_group_is_still_deleted_and_goes_nowhere(
     assert delete.params["message_id"] == update["message"]["message_id"]
     await settle(fake)
     assert [text for _, text in assistant.received] == ["marker"]
+
+
+async def test_card_numbers_from_several_members_of_a_group_are_all_deleted_and_explained_once(
+    recording_bot: object, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """attack18b: each member within their own cap; every card number is deleted, and the group gets
+    one explanation per GROUP_ANSWER_EVERY_SECONDS (here longer than the test), not one per message,
+    which would queue for the group's 20-a-minute budget."""
+    monkeypatch.setattr(handlers, "GROUP_ANSWER_EVERY_SECONDS", 3600.0)
+    sent = [await fake.send_chat_text(424310 + n, GROUP, "my card is 4242 4242 4242 4242") for n in range(5)]
+    await fake.wait_for(lambda: len(fake.calls_to("deleteMessage", GROUP["id"])) == len(sent))
+    await fake.wait_for_messages(GROUP["id"], 1)
+    await settle(fake)
+    deleted = {c.params["message_id"] for c in fake.calls_to("deleteMessage", GROUP["id"])}
+    assert deleted == {u["message"]["message_id"] for u in sent}
+    assert [m["text"] for m in fake.sent_messages(GROUP["id"])] == [texts.CARD_NUMBER_REFUSED]

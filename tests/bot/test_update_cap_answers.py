@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+from aiohttp import web
+
 from bot import texts
 from bot.app import build_application
 from bot.services import BotServices
@@ -85,4 +87,67 @@ async def test_edits_past_the_cap_are_refused_and_a_card_number_in_one_is_still_
         await client.aclose()
     assert sorted(told) == sorted([texts.SLOW_DOWN, texts.CARD_NUMBER_REFUSED])
     assert texts.EDITED_MESSAGE not in told
+    assert rasa.received == ["pay bill"]
+
+
+class FailingSlowDownTelegram(FakeTelegram):
+    """The fake Bot API; the first sendMessage of texts.SLOW_DOWN waits for `release`, then fails
+    with a 502 (Telegram's 5xx); `attempts` counts every sendMessage of texts.SLOW_DOWN."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.attempts = 0
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "sendMessage":
+            params = await request.post()
+            if params.get("text") == texts.SLOW_DOWN:
+                self.attempts += 1
+                if self.attempts == 1:
+                    await self.release.wait()
+                    return web.json_response(
+                        {"ok": False, "error_code": 502, "description": "Bad Gateway"}, status=502
+                    )
+        return await super()._handle(request)
+
+
+async def test_refused_messages_while_a_slow_down_fails_get_one_more_attempt(
+    directory: RecordingDirectory,
+) -> None:
+    """attack18b: one attempt in flight per user; messages refused meanwhile are not answered on
+    their own, and when that attempt fails one more is made for them (not one each)."""
+    user = 716503
+    release = asyncio.Event()
+    fake = FailingSlowDownTelegram()
+    await fake.start()
+    try:
+        async with standin_rasa(hold=release) as rasa:
+            client = RasaClient(rasa.url, "s", 30.0, max_in_flight=4, max_waiting=10)
+            services = BotServices(assistant=client, users=directory, session_factory=None)
+            application = build_application(bot_settings(fake, BOT_MAX_UPDATES_PER_USER=1), services)
+            processor = application.update_processor
+            assert isinstance(processor, OrderedUpdateProcessor)
+            processor.slow_down_every = 60.0  # the interval outlasts the test
+            async with polling(application):
+                try:
+                    await fake.send_text(user, "pay bill")
+                    await fake.wait_for(lambda: len(rasa.received) == 1)  # held: the user is at the cap
+                    await fake.send_text(user, "a")  # refused; its answer is held, then fails
+                    await fake.wait_for(lambda: fake.attempts == 1, within=10.0)
+                    await fake.send_text(user, "b")  # refused while that answer is in flight
+                    await fake.send_text(user, "c")
+                    await fake.wait_for(lambda: processor.refused == 3, within=10.0)
+                    fake.release.set()
+                    told = [m["text"] for m in await fake.wait_for_messages(user, 1, within=10.0)]
+                    attempts = fake.attempts
+                finally:
+                    fake.release.set()
+                    release.set()
+                await fake.wait_for(lambda: "echo: pay bill" in [m["text"] for m in fake.sent_messages(user)])
+            await client.aclose()
+    finally:
+        await fake.stop()
+    assert told == [texts.SLOW_DOWN]
+    assert attempts == 2  # the failed one, and one more for "b" and "c"
     assert rasa.received == ["pay bill"]
