@@ -337,7 +337,11 @@ async def run_scenario(stack: BenchStack, scenario: Scenario, users: list[BenchU
         await scenario.heal(stack)
 
     async def recover(chat: TelegramUser, talk: Conversation) -> None:
-        if talk.replies and talk.replies[-1] in (texts.BRAIN_DOWN, texts.NO_ANSWER):
+        if talk.replies and talk.replies[-1] in (
+            texts.BRAIN_DOWN,
+            texts.NO_ANSWER,
+            texts.NO_ANSWER_TAP_NOT_CARRIED_OUT,
+        ):
             talk.retried = await chat.tap(talk, texts.TRY_AGAIN)
 
     await asyncio.gather(*(recover(c, t) for c, t in zip(chats, talks, strict=True)))
@@ -515,7 +519,7 @@ def markdown(report: dict[str, Any]) -> str:
         'Outcomes: `paid` at the first Confirm; `paid_after_retry` after tapping "Try again"; '
         "`told_*` the user was told plainly what happened (assistant unreachable, processing and "
         "will notify, declined...; `payment_status_offered`: a Confirm left unanswered, the user is told "
-        "to check \"My payments\", never to confirm again). Payments left `draft` were never confirmed "
+        'to check "My payments", never to confirm again). Payments left `draft` were never confirmed '
         "and expire.",
         "",
         "What each user saw (distinct replies): see reliability.json.",
