@@ -56,6 +56,7 @@ SETS = {
     "own": PROJECT / "nlu_holdout" / "nlu.yml",
     "dev": ROOT / "bench" / "data" / "independent" / "dev.yml",
     "dev4": ROOT / "bench" / "data" / "independent4" / "dev.yml",
+    "dev5": ROOT / "bench" / "data" / "independent5" / "dev.yml",
     "test": ROOT / "bench" / "data" / "independent" / "test.yml",
     "test2": ROOT / "bench" / "data" / "independent2" / "test.yml",
     "test3": ROOT / "bench" / "data" / "independent3" / "test.yml",
