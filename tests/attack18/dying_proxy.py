@@ -8,12 +8,20 @@ refused (aiohttp's ClientConnectorError, which the paychat channel counts as "di
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 from aiohttp import web
 
+from scripts.train import current_model_path
 from testing.faultproxy import HOP_BY_HOP
+from testing.loop import BackgroundLoop
+from tests.helpers.stack import AssistantStack, start_assistant_stack
 
 
 class DyingProxy:
@@ -89,3 +97,33 @@ class DyingProxy:
             response.force_close()  # this connection closes once the answer is out
             self._die(request.protocol)
         return response
+
+
+@contextmanager
+def dying_action_server_stack(
+    workdir: Path, label: str
+) -> Iterator[tuple[AssistantStack, DyingProxy, BackgroundLoop]]:
+    """A real assistant stack (tests/helpers/stack.py, the trained model) whose action server is
+    reached through one `DyingProxy`; yields (stack, proxy, the loop the proxy runs on)."""
+    model = current_model_path()
+    if not model.exists():
+        pytest.fail(f"no trained model for this checkout ({model}); run `make train`")
+    loop = BackgroundLoop(label)
+    proxies: list[DyingProxy] = []
+
+    def via(name: str, url: str) -> str:
+        if name != "action-server":
+            return url
+        parts = urlsplit(url)
+        proxy = DyingProxy(f"{parts.scheme}://{parts.netloc}")
+        loop.run(proxy.start())
+        proxies.append(proxy)
+        return proxy.url + parts.path
+
+    try:
+        with start_assistant_stack(workdir, model, via=via) as stack:
+            yield stack, proxies[0], loop
+    finally:
+        for proxy in proxies:
+            loop.run(proxy.stop())
+        loop.close()

@@ -24,17 +24,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from rasa_client import AssistantNoAnswerError, AssistantTurn, AssistantUnavailableError
-from scripts.train import current_model_path
 from testing.loop import BackgroundLoop
-from tests.attack18.dying_proxy import DyingProxy
+from tests.attack18.dying_proxy import DyingProxy, dying_action_server_stack
 from tests.e2e.test_pay_all import _payer, _rows, _summary
-from tests.helpers.stack import AssistantStack, start_assistant_stack
+from tests.helpers.stack import AssistantStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -43,29 +40,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 def dying_stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[AssistantStack, DyingProxy, BackgroundLoop]]:
-    model = current_model_path()
-    if not model.exists():
-        pytest.fail(f"no trained model for this checkout ({model}); run `make train`")
-    loop = BackgroundLoop("attack18-dying-proxy")
-    proxies: list[DyingProxy] = []
-
-    def via(name: str, url: str) -> str:
-        if name != "action-server":
-            return url
-        parts = urlsplit(url)
-        proxy = DyingProxy(f"{parts.scheme}://{parts.netloc}")
-        loop.run(proxy.start())
-        proxies.append(proxy)
-        return proxy.url + parts.path
-
-    try:
-        workdir: Path = tmp_path_factory.mktemp("attack18-dying")
-        with start_assistant_stack(workdir, model, via=via) as stack:
-            yield stack, proxies[0], loop
-    finally:
-        for proxy in proxies:
-            loop.run(proxy.stop())
-        loop.close()
+    with dying_action_server_stack(
+        tmp_path_factory.mktemp("attack18-dying"), "attack18-dying-proxy"
+    ) as parts:
+        yield parts
 
 
 def test_a_confirm_that_charged_is_never_reported_as_not_processed(
