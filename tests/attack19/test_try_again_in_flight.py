@@ -149,3 +149,18 @@ def test_a_confirm_told_nothing_was_charged_does_not_charge_afterwards(seen: See
         f"told nothing was charged, then the same Confirm charged: {seen.statuses_after}; "
         f"the retry was answered {seen.retry_said!r}"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack19: Try again after the late charge is answered 'already paid' and then a fallback",
+)
+def test_try_again_after_the_late_charge_is_answered_once(seen: Seen) -> None:
+    # One answer saying where the payment stands; not followed by "Sorry, I'm still not sure what
+    # you mean" as if the tap were an unreadable message. The refused Confirm (confirmation_used)
+    # leaves pending_payment_id set (actions/common.py SUMMARY_KEPT_CODES), so the rule "affirm
+    # with a payment pending confirms it" (rasa_project/data/rules.yml) does not match its slot
+    # steps and action_default_fallback follows.
+    assert seen.retry_said, seen.retry_said
+    assert "already confirmed" in seen.retry_said[0], seen.retry_said
+    assert len(seen.retry_said) == 1, seen.retry_said
