@@ -23,6 +23,7 @@ from telegram.ext import (
 )
 
 from bot import handlers
+from bot.cardnumbers import CARD_NUMBERS
 from bot.commands import register_commands
 from bot.logs import configure_logging
 from bot.notify import run_notifier
@@ -118,7 +119,7 @@ def build_application(settings: Settings, services: BotServices | None = None) -
     # Group -1 runs next for every update: a card number stops there (in any chat), and so does an
     # update past its user's cap (answered cheaply, or not at all in a group), and anything else from
     # a group or a channel — private chats only.
-    application.add_handler(MessageHandler(handlers.CardNumberFilter(), handlers.on_card_number), group=-1)
+    application.add_handler(MessageHandler(CARD_NUMBERS, handlers.on_card_number), group=-1)
     application.add_handler(OverCapHandler(processor), group=-1)
     application.add_handler(handlers.OutsidePrivateChatHandler(handlers.on_outside_private_chat), group=-1)
     # Edits are not new turns: they are answered and never reach the assistant (a pending summary

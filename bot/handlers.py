@@ -16,14 +16,14 @@ from collections import OrderedDict
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes, filters
+from telegram.ext import ApplicationHandlerStop, BaseHandler, ContextTypes
 
 from bot import texts
+from bot.cardnumbers import delete_messages
 from bot.commands import help_text
 from bot.relay import known_user, relay, services_of, set_reachable
 from bot.rendering import MAX_MESSAGE_CHARS, is_summary_payload, offered_data
 from bot.updates import OrderedUpdateProcessor
-from privacy.cards import looks_like_card_number
 from rasa_client import is_sendable
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,12 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Know the user before anything else runs (a user who had blocked the bot is back)."""
+    """Know the user before anything else runs (a user who had blocked the bot is back); not for an
+    update refused for their cap, which is answered "slow down" and nothing else (attack19)."""
     assert update.effective_user is not None
+    processor = context.application.update_processor
+    if isinstance(processor, OrderedUpdateProcessor) and processor.is_refused(update):
+        return
     try:
         await known_user(services_of(context), update.effective_user)
     except Exception:
@@ -70,7 +74,22 @@ async def on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     status = change.new_chat_member.status
     # Only the user's own chat with the bot says whether they can be reached (not a group's admin).
     if change.chat.type == ChatType.PRIVATE and status in {ChatMemberStatus.BANNED, ChatMemberStatus.MEMBER}:
-        await set_reachable(services_of(context), change.from_user.id, status == ChatMemberStatus.MEMBER)
+        await record_reachable(
+            context, change.from_user.id, status == ChatMemberStatus.MEMBER, update.update_id
+        )
+
+
+async def record_reachable(
+    context: ContextTypes.DEFAULT_TYPE, telegram_user_id: int, reachable: bool, update_id: int
+) -> None:
+    """Record the user's latest blocked/unblocked state (by update id), one write at a time per user:
+    a flood of blocks and unblocks writes the first and the last, not each (attack19)."""
+    services = services_of(context)
+
+    async def write(value: bool) -> None:
+        await set_reachable(services, telegram_user_id, value)
+
+    await services.reachability.put(telegram_user_id, reachable, update_id, write)
 
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -99,28 +118,21 @@ async def on_reminders(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 # --- end reminders ---
 
 
-class CardNumberFilter(filters.MessageFilter):
-    """Matches a message (or an edit) whose text or caption looks like it holds a card number."""
-
-    def filter(self, message: Message) -> bool:
-        """True when the text or caption looks like a card number."""
-        return looks_like_card_number(message.text or message.caption or "")
-
-
 async def on_card_number(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Delete a message holding a card number, explain how cards are saved, and stop there. Every
     one is deleted; the explanation is limited where a flood could spend the bot's Telegram budget:
     past the user's cap as "slow down" is (bot.updates), in a group once per GROUP_ANSWER_EVERY_SECONDS."""
     message = update.effective_message
     assert message is not None
-    deleted = await delete_card_number(message)
-    answer = texts.CARD_NUMBER_REFUSED if deleted else texts.CARD_NUMBER_NOT_DELETED
     processor = context.application.update_processor
+    if isinstance(processor, OrderedUpdateProcessor):  # deleting since the update arrived (bot.cardnumbers)
+        deleted = await processor.card_deleted(update, message)
+    else:
+        deleted = bool(await delete_messages(context.bot, message.chat_id, [message.message_id]))
+    answer = texts.CARD_NUMBER_REFUSED if deleted else texts.CARD_NUMBER_NOT_DELETED
     if isinstance(processor, OrderedUpdateProcessor) and processor.is_refused(update):
         await processor.tell_over_cap(update, context.bot, answer)
-    elif message.chat.type == ChatType.PRIVATE or _group_answer_due(
-        context.bot_data, message.chat_id, CARD_ANSWERS
-    ):
+    elif message.chat.type == ChatType.PRIVATE or _group_answer_due(context.bot_data, message, CARD_ANSWERS):
         await context.bot.send_message(message.chat_id, answer)
     raise ApplicationHandlerStop
 
@@ -153,35 +165,41 @@ def addressed_to_bot(message: Message, bot: Bot) -> bool:
 GROUP_ANSWER_EVERY_SECONDS = 10.0
 GROUP_ANSWERS = "paychat:group-answers"  # bot_data key: group chat id -> when last answered (monotonic)
 CARD_ANSWERS = "paychat:group-card-answers"  # the same for the card-number explanation
-GROUPS_REMEMBERED = 1024
+GROUPS_REMEMBERED = 1024  # groups (and, under "<key>:users", users) remembered per kind of answer
 
 
 async def on_outside_private_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Say "private chats only" to a tap, or to a message addressed to the bot unless the group got
-    that answer in the last GROUP_ANSWER_EVERY_SECONDS; then stop there."""
+    """Say "private chats only" to a tap, or to a message addressed to the bot unless the group, or
+    its sender in any group, got that answer in the last GROUP_ANSWER_EVERY_SECONDS; then stop there."""
     if update.callback_query is not None:
         await update.callback_query.answer(texts.PRIVATE_ONLY)  # no chat's message budget
     elif (
         update.message is not None
         and addressed_to_bot(update.message, context.bot)
-        and _group_answer_due(context.bot_data, update.message.chat_id, GROUP_ANSWERS)
+        and _group_answer_due(context.bot_data, update.message, GROUP_ANSWERS)
     ):
         await update.message.reply_text(texts.PRIVATE_ONLY)
     raise ApplicationHandlerStop
 
 
-def _group_answer_due(bot_data: dict, chat_id: int, answers: str) -> bool:
-    """True (and noted) when `chat_id` got no answer of the kind `answers` (GROUP_ANSWERS,
-    CARD_ANSWERS: its bot_data key) in the last interval."""
-    answered: OrderedDict[int, float] = bot_data.setdefault(answers, OrderedDict())
-    now, last = time.monotonic(), answered.get(chat_id)
-    if last is not None and now - last < GROUP_ANSWER_EVERY_SECONDS:
-        log.info("no answer (%s) in chat %s: answered %.1f s ago", answers, chat_id, now - last)
-        return False
-    answered[chat_id] = now
-    answered.move_to_end(chat_id)
-    while len(answered) > GROUPS_REMEMBERED:  # the longest answered: their interval is over first
-        answered.popitem(last=False)
+def _group_answer_due(bot_data: dict, message: Message, answers: str) -> bool:
+    """True (and noted) when neither the message's group nor its sender (in any group) got an answer
+    of the kind `answers` (GROUP_ANSWERS, CARD_ANSWERS: its bot_data key) in the last interval: one
+    user in many groups draws one answer per interval, not one per group (attack19)."""
+    sender = message.from_user.id if message.from_user is not None else None
+    whose = [(answers, message.chat_id)] + ([(f"{answers}:users", sender)] if sender is not None else [])
+    now = time.monotonic()
+    for kind, key in whose:
+        last = bot_data.get(kind, {}).get(key)
+        if last is not None and now - last < GROUP_ANSWER_EVERY_SECONDS:
+            log.info("no answer (%s) to %s: answered %.1f s ago", kind, key, now - last)
+            return False
+    for kind, key in whose:
+        answered: OrderedDict[int, float] = bot_data.setdefault(kind, OrderedDict())
+        answered[key] = now
+        answered.move_to_end(key)
+        while len(answered) > GROUPS_REMEMBERED:  # the longest answered: their interval is over first
+            answered.popitem(last=False)
     return True
 
 
@@ -347,23 +365,13 @@ async def remove_keyboard(message: object) -> bool:
     return True
 
 
-async def delete_card_number(message: Message) -> bool:
-    """Delete a message holding a card number; False when Telegram would not."""
-    try:
-        deleted = await message.delete()
-    except TelegramError:
-        deleted = False
-    log.warning("deleted a message that looked like a card number (chat %s)", message.chat.id)
-    return deleted
-
-
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure first (never the message text), then apologise to the user if there is one."""
     update_id = update.update_id if isinstance(update, Update) else None
     if isinstance(context.error, Forbidden) and isinstance(update, Update) and update.effective_user:
         # Telegram refused to message them: they blocked the bot. Nobody to apologise to.
         log.warning("update %s: user %s blocked the bot", update_id, update.effective_user.id)
-        await set_reachable(services_of(context), update.effective_user.id, False)
+        await record_reachable(context, update.effective_user.id, False, update.update_id)
         return
     log.error("update %s failed", update_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:

@@ -89,24 +89,31 @@ def sender_id_for(telegram_user_id: int) -> str:
 async def known_user(services: BotServices, user: User) -> KnownUser | None:
     """Create or find the user's customer record once per process; None when no directory is set.
 
-    A user recorded as having blocked the bot is writing again, so they are reachable once more
-    (their waiting notifications go out in the notifier's next round).
+    One lookup per user at a time: the updates that come while it runs share it (attack19: a flood
+    from a user not yet known made one lookup per message). A user recorded as having blocked the
+    bot is writing again, so they are reachable once more (their waiting notifications go out in
+    the notifier's next round).
     """
     if user.id in services.known_users or services.users is None:
         return services.known_users.get(user.id)
     directory = services.users
-    view = await asyncio.to_thread(
-        directory.ensure_telegram_user,
-        telegram_user_id=user.id,
-        name=user.full_name,
-        language_code=user.language_code,
-    )
-    if not getattr(view, "telegram_reachable", True):
-        await asyncio.to_thread(directory.set_telegram_reachable, telegram_user_id=user.id, reachable=True)
-    is_test = bool(getattr(view, "is_test", False) or getattr(view, "is_demo", False))
-    known = KnownUser(user_id=view.id, is_test=is_test)
-    services.known_users[user.id] = known
-    return known
+
+    async def look_up() -> KnownUser:
+        view = await asyncio.to_thread(
+            directory.ensure_telegram_user,
+            telegram_user_id=user.id,
+            name=user.full_name,
+            language_code=user.language_code,
+        )
+        if not getattr(view, "telegram_reachable", True):
+            await asyncio.to_thread(
+                directory.set_telegram_reachable, telegram_user_id=user.id, reachable=True
+            )
+        is_test = bool(getattr(view, "is_test", False) or getattr(view, "is_demo", False))
+        known = services.known_users[user.id] = KnownUser(user_id=view.id, is_test=is_test)
+        return known
+
+    return await services.lookups.run(user.id, look_up)
 
 
 def turn_metadata(update: Update) -> dict[str, Any]:

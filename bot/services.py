@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.coalesce import LatestWins, SingleFlight
 from bot.notify import NotificationSource
 from bot.pages import PageStore
 from bot.rendering import PayloadStore
@@ -76,6 +77,10 @@ class BotServices:
     payloads: PayloadStore = field(default_factory=PayloadStore)
     pages: PageStore = field(default_factory=PageStore)
     known_users: dict[int, KnownUser] = field(default_factory=dict)
+    # The lookup of each user not yet in known_users, one at a time (bot.relay.known_user).
+    lookups: SingleFlight[int, KnownUser] = field(default_factory=SingleFlight)
+    # Each user's latest blocked/unblocked state, written one write at a time (bot.handlers).
+    reachability: LatestWins[int, bool] = field(default_factory=LatestWins)
     # Keyboard messages already tapped, per chat (a chat's own oldest forgotten past its share, so
     # one chat's taps never make another's used keyboard answer again).
     tapped: UserBoundStore[None] = field(

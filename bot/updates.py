@@ -9,13 +9,17 @@ Seen ids are kept in Redis when REDIS_URL is set (SET NX with a TTL, so this hol
 and across several bot processes), otherwise in a bounded in-memory set, which forgets on restart:
 then a redelivered update is handled again, and the payments core's idempotency is the last guard.
 
+A message holding a card number is deleted as it arrives, before its slot and its user's order
+(bot.cardnumbers: batched per chat, one call in flight per chat); only the answer to it waits its
+turn (attack19: under the cap it stayed on screen behind the user's turns, up to 30 s each).
+
 One user's updates are capped (`max_updates_per_user`, BOT_MAX_UPDATES_PER_USER): a processor slot
 is held while an update waits for its user's lock and while its answer is on its way, so without a
 cap one user flooding updates took the slots other users' updates need, and those waited behind the
 flood. Every update from a user (or, without one, a chat) counts: a message or a tap, an edit (an
 edit flood starved other users, attack18), a message in a group. At the cap such an update takes no
 slot and no place in the user's order, and runs the handlers that run for every update (group -2,
-the card-number handler of group -1: a typed or edited card number is still deleted); then
+which skips a refused update, and the card-number handler of group -1); then
 `OverCapHandler` answers it instead of anything else: a tap with texts.SLOW_DOWN_TAP, a message or an
 edit in the private chat with texts.SLOW_DOWN ("I didn't read this one; send it again"), anything
 else (from a group, a channel) with nothing. Every refused private message is covered by an answer
@@ -24,8 +28,10 @@ updates finishes, and a new one once any has (the user then saw a reply and may 
 again). An answer counts once delivered: one whose send failed leaves the next refused message to
 answer, with at most one attempt in flight per user (attack18b). A refused card number is deleted
 every time, and explained under the same limit (`tell_over_cap`), not once per message (attack18b).
-A block or unblock of the bot (my_chat_member) counts but is never refused, so it is recorded at
-once. Updates other than a user's turns keep their own order per user, apart from the turns.
+A block or unblock of the bot (my_chat_member) takes no slot, no place in any order and does not
+count: it is recorded at once, the latest state per user written by one write at a time
+(bot.coalesce.LatestWins; attack19: a block/unblock flood held every slot). Updates other than a
+user's turns keep their own order per user, apart from the turns.
 """
 
 from __future__ import annotations
@@ -38,12 +44,13 @@ from collections.abc import AsyncIterator, Awaitable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from telegram import Bot, Update
+from telegram import Bot, Message, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, BaseUpdateProcessor, ContextTypes
 
 from bot import texts
+from bot.cardnumbers import CardDeletions, card_number_message
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +123,9 @@ def ordering_key(update: object) -> int | None:
     return update.effective_chat.id if update.effective_chat is not None else None
 
 
-def never_refused(update: object) -> bool:
-    """True for an update handled even past its user's cap: a block or unblock of the bot."""
+def outside_slots(update: object) -> bool:
+    """True for an update handled at once, outside any slot and order: a block or unblock of the bot
+    (recorded latest-wins per user, bot.coalesce.LatestWins, so a flood of them holds nothing)."""
     return isinstance(update, Update) and update.my_chat_member is not None
 
 
@@ -155,15 +163,31 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
         self._told: dict[int, dict[str, float]] = {}  # user -> answer -> when last delivered (monotonic)
         self._telling: dict[tuple[int, str], bool] = {}  # answers in flight -> refused again meanwhile
         self._over_cap: set[int] = set()  # ids of the refused updates whose handlers are running
+        self.card_deletions = CardDeletions()
+        self._card_deletes: dict[int, asyncio.Future[bool]] = {}  # id(update) -> its delete's outcome
         self.refused = 0  # updates refused for their user's cap (tests, logs)
 
     async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Refuse an update past its user's cap without a slot; otherwise PTB's processing."""
+        """Start deleting a card number at once; refuse an update past its user's cap without a slot
+        and record a block or unblock without one; otherwise PTB's processing."""
+        card = card_number_message(update)
+        if card is not None:
+            self._card_deletes[id(update)] = self.card_deletions.delete(card)
+        try:
+            await self._admit(update, coroutine)
+        finally:
+            self._card_deletes.pop(id(update), None)
+
+    async def _admit(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Handle the update outside any slot, refuse it for its user's cap, or give it a slot."""
         key = ordering_key(update)
         if key is None:
             await super().process_update(update, coroutine)
             return
-        if self._users.get(key, 0) >= self.max_updates_per_user and not never_refused(update):
+        if outside_slots(update):
+            await self._once(update, coroutine)
+            return
+        if self._users.get(key, 0) >= self.max_updates_per_user:
             await self._refuse(key, update, coroutine)
             return
         self._users[key] = self._users.get(key, 0) + 1
@@ -174,6 +198,12 @@ class OrderedUpdateProcessor(BaseUpdateProcessor):
             if not self._users[key]:
                 del self._users[key]
             self._told.pop(key, None)  # a turn finished: the next refusal is answered anew
+
+    def card_deleted(self, update: Update, message: Message) -> Awaitable[bool]:
+        """Whether the update's card-number message was deleted: the delete started as it arrived
+        (or now, for an update that did not come through `process_update`)."""
+        started = self._card_deletes.get(id(update))
+        return started if started is not None else self.card_deletions.delete(message)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for this user's earlier updates, skip a repeated update_id, then handle the update."""

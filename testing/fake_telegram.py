@@ -24,7 +24,7 @@ from aiohttp import web
 BOT_USER = {"id": 7000001, "is_bot": True, "first_name": "PayChat", "username": "paychat_test_bot"}
 JSON_FIELDS = {
     "reply_markup", "entities", "allowed_updates", "link_preview_options", "reply_parameters",
-    "commands", "scope",
+    "commands", "scope", "message_ids",
 }
 INT_FIELDS = {"chat_id", "message_id", "offset", "limit", "timeout"}
 
@@ -48,7 +48,15 @@ class FakeTelegram:
         self.deleted: set[tuple[int, int]] = set()
         # The bytes of every file sent with sendDocument, by (chat id, message id).
         self.documents: dict[tuple[int, int], bytes] = {}
-        self.refuse_deletes = False  # True: deleteMessage fails like for a message older than 48 h
+        self.refuse_deletes = False  # True: deleteMessage(s) fails like for a message older than 48 h
+        # (chat id, message id) that cannot be deleted: deleteMessage fails, and so does a
+        # deleteMessages call that names one.
+        self.undeletable: set[tuple[int, int]] = set()
+        # Seconds each call of a method takes before it is answered, and the most calls of each
+        # method seen in flight at once (`most_in_flight`; under "" those of every delayed method).
+        self.delays: dict[str, float] = {}
+        self.most_in_flight: dict[str, int] = {}
+        self._in_flight: dict[str, int] = {}
         # Called with every answered call but getUpdates (the benchmark times replies with these).
         self.listeners: list[Callable[[ApiCall, Any], None]] = []
         self._updates: list[dict[str, Any]] = []
@@ -186,6 +194,18 @@ class FakeTelegram:
             if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)
         ]
 
+    def deleted_ids(self, chat_id: int) -> set[int]:
+        """The ids of the chat's messages deleted so far (by deleteMessage or deleteMessages)."""
+        return {message_id for chat, message_id in self.deleted if chat == chat_id}
+
+    def delete_calls(self, chat_id: int | None = None) -> list[ApiCall]:
+        """The deleteMessage and deleteMessages calls (optionally to one chat), in order."""
+        return [
+            c for c in self.calls
+            if c.method in {"deleteMessage", "deleteMessages"}
+            and (chat_id is None or c.params.get("chat_id") == chat_id)
+        ]
+
     def sent_messages(self, chat_id: int) -> list[dict[str, Any]]:
         """Messages the bot sent to a chat, oldest first, as currently stored (after edits)."""
         return [m for (chat, _), m in sorted(self.messages.items()) if chat == chat_id]
@@ -244,6 +264,15 @@ class FakeTelegram:
                             self.served_by[update["update_id"]] = poll
                     self._polled.notify_all()
             return web.json_response({"ok": True, "result": result})
+        if method in self.delays:
+            for kind in (method, ""):
+                self._in_flight[kind] = self._in_flight.get(kind, 0) + 1
+                self.most_in_flight[kind] = max(self.most_in_flight.get(kind, 0), self._in_flight[kind])
+            try:
+                await asyncio.sleep(self.delays[method])
+            finally:
+                for kind in (method, ""):
+                    self._in_flight[kind] -= 1
         async with self._changed:
             call = ApiCall(method, params)
             self.calls.append(call)
@@ -280,11 +309,20 @@ class FakeTelegram:
             return self._store_document(p)
         if method == "deleteMessage":
             key = (p["chat_id"], p["message_id"])
-            if self.refuse_deletes:
+            if self.refuse_deletes or key in self.undeletable:
                 raise _ApiError(400, "Bad Request: message can't be deleted")
             if key in self.deleted:
                 raise _ApiError(400, "Bad Request: message to delete not found")
             self.deleted.add(key)
+            return True
+        if method == "deleteMessages":  # as Telegram: ids not found are skipped; 1 to 100 ids
+            ids = p.get("message_ids")
+            if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+                raise _ApiError(400, "Bad Request: message_ids must be 1-100 message identifiers")
+            keys = {(p["chat_id"], int(message_id)) for message_id in ids}
+            if self.refuse_deletes or keys & self.undeletable:
+                raise _ApiError(400, "Bad Request: message can't be deleted")
+            self.deleted.update((p["chat_id"], int(message_id)) for message_id in ids)
             return True
         if method in {"editMessageReplyMarkup", "editMessageText"}:
             return self._edit(method, p)

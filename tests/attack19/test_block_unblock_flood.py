@@ -18,8 +18,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import pytest
-
 from bot.app import build_application
 from bot.services import BotServices
 from rasa_client import RasaClient
@@ -41,10 +39,6 @@ class SlowDirectory(RecordingDirectory):
         return super().set_telegram_reachable(telegram_user_id=telegram_user_id, reachable=reachable)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack19: a block/unblock flood (never refused) holds every update slot; others wait",
-)
 async def test_a_block_unblock_flood_does_not_hold_another_users_message(fake: FakeTelegram) -> None:
     toggler, other = 719301, 719302
     directory = SlowDirectory()
@@ -60,10 +54,12 @@ async def test_a_block_unblock_flood_does_not_hold_another_users_message(fake: F
             await fake.send_text(other, "hello, I am someone else")
             [answer] = await fake.wait_for_messages(other, 1, within=60.0)
             waited = time.monotonic() - asked
-            await fake.wait_for(lambda: len(directory.reachability) == TOGGLES, within=60.0)
+            await fake.wait_for(lambda: not services.reachability.busy(), within=60.0)
         await client.aclose()
     assert answer["text"] == "echo: hello, I am someone else"
     assert directory.reachability[-1] == (toggler, True)  # the last state is the one kept
+    # Coalesced: the states that came while a write ran were replaced, not each written in turn.
+    assert len(directory.reachability) <= TOGGLES // 4, f"{len(directory.reachability)} writes"
     assert waited < 2.0, (
         f"another user's message waited {waited:.1f} s behind {TOGGLES} blocks/unblocks of one user "
         f"({WRITE_SECONDS * TOGGLES:.1f} s of writes)"

@@ -20,8 +20,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 from bot.app import build_application
 from bot.services import BotServices
 from rasa_client import RasaClient
@@ -46,10 +44,6 @@ class SlowDirectory(RecordingDirectory):
         return view
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack19: refused messages of an unknown user each look the user up; others' lookups wait",
-)
 async def test_a_first_contact_flood_looks_the_user_up_once(fake: FakeTelegram) -> None:
     flooder, other = 719401, 719402
     directory = SlowDirectory()

@@ -193,9 +193,25 @@ async def test_card_numbers_from_several_members_of_a_group_are_all_deleted_and_
     which would queue for the group's 20-a-minute budget."""
     monkeypatch.setattr(handlers, "GROUP_ANSWER_EVERY_SECONDS", 3600.0)
     sent = [await fake.send_chat_text(424310 + n, GROUP, "my card is 4242 4242 4242 4242") for n in range(5)]
-    await fake.wait_for(lambda: len(fake.calls_to("deleteMessage", GROUP["id"])) == len(sent))
+    await fake.wait_for(lambda: len(fake.deleted_ids(GROUP["id"])) == len(sent))
     await fake.wait_for_messages(GROUP["id"], 1)
     await settle(fake)
-    deleted = {c.params["message_id"] for c in fake.calls_to("deleteMessage", GROUP["id"])}
-    assert deleted == {u["message"]["message_id"] for u in sent}
+    assert fake.deleted_ids(GROUP["id"]) == {u["message"]["message_id"] for u in sent}
     assert [m["text"] for m in fake.sent_messages(GROUP["id"])] == [texts.CARD_NUMBER_REFUSED]
+
+
+async def test_one_member_of_many_groups_draws_one_answer_not_one_per_group(
+    recording_bot: object, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """attack19: the "private chats only" answer is limited per sender across groups too, while
+    another member of a group that got no answer is still answered."""
+    monkeypatch.setattr(handlers, "GROUP_ANSWER_EVERY_SECONDS", 3600.0)
+    groups = [{"id": -1002000 - n, "type": "group", "title": f"Group {n}"} for n in range(5)]
+    for group in groups:
+        await fake.send_chat_text(CAROL, group, "/bills")
+    await settle(fake)
+    answered = [g["id"] for g in groups if fake.sent_messages(g["id"])]
+    assert answered == [groups[0]["id"]]
+    await fake.send_chat_text(CAROL + 1, groups[1], "/bills")
+    [answer] = await fake.wait_for_messages(groups[1]["id"], 1)
+    assert answer["text"] == texts.PRIVATE_ONLY
