@@ -7,6 +7,9 @@ reply waits behind the whole flood: one user starves every other user's answers.
 fix18b limited the explanations past the cap (one per interval) but not the deletes. Real PTB
 long-polling the fake Bot API, the real Rasa client against the stand-in Rasa channel holding only
 the flooder's first turn (so they stay at the cap of 1).
+
+Fixed (fix19b): card numbers are deleted per chat in batches (bot.cardnumbers, Bot API
+deleteMessages, one call in flight per chat), so a flood costs a few calls, not one per message.
 """
 
 from __future__ import annotations

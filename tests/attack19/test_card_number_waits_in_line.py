@@ -7,6 +7,9 @@ sends fewer messages keeps a card number on screen longer.
 
 Real PTB long-polling the fake Bot API, the real Rasa client against the stand-in Rasa channel
 holding the user's first turn.
+
+Fixed (fix19b): the delete starts as the update arrives (bot.updates process_update, before the
+slot and the lane); only the answer keeps its place in the user's order.
 """
 
 from __future__ import annotations

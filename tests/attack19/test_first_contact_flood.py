@@ -12,6 +12,9 @@ it at all.
 
 Real PTB long-polling the fake Bot API, the real Rasa client against the stand-in Rasa channel; the
 user directory answers a lookup in 100 ms (a database under load).
+
+Fixed (fix19b): a refused update looks nobody up, and bot.relay.known_user runs one lookup per
+user at a time, shared by everyone waiting for it (bot.coalesce).
 """
 
 from __future__ import annotations
