@@ -169,8 +169,10 @@ class Confirmations:
             raise ConfirmationUsedError(payment_id=payment_id, payment_status=status)
         if offer.closed_at is not None:
             raise ConfirmationStaleError(payment_id=payment_id)
-        if owned_payment(session, user_id, payment_id).status != PaymentStatus.DRAFT.value:
-            raise ConfirmationStaleError(payment_id=payment_id)
+        status = owned_payment(session, user_id, payment_id).status
+        if status != PaymentStatus.DRAFT.value:
+            # No longer waiting (cancelled, expired, confirmed elsewhere): the edge ends it too.
+            raise ConfirmationStaleError(payment_id=payment_id, payment_status=status)
         return offer
 
     @staticmethod
