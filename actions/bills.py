@@ -98,7 +98,7 @@ class ActionPaymentHistory(Action):
         return []
 
 
-def forget_picked_payment(error: PaymentsError) -> list[EventType]:
+def forget_picked_payment(error: PaymentsError, tracker: Tracker) -> list[EventType]:
     """A refused cancellation forgets the payment the user picked (or was just offered to cancel)."""
     return [SlotSet("payment_id", None), SlotSet(CANCELLABLE_SLOT, None)]
 

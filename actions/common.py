@@ -32,8 +32,8 @@ from payments.money import Money, format_money
 
 T = TypeVar("T")
 RunMethod = Callable[[Any, CollectingDispatcher, Tracker, dict[str, Any]], Awaitable[list[EventType]]]
-# What an action forgets when a domain error ends it (SlotSet events), given the error.
-Forget = Callable[[PaymentsError], list[EventType]]
+# What an action forgets when a domain error ends it (SlotSet events), given the error and the tracker.
+Forget = Callable[[PaymentsError, Tracker], list[EventType]]
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def utter_unexpected(dispatcher: CollectingDispatcher) -> None:
     dispatcher.utter_message(response="utter_error_unexpected")
 
 
-def forget_nothing(error: PaymentsError) -> list[EventType]:
+def forget_nothing(error: PaymentsError, tracker: Tracker) -> list[EventType]:
     """A read-only action keeps every slot when it is refused."""
     return []
 
@@ -236,7 +236,7 @@ def guarded(forget: Forget = forget_nothing) -> Callable[[RunMethod], RunMethod]
                 except PaymentsError as error:
                     outcome, code = "refused", error.code
                     utter_error(dispatcher, tracker, error, domain)
-                    events = forget(error)
+                    events = forget(error, tracker)
                 except Exception:
                     outcome = "error"
                     logger.exception("action %s failed", self.name())
@@ -269,7 +269,7 @@ def guarded(forget: Forget = forget_nothing) -> Callable[[RunMethod], RunMethod]
     return decorate
 
 
-def slots_cleared_after(error: PaymentsError) -> list[EventType]:
+def slots_cleared_after(error: PaymentsError, tracker: Tracker | None = None) -> list[EventType]:
     """SlotSet events that forget the refused value(s), so the next message can replace them."""
     names = SLOTS_TO_CLEAR_BY_CODE.get(error.code, PAYMENT_SLOTS)
     return [SlotSet(name, None) for name in names]

@@ -34,7 +34,7 @@ STATUS_RESPONSES = {
 }
 
 
-def forget_read(error: PaymentsError | None = None) -> list[EventType]:
+def forget_read(error: PaymentsError | None = None, tracker: Tracker | None = None) -> list[EventType]:
     """Forget the values this turn read (and the summary on a refusal): they belong to no payment."""
     return [SlotSet(name, None) for name in READ_SLOTS]
 

@@ -41,6 +41,7 @@ from actions.services import get_services
 from actions.step_up import MANDATE_SLOT, start_step_up, withdraw_waiting_mandate
 from payments.consent import TapEvidence
 from payments.errors import PaymentsError
+from payments.statuses import PaymentStatus
 from payments.views import DraftTerms, PaymentResult, PaymentSummary
 
 # Which response tells the user how a confirmed payment ended, by PaymentStatus value.
@@ -164,7 +165,18 @@ def finished_unless_stale(error: PaymentsError | None = None) -> list[EventType]
     return payment_finished()
 
 
-def forget_refused_draft(error: PaymentsError) -> list[EventType]:
+def forget_after_refused_confirm(error: PaymentsError, tracker: Tracker) -> list[EventType]:
+    """A refused Confirm: as finished_unless_stale, except when it names the pending payment and
+    that payment no longer waits (paid, under way, cancelled, expired): nothing is left to confirm,
+    so the payment in progress ends (a "yes" afterwards is not read as confirming it again)."""
+    over = error.params.get("payment_status") not in (None, PaymentStatus.DRAFT.value)
+    pending = str(tracker.get_slot("pending_payment_id") or "")
+    if over and pending and str(error.params.get("payment_id")) == pending:
+        return payment_finished()
+    return finished_unless_stale(error)
+
+
+def forget_refused_draft(error: PaymentsError, tracker: Tracker) -> list[EventType]:
     """A refused draft: no summary is pending, and the refused value is asked for again."""
     return [SlotSet("pending_payment_id", None), *slots_cleared_after(error)]
 
@@ -266,7 +278,7 @@ class ActionConfirmPayment(Action):
         """Action name used in domain.yml."""
         return "action_confirm_payment"
 
-    @guarded(forget=finished_unless_stale)
+    @guarded(forget=forget_after_refused_confirm)
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
@@ -316,7 +328,7 @@ class ActionAskChange(Action):
         return []
 
 
-def forget_after_refused_stop(error: PaymentsError) -> list[EventType]:
+def forget_after_refused_stop(error: PaymentsError, tracker: Tracker) -> list[EventType]:
     """A refused stop: as finished_unless_stale, and a payment offered for cancelling that cannot be
     (charging or charged, someone else's) is no longer offered."""
     events = finished_unless_stale(error)

@@ -135,7 +135,7 @@ class ActionPayNextBill(Action):
         """Action name used in domain.yml."""
         return "action_pay_next_bill"
 
-    @guarded(forget=lambda error: round_ended())
+    @guarded(forget=lambda error, tracker: round_ended())
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:

@@ -51,9 +51,11 @@ def reasons_text(domain: dict[str, Any], reasons: tuple[str, ...] | list[str]) -
     words = [response_text(domain, f"utter_step_up_reason_{code}") for code in reasons]
     if len(words) <= 1:
         return "".join(words)
-    return response_text(domain, "utter_reasons_joiner").join(words[:-1]) + response_text(
-        domain, "utter_reasons_last_joiner"
-    ) + words[-1]
+    return (
+        response_text(domain, "utter_reasons_joiner").join(words[:-1])
+        + response_text(domain, "utter_reasons_last_joiner")
+        + words[-1]
+    )
 
 
 def start_step_up(
@@ -118,7 +120,7 @@ async def withdraw_waiting_mandate(dispatcher: CollectingDispatcher, tracker: Tr
     return mandate_code_withdrawn()
 
 
-def _finish_unless_wrong(error: PaymentsError) -> list[EventType]:
+def _finish_unless_wrong(error: PaymentsError, tracker: Tracker) -> list[EventType]:
     """A wrong code is asked again; any other refusal (failed, expired, none pending) ends the form."""
     return [] if error.code in WRONG_CODE else [SlotSet(CODE_SLOT, DONE)]
 

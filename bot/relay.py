@@ -5,8 +5,9 @@ user is told plainly that the message was not processed, with a "Try again" butt
 it (kept in memory for that user), so nothing is silently lost and nothing is replayed without
 the user's say-so. A turn that comes back with no reply at all counts as a failure too. A Confirm
 (or Cancel) tap that reached the assistant without an answer is the exception: unless payments
-still holds its summary open (nothing was done: "Try again" is safe, the nonce is used once), it
-may have been carried out, so the user gets a "My payments" button (the payment's status). A payment
+still held its summary open and claimed it (the lost tap is refused if it arrives late; "Try
+again" carries the summary's fresh nonce), it may have been carried out, so the user gets a "My
+payments" button (the payment's status). A payment
 settled in a turn whose reply was lost is told instead (payments holds each in-turn outcome in the
 outbox; a delivered reply acknowledges it, a lost one is answered with it).
 """
@@ -29,7 +30,14 @@ from telegram.ext import ContextTypes
 
 from bot import texts
 from bot.notify import tell_turn_outcomes
-from bot.rendering import is_summary_payload, render_turn, retry_keyboard, status_keyboard, summary_tap
+from bot.rendering import (
+    is_summary_payload,
+    render_turn,
+    retry_keyboard,
+    status_keyboard,
+    summary_tap,
+    with_nonce,
+)
 from bot.services import BotServices, KnownUser
 from observability.context import conversation, payment
 from observability.metrics import TURN_SECONDS
@@ -221,6 +229,11 @@ async def _relay(
         )
         if outcomes_told:
             return
+        if failure is TurnFailure.NO_ANSWER and is_summary_payload(text):
+            await tell_unanswered_tap(
+                context.bot, services, account, chat.id, user.id, text, shown_text, tapped_message_id
+            )
+            return
         markup = retry_keyboard(
             text,
             user_id=user.id,
@@ -228,17 +241,6 @@ async def _relay(
             shown_text=shown_text,
             message_id=tapped_message_id,
         )
-        if failure is TurnFailure.NO_ANSWER and is_summary_payload(text):
-            if await tap_not_carried_out(services, account, sender_id, text):
-                # payments still holds the summary open: nothing was done, sending it again is safe.
-                await context.bot.send_message(
-                    chat.id, texts.NO_ANSWER_TAP_NOT_CARRIED_OUT, reply_markup=markup
-                )
-                return
-            # A Confirm may have charged: point to the payment's status, never offer to send it again.
-            status = status_keyboard(user_id=user.id, payloads=services.payloads)
-            await context.bot.send_message(chat.id, texts.NO_ANSWER_PAYMENT, reply_markup=status)
-            return
         words = FAILURE_TEXTS[failure or TurnFailure.UNAVAILABLE]
         await context.bot.send_message(chat.id, words, reply_markup=markup)
         return
@@ -254,6 +256,35 @@ async def _relay(
     services.turn_payments[user.id] = frozenset(_ids(turn.slots.get(slot) for slot in PAYMENT_ID_SLOTS))
     await acknowledge_turn(services, account, since=started, payment_ids=told)
     await record(services, sender_id=sender_id, account=account, text=text, turn=turn)
+
+
+async def tell_unanswered_tap(
+    bot: Bot,
+    services: BotServices,
+    account: KnownUser | None,
+    chat_id: int,
+    telegram_user_id: int,
+    payload: str,
+    shown_text: str | None,
+    message_id: int | None,
+) -> None:
+    """Answer a Confirm/Cancel tap that reached the assistant with no answer back."""
+    fresh = await tap_not_carried_out(services, account, sender_id_for(telegram_user_id), payload)
+    if fresh is not None:
+        # payments closed the tapped offer (the lost tap charges nothing, even if it is still on its
+        # way) and offered the summary again: Try again sends it with its fresh nonce.
+        again = retry_keyboard(
+            with_nonce(payload, fresh),
+            user_id=telegram_user_id,
+            payloads=services.payloads,
+            shown_text=shown_text,
+            message_id=message_id,
+        )
+        await bot.send_message(chat_id, texts.NO_ANSWER_TAP_NOT_CARRIED_OUT, reply_markup=again)
+        return
+    # A Confirm may have charged: point to the payment's status, never offer to send it again.
+    status = status_keyboard(user_id=telegram_user_id, payloads=services.payloads)
+    await bot.send_message(chat_id, texts.NO_ANSWER_PAYMENT, reply_markup=status)
 
 
 async def ask(
@@ -295,24 +326,26 @@ async def retire_summary(bot: Bot, chat_id: int, message_id: int | None) -> None
 
 async def tap_not_carried_out(
     services: BotServices, account: KnownUser | None, sender_id: str, payload: str
-) -> bool:
-    """True when payments still holds open the summary a Confirm/Cancel `payload` was tapped under:
-    no answer to it was accepted. False when it was (or may have been), or cannot be asked."""
+) -> str | None:
+    """The fresh nonce of the summary a Confirm/Cancel `payload` was tapped under, when payments
+    still held it open and claimed it (the lost tap can no longer be carried out). None when the
+    tap was (or may have been) carried out, or payments cannot be asked."""
     tap = summary_tap(payload)
     if services.summary_offers is None or account is None or tap is None:
-        return False
+        return None
     draft_id, nonce = tap
     try:
-        return await asyncio.to_thread(
-            services.summary_offers.offer_still_open,
+        fresh = await asyncio.to_thread(
+            services.summary_offers.reissue_unanswered_offer,
             user_id=account.user_id,
             conversation=sender_id,
             payment_id=draft_id,
             nonce=nonce,
         )
     except Exception:
-        log.exception("summary of draft %s not read", draft_id)
-        return False
+        log.exception("summary of draft %s not claimed", draft_id)
+        return None
+    return None if fresh is None else fresh.nonce
 
 
 async def turn_outcomes_told(

@@ -70,6 +70,16 @@ def summary_tap(payload: str) -> tuple[int, str] | None:
     return draft_id, nonce
 
 
+def with_nonce(payload: str, nonce: str) -> str:
+    """A summary tap's payload carrying `nonce` instead of its own (the same summary offered again,
+    payments.confirming.Confirmations.reissue_unanswered_offer); other payloads as they are."""
+    tap = summary_tap(payload)
+    if tap is None:
+        return payload
+    offer = json.dumps({"draft_id": tap[0], "confirm_nonce": nonce}, separators=(",", ":"))
+    return payload[: payload.index("{")] + offer
+
+
 def is_summary_reply(buttons: list[Button]) -> bool:
     """True when the buttons confirm or cancel a payment summary."""
     return any(is_summary_payload(button.payload) for button in buttons)

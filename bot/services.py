@@ -25,6 +25,7 @@ from settings import Settings
 
 if TYPE_CHECKING:
     from bot.rights import PersonalDataRights
+    from payments.offers import ReissuedOffer
 
 
 class UserDirectory(Protocol):
@@ -44,10 +45,11 @@ class UserDirectory(Protocol):
 class SummaryOffers(Protocol):
     """The part of `payments.confirming.Confirmations` the bot uses."""
 
-    def offer_still_open(
+    def reissue_unanswered_offer(
         self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
-    ) -> bool:
-        """True while the tapped summary is live and its draft waits: the tap was not carried out."""
+    ) -> ReissuedOffer | None:
+        """The tapped summary offered again under a fresh nonce (its tapped offer closed, so the
+        lost tap can no longer be carried out); None when the tap was (or may have been)."""
         ...
 
 
@@ -70,7 +72,7 @@ class BotServices:
     engine: Engine | None = None
     # Where payment outcomes to tell users come from; None: no notifier runs (stand-in tests).
     notifications: NotificationSource | None = None
-    # Whether a tapped summary still waits (a Confirm whose answer was lost); None: not asked.
+    # Claims a tapped summary whose answer was lost (offered again, or said to be done); None: not asked.
     summary_offers: SummaryOffers | None = None
     # PAYCHAT_DEMO_MODE: new users get demo bills and a test card, and /start says so.
     demo_mode: bool = False

@@ -9,7 +9,9 @@ and the conversation it was issued to, and closed by its first accepted use (a c
 so a replayed or concurrent tap charges nothing more. The consent kept is the text the edge hands
 back, accepted only when it is the text issued for that draft. A typed "yes" carries no nonce: it
 confirms the conversation's live offer, never a superseded one, and never when it names an
-amount of its own ("sure, 5 please"). Asking to change the summary withdraws its offer.
+amount of its own ("sure, 5 please"). Asking to change the summary withdraws its offer. A tap
+whose answer was lost is claimed before the user is told it was not carried out: its offer is
+closed and the same summary offered again under a fresh nonce (`reissue_unanswered_offer`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from payments.errors import (
     PaymentNotFoundError,
 )
 from payments.money import unread_amount
-from payments.offers import digest, summary_digest
+from payments.offers import ReissuedOffer, digest, reissue_offer, summary_digest
 from payments.statuses import OfferClosedReason, PaymentStatus
 from payments.unit_of_work import UnitOfWork, lock_user, owned_payment
 from payments.views import PaymentResult, PaymentView
@@ -107,24 +109,32 @@ class Confirmations:
             self._close(session, offer, OfferClosedReason.CANCELLED)
             return self._drafting.cancel(session, user_id, payment_id)
 
-    def offer_still_open(
+    def reissue_unanswered_offer(
         self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
-    ) -> bool:
-        """True while the summary a Confirm or Cancel was tapped under is live and its draft still
-        waits: no answer to it has been accepted, so nothing was charged or cancelled by that tap
-        (yet), and sending the tap again is safe (its nonce is used at most once). False for every
-        refusal `confirm_shown_summary` would give (used, superseded, cancelled, foreign, no draft)."""
+    ) -> ReissuedOffer | None:
+        """Claim the summary a Confirm or Cancel was tapped under when that tap's answer was lost.
+
+        Under the user's lock (the one `confirm_shown_summary` takes first), a live offer is closed
+        ("superseded") and a fresh one is issued for the same draft and the same shown text: the
+        lost tap, still on its way or waiting for that lock, then finds its offer closed and charges
+        nothing, so "not carried out" is true for good. The fresh nonce is what sending it again
+        carries. None for every refusal `confirm_shown_summary` would give (used, superseded,
+        cancelled, foreign, no draft): that tap was (or may have been) carried out, or never could be.
+        """
         try:
             with self._uow.tx() as session:
-                self._live_offer(session, user_id, conversation, payment_id, nonce)
+                lock_user(session, user_id)
+                offer = self._live_offer(session, user_id, conversation, payment_id, nonce)
+                self._close(session, offer, OfferClosedReason.SUPERSEDED)
+                fresh = reissue_offer(session, offer, now=self._uow.now())
         except (
             ConfirmationStaleError,
             ConfirmationUsedError,
             ConfirmationInvalidError,
             PaymentNotFoundError,
         ):
-            return False
-        return True
+            return None
+        return ReissuedOffer(payment_id=payment_id, nonce=fresh)
 
     def withdraw_offers(self, *, user_id: int, conversation: str) -> int:
         """Close the conversation's open offers (the user asked to change the summary): a typed
@@ -159,8 +169,10 @@ class Confirmations:
             raise ConfirmationUsedError(payment_id=payment_id, payment_status=status)
         if offer.closed_at is not None:
             raise ConfirmationStaleError(payment_id=payment_id)
-        if owned_payment(session, user_id, payment_id).status != PaymentStatus.DRAFT.value:
-            raise ConfirmationStaleError(payment_id=payment_id)
+        status = owned_payment(session, user_id, payment_id).status
+        if status != PaymentStatus.DRAFT.value:
+            # No longer waiting (cancelled, expired, confirmed elsewhere): the edge ends it too.
+            raise ConfirmationStaleError(payment_id=payment_id, payment_status=status)
         return offer
 
     @staticmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
@@ -17,6 +18,15 @@ from db.models import SummaryOffer
 from payments.statuses import OfferClosedReason
 
 NONCE_BYTES = 12  # 96 random bits; 16 URL-safe characters keep the button payload short
+
+
+@dataclass(frozen=True)
+class ReissuedOffer:
+    """A summary offered again under a fresh nonce (its tapped offer closed): what its buttons,
+    sent again, carry (payments.confirming.Confirmations.reissue_unanswered_offer)."""
+
+    payment_id: int
+    nonce: str
 
 
 def digest(text: str) -> str:
@@ -54,6 +64,23 @@ def issue_offer(
             conversation=conversation,
             nonce_sha256=digest(nonce),
             summary_sha256=summary_digest(summary_text),
+            issued_at=now,
+        )
+    )
+    return nonce
+
+
+def reissue_offer(session: Session, closed: SummaryOffer, *, now: datetime) -> str:
+    """Offer the summary of `closed` (just closed) again, same draft and same text, under a new
+    nonce; return it. Runs in the transaction that closed it: one live offer at any moment."""
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
+    session.add(
+        SummaryOffer(
+            payment_id=closed.payment_id,
+            user_id=closed.user_id,
+            conversation=closed.conversation,
+            nonce_sha256=digest(nonce),
+            summary_sha256=closed.summary_sha256,
             issued_at=now,
         )
     )

@@ -113,9 +113,7 @@ def _row(row: Any, *names: str) -> dict[str, Any]:
 
 def revoke_mandates_of(session: Session, machine: StateMachine, user_id: int, now: datetime) -> int:
     """Revoke a forgotten user's live standing mandates (audited): nothing is paid for them any more."""
-    live = list(
-        session.scalars(select(Mandate).where(Mandate.user_id == user_id, Mandate.status.in_(LIVE)))
-    )
+    live = list(session.scalars(select(Mandate).where(Mandate.user_id == user_id, Mandate.status.in_(LIVE))))
     for mandate in live:
         append_audit(
             session, event="mandate.revoked", user_id=user_id, from_status=mandate.status,

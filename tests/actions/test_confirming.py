@@ -114,8 +114,43 @@ async def test_confirm_under_an_older_summary_charges_nothing_and_keeps_the_live
     assert status(service, alex, slots["pending_payment_id"]) == "succeeded"
 
     # Replaying B's tap charges nothing more and says so, worded by the payment's status (paid).
-    dispatcher, _ = await tap(domain, alex, slots, b, "Confirm")
+    # The conversation still named B as pending (its answer was lost, attack19): B is over, so the
+    # payment in progress ends and a "yes" afterwards is not taken for confirming it again.
+    dispatcher, events = await tap(domain, alex, slots, b, "Confirm")
     assert dispatcher.messages[0]["response"] == "utter_error_confirmation_used_paid"
+    assert slot_events(events)["pending_payment_id"] is None and slot_events(events)["bill_id"] is None
+
+
+async def test_a_replayed_tap_of_a_paid_summary_leaves_the_newer_pending_one(
+    service: PaymentsService, domain: dict[str, Any], alex: str
+) -> None:
+    a, slots = await show_summary(
+        domain, alex, {"biller": "phone", "amount": "1"}, [{"entity": "biller", "value": "phone"}]
+    )
+    dispatcher, _ = await tap(domain, alex, slots, a, "Confirm")
+    assert dispatcher.messages[0]["response"] == "utter_payment_succeeded"
+    _, slots = await show_summary(
+        domain, alex, {"biller": "phone", "amount": "2"}, [{"entity": "biller", "value": "phone"}]
+    )
+    dispatcher, events = await tap(domain, alex, slots, a, "Confirm")
+    assert dispatcher.messages[0]["response"] == "utter_error_confirmation_used_paid"
+    assert slot_events(events) == {}  # B (pending) is not A: its summary stays live
+    assert status(service, alex, slots["pending_payment_id"]) == "draft"
+
+
+async def test_a_yes_to_a_pending_draft_cancelled_meanwhile_ends_the_payment_in_progress(
+    service: PaymentsService, domain: dict[str, Any], alex: str
+) -> None:
+    _, _, slots = await summaries_a_then_b(domain, alex)
+    user_id = service.user_id_for_sender(sender_id=alex)
+    service.cancel_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"]))
+    dispatcher = CollectingDispatcher()
+    events = await ActionConfirmPayment().run(
+        dispatcher, make_tracker(alex, slots=slots, intent="affirm", text="yes"), domain
+    )
+    assert dispatcher.messages[0]["response"] == "utter_error_confirmation_stale"
+    assert slot_events(events)["pending_payment_id"] is None
+    assert status(service, alex, slots["pending_payment_id"]) == "cancelled"
 
 
 async def test_cancel_under_an_older_summary_does_not_cancel_the_live_one(

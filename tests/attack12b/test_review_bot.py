@@ -14,8 +14,9 @@ import asyncio
 
 from bot import texts
 from bot.app import build_application
-from bot.rendering import summary_tap
+from bot.rendering import summary_tap, with_nonce
 from bot.services import BotServices
+from payments.offers import ReissuedOffer
 from rasa_client import RasaClient
 from testing.fake_telegram import FakeTelegram
 from tests.bot.conftest import RecordingDirectory, bot_settings
@@ -106,20 +107,20 @@ async def test_a_confirm_tap_left_unanswered_points_to_the_payment_not_to_a_seco
 
 
 class OpenOffers:
-    """payments' answer to "is the tapped summary still open?" (payments.confirming, tested against
-    the real core in tests/payments/test_confirming.py), recorded."""
+    """payments' claim of the tapped summary after a lost answer (payments.confirming, tested against
+    the real core in tests/payments/test_confirming.py), recorded: offered again under "n-8", or not."""
 
     def __init__(self, still_open: bool) -> None:
         self.still_open = still_open
         self.asked: list[dict[str, object]] = []
 
-    def offer_still_open(
+    def reissue_unanswered_offer(
         self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None
-    ) -> bool:
+    ) -> ReissuedOffer | None:
         self.asked.append(
             dict(user_id=user_id, conversation=conversation, payment_id=payment_id, nonce=nonce)
         )
-        return self.still_open
+        return ReissuedOffer(payment_id=payment_id, nonce="n-8") if self.still_open else None
 
 
 async def _confirm_left_unanswered(
@@ -159,7 +160,8 @@ async def test_a_confirm_left_unanswered_whose_summary_is_still_open_is_offered_
     received, answer, buttons = await _confirm_left_unanswered(fake, directory, offers, user=626004)
     assert answer["text"] == texts.NO_ANSWER_TAP_NOT_CARRIED_OUT
     assert [b["text"] for b in buttons] == [texts.TRY_AGAIN]
-    assert received == ["pay my phone bill", CONFIRM, CONFIRM]
+    # Try again sends the same Confirm with the summary's fresh nonce (the tapped one was closed).
+    assert received == ["pay my phone bill", CONFIRM, '/affirm{"draft_id":7,"confirm_nonce":"n-8"}']
     [asked] = offers.asked
     assert asked["conversation"] == "tg-626004" and asked["payment_id"] == 7 and asked["nonce"] == "n-7"
 
@@ -189,3 +191,10 @@ def test_only_a_summary_payload_with_an_integer_draft_and_a_nonce_names_a_tap() 
         '/affirm["draft_id", "confirm_nonce"]',
     ):
         assert summary_tap(payload) is None, payload
+
+
+def test_a_summary_offered_again_is_sent_again_with_its_fresh_nonce_only() -> None:
+    assert summary_tap(with_nonce(CONFIRM, "n-8")) == (7, "n-8")
+    assert with_nonce(CANCEL, "n-8") == '/deny{"draft_id":7,"confirm_nonce":"n-8"}'
+    assert with_nonce("/change", "n-8") == "/change"
+    assert with_nonce('/affirm{"draft_id": "7", "confirm_nonce": "n-7"}', "n-8").endswith('"n-7"}')

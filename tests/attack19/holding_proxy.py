@@ -22,6 +22,9 @@ class HoldingProxy:
         self.upstream = upstream.rstrip("/")
         self.port = 0
         self.hold: str | None = None
+        # False: the call of `hold` waits before it is forwarded (it runs late); True: it runs at
+        # once and its answer waits (it ran, and Rasa is not told in time).
+        self.hold_answer = False
         self.release = threading.Event()
         self.held = threading.Event()  # a call of `hold` arrived
         self.answered: list[tuple[str, int]] = []  # (action, status) forwarded and answered
@@ -69,8 +72,10 @@ class HoldingProxy:
     async def _forward(
         self, request: web.Request, action: str | None, headers: dict[str, str], body: bytes
     ) -> web.Response:
-        if action is not None and action == self.hold:
+        holding = action is not None and action == self.hold
+        if holding:
             self.held.set()
+        if holding and not self.hold_answer:
             await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
         assert self._session is not None
         async with self._session.request(
@@ -78,6 +83,8 @@ class HoldingProxy:
         ) as answer:
             payload = await answer.read()
             status, answer_headers = answer.status, answer.headers
+        if holding and self.hold_answer:
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
         if action:
             self.answered.append((action, status))
         out = {k: v for k, v in answer_headers.items() if k.lower() not in HOP_BY_HOP}

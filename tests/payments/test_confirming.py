@@ -336,14 +336,50 @@ def test_asking_to_change_withdraws_the_live_summary(
     assert _status(payments_service, b.payment_id) == "draft"
 
 
-def test_an_offer_is_open_until_its_answer_is_accepted_and_only_to_its_own_user_and_nonce(
+def _tap(user_id: int, conversation: str, summary: PaymentSummary, nonce: str | None) -> dict[str, object]:
+    return dict(
+        user_id=user_id,
+        conversation=conversation,
+        payment_id=summary.payment_id,
+        nonce=nonce,
+        shown_text=summary.summary_text,
+        confirmation="/affirm",
+    )
+
+
+def test_a_lost_tap_is_claimed_and_then_charges_nothing_while_the_summary_is_offered_again(
     payments_service: PaymentsService, two_summaries: tuple[int, str, PaymentSummary, PaymentSummary]
 ) -> None:
-    """What the bot asks after a Confirm whose answer was lost: was that tap carried out?"""
+    """Attack 19: the bot is told "not carried out" only once the lost tap can no longer be."""
+    user_id, conversation, _, b = two_summaries
+    offers = payments_service.confirmations
+    claim = dict(user_id=user_id, conversation=conversation, payment_id=b.payment_id)
+    fresh = offers.reissue_unanswered_offer(**claim, nonce=b.confirm_nonce)  # type: ignore[arg-type]
+    assert fresh is not None and fresh.payment_id == b.payment_id and fresh.nonce != b.confirm_nonce
+    # The lost Confirm arrives late: its offer is closed, nothing is charged, the draft still waits.
+    with pytest.raises(ConfirmationStaleError):
+        payments_service.confirm_shown_summary(**_tap(user_id, conversation, b, b.confirm_nonce))  # type: ignore[arg-type]
+    assert (_status(payments_service, b.payment_id), _charges(payments_service, b.payment_id)) == ("draft", 0)
+    assert offers.reissue_unanswered_offer(**claim, nonce=b.confirm_nonce) is None  # type: ignore[arg-type]
+    with payments_service.session_factory() as session:
+        offered = session.scalars(select(SummaryOffer).where(SummaryOffer.payment_id == b.payment_id))
+        assert [o.closed_reason for o in offered] == ["superseded", None]
+    # Try again carries the fresh nonce and the same shown text: it charges, once.
+    again = _tap(user_id, conversation, b, fresh.nonce)
+    assert payments_service.confirm_shown_summary(**again).status == PaymentStatus.SUCCEEDED  # type: ignore[arg-type]
+    assert offers.reissue_unanswered_offer(**claim, nonce=fresh.nonce) is None  # type: ignore[arg-type]
+    with pytest.raises(ConfirmationUsedError):
+        payments_service.confirm_shown_summary(**again)  # type: ignore[arg-type]
+    assert _charges(payments_service, b.payment_id) == 1
+
+
+def test_only_the_live_offer_of_its_own_user_and_nonce_is_claimed(
+    payments_service: PaymentsService, two_summaries: tuple[int, str, PaymentSummary, PaymentSummary]
+) -> None:
     user_id, conversation, a, b = two_summaries
     offers = payments_service.confirmations
 
-    def still_open(summary: PaymentSummary, **kw: object) -> bool:
+    def claimed(summary: PaymentSummary, **kw: object) -> bool:
         args: dict[str, object] = dict(
             user_id=user_id,
             conversation=conversation,
@@ -351,20 +387,57 @@ def test_an_offer_is_open_until_its_answer_is_accepted_and_only_to_its_own_user_
             nonce=summary.confirm_nonce,
         )
         args.update(kw)
-        return offers.offer_still_open(**args)  # type: ignore[arg-type]
+        return offers.reissue_unanswered_offer(**args) is not None  # type: ignore[arg-type]
 
-    assert still_open(b) is True
-    assert still_open(a) is False  # superseded by b: a tap under it charges nothing
-    assert still_open(b, nonce="forged") is False
-    assert still_open(b, user_id=user_id + 10_000) is False
-    assert still_open(b, conversation="tg-someone-else") is False
-    assert still_open(b, payment_id=b.payment_id + 10_000) is False
-    payments_service.confirm_shown_summary(
-        user_id=user_id,
-        conversation=conversation,
-        payment_id=b.payment_id,
-        nonce=b.confirm_nonce,
-        shown_text=b.summary_text,
-        confirmation="/affirm",
-    )
-    assert still_open(b) is False  # carried out: sending the tap again is refused as used
+    assert claimed(a) is False  # superseded by b: a tap under it charges nothing anyway
+    assert claimed(b, nonce="forged") is False
+    assert claimed(b, user_id=user_id + 10_000) is False
+    assert claimed(b, conversation="tg-someone-else") is False
+    assert claimed(b, payment_id=b.payment_id + 10_000) is False
+    # None of those touched the live summary: its own Confirm still charges.
+    confirmed = payments_service.confirm_shown_summary(**_tap(user_id, conversation, b, b.confirm_nonce))  # type: ignore[arg-type]
+    assert confirmed.status == PaymentStatus.SUCCEEDED
+    assert claimed(b) is False  # carried out: the bot points to the payment instead
+
+
+def test_a_lost_tap_racing_its_claim_either_charges_or_is_claimed_never_both(
+    payments_service: PaymentsService, two_summaries: tuple[int, str, PaymentSummary, PaymentSummary]
+) -> None:
+    """The claim takes the lock the Confirm takes first: whichever gets it, the other loses."""
+    user_id, conversation, _, b = two_summaries
+    summary = b
+    outcomes: list[tuple[bool, str]] = []
+    for _ in range(4):
+
+        def confirm(shown: PaymentSummary = summary) -> str:
+            try:
+                tap = _tap(user_id, conversation, shown, shown.confirm_nonce)
+                return str(payments_service.confirm_shown_summary(**tap).status)  # type: ignore[arg-type]
+            except PaymentsError as error:
+                return error.code
+
+        def claim(shown: PaymentSummary = summary) -> bool:
+            fresh = payments_service.confirmations.reissue_unanswered_offer(
+                user_id=user_id,
+                conversation=conversation,
+                payment_id=shown.payment_id,
+                nonce=shown.confirm_nonce,
+            )
+            return fresh is not None
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            confirmed, claimed = pool.submit(confirm), pool.submit(claim)
+            outcome = (claimed.result(), confirmed.result())
+        outcomes.append(outcome)
+        charged = _charges(payments_service, summary.payment_id)
+        assert outcome in ((True, "confirmation_stale"), (False, "succeeded")), outcomes
+        assert charged == (0 if outcome[0] else 1), outcomes
+        bill_id = _bill_of(payments_service, summary.payment_id)
+        summary = _summary(payments_service, user_id, bill_id, conversation, amount_text="1")
+
+
+def _bill_of(service: PaymentsService, payment_id: int) -> int:
+    with service.session_factory() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        return payment.bill_id
