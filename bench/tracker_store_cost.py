@@ -7,7 +7,9 @@ Runs in the Rasa env, in rasa_project/ (it loads domain.yml and `channels.tracke
 Plays what Rasa's processor does to the store for one message — `retrieve` the conversation, add
 the turn's events (the user message, an utterance, action_listen), `save` — for `--senders`
 conversations of `--turns` turns each, once with each store on its own new SQLite file, in
-alternating rounds (ABAB...) so that other work on a shared machine falls on both. Prints, per
+rotating rounds (ABC, BCA, ...) so that other work on a shared machine falls on all alike. Stores:
+Rasa's `SQLTrackerStore`, paychat's, and paychat's with its writes as before perf14
+(`RasaWriteStore`: Rasa's own save, an ORM count and one ORM object per event). Prints, per
 store, the median wall time per turn (what the event loop is blocked for: Rasa runs the store's
 SQL on it) and the process's CPU time per turn, in milliseconds, as one JSON line.
 """
@@ -28,6 +30,19 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+
+
+class RasaWriteStore(PaychatSQLTrackerStore):
+    """paychat's store with its writes as before perf14: Rasa's own `save` (an ORM count query over
+    the session's events, one ORM object per new event), the tombstone filter kept."""
+
+    async def _write(self, tracker: DialogueStateTracker) -> None:
+        await SQLTrackerStore.save(self, tracker)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Any:
+        events = SQLTrackerStore._additional_events(self, session, tracker)
+        cutoff = self._cutoff(session, tracker.sender_id)
+        return events if cutoff is None else (e for e in events if (e.timestamp or 0) >= cutoff)
 
 
 async def _round(store: Any, domain: Domain, senders: int, turns: int, tag: str) -> tuple[float, float]:
@@ -62,10 +77,13 @@ async def main() -> None:
     stores = {
         "rasa_sql": SQLTrackerStore(domain, dialect="sqlite", db=str(folder / "rasa.db")),
         "paychat_wal": PaychatSQLTrackerStore(domain, dialect="sqlite", db=str(folder / "paychat.db")),
+        "paychat_wal_rasa_write": RasaWriteStore(domain, dialect="sqlite", db=str(folder / "rasa_write.db")),
     }
     samples: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in stores}
+    names = list(stores)
     for number in range(args.rounds):
-        for name, store in stores.items():
+        for name in names[number % len(names) :] + names[: number % len(names)]:
+            store = stores[name]
             wall, cpu = await _round(store, domain, args.senders, args.turns, f"r{number}")
             samples[name]["wall"].append(wall)
             samples[name]["cpu"].append(cpu)

@@ -7,6 +7,8 @@ entities, slots, events) so the console can show it.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +24,23 @@ from rasa_client.errors import MessageRefusedError as MessageRefusedError
 
 if TYPE_CHECKING:
     from settings import Settings
+
+
+def remember_sniffio_absent() -> None:
+    """Make a failed `import sniffio` immediate in this process when sniffio is not installed.
+
+    httpcore (under every httpx client: this one, python-telegram-bot's) imports sniffio inside
+    each request, four times per request, to tell asyncio from trio. It is not installed here, so
+    each of those imports searched sys.path again: ~0.1 ms apiece, about 1 ms of a bot's plain turn
+    (issue 12, perf14: bench/results/before_after/12_sniffio_absent.md). None in sys.modules makes
+    the import fail at once; it still fails (ImportError), so every library keeps its behaviour
+    without sniffio (asyncio). Installed, sniffio is left alone.
+    """
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
+remember_sniffio_absent()
 
 
 CHANNEL_PATH = "/webhooks/paychat/webhook"
