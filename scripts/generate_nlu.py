@@ -668,8 +668,8 @@ def _fill(template: str, rng: random.Random, make_biller: Callable[[random.Rando
         values["cat"] = rng.choice(SHOPPED)
     if "{name}" in template:
         values["name"] = rng.choice(PEOPLE)
-    if any(key in template for key in ("{sir}", "{bye}", "{who}")):  # letters (nlu_brands), drawn only here
-        values.update(nlu_brands.letter_values(rng))
+    if any(key in template for key in nlu_brands.EXTRA_KEYS):  # nlu_brands' values, drawn only here
+        values.update(nlu_brands.extra_values(rng))
     text = template.format(**values)
     return " ".join(text.split())
 
@@ -711,10 +711,10 @@ def _brand_examples(rng: random.Random) -> dict[str, list[str]]:
         else list(terse)
         for intent, terse in nlu_brands.TERSE_TEMPLATES.items()
     }
-    typed = _generate(table, nlu_brands.TERSE_COUNT, rng, make_biller=nlu_brands.typed_brand)
-    shouted_counts = {intent: 14 for intent in table}
-    shouted_table = {intent: rng.sample(templates, min(14, len(templates))) for intent, templates in table.items()}
-    shouted = _generate(shouted_table, shouted_counts, rng, make_biller=lambda r: r.choice(nlu_brands.BRANDS))
+    typed = _generate(table, nlu_brands.TERSE_COUNT, rng, make_biller=nlu_brands.payee)
+    shouted_counts = {intent: 22 for intent in table}
+    shouted_table = {intent: rng.sample(templates, min(20, len(templates))) for intent, templates in table.items()}
+    shouted = _generate(shouted_table, shouted_counts, rng, make_biller=nlu_brands.shouted_payee)
     out = {intent: texts + [nlu_brands.shout(t) for t in shouted[intent]] for intent, texts in typed.items()}
     for intent, texts in nlu_brands.CAPITAL_SMALL_TALK.items():
         out[intent] = out.get(intent, []) + texts

@@ -127,11 +127,75 @@ def typed_brand(rng: random.Random) -> str:
     return brand
 
 
+# Payees that are no brand: small firms named after their owner, people with a title (a landlord,
+# a tutor), household words for a bill. The CRF must find them by their place in the request.
+TRADES = [
+    "Plumbing", "Roofing", "Electrics", "Garage", "Cleaning", "Gardening", "Decorators", "Joinery", "Pest Control",
+    "Removals", "Tyres", "Locksmiths", "Heating", "Glazing", "Builders", "Motors", "Landscaping", "Tiling",
+]  # fmt: skip
+OWNERS = ["Dave", "Mike", "Sue", "Ali", "Pete", "Tony", "Kev", "Raj", "Linda", "Gary", "Steve", "Mo", "Fran", "Terry"]
+SURNAMES = ["Okafor", "Singh", "Novak", "Brennan", "Kowalski", "Hughes", "Fischer", "Murphy", "Chen", "Adeyemi", "Rossi"]
+TITLES = ["Mr", "Mrs", "Ms", "Dr", "Miss"]
+HOUSEHOLD_PAYEES = [
+    "nursery", "childminder", "landlady", "cleaner", "window cleaner", "gardener", "piano teacher", "tutor",
+    "HOA", "water board", "school", "dentist", "elec", "leccy", "council", "letting agent", "care home",
+    "swimming lessons", "after school club", "boiler service",
+]  # fmt: skip
+SHOUTED_CATEGORIES = ["GAS", "WATER", "ELECTRIC", "ELECTRICITY", "PHONE", "COUNCIL TAX", "RENT", "TV LICENCE", "INSURANCE"]
+
+
+def _slip(word: str, rng: random.Random) -> str:
+    """One slip of the thumb inside a brand: a letter dropped, doubled or two swapped."""
+    if len(word) < 5:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice(["drop", "double", "swap"])
+    if kind == "drop":
+        return word[:i] + word[i + 1 :]
+    if kind == "double":
+        return word[:i] + word[i] + word[i:]
+    return word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :]
+
+
+def local_payee(rng: random.Random) -> str:
+    """A small firm ("Pete's Roofing", "petes roofing"), a person with a title, or a household word."""
+    roll = rng.random()
+    if roll < 0.45:
+        name = f"{rng.choice(OWNERS)}'s {rng.choice(TRADES)}"
+        style = rng.random()
+        if style < 0.25:
+            return name.lower()
+        if style < 0.4:
+            return name.replace("'", "").lower()
+        return name
+    if roll < 0.7:
+        return f"{rng.choice(TITLES)} {rng.choice(SURNAMES)}"
+    return rng.choice(HOUSEHOLD_PAYEES)
+
+
+def payee(rng: random.Random) -> str:
+    """Who a typed request pays: mostly a known brand as typed, sometimes misspelt, or a local payee."""
+    roll = rng.random()
+    if roll < 0.6:
+        return typed_brand(rng)
+    if roll < 0.72:
+        return _slip(rng.choice(BRANDS).lower(), rng)
+    return local_payee(rng)
+
+
+def shouted_payee(rng: random.Random) -> str:
+    """A biller in a message typed in CAPITALS: a brand or a kind of bill."""
+    return rng.choice(BRANDS) if rng.random() < 0.7 else rng.choice(SHOUTED_CATEGORIES)
+
+
 # --- request shapes that name a brand (in addition to generate_nlu.TEMPLATES) ------------------------
 # {b} biller (annotated), {a} amount, {d} date, {p} past date, {n} a number; {sir}, {bye}, {who} below.
 
 TERSE_TEMPLATES: dict[str, list[str]] = {
     "pay_bill": [
+        "pay {b} {cur}", "pay {cur} to {b}", "clear my {card}", "pay {a} off my {card}", "Invoice {ref} from {b}. Total {a}. Please pay",
+        "pay {b}, my phone number is {n}", "pay {b} please, customer reference {n}", "{b} sent a bill, ref {ref}, {a}. please pay", "pay {b} what i owe them",
+        "pay the minimum on {b}", "pay {b} the minimum", "i need 2 pay {b}", "pay {b}, invoice {ref}", "{b} pls pay 🙏",
         "{b} {a} pay", "{b} pay pls", "{b} now please", "pay {b} {a}", "{b} {a} now", "{b} needs paying",
         "{sir}, please pay my {b} bill. {bye}", "{sir}, I should like to pay {b}, thank you. {bye}",
         "This is {who}. Please pay {b} for me.", "{b} sent me a letter saying I owe {a}. Please pay it.",
@@ -139,37 +203,57 @@ TERSE_TEMPLATES: dict[str, list[str]] = {
         "pay {b} {a} ref {n}", "pay {b}, my account number is {n}", "can u do {b} rn",
     ],
     "schedule_payment": [
-        "{b} {d} pls", "{b} {a} {d} please", "pay {b} on Christmas Eve", "pay {b} before Easter",
+        "pay {b} {when}", "pay {b} {a} {when}", "please pay {b} {when}", "set up {a} to {b} for {d}",
+        "{b}: bill {a}, due {d}. pay it on the due date", "not now, pay {b} {when} instead", "leave {b} till {when}",
+        "pay {b} {cur} {when}",
+        "{b} {d} pls", "{b} {d} thanks", "{b} {d} please", "pay my {card} {d}", "{b} {a} {d} please", "pay {b} on Christmas Eve", "pay {b} before Easter",
         "pay {b} on New Year's Day", "pay {b} in December", "pay {b} on Boxing Day", "pay {b} on Thanksgiving",
         "{sir}, kindly pay {b} {d}. {bye}", "This is {who}, please pay {b} {d}", "PAY {b} {d}",
         "pay {b} {a} {d}, reference {n}", "pay {b} and {b2} {d}", "pay all my bills {d}", "pay everything {d} pls",
     ],
     "check_bills": [
+        "what's the {b} looking like", "check my {b}", "when do i have to pay {b} by", "when's {b} due by",
+        "{b} sent this: bill {a}, due {d}. is that right?", "is this {b} bill right? {a}, ref {ref}",
+        "how much is {b} for {month}", "how much do i owe on my {card}", "balance on the {card}?", "what's {b} costing me {p2}",
         "{b}? how much", "how much is {b}", "{b} balance", "is my {b} paid", "what do i owe {b}", "{b} due when",
         "{sir}, how much do I owe {b}? {bye}", "when is {b} due", "anything from {b}?", "check {b}",
         "is {b} paid up or do i still owe", "how much for {b} in December",
     ],
     "payment_history": [
+        "what did i spend on {b} in {year}", "my receipts from {month}", "{b} payments in {month}",
+        "how much have i paid {b} since {month}", "everything i paid in {year}",
         "what did i pay {b} {p}", "{b} receipts", "show my {b} payments", "did {b} get paid {p}",
         "how much went to {b} in 2025", "total paid to {b} this year", "{sir}, did you pay {b} {p}? {bye}",
     ],
     "cancel_payment": [
+        "actually don't pay {b} {d} after all", "take back the payment i just made to {b}", "reverse the {a} to {b}",
+        "i no longer want {b} paid {d}", "cancel the {b} one for {d}", "pull the {b} payment, i made a mistake",
         "cancel {b}", "cancel the {b} payment", "stop the {b} payment", "undo {b}",
         "{sir}, please do not pay {b} after all. {bye}", "call off {b} {d}", "scrap the {b} one",
     ],
     "inform": [
+        "my account number is {n}", "account no {n}", "{card}", "it's my {card}", "my phone number is {n}", "customer reference {n}", "my customer number is {n}", "{b} 👍 {a}", "{b}, ref {ref}", "{b} {cur}",
         "{b}", "{b} i think", "the {b} one", "it's {b}", "{b} {a}", "{b} lol", "{b}, the {cat} one",
         "It is {b}, dear.", "{b} {d}", "{b} {a} {d}", "{b}, account {n}", "{b} ?",
     ],
     "deny": ["don't pay {b} yet", "not {b} yet", "hold off on {b} for now", "no, leave {b} for now"],
     "pay_all": [
+        "pay {b} + {b2}", "{b}, {b2}, {b3}: pay the lot", "{b} {b2} and {b3}, all of them pls",
         "pay {b} and {b2}", "{b} {b2} {b3} pay them all", "pay {b}, {b2} and {b3}", "{b} + {b2} pls",
         "pay {b} and {b2} today", "PAY {b} AND {b2}",
     ],
+    "out_of_scope": [
+        "convert {a} to {ccy}", "how much is {a} in {ccy}", "what's {a} in {ccy} today", "split the {meal} bill {a} between {k} of us",
+        "i want to dispute a {a} charge from {shop}", "can you raise my credit limit", "up my credit limit on the {card}", "cash a cheque for {a}", "my wages didn't come in {p}",
+        "why hasn't my pension arrived", "will it rain {d}", "is the {place} open {d}", "how much is my house worth",
+        "what's the price of gold", "whats the ethereum price today", "what will my pension be", "are you married",
+        "do you have a boyfriend", "write a poem about cats", "help me write an email to my boss", "how far did i run {p}",
+        "refund me {a} from {shop}", "{shop} charged me {a} twice, get it back", "check my credit rating",
+    ],
 }  # fmt: skip
 TERSE_COUNT = {
-    "pay_bill": 160, "schedule_payment": 90, "check_bills": 70, "payment_history": 50, "cancel_payment": 50,
-    "inform": 90, "pay_all": 40, "deny": 12,
+    "pay_bill": 190, "schedule_payment": 120, "check_bills": 90, "payment_history": 65, "cancel_payment": 65,
+    "inform": 100, "pay_all": 50, "deny": 12, "out_of_scope": 90,
 }  # fmt: skip
 SALUTATIONS = ["Dear Sir", "Dear Madam", "Dear Sirs", "Good morning", "Good afternoon", "Hello dear", "To whom it may concern"]
 SIGN_OFFS = [
@@ -181,32 +265,41 @@ WRITERS = ["Doreen", "Arthur", "Mrs Hughes", "Walter", "Gwen", "Bernard", "Elsie
 # Small talk in CAPITALS and in letter form: capitals that are no biller (nothing annotated).
 CAPITAL_SMALL_TALK: dict[str, list[str]] = {
     "greet": [
+        "hiya bot", "Hello, I am new to this, my neighbour showed me.", "Hello, anyone about?", "Good day, young man.",
         "GOOD MORNING TO YOU", "HELLO THERE BOT", "HI THERE BOT", "GOOD EVENING", "Dear Madam,", "Good afternoon, Sir.",
         "To whom it may concern,", "Hello, this is Doreen.", "Good morning, it is Arthur again.",
         "Hello, my son put this app on my phone for me.", "HELLO ANYONE THERE", "Morning all!", "mornin all",
     ],
     "goodbye": [
+        "That is everything, good day to you.", "see ya later", "Good night, and thank you.", "Warm regards, Phyllis",
+        "Yours truly, Mr D. Evans", "All the best, Norman",
         "GOODBYE NOW", "BYE FOR NOW THEN", "Kind regards, Doreen", "Yours faithfully, Arthur Penrose",
         "Best wishes, Gwen", "Regards, Walter", "Yours sincerely, Mr K. Obi", "THAT IS ALL, GOODBYE",
         "Cheerio", "ta ta for now", "laters x", "catch you later on", "Farewell, and thank you.",
     ],
     "affirm": [
+        "yes, do go ahead", "yes, that's the one", "that's the one, go ahead", "yeah fine, go on then", "Yes, go ahead and pay that one.",
         "YES PLEASE DO", "YES THAT IS RIGHT", "YES GO AHEAD", "Yes, that is correct, dear.", "That is the one, yes please.",
         "Quite right.", "Yes, proceed please.", "Indeed, go ahead.", "THAT IS CORRECT", "aye go on", "OK DO IT NOW",
     ],
     "deny": [
+        "hold off please", "not yet, hold off", "No, leave it for now.",
         "NO THANK YOU DEAR", "NO NOT THAT", "NO NO", "No, that is not right.", "NO DON'T DO THAT", "No, dear, that is wrong.",
         "NOT NOW THANKS",
     ],
-    "thanks": ["THANK YOU SO VERY MUCH", "THANKS A LOT MATE", "Thank you, you are very kind.", "Much obliged to you.", "CHEERS FOR THAT"],
+    "thanks": ["tyvm", "thx a ton", "ta very much", "thank u so so much", "ty so much!!", "wow thanks, super quick", "that was fast, thank you", "THANK YOU SO VERY MUCH", "THANKS A LOT MATE", "Thank you, you are very kind.", "Much obliged to you.", "CHEERS FOR THAT"],
     "help": [
+        "what's this bot for?", "show me the options", "what can i ask you about", "what sort of things do you do",
+        "Is there a guide?", "how am I meant to use this?", "My neighbour says you can sort out bills. How?",
         "HOW DOES THIS THING WORK", "WHAT ELSE CAN YOU DO", "I DON'T UNDERSTAND HOW TO USE THIS",
         "Could you please explain how this works?", "My son says you pay bills. How do I do that?",
         "Are there instructions somewhere?",
     ],
-    "bot_challenge": ["ARE YOU A ROBOT OR WHAT", "IS THIS A REAL PERSON TYPING", "Am I speaking to a computer?", "AM I TALKING TO A HUMAN BEING"],
-    "stop": ["STOP THAT NOW", "STOP IT", "JUST FORGET IT", "Never mind, dear.", "Please stop that."],
+    "change": ["wrong bill, pick another", "that's the wrong amount", "the date is wrong", "another bill, not that one", "THAT BILL IS NOT MINE"],
+    "bot_challenge": ["bot or person?", "is this thing automated", "am i chatting with software", "ARE YOU A ROBOT OR WHAT", "IS THIS A REAL PERSON TYPING", "Am I speaking to a computer?", "AM I TALKING TO A HUMAN BEING"],
+    "stop": ["scrap it", "scrap all of that", "let's scrap this", "STOP THAT NOW", "STOP IT", "JUST FORGET IT", "Never mind, dear.", "Please stop that."],
     "out_of_scope": [
+        "haha", "lmao", "xD", "😂😂", "🎉", "🐶🐶", "asdfjkl", "qwertyuiop", "jjjjjj",
         "WHAT TIME IS IT IN LONDON NOW", "WHAT IS THE WEATHER TOMORROW", "WHERE IS MY NEAREST BANK BRANCH", "CAN YOU ORDER A TAXI",
         "Please tell me the news.", "What is my pension worth?", "HOW DO I CHANGE MY PASSWORD",
         "Is the chemist open on Sunday?", "Could you book me a doctor's appointment?",
@@ -220,6 +313,44 @@ def shout(text: str) -> str:
     return "".join(part if part.startswith("](") else part.upper() for part in parts)
 
 
-def letter_values(rng: random.Random) -> dict[str, str]:
-    """Salutation, sign-off and writer's name of a polite letter-style message."""
-    return {"sir": rng.choice(SALUTATIONS), "bye": rng.choice(SIGN_OFFS), "who": rng.choice(WRITERS)}
+EXTRA_KEYS = ("{sir}", "{bye}", "{who}", "{cur}", "{card}", "{ref}", "{month}", "{year}", "{when}", "{ccy}", "{meal}", "{shop}", "{place}")
+CURRENCY_CODES = ["GBP", "USD", "EUR", "CAD", "AUD", "NZD", "CHF", "INR"]
+MONTHS = ["January", "February", "March", "April", "June", "July", "August", "September", "October", "November", "December"]
+# Dates beyond generate_nlu.date(): holidays, paydays, times of day, spans counted from today.
+WHEN = [
+    "tonight", "this evening", "after payday", "on payday", "next payday", "in January", "in March", "in a month",
+    "a week from today", "a fortnight from now", "on Christmas Eve", "on New Year's Day", "before Easter",
+    "two days from now", "first thing monday", "once my pension comes in", "at the start of next month",
+]  # fmt: skip
+
+
+CARD_ISSUERS = ["Amex", "Visa", "Barclaycard", "Capital One", "Chase", "Citi", "Discover", "Mastercard", "HSBC", "Lloyds", "John Lewis", "credit", "store", "M&S"]  # fmt: skip
+
+
+def _card(rng: random.Random) -> str:
+    """A card bill as people name it: the issuer and the word card, which belongs to the biller."""
+    issuer = rng.choice(CARD_ISSUERS)
+    return (issuer.lower() if rng.random() < 0.4 else issuer) + rng.choice([" card", " card", " credit card"] if issuer not in ("credit", "store") else [" card"])
+
+
+def _reference(rng: random.Random) -> str:
+    """An account or invoice reference as bills print it (letters, digits, a dash): no biller."""
+    letters = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(rng.randint(1, 3)))
+    digits = str(rng.randint(1000, 99999999))
+    return rng.choice([f"{letters}-{digits}", f"{letters}{digits}", f"INV-{digits}", f"{digits}-{letters}", digits])
+
+
+def extra_values(rng: random.Random) -> dict[str, str]:
+    """Letters (salutation, sign-off, writer), currency codes, references, months, more dates."""
+    number = rng.choice([str(rng.randint(5, 400)), f"{rng.randint(5, 400)}.{rng.randint(0, 99):02d}"])
+    code = rng.choice(CURRENCY_CODES)
+    return {
+        "sir": rng.choice(SALUTATIONS), "bye": rng.choice(SIGN_OFFS), "who": rng.choice(WRITERS),
+        "cur": rng.choice([f"{code} {number}", f"{number} {code}", f"{number}{code.lower()}"]),
+        "ref": _reference(rng), "month": rng.choice(MONTHS), "year": str(rng.randint(2019, 2026)),
+        "when": rng.choice(WHEN), "ccy": rng.choice(["euros", "pounds", "dollars", "yen", "rupees", "EUR", "GBP"]),
+        "meal": rng.choice(["restaurant", "dinner", "pizza", "pub", "takeaway"]),
+        "shop": rng.choice(["an online shop", "a website", "eBay", "a hotel", "the supermarket"]),
+        "place": rng.choice(["post office", "chemist", "library", "bank", "tip"]),
+        "card": f"[{_card(rng)}](biller)",
+    }  # fmt: skip
