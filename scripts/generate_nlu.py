@@ -705,12 +705,10 @@ def generate(seed: int = SEED) -> dict[str, list[str]]:
 def _brand_examples(rng: random.Random) -> dict[str, list[str]]:
     """Known brands typed in lower case or squashed, the same requests shouted in CAPITALS (brands
     annotated, no other capital word), and small talk in capitals or letter form (nothing annotated)."""
-    table = {
-        intent: list(terse) + rng.sample(TEMPLATES[intent], min(25, len(TEMPLATES[intent])))
-        if intent in TEMPLATES
-        else list(terse)
-        for intent, terse in nlu_brands.TERSE_TEMPLATES.items()
-    }
+    table = {}
+    for intent, terse in nlu_brands.TERSE_TEMPLATES.items():
+        naming = sorted({t for t in TEMPLATES.get(intent, []) if "{b}" in t})  # shapes that name a biller
+        table[intent] = list(terse) + rng.sample(naming, min(25, len(naming)))
     typed = _generate(table, nlu_brands.TERSE_COUNT, rng, make_biller=nlu_brands.payee)
     shouted_counts = {intent: 22 for intent in table}
     shouted_table = {intent: rng.sample(templates, min(20, len(templates))) for intent, templates in table.items()}

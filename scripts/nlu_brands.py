@@ -279,7 +279,7 @@ CAPITAL_SMALL_TALK: dict[str, list[str]] = {
     ],
     "affirm": [
         "yes, do go ahead", "yes, that's the one", "that's the one, go ahead", "yeah fine, go on then", "Yes, go ahead and pay that one.",
-        "YES PLEASE DO", "YES THAT IS RIGHT", "YES GO AHEAD", "Yes, that is correct, dear.", "That is the one, yes please.",
+        "YES PLEASE DO THAT", "YES THAT IS RIGHT", "YES GO AHEAD", "Yes, that is correct, dear.", "That is the one, yes please.",
         "Quite right.", "Yes, proceed please.", "Indeed, go ahead.", "THAT IS CORRECT", "aye go on", "OK DO IT NOW",
     ],
     "deny": [
@@ -289,7 +289,7 @@ CAPITAL_SMALL_TALK: dict[str, list[str]] = {
     ],
     "thanks": ["tyvm", "thx a ton", "ta very much", "thank u so so much", "ty so much!!", "wow thanks, super quick", "that was fast, thank you", "THANK YOU SO VERY MUCH", "THANKS A LOT MATE", "Thank you, you are very kind.", "Much obliged to you.", "CHEERS FOR THAT"],
     "help": [
-        "what's this bot for?", "show me the options", "what can i ask you about", "what sort of things do you do",
+        "what's this bot for?", "show me my options", "what can i ask you about", "what sort of things do you do",
         "Is there a guide?", "how am I meant to use this?", "My neighbour says you can sort out bills. How?",
         "HOW DOES THIS THING WORK", "WHAT ELSE CAN YOU DO", "I DON'T UNDERSTAND HOW TO USE THIS",
         "Could you please explain how this works?", "My son says you pay bills. How do I do that?",
@@ -297,7 +297,7 @@ CAPITAL_SMALL_TALK: dict[str, list[str]] = {
     ],
     "change": ["wrong bill, pick another", "that's the wrong amount", "the date is wrong", "another bill, not that one", "THAT BILL IS NOT MINE"],
     "bot_challenge": ["bot or person?", "is this thing automated", "am i chatting with software", "ARE YOU A ROBOT OR WHAT", "IS THIS A REAL PERSON TYPING", "Am I speaking to a computer?", "AM I TALKING TO A HUMAN BEING"],
-    "stop": ["scrap it", "scrap all of that", "let's scrap this", "STOP THAT NOW", "STOP IT", "JUST FORGET IT", "Never mind, dear.", "Please stop that."],
+    "stop": ["scrap it", "scrap all of that", "let's scrap this", "STOP THAT NOW", "STOP IT PLEASE", "JUST FORGET IT", "Never mind, dear.", "Please stop that."],
     "out_of_scope": [
         "haha", "lmao", "xD", "😂😂", "🎉", "🐶🐶", "asdfjkl", "qwertyuiop", "jjjjjj",
         "WHAT TIME IS IT IN LONDON NOW", "WHAT IS THE WEATHER TOMORROW", "WHERE IS MY NEAREST BANK BRANCH", "CAN YOU ORDER A TAXI",
