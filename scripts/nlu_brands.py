@@ -291,7 +291,7 @@ CAPITAL_SMALL_TALK: dict[str, list[str]] = {
     "help": [
         "what's this bot for?", "show me my options", "what can i ask you about", "what sort of things do you do",
         "Is there a guide?", "how am I meant to use this?", "My neighbour says you can sort out bills. How?",
-        "HOW DOES THIS THING WORK", "WHAT ELSE CAN YOU DO", "I DON'T UNDERSTAND HOW TO USE THIS",
+        "HOW DOES THIS THING WORK", "WHAT ELSE CAN YOU DO", "I CANNOT WORK OUT THIS APP AT ALL",
         "Could you please explain how this works?", "My son says you pay bills. How do I do that?",
         "Are there instructions somewhere?",
     ],
