@@ -19,7 +19,9 @@ deliberately left out, so the dev set measures billers the model has never seen.
 
 Ways of writing (issue 11: dictation, second-language English, terse fragments, formal letters,
 teenage slang, upset users) are tables of their own in scripts/nlu_styles.py, drawn from their own
-random stream and appended, so the examples above stay as they were.
+random stream and appended, so the examples above stay as they were. Well-known brands typed in
+lower case, messages in CAPITALS, letters, and the `brand` lookup table come from
+scripts/nlu_brands.py the same way.
 
 Only `biller` is annotated: amounts and dates are marked by the spaCy rules
 (scripts/build_spacy_pipeline.py), so DIET never learns them.
