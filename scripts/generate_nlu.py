@@ -19,7 +19,9 @@ deliberately left out, so the dev set measures billers the model has never seen.
 
 Ways of writing (issue 11: dictation, second-language English, terse fragments, formal letters,
 teenage slang, upset users) are tables of their own in scripts/nlu_styles.py, drawn from their own
-random stream and appended, so the examples above stay as they were.
+random stream and appended, so the examples above stay as they were. Well-known brands typed in
+lower case, messages in CAPITALS, letters, and the `brand` lookup table come from
+scripts/nlu_brands.py the same way.
 
 Only `biller` is annotated: amounts and dates are marked by the spaCy rules
 (scripts/build_spacy_pipeline.py), so DIET never learns them.
@@ -37,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: the style tables are a sibling module
     sys.path.insert(0, str(ROOT))
 
-from scripts import nlu_styles  # noqa: E402
+from scripts import nlu_brands, nlu_styles  # noqa: E402
 
 OUT = ROOT / "rasa_project" / "data" / "nlu_generated.yml"
 SEED = 20261130
@@ -668,6 +670,8 @@ def _fill(template: str, rng: random.Random, make_biller: Callable[[random.Rando
         values["cat"] = rng.choice(SHOPPED)
     if "{name}" in template:
         values["name"] = rng.choice(PEOPLE)
+    if any(key in template for key in nlu_brands.EXTRA_KEYS):  # nlu_brands' values, drawn only here
+        values.update(nlu_brands.extra_values(rng))
     text = template.format(**values)
     return " ".join(text.split())
 
@@ -690,11 +694,31 @@ def generate(seed: int = SEED) -> dict[str, list[str]]:
     )
     for intent, texts in brands.items():
         styles[intent] = styles.get(intent, []) + [_capitalise_days(text) for text in texts]
+    # issue 11: well-known brands as typed, messages in CAPITALS, letters (scripts/nlu_brands.py)
+    for intent, texts in _brand_examples(random.Random(seed + 41)).items():
+        styles[intent] = styles.get(intent, []) + texts
     for intent, texts in styles.items():
-        known = {re.sub(r"\]\([a-z]+\)", "]", t).casefold() for t in examples[intent]}
+        known = {re.sub(r"\]\([a-z]+\)", "]", t).casefold() for t in examples.get(intent, [])}
         fresh = [t for t in texts if re.sub(r"\]\([a-z]+\)", "]", t).casefold() not in known]
-        examples[intent] = sorted(examples[intent] + fresh)
+        examples[intent] = sorted(set(examples.get(intent, []) + fresh))
     return examples
+
+
+def _brand_examples(rng: random.Random) -> dict[str, list[str]]:
+    """Known brands typed in lower case or squashed, the same requests shouted in CAPITALS (brands
+    annotated, no other capital word), and small talk in capitals or letter form (nothing annotated)."""
+    table = {}
+    for intent, terse in nlu_brands.TERSE_TEMPLATES.items():
+        naming = sorted({t for t in TEMPLATES.get(intent, []) if "{b}" in t})  # shapes that name a biller
+        table[intent] = list(terse) + rng.sample(naming, min(25, len(naming)))
+    typed = _generate(table, nlu_brands.TERSE_COUNT, rng, make_biller=nlu_brands.payee)
+    shouted_counts = {intent: 22 for intent in table}
+    shouted_table = {intent: rng.sample(templates, min(20, len(templates))) for intent, templates in table.items()}
+    shouted = _generate(shouted_table, shouted_counts, rng, make_biller=nlu_brands.shouted_payee)
+    out = {intent: texts + [nlu_brands.shout(t) for t in shouted[intent]] for intent, texts in typed.items()}
+    for intent, texts in nlu_brands.CAPITAL_SMALL_TALK.items():
+        out[intent] = out.get(intent, []) + texts
+    return out
 
 
 def _generate(
@@ -737,6 +761,10 @@ def render(examples: dict[str, list[str]]) -> str:
         lines += [f"- intent: {intent}", "  examples: |"]
         lines += [f"    - {text}" for text in texts]
         lines.append("")
+    # issue 11: known brands, looked up case-insensitively (scripts/nlu_brands.py, config.yml)
+    lines += ["- lookup: brand", "  examples: |"]
+    lines += [f"    - {entry}" for entry in nlu_brands.lookup_entries()]
+    lines.append("")
     return "\n".join(lines)
 
 
