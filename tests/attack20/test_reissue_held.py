@@ -27,7 +27,9 @@ def live(payments_service: PaymentsService) -> tuple[int, str, PaymentSummary]:
     return user_id, conversation, _summary(payments_service, user_id, bills["electricity"], conversation)
 
 
-def _claim(service: PaymentsService, user_id: int, conversation: str, payment_id: int, nonce: str) -> str | None:
+def _claim(
+    service: PaymentsService, user_id: int, conversation: str, payment_id: int, nonce: str
+) -> str | None:
     fresh = service.confirmations.reissue_unanswered_offer(
         user_id=user_id, conversation=conversation, payment_id=payment_id, nonce=nonce
     )
