@@ -40,7 +40,7 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Create or link the user's customer record and say in two lines what the bot does."""
     assert update.effective_user is not None and update.effective_message is not None
     services = services_of(context)
-    await known_user(services, update.effective_user)
+    await known_user(services, update.effective_user, update.update_id)
     welcome = f"{texts.WELCOME}\n\n{texts.DEMO_MODE}" if services.demo_mode else texts.WELCOME
     await update.effective_message.reply_text(welcome)
 
@@ -59,7 +59,7 @@ async def on_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if isinstance(processor, OrderedUpdateProcessor) and processor.is_refused(update):
         return
     try:
-        await known_user(services_of(context), update.effective_user)
+        await known_user(services_of(context), update.effective_user, update.update_id)
     except Exception:
         # Best effort: the handler that answers tries again, and reports a failure once.
         log.warning(

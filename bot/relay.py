@@ -94,13 +94,14 @@ def sender_id_for(telegram_user_id: int) -> str:
     return f"tg-{telegram_user_id}"
 
 
-async def known_user(services: BotServices, user: User) -> KnownUser | None:
+async def known_user(services: BotServices, user: User, update_id: int) -> KnownUser | None:
     """Create or find the user's customer record once per process; None when no directory is set.
 
     One lookup per user at a time: the updates that come while it runs share it (attack19: a flood
     from a user not yet known made one lookup per message). A user recorded as having blocked the
     bot is writing again, so they are reachable once more (their waiting notifications go out in
-    the notifier's next round).
+    the notifier's next round) — unless a newer state (by `update_id`, Telegram's order) was taken
+    for them: a block sent after this message wins over it (attack20).
     """
     if user.id in services.known_users or services.users is None:
         return services.known_users.get(user.id)
@@ -114,9 +115,13 @@ async def known_user(services: BotServices, user: User) -> KnownUser | None:
             language_code=user.language_code,
         )
         if not getattr(view, "telegram_reachable", True):
-            await asyncio.to_thread(
-                directory.set_telegram_reachable, telegram_user_id=user.id, reachable=True
-            )
+
+            async def write(reachable: bool) -> None:
+                await asyncio.to_thread(
+                    directory.set_telegram_reachable, telegram_user_id=user.id, reachable=reachable
+                )
+
+            await services.reachability.put(user.id, True, update_id, write)
         is_test = bool(getattr(view, "is_test", False) or getattr(view, "is_demo", False))
         known = services.known_users[user.id] = KnownUser(user_id=view.id, is_test=is_test)
         return known
@@ -197,7 +202,7 @@ async def _relay(
     services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None  # handlers only route updates from a user in a chat
-    account = await known_user(services, user)
+    account = await known_user(services, user, update.update_id)
     sender_id = sender_id_for(user.id)
     metadata = turn_metadata(update)
     if shown_text is not None:

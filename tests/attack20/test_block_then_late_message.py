@@ -14,13 +14,14 @@ update_id, which LatestWins skips as stale.
 
 Real PTB long-polling the fake Bot API; the stand-in assistant (slow on the first message) and a
 stand-in user directory that keeps the reachable flag as payments.users does.
+
+Fixed: known_user's re-enable goes through the same LatestWins by the message's update_id, so a
+block taken later is not overwritten.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import pytest
 
 from bot.app import build_application
 from bot.services import BotServices
@@ -60,10 +61,6 @@ class StatefulDirectory(RecordingDirectory):
         return changed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack20: an older message's known_user lookup re-marks reachable after a later block",
-)
 async def test_a_block_is_not_undone_by_a_message_sent_before_it(
     fake: FakeTelegram, assistant: ScriptedAssistant
 ) -> None:
