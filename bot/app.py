@@ -82,6 +82,7 @@ def build_application(settings: Settings, services: BotServices | None = None) -
                     built.notifications,
                     settings.telegram_notify_interval_seconds,
                     blocked=lambda telegram_user_id: built.known_users.pop(telegram_user_id, None),
+                    reachability=built.reachability,
                 ),
                 name="paychat-notifier",
             )

@@ -61,6 +61,25 @@ class LatestWins(Generic[K, V]):
         self._last.move_to_end(key)
         while len(self._last) > self._remembered:
             self._last.popitem(last=False)
+        await self._enqueue(key, order, value, write)
+
+    def last(self, key: K) -> int | None:
+        """The order of the newest value taken for `key`, None when none is remembered."""
+        return self._last.get(key)
+
+    async def put_if_unchanged(
+        self, key: K, value: V, seen: int | None, write: Callable[[V], Awaitable[None]]
+    ) -> None:
+        """Have `value` written unless a value was taken for `key` since `seen` (what `last(key)`
+        said when the caller started): for news that has no order of its own, such as a send
+        refused because the user blocked the bot, which must not overwrite an unblock taken
+        while the send ran (attack20)."""
+        if self._last.get(key) != seen:
+            log.info("a newer value for %s was taken while this one was found; not written", key)
+            return
+        await self._enqueue(key, -1 if seen is None else seen, value, write)
+
+    async def _enqueue(self, key: K, order: int, value: V, write: Callable[[V], Awaitable[None]]) -> None:
         self._waiting[key] = (order, value, write)
         task = self._writing.get(key)
         if task is None:

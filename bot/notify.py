@@ -21,6 +21,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 
 from bot import texts
+from bot.coalesce import LatestWins
 from rasa_client.wording import failure_reason
 
 log = logging.getLogger(__name__)
@@ -120,12 +121,36 @@ def _forget_nobody(telegram_user_id: int) -> None:
     """The default for `blocked`: nothing cached to forget."""
 
 
+async def _record_blocked(
+    source: NotificationSource,
+    telegram_user_id: int,
+    reachability: LatestWins[int, bool] | None,
+    seen: int | None,
+) -> None:
+    """Record that a send found the user blocking the bot — unless an unblock (or any newer state)
+    was taken for them while the send ran (`reachability`, the bot's latest-wins order; attack20)."""
+
+    async def write(reachable: bool) -> None:
+        await asyncio.to_thread(
+            source.set_telegram_reachable, telegram_user_id=telegram_user_id, reachable=reachable
+        )
+
+    if reachability is None:
+        await write(False)
+    else:
+        await reachability.put_if_unchanged(telegram_user_id, False, seen, write)
+
+
 async def deliver_pending(
-    bot: Bot, source: NotificationSource, blocked: Callable[[int], None] = _forget_nobody
+    bot: Bot,
+    source: NotificationSource,
+    blocked: Callable[[int], None] = _forget_nobody,
+    reachability: LatestWins[int, bool] | None = None,
 ) -> int:
     """Send every pending notification once; returns how many were sent and marked.
 
-    `blocked(telegram_user_id)` is called for a user found to have blocked the bot.
+    `blocked(telegram_user_id)` is called for a user found to have blocked the bot; the finding is
+    written through `reachability` (when given) so it never overwrites a newer unblock.
     """
     delivered = 0
     unreachable: set[int] = set()
@@ -136,6 +161,7 @@ async def deliver_pending(
             # The code's payment was closed before delivery (cancelled, expired): nothing to send.
             await asyncio.to_thread(source.mark_notification_sent, notification_id=note.id)
             continue
+        seen = reachability.last(note.telegram_user_id) if reachability is not None else None
         try:
             await bot.send_message(
                 chat_id=note.telegram_user_id,
@@ -147,9 +173,7 @@ async def deliver_pending(
                 "user %s blocked the bot: notification %s waits until they are back", note.user_id, note.id
             )
             unreachable.add(note.telegram_user_id)
-            await asyncio.to_thread(
-                source.set_telegram_reachable, telegram_user_id=note.telegram_user_id, reachable=False
-            )
+            await _record_blocked(source, note.telegram_user_id, reachability, seen)
             blocked(note.telegram_user_id)
             continue
         except TelegramError as error:
@@ -187,11 +211,12 @@ async def run_notifier(
     source: NotificationSource,
     interval_seconds: float,
     blocked: Callable[[int], None] = _forget_nobody,
+    reachability: LatestWins[int, bool] | None = None,
 ) -> None:
     """Deliver pending notifications every `interval_seconds` until cancelled."""
     while True:
         try:
-            await deliver_pending(bot, source, blocked)
+            await deliver_pending(bot, source, blocked, reachability)
         except asyncio.CancelledError:
             raise
         except Exception:

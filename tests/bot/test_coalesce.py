@@ -89,3 +89,23 @@ async def test_a_failed_write_is_superseded_by_a_newer_value_or_raised_to_its_ca
     with pytest.raises(ConnectionError):
         await latest.put(1, "fails", 3, write)
     assert not latest.busy()
+
+
+async def test_a_value_without_order_is_written_only_if_nothing_newer_was_taken_meanwhile() -> None:
+    latest: LatestWins[int, str] = LatestWins()
+    written: list[str] = []
+
+    async def write(value: str) -> None:
+        written.append(value)
+
+    seen = latest.last(3)
+    assert seen is None
+    await latest.put(3, "unblocked", 10, write)  # taken while the caller's send ran
+    await latest.put_if_unchanged(3, "blocked", seen, write)
+    assert written == ["unblocked"]
+
+    seen = latest.last(3)
+    await latest.put_if_unchanged(3, "blocked", seen, write)  # nothing newer since: written
+    assert written == ["unblocked", "blocked"]
+    await latest.put(3, "unblocked again", 11, write)  # a later update still wins
+    assert written[-1] == "unblocked again"

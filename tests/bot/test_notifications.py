@@ -303,3 +303,36 @@ def test_a_bill_reminder_tells_the_due_day_in_the_users_locale() -> None:
         _view(NotificationKind.BILL_REMINDER, None), payment_id=None, bill_id=7, due_date=date(2026, 12, 3)
     )
     assert "3 December 2026" in notification_text(note) and "Stadtwerke" in notification_text(note)
+
+
+async def test_a_send_refused_while_the_user_unblocks_does_not_record_them_blocked(
+    payments_service: PaymentsService,
+) -> None:
+    """attack20: the notifier's "blocked" finding has no order of its own; an unblock the bot took
+    while the refused send was on its way is newer and must stay recorded."""
+    service = _approving_service(payments_service)
+    telegram_id, payment_id = await asyncio.to_thread(_awaiting_approval, service)
+    await asyncio.to_thread(service.reject_payment, payment_id=payment_id, approver="a", reason="x")
+
+    fake = BlockingTelegram()
+    fake.blocked.add(telegram_id)
+    fake.delays["sendMessage"] = 1.0  # the notification's send is answered 403 after a second
+    await fake.start()
+    services = BotServices(
+        assistant=ScriptedAssistant(), users=service, session_factory=None, notifications=service
+    )
+    try:
+        settings = bot_settings(fake, TELEGRAM_NOTIFY_INTERVAL_SECONDS="60")  # one round in this test
+        async with bot_running(settings, services):
+            await fake.wait_for(lambda: fake.most_in_flight.get("sendMessage", 0) >= 1)
+            await fake.member_status(telegram_id, "kicked", "member")  # unblocked meanwhile
+            await fake.wait_for(lambda: services.reachability.last(telegram_id) is not None)
+            await fake.wait_for(lambda: fake.calls_to("sendMessage", telegram_id))  # the 403 is out
+            await asyncio.sleep(0.5)
+            await fake.wait_for(lambda: not services.reachability.busy())
+    finally:
+        await fake.stop()
+
+    with service.session_factory() as session:
+        user = session.query(User).filter_by(telegram_user_id=telegram_id).one()
+        assert user.telegram_unreachable_since is None
