@@ -65,7 +65,7 @@ def summary_tap(payload: str) -> tuple[int, str] | None:
         draft_id, nonce = entities["draft_id"], entities["confirm_nonce"]
     except (ValueError, KeyError, TypeError):
         return None
-    if isinstance(draft_id, bool) or not isinstance(draft_id, int) or not isinstance(nonce, str):
+    if isinstance(draft_id, bool) or not isinstance(draft_id, int) or not isinstance(nonce, str) or not nonce:
         return None
     return draft_id, nonce
 

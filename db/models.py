@@ -284,6 +284,9 @@ class SummaryOffer(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_reason: Mapped[str | None] = mapped_column(String(16))
+    # False for a summary offered again after a lost tap (payments.offers.reissue_offer): only its
+    # own nonce (the "Try again" button) confirms it, never a typed "yes" that may predate it.
+    accepts_typed_yes: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class ScheduledPayment(Base):

@@ -121,6 +121,8 @@ class Confirmations:
         carries. None for every refusal `confirm_shown_summary` would give (used, superseded,
         cancelled, foreign, no draft): that tap was (or may have been) carried out, or never could be.
         """
+        if not nonce:
+            return None  # only a tap (its nonce) can be claimed; a typed "yes" is no tap (attack21)
         try:
             with self._uow.tx() as session:
                 lock_user(session, user_id)
@@ -167,7 +169,7 @@ class Confirmations:
             # Where the payment stands now, so the edge says what was (or was not) charged.
             status = owned_payment(session, user_id, payment_id).status
             raise ConfirmationUsedError(payment_id=payment_id, payment_status=status)
-        if offer.closed_at is not None:
+        if offer.closed_at is not None or not (nonce or offer.accepts_typed_yes):
             raise ConfirmationStaleError(payment_id=payment_id)
         status = owned_payment(session, user_id, payment_id).status
         if status != PaymentStatus.DRAFT.value:

@@ -72,7 +72,9 @@ def issue_offer(
 
 def reissue_offer(session: Session, closed: SummaryOffer, *, now: datetime) -> str:
     """Offer the summary of `closed` (just closed) again, same draft and same text, under a new
-    nonce; return it. Runs in the transaction that closed it: one live offer at any moment."""
+    nonce; return it. Runs in the transaction that closed it: one live offer at any moment. Only
+    that nonce confirms it: a typed "yes" on its way since before the claim would otherwise charge
+    the summary the user was just told is not carried out (attack21)."""
     nonce = secrets.token_urlsafe(NONCE_BYTES)
     session.add(
         SummaryOffer(
@@ -82,6 +84,7 @@ def reissue_offer(session: Session, closed: SummaryOffer, *, now: datetime) -> s
             nonce_sha256=digest(nonce),
             summary_sha256=closed.summary_sha256,
             issued_at=now,
+            accepts_typed_yes=False,  # a typed "yes" may predate this offer: its nonce only
         )
     )
     return nonce

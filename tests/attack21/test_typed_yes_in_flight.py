@@ -15,6 +15,10 @@ summary's Confirm (still under it: a typed yes removes no keyboard), which gets 
   3. the held "yes" reaches payments: nonce None -> newest offer O2, live -> charged.
 
 Real database (SQLite and PostgreSQL), localstripe.
+
+Fixed: a reissued offer is confirmed by its own nonce only (`summary_offers.accepts_typed_yes`,
+migration 0024), and a claim needs a tap's non-empty nonce (bot.rendering.summary_tap refuses an
+empty one too).
 """
 
 from __future__ import annotations
@@ -54,11 +58,6 @@ def _typed_yes(service: PaymentsService, user_id: int, conversation: str, summar
     return str(result.status)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack21: a typed yes sent before a lost tap's claim confirms the reissued offer, "
-    "after the user was told nothing was charged",
-)
 def test_a_typed_yes_in_flight_does_not_charge_after_the_tap_was_claimed(
     payments_service: PaymentsService, live: tuple[int, str, PaymentSummary]
 ) -> None:
@@ -75,6 +74,18 @@ def test_a_typed_yes_in_flight_does_not_charge_after_the_tap_was_claimed(
     assert _charges(payments_service, summary.payment_id) == 0, (
         f"told nothing was charged, then the earlier typed yes charged the reissued summary: {outcome}"
     )
+    assert outcome == "confirmation_stale"
+    # The Try again button (the fresh nonce) still confirms it, once.
+    result = payments_service.confirm_shown_summary(
+        user_id=user_id,
+        conversation=conversation,
+        payment_id=summary.payment_id,
+        nonce=fresh.nonce,
+        shown_text=summary.summary_text,
+        confirmation="/affirm",
+    )
+    assert str(result.status) == "succeeded"
+    assert _charges(payments_service, summary.payment_id) == 1
 
 
 def test_held_a_typed_yes_without_any_claim_still_confirms_the_live_summary(
@@ -107,10 +118,6 @@ def test_held_the_claimed_tap_itself_arriving_late_charges_nothing(
     assert _charges(payments_service, summary.payment_id) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack21: a claim without a tap's nonce ('' or None) claims the conversation's live offer",
-)
 @pytest.mark.parametrize("nonce", ["", None])
 def test_a_claim_without_a_nonce_claims_nothing(
     payments_service: PaymentsService, live: tuple[int, str, PaymentSummary], nonce: str | None

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from bot import texts
-from bot.rendering import MAX_CALLBACK_BYTES, MAX_MESSAGE_CHARS, PayloadStore, render_turn, split_text
+from bot.rendering import (
+    MAX_CALLBACK_BYTES,
+    MAX_MESSAGE_CHARS,
+    PayloadStore,
+    render_turn,
+    split_text,
+    summary_tap,
+)
 from rasa_client import AssistantTurn, Button, Reply
 
 
@@ -59,3 +66,10 @@ def test_payload_keys_fit_callback_data_and_belong_to_their_user() -> None:
     store.keep(7, "a")
     store.keep(7, "b")  # capacity 2: the first key is forgotten
     assert store.resolve(7, key) is None
+
+
+def test_a_summary_payload_with_an_empty_nonce_is_no_tap() -> None:
+    """attack21: only a tap's nonce can be claimed after a lost answer; a typed text with an empty
+    nonce is no tap (it would claim the live offer like a typed "yes")."""
+    assert summary_tap('/affirm{"draft_id": 7, "confirm_nonce": ""}') is None
+    assert summary_tap('/affirm{"draft_id": 7, "confirm_nonce": "abc"}') == (7, "abc")
