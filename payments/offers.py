@@ -56,6 +56,28 @@ def issue_offer(
         )
         .values(closed_at=now, closed_reason=OfferClosedReason.SUPERSEDED.value)
     )
+    return _add_offer(
+        session,
+        payment_id=payment_id,
+        user_id=user_id,
+        conversation=conversation,
+        summary_sha256=summary_digest(summary_text),
+        now=now,
+        accepts_typed_yes=True,
+    )
+
+
+def _add_offer(
+    session: Session,
+    *,
+    payment_id: int,
+    user_id: int,
+    conversation: str,
+    summary_sha256: str,
+    now: datetime,
+    accepts_typed_yes: bool,
+) -> str:
+    """Add one live offer under a fresh nonce (only its SHA-256 is stored); return the nonce."""
     nonce = secrets.token_urlsafe(NONCE_BYTES)
     session.add(
         SummaryOffer(
@@ -63,8 +85,9 @@ def issue_offer(
             user_id=user_id,
             conversation=conversation,
             nonce_sha256=digest(nonce),
-            summary_sha256=summary_digest(summary_text),
+            summary_sha256=summary_sha256,
             issued_at=now,
+            accepts_typed_yes=accepts_typed_yes,
         )
     )
     return nonce
@@ -75,16 +98,12 @@ def reissue_offer(session: Session, closed: SummaryOffer, *, now: datetime) -> s
     nonce; return it. Runs in the transaction that closed it: one live offer at any moment. Only
     that nonce confirms it: a typed "yes" on its way since before the claim would otherwise charge
     the summary the user was just told is not carried out (attack21)."""
-    nonce = secrets.token_urlsafe(NONCE_BYTES)
-    session.add(
-        SummaryOffer(
-            payment_id=closed.payment_id,
-            user_id=closed.user_id,
-            conversation=closed.conversation,
-            nonce_sha256=digest(nonce),
-            summary_sha256=closed.summary_sha256,
-            issued_at=now,
-            accepts_typed_yes=False,  # a typed "yes" may predate this offer: its nonce only
-        )
+    return _add_offer(
+        session,
+        payment_id=closed.payment_id,
+        user_id=closed.user_id,
+        conversation=closed.conversation,
+        summary_sha256=closed.summary_sha256,
+        now=now,
+        accepts_typed_yes=False,  # a typed "yes" may predate this offer: its nonce only
     )
-    return nonce
