@@ -41,7 +41,6 @@ from actions.services import get_services
 from actions.step_up import MANDATE_SLOT, start_step_up, withdraw_waiting_mandate
 from payments.consent import TapEvidence
 from payments.errors import PaymentsError
-from payments.statuses import PaymentStatus
 from payments.views import DraftTerms, PaymentResult, PaymentSummary
 
 # Which response tells the user how a confirmed payment ended, by PaymentStatus value.
@@ -169,7 +168,7 @@ def forget_after_refused_confirm(error: PaymentsError, tracker: Tracker) -> list
     """A refused Confirm: as finished_unless_stale, except when it names the pending payment and
     that payment no longer waits (paid, under way, cancelled, expired): nothing is left to confirm,
     so the payment in progress ends (a "yes" afterwards is not read as confirming it again)."""
-    over = error.params.get("payment_status") not in (None, PaymentStatus.DRAFT.value)
+    over = bool(error.params.get("payment_over"))  # set by payments.confirming: no longer a draft
     pending = str(tracker.get_slot("pending_payment_id") or "")
     if over and pending and str(error.params.get("payment_id")) == pending:
         return payment_finished()

@@ -168,13 +168,15 @@ class Confirmations:
         if offer.closed_reason == OfferClosedReason.USED.value:
             # Where the payment stands now, so the edge says what was (or was not) charged.
             status = owned_payment(session, user_id, payment_id).status
-            raise ConfirmationUsedError(payment_id=payment_id, payment_status=status)
+            raise ConfirmationUsedError(
+                payment_id=payment_id, payment_status=status, payment_over=status != PaymentStatus.DRAFT.value
+            )
         if offer.closed_at is not None or not (nonce or offer.accepts_typed_yes):
             raise ConfirmationStaleError(payment_id=payment_id)
         status = owned_payment(session, user_id, payment_id).status
         if status != PaymentStatus.DRAFT.value:
             # No longer waiting (cancelled, expired, confirmed elsewhere): the edge ends it too.
-            raise ConfirmationStaleError(payment_id=payment_id, payment_status=status)
+            raise ConfirmationStaleError(payment_id=payment_id, payment_status=status, payment_over=True)
         return offer
 
     @staticmethod

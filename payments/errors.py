@@ -171,7 +171,10 @@ class ConsentMissingError(PaymentsError):
 
 
 class ConfirmationStaleError(PaymentsError):
-    """The summary confirmed (or cancelled) is not the conversation's live one: nothing was done."""
+    """The summary confirmed (or cancelled) is not the conversation's live one: nothing was done.
+
+    `payment_over` is True when the refusal is because its payment no longer waits (not a draft).
+    """
 
     code = "confirmation_stale"
 
@@ -186,7 +189,8 @@ class ConfirmationAmountError(PaymentsError):
 class ConfirmationUsedError(PaymentsError):
     """The summary's one-time confirmation was already used: nothing more was done.
 
-    `payment_status` (when known) is the payment's status now, so the edge words what was charged.
+    `payment_status` (when known) is the payment's status now, so the edge words what was charged;
+    `payment_over` is True when that payment no longer waits for a confirmation (not a draft).
     """
 
     code = "confirmation_used"

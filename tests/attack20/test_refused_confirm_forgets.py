@@ -22,13 +22,13 @@ def _tracker() -> Tracker:
 @pytest.mark.parametrize(
     "error",
     [
-        ConfirmationUsedError(payment_id=OLD, payment_status="succeeded"),
-        ConfirmationUsedError(payment_id=OLD, payment_status="processing"),
-        ConfirmationStaleError(payment_id=OLD, payment_status="cancelled"),
+        ConfirmationUsedError(payment_id=OLD, payment_status="succeeded", payment_over=True),
+        ConfirmationUsedError(payment_id=OLD, payment_status="processing", payment_over=True),
+        ConfirmationStaleError(payment_id=OLD, payment_status="cancelled", payment_over=True),
         ConfirmationStaleError(payment_id=OLD),
-        ConfirmationUsedError(payment_id=PENDING, payment_status="draft"),
+        ConfirmationUsedError(payment_id=PENDING, payment_status="draft", payment_over=False),
         ConfirmationStaleError(payment_id=PENDING),  # superseded / claimed offer of the live draft
-        ConfirmationUsedError(payment_id=str(OLD), payment_status="succeeded"),
+        ConfirmationUsedError(payment_id=str(OLD), payment_status="succeeded", payment_over=True),
     ],
 )
 def test_a_refused_confirm_keeps_a_newer_or_still_waiting_payment(error: PaymentsError) -> None:
@@ -36,6 +36,6 @@ def test_a_refused_confirm_keeps_a_newer_or_still_waiting_payment(error: Payment
 
 
 def test_a_refused_confirm_of_the_pending_payment_that_is_over_ends_it() -> None:
-    error = ConfirmationUsedError(payment_id=PENDING, payment_status="succeeded")
+    error = ConfirmationUsedError(payment_id=PENDING, payment_status="succeeded", payment_over=True)
     cleared = {e["name"] for e in forget_after_refused_confirm(error, _tracker()) if e["value"] is None}
     assert {"pending_payment_id", "biller", "amount"} <= cleared
