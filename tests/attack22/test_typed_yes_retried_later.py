@@ -7,7 +7,9 @@ reaches action_confirm_payment as a typed yes (nonce None), which payments reads
 conversation's live summary" (payments.confirming: `_latest_offer`).
 
 So a "yes" typed under summary A, tapped again after the user moved on to summary B, confirms B:
-an amount or a biller the user never said yes to. The same rule attack21 set for the summary
+an amount or a biller the user never said yes to. In a pay-everything round it is the most
+natural sequence: "yes" under bill 1 not processed, bill 1 paid by its Confirm, bill 2's summary
+shown, the leftover "Try again" tapped: bill 2 is paid. The same rule attack21 set for the summary
 re-offered after a lost tap ("a typed yes that may predate this offer must not confirm it",
 `summary_offers.accepts_typed_yes`) does not hold for the summaries shown after the typed yes.
 
@@ -107,7 +109,7 @@ async def _scenario(stack: AssistantStack, engine: Engine, user: int, moving_on:
     ("user", "moving_on", "words"),
     [
         (722_001, "pay my phone bill", "Vodafone"),  # another biller
-        (722_002, "actually make it 40", "40"),  # another amount, same biller
+        (722_002, "actually make it 40", "€40.00"),  # another amount, same biller
     ],
     ids=["another-biller", "another-amount"],
 )
@@ -119,4 +121,55 @@ async def test_a_yes_typed_under_one_summary_never_confirms_a_later_one(
     assert confirmed == [], (
         f"the 'yes' typed under the €84.20 Stadtwerke summary, retried, confirmed {confirmed} "
         f"(summary B: {seen['summary_b']!r}); told {seen['told']!r}"
+    )
+
+
+async def _pay_all_scenario(stack: AssistantStack, engine: Engine, user: int) -> dict:
+    """A pay-everything round: "yes" typed under bill 1's summary is not processed; the user then
+    taps bill 1's Confirm (paid; bill 2's summary follows) and later the leftover "Try again"."""
+    host, port = stack.rasa_url.removeprefix("http://").split(":")
+    proxy = TcpProxy(host, int(port))
+    await proxy.start()
+    try:
+        async with (
+            fake_telegram_server() as fake,
+            bot_on(bot_settings(stack, fake, f"http://127.0.0.1:{proxy.port}")),
+        ):
+            await fake.send_text(user, "pay everything that's due")
+            first = await fake.wait_for(_newest_with(fake, user, "Confirm", 0, ""), TURN_WAIT)
+            await proxy.stop()
+            count = len(fake.sent_messages(user))
+            await fake.send_text(user, "yes")
+            down = await fake.wait_for(_newest_with(fake, user, texts.TRY_AGAIN, count, ""), TURN_WAIT)
+            assert down["text"] == texts.BRAIN_DOWN, down
+            await proxy.start()
+            count = len(fake.sent_messages(user))
+            await fake.tap(user, first, button(first, "Confirm"))
+            second = await fake.wait_for(_newest_with(fake, user, "Confirm", count, ""), TURN_WAIT)
+            paid_first = [p.status for p in payments_of(engine, user) if p.status not in UNCONFIRMED]
+            count = len(fake.sent_messages(user))
+            await fake.tap(user, down, button(down, texts.TRY_AGAIN))
+            said = await fake.wait_for_messages(user, count + 1, TURN_WAIT)
+            told = [m["text"] for m in said[count:]]
+    finally:
+        await proxy.stop()
+    return {"paid_first": paid_first, "told": told, "summary_1": first["text"], "summary_2": second["text"]}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="in a pay-everything round, the leftover 'Try again' of a 'yes' typed under bill 1 (which "
+    "the user then paid by its Confirm) pays bill 2",
+)
+async def test_a_leftover_typed_yes_never_pays_the_next_bill_of_a_round(
+    assistant_stack: AssistantStack, engine: Engine
+) -> None:
+    seen = await _pay_all_scenario(assistant_stack, engine, 722_003)
+    assert seen["paid_first"] == ["succeeded"], seen  # the premise: bill 1 paid by its own Confirm
+    confirmed = [
+        (p.status, p.amount_minor) for p in payments_of(engine, 722_003) if p.status not in UNCONFIRMED
+    ]
+    assert len(confirmed) == 1, (
+        f"after bill 1 ({seen['summary_1']!r}) was paid by its Confirm, the leftover 'yes' paid "
+        f"{seen['summary_2']!r} too: {confirmed}; told {seen['told']!r}"
     )
