@@ -10,7 +10,8 @@ are the same whether or not the account exists.
 HTTP Basic stays for compatibility: a successful check is remembered in this process for
 `basic_cache_seconds`, keyed by the staff member and their password-hash stamp plus a keyed digest
 of the password sent, so a script sending Basic on every request costs one argon2 run per period,
-not one per request. A new password (new stamp) or a deactivated account ends it at once.
+not one per request. A new password (new stamp) or a deactivated account ends it at once. At most
+`basic_cache_size` accounts are remembered (least recently used forgotten first); failures never are.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import math
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -67,9 +69,10 @@ class LoginGuard:
     account_policy: ThrottlePolicy
     address_policy: ThrottlePolicy
     basic_cache_seconds: float
+    basic_cache_size: int = 1024
     clock: Callable[[], datetime] = utcnow
     monotonic: Callable[[], float] = time.monotonic
-    _basic: dict[str, _RememberedBasic] = field(default_factory=dict)
+    _basic: OrderedDict[str, _RememberedBasic] = field(default_factory=OrderedDict)
     _basic_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -130,6 +133,8 @@ class LoginGuard:
         digest = hmac.new(self._basic_key, f"{name}\0{password}".encode(), hashlib.sha256).digest()
         with self._lock:
             remembered = self._basic.get(name)
+            if remembered is not None:
+                self._basic.move_to_end(name)  # least recently used is forgotten first
         if (
             remembered is not None
             and remembered.expires_at > self.monotonic()
@@ -150,6 +155,9 @@ class LoginGuard:
                     digest=digest,
                     expires_at=self.monotonic() + self.basic_cache_seconds,
                 )
+                self._basic.move_to_end(name)
+                while len(self._basic) > self.basic_cache_size:
+                    self._basic.popitem(last=False)
         return staff
 
 
@@ -171,5 +179,6 @@ def build_login_guard(
             settings.console_login_max_failures_per_address, window, first_lock, max_lock
         ),
         basic_cache_seconds=settings.console_basic_auth_cache_seconds,
+        basic_cache_size=settings.console_basic_auth_cache_size,
         clock=clock,
     )

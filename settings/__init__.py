@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     console_test_users_window_seconds: float = Field(600.0, gt=0, alias="CONSOLE_TEST_USERS_WINDOW_SECONDS")
     # How long a successful HTTP Basic check is remembered in a console process (0: never).
     console_basic_auth_cache_seconds: float = Field(300.0, ge=0, alias="CONSOLE_BASIC_AUTH_CACHE_SECONDS")
+    # At most this many accounts remembered at once; the least recently used is forgotten first.
+    console_basic_auth_cache_size: int = Field(1024, ge=1, alias="CONSOLE_BASIC_AUTH_CACHE_SIZE")
     # Where customers reach the console (3-D Secure return page, sandbox bank challenge page).
     public_url: str = Field("http://127.0.0.1:8000", alias="PAYCHAT_PUBLIC_URL")
     # HMAC key that signs sandbox 3-D Secure challenge links; the action server and console share it.

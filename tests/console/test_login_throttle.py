@@ -219,6 +219,49 @@ def test_basic_auth_runs_argon2_once_not_on_every_request(
     assert basic_request(client, "tester", "new-pass-123").status_code == 401
 
 
+def test_a_remembered_basic_check_expires_after_its_period(
+    client: TestClient,
+    seed: Seed,
+    argon2_runs: list[str],
+    console_settings: Settings,
+    session_factory: sessionmaker[Session],
+) -> None:
+    from console.login import build_login_guard
+
+    now = [1000.0]
+    guard = build_login_guard(console_settings, session_factory)
+    guard.monotonic = lambda: now[0]
+    client.app.state.login_guard = guard  # type: ignore[attr-defined]
+    assert basic_request(client, "tester", PASSWORD).status_code == 200
+    now[0] += console_settings.console_basic_auth_cache_seconds - 1
+    assert basic_request(client, "tester", PASSWORD).status_code == 200
+    assert len(argon2_runs) == 1
+    now[0] += 2  # past the period: argon2 runs again
+    assert basic_request(client, "tester", PASSWORD).status_code == 200
+    assert len(argon2_runs) == 2
+
+
+def test_the_basic_cache_keeps_at_most_its_size_least_recently_used_forgotten(
+    client: TestClient,
+    seed: Seed,
+    argon2_runs: list[str],
+    console_settings: Settings,
+    session_factory: sessionmaker[Session],
+) -> None:
+    from console.login import build_login_guard
+
+    one = console_settings.model_copy(update={"console_basic_auth_cache_size": 1})
+    client.app.state.login_guard = build_login_guard(one, session_factory)  # type: ignore[attr-defined]
+    assert basic_request(client, "tester", PASSWORD).status_code == 200
+    assert basic_request(client, "tester", PASSWORD).status_code == 200
+    assert len(argon2_runs) == 1
+    assert basic_request(client, "viewer", PASSWORD).status_code == 200  # "tester" is forgotten
+    assert len(argon2_runs) == 2
+    assert basic_request(client, "tester", PASSWORD).status_code == 200
+    assert len(argon2_runs) == 3
+    assert len(client.app.state.login_guard._basic) == 1  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def redis_settings(console_settings: Settings) -> Iterator[Settings]:
     """The console's settings with REDIS_URL (TEST_REDIS_URL), its login keys wiped before and after."""
