@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from console.staff import StaffView, authenticate, get_staff
+from console.staff import StaffView, authenticate_outside_transaction, get_staff
 from console.throttle import ThrottlePolicy, ThrottleStore, account_key, address_key, build_store
 from db.models import utcnow
 from payments.audit import append_audit
@@ -93,11 +93,10 @@ class LoginGuard:
         by_account = self.store.reserve(account, self.account_policy, now)
         if not by_account.granted:
             raise LoginThrottledError(self._retry_after(by_account.state.locked_until, now))
-        with session_factory.begin() as session:
-            staff = authenticate(session, username=username, password=password)
-            if staff is not None:
-                append_audit(session, event="staff.login", data={"staff": staff.username, "address": address})
+        staff = authenticate_outside_transaction(session_factory, username=username, password=password)
         if staff is not None:
+            with session_factory.begin() as session:
+                append_audit(session, event="staff.login", data={"staff": staff.username, "address": address})
             self.store.forget(account)
             self.store.release(client, self.address_policy)
             return staff

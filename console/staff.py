@@ -16,8 +16,8 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from console.roles import Role
 from db.models import StaffUser
@@ -97,17 +97,54 @@ def create_staff_user(
 
 
 def authenticate(session: Session, *, username: str, password: str) -> StaffView | None:
-    """The active account whose password matches, or None; upgrades an outdated hash."""
-    row = session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
-    if row is None or not row.is_active:
-        _verify(_dummy_hash(), password)
+    """The active account whose password matches, or None; upgrades an outdated hash (in `session`)."""
+    row = _staff_row(session, username)
+    if not _password_matches(row, password):
         return None
-    if not _verify(row.password_hash, password):
-        return None
+    assert row is not None
     if _hasher().check_needs_rehash(row.password_hash):
         row.password_hash = hash_password(password)
         session.flush()
     return _view(row)
+
+
+def authenticate_outside_transaction(
+    session_factory: sessionmaker[Session], *, username: str, password: str
+) -> StaffView | None:
+    """As `authenticate`, but argon2 (tens of ms of CPU, more on a busy machine) runs with no
+    transaction open: on SQLite every transaction takes the database's one write lock (BEGIN
+    IMMEDIATE), so a verify inside one would stall every payment behind a staff login. The row is
+    read in one short transaction; an outdated hash is upgraded in another, only if unchanged."""
+    with session_factory() as session:
+        row = _staff_row(session, username)
+    if not _password_matches(row, password):
+        return None
+    assert row is not None
+    if _hasher().check_needs_rehash(row.password_hash):
+        upgraded = hash_password(password)
+        with session_factory.begin() as session:
+            changed = session.execute(
+                update(StaffUser)
+                .where(StaffUser.id == row.id, StaffUser.password_hash == row.password_hash)
+                .values(password_hash=upgraded)
+                .execution_options(synchronize_session=False)
+            )
+        if changed.rowcount == 1:  # type: ignore[attr-defined]
+            row.password_hash = upgraded
+    return _view(row)
+
+
+def _staff_row(session: Session, username: str) -> StaffUser | None:
+    return session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+
+
+def _password_matches(row: StaffUser | None, password: str) -> bool:
+    """True for an active account whose hash `password` matches; an unknown or inactive account
+    still costs one verify (against a dummy hash), so timing does not tell which names exist."""
+    if row is None or not row.is_active:
+        _verify(_dummy_hash(), password)
+        return False
+    return _verify(row.password_hash, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:

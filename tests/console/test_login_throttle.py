@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -217,6 +218,34 @@ def test_basic_auth_runs_argon2_once_not_on_every_request(
     with session_factory.begin() as session:
         session.execute(update(StaffUser).where(StaffUser.username == "tester").values(is_active=False))
     assert basic_request(client, "tester", "new-pass-123").status_code == 401
+
+
+def test_argon2_runs_with_no_transaction_open_so_a_login_never_holds_the_write_lock(
+    client: TestClient, seed: Seed, monkeypatch: pytest.MonkeyPatch, console_database_url: str
+) -> None:
+    """On SQLite every transaction takes the one write lock (BEGIN IMMEDIATE): a verify inside one
+    stalled every payment behind a staff login (and at 20 Basic users, "database is locked" 500s).
+    While argon2 runs, another connection must be able to write at once (busy timeout 0)."""
+    real = console.staff._verify
+    writes: list[str] = []
+
+    def verify_while_writing(password_hash: str, password: str) -> bool:
+        other = sqlite3.connect(console_database_url.removeprefix("sqlite:///"), timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            writes.append("written")
+        except sqlite3.OperationalError as locked:
+            writes.append(str(locked))
+        finally:
+            other.close()
+        return real(password_hash, password)
+
+    monkeypatch.setattr(console.staff, "_verify", verify_while_writing)
+    assert api_login(client, "tester", PASSWORD).status_code == 200
+    assert basic_request(client, "tester", PASSWORD).status_code == 200
+    assert api_login(client, "tester", WRONG).status_code == 401
+    assert writes == ["written"] * 3
 
 
 def test_a_remembered_basic_check_expires_after_its_period(
