@@ -40,6 +40,9 @@ TODAY_WORDS = {
     "heute",
     "sofort",
     "jetzt",
+    "tonite",
+    "2nite",
+    "2night",
 }
 TOMORROW_WORDS = {
     "tomorrow",
@@ -52,12 +55,20 @@ TOMORROW_WORDS = {
     "2moro",
     "2morrow",
     "morgen",
+    "tmoz",
+    "tomoz",
+    "tmoro",
+    "tmrow",
+    "2mrw",
+    "2moz",
+    "tomo",
 }
 DAY_AFTER_TOMORROW = re.compile(r"^(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw|tomorow)$|^übermorgen$")
 WEEKDAYS = {
     "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
     "montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4, "samstag": 5, "sonntag": 6,
-    "mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6,
+    "mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4,
+    "sat": 5, "sun": 6,
 }  # fmt: skip
 MONTHS = {
     "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
@@ -79,7 +90,24 @@ MONTH_UNITS = {"month", "months"}
 LEADING_WORDS = re.compile(r"^(?:(?:on|by|before|b4|until|till|from|am|for|at|due|date)\s+)+")
 # Shorthand for a period's end, as busy people write it ("EOM").
 SHORTHANDS = {"eom": "end of the month", "eow": "end of the week"}
-TIME_OF_DAY = re.compile(r"\s+(?:in\s+the\s+)?(?:morning|afternoon|evening|night|noon|am|pm)$")
+TIME_OF_DAY = re.compile(r"\s+(?:in\s+the\s+)?(?:morning|afternoon|evening|night|noon|am|pm|arvo)$")
+# Issue 11: holidays on a fixed day (month, day); "christmas" alone is Christmas Day.
+HOLIDAYS = {
+    "christmas eve": (12, 24), "xmas eve": (12, 24), "christmas": (12, 25), "xmas": (12, 25),
+    "christmas day": (12, 25), "xmas day": (12, 25), "boxing day": (12, 26), "nye": (12, 31),
+    "hogmanay": (12, 31), "nyd": (1, 1),
+}  # fmt: skip
+NEW_YEAR = re.compile(r"^new\s+(?:year|yr)s?(?:'s)?(?:\s+(eve|day))?$")
+PART_OF_TODAY = re.compile(r"^this\s+(?:morning|afternoon|evening|arvo)$")
+# "a week on friday", "a week today", "friday week", "tomorrow fortnight", "the monday after next".
+WEEK_ON = re.compile(r"^(?:a|one)\s+(week|wk|fortnight)\s+(?:on\s+|from\s+)?(?P<day>[a-z0-9]+)$")
+DAY_WEEK = re.compile(r"^(?P<day>[a-z0-9]+)\s+(week|wk|fortnight)$")
+AFTER_NEXT = re.compile(r"^(?:the\s+)?(?P<day>[a-z]+)\s+after\s+next$")
+# "in the next 10 days", "within a week", "over the next two weeks": the window's last day.
+WITHIN = re.compile(r"^(?:(?:in|within|over|during)\s+)?(?:the\s+)?next\s+(?=\w+\s+\w+$)|^within\s+")
+YEAR_PERIOD = re.compile(r"^(?:in\s+|during\s+|since\s+|throughout\s+)?((?:19|20)\d\d)$")
+# "friday the 13th", "monday 5th", "Tue, 1st December": the day of the month decides.
+WEEKDAY_BEFORE_DAY = re.compile(r"^[a-z]+,?\s+(?=(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?\b)")
 WEEKDAY_TEXT = re.compile(
     r"^(?:(next|this\s+coming|this|coming|last|nächsten|kommenden)\s+)?([a-zäöü]+)"
     r"(?:\s+(next|this)\s+week)?$"
@@ -231,9 +259,15 @@ def _parse(text: str, *, timezone: str, now: datetime, today: date) -> date:
     cleaned = " ".join(text.strip().casefold().replace("\u2019", "'").split()).rstrip(".!?,")
     cleaned = LEADING_WORDS.sub("", ordinals_as_digits(cleaned))  # "the twenty eighth" → "the 28th"
     cleaned = SHORTHANDS.get(cleaned, re.sub(r"^the\s+(?=\d{1,2}[./-]\d)", "", cleaned))  # "the 1.2."
+    if PART_OF_TODAY.match(cleaned):  # "this morning": TIME_OF_DAY would leave a bare "this"
+        return today
+    if cleaned == "last night":
+        return today - timedelta(days=1)
     if cleaned not in TODAY_WORDS:
         cleaned = TIME_OF_DAY.sub("", cleaned)
     day = _by_rules(cleaned, today, text)
+    if day is None:
+        day = _said_in_chat(cleaned, today, text)
     if day is not None:
         return day
     local_now = now.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
@@ -277,6 +311,42 @@ def _by_rules(cleaned: str, today: date, text: str) -> date | None:
         month = MONTHS[month_word]
         return today if today.month == month else _next_month_day(month, 1, today, text)
     return _calendar_day(cleaned, today, text)
+
+
+def _said_in_chat(cleaned: str, today: date, text: str) -> date | None:
+    """Issue 11: holidays, weeks on from a day ("Wednesday week", "a week on Friday", "the Monday
+    after next"), years as periods, windows ("within 10 days") and a weekday before its date."""
+    if match := NEW_YEAR.match(cleaned):
+        return _next_month_day(*((12, 31) if match.group(1) == "eve" else (1, 1)), today, text)
+    if cleaned in HOLIDAYS:
+        return _next_month_day(*HOLIDAYS[cleaned], today, text)
+    match = WEEK_ON.match(cleaned) or DAY_WEEK.match(cleaned)
+    if match:
+        base = _base_day(match.group("day"), today)
+        weeks = 2 if match.group(1) == "fortnight" else 1
+        return None if base is None else base + timedelta(days=7 * weeks)
+    if match := AFTER_NEXT.match(cleaned):
+        if match.group("day") == "week":
+            return today - timedelta(days=today.weekday()) + timedelta(days=14)
+        base = _weekday(match.group("day"), today)
+        return None if base is None else base + timedelta(days=7)
+    if match := YEAR_PERIOD.match(cleaned):
+        year = int(match.group(1))
+        return today if year == today.year else date(year, 1, 1)
+    if WITHIN.match(cleaned):
+        return _offset(WITHIN.sub("in ", cleaned, count=1), today)
+    if (match := WEEKDAY_BEFORE_DAY.match(cleaned)) and match.group(0).strip(" ,") in WEEKDAYS:
+        return _calendar_day(cleaned[match.end() :], today, text)
+    return None
+
+
+def _base_day(word: str, today: date) -> date | None:
+    """The day "a week on" counts from: today, tomorrow or the coming weekday."""
+    if word in TODAY_WORDS:
+        return today
+    if word in TOMORROW_WORDS:
+        return today + timedelta(days=1)
+    return _weekday(word, today)
 
 
 def _weekday(cleaned: str, today: date) -> date | None:

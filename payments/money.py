@@ -43,6 +43,7 @@ from payments.number_words import (
     TENS,
     UNITS,
     cents_after_currency,
+    money_slang,
     number_from_words,
     spoken_price_minor,
 )
@@ -108,7 +109,8 @@ def format_money(money: Money, locale: str) -> str:
 ALL_PHRASES = re.compile(
     r"^(?:(?:pay|settle)\s+)?(?:it\s+|them\s+|the\s+)?"
     r"(?:all|everything|in\s+full|full|the\s+full\s+amount|full\s+amount|whole\s+(?:thing|amount|bill)|"
-    r"whole|total|the\s+total|all\s+of\s+it|alles|komplett|den\s+ganzen\s+betrag)"
+    r"whole|total|the\s+total|all\s+of\s+it|alles|komplett|den\s+ganzen\s+betrag|"
+    r"(?:full|whole|entire)\s+balance|entire\s+amount)"
     r"(?:\s+of\s+it)?(?:\s+(?:please|now|off))?$"
 )
 HALF_PHRASES = re.compile(
@@ -223,6 +225,7 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
     if (relative := _relative_amount(raw, outstanding, text)) is not None:
         return relative
 
+    raw = money_slang(raw, text)  # "a fiver", "two grand", "87 pounds 40"
     raw = re.sub(r"(?<=\d)e$", " eur", raw)  # "20e": 20 euros as typed on a phone
     raw = cents_after_currency(raw, {*WORDS, *GENERIC_WORDS})  # "sixty seven pounds fifty"
     named, rest = _extract_currency(raw, currency, text)

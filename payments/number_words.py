@@ -128,6 +128,30 @@ def cents_after_currency(raw: str, currency_words: set[str]) -> str:
     return f"{match['major']} {match['currency']} and {match['minor']} cents"
 
 
+# Issue 11: banknote slang ("a fiver", "a tenner": in the bill's currency, like "bucks"), thousands
+# ("two grand", "1.5 grand") and cents in digits after a currency word ("87 pounds 40").
+NOTES = {"fiver": 5, "tenner": 10}
+WORD_SEPARATORS = r"[\s-]+"
+NOTE_SLANG = re.compile(r"^(?:(?:a|one)\s+)?(fiver|tenner)$")
+GRAND = re.compile(r"^(?P<number>.+?)\s+grand$")
+DIGITS_AFTER_CURRENCY = re.compile(r"^(\d{1,7})\s+(pounds?|dollars?|euros?|bucks|quid)\s+(\d\d)$")
+
+
+def money_slang(raw: str, text: str) -> str:
+    """Rewrite money slang into a shape payments.money reads: "a fiver" → "5", "two grand" → "2k",
+    "87 pounds 40" → "87.40 pounds"; any other text unchanged."""
+    if match := NOTE_SLANG.match(raw):
+        return str(NOTES[match.group(1)])
+    if match := GRAND.match(raw):
+        number = match["number"]
+        if re.fullmatch(r"\d{1,3}(?:[.,]\d)?", number):
+            return f"{number}k"
+        return f"{number_from_words(re.split(WORD_SEPARATORS, number), text)}k"
+    if match := DIGITS_AFTER_CURRENCY.match(raw):
+        return f"{match[1]}.{match[3]} {match[2]}"
+    return raw
+
+
 def ordinals_as_digits(text: str) -> str:
     """ "the twenty eighth" → "the 28th", "march the first" → "march the 1st", "in two weeks" →
     "in 2 weeks" (text2num; threshold 0: every number word, however small, becomes digits)."""

@@ -171,6 +171,11 @@ NUMBER_WORDS_ALONE_LEAD = [w for w in NUMBER_WORDS_LEAD if w.endswith(("ty", "te
 # that's due", "clear everything i owe"), and the whole of one is what a draft pays anyway.
 SHARE_PHRASES = [
     "half",
+    "the full balance",
+    "full balance",
+    "the whole balance",
+    "the entire balance",
+    "the entire amount",
     "half of it",
     "the full amount",
     "full amount",
@@ -220,6 +225,47 @@ COUNTED_NOUNS = [
     "digits",
     "messages",
     "bots",
+    # Things a bill counts (issue 11, dev5: "£60 for 3 visits", "the MOT and 2 tyres").
+    "visits",
+    "visit",
+    "tyres",
+    "tires",
+    "sessions",
+    "lessons",
+    "classes",
+    "tickets",
+    "kids",
+    "children",
+    "nights",
+    "rooms",
+    "cars",
+    "phones",
+    "lines",
+    "users",
+    "members",
+    "bins",
+    "meters",
+    "properties",
+    "flats",
+    "parcels",
+    "packages",
+    "pets",
+    "dogs",
+    "cats",
+    "hrs",
+    "hr",
+    "taps",
+    "radiators",
+    "windows",
+    "doors",
+    "boxes",
+    "bags",
+    "loads",
+    "trips",
+    "appointments",
+    "treatments",
+    "tanks",
+    "panels",
 ]
 # Words between a number and what it counts ("3 open bills", "5 most recent payments").
 COUNT_ADJECTIVES = [
@@ -288,6 +334,8 @@ WEEKDAYS = [
     "thur",
     "thurs",
     "fri",
+    "wed",
+    "weds",
 ]
 MONTHS = [
     "january",
@@ -314,6 +362,19 @@ MONTHS = [
     "oct",
     "nov",
     "dec",
+    # spaCy keeps the dot of these abbreviations in the token ("due 14 Dec.").
+    "jan.",
+    "feb.",
+    "mar.",
+    "apr.",
+    "jun.",
+    "jul.",
+    "aug.",
+    "sep.",
+    "sept.",
+    "oct.",
+    "nov.",
+    "dec.",
 ]
 # A month is a date on its own only by its full name ("in march"); "may" is also a verb and
 # abbreviations are also words, so those count only next to a day number.
@@ -332,8 +393,23 @@ RELATIVE_DAYS = [
     "2moro",
     "2morrow",
     "yesterday",
+    # Chat spellings of tomorrow and tonight (UK "tmoz", "tomoz"; Australian "tomo").
+    "tmoz",
+    "tomoz",
+    "tmoro",
+    "tmrow",
+    "2mrw",
+    "2moz",
+    "tomo",
+    "tonite",
+    "2nite",
+    "2night",
 ]
-TIMES_OF_DAY = ["morning", "afternoon", "evening", "night", "noon", "am", "pm"]
+TIMES_OF_DAY = ["morning", "afternoon", "evening", "night", "noon", "am", "pm", "arvo"]
+# Fixed-date holidays people pay around (payments.dates.HOLIDAYS reads them).
+HOLIDAY_WORDS = ["christmas", "xmas", "boxing"]
+# Weekday abbreviations that are also English words: a day only after a word of time ("on sat").
+WEEKDAY_WORDS_WITH_QUALIFIER = ["sat", "sun"]
 ORDINAL = r"^([1-9]|[12]\d|3[01])(st|nd|rd|th)$"
 ORDINAL_WORDS = [
     "first",
@@ -365,7 +441,7 @@ UNIT_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "sevent
 # last" count things too ("the first payment failed"): they are days only after "on" or with a month.
 DAY_ORDINAL_WORDS = ORDINAL_WORDS[ORDINAL_WORDS.index("eleventh") : ORDINAL_WORDS.index("last")]
 DAY_NUMBER = r"^([1-9]|0[1-9]|[12]\d|3[01])$"
-SLASH_DATE = r"^\d{1,2}/\d{1,2}(/(\d{2}|\d{4}))?$"
+SLASH_DATE = r"^(?!24/7$)\d{1,2}/\d{1,2}(/(\d{2}|\d{4}))?$"  # "24/7" is round the clock
 DOTTED_DATE_FULL = r"^\d{1,2}\.\d{1,2}\.(\d{2}|\d{4})$"
 MONTH_NUMBER = r"^(0?[1-9]|1[0-2])$"
 YEAR_DIGITS = r"^(\d{2}|\d{4})$"
@@ -524,7 +600,45 @@ def amount_rules() -> list[Rule]:
     ]
     rules += currency_marker_rules()
     rules += [Rule(f"share: {p}", AMOUNT, _phrase(p), (p,)) for p in SHARE_PHRASES]
+    rules += slang_amount_rules()
     return rules
+
+
+# Money slang for banknotes and thousands (payments.number_words.money_slang reads them).
+NOTE_SLANG = ["fiver", "tenner"]
+
+
+def slang_amount_rules() -> list[Rule]:
+    """Issue 11: amounts in words people say ("a fiver", "two grand", "ninety nine pence",
+    "87 pounds 40")."""
+    return [
+        Rule("banknote slang", AMOUNT, [_in(["a", "one"], "?"), _in(NOTE_SLANG)], ("a fiver", "tenner")),
+        Rule(
+            "grand",
+            AMOUNT,
+            [_in(["a", *NUMBER_WORDS_LEAD]), _in(NUMBER_WORDS, "*"), _word("grand")],
+            ("a grand", "two grand", "twenty five grand"),
+        ),
+        Rule(
+            "grand in digits", AMOUNT, [_re(r"^\d{1,3}([.,]\d)?$"), _word("grand")], ("2 grand", "1.5 grand")
+        ),
+        Rule(
+            "number words with a sub-unit",
+            AMOUNT,
+            [_in(NUMBER_WORDS_LEAD), _in(NUMBER_WORDS, "*"), _SUBUNIT],
+            ("ninety nine pence", "fifty cents", "twenty-five cents"),
+        ),
+        Rule(
+            "currency word, then the cents",
+            AMOUNT,
+            [
+                _NUM,
+                _in(["pounds", "pound", "dollars", "dollar", "euros", "euro", "bucks", "quid"]),
+                _re(r"^\d\d$"),
+            ],
+            ("87 pounds 40", "12 dollars 99"),
+        ),
+    ]
 
 
 def currency_marker_rules() -> list[Rule]:
@@ -596,6 +710,18 @@ def block_rules() -> list[Rule]:
                 _re(r"^\d+$"),
             ],
             ("88214-003", "INV-2024-001"),
+        ),
+        Rule(
+            "hyphenated code, three groups",
+            BLOCK,
+            [
+                {"TEXT": {"REGEX": r"\w$"}, "SPACY": False},
+                {"ORTH": {"IN": ["-", "\u2013"]}, "SPACY": False},
+                {"TEXT": {"REGEX": r"^(?!\d{1,2}$)\w+$"}, "SPACY": False},  # not an ISO date's month
+                {"ORTH": {"IN": ["-", "\u2013"]}, "SPACY": False},
+                _re(r"^\d+$"),
+            ],
+            ("6629-112-04",),
         ),
         Rule(
             "hyphenated code, one token",
@@ -681,14 +807,73 @@ def block_rules() -> list[Rule]:
             weak=True,
         ),
         Rule("ending in", BLOCK, [_word("ending"), _word("in"), _NUM], ("ending in 4242",), weak=True),
+        # A year after "in" is a period ("what did i pay in 2025": a date, date_rules); after "of" a
+        # year is part of a longer date or a name, never money.
+        Rule("year", BLOCK, [_word("of"), _re(YEAR)], ("of 2025",), weak=True),
+        Rule("clock time", BLOCK, [_re(r"^\d{1,2}:\d\d$")], ("10:30",), weak=True),
+        *more_block_rules(),
+    ]
+
+
+# Verbs after which "2" is "to" ("i need 2 pay virgin").
+TO_VERBS = ["pay", "do", "see", "check", "get", "make", "cancel", "know", "be", "go", "sort", "set"]
+
+
+def more_block_rules() -> list[Rule]:
+    """Issue 11: more numbers that are not money, and dates that are not a day to pay on."""
+    return [
         Rule(
-            "year",
+            "named number, then is",
             BLOCK,
-            [_in(["in", "of", "for", "from", "since", "during"]), _re(YEAR)],
-            ("in 2025",),
+            [_in(NAMING_WORDS), _in(["number", "no", "nr", "num"], "?"), _in(["is", "was", ":", "="]), _NUM],
+            ("reference number is 88102", "ref is 5566", "account: 1200"),
             weak=True,
         ),
-        Rule("clock time", BLOCK, [_re(r"^\d{1,2}:\d\d$")], ("10:30",), weak=True),
+        Rule(
+            "age",
+            BLOCK,
+            [_in(["i", "im"]), _in(["am", "'m", "\u2019m"], "?"), _NUM, _word("and", "?")],
+            ("I am 84",),
+            weak=True,
+        ),
+        Rule("aged", BLOCK, [_in(["aged", "age"]), _NUM], ("aged 84",), weak=True),
+        Rule("two for to", BLOCK, [_word("2"), _in(TO_VERBS)], ("2 pay",), weak=True),
+        Rule(
+            "all of a count",
+            BLOCK,
+            [_in(["all", "both", "those", "these"]), _re(r"^[2-9]$")],
+            ("all 3",),
+            weak=True,
+        ),
+        Rule(
+            "asking the total",
+            BLOCK,
+            [
+                _in(["what", "whats", "how"]),
+                _in(["'s", "\u2019s", "is", "was", "much"], "?"),
+                _word("is", "?"),
+                _word("the"),
+                _word("total"),
+            ],
+            ("what's the total", "how much is the total"),
+        ),
+        Rule(
+            "signing off for the day",
+            BLOCK,
+            [_in(["all", "it", "that", "enough"]), _word("for"), _in(["today", "tonight", "now"])],
+            ("all for today", "it for today"),
+        ),
+        Rule(
+            "see you",
+            BLOCK,
+            [
+                _in(["see", "talk", "speak", "catch"]),
+                _in(["you", "ya", "u"]),
+                _in(["next", "this", "on"], "?"),
+                _in(["month", "week", "tomorrow", "tmrw", "weekend", *WEEKDAYS]),
+            ],
+            ("see you next month", "talk to you tomorrow"),
+        ),
     ]
 
 
@@ -900,11 +1085,130 @@ def date_rules() -> list[Rule]:
             [_in(COUNTS + [str(n) for n in range(1, 32)]), _in(UNITS), _word("from"), _in(["today", "now"])],
             ("a week from today", "two weeks from now", "10 days from now"),
         ),
+        *more_date_rules(),
         Rule(
             "a while ago",
             DATE,
             [_in(COUNTS + [str(n) for n in range(1, 32)]), _in(UNITS), _word("ago")],
             ("3 days ago", "two weeks ago"),
+        ),
+    ]
+
+
+def more_date_rules() -> list[Rule]:
+    """Issue 11: holidays, "Wednesday week", "a week on Friday", "the Monday after next", parts of
+    today, years as periods, "within 10 days", "Friday the 13th" (payments.dates reads each)."""
+    base_day = _in([*WEEKDAYS, "today", "tomorrow", "tmrw", "tmoz", "tomoz"])
+    counts = _in(COUNTS + [str(n) for n in range(1, 32)])
+    return [
+        Rule(
+            "holiday",
+            DATE,
+            [_in(["christmas", "xmas", "x-mas", "boxing"]), _in(["eve", "day"])],
+            ("Christmas Eve", "christmas day", "Boxing Day", "xmas eve"),
+        ),
+        Rule(
+            "christmas after a preposition",
+            DATE,
+            [
+                _in(["on", "by", "before", "till", "until", "for", "at"]),
+                _in(["christmas", "xmas", "x-mas"]),
+                _in(["eve", "day"], "?"),
+            ],
+            ("before christmas", "by xmas", "on Christmas Eve"),
+        ),
+        Rule(
+            "new year",
+            DATE,
+            [
+                _word("new"),
+                _in(["year", "years", "yr", "yrs"]),
+                _in(["'s", "\u2019s", "s"], "?"),
+                _in(["eve", "day"]),
+            ],
+            ("New Year's Eve", "new years day", "new year's day"),
+        ),
+        Rule("new year shorthand", DATE, [_in(["nye", "nyd", "hogmanay"])], ("NYE", "hogmanay")),
+        Rule(
+            "weekday with a qualifier",
+            DATE,
+            [
+                _in(["on", "by", "next", "this", "coming", "till", "until", "before"]),
+                _in(WEEKDAY_WORDS_WITH_QUALIFIER),
+            ],
+            ("on sat", "next sun", "by sat"),
+        ),
+        # spaCy splits "wed" like "we'd" ("we", "d").
+        Rule(
+            "wed split by the tokenizer",
+            DATE,
+            [
+                _in(["on", "by", "next", "this", "coming", "till", "until", "before"], "?"),
+                _word("we"),
+                _word("d"),
+            ],
+            ("on wed", "wed"),
+        ),
+        Rule(
+            "a day, a week on",
+            DATE,
+            [base_day, _in(["week", "wk", "fortnight"])],
+            ("Wednesday week", "tomorrow week", "friday fortnight"),
+        ),
+        Rule(
+            "a week on a day",
+            DATE,
+            [_in(["a", "one"]), _in(["week", "wk", "fortnight"]), _in(["on", "from"], "?"), base_day],
+            ("a week on Friday", "a week today", "a fortnight on monday", "a week tomorrow"),
+        ),
+        Rule(
+            "the day after next",
+            DATE,
+            [_THE, _in(WEEKDAYS), _word("after"), _word("next")],
+            ("the Monday after next", "friday after next"),
+        ),
+        Rule(
+            "the week after next",
+            DATE,
+            [_THE, _word("week"), _word("after"), _word("next")],
+            ("the week after next",),
+        ),
+        Rule(
+            "part of today",
+            DATE,
+            [_word("this"), _in(["morning", "afternoon", "evening", "arvo"])],
+            ("this morning", "this arvo"),
+        ),
+        Rule("last night", DATE, [_word("last"), _word("night")], ("last night",)),
+        Rule(
+            "year as a period",
+            DATE,
+            [_in(["in", "during", "since", "for", "from", "throughout"]), _re(YEAR)],
+            ("in 2027", "during 2027"),
+        ),
+        Rule(
+            "within a while",
+            DATE,
+            [_in(["in", "within", "over", "during"], "?"), _THE, _word("next"), counts, _in(UNITS)],
+            ("in the next 10 days", "within the next two weeks", "over the next 3 days", "next 10 days"),
+        ),
+        Rule(
+            "within",
+            DATE,
+            [_word("within"), _in(["a"], "?"), counts, _in(UNITS)],
+            ("within 10 days", "within a week"),
+        ),
+        Rule(
+            "weekday and a day of the month",
+            DATE,
+            [_in(WEEKDAYS), {"ORTH": ",", "OP": "?"}, _THE, _ORDINAL, _word("of", "?"), _in(MONTHS, "?")],
+            ("Friday the 13th", "monday 5th", "Tuesday, 1st December"),
+        ),
+        Rule(
+            "weekday, day and month",
+            DATE,
+            [_in(WEEKDAYS), {"ORTH": ",", "OP": "?"}, {"TEXT": {"REGEX": DAY_NUMBER}}, _MONTH],
+            ("Friday 18 December", "fri 4 dec"),
         ),
     ]
 

@@ -138,7 +138,7 @@ DATE_EXAMPLES = [
     for rule in rules.date_rules()
     for example in rule.examples
 ]
-PAST = {"yesterday", "last month", "3 days ago", "two weeks ago"}
+PAST = {"yesterday", "last month", "3 days ago", "two weeks ago", "last night"}
 
 
 def _day(text: str) -> date:
@@ -202,3 +202,74 @@ def test_every_month_name_with_a_day_is_read(month: str, form: str) -> None:
 )
 def test_date_spans_as_calendar_days(text: str, expected: date) -> None:
     assert _day(text) == expected
+
+
+# Issue 11: the shapes people write that the rules now mark, read to the day and the minor unit.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Christmas Eve", date(2026, 12, 24)),
+        ("on Christmas Eve", date(2026, 12, 24)),
+        ("by xmas", date(2026, 12, 25)),
+        ("Boxing Day", date(2026, 12, 26)),
+        ("New Year's Eve", date(2026, 12, 31)),
+        ("new years day", date(2027, 1, 1)),
+        ("new year\u2019s day", date(2027, 1, 1)),
+        ("NYE", date(2026, 12, 31)),
+        ("tmoz", date(2026, 11, 26)),
+        ("2mrw", date(2026, 11, 26)),
+        ("weds", date(2026, 11, 25)),  # a Wednesday: today
+        ("on sat", date(2026, 11, 28)),
+        ("Wednesday week", date(2026, 12, 2)),
+        ("friday week", date(2026, 12, 4)),
+        ("tomorrow week", date(2026, 12, 3)),
+        ("a week on Friday", date(2026, 12, 4)),
+        ("a week today", date(2026, 12, 2)),
+        ("a fortnight on monday", date(2026, 12, 14)),
+        ("the Monday after next", date(2026, 12, 7)),
+        ("the week after next", date(2026, 12, 7)),
+        ("this morning", date(2026, 11, 25)),
+        ("tomorrow arvo", date(2026, 11, 26)),
+        ("in 2027", date(2027, 1, 1)),
+        ("in the next 10 days", date(2026, 12, 5)),
+        ("within a week", date(2026, 12, 2)),
+        ("over the next two weeks", date(2026, 12, 9)),
+        ("Friday the 11th", date(2026, 12, 11)),
+        ("fri 4 dec", date(2026, 12, 4)),
+        ("14 Dec.", date(2026, 12, 14)),
+        ("Dec. 3", date(2026, 12, 3)),
+    ],
+)
+def test_chat_date_shapes_as_calendar_days(text: str, expected: date) -> None:
+    assert _day(text) == expected
+
+
+@pytest.mark.parametrize("text", ["last night", "in 2025"])
+def test_past_periods_are_refused_as_past(text: str) -> None:
+    with pytest.raises(DateInPastError):
+        _day(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a fiver", Money(500, "EUR")),
+        ("tenner", Money(1000, "EUR")),
+        ("a grand", Money(100_000, "EUR")),
+        ("two grand", Money(200_000, "EUR")),
+        ("1.5 grand", Money(150_000, "EUR")),
+        ("ninety nine cents", Money(99, "EUR")),
+        ("87 euros 40", Money(8740, "EUR")),
+        ("the full balance", OUTSTANDING),
+        ("the entire amount", OUTSTANDING),
+    ],
+)
+def test_money_slang_in_minor_units(text: str, expected: Money) -> None:
+    assert _amount(text) == expected
+
+
+def test_pence_and_pounds_slang_keep_their_currency() -> None:
+    assert parse_amount("ninety nine pence", currency="GBP", locale="en_GB") == Money(99, "GBP")
+    assert parse_amount("87 pounds 40", currency="GBP", locale="en_GB") == Money(8740, "GBP")
+    with pytest.raises(AmountCurrencyMismatchError):
+        parse_amount("87 pounds 40", currency="EUR", locale="en_IE")
