@@ -556,6 +556,172 @@ CHORES = [
 ]  # fmt: skip
 # --- end outside text ----------------------------------------------------------------------------------
 
+# --- issue 11 (nlu16): intent boundaries on outside text ----------------------------------------------
+# Classes the dev4/dev5 error analysis showed (never their sentences): out-of-scope questions that
+# mention money, time or health; one biller whose name has "and" in it (not two bills) and a count
+# that is no bill count ("2 tyres"); several bills joined by "+" or named as kinds ("gas elec water
+# pay the lot"); terse requests with a marker ("elec now", "gas tmrw pls"); "don't pay X now, do it
+# <date>" (a new date) against "don't pay X on <date> anymore" (cancel); taking back a payment just
+# sent; "check my X" and "did the X bill come in"; two billers contrasted as an answer. Own random
+# stream; slots {andb} {plan} {oa} {job} {cnt} {short} {tdate} {emo} {org} {topic} are filled here.
+BOUNDARY_TEMPLATES: dict[str, list[str]] = {
+    "pay_bill": [
+        "send {oa} to {b}", "pay {oa} to {b}", "pay {b} {oa}", "pay {b} {plan} {oa}", "pay {b} {plan}",
+        "pay my {b} {plan}", "pay {b} {oa} for the {job} and {cnt}", "pay {b} {oa} for {cnt}",
+        "pay {b} for the {job} and {cnt}", "pay {b}, {oa}, that's for {cnt}", "pay {andb}", "pay {andb} {oa}",
+        "pay the {andb} bill", "can you pay {andb} please", "{andb} pay it pls", "pay {andb} now",
+        "{short} now", "{short} now pls", "{b} now", "{b} now pls", "{b} pls {emo}", "pay {b} pls {emo}",
+        "{short} pay it now", "{b} pay it", "{short} please, pay that", "do {short} now",
+        "not sure how this works but pay {b} i guess", "no idea how this works, just pay {b}",
+        "i'm not good with phones, pay {b} please", "first time using this, can you pay {b}",
+        "pay {b} i suppose", "i guess pay {b} then", "don't really get this app but pay {b}",
+        "pay {b} a {coin}", "give {b} a {coin}", "{b} a {coin} pls",
+    ],
+    "pay_all": [
+        "pay {b} + {b2}", "{b} + {b2} + {b3}", "pay {b} + {b2} pls", "{b} + {b2} now",
+        "{short} {short2} {short3} pay the lot", "{short}, {short2} and {short3}, pay them all",
+        "{short} {short2} pay both", "{short} and {short2}, pay both pls", "{short} {short2} {short3} all of them",
+        "everything please", "all of them pls", "the lot pls", "all the bills pls",
+        "everything now", "pay the lot pls", "the whole lot please", "everything, pay it", "pay em all",
+        "all of them now", "every bill pls", "just everything",
+    ],
+    "schedule_payment": [
+        "don't pay the {b} now, do it {d}", "don't pay {b} today, do it {d}", "don't pay {b} yet, pay it {d}",
+        "not now, do the {b} {d}", "don't do {b} now, leave it till {d2}", "don't pay {b} now, wait till {d2}",
+        "set up {oa} to {b} for {d2}", "set up a payment to {b} for {d2}", "set up {b} for {d2}",
+        "set up {oa} for {b} on {d2}", "{short} {tdate} pls", "{short} {tdate} please", "{b} {tdate} pls",
+        "pay {b} {tdate}", "pay {short} {tdate}", "do {b} {tdate} pls", "{short} {tdate} thx",
+        "pay {b} on the due date", "pay {b} when it's due", "pay {b} on the day it's due",
+        "pay it on the due date", "\"{b}: your bill of {a} is due {d2}. ref {ref}\" pay it on the due date",
+        "{b} bill {a} due {d2}, pay on the due date please", "pay {b} on the due date, not before",
+        "pay {b} just before it's due", "{b} is due {d2}, pay it that day",
+    ],
+    "cancel_payment": [
+        "actually don't pay {b} {d} anymore", "actually, don't pay {b} {d} any more",
+        "don't pay {b} {d} anymore", "no need to pay {b} {d} anymore", "forget paying {b} {d}",
+        "actually scrap the {b} payment {d}", "take back the {oa} i just sent to {b}",
+        "take back the {oa} i sent {b}", "get back the money i just sent {b}",
+        "i just sent {oa} to {b} by mistake, take it back", "undo the {oa} i just paid {b}",
+        "claw back the {oa} from {b}", "reverse the payment i just sent to {b}",
+        "i didn't mean to pay {b}, undo it", "the {b} payment {d} isn't needed anymore, cancel it",
+    ],
+    "check_bills": [
+        "check my {b}", "check {b}", "check the {b}", "check my {b} bill", "check {b} for me pls",
+        "can you check my {b}", "check on my {b}", "look at my {b}", "did the {b} bill come in yet",
+        "has the {b} bill come in", "has the {b} bill arrived yet", "is the {b} bill in yet",
+        "has {b} sent the bill yet", "did {b}'s bill arrive", "has my {b} bill landed",
+        "any sign of the {b} bill", "is the new {b} bill out", "{b} bill in yet?",
+    ],
+    "inform": [
+        "the {b} one not {b2}", "the {b} one, not {b2}", "{b} not {b2}", "not {b2}, {b}",
+        "{b} not {b2} sorry", "no the {b} one", "{b}, {oa}", "{b}, {a}", "{b} {oa}", "{oa} to {b}",
+        "{oa} for {b}", "{a} to {b}", "{b} {oa} {tdate}", "{short} {oa} {tdate}", "{short} {tdate}",
+        "the {b} bill", "the {card} bill", "my {b} one", "{oa}", "{b} {emo} {oa}",
+    ],
+    "out_of_scope": [
+        "why did my salary not come in on {d2}", "why hasn't my salary arrived", "where are my wages, they were due {d2}",
+        "my pay didn't land {p}, why", "what time is it", "what's the time now", "what time is it in {town}",
+        "what day is it today", "what's the date today", "how many steps did i walk {p}",
+        "how many steps have i done today", "how many calories did i burn {p}", "how long did i sleep last night",
+        "help me write a letter to {org}", "write a letter to {org} about {topic}",
+        "can you draft a complaint to {org} about {topic}", "help me email {org} about {topic}",
+        "{emo_only}", "{emo_only}", "{emo_only}", "{emo_only}", "is it going to rain {d}",
+        "how old is my car", "when does the shop close {d}", "what's my blood pressure",
+    ],
+}  # fmt: skip
+BOUNDARY_COUNT = {
+    "pay_bill": 110, "pay_all": 60, "schedule_payment": 80, "cancel_payment": 50, "check_bills": 50,
+    "inform": 70, "out_of_scope": 70,
+}  # fmt: skip
+AND_BILLERS = [
+    "P G and E", "pg & e", "P.G. and E", "AT and T", "at and t", "ay tee and tee", "B and Q", "M and S",
+    "M and S card", "P and O", "S and B Roofing", "K and J Electrical", "Smith and Sons Roofing",
+    "Baker and Daughters Builders", "Hill and Co Lettings", "Rowe and Partners", "Fox and Hound Vets",
+]  # fmt: skip
+PLAN_WORDS = ["protect", "premium", "membership", "family", "plus", "basic plan", "unlimited", "pro", "monthly plan"]  # fmt: skip
+ODD_AMOUNTS = [
+    "$40.5", "$12.5", "€29,99", "€ 19,90", "29,99 €", "£3.99", "$3.99", "£312.50", "$7.5", "9.99 EUR",
+    "USD 40", "40usd", "zł 120", "₹499", "CAD 60", "£1.2k", "87 pounds 40", "a fiver", "a tenner",
+    "twenty quid", "£4.5", "€7,5",
+]  # fmt: skip
+JOBS = ["MOT", "service", "repair", "boiler check", "call out", "clean", "lesson", "visit", "fitting"]
+COUNTED = ["2 tyres", "3 visits", "4 lessons", "2 hours labour", "3 windows", "2 radiators", "5 sessions", "6 bags"]  # fmt: skip
+SHORT_KINDS = ["elec", "gas", "water", "electric", "phone", "internet", "wifi", "rent", "council tax", "tv licence", "mobile", "broadband"]  # fmt: skip
+TERSE_DATES = ["tmrw", "tmoz", "tmw", "2moro", "tomoz", "fri", "mon", "tues", "weds", "thurs", "sat", "nxt week", "next wk"]  # fmt: skip
+CHAT_EMOJIS = ["🐙", "⚡", "💡", "📱", "🚰", "🔥", "💷", "💸", "📺", "🏠"]
+COINS = ["fiver", "tenner", "score", "hundred quid", "twenty"]
+EMOJI_ONLY = ["🍔🍔", "😂😂😂", "🎉🎉🎉", "🐶", "🌞🌞", "⚽️⚽️", "🎂🎈", "🚗💨", "🌧️", "🙈🙈", "🍕", "🤷‍♀️", "🐱🐱", "🎵🎶", "🌮🌮🌮", "🦄"]  # fmt: skip
+LETTER_TO = ["the council", "my MP", "the school", "my neighbour", "the newspaper", "the hospital", "my boss"]
+LETTER_TOPIC = ["the bins", "the potholes", "parking", "the noise", "the street lights", "my holiday dates", "the hedge"]  # fmt: skip
+BOUNDARY_TOWNS = ["Sydney", "New York", "Delhi", "Lagos", "Toronto", "Berlin"]
+
+
+def _boundary_biller(rng: random.Random) -> str:
+    """A biller for the boundary shapes: the generator's, a typed known brand or a coined brand."""
+    roll = rng.random()
+    if roll < 0.4:
+        return biller(rng)
+    if roll < 0.75:
+        return nlu_brands.payee(rng)
+    return nlu_styles.coined_brand(rng)
+
+
+def _boundary_fill(template: str, rng: random.Random) -> str:
+    """Fill this block's own slots, then the common ones (`_fill`)."""
+    shorts = rng.sample(SHORT_KINDS, 3)
+    values = {
+        "{andb}": f"[{rng.choice(AND_BILLERS)}](biller)", "{plan}": rng.choice(PLAN_WORDS),
+        "{oa}": rng.choice(ODD_AMOUNTS), "{job}": rng.choice(JOBS), "{cnt}": rng.choice(COUNTED),
+        "{short}": f"[{shorts[0]}](biller)", "{short2}": f"[{shorts[1]}](biller)", "{short3}": f"[{shorts[2]}](biller)",
+        "{tdate}": rng.choice(TERSE_DATES), "{emo}": rng.choice(CHAT_EMOJIS), "{coin}": rng.choice(COINS),
+        "{emo_only}": rng.choice(EMOJI_ONLY), "{org}": rng.choice(LETTER_TO), "{topic}": rng.choice(LETTER_TOPIC),
+        "{town}": rng.choice(BOUNDARY_TOWNS),
+    }  # fmt: skip
+    for key, value in values.items():
+        template = template.replace(key, value)
+    return _fill(template, rng, _boundary_biller)
+
+
+def _boundary_examples(rng: random.Random) -> dict[str, list[str]]:
+    """Every boundary template at least once, then random fills up to BOUNDARY_COUNT."""
+    out: dict[str, list[str]] = {}
+    for intent, templates in BOUNDARY_TEMPLATES.items():
+        seen: set[str] = set()
+        order = list(templates) + [rng.choice(templates) for _ in range(BOUNDARY_COUNT[intent] * 3)]
+        for template in order:
+            if len(seen) >= max(BOUNDARY_COUNT[intent], len(templates)):
+                break
+            text = _boundary_fill(template, rng)
+            if intent != "out_of_scope" and rng.random() < 0.3:
+                text = _noisy(text, rng, intent)
+            if "{" not in template or "{emo_only}" in template:
+                continue  # a fixed short message could be anyone's sentence (tests/rasa/test_data.py)
+            key = re.sub(r"\]\([a-z]+\)", "]", text).casefold()
+            if key not in seen:
+                seen.add(key)
+                out.setdefault(intent, []).append(text)
+    return out
+
+
+# Bare values with no request word ("£40 to Acme", "Acme £40 fri") answer a question (inform), as
+# the independent sets' READMEs annotate them; generic pay_bill / schedule_payment templates made some.
+BARE_WORDS = re.compile(
+    r"^(b|to|for|on|the|a|,|-|:|[^a-z\s]*\d[^\s]*|[€$£¥₹]\S*|euros?|eur|usd|gbp|dollars|bucks|quid|pounds|yen|k"
+    r"|half|all|of|it|full|amount|everything|forty|fifty|twenty|hundred|sixty|five|tomorrow|tmrw|next|this"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|morning|week|weeks|month|days?|end"
+    r"|in|two|after|first|before|by|at|dec|may|june|of|\d+(st|nd|rd|th))$"
+)
+
+
+def is_bare_values(text: str) -> bool:
+    """True when a message is only a biller with amounts/dates, no request word (an answer)."""
+    plain = re.sub(r"\[[^\]]*\]\(biller\)", " b ", text.casefold()).replace(",", " , ")
+    words = plain.split()
+    return "b" in words and all(BARE_WORDS.match(word) for word in words)
+
+
+# --- end issue 11 (nlu16) -----------------------------------------------------------------------------
+
 # --- chat noise ----------------------------------------------------------------------------------------
 
 EMOJIS = ["🙏", "😅", "💸", "👍", "🙂", "😩", "🏠", "📱", "💡", "⚡", "🤞", "😊", "🤔"]
@@ -697,10 +863,15 @@ def generate(seed: int = SEED) -> dict[str, list[str]]:
     # issue 11: well-known brands as typed, messages in CAPITALS, letters (scripts/nlu_brands.py)
     for intent, texts in _brand_examples(random.Random(seed + 41)).items():
         styles[intent] = styles.get(intent, []) + texts
+    # issue 11 (nlu16): intent boundaries, from their own random stream
+    for intent, texts in _boundary_examples(random.Random(seed + 53)).items():
+        styles[intent] = styles.get(intent, []) + texts
     for intent, texts in styles.items():
         known = {re.sub(r"\]\([a-z]+\)", "]", t).casefold() for t in examples.get(intent, [])}
         fresh = [t for t in texts if re.sub(r"\]\([a-z]+\)", "]", t).casefold() not in known]
         examples[intent] = sorted(set(examples.get(intent, []) + fresh))
+    for intent in ("pay_bill", "schedule_payment"):  # issue 11 (nlu16): bare values are answers
+        examples[intent] = [t for t in examples[intent] if not is_bare_values(t)]
     return examples
 
 
