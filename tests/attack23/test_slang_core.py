@@ -21,6 +21,7 @@ from payments.errors import (
 )
 from payments.money import Money, parse_amount
 
+OUTSTANDING = Money(10_000, "GBP")
 TUESDAY = datetime(2026, 12, 1, 21, 30, tzinfo=UTC)  # Tuesday 1 December 2026, evening in London
 
 
@@ -28,7 +29,7 @@ def _day(text: str, now: datetime = TUESDAY, timezone: str = "Europe/London") ->
     return parse_pay_date(text, timezone=timezone, now=now, horizon_days=800)
 
 
-def _gbp(text: str, outstanding: Money | None = Money(10_000, "GBP")) -> Money:
+def _gbp(text: str, outstanding: Money | None = OUTSTANDING) -> Money:
     return parse_amount(text, currency="GBP", locale="en_GB", outstanding=outstanding)
 
 
