@@ -32,6 +32,26 @@ HOLES: list[tuple[str, list[tuple[str, str]], str]] = [
     ("pay the rent for 12 Grand Ave", [], "the address '12 Grand Ave' is marked as the amount 12 grand"),
     ("pay 40 to 2 Grand Parade Dental", [(AMOUNT, "40")], "the address '2 Grand Parade' is an amount"),
     ("I have 2 grandkids, pay gas 30", [(AMOUNT, "30")], "the count '2 grandkids' is marked as an amount"),
+    ("pay gas christmas 2027", [], "the year after a holiday is marked as the amount 2027"),
+    (
+        "pay gas on new year's eve 2027",
+        [],
+        "the year after a holiday is the amount 2027 (and the day 2026's)",
+    ),
+    (
+        "pay the gas \u00a31.5 grand",
+        [(AMOUNT, "\u00a31.5 grand")],
+        "'\u00a31.5 grand' is marked as '\u00a31.5'",
+    ),
+]
+# A holiday with an offset ("the day before", "two days after", "a week on"): the holiday alone is
+# marked, so the payment lands on the holiday itself.
+OFFSET_HOLIDAYS = [
+    ("pay gas the day before christmas", "day before"),
+    ("pay gas the week before christmas", "week before"),
+    ("pay gas two days after boxing day", "after"),
+    ("pay gas a week on christmas eve", "week"),
+    ("pay gas the friday before christmas", "friday before"),
 ]
 # "a week on the 20th" / "2 weeks on friday": the day alone is marked, the week(s) on from it left out.
 HALF_DATES = ["pay the gas a week on the 20th", "pay 20 a week on the 5th", "pay the gas 2 weeks on friday"]
@@ -56,7 +76,9 @@ def marked() -> dict[str, list[tuple[str, str]]]:
     pipeline = Path(PROJECT) / "spacy_pipeline"
     if not RASA.exists() or not pipeline.exists():
         pytest.skip("the Rasa environment or the spaCy pipeline is missing (run `make train`)")
-    texts = sorted({t for t, _, _ in HOLES} | set(HALF_DATES) | {t for t, _ in HELD})
+    texts = sorted(
+        {t for t, _, _ in HOLES} | set(HALF_DATES) | {t for t, _ in HELD} | {t for t, _ in OFFSET_HOLIDAYS}
+    )
     result = subprocess.run(
         [str(RASA_PYTHON), "-c", ENTITIES, str(pipeline)],
         input=json.dumps(texts),
@@ -92,3 +114,12 @@ def test_weeks_on_from_a_day_are_marked_whole_or_not_at_all(marked, text: str) -
 @pytest.mark.parametrize(("text", "expected"), HELD, ids=[t for t, _ in HELD])
 def test_slang_lookalikes_that_held(marked, text: str, expected) -> None:
     assert marked[text] == expected
+
+
+@pytest.mark.xfail(
+    strict=True, reason="'the day before christmas' etc.: only the holiday is marked, its offset lost"
+)
+@pytest.mark.parametrize(("text", "offset"), OFFSET_HOLIDAYS, ids=[t for t, _ in OFFSET_HOLIDAYS])
+def test_a_holiday_with_an_offset_is_marked_whole_or_not_at_all(marked, text: str, offset: str) -> None:
+    dates = [span for label, span in marked[text] if label == DATE]
+    assert all(offset in span for span in dates), dates
