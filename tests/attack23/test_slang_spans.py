@@ -32,6 +32,11 @@ HOLES: list[tuple[str, list[tuple[str, str]], str]] = [
     ("pay the rent for 12 Grand Ave", [], "the address '12 Grand Ave' is marked as the amount 12 grand"),
     ("pay 40 to 2 Grand Parade Dental", [(AMOUNT, "40")], "the address '2 Grand Parade' is an amount"),
     ("I have 2 grandkids, pay gas 30", [(AMOUNT, "30")], "the count '2 grandkids' is marked as an amount"),
+    (
+        "pay gas on \uff11\uff13 dec",
+        [(DATE, "\uff11\uff13 dec")],
+        "full-width '\uff11\uff13 dec' is the amount 13",
+    ),
     ("pay gas christmas 2027", [], "the year after a holiday is marked as the amount 2027"),
     (
         "pay gas on new year's eve 2027",
