@@ -116,6 +116,8 @@ async def test_a_yes_typed_under_one_summary_never_confirms_a_later_one(
         f"the 'yes' typed under the €84.20 Stadtwerke summary, retried, confirmed {confirmed} "
         f"(summary B: {seen['summary_b']!r}); told {seen['told']!r}"
     )
+    # Refused as typed before summary B was shown; B is shown again to confirm with its button.
+    assert any(seen["summary_b"] in said for said in seen["told"]), seen["told"]
 
 
 async def _pay_all_scenario(stack: AssistantStack, engine: Engine, user: int) -> dict:
@@ -162,3 +164,4 @@ async def test_a_leftover_typed_yes_never_pays_the_next_bill_of_a_round(
         f"after bill 1 ({seen['summary_1']!r}) was paid by its Confirm, the leftover 'yes' paid "
         f"{seen['summary_2']!r} too: {confirmed}; told {seen['told']!r}"
     )
+    assert any(seen["summary_2"] in said for said in seen["told"]), seen["told"]
