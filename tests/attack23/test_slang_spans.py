@@ -45,8 +45,8 @@ FIXED: list[tuple[str, list[tuple[str, str]]]] = [
     ("pay gas on new year's eve 2027", []),
     ("pay the gas \u00a31.5 grand", [(AMOUNT, "\u00a31.5 grand")]),
 ]
-# A holiday with an offset ("the day before", "two days after", "a week on"): the holiday alone is
-# marked, so the payment lands on the holiday itself.
+# A holiday with an offset ("the day before", "two days after", "a week on"): the holiday alone was
+# marked, so the payment landed on the holiday itself (fix23: the phrase is now not a date at all).
 OFFSET_HOLIDAYS = [
     ("pay gas the day before christmas", "day before"),
     ("pay gas the week before christmas", "week before"),
@@ -54,7 +54,7 @@ OFFSET_HOLIDAYS = [
     ("pay gas a week on christmas eve", "week"),
     ("pay gas the friday before christmas", "friday before"),
 ]
-# "a week on the 20th" / "2 weeks on friday": the day alone is marked, the week(s) on from it left out.
+# "a week on the 20th" / "2 weeks on friday": the day alone was marked, the week(s) on from it left out.
 HALF_DATES = ["pay the gas a week on the 20th", "pay 20 a week on the 5th", "pay the gas 2 weeks on friday"]
 HELD: list[tuple[str, list[tuple[str, str]]]] = [
     *FIXED,
