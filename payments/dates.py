@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -103,6 +104,13 @@ PART_OF_TODAY = re.compile(r"^this\s+(?:morning|afternoon|evening|arvo)$")
 WEEK_ON = re.compile(r"^(?:a|one)\s+(week|wk|fortnight)\s+(?:on\s+|from\s+)?(?P<day>[a-z0-9]+)$")
 DAY_WEEK = re.compile(r"^(?P<day>[a-z0-9]+)\s+(week|wk|fortnight)$")
 AFTER_NEXT = re.compile(r"^(?:the\s+)?(?P<day>[a-z]+)\s+after\s+next$")
+# An offset from a day the readers do not count ("the day before christmas", "a week on the 20th",
+# "2 weeks on friday", "the friday before christmas"): refused, so the user is asked for the day rather
+# than the offset dropped (dateparser would read "a week on the 20th" as "in a week").
+UNREAD_OFFSET = re.compile(
+    r"^(?:the\s+|that\s+|\w+\s+)?(?:days?|weeks?|wks?|fortnights?|months?|[a-z]+day|mon|tue|wed|thu|fri|sat|sun)"
+    r"\s+(?:on|from|after|before)\s+"
+)
 # "in the next 10 days", "within a week", "over the next two weeks": the window's last day.
 WITHIN = re.compile(r"^(?:(?:in|within|over|during)\s+)?(?:the\s+)?next\s+(?=\w+\s+\w+$)|^within\s+")
 YEAR_PERIOD = re.compile(r"^(?:in\s+|during\s+|since\s+|throughout\s+)?((?:19|20)\d\d)$")
@@ -218,7 +226,7 @@ def month_end(text: str, *, timezone: str, now: datetime, horizon_days: int) -> 
     end when it is this month, a year on after "next"). None when `text` does not name a month
     alone (a day, a weekday, words dateparser does not read). DateInPastError for a month already
     over, DateTooFarError beyond `horizon_days`."""
-    cleaned = " ".join(text.strip().casefold().split()).rstrip("!?,")
+    cleaned = " ".join(unicodedata.normalize("NFKC", text).strip().casefold().split()).rstrip("!?,")
     match = MONTH_ALONE.match(cleaned)
     if match is None:
         return None
@@ -256,7 +264,8 @@ def parse_pay_date(text: str | None, *, timezone: str, now: datetime, horizon_da
 
 
 def _parse(text: str, *, timezone: str, now: datetime, today: date) -> date:
-    cleaned = " ".join(text.strip().casefold().replace("\u2019", "'").split()).rstrip(".!?,")
+    text_nfkc = unicodedata.normalize("NFKC", text)  # full-width "\uff11\uff13 dec" reads as "13 dec"
+    cleaned = " ".join(text_nfkc.strip().casefold().replace("\u2019", "'").split()).rstrip(".!?,")
     cleaned = LEADING_WORDS.sub("", ordinals_as_digits(cleaned))  # "the twenty eighth" → "the 28th"
     cleaned = SHORTHANDS.get(cleaned, re.sub(r"^the\s+(?=\d{1,2}[./-]\d)", "", cleaned))  # "the 1.2."
     if PART_OF_TODAY.match(cleaned):  # "this morning": TIME_OF_DAY would leave a bare "this"
@@ -328,15 +337,22 @@ def _said_in_chat(cleaned: str, today: date, text: str) -> date | None:
     if match := AFTER_NEXT.match(cleaned):
         if match.group("day") == "week":
             return today - timedelta(days=today.weekday()) + timedelta(days=14)
-        base = _weekday(match.group("day"), today)
+        # "the tuesday after next" said on a Tuesday: a week after next Tuesday, not next Tuesday.
+        base = _weekday(" ".join(("next", match.group("day"))), today)
         return None if base is None else base + timedelta(days=7)
     if match := YEAR_PERIOD.match(cleaned):
         year = int(match.group(1))
         return today if year == today.year else date(year, 1, 1)
     if WITHIN.match(cleaned):
         return _offset(WITHIN.sub("in ", cleaned, count=1), today)
-    if (match := WEEKDAY_BEFORE_DAY.match(cleaned)) and match.group(0).strip(" ,") in WEEKDAYS:
-        return _calendar_day(cleaned[match.end() :], today, text)
+    if (match := WEEKDAY_BEFORE_DAY.match(cleaned)) and (weekday := match.group(0).strip(" ,")) in WEEKDAYS:
+        day = _calendar_day(cleaned[match.end() :], today, text)
+        if day is not None and day.weekday() != WEEKDAYS[weekday]:
+            # "friday the 13th" when the 13th is a Sunday: neither word is dropped; the user is asked.
+            raise DateInvalidError(text=text, reason="weekday_mismatch")
+        return day
+    if UNREAD_OFFSET.match(cleaned):
+        raise DateInvalidError(text=text, reason="offset_unread")
     return None
 
 

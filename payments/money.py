@@ -227,6 +227,9 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
 
     raw = money_slang(raw, text)  # "a fiver", "two grand", "87 pounds 40"
     raw = re.sub(r"(?<=\d)e$", " eur", raw)  # "20e": 20 euros as typed on a phone
+    for word in re.findall(r"[^\W\d_]+", raw):  # "ninety nine pence" as "99p": a sub-unit keeps its currency
+        if word in SUBUNIT_CURRENCIES:
+            _subunit_of(word, currency, text)
     raw = cents_after_currency(raw, {*WORDS, *GENERIC_WORDS})  # "sixty seven pounds fifty"
     named, rest = _extract_currency(raw, currency, text)
     if named is not None and named != currency:
@@ -249,9 +252,7 @@ def parse_amount(text: str, *, currency: str, locale: str, outstanding: Money | 
             raise AmountInvalidError(text=text)
         if cents_only:
             for word in words_left:
-                if currency not in SUBUNIT_CURRENCIES[word]:
-                    owner = SUBUNIT_CURRENCIES[word][0]
-                    raise AmountCurrencyMismatchError(text=text, currency=owner, expected=currency)
+                _subunit_of(word, currency, text)
             return _positive(_cents(numbers[0], text), currency, text)
         return _positive(_numeric_minor(numbers[0], digits=digits, locale=locale, text=text), currency, text)
     ceiling = outstanding.amount_minor if outstanding is not None else None
@@ -505,6 +506,12 @@ def _join(whole: str, fraction: str, digits: int, text: str) -> int:
     if len(fraction) > digits:
         raise AmountTooPreciseError(text=text, digits=digits)
     return int(whole) * _pow10(digits) + int(fraction.ljust(digits, "0") or "0")
+
+
+def _subunit_of(word: str, currency: str, text: str) -> None:
+    """Refuse a sub-unit word of another currency ("99p" or "ninety nine pence" on a euro bill)."""
+    if currency not in SUBUNIT_CURRENCIES[word]:
+        raise AmountCurrencyMismatchError(text=text, currency=SUBUNIT_CURRENCIES[word][0], expected=currency)
 
 
 def _words_minor(rest: str, *, digits: int, ceiling: int | None, text: str) -> int:

@@ -133,8 +133,9 @@ def cents_after_currency(raw: str, currency_words: set[str]) -> str:
 NOTES = {"fiver": 5, "tenner": 10}
 WORD_SEPARATORS = r"[\s-]+"
 NOTE_SLANG = re.compile(r"^(?:(?:a|one)\s+)?(fiver|tenner)$")
-GRAND = re.compile(r"^(?P<number>.+?)\s+grand$")
+GRAND = re.compile(r"^(?P<symbol>[$\u00a3\u20ac]?)(?P<number>.+?)\s+grand$")  # "\u00a31.5 grand" too
 DIGITS_AFTER_CURRENCY = re.compile(r"^(\d{1,7})\s+(pounds?|dollars?|euros?|bucks|quid)\s+(\d\d)$")
+DIGITS_AFTER_CURRENCY_OTHER = re.compile(r"^\d[\d.,]*\s+(?:pounds?|dollars?|euros?|bucks|quid)\s+\d+$")
 
 
 def money_slang(raw: str, text: str) -> str:
@@ -145,10 +146,13 @@ def money_slang(raw: str, text: str) -> str:
     if match := GRAND.match(raw):
         number = match["number"]
         if re.fullmatch(r"\d{1,3}(?:[.,]\d)?", number):
-            return f"{number}k"
+            return f"{match['symbol']}{number}k"
         return f"{number_from_words(re.split(WORD_SEPARATORS, number), text)}k"
     if match := DIGITS_AFTER_CURRENCY.match(raw):
         return f"{match[1]}.{match[3]} {match[2]}"
+    if DIGITS_AFTER_CURRENCY_OTHER.match(raw):
+        # "87 pounds 400" or "87 quid 4": not pence (two digits), and not 87,400 once the word is cut.
+        raise AmountInvalidError(text=text)
     return raw
 
 

@@ -188,7 +188,17 @@ SHARE_PHRASES = [
     "it all",
     "in full",
 ]
+# Words that end a business name ("NYE Events Ltd"): the capitalised words before them are a biller.
+COMPANY_WORDS = [
+    "ltd", "limited", "llc", "inc", "plc", "gmbh", "club", "events", "design", "designs", "services",
+    "group", "studio", "studios", "dental", "cafe", "bar", "farm", "hotel", "school", "society", "trust",
+    "garage", "salon", "gym", "co", "company", "partners", "associates", "agency", "solutions",
+]  # fmt: skip
 COUNTED_NOUNS = [
+    "grandkids",
+    "grandchildren",
+    "kids",
+    "children",
     "bill",
     "bills",
     "payment",
@@ -410,7 +420,7 @@ TIMES_OF_DAY = ["morning", "afternoon", "evening", "night", "noon", "am", "pm", 
 HOLIDAY_WORDS = ["christmas", "xmas", "boxing"]
 # Weekday abbreviations that are also English words: a day only after a word of time ("on sat").
 WEEKDAY_WORDS_WITH_QUALIFIER = ["sat", "sun"]
-ORDINAL = r"^([1-9]|[12]\d|3[01])(st|nd|rd|th)$"
+ORDINAL = "^([1-9\uff11-\uff19]|[12\uff11\uff12]\\d|[3\uff13][01\uff10\uff11])(st|nd|rd|th)$"
 ORDINAL_WORDS = [
     "first",
     "second",
@@ -440,7 +450,11 @@ UNIT_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "sevent
 # Ordinals that are days with only "the" before them: past the tenth. "The first", "the fifth", "the
 # last" count things too ("the first payment failed"): they are days only after "on" or with a month.
 DAY_ORDINAL_WORDS = ORDINAL_WORDS[ORDINAL_WORDS.index("eleventh") : ORDINAL_WORDS.index("last")]
-DAY_NUMBER = r"^([1-9]|0[1-9]|[12]\d|3[01])$"
+# Full-width digits ("\uff11\uff13 dec", typed on a CJK keyboard) are days as ASCII ones are; the readers
+# normalise them (NFKC) before reading the day.
+DAY_NUMBER = (
+    "^([1-9\uff11-\uff19]|[0\uff10][1-9\uff11-\uff19]|[12\uff11\uff12]\\d|[3\uff13][01\uff10\uff11])$"
+)
 SLASH_DATE = r"^(?!24/7$)\d{1,2}/\d{1,2}(/(\d{2}|\d{4}))?$"  # "24/7" is round the clock
 DOTTED_DATE_FULL = r"^\d{1,2}\.\d{1,2}\.(\d{2}|\d{4})$"
 MONTH_NUMBER = r"^(0?[1-9]|1[0-2])$"
@@ -621,6 +635,12 @@ def slang_amount_rules() -> list[Rule]:
         ),
         Rule(
             "grand in digits", AMOUNT, [_re(r"^\d{1,3}([.,]\d)?$"), _word("grand")], ("2 grand", "1.5 grand")
+        ),
+        Rule(
+            "grand in digits after a symbol",
+            AMOUNT,
+            [_SYMBOL, _re(r"^\d{1,3}([.,]\d)?$"), _word("grand")],
+            ("\u00a31.5 grand", "$2 grand"),
         ),
         Rule(
             "number words with a sub-unit",
@@ -862,6 +882,83 @@ def more_block_rules() -> list[Rule]:
             BLOCK,
             [_in(["all", "it", "that", "enough"]), _word("for"), _in(["today", "tonight", "now"])],
             ("all for today", "it for today"),
+        ),
+        # A capitalised name ending in a company word is a biller, not a date ("NYE Events Ltd", "Boxing
+        # Day Club", "the Wed Design invoice"; spaCy splits "Wed" into "We" "d"), nor "Tomo" a tomorrow.
+        Rule(
+            "a business name",
+            BLOCK,
+            [
+                {"TEXT": {"REGEX": r"^[A-Z]"}},
+                {"TEXT": {"REGEX": r"^([A-Z]|d$|'s$)"}, "OP": "*"},
+                {"TEXT": {"REGEX": r"^[A-Z]"}, "LOWER": {"IN": COMPANY_WORDS}},
+            ],
+            ("NYE Events Ltd", "Boxing Day Club", "Wed Design"),
+        ),
+        Rule("a name like tomo", BLOCK, [{"ORTH": {"IN": ["Tomo", "Tomoz"]}}], ("Tomo",)),
+        # "12 Grand Ave", "2 Grand Parade Dental": an address, not thousands.
+        Rule(
+            "grand in an address",
+            BLOCK,
+            [_NUM, _word("grand"), {"TEXT": {"REGEX": r"^[A-Z]"}}],
+            ("12 Grand Ave", "2 Grand Parade"),
+        ),
+        # "christmas 2027", "new year's eve 2027": the year belongs to the holiday, not an amount. The
+        # readers take no year with a holiday, so the whole is not a date either: the user is asked.
+        Rule(
+            "a holiday with a year",
+            BLOCK,
+            [
+                _in(["on", "by", "before", "till", "until", "for", "at"], "?"),
+                _in(["christmas", "xmas", "x-mas", "boxing", "new", "nye", "nyd", "hogmanay"]),
+                _in(["year", "years", "yr", "yrs"], "?"),
+                _in(["'s", "\u2019s", "s"], "?"),
+                _in(["eve", "day"], "?"),
+                _re(r"^(19|20)\d\d$"),
+            ],
+            ("christmas 2027", "on new year's eve 2027"),
+        ),
+        # A date with an offset the rules cannot read ("the day before christmas", "a week on the 20th",
+        # "2 weeks on friday"): marked whole as not a date, so no day is drafted and the user is asked,
+        # rather than the bare holiday or day being marked and the offset lost (attack23).
+        Rule(
+            "offset before or after a holiday",
+            BLOCK,
+            [
+                _in(COUNTS + [str(n) for n in range(1, 32)] + ["the", "that"], "?"),
+                _in([*UNITS, "fortnights", *WEEKDAYS]),
+                _in(["before", "after"]),
+                _in(["christmas", "xmas", "x-mas", "boxing", "new", "nye", "nyd", "hogmanay"]),
+                _in(["year", "years", "yr", "yrs"], "?"),
+                _in(["'s", "\u2019s", "s"], "?"),
+                _in(["eve", "day"], "?"),
+            ],
+            ("the day before christmas", "two days after boxing day", "the friday before christmas eve"),
+        ),
+        Rule(
+            "weeks on from a holiday or a day of the month",
+            BLOCK,
+            [
+                _in(COUNTS + [str(n) for n in range(1, 32)]),
+                _in(["week", "weeks", "wk", "wks", "fortnight", "fortnights", "day", "days"]),
+                _in(["on", "from", "after"]),
+                _THE,
+                {"LOWER": {"REGEX": f"{ORDINAL}|{DAY_NUMBER}|^(christmas|xmas|x-mas|boxing|nye|nyd)$"}},
+                _in(["eve", "day", "of"], "?"),
+                _in(MONTHS, "?"),
+            ],
+            ("a week on the 20th", "a week on christmas eve", "two weeks from the 5th of december"),
+        ),
+        Rule(
+            "weeks on from a weekday",
+            BLOCK,
+            [
+                _in([c for c in COUNTS if c not in ("a", "an", "one")] + [str(n) for n in range(2, 32)]),
+                _in(["weeks", "wks", "fortnights", "days"]),
+                _in(["on", "from", "after"]),
+                _in([*WEEKDAYS, "today", "tomorrow", "tmrw"]),
+            ],
+            ("2 weeks on friday", "two weeks from monday"),
         ),
         Rule(
             "see you",
@@ -1202,7 +1299,7 @@ def more_date_rules() -> list[Rule]:
             "weekday and a day of the month",
             DATE,
             [_in(WEEKDAYS), {"ORTH": ",", "OP": "?"}, _THE, _ORDINAL, _word("of", "?"), _in(MONTHS, "?")],
-            ("Friday the 13th", "monday 5th", "Tuesday, 1st December"),
+            ("Friday the 27th", "saturday 5th", "Tuesday, 1st December"),
         ),
         Rule(
             "weekday, day and month",

@@ -25,32 +25,28 @@ print(json.dumps([[[e.label_, e.text] for e in nlp(t).ents if e.label_ in keep] 
 """
 
 HOLES: list[tuple[str, list[tuple[str, str]], str]] = [
-    ("pay Tomo 20", [(AMOUNT, "20")], "a biller called Tomo is marked as the date 'tomorrow'"),
-    ("pay NYE Events Ltd 50", [(AMOUNT, "50")], "a biller's 'NYE' is marked as the date 31 December"),
-    ("pay Boxing Day Club 15", [(AMOUNT, "15")], "a biller's 'Boxing Day' is marked as the date 26 December"),
-    ("pay the Wed Design invoice 40", [(AMOUNT, "40")], "'Wed' in a biller's name is a date and 40 is lost"),
-    ("pay the rent for 12 Grand Ave", [], "the address '12 Grand Ave' is marked as the amount 12 grand"),
-    ("pay 40 to 2 Grand Parade Dental", [(AMOUNT, "40")], "the address '2 Grand Parade' is an amount"),
-    ("I have 2 grandkids, pay gas 30", [(AMOUNT, "30")], "the count '2 grandkids' is marked as an amount"),
     (
-        "pay gas on \uff11\uff13 dec",
-        [(DATE, "\uff11\uff13 dec")],
-        "full-width '\uff11\uff13 dec' is the amount 13",
-    ),
-    ("pay gas christmas 2027", [], "the year after a holiday is marked as the amount 2027"),
-    (
-        "pay gas on new year's eve 2027",
-        [],
-        "the year after a holiday is the amount 2027 (and the day 2026's)",
-    ),
-    (
-        "pay the gas \u00a31.5 grand",
-        [(AMOUNT, "\u00a31.5 grand")],
-        "'\u00a31.5 grand' is marked as '\u00a31.5'",
+        "pay the Wed Design invoice 40",
+        [(AMOUNT, "40")],
+        "'Wed Design' is no longer a date, but 'invoice 40' is read as an invoice number (the 'named "
+        "number' rule), so 40 is lost: which reading is meant needs context the rules do not have",
     ),
 ]
-# A holiday with an offset ("the day before", "two days after", "a week on"): the holiday alone is
-# marked, so the payment lands on the holiday itself.
+# Holes attack23 found and fix23 closed (names, addresses, counts, full-width digits, years after a holiday).
+FIXED: list[tuple[str, list[tuple[str, str]]]] = [
+    ("pay Tomo 20", [(AMOUNT, "20")]),
+    ("pay NYE Events Ltd 50", [(AMOUNT, "50")]),
+    ("pay Boxing Day Club 15", [(AMOUNT, "15")]),
+    ("pay the rent for 12 Grand Ave", []),
+    ("pay 40 to 2 Grand Parade Dental", [(AMOUNT, "40")]),
+    ("I have 2 grandkids, pay gas 30", [(AMOUNT, "30")]),
+    ("pay gas on \uff11\uff13 dec", [(DATE, "\uff11\uff13 dec")]),
+    ("pay gas christmas 2027", []),
+    ("pay gas on new year's eve 2027", []),
+    ("pay the gas \u00a31.5 grand", [(AMOUNT, "\u00a31.5 grand")]),
+]
+# A holiday with an offset ("the day before", "two days after", "a week on"): the holiday alone was
+# marked, so the payment landed on the holiday itself (fix23: the phrase is now not a date at all).
 OFFSET_HOLIDAYS = [
     ("pay gas the day before christmas", "day before"),
     ("pay gas the week before christmas", "week before"),
@@ -58,9 +54,10 @@ OFFSET_HOLIDAYS = [
     ("pay gas a week on christmas eve", "week"),
     ("pay gas the friday before christmas", "friday before"),
 ]
-# "a week on the 20th" / "2 weeks on friday": the day alone is marked, the week(s) on from it left out.
+# "a week on the 20th" / "2 weeks on friday": the day alone was marked, the week(s) on from it left out.
 HALF_DATES = ["pay the gas a week on the 20th", "pay 20 a week on the 5th", "pay the gas 2 weeks on friday"]
 HELD: list[tuple[str, list[tuple[str, str]]]] = [
+    *FIXED,
     ("pay 40 to Grand Union Water", [(AMOUNT, "40")]),
     ("pay the grand hotel bill", []),
     ("Grand Theft Auto subscription, pay it", []),
@@ -107,9 +104,6 @@ def test_names_addresses_and_counts_are_not_money_or_dates(marked, text: str, ex
     assert marked[text] == expected
 
 
-@pytest.mark.xfail(
-    strict=True, reason="'a week on the 20th' / '2 weeks on friday': only the day is marked, a week early"
-)
 @pytest.mark.parametrize("text", HALF_DATES)
 def test_weeks_on_from_a_day_are_marked_whole_or_not_at_all(marked, text: str) -> None:
     dates = [span for label, span in marked[text] if label == DATE]
@@ -121,9 +115,6 @@ def test_slang_lookalikes_that_held(marked, text: str, expected) -> None:
     assert marked[text] == expected
 
 
-@pytest.mark.xfail(
-    strict=True, reason="'the day before christmas' etc.: only the holiday is marked, its offset lost"
-)
 @pytest.mark.parametrize(("text", "offset"), OFFSET_HOLIDAYS, ids=[t for t, _ in OFFSET_HOLIDAYS])
 def test_a_holiday_with_an_offset_is_marked_whole_or_not_at_all(marked, text: str, offset: str) -> None:
     dates = [span for label, span in marked[text] if label == DATE]
