@@ -142,15 +142,12 @@ def turn_metadata(update: Update, typed_at: datetime | None = None) -> dict[str,
 
 
 def typed_moment(update: Update) -> datetime | None:
-    """The latest moment the user can have typed the message of `update` (None for a tap): the
-    earlier of now (its first receipt; a retry keeps this) and the end of the second Telegram
-    dates it in (`date` is rounded down), so a message delayed in the user's queue does not look
-    typed later than it was, and a "yes" typed right after a summary, in that summary's second, is
-    not taken for one typed before it (payments.offers.typed_before refuses only what surely
-    predates the summary)."""
+    """When the user typed the message of `update` (None for a tap): the earlier of Telegram's own
+    date for it (to the second, rounded down) and now, so neither a clock ahead of ours nor the
+    wait in the user's queue ever makes a message look typed later than it was."""
     if update.message is None:
         return None
-    return min(update.message.date.astimezone(UTC) + timedelta(seconds=1), datetime.now(UTC))
+    return min(update.message.date.astimezone(UTC), datetime.now(UTC))
 
 
 async def set_reachable(services: BotServices, telegram_user_id: int, reachable: bool) -> None:

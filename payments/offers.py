@@ -57,10 +57,10 @@ def encodable(text: str) -> bool:
 
 def typed_before(offered_at: datetime, typed_at: datetime | None) -> bool:
     """True when words typed at `typed_at` predate an offer made at `offered_at`, so they cannot be
-    its confirmation (a "yes" kept behind "Try again" and sent later, attack22). `typed_at` is the
-    latest moment the words can have been typed (the bot: their first receipt, or the end of the
-    second Telegram dates them in when that is earlier), so an offer made after it surely came after
-    the words. None (no time given: the console) predates nothing."""
+    its confirmation (a "yes" kept behind "Try again" and sent later, attack22). A chat reports when
+    a message was typed to the second (Telegram's `date`, rounded down): a "yes" stamped with the
+    offer's own second counts as before it (refused: the user confirms again); one stamped later was
+    typed after the offer was made. None (no time given: the console) predates nothing."""
     if typed_at is None:
         return False
     return _utc(offered_at) > _utc(typed_at)
