@@ -88,7 +88,6 @@ SUMMARY_KEPT_CODES = frozenset(
         "confirmation_invalid",
         "consent_mismatch",
         "confirmation_amount",
-        "confirmation_early",
     }
 )
 
@@ -191,9 +190,6 @@ def utter_error(
         "biller": tracker.get_slot("biller") or "",
         "amount": tracker.get_slot("amount") or "",
         "date": tracker.get_slot("date") or "",
-        # The summaries shown last (a payment's, an autopay's): a refusal may show it again.
-        "summary_text": tracker.get_slot("payment_summary") or "",
-        "mandate_summary": tracker.get_slot("mandate_summary") or "",
     }
     for name, value in error.params.items():
         values[name] = moment_text(domain or {}, value) if isinstance(value, LocalMoment) else value

@@ -19,7 +19,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import call_as_sender, guarded, latest_entity_values, response_text, utter
-from actions.paying import tap_evidence, typed_moment
+from actions.paying import tap_evidence
 from actions.services import get_services
 from actions.step_up import FORM, MANDATE_SLOT, mandate_code_withdrawn, start_mandate_step_up
 from payments.errors import PaymentsError
@@ -188,7 +188,6 @@ class ActionConfirmMandate(Action):
             nonce=nonce,
             shown_text=shown_mandate_text(tracker),
             confirmation=confirmation,
-            typed_at=typed_moment(tracker),
         )
         if view.code_pending is not None:  # large: the user's one-time code first
             started = start_mandate_step_up(dispatcher, domain, view.code_pending)

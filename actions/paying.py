@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -193,18 +193,6 @@ def tap_evidence(tracker: Tracker) -> TapEvidence:
     return TapEvidence(callback_id=str(callback_id)[:128] if callback_id else None, tapped_at=tapped_at)
 
 
-def typed_moment(tracker: Tracker) -> datetime | None:
-    """When the user typed the latest message, as the front end reported it (metadata `typed_at`,
-    kept with a message sent again by "Try again"); None for a tap, or when not reported."""
-    metadata = (tracker.latest_message or {}).get("metadata") or {}
-    raw = metadata.get("typed_at") if isinstance(metadata, dict) else None
-    try:
-        moment = datetime.fromisoformat(raw) if isinstance(raw, str) and raw else None
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def unspanned_text(tracker: Tracker) -> str:
     """The user's latest message with its entity spans cut out (payments looks there for money
     that no amount span holds); "" for a button payload ("/affirm{…}"). Of several amount spans
@@ -308,7 +296,6 @@ class ActionConfirmPayment(Action):
             shown_text=shown_text(tracker),
             confirmation=str((tracker.latest_message or {}).get("text") or ""),
             tap=tap_evidence(tracker),
-            typed_at=typed_moment(tracker),
         )
         if result.step_up is not None:
             # Issue 13: the payment waits for the user's one-time code; it is not finished yet.

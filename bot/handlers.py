@@ -313,9 +313,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         shown = tap.shown_text
     else:
         shown = query.message.text if isinstance(query.message, Message) else None
-    # A retried typed message keeps when it was typed: it confirms no summary shown since (attack22).
-    typed_at = tap.typed_at
-    await relay(update, context, payload, shown_text=shown, tapped_message_id=tapped_id, typed_at=typed_at)
+    await relay(update, context, payload, shown_text=shown, tapped_message_id=tapped_id)
 
 
 def not_offered(query: CallbackQuery, *, tapped: bool) -> str | None:

@@ -129,25 +129,13 @@ async def known_user(services: BotServices, user: User, update_id: int) -> Known
     return await services.lookups.run(user.id, look_up)
 
 
-def turn_metadata(update: Update, typed_at: datetime | None = None) -> dict[str, Any]:
-    """What Rasa gets besides the text: the channel, for a button tap Telegram's callback id and
-    when the bot received it (kept in the consent receipt when the tap confirms a payment), and for
-    typed words when they were typed (a typed "yes" confirms only a summary shown before it)."""
+def turn_metadata(update: Update) -> dict[str, Any]:
+    """What Rasa gets besides the text: the channel, and for a button tap Telegram's callback id and
+    when the bot received it (kept in the consent receipt when the tap confirms a payment)."""
     metadata: dict[str, Any] = {"channel": CHANNEL}
     if update.callback_query is not None:
         metadata["tap"] = {"callback_id": update.callback_query.id, "at": datetime.now(UTC).isoformat()}
-    if typed_at is not None:
-        metadata["typed_at"] = typed_at.isoformat()
     return metadata
-
-
-def typed_moment(update: Update) -> datetime | None:
-    """When the user typed the message of `update` (None for a tap): the earlier of Telegram's own
-    date for it (to the second, rounded down) and now, so neither a clock ahead of ours nor the
-    wait in the user's queue ever makes a message look typed later than it was."""
-    if update.message is None:
-        return None
-    return min(update.message.date.astimezone(UTC), datetime.now(UTC))
 
 
 async def set_reachable(services: BotServices, telegram_user_id: int, reachable: bool) -> None:
@@ -190,27 +178,17 @@ async def relay(
     *,
     shown_text: str | None = None,
     tapped_message_id: int | None = None,
-    typed_at: datetime | None = None,
 ) -> None:
     """Send `text` to the assistant as this user, show the replies and record the turn.
 
     `shown_text` is the text of the message whose button was tapped: handed to the assistant as
     metadata, it is the summary the user confirmed (payments compares it with what it issued).
-    `typed_at`: when a typed message sent again ("Try again") was first typed; a new message's is
-    its own (`typed_moment`). Log lines of the turn carry its conversation id (observability.context).
+    Log lines of the turn carry its conversation id (observability.context).
     """
     user = update.effective_user
     assert user is not None  # handlers only route updates from a user
-    typed_at = typed_at or typed_moment(update)
     with conversation(sender_id_for(user.id)):
-        await _relay(
-            update,
-            context,
-            text,
-            shown_text=shown_text,
-            tapped_message_id=tapped_message_id,
-            typed_at=typed_at,
-        )
+        await _relay(update, context, text, shown_text=shown_text, tapped_message_id=tapped_message_id)
 
 
 async def _relay(
@@ -220,14 +198,13 @@ async def _relay(
     *,
     shown_text: str | None = None,
     tapped_message_id: int | None = None,
-    typed_at: datetime | None = None,
 ) -> None:
     services = services_of(context)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None  # handlers only route updates from a user in a chat
     account = await known_user(services, user, update.update_id)
     sender_id = sender_id_for(user.id)
-    metadata = turn_metadata(update, typed_at)
+    metadata = turn_metadata(update)
     if shown_text is not None:
         metadata["shown_text"] = shown_text
     # Outcomes the payments core reaches during this turn are created after this moment.
@@ -268,7 +245,6 @@ async def _relay(
             payloads=services.payloads,
             shown_text=shown_text,
             message_id=tapped_message_id,
-            typed_at=typed_at,
         )
         words = FAILURE_TEXTS[failure or TurnFailure.UNAVAILABLE]
         await context.bot.send_message(chat.id, words, reply_markup=markup)

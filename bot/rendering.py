@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
@@ -93,15 +92,12 @@ class Tap:
     A "Try again" after an outage re-sends the original tap as it was: the summary text the
     Confirm was under (`shown_text`, the consent payments compares) and that summary's message id
     (whether a newer summary replaced it), not the text and id of the error message (issue 10).
-    A retried typed message keeps when it was typed (`typed_at`): a "yes" sent again later
-    confirms no summary shown after it was typed (attack22).
     """
 
     payload: str
     shown_text: str | None = None
     message_id: int | None = None
     is_retry: bool = False
-    typed_at: datetime | None = None
 
 
 class PayloadStore:
@@ -213,11 +209,9 @@ def retry_keyboard(
     payloads: PayloadStore,
     shown_text: str | None = None,
     message_id: int | None = None,
-    typed_at: datetime | None = None,
 ) -> InlineKeyboardMarkup:
     """A "Try again" button that re-sends the user's unprocessed message (kept under a key); for a
-    tapped button, with the text and id of the message it was under, so the retry is that tap; for
-    a typed message, with when it was typed, so the retry is that message."""
-    retry = Tap(text, shown_text=shown_text, message_id=message_id, is_retry=True, typed_at=typed_at)
+    tapped button, with the text and id of the message it was under, so the retry is that tap."""
+    retry = Tap(text, shown_text=shown_text, message_id=message_id, is_retry=True)
     key = payloads.keep(user_id, text, retry_of=retry)
     return InlineKeyboardMarkup([[InlineKeyboardButton(texts.TRY_AGAIN, callback_data=key)]])

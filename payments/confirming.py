@@ -9,20 +9,14 @@ and the conversation it was issued to, and closed by its first accepted use (a c
 so a replayed or concurrent tap charges nothing more. The consent kept is the text the edge hands
 back, accepted only when it is the text issued for that draft. A typed "yes" carries no nonce: it
 confirms the conversation's live offer, never a superseded one, and never when it names an
-amount of its own ("sure, 5 please"), nor one typed before the summary was shown (`typed_at`, as
-the chat reports it: a "yes" kept behind "Try again" and sent later, attack22). Asking to change
-the summary withdraws its offer. A tap whose answer was lost is claimed before the user is told it
-was not carried out: its offer is closed and the same summary offered again under a fresh nonce
-(`reissue_unanswered_offer`). A summary whose draft is past its expiry is expired when it is acted
-on (the worker's rule, `payments.drafting.past_expiry`), whether or not the worker has run. A
-nonce, a shown text or typed words a chat hands back that no offer could carry are refused with a
-code before anything is hashed (attack22).
+amount of its own ("sure, 5 please"). Asking to change the summary withdraws its offer. A tap
+whose answer was lost is claimed before the user is told it was not carried out: its offer is
+closed and the same summary offered again under a fresh nonce (`reissue_unanswered_offer`).
 """
 
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -33,7 +27,6 @@ from payments.consent import TapEvidence
 from payments.drafting import Drafting
 from payments.errors import (
     ConfirmationAmountError,
-    ConfirmationEarlyError,
     ConfirmationInvalidError,
     ConfirmationStaleError,
     ConfirmationUsedError,
@@ -42,15 +35,7 @@ from payments.errors import (
     PaymentNotFoundError,
 )
 from payments.money import unread_amount
-from payments.offers import (
-    ReissuedOffer,
-    digest,
-    encodable,
-    reissue_offer,
-    summary_digest,
-    typed_before,
-    well_formed_nonce,
-)
+from payments.offers import ReissuedOffer, digest, reissue_offer, summary_digest
 from payments.statuses import OfferClosedReason, PaymentStatus
 from payments.unit_of_work import UnitOfWork, lock_user, owned_payment
 from payments.views import PaymentResult, PaymentView
@@ -74,19 +59,15 @@ class Confirmations:
         shown_text: str,
         confirmation: str = "",
         tap: TapEvidence | None = None,
-        typed_at: datetime | None = None,
     ) -> PaymentResult:
         """Charge (or schedule) the draft of the live summary the user confirmed, once.
 
         `nonce` comes from the tapped button (None for a typed "yes"), `shown_text` is the summary
-        the edge showed, `typed_at` when a typed "yes" was typed. Refused without any change:
-        another summary than the live one, or one whose draft is past its expiry (expired now)
+        the edge showed. Refused without any change: another summary than the live one
         (ConfirmationStaleError), a nonce already used (ConfirmationUsedError), a nonce this user
-        was not given here (ConfirmationInvalidError), a "yes" typed before the summary was shown
-        (ConfirmationEarlyError), a text other than the one issued (ConsentMismatchError).
+        was not given here (ConfirmationInvalidError), a text other than the one issued
+        (ConsentMismatchError).
         """
-        if not (encodable(shown_text) and encodable(confirmation)):
-            raise ConsentMismatchError(payment_id=payment_id)  # no summary issued says that
         if nonce is None and (named := unread_amount(confirmation)) is not None:
             # "sure, 5 please", "confirm 4": a typed yes that names an amount may mean another one
             # than the summary's. Charge nothing; the summary stays live to confirm as shown.
@@ -98,7 +79,7 @@ class Confirmations:
             user = lock_user(session, user_id)
             # Held for the transaction: the checks below and the gate read it once (identity map).
             draft = session.get(Payment, payment_id)
-            offer = self._live_offer(session, user_id, conversation, payment_id, nonce, typed_at)
+            offer = self._live_offer(session, user_id, conversation, payment_id, nonce)
             if not hmac.compare_digest(summary_digest(shown_text), offer.summary_sha256):
                 raise ConsentMismatchError(payment_id=payment_id)
             self._close(session, offer, OfferClosedReason.USED)
@@ -174,18 +155,9 @@ class Confirmations:
             return int(closed.rowcount)  # type: ignore[attr-defined]
 
     def _live_offer(
-        self,
-        session: Session,
-        user_id: int,
-        conversation: str,
-        payment_id: int,
-        nonce: str | None,
-        typed_at: datetime | None = None,
+        self, session: Session, user_id: int, conversation: str, payment_id: int, nonce: str | None
     ) -> SummaryOffer:
-        """The offer the user acted on, when it is live, its draft still waits and is not past its
-        expiry (expired here, committed, when it is), and a typed "yes" came after it; refused otherwise."""
-        if nonce and not well_formed_nonce(nonce):
-            raise ConfirmationInvalidError(payment_id=payment_id)  # matches no offer: never hashed
+        """The offer the user acted on, when it is live and its draft still waits; refused otherwise."""
         offer = (
             self._offer_by_nonce(session, user_id, conversation, payment_id, nonce)
             if nonce
@@ -201,16 +173,10 @@ class Confirmations:
             )
         if offer.closed_at is not None or not (nonce or offer.accepts_typed_yes):
             raise ConfirmationStaleError(payment_id=payment_id)
-        draft = owned_payment(session, user_id, payment_id)
-        if self._drafting.expire_if_stale(session, draft):
-            # Past its expiry and the worker has not run yet: expired now, as its round would, and
-            # that stands (committed) although the refusal below ends this transaction.
-            session.commit()
-        if (status := draft.status) != PaymentStatus.DRAFT.value:
+        status = owned_payment(session, user_id, payment_id).status
+        if status != PaymentStatus.DRAFT.value:
             # No longer waiting (cancelled, expired, confirmed elsewhere): the edge ends it too.
             raise ConfirmationStaleError(payment_id=payment_id, payment_status=status, payment_over=True)
-        if not nonce and typed_before(offer.issued_at, typed_at):
-            raise ConfirmationEarlyError(payment_id=payment_id)
         return offer
 
     @staticmethod

@@ -12,7 +12,6 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,18 +60,6 @@ def terms_line(terms: DraftTerms) -> str:
     return (
         f"{terms.amount_text} · {terms.biller_name} · {terms.bill_reference} · {card} · {terms.pay_on_text}"
     )
-
-
-def expiry_cutoff(now: datetime, expiry: timedelta) -> datetime:
-    """The moment at or before which a draft (or an autopay offer) made is past its expiry: the one
-    rule the worker's round, a confirmation and an autopay offer's check all read."""
-    return now - expiry
-
-
-def past_expiry(made_at: datetime, now: datetime, expiry: timedelta) -> bool:
-    """True when something made at `made_at` (stored UTC; SQLite gives it back naive) has expired."""
-    aware = made_at if made_at.tzinfo is not None else made_at.replace(tzinfo=UTC)
-    return aware <= expiry_cutoff(now, expiry)
 
 
 class Drafting:
@@ -250,14 +237,6 @@ class Drafting:
         payment = session.get(Payment, payment_id) if payment_id is not None else None
         if payment is not None and payment.user_id == user_id and payment.status == P.DRAFT.value:
             self._machine.move(session, payment, P.DRAFT, P.CANCELLED, reason="replaced")
-
-    def expire_if_stale(self, session: Session, payment: Payment) -> bool:
-        """Expire a draft past its expiry now (draft → cancelled, "expired", as the worker's round
-        does): a summary is never confirmed late because the worker has not run. True when it did."""
-        stale = payment.status == P.DRAFT.value and past_expiry(
-            payment.created_at, self._uow.now(), self._config.draft_expiry
-        )
-        return stale and self._machine.move(session, payment, P.DRAFT, P.CANCELLED, reason="expired")
 
     def cancel(self, session: Session, user_id: int, payment_id: int) -> PaymentView:
         """Cancel a draft, a payment awaiting approval, or a scheduled payment not yet charged."""

@@ -179,14 +179,6 @@ class ConfirmationStaleError(PaymentsError):
     code = "confirmation_stale"
 
 
-class ConfirmationEarlyError(PaymentsError):
-    """A typed confirmation was typed before the live summary was shown (a "yes" kept behind "Try
-    again" and sent later, under another summary): nothing was charged; the summary stays live for
-    its own Confirm or a "yes" typed now."""
-
-    code = "confirmation_early"
-
-
 class ConfirmationAmountError(PaymentsError):
     """A typed confirmation names an amount (`text`), which the summary's may not be: nothing was
     charged; the user confirms the summary as shown or states the new amount."""

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -31,14 +32,12 @@ from payments.config import ServiceConfig
 from payments.consent import mandate_consent_message
 from payments.consent import verify_mandate_consent as verify_mandate_consent  # re-exported
 from payments.dates import first_of_next_month, format_day, month_end, parse_pay_date, today_in
-from payments.drafting import past_expiry
 from payments.errors import ConsentMismatchError, PaymentsError
 from payments.ledger import RESERVING_VALUES, candidate, default_card, match_user_biller
 from payments.machine import StateMachine
 from payments.mandate_guard import withdraw_unauthorised
 from payments.mandate_step_up import MandateCodePending, MandateCodes, cancel_codes, raise_for
 from payments.money import Money, format_money, parse_amount
-from payments.offers import digest, encodable, new_nonce, typed_before, well_formed_nonce
 from payments.statuses import LIVE as LIVE  # re-exported
 from payments.statuses import MandateStatus as MandateStatus  # re-exported
 from payments.step_up import CheckResult
@@ -68,14 +67,6 @@ class MandateOfferStaleError(PaymentsError):
     """The mandate summary acted on is not the live offer (closed, superseded, expired, foreign)."""
 
     code = "mandate_offer_stale"
-
-
-class MandateConfirmationEarlyError(PaymentsError):
-    """Typed words confirming the newest autopay offer were typed before it was made (a message
-    kept behind "Try again" and sent later): nothing was set up; the offer stays live for its own
-    Confirm or a confirmation typed now (`offer_id`)."""
-
-    code = "mandate_confirmation_early"
 
 
 class MandateNotChangeableError(PaymentsError):
@@ -152,6 +143,10 @@ def mandate_terms_line(terms: MandateTerms) -> str:
     """The terms as a list of values, no sentence: what an offer keeps when no edge renders it."""
     card = f"{terms.card_brand.capitalize()} •••• {terms.card_last4}"
     return f"{terms.biller_name} · {terms.cap_text} · {terms.budget_text} · {card} · {terms.expires_text}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def spent_in_month(session: Session, mandate: Mandate, day: date) -> int:
@@ -292,11 +287,11 @@ class Mandates:
             is_change=change,
         )  # fmt: skip
         summary = render(terms)
-        nonce = new_nonce()
+        nonce = secrets.token_urlsafe(12)
         offer = MandateConsent(
             mandate_id=mandate.id, user_id=user.id, payment_method_id=card.id, cap_minor=cap.amount_minor,
             budget_minor=budget.amount_minor, currency=cap.currency, expires_on=expires, summary_text=summary,
-            nonce_sha256=digest(nonce), offered_at=now,
+            nonce_sha256=_digest(nonce), offered_at=now,
         )  # fmt: skip
         session.add(offer)
         session.flush()
@@ -305,14 +300,12 @@ class Mandates:
         )
 
     def confirm(
-        self, *, user_id: int, offer_id: int, nonce: str | None, shown_text: str, confirmation: str = "",
-        typed_at: datetime | None = None,
-    ) -> MandateView:  # fmt: skip
+        self, *, user_id: int, offer_id: int, nonce: str | None, shown_text: str, confirmation: str = ""
+    ) -> MandateView:
         """Make the live offer the mandate's terms with the user's signed consent (once).
 
         A tap names the offer and carries its nonce; typed words (no nonce) mean the user's newest
-        offer, and only while it is still open and was made before they were typed (`typed_at`, as
-        the chat reports it): MandateConfirmationEarlyError otherwise.
+        offer, and only while it is still open.
 
         MandateOfferStaleError for an offer that is closed, too old, someone else's or whose nonce
         does not match; ConsentMismatchError when `shown_text` is not the summary offered;
@@ -324,10 +317,7 @@ class Mandates:
         with self._uow.tx() as session:
             user = lock_user(session, user_id)
             offer = self._live_offer(session, user_id, offer_id, nonce)
-            if not nonce and typed_before(offer.offered_at, typed_at):
-                raise MandateConfirmationEarlyError(offer_id=offer.id)
-            shown = encodable(shown_text) and encodable(confirmation)  # what the chat handed back, untrusted
-            if not shown or not hmac.compare_digest(digest(shown_text), digest(offer.summary_text)):
+            if not hmac.compare_digest(_digest(shown_text), _digest(offer.summary_text)):
                 raise ConsentMismatchError(mandate_id=offer.mandate_id)
             mandate = self._signable(session, offer)
             gate = self.codes.gate(session, offer, mandate, user, confirmation.strip() or "confirm")
@@ -444,13 +434,11 @@ class Mandates:
             ).scalar_one_or_none()
         else:
             offer = session.get(MandateConsent, offer_id, populate_existing=True)
-        now, expiry = self._uow.now(), self._config.draft_expiry
-        fresh = offer is not None and not past_expiry(offer.offered_at, now, expiry)
+        fresh = offer is not None and _aware(offer.offered_at) + self._config.draft_expiry > self._uow.now()
         if (
             offer is None
             or offer.user_id != user_id
-            or (nonce and not well_formed_nonce(nonce))  # an odd nonce matches no offer: never hashed
-            or (nonce and not hmac.compare_digest(offer.nonce_sha256, digest(nonce)))
+            or (nonce and not hmac.compare_digest(offer.nonce_sha256, _digest(nonce)))
             or (not nonce and offer_id and offer.id != offer_id)
             or offer.closed_at is not None
             or not fresh
@@ -591,3 +579,8 @@ class Mandates:
             card_brand=card.brand, card_last4=card.last4, consent_id=mandate.consent_id,
             created_at=mandate.created_at,
         )  # fmt: skip
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite hands back naive ones)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

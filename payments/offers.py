@@ -1,18 +1,15 @@
 """Issuing the offer behind a summary shown in chat: its one-time nonce and the digests kept of it.
 
 Drafting calls `issue_offer` in the transaction that records a draft for a conversation; the rules
-for acting on an offer live in payments.confirming. What comes back from a chat (a nonce, the text a
-button was under, the words typed) is untrusted: `well_formed_nonce` and `encodable` are checked
-where it enters the core, so an odd string is refused with a code, never a crash (attack22).
+for acting on an offer live in payments.confirming.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -21,8 +18,6 @@ from db.models import SummaryOffer
 from payments.statuses import OfferClosedReason
 
 NONCE_BYTES = 12  # 96 random bits; 16 URL-safe characters keep the button payload short
-# What `secrets.token_urlsafe(NONCE_BYTES)` gives: 16 characters of the URL-safe base64 alphabet.
-NONCE_SHAPE = re.compile(r"[A-Za-z0-9_-]{16}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -32,43 +27,6 @@ class ReissuedOffer:
 
     payment_id: int
     nonce: str
-
-
-def new_nonce() -> str:
-    """A fresh one-time nonce for a summary's (or an autopay offer's) buttons."""
-    return secrets.token_urlsafe(NONCE_BYTES)
-
-
-def well_formed_nonce(nonce: str) -> bool:
-    """True when `nonce` has the shape of one we issue; anything else (cut, padded, full-width, a
-    lone surrogate, huge) can match no offer and is refused before it is hashed."""
-    return NONCE_SHAPE.fullmatch(nonce) is not None
-
-
-def encodable(text: str) -> bool:
-    """True when `text` is valid Unicode (UTF-8 can encode it: no lone surrogate), so it can be
-    hashed or kept; a chat can hand back any JSON string."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def typed_before(offered_at: datetime, typed_at: datetime | None) -> bool:
-    """True when words typed at `typed_at` predate an offer made at `offered_at`, so they cannot be
-    its confirmation (a "yes" kept behind "Try again" and sent later, attack22). A chat reports when
-    a message was typed to the second (Telegram's `date`, rounded down): a "yes" stamped with the
-    offer's own second counts as before it (refused: the user confirms again); one stamped later was
-    typed after the offer was made. None (no time given: the console) predates nothing."""
-    if typed_at is None:
-        return False
-    return _utc(offered_at) > _utc(typed_at)
-
-
-def _utc(moment: datetime) -> datetime:
-    """A stored or reported time as an aware UTC datetime (SQLite gives stored ones back naive)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def digest(text: str) -> str:
@@ -120,7 +78,7 @@ def _add_offer(
     accepts_typed_yes: bool,
 ) -> str:
     """Add one live offer under a fresh nonce (only its SHA-256 is stored); return the nonce."""
-    nonce = new_nonce()
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
     session.add(
         SummaryOffer(
             payment_id=payment_id,

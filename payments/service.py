@@ -265,15 +265,26 @@ class PaymentsService:
         )
 
     def confirm_shown_summary(
-        self, *, user_id: int, conversation: str, payment_id: int, nonce: str | None, shown_text: str,
-        confirmation: str = "", tap: TapEvidence | None = None, typed_at: datetime | None = None,
-    ) -> PaymentResult:  # fmt: skip
-        """Confirm from chat: only the conversation's live summary, its nonce once, its exact text;
-        a typed "yes" only when typed after that summary was shown (`typed_at`)."""
+        self,
+        *,
+        user_id: int,
+        conversation: str,
+        payment_id: int,
+        nonce: str | None,
+        shown_text: str,
+        confirmation: str = "",
+        tap: TapEvidence | None = None,
+    ) -> PaymentResult:
+        """Confirm from chat: only the conversation's live summary, its nonce once, its exact text."""
         return self.confirmations.confirm_shown_summary(
-            user_id=user_id, conversation=conversation, payment_id=payment_id, nonce=nonce,
-            shown_text=shown_text, confirmation=confirmation, tap=tap, typed_at=typed_at,
-        )  # fmt: skip
+            user_id=user_id,
+            conversation=conversation,
+            payment_id=payment_id,
+            nonce=nonce,
+            shown_text=shown_text,
+            confirmation=confirmation,
+            tap=tap,
+        )
 
     def withdraw_shown_summaries(self, *, user_id: int, conversation: str) -> int:
         """The user asked to change the summary: its offer closes, so nothing confirms it any more."""

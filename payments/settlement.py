@@ -26,7 +26,6 @@ from db.models import (
 from payments.charging import Charging
 from payments.config import ServiceConfig
 from payments.dates import today_in
-from payments.drafting import expiry_cutoff
 from payments.errors import WebhookInvalidError
 from payments.gateway import ChargeOutcome, ChargeStatus, FailureCode, PaymentGateway
 from payments.machine import SETTLED_BY_GATEWAY, StateMachine
@@ -419,7 +418,7 @@ class Settlement:
             if older_than_minutes is not None
             else self._config.draft_expiry
         )
-        cutoff = expiry_cutoff(now, draft_expiry)
+        cutoff = now - draft_expiry
         approval_cutoff = now - timedelta(hours=self._config.approval_expiry_hours)
         count = 0
         with self._uow.tx() as session:

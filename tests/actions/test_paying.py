@@ -195,31 +195,3 @@ async def test_the_consent_keeps_the_summary_shown_and_the_users_tap(
         ).scalar_one()
     assert consent.summary_text == slots["payment_summary"]
     assert consent.confirmation == "/affirm"
-
-
-async def test_a_yes_typed_before_the_summary_is_refused_and_shows_it_again(
-    service: PaymentsService, domain: dict[str, Any], alex: str
-) -> None:
-    """attack22: a typed "yes" sent again by "Try again" carries when it was typed (metadata
-    `typed_at`); typed before this summary was shown, it charges nothing, the summary stays pending
-    and is shown again with the way to confirm it."""
-    _, slots = await prepare(domain, alex, biller="phone", amount="1")
-    long_ago = {"channel": "telegram", "typed_at": "2020-01-01T00:00:00+00:00"}
-    dispatcher = CollectingDispatcher()
-    events = await ActionConfirmPayment().run(
-        dispatcher, make_tracker(alex, slots=slots, intent="affirm", text="yes", metadata=long_ago), domain
-    )
-    [message] = dispatcher.messages
-    assert message["response"] == "utter_error_confirmation_early"
-    said = as_rasa_says(domain, message)["text"]
-    assert slots["payment_summary"] in said and "Confirm" in said
-    assert slot_events(events) == {}  # the summary is still the one pending
-    user_id = service.user_id_for_sender(sender_id=alex)
-    assert service.get_payment(user_id=user_id, payment_id=int(slots["pending_payment_id"])).status == "draft"
-    # Typed now, it confirms.
-    now = {"channel": "telegram", "typed_at": "2999-01-01T00:00:00+00:00"}
-    dispatcher = CollectingDispatcher()
-    await ActionConfirmPayment().run(
-        dispatcher, make_tracker(alex, slots=slots, intent="affirm", text="yes", metadata=now), domain
-    )
-    assert [m["response"] for m in dispatcher.messages] == ["utter_payment_succeeded"]

